@@ -1,0 +1,68 @@
+# cdlstore — every command of README.md. DATABASE_URL, when set, replaces the local cluster.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CDLSTORE := $(BIN)/cdlstore
+TESTDB := $(BIN)/python -m tests.testdb
+TEMPLATE := cdlstore_test_template
+PGTAP_DB := cdlstore_test_pgtap
+PGTAP_FILES ?= db/tests/*.sql
+PYTEST_ARGS ?=
+
+.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint schema bench clean
+
+setup: $(VENV)/.installed
+	@scripts/setup-pg-tools.sh $(CDLSTORE)
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+db: setup
+	@$(CDLSTORE) db start
+
+db-stop: setup
+	@$(CDLSTORE) db stop
+
+db-url: setup
+	@$(CDLSTORE) db-url
+
+migrate: db
+	@$(CDLSTORE) migrate
+
+rollback: db
+	@$(CDLSTORE) rollback
+
+demo: migrate
+	@$(CDLSTORE) version
+
+# A freshly migrated template database, then pgTAP, pytest and lint on clones of it.
+# make runs the template step once even when several of these targets are asked for.
+test: pgtap pytest lint
+
+template: db
+	@$(TESTDB) template $(TEMPLATE)
+
+pgtap: template
+	@exports=$$($(TESTDB) clone $(TEMPLATE) $(PGTAP_DB) --pgtap --env) && eval "$$exports" && \
+	  PATH="$$($(CDLSTORE) db bindir):$$PATH" pg_prove $(PGTAP_FILES)
+
+pytest: template
+	@CDLSTORE_TEST_TEMPLATE=$(TEMPLATE) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: template
+	@$(BIN)/ruff check pybind tests
+	@$(BIN)/mypy
+	@$(TESTDB) plpgsql-check $(TEMPLATE)
+
+schema: db
+	@$(TESTDB) schema
+
+bench: migrate
+	@echo "no benchmarks yet"
+
+clean: db-stop
+	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache

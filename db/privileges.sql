@@ -1,0 +1,58 @@
+-- Ownership and grants, applied after the function files on every migrate, in the same
+-- transaction. One rule for every object of the four schemas:
+-- - everything is owned by cdlstore_owner;
+-- - no function is executable by PUBLIC;
+-- - SECURITY DEFINER functions are the API and are granted to cdlstore_app; the others
+--   are internal helpers, granted to no one;
+-- - tables, sequences and views are reached only through functions.
+GRANT SELECT ON public._yoyo_migration TO cdlstore_owner;
+
+DO $$
+DECLARE
+    obj record;
+BEGIN
+    FOR obj IN
+        SELECT p.oid::regprocedure AS signature, p.prosecdef,
+               CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kind
+        FROM pg_catalog.pg_proc p
+        JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game') AND p.prokind IN ('f', 'p')
+    LOOP
+        EXECUTE format('ALTER %s %s OWNER TO cdlstore_owner', obj.kind, obj.signature);
+        EXECUTE format('REVOKE ALL ON %s %s FROM PUBLIC', obj.kind, obj.signature);
+        IF obj.prosecdef THEN
+            EXECUTE format('GRANT EXECUTE ON %s %s TO cdlstore_app', obj.kind, obj.signature);
+        ELSE
+            EXECUTE format('REVOKE ALL ON %s %s FROM cdlstore_app', obj.kind, obj.signature);
+        END IF;
+    END LOOP;
+
+    FOR obj IN
+        SELECT c.oid::regclass AS name,
+               CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                              WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END AS kind
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game')
+          AND c.relkind IN ('r', 'p', 'S', 'v', 'm')
+          AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d  -- identity/serial sequences
+                          WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                            AND d.deptype IN ('a', 'i'))
+    LOOP
+        EXECUTE format('ALTER %s %s OWNER TO cdlstore_owner', obj.kind, obj.name);
+        EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, cdlstore_app', obj.name);
+    END LOOP;
+
+    FOR obj IN
+        SELECT t.oid::regtype AS name, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END AS kind
+        FROM pg_catalog.pg_type t
+        JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game')
+          AND (t.typtype IN ('e', 'd', 'r')
+               OR (t.typtype = 'c' AND (SELECT relkind FROM pg_catalog.pg_class
+                                        WHERE oid = t.typrelid) = 'c'))
+    LOOP
+        EXECUTE format('ALTER %s %s OWNER TO cdlstore_owner', obj.kind, obj.name);
+    END LOOP;
+END
+$$;

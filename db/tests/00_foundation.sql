@@ -1,0 +1,74 @@
+-- Foundation: schemas, roles, the cdl enums, the function list of every schema.
+BEGIN;
+SELECT plan(34);
+
+SELECT has_schema(s) FROM unnest(ARRAY['cdl', 'docstore', 'ops', 'game']) AS s;
+SELECT schema_owner_is(s, 'cdlstore_owner') FROM unnest(ARRAY['cdl', 'docstore', 'ops', 'game']) AS s;
+SELECT has_role(r) FROM unnest(ARRAY['cdlstore_owner', 'cdlstore_app', 'cdlstore_readonly']) AS r;
+
+SELECT enum_has_labels('cdl', 'character_archetype_enum',
+    ARRAY['real_world', 'fantasy', 'narrative_ai', 'historical', 'fictional']);
+SELECT enum_has_labels('cdl', 'workflow_trigger_enum',
+    ARRAY['pattern_match', 'keyword_match', 'intent_detection', 'context_change', 'time_trigger',
+          'user_action', 'system_event']);
+SELECT enum_has_labels('cdl', 'workflow_status_enum',
+    ARRAY['active', 'pending', 'completed', 'cancelled', 'timeout', 'error', 'paused']);
+SELECT enum_has_labels('cdl', 'workflow_event_enum',
+    ARRAY['workflow_started', 'state_entered', 'state_exited', 'transition_triggered',
+          'action_executed', 'workflow_completed', 'workflow_cancelled', 'workflow_timeout',
+          'error_occurred']);
+SELECT enum_has_labels('cdl', 'context_extractor_enum',
+    ARRAY['pattern_group', 'keyword_match', 'message_full', 'lookup_table', 'literal_value',
+          'llm_extraction', 'context_reference']);
+SELECT enum_has_labels('cdl', 'character_status_enum',
+    ARRAY['active', 'inactive', 'development', 'archived', 'deprecated']);
+SELECT enum_has_labels('cdl', 'field_type_enum',
+    ARRAY['identity', 'personality', 'communication', 'knowledge', 'behavior', 'emotional',
+          'interaction', 'backstory', 'relationships', 'skills', 'preferences', 'appearance',
+          'custom']);
+SELECT enum_has_labels('cdl', 'data_type_enum',
+    ARRAY['string', 'number', 'boolean', 'array', 'object', 'text', 'enum', 'reference']);
+SELECT enum_has_labels('cdl', 'communication_pattern_enum',
+    ARRAY['greeting', 'farewell', 'question_response', 'excitement', 'concern', 'advice_giving',
+          'storytelling', 'technical_explanation', 'emotional_support', 'humor',
+          'cultural_expression', 'expertise_sharing']);
+SELECT enum_has_labels('cdl', 'response_scenario_enum',
+    ARRAY['first_meeting', 'casual_chat', 'deep_conversation', 'technical_discussion',
+          'emotional_support', 'teaching_moment', 'conflict_resolution', 'celebration',
+          'problem_solving', 'creative_collaboration']);
+SELECT enum_has_labels('cdl', 'knowledge_type_enum',
+    ARRAY['identity', 'biography', 'expertise', 'relationships', 'experiences', 'preferences',
+          'beliefs', 'skills', 'memories', 'goals', 'fears', 'cultural', 'family', 'career',
+          'hobbies', 'facts']);
+SELECT enum_has_labels('cdl', 'change_type_enum',
+    ARRAY['field_added', 'field_updated', 'field_removed', 'character_created',
+          'character_updated', 'version_created', 'bulk_import', 'ai_optimization',
+          'performance_tuning']);
+SELECT enum_has_labels('cdl', 'validation_status_enum',
+    ARRAY['pending', 'validated', 'rejected', 'needs_review']);
+SELECT enums_are('cdl', ARRAY[
+    'character_archetype_enum', 'workflow_trigger_enum', 'workflow_status_enum',
+    'workflow_event_enum', 'context_extractor_enum', 'character_status_enum', 'field_type_enum',
+    'data_type_enum', 'communication_pattern_enum', 'response_scenario_enum',
+    'knowledge_type_enum', 'change_type_enum', 'validation_status_enum']);
+
+-- Every function of every schema: a stale overload or a forgotten helper fails here.
+SELECT functions_are('cdl', ARRAY['schema_version']);
+SELECT functions_are('docstore', ARRAY[]::name[]);
+SELECT functions_are('ops', ARRAY[]::name[]);
+SELECT functions_are('game', ARRAY[]::name[]);
+
+-- schema_version: API (security definer), callable by the app role only.
+SELECT is_definer('cdl', 'schema_version', ARRAY[]::name[]);
+SELECT function_privs_are('cdl', 'schema_version', ARRAY[]::name[], 'public', ARRAY[]::text[],
+    'PUBLIC cannot execute cdl.schema_version()');
+SELECT matches(cdl.schema_version(), '^[0-9]{4}_[a-z0-9_]+$', 'schema_version is a migration id');
+SELECT max(migration_id) AS newest_migration FROM public._yoyo_migration \gset
+SET LOCAL ROLE cdlstore_app;
+SELECT is(cdl.schema_version(), :'newest_migration', 'cdlstore_app can call schema_version');
+SELECT throws_ok('SELECT * FROM public._yoyo_migration', '42501', NULL,
+    'cdlstore_app cannot read the migration table directly');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,100 @@
+"""The client: one method per SQL API function, over a psycopg pool or one connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from .errors import ConnectionFailed, translated
+from .localdb import default_dsn
+
+Connection = psycopg.Connection[dict[str, Any]]
+
+
+class ConnectionSource(Protocol):
+    def connection(self) -> AbstractContextManager[Connection]: ...
+
+
+class SingleConnection:
+    """Use one caller-owned connection, e.g. to run cdlstore calls inside your transaction."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        conn.row_factory = dict_row  # type: ignore[assignment]
+        self._conn: Connection = conn  # type: ignore[assignment]
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        yield self._conn
+
+
+class Client:
+    """Typed access to the cdlstore SQL API. Build it with :func:`cdlstore.connect`."""
+
+    def __init__(self, source: ConnectionSource, *, pool: ConnectionPool[Any] | None = None):
+        self._source = source
+        self._pool = pool
+
+    @classmethod
+    def from_connection(cls, conn: psycopg.Connection[Any]) -> Client:
+        return cls(SingleConnection(conn))
+
+    def _one(self, query: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Run one API call in its own transaction (a savepoint inside the caller's)."""
+        with translated(), self._source.connection() as conn, conn.transaction():
+            return conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+
+    def schema_version(self) -> str | None:
+        """The id of the newest applied migration, e.g. ``0002_cdl_enums``."""
+        row = self._one("SELECT cdl.schema_version() AS version")
+        return row["version"] if row else None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _redact(dsn: str) -> str:
+    """The DSN without its password, for error messages."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "<unparsable DSN>"
+    params.pop("password", None)
+    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def check_dsn(dsn: str, timeout: int = 5) -> None:
+    """Fail fast with one clear line when the DSN is malformed or the server unreachable."""
+    try:
+        psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise ConnectionFailed(f"invalid database URL: {' '.join(str(exc).split())}") from exc
+    try:
+        psycopg.connect(dsn, connect_timeout=timeout).close()
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split())
+        raise ConnectionFailed(f"cannot connect to {_redact(dsn)}: {reason}") from exc
+
+
+def connect(dsn: str | None = None, *, min_size: int = 1, max_size: int = 10) -> Client:
+    """A :class:`Client` over a connection pool.
+
+    ``dsn`` defaults to ``DATABASE_URL``, then to the local development cluster.
+    """
+    dsn = dsn or default_dsn()
+    check_dsn(dsn)
+    pool: ConnectionPool[Any] = ConnectionPool(
+        dsn, min_size=min_size, max_size=max_size, kwargs={"row_factory": dict_row}, open=True
+    )
+    return Client(pool, pool=pool)

@@ -1,0 +1,117 @@
+"""Exceptions of cdlstore, mapped in one place from PostgreSQL SQLSTATE codes.
+
+cdlstore raises its own errors from SQL with ``RAISE ... USING ERRCODE = 'CDnnn'``;
+the class ``CD`` is ours (see docs/errors.md, which a test keeps equal to ``CODES``).
+Any other database error becomes a plain :class:`CdlstoreError`, raised ``from`` the
+psycopg exception so that nothing is hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+
+class CdlstoreError(Exception):
+    """Base class of every error cdlstore raises."""
+
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sqlstate: str | None = None,
+        detail: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.sqlstate = sqlstate or self.code
+        self.detail = detail
+        self.hint = hint
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.detail:
+            parts.append(f"DETAIL: {self.detail}")
+        if self.hint:
+            parts.append(f"HINT: {self.hint}")
+        return " | ".join(parts)
+
+
+class ConnectionFailed(CdlstoreError):
+    """The database could not be reached or the DSN is malformed."""
+
+
+class InvalidInput(CdlstoreError):
+    """Input that breaks a rule: wrong shape, wrong type, bad name, bad definition."""
+
+    code = "CD001"
+
+
+class NotFound(CdlstoreError):
+    """The named object does not exist."""
+
+    code = "CD002"
+
+
+class Conflict(CdlstoreError):
+    """An optimistic-concurrency or compare-and-swap check failed."""
+
+    code = "CD003"
+
+
+class InvalidState(CdlstoreError):
+    """The change is not allowed from the object's current state."""
+
+    code = "CD004"
+
+
+class AlreadyExists(CdlstoreError):
+    """An object that must be unique exists already."""
+
+    code = "CD005"
+
+
+class Forbidden(CdlstoreError):
+    """The change is refused by a rule of the data (protected, immutable, other tenant)."""
+
+    code = "CD006"
+
+
+class LimitExceeded(CdlstoreError):
+    """A size or count limit was exceeded."""
+
+    code = "CD007"
+
+
+class MigrationError(CdlstoreError):
+    """A migration or a function file failed to apply."""
+
+
+CODES: dict[str, type[CdlstoreError]] = {
+    cls.code: cls
+    for cls in (InvalidInput, NotFound, Conflict, InvalidState, AlreadyExists, Forbidden,
+                LimitExceeded)
+    if cls.code
+}
+
+
+def from_psycopg(exc: psycopg.Error) -> CdlstoreError:
+    """Build the cdlstore exception that stands for a psycopg error."""
+    diag = exc.diag
+    cls = CODES.get(exc.sqlstate or "", CdlstoreError)
+    message = diag.message_primary or str(exc).strip()
+    return cls(message, sqlstate=exc.sqlstate, detail=diag.message_detail, hint=diag.message_hint)
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Re-raise psycopg errors as cdlstore errors (``from`` the original)."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise from_psycopg(exc) from exc

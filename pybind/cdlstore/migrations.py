@@ -1,0 +1,97 @@
+"""Schema migrations (yoyo) plus the function files re-applied after every migrate.
+
+``db/migrations/NNNN_topic.sql`` (with ``NNNN_topic.rollback.sql``) hold tables, enums,
+indexes and views; they never change once released. ``db/functions/**/*.sql`` hold
+``CREATE OR REPLACE FUNCTION`` files; after the migrations they are applied in sorted order,
+followed by ``db/privileges.sql`` (ownership and grants), all in one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from .errors import ConnectionFailed, MigrationError
+from .localdb import project_root
+
+MIGRATION_TABLE = "_yoyo_migration"
+
+
+def db_dir() -> Path:
+    return Path(os.environ.get("CDLSTORE_DB_DIR") or project_root() / "db")
+
+
+def function_files() -> list[Path]:
+    return sorted((db_dir() / "functions").rglob("*.sql"))
+
+
+@contextmanager
+def _backend(dsn: str) -> Iterator[Any]:
+    from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
+    from yoyo.connections import DatabaseURI
+
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise ConnectionFailed(f"invalid database URL: {exc}") from exc
+    uri = DatabaseURI("postgresql+psycopg", None, None, None, None,
+                      params.pop("dbname", None), {k: str(v) for k, v in params.items()})
+    try:
+        backend = PostgresqlPsycopgBackend(uri, MIGRATION_TABLE)
+        backend.init_database()
+    except psycopg.OperationalError as exc:
+        raise ConnectionFailed(f"cannot connect to the database: {_one_line(exc)}") from exc
+    try:
+        yield backend
+    finally:
+        backend.connection.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _read() -> Any:
+    from yoyo import read_migrations
+
+    return read_migrations(str(db_dir() / "migrations"))
+
+
+def apply_functions(conn: psycopg.Connection[Any]) -> None:
+    """Apply every function file, then the privileges file, in one transaction."""
+    files = [*function_files(), db_dir() / "privileges.sql"]
+    with conn.transaction():
+        for path in files:
+            try:
+                conn.execute(path.read_text())  # type: ignore[arg-type]  # trusted file
+            except psycopg.Error as exc:
+                raise MigrationError(f"{path.relative_to(db_dir())}: {_one_line(exc)}") from exc
+
+
+def migrate(dsn: str) -> list[str]:
+    """Apply pending migrations, then the function files. Returns the applied migration ids."""
+    with _backend(dsn) as backend, backend.lock():
+        pending = backend.to_apply(_read())
+        try:
+            backend.apply_migrations(pending)
+        except psycopg.Error as exc:
+            raise MigrationError(f"migration failed: {_one_line(exc)}") from exc
+        apply_functions(backend.connection)
+        return [m.id for m in pending]
+
+
+def rollback(dsn: str, count: int = 1) -> list[str]:
+    """Roll back the last ``count`` applied migrations. Returns their ids."""
+    with _backend(dsn) as backend, backend.lock():
+        applied = list(backend.to_rollback(_read()))[:count]
+        try:
+            backend.rollback_migrations(_read().__class__(applied))
+        except psycopg.Error as exc:
+            raise MigrationError(f"rollback failed: {_one_line(exc)}") from exc
+        return [m.id for m in applied]
