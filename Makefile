@@ -55,6 +55,7 @@ pytest: template
 
 lint: template
 	@$(BIN)/ruff check pybind tests
+	@$(BIN)/ruff format --check --quiet pybind tests
 	@$(BIN)/mypy
 	@$(TESTDB) plpgsql-check $(TEMPLATE)
 

@@ -31,9 +31,18 @@ def dsn_for(dbname: str) -> str:
     return make_conninfo(**params)
 
 
-_LIBPQ_ENV = {"host": "PGHOST", "hostaddr": "PGHOSTADDR", "port": "PGPORT", "user": "PGUSER",
-              "password": "PGPASSWORD", "dbname": "PGDATABASE", "sslmode": "PGSSLMODE",
-              "sslrootcert": "PGSSLROOTCERT", "passfile": "PGPASSFILE", "service": "PGSERVICE"}
+_LIBPQ_ENV = {
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "dbname": "PGDATABASE",
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "passfile": "PGPASSFILE",
+    "service": "PGSERVICE",
+}
 
 
 def env_exports(dsn: str) -> str:
@@ -51,7 +60,9 @@ def _admin() -> psycopg.Connection:
 
 def drop(name: str) -> None:
     with _admin() as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def create_empty(name: str, template: str | None = None) -> str:
@@ -84,12 +95,22 @@ def clone(template: str, name: str, pgtap: bool = False) -> str:
 def dump_schema(dsn: str) -> str:
     """``pg_dump --schema-only`` without yoyo's tables, comments-free and session-free."""
     out = subprocess.run(
-        [str(localdb.find_bindir() / "pg_dump"), "--schema-only", "--no-tablespaces",
-         "--exclude-table=public._yoyo_*", "--exclude-table=public.yoyo_lock", "--dbname", dsn],
-        capture_output=True, text=True, check=True,
+        [
+            str(localdb.find_bindir() / "pg_dump"),
+            "--schema-only",
+            "--no-tablespaces",
+            "--exclude-table=public._yoyo_*",
+            "--exclude-table=public.yoyo_lock",
+            "--dbname",
+            dsn,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     kept = [
-        line.rstrip() for line in out.splitlines()
+        line.rstrip()
+        for line in out.splitlines()
         if not re.match(r"(--|SET |SELECT pg_catalog\.set_config|\\(un)?restrict )", line)
     ]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip() + "\n"
@@ -101,10 +122,13 @@ def plpgsql_check(template: str) -> list[str]:
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
             available = conn.execute(
-                "SELECT 1 FROM pg_available_extensions WHERE name = 'plpgsql_check'").fetchone()
+                "SELECT 1 FROM pg_available_extensions WHERE name = 'plpgsql_check'"
+            ).fetchone()
             if not available:
-                print("lint: plpgsql_check is not installed; plpgsql functions not checked",
-                      file=sys.stderr)
+                print(
+                    "lint: plpgsql_check is not installed; plpgsql functions not checked",
+                    file=sys.stderr,
+                )
                 return []
             conn.execute("CREATE EXTENSION plpgsql_check")
             rows = conn.execute(
@@ -123,7 +147,9 @@ def plpgsql_check(template: str) -> list[str]:
             count = conn.execute(
                 """SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                    JOIN pg_language l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
-                   WHERE n.nspname = ANY(%s)""", [list(SCHEMAS)]).fetchone()
+                   WHERE n.nspname = ANY(%s)""",
+                [list(SCHEMAS)],
+            ).fetchone()
             print(f"lint: plpgsql_check over {count[0] if count else 0} functions", file=sys.stderr)
             return [f"{fn}:{lineno}: {level}: {message}" for fn, level, message, lineno in rows]
     finally:

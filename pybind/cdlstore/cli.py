@@ -49,8 +49,9 @@ def _db(args: argparse.Namespace) -> None:
         print(f"local cluster running in {localdb.data_dir()}", file=sys.stderr)
     elif args.action == "stop":
         stopped = localdb.stop()
-        print("local cluster stopped" if stopped else "local cluster was not running",
-              file=sys.stderr)
+        print(
+            "local cluster stopped" if stopped else "local cluster was not running", file=sys.stderr
+        )
     elif args.action == "status":
         print("running" if localdb.is_running() else "stopped")
     elif args.action == "bindir":
@@ -65,22 +66,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func: Callable[[argparse.Namespace], None], text: str) -> (
-        argparse.ArgumentParser
-    ):
+    def add(
+        name: str, func: Callable[[argparse.Namespace], None], text: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
         p.set_defaults(func=func)
         return p
 
-    add("migrate", _migrate, "Apply pending migrations from db/migrations, then re-apply every "
-        "function file in db/functions and db/privileges.sql. Running it twice changes nothing.")
-    p = add("rollback", _rollback, "Roll back the newest applied migration (or --count of them) "
-            "using its .rollback.sql file.")
+    add(
+        "migrate",
+        _migrate,
+        "Apply pending migrations from db/migrations, then re-apply every "
+        "function file in db/functions and db/privileges.sql. Running it twice changes nothing.",
+    )
+    p = add(
+        "rollback",
+        _rollback,
+        "Roll back the newest applied migration (or --count of them) using its .rollback.sql file.",
+    )
     p.add_argument("--count", type=int, default=1, help="how many migrations (default 1)")
     add("db-url", _db_url, "Print the connection URL in use: DATABASE_URL, else the local cluster.")
     add("version", _version, "Print the package version and the database schema version.")
-    p = add("db", _db, "Manage the project-local cluster in .pgdata/ (ignored when DATABASE_URL "
-            "is set): start (initdb on first use), stop, status, bindir (server binaries).")
+    p = add(
+        "db",
+        _db,
+        "Manage the project-local cluster in .pgdata/ (ignored when DATABASE_URL "
+        "is set): start (initdb on first use), stop, status, bindir (server binaries).",
+    )
     p.add_argument("action", choices=["start", "stop", "status", "bindir"])
     return parser
 

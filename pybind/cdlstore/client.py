@@ -24,8 +24,8 @@ class SingleConnection:
     """Use one caller-owned connection, e.g. to run cdlstore calls inside your transaction."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        conn.row_factory = dict_row  # type: ignore[assignment]
-        self._conn: Connection = conn  # type: ignore[assignment]
+        conn.row_factory = dict_row
+        self._conn: Connection = conn
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -46,7 +46,7 @@ class Client:
     def _one(self, query: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Run one API call in its own transaction (a savepoint inside the caller's)."""
         with translated(), self._source.connection() as conn, conn.transaction():
-            return conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+            return conn.execute(query, params).fetchone()
 
     def schema_version(self) -> str | None:
         """The id of the newest applied migration, e.g. ``0002_cdl_enums``."""
@@ -71,7 +71,7 @@ def _redact(dsn: str) -> str:
     except psycopg.ProgrammingError:
         return "<unparsable DSN>"
     params.pop("password", None)
-    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+    return psycopg.conninfo.make_conninfo("", **params)
 
 
 def check_dsn(dsn: str, timeout: int = 5) -> None:

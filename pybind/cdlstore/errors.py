@@ -94,8 +94,15 @@ class MigrationError(CdlstoreError):
 
 CODES: dict[str, type[CdlstoreError]] = {
     cls.code: cls
-    for cls in (InvalidInput, NotFound, Conflict, InvalidState, AlreadyExists, Forbidden,
-                LimitExceeded)
+    for cls in (
+        InvalidInput,
+        NotFound,
+        Conflict,
+        InvalidState,
+        AlreadyExists,
+        Forbidden,
+        LimitExceeded,
+    )
     if cls.code
 }
 

@@ -167,8 +167,16 @@ def start() -> str:
         pgdata.mkdir(parents=True, exist_ok=True)
         _give_to_server_user(pgdata)
         _run(
-            [str(bindir / "initdb"), "-D", str(pgdata), "-U", SUPERUSER, "--auth=trust",
-             "--encoding=UTF8", "--locale=C.UTF-8"],
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(pgdata),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
             "initdb",
         )
         with open(pgdata / "postgresql.conf", "a") as conf:
@@ -179,8 +187,17 @@ def start() -> str:
     if not is_running():
         _write_settings(pgdata, sock)
         _run(
-            [str(bindir / "pg_ctl"), "start", "-D", str(pgdata), "-w", "-t", "60",
-             "-l", str(pgdata / "server.log")],
+            [
+                str(bindir / "pg_ctl"),
+                "start",
+                "-D",
+                str(pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(pgdata / "server.log"),
+            ],
             f"starting PostgreSQL (log: {pgdata / 'server.log'})",
         )
     _create_database(database_name())
@@ -201,6 +218,8 @@ def stop() -> bool:
     """Stop the local cluster; False when it was not running."""
     if external_database() or not is_running():
         return False
-    _run([str(find_bindir() / "pg_ctl"), "stop", "-D", str(data_dir()), "-m", "fast", "-w"],
-         "stopping PostgreSQL")
+    _run(
+        [str(find_bindir() / "pg_ctl"), "stop", "-D", str(data_dir()), "-m", "fast", "-w"],
+        "stopping PostgreSQL",
+    )
     return True

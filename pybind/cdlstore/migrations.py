@@ -40,8 +40,15 @@ def _backend(dsn: str) -> Iterator[Any]:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:
         raise ConnectionFailed(f"invalid database URL: {exc}") from exc
-    uri = DatabaseURI("postgresql+psycopg", None, None, None, None,
-                      params.pop("dbname", None), {k: str(v) for k, v in params.items()})
+    uri = DatabaseURI(
+        "postgresql+psycopg",
+        None,
+        None,
+        None,
+        None,
+        params.pop("dbname", None),
+        {k: str(v) for k, v in params.items()},
+    )
     try:
         backend = PostgresqlPsycopgBackend(uri, MIGRATION_TABLE)
         backend.init_database()
@@ -69,7 +76,7 @@ def apply_functions(conn: psycopg.Connection[Any]) -> None:
     with conn.transaction():
         for path in files:
             try:
-                conn.execute(path.read_text())  # type: ignore[arg-type]  # trusted file
+                conn.execute(path.read_text())  # trusted file of this package
             except psycopg.Error as exc:
                 raise MigrationError(f"{path.relative_to(db_dir())}: {_one_line(exc)}") from exc
 

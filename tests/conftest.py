@@ -1,0 +1,68 @@
+"""Fixtures: every test database is a clone of one migrated template (see tests/testdb.py).
+
+``make test`` builds the template and passes its name in ``CDLSTORE_TEST_TEMPLATE``; a plain
+``pytest`` run builds its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from cdlstore import Client
+
+from . import testdb
+
+
+@pytest.fixture(scope="session")
+def template_db() -> Iterator[str]:
+    name = os.environ.get("CDLSTORE_TEST_TEMPLATE")
+    if name:
+        yield name
+        return
+    name = f"cdlstore_test_tpl_{os.getpid()}"
+    testdb.create_template(name)
+    yield name
+    testdb.drop(name)
+
+
+@pytest.fixture(scope="session")
+def test_dsn(template_db: str) -> Iterator[str]:
+    """A clone of the template shared by the session; tests roll back what they write."""
+    name = f"cdlstore_test_py_{os.getpid()}"
+    dsn = testdb.clone(template_db, name)
+    yield dsn
+    testdb.drop(name)
+
+
+@pytest.fixture
+def conn(test_dsn: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with psycopg.connect(test_dsn) as connection:
+        with connection.transaction(force_rollback=True):
+            yield connection
+
+
+@pytest.fixture
+def client(conn: psycopg.Connection[Any]) -> Client:
+    return Client.from_connection(conn)
+
+
+@pytest.fixture
+def own_db() -> Iterator[str]:
+    """An empty database of the test's own, for tests that must commit or migrate."""
+    name = f"cdlstore_test_own_{os.getpid()}"
+    yield testdb.create_empty(name)
+    testdb.drop(name)
+
+
+@pytest.fixture
+def own_clone(template_db: str) -> Iterator[str]:
+    """A migrated database of the test's own, for tests that must commit."""
+    name = f"cdlstore_test_clone_{os.getpid()}"
+    yield testdb.clone(template_db, name)
+    testdb.drop(name)

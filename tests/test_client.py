@@ -1,0 +1,138 @@
+"""connect(), the DSN rules and schema_version() against a real database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cdlstore
+from cdlstore import Client, errors, localdb
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "db" / "migrations"
+
+
+def newest_migration() -> str:
+    return max(
+        p.name.removesuffix(".sql")
+        for p in MIGRATIONS.glob("*.sql")
+        if not p.name.endswith(".rollback.sql")
+    )
+
+
+def test_schema_version_is_the_newest_migration(client: Client) -> None:
+    assert client.schema_version() == newest_migration()
+
+
+def test_connect_uses_database_url(test_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", test_dsn)
+    with cdlstore.connect() as client:
+        assert client.schema_version() == newest_migration()
+
+
+def test_explicit_dsn_wins_over_database_url(
+    test_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    with cdlstore.connect(test_dsn) as client:
+        assert client.schema_version() == newest_migration()
+
+
+def test_without_database_url_the_local_cluster_is_the_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("CDLSTORE_PGDATA", str(tmp_path / "pgdata"))
+    monkeypatch.setenv("CDLSTORE_DB_PORT", "6543")
+    assert localdb.default_dsn() == localdb.local_url()
+    assert localdb.default_dsn() == (
+        f"postgresql://postgres@/cdlstore?host={tmp_path}/pgdata&port=6543"
+    )
+
+
+def test_a_long_data_directory_puts_the_socket_in_a_temp_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CDLSTORE_PGDATA", str(tmp_path / ("x" * 120)))
+    sock = localdb.socket_dir()
+    assert sock != localdb.data_dir() and len(str(sock)) < 60
+
+
+def test_bad_port_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDLSTORE_DB_PORT", "not-a-port")
+    with pytest.raises(errors.CdlstoreError, match="CDLSTORE_DB_PORT"):
+        localdb.local_url()
+
+
+@pytest.mark.parametrize("dsn", ["postgresql://nobody@127.0.0.1:1/none", "host=/nonexistent-dir"])
+def test_unreachable_server_raises_connection_failed(dsn: str) -> None:
+    with pytest.raises(errors.ConnectionFailed, match="cannot connect"):
+        cdlstore.connect(dsn)
+
+
+def test_malformed_dsn_raises_connection_failed() -> None:
+    with pytest.raises(errors.ConnectionFailed, match="invalid database URL"):
+        cdlstore.connect("this is = not a dsn = at all")
+
+
+def test_password_is_not_shown_in_errors() -> None:
+    with pytest.raises(errors.ConnectionFailed) as info:
+        cdlstore.connect("postgresql://me:s3cret@127.0.0.1:1/none")
+    assert "s3cret" not in str(info.value)
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cdlstore.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+@pytest.mark.parametrize("command", ["version", "migrate", "rollback"])
+def test_bad_database_url_gives_one_line_not_a_traceback(
+    command: str, cli_env: dict[str, str]
+) -> None:
+    cli_env["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/none"
+    proc = run_cli(command, env=cli_env)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cdlstore: error: cannot connect"), proc.stderr
+
+
+def test_cli_version_and_db_url(test_dsn: str, cli_env: dict[str, str]) -> None:
+    cli_env["DATABASE_URL"] = test_dsn
+    proc = run_cli("version", env=cli_env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        f"cdlstore {cdlstore.__version__}",
+        f"schema {newest_migration()}",
+    ]
+    assert run_cli("db-url", env=cli_env).stdout.strip() == test_dsn
+
+
+def test_cli_help_explains_each_command(cli_env: dict[str, str]) -> None:
+    out = run_cli("--help", env=cli_env).stdout
+    for command in ("migrate", "rollback", "db-url", "version", "db"):
+        assert f"    {command}" in out
+    assert "newest applied migration" in run_cli("rollback", "--help", env=cli_env).stdout
+
+
+def test_db_start_with_database_url_starts_nothing(
+    test_dsn: str, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    cli_env.update(DATABASE_URL=test_dsn, CDLSTORE_PGDATA=str(tmp_path / "pgdata"))
+    proc = run_cli("db", "start", env=cli_env)
+    assert proc.returncode == 0 and "DATABASE_URL is set" in proc.stderr
+    assert not (tmp_path / "pgdata").exists()
