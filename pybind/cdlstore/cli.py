@@ -41,21 +41,21 @@ def _version(args: argparse.Namespace) -> None:
 
 
 def _db(args: argparse.Namespace) -> None:
-    if localdb.external_database():
-        print("DATABASE_URL is set: using it, no local cluster is managed", file=sys.stderr)
-        return
-    if args.action == "start":
-        localdb.start()
-        print(f"local cluster running in {localdb.data_dir()}", file=sys.stderr)
-    elif args.action == "stop":
-        stopped = localdb.stop()
-        print(
-            "local cluster stopped" if stopped else "local cluster was not running", file=sys.stderr
-        )
+    if args.action == "bindir":
+        print(localdb.find_bindir())
     elif args.action == "status":
         print("running" if localdb.is_running() else "stopped")
-    elif args.action == "bindir":
-        print(localdb.find_bindir())
+    elif localdb.external_database():
+        print("DATABASE_URL is set: using it, no local cluster is managed", file=sys.stderr)
+    elif args.action == "start":
+        localdb.start()
+        print(f"local cluster running in {localdb.data_dir()}", file=sys.stderr)
+    else:
+        stopped = localdb.stop()
+        print(
+            "local cluster stopped" if stopped else "local cluster was not running",
+            file=sys.stderr,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
