@@ -4,7 +4,8 @@
 -- - no function is executable by PUBLIC;
 -- - SECURITY DEFINER functions are the API and are granted to cdlstore_app; the others
 --   are internal helpers, granted to no one;
--- - tables, sequences and views are reached only through functions.
+-- - tables and sequences are reached only through functions; views and materialized views
+--   are analytics, readable by cdlstore_readonly.
 GRANT SELECT ON public._yoyo_migration TO cdlstore_owner;
 
 DO $$
@@ -41,6 +42,9 @@ BEGIN
     LOOP
         EXECUTE format('ALTER %s %s OWNER TO cdlstore_owner', obj.kind, obj.name);
         EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, cdlstore_app', obj.name);
+        IF obj.kind IN ('VIEW', 'MATERIALIZED VIEW') THEN
+            EXECUTE format('GRANT SELECT ON %s TO cdlstore_readonly', obj.name);
+        END IF;
     END LOOP;
 
     FOR obj IN

@@ -1,0 +1,204 @@
+-- Internal helpers of the cdl character store: names, field paths, JSON nodes.
+-- None is SECURITY DEFINER: they are granted to no one and called by the API functions.
+
+CREATE OR REPLACE FUNCTION cdl.normalize_name(name text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+    -- lower case, accents removed, every other run of characters becomes '_'
+    SELECT nullif(trim(BOTH '_' FROM regexp_replace(
+        lower(replace(replace(replace(replace(replace(replace(replace(replace(
+            regexp_replace(normalize(name, NFKD),
+                           '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
+            'ß', 'ss'), 'Æ', 'ae'), 'æ', 'ae'), 'Œ', 'oe'), 'œ', 'oe'), 'Ø', 'o'), 'ø', 'o'), 'ł', 'l')),
+        '[^a-z0-9]+', '_', 'g')), '')
+$$;
+
+COMMENT ON FUNCTION cdl.normalize_name(text) IS
+    'The normalized form of a character name: ^[a-z0-9_]+$ (NULL when nothing is left).';
+
+CREATE OR REPLACE FUNCTION cdl._actor()
+RETURNS varchar
+LANGUAGE sql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+    SELECT coalesce(nullif(current_setting('cdlstore.actor', true), ''), session_user)::varchar
+$$;
+
+COMMENT ON FUNCTION cdl._actor() IS
+    'Who is changing data: the cdlstore.actor setting, else the session user.';
+
+CREATE OR REPLACE FUNCTION cdl._path_text(keys text[])
+RETURNS text
+LANGUAGE sql
+IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+    SELECT string_agg(replace(replace(k, '\', '\\'), '.', '\.'), '.' ORDER BY i)
+    FROM unnest(keys) WITH ORDINALITY AS u (k, i)
+$$;
+
+COMMENT ON FUNCTION cdl._path_text(text[]) IS
+    'Keys to a dot path; a "." or "\" inside a key is escaped with "\".';
+
+CREATE OR REPLACE FUNCTION cdl._parse_path(field_path text)
+RETURNS text[]
+LANGUAGE plpgsql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    keys text[] := '{}';
+    current_key text := '';
+    ch text;
+    i integer := 1;
+BEGIN
+    IF field_path IS NULL OR field_path = '' THEN
+        RAISE EXCEPTION 'field path is empty' USING ERRCODE = 'CD001',
+            HINT = 'Give a dot path such as identity.name.';
+    END IF;
+    IF strpos(field_path, '\') = 0 THEN
+        keys := string_to_array(field_path, '.');
+    ELSE
+        WHILE i <= length(field_path) LOOP
+            ch := substr(field_path, i, 1);
+            IF ch = '\' THEN
+                IF i = length(field_path) THEN
+                    RAISE EXCEPTION 'field path "%" ends with an escape character', field_path
+                        USING ERRCODE = 'CD001', HINT = 'Write "\\" for a backslash inside a key.';
+                END IF;
+                current_key := current_key || substr(field_path, i + 1, 1);
+                i := i + 1;
+            ELSIF ch = '.' THEN
+                keys := keys || current_key;
+                current_key := '';
+            ELSE
+                current_key := current_key || ch;
+            END IF;
+            i := i + 1;
+        END LOOP;
+        keys := keys || current_key;
+    END IF;
+    IF cardinality(keys) > 32 THEN
+        RAISE EXCEPTION 'field path "%" is deeper than 32 levels', left(field_path, 200)
+            USING ERRCODE = 'CD001';
+    END IF;
+    RETURN keys;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._parse_path(text) IS
+    'A dot path to its keys; "\." is a dot inside a key, "\\" a backslash.';
+
+CREATE OR REPLACE FUNCTION cdl._nodes(prefix text[], doc jsonb)
+RETURNS TABLE (path text[], value jsonb, is_leaf boolean)
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+    WITH RECURSIVE t (path, value) AS (
+        SELECT prefix, doc
+        UNION ALL
+        SELECT t.path || e.key, e.value
+        FROM t
+        CROSS JOIN LATERAL jsonb_each(
+            CASE WHEN jsonb_typeof(t.value) = 'object' THEN t.value ELSE '{}' END) AS e
+    )
+    SELECT t.path, t.value, jsonb_typeof(t.value) <> 'object' OR t.value = '{}'
+    FROM t
+    WHERE cardinality(t.path) > 0
+$$;
+
+COMMENT ON FUNCTION cdl._nodes(text[], jsonb) IS
+    'Every node of doc placed at prefix (the root too, unless prefix is empty). Leaves are '
+    'scalars, nulls, arrays and empty objects: they are what character_field_values stores.';
+
+CREATE OR REPLACE FUNCTION cdl._deep_merge(base jsonb, winner jsonb)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+    SELECT coalesce(jsonb_object_agg(k.key,
+               CASE WHEN jsonb_typeof(base -> k.key) = 'object'
+                         AND jsonb_typeof(winner -> k.key) = 'object'
+                    THEN cdl._deep_merge(base -> k.key, winner -> k.key)
+                    ELSE coalesce(winner -> k.key, base -> k.key) END), '{}')
+    FROM (SELECT jsonb_object_keys(base) UNION SELECT jsonb_object_keys(winner)) AS k (key)
+$$;
+
+COMMENT ON FUNCTION cdl._deep_merge(jsonb, jsonb) IS
+    'Objects merged key by key; where both sides hold a non-object value, winner wins.';
+
+CREATE OR REPLACE FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    FOR i IN 1 .. cardinality(keys) - 1 LOOP
+        IF jsonb_typeof(doc #> keys[1:i]) IS DISTINCT FROM 'object' THEN
+            doc := jsonb_set(doc, keys[1:i], '{}');
+        END IF;
+    END LOOP;
+    RETURN jsonb_set(doc, keys, value);
+END
+$$;
+
+COMMENT ON FUNCTION cdl._jsonb_set_path(jsonb, text[], jsonb) IS
+    'jsonb_set that creates the missing objects on the way.';
+
+CREATE OR REPLACE FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[])
+RETURNS jsonb
+LANGUAGE plpgsql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    doc := doc #- keys;
+    FOR i IN REVERSE cardinality(keys) - 1 .. 1 LOOP
+        EXIT WHEN doc #> keys[1:i] <> '{}'::jsonb;
+        doc := doc #- keys[1:i];  -- an object emptied by the removal goes too
+    END LOOP;
+    RETURN doc;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._jsonb_remove_path(jsonb, text[]) IS
+    'Remove a path, and the objects that the removal leaves empty.';
+
+CREATE OR REPLACE FUNCTION cdl._value_jsonb(
+    string_value text, number_value numeric, boolean_value boolean, json_value jsonb)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+    SELECT coalesce(to_jsonb(string_value), to_jsonb(number_value), to_jsonb(boolean_value),
+                    json_value)
+$$;
+
+COMMENT ON FUNCTION cdl._value_jsonb(text, numeric, boolean, jsonb) IS
+    'The JSON value held by the typed columns of a character_field_values row.';
+
+CREATE OR REPLACE FUNCTION cdl._check_label(value text, labels anyarray, what text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    IF value IS NULL OR NOT value = ANY (labels::text[]) THEN
+        RAISE EXCEPTION 'invalid %: %', what, coalesce(quote_literal(value), 'NULL')
+            USING ERRCODE = 'CD001', DETAIL = format('Allowed: %s.', array_to_string(labels, ', '));
+    END IF;
+    RETURN value;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._check_label(text, anyarray, text) IS
+    'The value when it is one of the labels (e.g. enum_range(NULL::some_enum)), else CD001.';

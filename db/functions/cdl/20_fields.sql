@@ -1,0 +1,299 @@
+-- Field definitions and values: validation, storage, change log.
+
+CREATE OR REPLACE FUNCTION cdl._infer_data_type(value jsonb)
+RETURNS cdl.data_type_enum
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+    SELECT (CASE jsonb_typeof(value)
+        WHEN 'string' THEN CASE WHEN length(value #>> '{}') > 255 THEN 'text' ELSE 'string' END
+        WHEN 'number' THEN 'number'
+        WHEN 'boolean' THEN 'boolean'
+        WHEN 'array' THEN 'array'
+        WHEN 'object' THEN 'object'
+        ELSE 'string' END)::cdl.data_type_enum
+$$;
+
+COMMENT ON FUNCTION cdl._infer_data_type(jsonb) IS 'The data type of a field first seen with this value.';
+
+CREATE OR REPLACE FUNCTION cdl._field_type(section text)
+RETURNS cdl.field_type_enum
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+    SELECT CASE WHEN section = ANY (enum_range(NULL::cdl.field_type_enum)::text[])
+                THEN section::cdl.field_type_enum ELSE 'custom' END
+$$;
+
+COMMENT ON FUNCTION cdl._field_type(text) IS 'The field type of a top section of CDL; custom when unknown.';
+
+CREATE OR REPLACE FUNCTION cdl._check_rules(field_path text, rules jsonb)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    rule record;
+BEGIN
+    IF rules IS NULL OR jsonb_typeof(rules) <> 'object' THEN
+        RAISE EXCEPTION 'validation rules of % must be a JSON object', field_path USING ERRCODE = 'CD001';
+    END IF;
+    FOR rule IN SELECT key, value FROM jsonb_each(rules) LOOP
+        IF rule.key NOT IN ('allowed_values', 'minimum', 'maximum', 'pattern', 'max_length') THEN
+            RAISE EXCEPTION 'unknown validation rule "%" for %', rule.key, field_path
+                USING ERRCODE = 'CD001',
+                      HINT = 'Rules: allowed_values, minimum, maximum, pattern, max_length.';
+        END IF;
+        IF (rule.key = 'allowed_values' AND jsonb_typeof(rule.value) <> 'array')
+           OR (rule.key IN ('minimum', 'maximum') AND jsonb_typeof(rule.value) <> 'number')
+           OR (rule.key = 'pattern' AND jsonb_typeof(rule.value) <> 'string')
+           OR (rule.key = 'max_length' AND (jsonb_typeof(rule.value) <> 'number'
+                                           OR rule.value::numeric < 0
+                                           OR rule.value::numeric <> trunc(rule.value::numeric))) THEN
+            RAISE EXCEPTION 'validation rule % of % has a value of the wrong kind: %',
+                rule.key, field_path, rule.value USING ERRCODE = 'CD001';
+        END IF;
+        IF rule.key = 'pattern' THEN
+            BEGIN
+                PERFORM '' ~ (rule.value #>> '{}');
+            EXCEPTION WHEN invalid_regular_expression THEN
+                RAISE EXCEPTION 'validation pattern of % does not compile: %', field_path, SQLERRM
+                    USING ERRCODE = 'CD001';
+            END;
+        END IF;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._check_rules(text, jsonb) IS 'Reject validation rules that are unknown or malformed.';
+
+CREATE OR REPLACE FUNCTION cdl._check_field_value(
+    field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    kind text := jsonb_typeof(value);
+    expected text := CASE data_type WHEN 'number' THEN 'number' WHEN 'boolean' THEN 'boolean'
+                                    WHEN 'array' THEN 'array' WHEN 'object' THEN 'object'
+                                    ELSE 'string' END;
+    broken text;
+BEGIN
+    IF kind = 'null' THEN
+        IF is_required THEN
+            RAISE EXCEPTION 'field % is required and cannot be null', field_path USING ERRCODE = 'CD001';
+        END IF;
+        RETURN;
+    END IF;
+    IF kind <> expected THEN
+        RAISE EXCEPTION 'field % must be a % (data type %), got a %', field_path, expected, data_type, kind
+            USING ERRCODE = 'CD001', DETAIL = format('value: %s', left(value::text, 200));
+    END IF;
+    broken := CASE
+        WHEN rules ? 'allowed_values' AND NOT rules -> 'allowed_values' @> jsonb_build_array(value)
+            THEN format('allowed_values %s', rules -> 'allowed_values')
+        WHEN kind = 'number' AND rules ? 'minimum' AND value::numeric < (rules ->> 'minimum')::numeric
+            THEN format('minimum %s', rules -> 'minimum')
+        WHEN kind = 'number' AND rules ? 'maximum' AND value::numeric > (rules ->> 'maximum')::numeric
+            THEN format('maximum %s', rules -> 'maximum')
+        WHEN kind = 'string' AND rules ? 'max_length'
+             AND length(value #>> '{}') > (rules ->> 'max_length')::numeric
+            THEN format('max_length %s', rules -> 'max_length')
+        WHEN kind = 'string' AND rules ? 'pattern' AND NOT (value #>> '{}') ~ (rules ->> 'pattern')
+            THEN format('pattern %s', rules -> 'pattern')
+    END;
+    IF broken IS NOT NULL THEN
+        RAISE EXCEPTION 'field % breaks its rule %', field_path, broken
+            USING ERRCODE = 'CD001', DETAIL = format('value: %s', left(value::text, 200));
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._check_field_value(text, cdl.data_type_enum, jsonb, boolean, jsonb) IS
+    'Raise CD001, naming the path and the rule, when value does not fit its definition.';
+
+CREATE OR REPLACE FUNCTION cdl._validate_nodes(prefix text[], doc jsonb)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    depth integer;
+    missing text;
+BEGIN
+    SELECT max(cardinality(n.path)) INTO depth FROM cdl._nodes(prefix, doc) AS n;
+    IF depth > 32 THEN
+        RAISE EXCEPTION 'CDL is nested % levels deep; at most 32 are allowed', depth
+            USING ERRCODE = 'CD001';
+    END IF;
+    PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, n.value)
+    FROM cdl._nodes(prefix, doc) AS n
+    JOIN cdl.character_field_definitions AS d ON d.path_keys = n.path
+    WHERE NOT d.is_inferred AND n.value IS NOT NULL;
+    SELECT d.field_path INTO missing
+    FROM cdl.character_field_definitions AS d
+    WHERE d.is_required AND NOT d.is_inferred
+      AND d.path_keys[1:cardinality(prefix)] = prefix
+      AND NOT EXISTS (SELECT FROM cdl._nodes(prefix, doc) AS n
+                      WHERE n.path = d.path_keys AND n.value IS NOT NULL)
+    LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'field % is required', missing USING ERRCODE = 'CD001';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._validate_nodes(text[], jsonb) IS
+    'Check every node of doc (placed at prefix) against the declared field definitions.';
+
+CREATE OR REPLACE FUNCTION cdl._register_definitions(prefix text[], doc jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    new_ids bigint[];
+BEGIN
+    -- the ancestors of prefix and the nodes of doc; sorted, so that concurrent imports
+    -- take their index locks in the same order
+    WITH inserted AS (
+        INSERT INTO cdl.character_field_definitions
+            (field_path, path_keys, field_name, field_type, data_type, is_inferred)
+        SELECT cdl._path_text(n.path), n.path, n.path[cardinality(n.path)],
+               cdl._field_type(n.path[1]), cdl._infer_data_type(n.value), true
+        FROM (SELECT prefix[1:i] AS path, '{}'::jsonb AS value
+              FROM generate_series(1, cardinality(prefix) - 1) AS i
+              UNION ALL
+              SELECT n.path, n.value FROM cdl._nodes(prefix, doc) AS n) AS n
+        WHERE NOT EXISTS (SELECT FROM cdl.character_field_definitions d WHERE d.path_keys = n.path)
+        ORDER BY n.path
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    )
+    SELECT array_agg(id) INTO new_ids FROM inserted;
+
+    IF new_ids IS NOT NULL THEN
+        UPDATE cdl.character_field_definitions AS c
+        SET parent_field_id = p.id
+        FROM cdl.character_field_definitions AS p
+        WHERE c.id = ANY (new_ids)
+          AND cardinality(c.path_keys) > 1
+          AND p.path_keys = c.path_keys[1:cardinality(c.path_keys) - 1];
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._register_definitions(text[], jsonb) IS
+    'Register, as inferred definitions, every path of doc (at prefix) that has none yet.';
+
+CREATE OR REPLACE FUNCTION cdl._replace_fields(
+    p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source varchar,
+    p_confidence numeric DEFAULT 1.0, p_is_public boolean DEFAULT true)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    old_paths text[];
+    new_paths text[];
+    new_values jsonb[];
+    removed integer;
+    written integer;
+BEGIN
+    -- what the character holds at and around prefix now (the document mirrors the rows) ...
+    SELECT coalesce(array_agg(p), '{}') INTO old_paths
+    FROM (SELECT cdl._path_text(n.path) AS p
+          FROM cdl._nodes(prefix, old_cdl #> prefix) AS n WHERE n.is_leaf
+          UNION ALL  -- an empty object on the way down stops being a leaf
+          SELECT cdl._path_text(prefix[1:i]) FROM generate_series(1, cardinality(prefix) - 1) AS i
+          WHERE old_cdl #> prefix[1:i] = '{}'::jsonb) AS o;
+    -- ... and what it will hold
+    IF new_value IS NOT NULL THEN
+        PERFORM cdl._register_definitions(prefix, new_value);
+    END IF;
+    SELECT coalesce(array_agg(cdl._path_text(n.path)), '{}'), coalesce(array_agg(n.value), '{}')
+    INTO new_paths, new_values
+    FROM cdl._nodes(prefix, new_value) AS n WHERE n.is_leaf;
+
+    PERFORM set_config('cdlstore.change_source', p_source, true);  -- for the change log
+    DELETE FROM cdl.character_field_values AS v
+    USING cdl.character_field_definitions AS d
+    WHERE d.field_path = ANY (old_paths) AND NOT d.field_path = ANY (new_paths)
+      AND v.character_id = p_character_id AND v.field_definition_id = d.id;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+
+    INSERT INTO cdl.character_field_values AS v
+        (character_id, field_definition_id, string_value, number_value, boolean_value, json_value,
+         confidence, source, is_public)
+    SELECT p_character_id, d.id,
+           CASE jsonb_typeof(l.value) WHEN 'string' THEN l.value #>> '{}' END,
+           CASE jsonb_typeof(l.value) WHEN 'number' THEN l.value::numeric END,
+           CASE jsonb_typeof(l.value) WHEN 'boolean' THEN l.value::boolean END,
+           CASE WHEN jsonb_typeof(l.value) IN ('array', 'object', 'null') THEN l.value END,
+           p_confidence, p_source, p_is_public
+    FROM unnest(new_paths, new_values) AS l (path, value)
+    JOIN cdl.character_field_definitions AS d ON d.field_path = l.path
+    ORDER BY d.id
+    ON CONFLICT (character_id, field_definition_id) DO UPDATE
+    SET string_value = EXCLUDED.string_value, number_value = EXCLUDED.number_value,
+        boolean_value = EXCLUDED.boolean_value, json_value = EXCLUDED.json_value,
+        confidence = EXCLUDED.confidence, source = EXCLUDED.source,
+        is_public = EXCLUDED.is_public, updated_at = now()
+    WHERE (v.string_value, v.number_value, v.boolean_value, v.json_value, v.confidence, v.is_public)
+          IS DISTINCT FROM (EXCLUDED.string_value, EXCLUDED.number_value, EXCLUDED.boolean_value,
+                            EXCLUDED.json_value, EXCLUDED.confidence, EXCLUDED.is_public);
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN removed + written;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._replace_fields(bigint, text[], jsonb, jsonb, varchar, numeric, boolean) IS
+    'Make the field values of a character at prefix equal new_value (NULL removes them). '
+    'old_cdl is its current document. Returns the number of rows added, changed or removed.';
+
+CREATE OR REPLACE FUNCTION cdl._log_field_change()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO cdl.character_change_log
+            (character_id, change_type, field_path, old_value, new_value, change_source, changed_by)
+        SELECT NEW.character_id, 'field_added', d.field_path, NULL,
+               cdl._value_jsonb(NEW.string_value, NEW.number_value, NEW.boolean_value, NEW.json_value),
+               NEW.source, cdl._actor()
+        FROM cdl.character_field_definitions d WHERE d.id = NEW.field_definition_id;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO cdl.character_change_log
+            (character_id, change_type, field_path, old_value, new_value, change_source, changed_by)
+        SELECT NEW.character_id, 'field_updated', d.field_path,
+               cdl._value_jsonb(OLD.string_value, OLD.number_value, OLD.boolean_value, OLD.json_value),
+               cdl._value_jsonb(NEW.string_value, NEW.number_value, NEW.boolean_value, NEW.json_value),
+               NEW.source, cdl._actor()
+        FROM cdl.character_field_definitions d WHERE d.id = NEW.field_definition_id;
+    ELSE
+        INSERT INTO cdl.character_change_log
+            (character_id, change_type, field_path, old_value, new_value, change_source, changed_by)
+        SELECT OLD.character_id, 'field_removed', d.field_path,
+               cdl._value_jsonb(OLD.string_value, OLD.number_value, OLD.boolean_value, OLD.json_value),
+               NULL, coalesce(nullif(current_setting('cdlstore.change_source', true), ''), OLD.source),
+               cdl._actor()
+        FROM cdl.character_field_definitions d WHERE d.id = OLD.field_definition_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._log_field_change() IS
+    'Trigger: one character_change_log row for every field value added, updated or removed.';
+
+CREATE OR REPLACE TRIGGER character_field_values_log
+AFTER INSERT OR UPDATE OR DELETE ON cdl.character_field_values
+FOR EACH ROW EXECUTE FUNCTION cdl._log_field_change();

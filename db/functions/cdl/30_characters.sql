@@ -1,0 +1,467 @@
+-- Characters: import, one-call loading, export, listing, field changes.
+
+CREATE OR REPLACE FUNCTION cdl._lock_character(name text, OUT character_id bigint, OUT doc jsonb)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    -- every write locks the character row first: writes to one character are serialized
+    SELECT c.id, d.complete -> 'cdl' INTO character_id, doc
+    FROM cdl.characters AS c
+    JOIN cdl.character_documents AS d ON d.character_id = c.id
+    WHERE c.normalized_name = cdl.normalize_name(_lock_character.name)
+    FOR NO KEY UPDATE OF c;
+    IF character_id IS NULL THEN
+        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = 'CD002', HINT = 'Names match after normalization (cdl.normalize_name).';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._lock_character(text) IS
+    'Lock a character for writing and return its id and CDL document; CD002 when unknown.';
+
+CREATE OR REPLACE FUNCTION cdl._derived_columns(
+    doc jsonb, OUT name text, OUT occupation text, OUT description text,
+    OUT archetype cdl.character_archetype_enum)
+RETURNS record
+LANGUAGE sql
+IMMUTABLE
+SET search_path = cdl, pg_temp
+AS $$
+    SELECT (SELECT btrim(v #>> '{}') FROM unnest(ARRAY[doc #> '{metadata,name}', doc #> '{identity,name}',
+                                                    doc -> 'name']) AS v
+            WHERE jsonb_typeof(v) = 'string' AND btrim(v #>> '{}') <> '' LIMIT 1),
+           CASE WHEN jsonb_typeof(doc #> '{identity,occupation}') = 'string'
+                THEN doc #>> '{identity,occupation}' END,
+           CASE WHEN jsonb_typeof(doc #> '{identity,description}') = 'string'
+                THEN doc #>> '{identity,description}' END,
+           (SELECT a::cdl.character_archetype_enum
+            FROM unnest(ARRAY[doc #>> '{identity,archetype}', doc #>> '{metadata,archetype}',
+                              doc ->> 'archetype']) AS r,
+                 cdl.normalize_name(r) AS a
+            WHERE a = ANY (enum_range(NULL::cdl.character_archetype_enum)::text[]) LIMIT 1)
+$$;
+
+COMMENT ON FUNCTION cdl._derived_columns(jsonb) IS
+    'The characters columns that come from the CDL: name (metadata.name, identity.name or name), '
+    'occupation, description, archetype (NULL when not a known archetype).';
+
+CREATE OR REPLACE FUNCTION cdl._document_part(p_character_id bigint, part text)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+    SELECT CASE part
+        WHEN 'communication_patterns' THEN (
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'pattern_type', p.pattern_type, 'pattern_name', p.pattern_name,
+                       'pattern_value', p.pattern_value, 'context', p.context,
+                       'frequency', p.frequency, 'priority', p.priority)
+                   ORDER BY p.pattern_type, p.priority DESC, p.pattern_name), '[]')
+            FROM cdl.communication_patterns p WHERE p.character_id = p_character_id)
+        WHEN 'response_templates' THEN (
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'scenario', t.scenario, 'template_name', t.template_name,
+                       'template_text', t.template_text, 'conditions', t.conditions,
+                       'priority', t.priority, 'is_active', t.is_active)
+                   ORDER BY t.scenario, t.priority DESC, t.template_name), '[]')
+            FROM cdl.response_templates t WHERE t.character_id = p_character_id)
+        WHEN 'knowledge' THEN (
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'knowledge_type', k.knowledge_type, 'knowledge_key', k.knowledge_key,
+                       'content', k.content, 'parent_key', parent.knowledge_key,
+                       'confidence', k.confidence, 'importance', k.importance, 'tags', k.tags,
+                       'is_public', k.is_public)
+                   ORDER BY k.knowledge_type, k.importance DESC, k.knowledge_key), '[]')
+            FROM cdl.character_knowledge k
+            LEFT JOIN cdl.character_knowledge parent ON parent.id = k.parent_knowledge_id
+            WHERE k.character_id = p_character_id)
+        WHEN 'workflows' THEN '[]'::jsonb  -- filled by the workflow store
+    END
+$$;
+
+COMMENT ON FUNCTION cdl._document_part(bigint, text) IS
+    'One list of get_character_complete, built from its table.';
+
+CREATE OR REPLACE FUNCTION cdl._save_document(
+    p_character_id bigint, new_cdl jsonb, parts text[] DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    doc jsonb;
+    part text;
+BEGIN
+    -- the caller holds the character's lock; columns first, they are part of the document
+    UPDATE cdl.characters AS c
+    SET name = coalesce(d.name, c.name),
+        occupation = CASE WHEN new_cdl IS NULL THEN c.occupation ELSE d.occupation END,
+        description = CASE WHEN new_cdl IS NULL THEN c.description ELSE d.description END,
+        archetype = coalesce(d.archetype, c.archetype),
+        updated_at = now()
+    FROM cdl._derived_columns(new_cdl) AS d
+    WHERE c.id = p_character_id
+    RETURNING jsonb_build_object(
+        'id', c.id, 'name', c.name, 'normalized_name', c.normalized_name,
+        'occupation', c.occupation, 'description', c.description, 'archetype', c.archetype,
+        'status', c.status, 'cdl_version', c.cdl_version, 'import_source', c.import_source,
+        'version_count', c.version_count, 'created_by', c.created_by,
+        'created_at', c.created_at, 'updated_at', c.updated_at)
+    INTO doc;
+    FOREACH part IN ARRAY parts LOOP
+        doc := doc || jsonb_build_object(part, cdl._document_part(p_character_id, part));
+    END LOOP;
+    IF new_cdl IS NOT NULL THEN
+        doc := doc || jsonb_build_object('cdl', new_cdl);
+    END IF;
+    INSERT INTO cdl.character_documents AS d (normalized_name, character_id, complete)
+    SELECT c.normalized_name, c.id, doc FROM cdl.characters c WHERE c.id = p_character_id
+    ON CONFLICT (character_id) DO UPDATE SET complete = d.complete || EXCLUDED.complete;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._save_document(bigint, jsonb, text[]) IS
+    'Bring the document of one character up to date: its columns always, its CDL when given, '
+    'and the named lists. Called by every write, in its transaction.';
+
+CREATE OR REPLACE FUNCTION cdl._store_cdl(
+    p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source varchar)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    changed integer;
+BEGIN
+    changed := cdl._replace_fields(p_character_id, '{}', old_cdl, new_cdl, p_source);
+    PERFORM cdl._save_document(p_character_id, new_cdl,
+        ARRAY['communication_patterns', 'response_templates', 'knowledge', 'workflows']);
+    RETURN changed;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._store_cdl(bigint, jsonb, jsonb, varchar) IS
+    'Replace the whole CDL of a locked, validated character: fields and document.';
+
+CREATE OR REPLACE FUNCTION cdl.import_character_from_json(
+    character_json jsonb,
+    import_source varchar DEFAULT 'json_import',
+    normalized_name varchar DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    body jsonb;
+    derived record;
+    v_normalized text;
+    v_id bigint;
+    v_created boolean;
+    old_cdl jsonb;
+    changed integer;
+BEGIN
+    IF character_json IS NULL OR jsonb_typeof(character_json) <> 'object' THEN
+        RAISE EXCEPTION 'a CDL document must be a JSON object, got %',
+            coalesce(jsonb_typeof(character_json), 'NULL') USING ERRCODE = 'CD001';
+    END IF;
+    IF octet_length(character_json::text) > 4 * 1024 * 1024 THEN
+        RAISE EXCEPTION 'CDL document is % bytes; at most 4 MiB are accepted',
+            octet_length(character_json::text) USING ERRCODE = 'CD007';
+    END IF;
+    IF import_source IS NULL OR btrim(import_source) = '' THEN
+        RAISE EXCEPTION 'import_source must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    -- wrapped {"cdl_version", "format", "description", "character": {...}}, possibly with more
+    -- sections beside "character" (merged into it, "character" winning), or flat
+    IF jsonb_typeof(character_json -> 'character') = 'object' THEN
+        body := cdl._deep_merge(character_json - ARRAY['character', 'cdl_version', 'format', 'description'],
+                                character_json -> 'character');
+    ELSE
+        body := character_json;
+    END IF;
+    derived := cdl._derived_columns(body);
+    IF derived.name IS NULL THEN
+        RAISE EXCEPTION 'the CDL document has no name'
+            USING ERRCODE = 'CD001',
+                  HINT = 'Give character.metadata.name, identity.name or name as a non-empty string.';
+    END IF;
+    IF normalized_name IS NOT NULL THEN
+        IF normalized_name !~ '^[a-z0-9_]+$' OR length(normalized_name) > 200 THEN
+            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ (at most 200 characters)',
+                quote_literal(normalized_name) USING ERRCODE = 'CD001';
+        END IF;
+        v_normalized := normalized_name;
+    ELSE
+        v_normalized := left(cdl.normalize_name(derived.name), 200);
+        IF v_normalized IS NULL THEN
+            RAISE EXCEPTION 'the name % normalizes to nothing', quote_literal(derived.name)
+                USING ERRCODE = 'CD001', HINT = 'Pass normalized_name explicitly.';
+        END IF;
+    END IF;
+    IF length(derived.name) > 200 THEN
+        RAISE EXCEPTION 'the name is % characters long; at most 200 are allowed', length(derived.name)
+            USING ERRCODE = 'CD001';
+    END IF;
+    PERFORM cdl._validate_nodes('{}', body);
+
+    INSERT INTO cdl.characters AS c
+        (name, normalized_name, archetype, cdl_version, file_description, import_source, created_by)
+    VALUES (derived.name, v_normalized, coalesce(derived.archetype, 'real_world'),
+            coalesce(left(character_json ->> 'cdl_version', 20), '1.0'),
+            CASE WHEN jsonb_typeof(character_json -> 'character') = 'object'
+                 THEN character_json ->> 'description' END,
+            import_source, cdl._actor())
+    ON CONFLICT ON CONSTRAINT characters_normalized_name_key DO UPDATE
+    SET cdl_version = EXCLUDED.cdl_version, file_description = EXCLUDED.file_description,
+        import_source = EXCLUDED.import_source
+    RETURNING c.id, (c.xmax = 0) INTO v_id, v_created;
+
+    SELECT d.complete -> 'cdl' INTO old_cdl FROM cdl.character_documents d WHERE d.character_id = v_id;
+    changed := cdl._store_cdl(v_id, coalesce(old_cdl, '{}'), body, import_source);
+    INSERT INTO cdl.character_change_log (character_id, change_type, change_source, changed_by, new_value)
+    VALUES (v_id, CASE WHEN v_created THEN 'character_created' ELSE 'bulk_import' END::cdl.change_type_enum,
+            import_source, cdl._actor(), jsonb_build_object('fields_changed', changed));
+    RETURN v_id;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.import_character_from_json(jsonb, varchar, varchar) IS
+    'Import a CDL document (wrapped, flat or mixed) in one transaction; re-importing a name '
+    'updates it in place. Returns the character id. Errors: CD001 bad input, CD007 too large.';
+
+CREATE OR REPLACE FUNCTION cdl.get_character_complete(name varchar)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT d.complete FROM cdl.character_documents d
+            WHERE d.normalized_name = cdl.normalize_name(name));
+END
+$$;
+
+COMMENT ON FUNCTION cdl.get_character_complete(varchar) IS
+    'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, '
+    'response_templates, knowledge, workflows. NULL when unknown. One index lookup.';
+
+CREATE OR REPLACE FUNCTION cdl.export_character_json(name varchar)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    result jsonb;
+BEGIN
+    SELECT jsonb_build_object('cdl_version', c.cdl_version, 'format', 'json')
+           || CASE WHEN c.file_description IS NULL THEN '{}'::jsonb
+                   ELSE jsonb_build_object('description', c.file_description) END
+           || jsonb_build_object('character', d.complete -> 'cdl')
+    INTO result
+    FROM cdl.characters c JOIN cdl.character_documents d ON d.character_id = c.id
+    WHERE c.normalized_name = cdl.normalize_name(export_character_json.name);
+    IF result IS NULL THEN
+        RAISE EXCEPTION 'character % not found', quote_literal(name) USING ERRCODE = 'CD002';
+    END IF;
+    RETURN result;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.export_character_json(varchar) IS
+    'The character in the wrapped CDL form {cdl_version, format, description?, character}.';
+
+CREATE OR REPLACE FUNCTION cdl.list_characters(
+    status_filter varchar DEFAULT NULL, archetype_filter varchar DEFAULT NULL)
+RETURNS TABLE (id bigint, name varchar, normalized_name varchar, occupation text,
+               archetype cdl.character_archetype_enum, status cdl.character_status_enum,
+               version_count integer, updated_at timestamptz)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    IF status_filter IS NOT NULL THEN
+        PERFORM cdl._check_label(status_filter, enum_range(NULL::cdl.character_status_enum), 'status');
+    END IF;
+    IF archetype_filter IS NOT NULL THEN
+        PERFORM cdl._check_label(archetype_filter, enum_range(NULL::cdl.character_archetype_enum),
+                                 'archetype');
+    END IF;
+    RETURN QUERY
+    SELECT c.id, c.name, c.normalized_name, c.occupation, c.archetype, c.status, c.version_count,
+           c.updated_at
+    FROM cdl.characters c
+    WHERE (status_filter IS NULL OR c.status = status_filter::cdl.character_status_enum)
+      AND (archetype_filter IS NULL OR c.archetype = archetype_filter::cdl.character_archetype_enum)
+    ORDER BY c.normalized_name;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.list_characters(varchar, varchar) IS
+    'Characters, optionally of one status and/or archetype, by normalized name.';
+
+CREATE OR REPLACE FUNCTION cdl.archive_character(name varchar)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    target record;
+    changed boolean;
+BEGIN
+    target := cdl._lock_character(name);
+    UPDATE cdl.characters SET status = 'archived'
+    WHERE id = target.character_id AND status <> 'archived';
+    changed := FOUND;
+    IF changed THEN
+        INSERT INTO cdl.character_change_log (character_id, change_type, field_path, new_value, changed_by)
+        VALUES (target.character_id, 'character_updated', 'status', '"archived"', cdl._actor());
+        PERFORM cdl._save_document(target.character_id, NULL);
+    END IF;
+    RETURN changed;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.archive_character(varchar) IS
+    'Set a character''s status to archived; false when it already was. CD002 when unknown.';
+
+CREATE OR REPLACE FUNCTION cdl.upsert_character_field(
+    name varchar, field_path varchar, field_value jsonb, field_source varchar DEFAULT 'manual',
+    confidence numeric DEFAULT 1.0, is_public boolean DEFAULT true)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    target record;
+    keys text[];
+    node jsonb;
+    changed integer;
+BEGIN
+    keys := cdl._parse_path(field_path);
+    IF field_value IS NULL THEN
+        RAISE EXCEPTION 'field_value is required' USING ERRCODE = 'CD001',
+            HINT = 'Pass the JSON null (''null''::jsonb) to store a null, or remove the field.';
+    END IF;
+    IF field_source IS NULL OR btrim(field_source) = '' THEN
+        RAISE EXCEPTION 'field_source must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    IF confidence IS NULL OR confidence < 0 OR confidence > 1 THEN
+        RAISE EXCEPTION 'confidence must be between 0 and 1, got %', confidence USING ERRCODE = 'CD001';
+    END IF;
+    target := cdl._lock_character(name);
+    FOR i IN 1 .. cardinality(keys) - 1 LOOP
+        node := target.doc #> keys[1:i];
+        IF node IS NOT NULL AND jsonb_typeof(node) <> 'object' THEN
+            RAISE EXCEPTION 'cannot set %: % holds a %, not an object', field_path,
+                cdl._path_text(keys[1:i]), jsonb_typeof(node)
+                USING ERRCODE = 'CD001', HINT = 'Set or remove the enclosing field first.';
+        END IF;
+    END LOOP;
+    PERFORM cdl._validate_nodes(keys, field_value);
+    changed := cdl._replace_fields(target.character_id, keys, target.doc, field_value,
+                                   field_source, confidence, is_public);
+    IF changed > 0 OR target.doc #> keys IS DISTINCT FROM field_value THEN
+        PERFORM cdl._save_document(target.character_id,
+                                   cdl._jsonb_set_path(target.doc, keys, field_value));
+    END IF;
+    RETURN changed;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.upsert_character_field(varchar, varchar, jsonb, varchar, numeric, boolean) IS
+    'Set one field (a dot path; an object value sets the fields under it) checked against its '
+    'definition. Returns the number of field values added, changed or removed. CD001, CD002.';
+
+CREATE OR REPLACE FUNCTION cdl.remove_character_field(name varchar, field_path varchar)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    target record;
+    keys text[];
+    removed integer;
+BEGIN
+    keys := cdl._parse_path(field_path);
+    target := cdl._lock_character(name);
+    IF target.doc #> keys IS NULL OR cardinality(keys) = 0 THEN
+        RAISE EXCEPTION 'character % has no field %', quote_literal(name), field_path
+            USING ERRCODE = 'CD002';
+    END IF;
+    PERFORM cdl._validate_nodes(keys, NULL);  -- a required field cannot go
+    removed := cdl._replace_fields(target.character_id, keys, target.doc, NULL, 'manual');
+    PERFORM cdl._save_document(target.character_id, cdl._jsonb_remove_path(target.doc, keys));
+    RETURN removed;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.remove_character_field(varchar, varchar) IS
+    'Remove a field and everything under it; objects left empty go too. Returns the number of '
+    'field values removed. CD002 when the character or the field is unknown.';
+
+CREATE OR REPLACE FUNCTION cdl.define_character_field(
+    field_path varchar, data_type varchar, field_type varchar DEFAULT NULL,
+    validation_rules jsonb DEFAULT '{}', description text DEFAULT NULL,
+    is_required boolean DEFAULT false, category varchar DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    keys text[] := cdl._parse_path(field_path);
+    v_type cdl.data_type_enum;
+    v_field_type cdl.field_type_enum;
+    v_id bigint;
+    offender record;
+BEGIN
+    v_type := cdl._check_label(data_type, enum_range(NULL::cdl.data_type_enum), 'data type');
+    v_field_type := CASE WHEN field_type IS NULL THEN cdl._field_type(keys[1])
+        ELSE cdl._check_label(field_type, enum_range(NULL::cdl.field_type_enum), 'field type')::cdl.field_type_enum END;
+    PERFORM cdl._check_rules(field_path, validation_rules);
+    IF is_required IS NULL THEN
+        RAISE EXCEPTION 'is_required must not be NULL' USING ERRCODE = 'CD001';
+    END IF;
+    PERFORM cdl._register_definitions(keys, NULL);  -- the path and its parents, if new
+    UPDATE cdl.character_field_definitions d
+    SET data_type = v_type, field_type = v_field_type, validation_rules = define_character_field.validation_rules,
+        description = coalesce(define_character_field.description, d.description),
+        is_required = define_character_field.is_required,
+        category = coalesce(define_character_field.category, d.category), is_inferred = false
+    WHERE d.path_keys = keys
+    RETURNING d.id INTO v_id;
+    -- the values characters hold already must fit the definition
+    FOR offender IN
+        SELECT c.normalized_name, d.complete #> ('{cdl}'::text[] || keys) AS value
+        FROM cdl.character_documents d JOIN cdl.characters c ON c.id = d.character_id
+        WHERE d.complete #> ('{cdl}'::text[] || keys) IS NOT NULL OR define_character_field.is_required
+    LOOP
+        BEGIN
+            PERFORM cdl._check_field_value(cdl._path_text(keys), v_type, validation_rules,
+                                           define_character_field.is_required,
+                                           coalesce(offender.value, 'null'));
+        EXCEPTION WHEN SQLSTATE 'CD001' THEN
+            RAISE EXCEPTION 'character % does not fit the new definition: %',
+                offender.normalized_name, SQLERRM USING ERRCODE = 'CD001';
+        END;
+    END LOOP;
+    RETURN v_id;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.define_character_field(varchar, varchar, varchar, jsonb, text, boolean, varchar) IS
+    'Declare a field: its data type and validation rules (allowed_values, minimum, maximum, '
+    'pattern, max_length) are then enforced on every write. Existing values must fit. CD001.';

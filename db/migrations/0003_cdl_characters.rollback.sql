@@ -1,0 +1,10 @@
+DROP MATERIALIZED VIEW cdl.character_analytics;
+DROP TABLE cdl.character_documents;
+DROP TABLE cdl.character_change_log;
+DROP TABLE cdl.character_versions;
+DROP TABLE cdl.character_knowledge;
+DROP TABLE cdl.response_templates;
+DROP TABLE cdl.communication_patterns;
+DROP TABLE cdl.character_field_values;
+DROP TABLE cdl.character_field_definitions;
+DROP TABLE cdl.characters;
