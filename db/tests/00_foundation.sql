@@ -53,7 +53,20 @@ SELECT enums_are('cdl', ARRAY[
     'knowledge_type_enum', 'change_type_enum', 'validation_status_enum']);
 
 -- Every function of every schema: a stale overload or a forgotten helper fails here.
-SELECT functions_are('cdl', ARRAY['schema_version']);
+SELECT functions_are('cdl', ARRAY[
+    '_actor', '_check_field_value', '_check_label', '_check_rules', '_create_version',
+    '_deep_merge', '_derived_columns', '_document_part', '_field_type', '_infer_data_type',
+    '_jsonb_remove_path', '_jsonb_set_path', '_lock_character', '_log_field_change', '_nodes',
+    '_parse_path', '_path_text', '_register_definitions', '_replace_fields', '_save_document',
+    '_search', '_store_cdl', '_validate_nodes', '_value_jsonb', '_version_snapshot',
+    'archive_character', 'create_character_version', 'define_character_field',
+    'diff_character_versions', 'export_character_json', 'get_character_complete',
+    'import_character_from_json', 'list_character_versions', 'list_characters',
+    'normalize_name', 'refresh_character_analytics', 'remove_character_field',
+    'remove_communication_pattern', 'remove_knowledge', 'remove_response_template',
+    'rollback_character', 'schema_version', 'search_character_knowledge', 'search_characters',
+    'upsert_character_field', 'upsert_communication_pattern', 'upsert_knowledge',
+    'upsert_response_template']);
 SELECT functions_are('docstore', ARRAY[]::name[]);
 SELECT functions_are('ops', ARRAY[]::name[]);
 SELECT functions_are('game', ARRAY[]::name[]);

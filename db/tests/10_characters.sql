@@ -1,0 +1,101 @@
+-- Characters: import forms, names, one-call loading, export round trip, bad input.
+BEGIN;
+SELECT plan(43);
+
+-- wrapped form
+SELECT lives_ok($$SELECT cdl.import_character_from_json(tests.sample_cdl())$$, 'wrapped CDL imports');
+SELECT is((SELECT normalized_name::text FROM cdl.characters WHERE name = 'Ada Lovelace'), 'ada_lovelace',
+    'normalized name derived from the name');
+SELECT is(cdl.get_character_complete('ada_lovelace') -> 'cdl', tests.sample_cdl() -> 'character',
+    'get_character_complete returns the CDL exactly as imported');
+SELECT is(cdl.get_character_complete('Ada Lovelace'), cdl.get_character_complete('ada_lovelace'),
+    'any name that normalizes to it finds the character');
+SELECT is(cdl.get_character_complete('  ADA   lovelace!! '), cdl.get_character_complete('ada_lovelace'),
+    'case, spaces and punctuation do not matter');
+SELECT is(cdl.get_character_complete('nobody at all'), NULL, 'an unknown name returns NULL');
+SELECT is(tests.cdl_from_rows('ada_lovelace'), tests.sample_cdl() -> 'character',
+    'the field value rows rebuild the same document');
+SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,custom section}',
+    '{"key.with.dots": "dotted", "key with spaces": 1e3, "back\\slash": "escaped"}'::jsonb,
+    'keys with dots, spaces and backslashes survive');
+SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,personality,values}',
+    '["curiosity", "rigour", "imagination"]'::jsonb, 'array order survives');
+SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,personality}' -> 'nickname', 'null'::jsonb,
+    'JSON null survives');
+SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,personality,secrets}', '{}'::jsonb,
+    'empty objects survive');
+SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,personality,quirks}', '[]'::jsonb,
+    'empty arrays survive');
+SELECT is((SELECT data_type::text FROM cdl.character_field_definitions WHERE field_path = 'custom section.key\.with\.dots'),
+    'string', 'a dotted key is addressed with an escaped path');
+SELECT is((SELECT field_type::text FROM cdl.character_field_definitions WHERE field_path = 'personality.big_five.openness'),
+    'personality', 'field type comes from the top section');
+SELECT is((SELECT field_type::text FROM cdl.character_field_definitions WHERE field_path = 'custom section'),
+    'custom', 'an unknown top section is custom');
+SELECT is((SELECT data_type::text FROM cdl.character_field_definitions WHERE field_path = 'identity.age'),
+    'number', 'data type is inferred');
+SELECT is((SELECT p.field_path FROM cdl.character_field_definitions c
+           JOIN cdl.character_field_definitions p ON p.id = c.parent_field_id
+           WHERE c.field_path = 'personality.big_five.neuroticism.value'),
+    'personality.big_five.neuroticism', 'definitions form a hierarchy');
+
+SELECT is(cdl.get_character_complete('ada_lovelace') ->> 'occupation', 'Mathematician', 'columns come along');
+SELECT is(cdl.get_character_complete('ada_lovelace') ->> 'archetype', 'historical', 'archetype from identity');
+SELECT is(cdl.get_character_complete('ada_lovelace') -> 'communication_patterns', '[]'::jsonb, 'lists are there');
+
+-- export round trip
+SELECT is(cdl.export_character_json('ada_lovelace'), tests.sample_cdl(), 'export gives the wrapped file back');
+SELECT is(cdl.import_character_from_json(cdl.export_character_json('ada_lovelace')),
+    (SELECT id FROM cdl.characters WHERE normalized_name = 'ada_lovelace'),
+    're-importing the export updates the same character');
+SELECT is(cdl.export_character_json('ada_lovelace'), tests.sample_cdl(), 'and changes nothing');
+
+-- flat and mixed forms
+SELECT lives_ok($$SELECT cdl.import_character_from_json(
+    '{"identity": {"name": "Élodie Ñúñez-O''Brien"}, "personality": {"calm": true}}')$$, 'flat CDL imports');
+SELECT is(cdl.get_character_complete('elodie_nunez_o_brien') #> '{cdl,personality,calm}', 'true'::jsonb,
+    'accents are removed, other runs become _');
+SELECT lives_ok($$SELECT cdl.import_character_from_json(
+    '{"cdl_version": "1.1", "format": "json",
+      "character": {"metadata": {"name": "Mixy"}, "identity": {"name": "Mixy", "mood": "inside"}},
+      "identity": {"mood": "beside", "hobby": "chess"}, "extra": {"x": 1}}')$$, 'mixed CDL imports');
+SELECT is(cdl.get_character_complete('mixy') -> 'cdl',
+    '{"metadata": {"name": "Mixy"}, "identity": {"name": "Mixy", "mood": "inside", "hobby": "chess"}, "extra": {"x": 1}}'::jsonb,
+    'sections beside character are deep-merged, character winning');
+SELECT is(cdl.export_character_json('mixy') ->> 'cdl_version', '1.1', 'cdl_version is kept');
+SELECT lives_ok($$SELECT cdl.import_character_from_json('{"name": "Plain", "x": 1}', 'test', 'custom_key')$$,
+    'the name may be top-level and the normalized name given');
+SELECT isnt(cdl.get_character_complete('custom_key'), NULL, 'found by the given normalized name');
+
+-- re-import updates in place and logs only what changed
+SELECT cdl.import_character_from_json(jsonb_set(tests.sample_cdl(), '{character,identity,age}', '37'));
+SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,identity,age}', '37'::jsonb, 're-import updates in place');
+SELECT is((SELECT count(*)::int FROM cdl.character_change_log l JOIN cdl.characters c ON c.id = l.character_id
+           WHERE c.normalized_name = 'ada_lovelace' AND l.change_type = 'field_updated'),
+    1, 'one field_updated row for the one changed field');
+SELECT is((SELECT count(*)::int FROM cdl.characters WHERE normalized_name = 'ada_lovelace'), 1, 'no duplicate');
+
+-- bad input: our code, a clear message, nothing written
+CREATE TEMP TABLE before_counts AS SELECT tests.cdl_counts() AS counts;
+SELECT throws_ok($$SELECT cdl.import_character_from_json('[1, 2]')$$, 'CD001',
+    'a CDL document must be a JSON object, got array', 'not an object');
+SELECT throws_ok($$SELECT cdl.import_character_from_json('{"identity": {"age": 3}}')$$, 'CD001',
+    'the CDL document has no name', 'no name');
+SELECT throws_ok($$SELECT cdl.import_character_from_json('{"name": "!!! ???"}')$$, 'CD001',
+    'the name ''!!! ???'' normalizes to nothing', 'a name that normalizes to nothing');
+SELECT throws_ok($$SELECT cdl.import_character_from_json('{"name": "X"}', 'json_import', 'Bad Key')$$, 'CD001',
+    NULL, 'a malformed normalized name');
+SELECT throws_ok($$SELECT cdl.import_character_from_json('{"identity": {"name": 42}, "name": "Y"}')$$, 'CD001',
+    'field identity.name must be a string (data type string), got a number', 'wrong type for a defined field');
+SELECT throws_ok($$SELECT cdl.import_character_from_json(jsonb_build_object('name', 'Big', 'blob', repeat('x', 5 * 1024 * 1024)))$$,
+    'CD007', NULL, 'a document over 4 MiB');
+SELECT throws_ok($$SELECT cdl.import_character_from_json(jsonb_build_object('name', 'Deep', 'd',
+        (SELECT repeat('{"a":', 40) || '1' || repeat('}', 40))::jsonb))$$,
+    'CD001', 'CDL is nested 41 levels deep; at most 32 are allowed', 'deeply nested input');
+SELECT throws_ok($$SELECT cdl.import_character_from_json(jsonb_build_object('name', repeat('n', 201)))$$,
+    'CD001', NULL, 'a name over 200 characters');
+SELECT throws_ok($$SELECT cdl.import_character_from_json('{"name": "Z"}', '')$$, 'CD001', NULL, 'empty import source');
+SELECT is(tests.cdl_counts(), (SELECT counts FROM before_counts), 'failed imports wrote nothing');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,62 @@
+-- Fixture functions for the pgTAP files (schema tests), loaded into the test clone only.
+CREATE SCHEMA IF NOT EXISTS tests;
+
+-- A wrapped CDL document with the awkward parts real files have.
+CREATE OR REPLACE FUNCTION tests.sample_cdl(character_name text DEFAULT 'Ada Lovelace')
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT jsonb_build_object(
+        'cdl_version', '1.0', 'format', 'json', 'description', 'A test character',
+        'character', jsonb_build_object(
+            'metadata', jsonb_build_object('name', character_name, 'tags', '["math", "poetry"]'::jsonb),
+            'identity', jsonb_build_object('name', character_name, 'age', 36,
+                'occupation', 'Mathematician', 'description', 'Wrote the first program',
+                'archetype', 'historical'),
+            'personality', '{"big_five": {"openness": 0.95, "neuroticism": {"value": 0.4}},
+                              "values": ["curiosity", "rigour", "imagination"],
+                              "quirks": [], "secrets": {}, "nickname": null, "shy": false}'::jsonb,
+            'custom section', '{"key.with.dots": "dotted", "key with spaces": 1e3,
+                                "back\\slash": "escaped"}'::jsonb))
+$$;
+
+-- The CDL rebuilt from the field value rows alone: must equal the stored document.
+CREATE OR REPLACE FUNCTION tests.cdl_from_rows(character_name text)
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    doc jsonb := '{}';
+    r record;
+BEGIN
+    FOR r IN
+        SELECT d.path_keys,
+               cdl._value_jsonb(v.string_value, v.number_value, v.boolean_value, v.json_value) AS value
+        FROM cdl.character_field_values v
+        JOIN cdl.character_field_definitions d ON d.id = v.field_definition_id
+        JOIN cdl.characters c ON c.id = v.character_id
+        WHERE c.normalized_name = cdl.normalize_name(character_name)
+        ORDER BY d.path_keys
+    LOOP
+        doc := cdl._jsonb_set_path(doc, r.path_keys, r.value);
+    END LOOP;
+    RETURN doc;
+END
+$$;
+
+-- Row counts of every cdl table, to prove that a failed call wrote nothing.
+CREATE OR REPLACE FUNCTION tests.cdl_counts()
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT jsonb_build_object(
+        'characters', (SELECT count(*) FROM cdl.characters),
+        'definitions', (SELECT count(*) FROM cdl.character_field_definitions),
+        'values', (SELECT count(*) FROM cdl.character_field_values),
+        'patterns', (SELECT count(*) FROM cdl.communication_patterns),
+        'templates', (SELECT count(*) FROM cdl.response_templates),
+        'knowledge', (SELECT count(*) FROM cdl.character_knowledge),
+        'versions', (SELECT count(*) FROM cdl.character_versions),
+        'log', (SELECT count(*) FROM cdl.character_change_log),
+        'documents', (SELECT count(*) FROM cdl.character_documents))
+$$;
