@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import __version__, localdb, migrations
 from .client import check_dsn, connect
@@ -58,6 +60,54 @@ def _db(args: argparse.Namespace) -> None:
         )
 
 
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _character(args: argparse.Namespace) -> None:
+    with connect(min_size=1, max_size=1) as client:
+        chars = client.characters
+        if args.action == "import":
+            for path in args.files:
+                character_id = chars.import_file(path)
+                print(f"imported {path} as character {character_id}")
+        elif args.action == "show":
+            character = chars.get(args.name)
+            if args.json:
+                _print_json(character.model_dump(mode="json"))
+                return
+            print(f"{character.name} ({character.normalized_name})")
+            for label, value in [
+                ("occupation", character.occupation),
+                ("archetype", character.archetype),
+                ("status", character.status),
+                ("versions", character.version_count),
+                ("sections", ", ".join(character.cdl) or "-"),
+                ("patterns", len(character.communication_patterns)),
+                ("templates", len(character.response_templates)),
+                ("knowledge", len(character.knowledge)),
+                ("workflows", len(character.workflows)),
+                ("updated", character.updated_at.isoformat(timespec="seconds")),
+            ]:
+                print(f"  {label:<11}{value if value is not None else '-'}")
+        elif args.action == "export":
+            _print_json(chars.export(args.name))
+        elif args.action == "versions":
+            for v in chars.versions(args.name):
+                when = v.created_at.isoformat(timespec="seconds")
+                print(
+                    f"{v.version_number:>4}  {when}  {v.version_name or ''}  {v.description or ''}"
+                )
+        elif args.action == "diff":
+            _print_json(chars.diff(args.name, args.v1, args.v2).model_dump(exclude_none=True))
+        elif args.action == "search":
+            for hit in chars.search(args.query, limit=args.limit):
+                print(
+                    f"{hit.rank:.3f}  {hit.normalized_name}  {hit.source}:{hit.match_path}  "
+                    f"{hit.snippet}"
+                )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cdlstore",
@@ -94,6 +144,29 @@ def build_parser() -> argparse.ArgumentParser:
         "is set): start (initdb on first use), stop, status, bindir (server binaries).",
     )
     p.add_argument("action", choices=["start", "stop", "status", "bindir"])
+
+    p = add(
+        "character",
+        _character,
+        "Characters (CDL): import files, show, export, versions, diff, search.",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("import", help="import CDL files (JSON; YAML by suffix)")
+    a.add_argument("files", nargs="+", metavar="FILE")
+    a = actions.add_parser("show", help="a readable summary of a character")
+    a.add_argument("name")
+    a.add_argument("--json", action="store_true", help="print the whole document instead")
+    a = actions.add_parser("export", help="print the character as a wrapped CDL file")
+    a.add_argument("name")
+    a = actions.add_parser("versions", help="list the versions of a character")
+    a.add_argument("name")
+    a = actions.add_parser("diff", help="field-level difference of two versions")
+    a.add_argument("name")
+    a.add_argument("v1", type=int)
+    a.add_argument("v2", type=int)
+    a = actions.add_parser("search", help="full-text search over all characters")
+    a.add_argument("query")
+    a.add_argument("--limit", type=int, default=20)
     return parser
 
 
@@ -104,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CdlstoreError as exc:
         print(f"cdlstore: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. piped into head
+        sys.stderr.close()
     return 0
 
 

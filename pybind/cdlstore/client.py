@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import cached_property
 from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from .errors import ConnectionFailed, translated
+from .characters import Characters
+from .errors import CdlstoreError, ConnectionFailed, translated
 from .localdb import default_dsn
 
 Connection = psycopg.Connection[dict[str, Any]]
@@ -43,15 +45,27 @@ class Client:
     def from_connection(cls, conn: psycopg.Connection[Any]) -> Client:
         return cls(SingleConnection(conn))
 
-    def _one(self, query: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def _all(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run one API call in its own transaction (a savepoint inside the caller's)."""
         with translated(), self._source.connection() as conn, conn.transaction():
-            return conn.execute(query, params).fetchone()
+            return conn.execute(query, params).fetchall()
+
+    def _one(self, query: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Like :meth:`_all`, for calls that return exactly one row."""
+        rows = self._all(query, params)
+        if len(rows) != 1:
+            raise CdlstoreError(f"expected one row, got {len(rows)}")
+        return rows[0]
+
+    @cached_property
+    def characters(self) -> Characters:
+        """Characters (CDL): import, load, change, version, search."""
+        return Characters(self)
 
     def schema_version(self) -> str | None:
         """The id of the newest applied migration, e.g. ``0002_cdl_enums``."""
-        row = self._one("SELECT cdl.schema_version() AS version")
-        return row["version"] if row else None
+        version: str | None = self._one("SELECT cdl.schema_version() AS version")["version"]
+        return version
 
     def close(self) -> None:
         if self._pool is not None:

@@ -6,12 +6,15 @@ LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
-    -- every write locks the character row first: writes to one character are serialized
-    SELECT c.id, d.complete -> 'cdl' INTO character_id, doc
+    -- every write locks the character row first: writes to one character are serialized.
+    -- The document is read by a statement of its own, after the lock, so that it is the
+    -- newest committed one (a joined row would come from the snapshot taken before waiting).
+    SELECT c.id INTO character_id
     FROM cdl.characters AS c
-    JOIN cdl.character_documents AS d ON d.character_id = c.id
     WHERE c.normalized_name = cdl.normalize_name(_lock_character.name)
-    FOR NO KEY UPDATE OF c;
+    FOR NO KEY UPDATE;
+    SELECT d.complete -> 'cdl' INTO doc
+    FROM cdl.character_documents AS d WHERE d.character_id = _lock_character.character_id;
     IF character_id IS NULL THEN
         RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL')
             USING ERRCODE = 'CD002', HINT = 'Names match after normalization (cdl.normalize_name).';

@@ -1,0 +1,307 @@
+"""``client.characters``: one method per SQL function of the cdl character store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from psycopg.types.json import Jsonb
+
+from .errors import InvalidInput, NotFound
+from .models import (
+    Character,
+    CharacterSummary,
+    CharacterVersion,
+    KnowledgeHit,
+    SearchHit,
+    VersionDiff,
+)
+
+if TYPE_CHECKING:
+    from .client import Client
+
+
+class CharacterNotFound(NotFound):
+    """No character has that name."""
+
+
+def read_document(path: str | Path) -> Any:
+    """A JSON file (or YAML, by suffix) as Python data; InvalidInput when it does not parse."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{path}: cannot read it as {path.suffix or 'JSON'}: {exc}") from exc
+
+
+class Characters:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def import_json(
+        self,
+        document: dict[str, Any],
+        import_source: str = "json_import",
+        normalized_name: str | None = None,
+    ) -> int:
+        """Import a CDL document (wrapped, flat or mixed); returns the character id."""
+        row = self._client._one(
+            "SELECT cdl.import_character_from_json(character_json => %(doc)s, "
+            "import_source => %(source)s, normalized_name => %(normalized)s) AS id",
+            {"doc": Jsonb(document), "source": import_source, "normalized": normalized_name},
+        )
+        return int(row["id"])
+
+    def import_file(self, path: str | Path, normalized_name: str | None = None) -> int:
+        """Import a CDL file (JSON, or YAML by suffix); the import source is the file name."""
+        return self.import_json(
+            read_document(path), f"file:{Path(path).name}"[:100], normalized_name
+        )
+
+    def get(self, name: str) -> Character:
+        """The whole character in one call; :class:`CharacterNotFound` when unknown."""
+        row = self._client._one(
+            "SELECT cdl.get_character_complete(%(name)s)::text AS doc", {"name": name}
+        )
+        if row["doc"] is None:
+            raise CharacterNotFound(f"character {name!r} not found")
+        return Character.model_validate_json(row["doc"])
+
+    def export(self, name: str) -> dict[str, Any]:
+        """The character in the wrapped CDL form."""
+        row = self._client._one("SELECT cdl.export_character_json(%(name)s) AS doc", {"name": name})
+        return dict(row["doc"])
+
+    def upsert_field(
+        self,
+        name: str,
+        path: str,
+        value: Any,
+        source: str = "manual",
+        confidence: float = 1.0,
+        is_public: bool = True,
+    ) -> int:
+        """Set a field (dot path, ``\\.`` for a dot in a key); returns values changed."""
+        row = self._client._one(
+            "SELECT cdl.upsert_character_field(name => %(name)s, field_path => %(path)s, "
+            "field_value => %(value)s, field_source => %(source)s, "
+            "confidence => %(confidence)s::numeric, is_public => %(public)s) AS changed",
+            {
+                "name": name,
+                "path": path,
+                "value": Jsonb(value),
+                "source": source,
+                "confidence": confidence,
+                "public": is_public,
+            },
+        )
+        return int(row["changed"])
+
+    def remove_field(self, name: str, path: str) -> int:
+        """Remove a field and everything under it; returns values removed."""
+        row = self._client._one(
+            "SELECT cdl.remove_character_field(name => %(name)s, field_path => %(path)s) AS n",
+            {"name": name, "path": path},
+        )
+        return int(row["n"])
+
+    def define_field(
+        self,
+        path: str,
+        data_type: str,
+        field_type: str | None = None,
+        validation_rules: dict[str, Any] | None = None,
+        description: str | None = None,
+        is_required: bool = False,
+        category: str | None = None,
+    ) -> int:
+        """Declare a field's data type and rules, enforced from now on; returns its id."""
+        row = self._client._one(
+            "SELECT cdl.define_character_field(field_path => %(path)s, data_type => %(dtype)s, "
+            "field_type => %(ftype)s, validation_rules => %(rules)s, description => %(desc)s, "
+            "is_required => %(required)s, category => %(category)s) AS id",
+            {
+                "path": path,
+                "dtype": data_type,
+                "ftype": field_type,
+                "rules": Jsonb(validation_rules or {}),
+                "desc": description,
+                "required": is_required,
+                "category": category,
+            },
+        )
+        return int(row["id"])
+
+    def create_version(
+        self, name: str, version_name: str | None = None, description: str | None = None
+    ) -> int:
+        """Snapshot the character; returns the new version number."""
+        row = self._client._one(
+            "SELECT cdl.create_character_version(name => %(name)s, version_name => %(vname)s, "
+            "description => %(desc)s) AS v",
+            {"name": name, "vname": version_name, "desc": description},
+        )
+        return int(row["v"])
+
+    def versions(self, name: str) -> list[CharacterVersion]:
+        rows = self._client._all(
+            "SELECT * FROM cdl.list_character_versions(name => %(name)s)", {"name": name}
+        )
+        return [CharacterVersion.model_validate(r) for r in rows]
+
+    def rollback(self, name: str, version: int) -> int:
+        """Restore a version as a new version; returns the new version number."""
+        row = self._client._one(
+            "SELECT cdl.rollback_character(name => %(name)s, version_number => %(v)s) AS v",
+            {"name": name, "v": version},
+        )
+        return int(row["v"])
+
+    def diff(self, name: str, from_version: int, to_version: int) -> VersionDiff:
+        row = self._client._one(
+            "SELECT cdl.diff_character_versions(name => %(name)s, from_version => %(a)s, "
+            "to_version => %(b)s) AS diff",
+            {"name": name, "a": from_version, "b": to_version},
+        )
+        return VersionDiff.model_validate(row["diff"])
+
+    def search(self, query: str, status: str | None = None, limit: int = 20) -> list[SearchHit]:
+        rows = self._client._all(
+            "SELECT * FROM cdl.search_characters(query => %(q)s, status => %(status)s, "
+            "max_results => %(limit)s)",
+            {"q": query, "status": status, "limit": limit},
+        )
+        return [SearchHit.model_validate(r) for r in rows]
+
+    def search_knowledge(self, name: str, query: str, limit: int = 20) -> list[KnowledgeHit]:
+        rows = self._client._all(
+            "SELECT * FROM cdl.search_character_knowledge(name => %(name)s, query => %(q)s, "
+            "max_results => %(limit)s)",
+            {"name": name, "q": query, "limit": limit},
+        )
+        return [KnowledgeHit.model_validate(r) for r in rows]
+
+    def list(
+        self, status: str | None = None, archetype: str | None = None
+    ) -> list[CharacterSummary]:
+        rows = self._client._all(
+            "SELECT * FROM cdl.list_characters(status_filter => %(s)s, archetype_filter => %(a)s)",
+            {"s": status, "a": archetype},
+        )
+        return [CharacterSummary.model_validate(r) for r in rows]
+
+    def archive(self, name: str) -> bool:
+        row = self._client._one("SELECT cdl.archive_character(%(name)s) AS changed", {"name": name})
+        return bool(row["changed"])
+
+    def upsert_pattern(
+        self,
+        name: str,
+        pattern_type: str,
+        pattern_name: str,
+        pattern_value: str,
+        context: str | None = None,
+        frequency: str = "regular",
+        priority: int = 50,
+    ) -> int:
+        row = self._client._one(
+            "SELECT cdl.upsert_communication_pattern(character_name => %(name)s, "
+            "pattern_type => %(type)s, pattern_name => %(pname)s, pattern_value => %(value)s, "
+            "context => %(context)s, frequency => %(freq)s, priority => %(prio)s) AS id",
+            {
+                "name": name,
+                "type": pattern_type,
+                "pname": pattern_name,
+                "value": pattern_value,
+                "context": context,
+                "freq": frequency,
+                "prio": priority,
+            },
+        )
+        return int(row["id"])
+
+    def remove_pattern(self, name: str, pattern_type: str, pattern_name: str) -> bool:
+        row = self._client._one(
+            "SELECT cdl.remove_communication_pattern(%(name)s, %(type)s, %(pname)s) AS removed",
+            {"name": name, "type": pattern_type, "pname": pattern_name},
+        )
+        return bool(row["removed"])
+
+    def upsert_template(
+        self,
+        name: str,
+        scenario: str,
+        template_name: str,
+        template_text: str,
+        conditions: dict[str, Any] | None = None,
+        priority: int = 50,
+        is_active: bool = True,
+    ) -> int:
+        row = self._client._one(
+            "SELECT cdl.upsert_response_template(character_name => %(name)s, "
+            "scenario => %(scenario)s, template_name => %(tname)s, template_text => %(text)s, "
+            "conditions => %(cond)s, priority => %(prio)s, is_active => %(active)s) AS id",
+            {
+                "name": name,
+                "scenario": scenario,
+                "tname": template_name,
+                "text": template_text,
+                "cond": Jsonb(conditions or {}),
+                "prio": priority,
+                "active": is_active,
+            },
+        )
+        return int(row["id"])
+
+    def remove_template(self, name: str, scenario: str, template_name: str) -> bool:
+        row = self._client._one(
+            "SELECT cdl.remove_response_template(%(name)s, %(scenario)s, %(tname)s) AS removed",
+            {"name": name, "scenario": scenario, "tname": template_name},
+        )
+        return bool(row["removed"])
+
+    def upsert_knowledge(
+        self,
+        name: str,
+        knowledge_type: str,
+        key: str,
+        content: str,
+        parent_key: str | None = None,
+        confidence: float = 1.0,
+        importance: int = 5,
+        tags: Sequence[str] | None = None,
+        is_public: bool = True,
+    ) -> int:
+        row = self._client._one(
+            "SELECT cdl.upsert_knowledge(character_name => %(name)s, "
+            "knowledge_type => %(type)s, knowledge_key => %(key)s, content => %(content)s, "
+            "parent_key => %(parent)s, confidence => %(conf)s::numeric, importance => %(imp)s, "
+            "tags => %(tags)s, is_public => %(public)s) AS id",
+            {
+                "name": name,
+                "type": knowledge_type,
+                "key": key,
+                "content": content,
+                "parent": parent_key,
+                "conf": confidence,
+                "imp": importance,
+                "tags": [*(tags or ())],
+                "public": is_public,
+            },
+        )
+        return int(row["id"])
+
+    def remove_knowledge(self, name: str, key: str) -> bool:
+        row = self._client._one(
+            "SELECT cdl.remove_knowledge(%(name)s, %(key)s) AS removed", {"name": name, "key": key}
+        )
+        return bool(row["removed"])
+
+    def refresh_analytics(self) -> None:
+        self._client._one("SELECT cdl.refresh_character_analytics() AS done")

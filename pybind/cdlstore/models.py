@@ -1,0 +1,114 @@
+"""Pydantic models of what the SQL API returns, built from named columns or JSON keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CommunicationPattern(_Model):
+    pattern_type: str
+    pattern_name: str
+    pattern_value: str
+    context: str | None = None
+    frequency: str
+    priority: int
+
+
+class ResponseTemplate(_Model):
+    scenario: str
+    template_name: str
+    template_text: str
+    conditions: dict[str, Any]
+    priority: int
+    is_active: bool
+
+
+class Knowledge(_Model):
+    knowledge_type: str
+    knowledge_key: str
+    content: str
+    parent_key: str | None = None
+    confidence: float
+    importance: int
+    tags: list[str]
+    is_public: bool
+
+
+class Character(_Model):
+    """A whole character, as ``cdl.get_character_complete`` returns it."""
+
+    id: int
+    name: str
+    normalized_name: str
+    occupation: str | None = None
+    description: str | None = None
+    archetype: str
+    status: str
+    cdl_version: str
+    import_source: str | None = None
+    version_count: int
+    created_by: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    cdl: dict[str, Any]
+    communication_patterns: list[CommunicationPattern]
+    response_templates: list[ResponseTemplate]
+    knowledge: list[Knowledge]
+    workflows: list[dict[str, Any]]
+
+
+class CharacterSummary(_Model):
+    id: int
+    name: str
+    normalized_name: str
+    occupation: str | None = None
+    archetype: str
+    status: str
+    version_count: int
+    updated_at: datetime
+
+
+class CharacterVersion(_Model):
+    version_number: int
+    version_name: str | None = None
+    description: str | None = None
+    created_by: str | None = None
+    created_at: datetime
+
+
+class FieldChange(_Model):
+    path: str
+    value: Any = None
+    old_value: Any = None
+    new_value: Any = None
+
+
+class VersionDiff(_Model):
+    from_version: int
+    to_version: int
+    added: list[FieldChange]
+    removed: list[FieldChange]
+    changed: list[FieldChange]
+
+
+class SearchHit(_Model):
+    name: str
+    normalized_name: str
+    rank: float
+    source: str
+    match_path: str
+    snippet: str
+
+
+class KnowledgeHit(_Model):
+    rank: float
+    source: str
+    match_path: str
+    snippet: str

@@ -1,0 +1,255 @@
+"""client.characters against real PostgreSQL: import forms, loading, changes, versions, search,
+bad input (our error, nothing written), the fixture corpus, concurrency and the CLI."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+import cdlstore
+from cdlstore import Client, errors
+from cdlstore.characters import CharacterNotFound
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples" / "characters").glob("*.json"))
+CORPUS_DIR = ROOT.parent / "shared" / "fixtures" / "whisperengine"
+CORPUS = sorted(CORPUS_DIR.glob("*.json")) if CORPUS_DIR.is_dir() else []
+WRAPPER_KEYS = {"cdl_version", "format", "description", "character"}
+
+
+def merged_character(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a file should load as: sections beside "character" merged, "character" winning."""
+
+    def merge(base: dict[str, Any], winner: dict[str, Any]) -> dict[str, Any]:
+        out = dict(base)
+        for key, value in winner.items():
+            both_objects = isinstance(out.get(key), dict) and isinstance(value, dict)
+            out[key] = merge(out[key], value) if both_objects else value
+        return out
+
+    if isinstance(doc.get("character"), dict):
+        beside = {k: v for k, v in doc.items() if k not in WRAPPER_KEYS}
+        return merge(beside, doc["character"])
+    return doc
+
+
+def table_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    tables = [
+        "characters",
+        "character_field_definitions",
+        "character_field_values",
+        "character_change_log",
+        "character_versions",
+        "character_documents",
+    ]
+    return {t: conn.execute(f"SELECT count(*) AS n FROM cdl.{t}").fetchone()["n"] for t in tables}  # noqa: S608
+
+
+SAMPLE = {
+    "cdl_version": "1.0",
+    "format": "json",
+    "character": {
+        "metadata": {"name": "Tess Ting"},
+        "identity": {"name": "Tess Ting", "age": 30, "occupation": "Tester"},
+        "personality": {"values": ["b", "a", "c"], "empty": {}, "none": None, "list": []},
+        "odd keys": {"a.b": 1, "c d": "x"},
+    },
+}
+
+
+def test_import_and_get(client: Client) -> None:
+    character_id = client.characters.import_json(SAMPLE)
+    character = client.characters.get("Tess Ting")
+    assert character.id == character_id
+    assert character.normalized_name == "tess_ting"
+    assert character.occupation == "Tester"
+    assert character.cdl == SAMPLE["character"]
+    assert client.characters.export("tess_ting") == SAMPLE
+
+
+def test_get_unknown_raises_character_not_found(client: Client) -> None:
+    with pytest.raises(CharacterNotFound) as info:
+        client.characters.get("nobody here")
+    assert isinstance(info.value, errors.NotFound)
+
+
+@pytest.mark.parametrize("path", EXAMPLES + CORPUS, ids=lambda p: p.name)
+def test_files_import_load_export_and_search(client: Client, path: Path) -> None:
+    doc = json.loads(path.read_text())
+    expected = merged_character(doc)
+    character_id = client.characters.import_file(path)
+    name = next(c.name for c in client.characters.list() if c.id == character_id)
+    character = client.characters.get(name)
+    assert character.cdl == expected
+    exported = client.characters.export(character.normalized_name)
+    assert exported["character"] == expected
+    assert client.characters.import_json(exported) == character_id
+    assert client.characters.get(character.normalized_name).cdl == expected
+    word = next(w for w in (character.occupation or character.name).split() if len(w) > 4)
+    hits = client.characters.search(word)
+    assert character.normalized_name in {h.normalized_name for h in hits}
+
+
+def test_field_changes_versions_and_diff(client: Client) -> None:
+    client.characters.import_json(SAMPLE)
+    assert client.characters.create_version("tess_ting", "v1") == 1
+    assert client.characters.upsert_field("tess_ting", "identity.age", 31) == 1
+    assert client.characters.upsert_field("tess_ting", "odd keys.a\\.b", {"deep": True}) == 2
+    assert client.characters.get("tess_ting").cdl["odd keys"]["a.b"] == {"deep": True}
+    assert client.characters.remove_field("tess_ting", "personality.list") == 1
+    assert client.characters.create_version("tess_ting", "v2") == 2
+    diff = client.characters.diff("tess_ting", 1, 2)
+    assert [c.path for c in diff.changed] == ["identity.age"]
+    assert [c.path for c in diff.added] == ["odd keys.a\\.b.deep"]
+    assert {c.path for c in diff.removed} == {"odd keys.a\\.b", "personality.list"}
+    assert client.characters.rollback("tess_ting", 1) == 3
+    assert client.characters.get("tess_ting").cdl == SAMPLE["character"]
+    assert [v.version_name for v in client.characters.versions("tess_ting")] == [
+        "v1",
+        "v2",
+        "rollback to 1",
+    ]
+
+
+def test_definitions_are_enforced(client: Client) -> None:
+    client.characters.import_json(SAMPLE)
+    client.characters.define_field("identity.age", "number", validation_rules={"minimum": 0})
+    with pytest.raises(errors.InvalidInput, match="identity.age breaks its rule minimum 0"):
+        client.characters.upsert_field("tess_ting", "identity.age", -1)
+    with pytest.raises(errors.InvalidInput, match="must be a number"):
+        client.characters.import_json({"identity": {"name": "Other", "age": "old"}})
+
+
+def test_lists_search_and_archive(client: Client) -> None:
+    client.characters.import_json(SAMPLE)
+    client.characters.upsert_pattern("tess_ting", "greeting", "hi", "Hello, shall we test it?")
+    client.characters.upsert_template("tess_ting", "casual_chat", "chat", "So, {topic}?", {"a": 1})
+    client.characters.upsert_knowledge(
+        "tess_ting", "expertise", "qa", "Exploratory testing heuristics"
+    )
+    client.characters.upsert_knowledge("tess_ting", "expertise", "qa.fuzz", "Fuzzing parsers", "qa")
+    character = client.characters.get("tess_ting")
+    assert [p.pattern_name for p in character.communication_patterns] == ["hi"]
+    assert character.response_templates[0].conditions == {"a": 1}
+    assert {k.knowledge_key: k.parent_key for k in character.knowledge} == {
+        "qa": None,
+        "qa.fuzz": "qa",
+    }
+    assert [h.match_path for h in client.characters.search_knowledge("tess_ting", "fuzzing")] == [
+        "expertise.qa.fuzz"
+    ]
+    assert client.characters.archive("tess_ting") is True
+    assert [c.normalized_name for c in client.characters.list(status="archived")] == ["tess_ting"]
+    assert client.characters.remove_pattern("tess_ting", "greeting", "hi") is True
+    assert client.characters.remove_template("tess_ting", "casual_chat", "chat") is True
+    assert client.characters.remove_knowledge("tess_ting", "qa") is True
+    client.characters.refresh_analytics()
+
+
+def deep(levels: int) -> dict[str, Any]:
+    node: dict[str, Any] = {"leaf": 1}
+    for _ in range(levels):
+        node = {"n": node}
+    return node
+
+
+@pytest.mark.parametrize(
+    ("document", "error", "message"),
+    [
+        ([1, 2, 3], errors.InvalidInput, "must be a JSON object"),
+        ({"identity": {"age": 3}}, errors.InvalidInput, "has no name"),
+        ({"name": "???"}, errors.InvalidInput, "normalizes to nothing"),
+        ({"identity": {"name": 7}, "name": "Seven"}, errors.InvalidInput, "must be a string"),
+        ({"name": "Huge", "blob": "x" * (10 * 1024 * 1024)}, errors.LimitExceeded, "at most 4 MiB"),
+        ({"name": "Deep", "d": deep(60)}, errors.InvalidInput, "at most 32"),
+    ],
+    ids=["not-an-object", "no-name", "empty-normalized", "wrong-type", "10MB", "deep"],
+)
+def test_bad_documents_raise_our_error_and_write_nothing(
+    client: Client, conn: psycopg.Connection[Any], document: Any, error: type, message: str
+) -> None:
+    client.characters.import_json(SAMPLE)
+    before = table_counts(conn)
+    with pytest.raises(error, match=message):
+        client.characters.import_json(document)
+    assert table_counts(conn) == before
+
+
+def test_a_file_that_is_not_json_raises_invalid_input(client: Client, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"name": ')
+    with pytest.raises(errors.InvalidInput, match="broken.json"):
+        client.characters.import_file(broken)
+
+
+def test_concurrent_versions_never_collide(own_clone: str) -> None:
+    with cdlstore.connect(own_clone, max_size=4) as client:
+        client.characters.import_json(SAMPLE)
+        numbers: list[int] = []
+        failures: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for i in range(10):
+                    numbers.append(client.characters.create_version("tess_ting"))
+                    client.characters.upsert_field(
+                        "tess_ting", f"counter.t{threading.get_ident()}", i
+                    )
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not failures
+        assert sorted(numbers) == list(range(1, 41))
+        character = client.characters.get("tess_ting")
+        assert character.version_count == 40
+        assert sorted(character.cdl["counter"].values()) == [9, 9, 9, 9]
+
+
+def run_cli(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, DATABASE_URL=dsn)
+    return subprocess.run(
+        [sys.executable, "-m", "cdlstore.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_character_commands(own_clone: str) -> None:
+    out = run_cli(own_clone, "character", "import", *map(str, EXAMPLES))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("imported") == len(EXAMPLES)
+    show = run_cli(own_clone, "character", "show", "Iris Marlow")
+    assert "Iris Marlow (iris_marlow)" in show.stdout and "lighthouse" in show.stdout.lower()
+    doc = json.loads(run_cli(own_clone, "character", "show", "iris_marlow", "--json").stdout)
+    assert doc["cdl"] == merged_character(json.loads(EXAMPLES[0].read_text()))
+    exported = json.loads(run_cli(own_clone, "character", "export", "iris_marlow").stdout)
+    assert exported["character"] == doc["cdl"]
+    assert "lighthouse" in run_cli(own_clone, "character", "search", "lighthouse").stdout
+    assert run_cli(own_clone, "character", "versions", "iris_marlow").stdout == ""
+    missing = run_cli(own_clone, "character", "show", "nobody")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "cdlstore: error: character 'nobody' not found"
+    diff = run_cli(own_clone, "character", "diff", "iris_marlow", "1", "2")
+    assert diff.returncode == 1 and "version 1 not found" in diff.stderr
+
+
+def test_a_copy_of_the_sample_is_not_changed_by_import(client: Client) -> None:
+    sample = copy.deepcopy(SAMPLE)
+    client.characters.import_json(sample)
+    assert sample == SAMPLE
