@@ -37,6 +37,9 @@ rollback: db
 	@$(CDLSTORE) rollback
 
 demo: migrate
+	@$(CDLSTORE) character import examples/characters/*.json
+	@$(CDLSTORE) character show iris_marlow
+	@$(CDLSTORE) character search "storm lighthouse" --limit 3
 	@$(CDLSTORE) version
 
 # A freshly migrated template database, then pgTAP, pytest and lint on clones of it.

@@ -46,9 +46,13 @@ class Client:
         return cls(SingleConnection(conn))
 
     def _all(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Run one API call in its own transaction (a savepoint inside the caller's)."""
-        with translated(), self._source.connection() as conn, conn.transaction():
-            return conn.execute(query, params).fetchall()
+        """Run one API call: one statement, so one transaction of its own on a pooled
+        (autocommit) connection, or a savepoint inside the caller's transaction."""
+        with translated(), self._source.connection() as conn:
+            if conn.autocommit:
+                return conn.execute(query, params).fetchall()
+            with conn.transaction():
+                return conn.execute(query, params).fetchall()
 
     def _one(self, query: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Like :meth:`_all`, for calls that return exactly one row."""
@@ -109,6 +113,10 @@ def connect(dsn: str | None = None, *, min_size: int = 1, max_size: int = 10) ->
     dsn = dsn or default_dsn()
     check_dsn(dsn)
     pool: ConnectionPool[Any] = ConnectionPool(
-        dsn, min_size=min_size, max_size=max_size, kwargs={"row_factory": dict_row}, open=True
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"row_factory": dict_row, "autocommit": True},
+        open=True,
     )
     return Client(pool, pool=pool)
