@@ -65,8 +65,8 @@ lint: template
 schema: db
 	@$(TESTDB) schema
 
-bench: migrate
-	@echo "no benchmarks yet"
+bench: db
+	@$(BIN)/python -m bench.characters
 
 clean: db-stop
 	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache

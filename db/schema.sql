@@ -201,7 +201,6 @@ ALTER TYPE cdl.workflow_trigger_enum OWNER TO cdlstore_owner;
 
 CREATE FUNCTION cdl._actor() RETURNS character varying
     LANGUAGE sql STABLE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
     SELECT coalesce(nullif(current_setting('cdlstore.actor', true), ''), session_user)::varchar
 $$;
@@ -348,15 +347,17 @@ ALTER FUNCTION cdl._create_version(p_character_id bigint, version_name character
 COMMENT ON FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) IS 'Snapshot a locked character as its next version; returns the version number.';
 
 CREATE FUNCTION cdl._deep_merge(base jsonb, winner jsonb) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
-    SELECT coalesce(jsonb_object_agg(k.key,
+BEGIN
+    RETURN (SELECT coalesce(jsonb_object_agg(k.key,
                CASE WHEN jsonb_typeof(base -> k.key) = 'object'
                          AND jsonb_typeof(winner -> k.key) = 'object'
                     THEN cdl._deep_merge(base -> k.key, winner -> k.key)
                     ELSE coalesce(winner -> k.key, base -> k.key) END), '{}')
-    FROM (SELECT jsonb_object_keys(base) UNION SELECT jsonb_object_keys(winner)) AS k (key)
+    FROM (SELECT jsonb_object_keys(base) UNION SELECT jsonb_object_keys(winner)) AS k (key));
+END
 $$;
 
 ALTER FUNCTION cdl._deep_merge(base jsonb, winner jsonb) OWNER TO cdlstore_owner;
@@ -364,9 +365,10 @@ ALTER FUNCTION cdl._deep_merge(base jsonb, winner jsonb) OWNER TO cdlstore_owner
 COMMENT ON FUNCTION cdl._deep_merge(base jsonb, winner jsonb) IS 'Objects merged key by key; where both sides hold a non-object value, winner wins.';
 
 CREATE FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) RETURNS record
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
+BEGIN
     SELECT (SELECT btrim(v #>> '{}') FROM unnest(ARRAY[doc #> '{metadata,name}', doc #> '{identity,name}',
                                                     doc -> 'name']) AS v
             WHERE jsonb_typeof(v) = 'string' AND btrim(v #>> '{}') <> '' LIMIT 1),
@@ -379,6 +381,8 @@ CREATE FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation te
                               doc ->> 'archetype']) AS r,
                  cdl.normalize_name(r) AS a
             WHERE a = ANY (enum_range(NULL::cdl.character_archetype_enum)::text[]) LIMIT 1)
+    INTO name, occupation, description, archetype;
+END
 $$;
 
 ALTER FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) OWNER TO cdlstore_owner;
@@ -386,10 +390,11 @@ ALTER FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation tex
 COMMENT ON FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) IS 'The characters columns that come from the CDL: name (metadata.name, identity.name or name), occupation, description, archetype (NULL when not a known archetype).';
 
 CREATE FUNCTION cdl._document_part(p_character_id bigint, part text) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
-    SELECT CASE part
+BEGIN
+    RETURN CASE part
         WHEN 'communication_patterns' THEN (
             SELECT coalesce(jsonb_agg(jsonb_build_object(
                        'pattern_type', p.pattern_type, 'pattern_name', p.pattern_name,
@@ -415,7 +420,8 @@ CREATE FUNCTION cdl._document_part(p_character_id bigint, part text) RETURNS jso
             LEFT JOIN cdl.character_knowledge parent ON parent.id = k.parent_knowledge_id
             WHERE k.character_id = p_character_id)
         WHEN 'workflows' THEN '[]'::jsonb  -- filled by the workflow store
-    END
+    END;
+END
 $$;
 
 ALTER FUNCTION cdl._document_part(p_character_id bigint, part text) OWNER TO cdlstore_owner;
@@ -424,7 +430,6 @@ COMMENT ON FUNCTION cdl._document_part(p_character_id bigint, part text) IS 'One
 
 CREATE FUNCTION cdl._field_type(section text) RETURNS cdl.field_type_enum
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
     SELECT CASE WHEN section = ANY (enum_range(NULL::cdl.field_type_enum)::text[])
                 THEN section::cdl.field_type_enum ELSE 'custom' END
@@ -436,7 +441,6 @@ COMMENT ON FUNCTION cdl._field_type(section text) IS 'The field type of a top se
 
 CREATE FUNCTION cdl._infer_data_type(value jsonb) RETURNS cdl.data_type_enum
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
     SELECT (CASE jsonb_typeof(value)
         WHEN 'string' THEN CASE WHEN length(value #>> '{}') > 255 THEN 'text' ELSE 'string' END
@@ -551,7 +555,6 @@ COMMENT ON FUNCTION cdl._log_field_change() IS 'Trigger: one character_change_lo
 
 CREATE FUNCTION cdl._nodes(prefix text[], doc jsonb) RETURNS TABLE(path text[], value jsonb, is_leaf boolean)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
     WITH RECURSIVE t (path, value) AS (
         SELECT prefix, doc
@@ -619,11 +622,18 @@ ALTER FUNCTION cdl._parse_path(field_path text) OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION cdl._parse_path(field_path text) IS 'A dot path to its keys; "\." is a dot inside a key, "\\" a backslash.';
 
 CREATE FUNCTION cdl._path_text(keys text[]) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
-    SELECT string_agg(replace(replace(k, '\', '\\'), '.', '\.'), '.' ORDER BY i)
-    FROM unnest(keys) WITH ORDINALITY AS u (k, i)
+DECLARE
+    k text;
+    escaped text[] := '{}';
+BEGIN
+    FOREACH k IN ARRAY keys LOOP
+        escaped := escaped || replace(replace(k, '\', '\\'), '.', '\.');
+    END LOOP;
+    RETURN nullif(array_to_string(escaped, '.'), '');
+END
 $$;
 
 ALTER FUNCTION cdl._path_text(keys text[]) OWNER TO cdlstore_owner;
@@ -648,7 +658,9 @@ BEGIN
               FROM generate_series(1, cardinality(prefix) - 1) AS i
               UNION ALL
               SELECT n.path, n.value FROM cdl._nodes(prefix, doc) AS n) AS n
-        WHERE NOT EXISTS (SELECT FROM cdl.character_field_definitions d WHERE d.path_keys = n.path)
+        LEFT JOIN LATERAL (SELECT d.id FROM cdl.character_field_definitions d
+                           WHERE d.path_keys = n.path LIMIT 1) AS known ON true  -- an index probe per node
+        WHERE known.id IS NULL
         ORDER BY n.path
         ON CONFLICT DO NOTHING
         RETURNING id
@@ -762,9 +774,12 @@ BEGIN
     IF new_cdl IS NOT NULL THEN
         doc := doc || jsonb_build_object('cdl', new_cdl);
     END IF;
-    INSERT INTO cdl.character_documents AS d (normalized_name, character_id, complete)
-    SELECT c.normalized_name, c.id, doc FROM cdl.characters c WHERE c.id = p_character_id
-    ON CONFLICT (character_id) DO UPDATE SET complete = d.complete || EXCLUDED.complete;
+    UPDATE cdl.character_documents AS d SET complete = d.complete || doc
+    WHERE d.character_id = p_character_id;
+    IF NOT FOUND THEN  -- a new character
+        INSERT INTO cdl.character_documents (normalized_name, character_id, complete)
+        VALUES (doc ->> 'normalized_name', p_character_id, doc);
+    END IF;
 END
 $$;
 
@@ -851,9 +866,11 @@ BEGIN
         RAISE EXCEPTION 'CDL is nested % levels deep; at most 32 are allowed', depth
             USING ERRCODE = 'CD001';
     END IF;
+    -- one index lookup per node (LIMIT keeps the planner from hashing every definition)
     PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, n.value)
     FROM cdl._nodes(prefix, doc) AS n
-    JOIN cdl.character_field_definitions AS d ON d.path_keys = n.path
+    CROSS JOIN LATERAL (SELECT * FROM cdl.character_field_definitions AS d
+                        WHERE d.path_keys = n.path LIMIT 1) AS d
     WHERE NOT d.is_inferred AND n.value IS NOT NULL;
     SELECT d.field_path INTO missing
     FROM cdl.character_field_definitions AS d
@@ -874,7 +891,6 @@ COMMENT ON FUNCTION cdl._validate_nodes(prefix text[], doc jsonb) IS 'Check ever
 
 CREATE FUNCTION cdl._value_jsonb(string_value text, number_value numeric, boolean_value boolean, json_value jsonb) RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
     SELECT coalesce(to_jsonb(string_value), to_jsonb(number_value), to_jsonb(boolean_value),
                     json_value)
@@ -1202,7 +1218,6 @@ COMMENT ON FUNCTION cdl.list_characters(status_filter character varying, archety
 
 CREATE FUNCTION cdl.normalize_name(name text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
     -- lower case, accents removed, every other run of characters becomes '_'
     SELECT nullif(trim(BOTH '_' FROM regexp_replace(
@@ -1781,6 +1796,7 @@ CREATE TABLE cdl.character_documents (
     character_id bigint NOT NULL,
     complete jsonb NOT NULL
 );
+ALTER TABLE ONLY cdl.character_documents ALTER COLUMN complete SET COMPRESSION lz4;
 
 ALTER TABLE cdl.character_documents OWNER TO cdlstore_owner;
 

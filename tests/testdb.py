@@ -45,13 +45,18 @@ _LIBPQ_ENV = {
 }
 
 
-def env_exports(dsn: str) -> str:
-    """Shell ``export`` lines that point libpq tools (psql, pg_prove) at ``dsn``."""
+def libpq_env(dsn: str) -> dict[str, str]:
+    """Environment variables that point libpq tools (psql, pg_prove, pgbench) at ``dsn``."""
     params = conninfo_to_dict(dsn)
     unknown = sorted(set(params) - set(_LIBPQ_ENV))
     if unknown:
         raise ValueError(f"cannot pass {', '.join(unknown)} to psql through the environment")
-    return "\n".join(f"export {_LIBPQ_ENV[k]}={shlex.quote(str(v))}" for k, v in params.items())
+    return {_LIBPQ_ENV[k]: str(v) for k, v in params.items()}
+
+
+def env_exports(dsn: str) -> str:
+    """Shell ``export`` lines of :func:`libpq_env`."""
+    return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in libpq_env(dsn).items())
 
 
 def _admin() -> psycopg.Connection:

@@ -179,3 +179,13 @@ SELECT c.id AS character_id,
                                 WHERE l.character_id = c.id)) AS last_change_at
 FROM cdl.characters c;
 CREATE UNIQUE INDEX character_analytics_character_idx ON cdl.character_analytics (character_id);
+
+-- lz4 (de)compresses documents several times faster than the default pglz; servers built
+-- without lz4 keep pglz.
+DO $$
+BEGIN
+    ALTER TABLE cdl.character_documents ALTER COLUMN complete SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+    RAISE NOTICE 'lz4 is not available: character documents use pglz';
+END
+$$;

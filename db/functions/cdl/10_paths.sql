@@ -1,11 +1,13 @@
 -- Internal helpers of the cdl character store: names, field paths, JSON nodes.
 -- None is SECURITY DEFINER: they are granted to no one and called by the API functions.
+-- The LANGUAGE sql helpers carry no SET search_path, so that the planner can inline them
+-- into the calling query; they name every object of ours with its schema, and pg_catalog
+-- is always searched first. The plpgsql ones pin their search_path.
 
 CREATE OR REPLACE FUNCTION cdl.normalize_name(name text)
 RETURNS text
 LANGUAGE sql
 IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = cdl, pg_temp
 AS $$
     -- lower case, accents removed, every other run of characters becomes '_'
     SELECT nullif(trim(BOTH '_' FROM regexp_replace(
@@ -23,7 +25,6 @@ CREATE OR REPLACE FUNCTION cdl._actor()
 RETURNS varchar
 LANGUAGE sql
 STABLE
-SET search_path = cdl, pg_temp
 AS $$
     SELECT coalesce(nullif(current_setting('cdlstore.actor', true), ''), session_user)::varchar
 $$;
@@ -33,12 +34,19 @@ COMMENT ON FUNCTION cdl._actor() IS
 
 CREATE OR REPLACE FUNCTION cdl._path_text(keys text[])
 RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = cdl, pg_temp
 AS $$
-    SELECT string_agg(replace(replace(k, '\', '\\'), '.', '\.'), '.' ORDER BY i)
-    FROM unnest(keys) WITH ORDINALITY AS u (k, i)
+DECLARE
+    k text;
+    escaped text[] := '{}';
+BEGIN
+    FOREACH k IN ARRAY keys LOOP
+        escaped := escaped || replace(replace(k, '\', '\\'), '.', '\.');
+    END LOOP;
+    RETURN nullif(array_to_string(escaped, '.'), '');
+END
 $$;
 
 COMMENT ON FUNCTION cdl._path_text(text[]) IS
@@ -97,7 +105,6 @@ CREATE OR REPLACE FUNCTION cdl._nodes(prefix text[], doc jsonb)
 RETURNS TABLE (path text[], value jsonb, is_leaf boolean)
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE
-SET search_path = cdl, pg_temp
 AS $$
     WITH RECURSIVE t (path, value) AS (
         SELECT prefix, doc
@@ -118,16 +125,18 @@ COMMENT ON FUNCTION cdl._nodes(text[], jsonb) IS
 
 CREATE OR REPLACE FUNCTION cdl._deep_merge(base jsonb, winner jsonb)
 RETURNS jsonb
-LANGUAGE sql
+LANGUAGE plpgsql
 IMMUTABLE PARALLEL SAFE
 SET search_path = cdl, pg_temp
 AS $$
-    SELECT coalesce(jsonb_object_agg(k.key,
+BEGIN
+    RETURN (SELECT coalesce(jsonb_object_agg(k.key,
                CASE WHEN jsonb_typeof(base -> k.key) = 'object'
                          AND jsonb_typeof(winner -> k.key) = 'object'
                     THEN cdl._deep_merge(base -> k.key, winner -> k.key)
                     ELSE coalesce(winner -> k.key, base -> k.key) END), '{}')
-    FROM (SELECT jsonb_object_keys(base) UNION SELECT jsonb_object_keys(winner)) AS k (key)
+    FROM (SELECT jsonb_object_keys(base) UNION SELECT jsonb_object_keys(winner)) AS k (key));
+END
 $$;
 
 COMMENT ON FUNCTION cdl._deep_merge(jsonb, jsonb) IS
@@ -176,7 +185,6 @@ CREATE OR REPLACE FUNCTION cdl._value_jsonb(
 RETURNS jsonb
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE
-SET search_path = cdl, pg_temp
 AS $$
     SELECT coalesce(to_jsonb(string_value), to_jsonb(number_value), to_jsonb(boolean_value),
                     json_value)

@@ -4,7 +4,6 @@ CREATE OR REPLACE FUNCTION cdl._infer_data_type(value jsonb)
 RETURNS cdl.data_type_enum
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE
-SET search_path = cdl, pg_temp
 AS $$
     SELECT (CASE jsonb_typeof(value)
         WHEN 'string' THEN CASE WHEN length(value #>> '{}') > 255 THEN 'text' ELSE 'string' END
@@ -21,7 +20,6 @@ CREATE OR REPLACE FUNCTION cdl._field_type(section text)
 RETURNS cdl.field_type_enum
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE
-SET search_path = cdl, pg_temp
 AS $$
     SELECT CASE WHEN section = ANY (enum_range(NULL::cdl.field_type_enum)::text[])
                 THEN section::cdl.field_type_enum ELSE 'custom' END
@@ -132,9 +130,11 @@ BEGIN
         RAISE EXCEPTION 'CDL is nested % levels deep; at most 32 are allowed', depth
             USING ERRCODE = 'CD001';
     END IF;
+    -- one index lookup per node (LIMIT keeps the planner from hashing every definition)
     PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, n.value)
     FROM cdl._nodes(prefix, doc) AS n
-    JOIN cdl.character_field_definitions AS d ON d.path_keys = n.path
+    CROSS JOIN LATERAL (SELECT * FROM cdl.character_field_definitions AS d
+                        WHERE d.path_keys = n.path LIMIT 1) AS d
     WHERE NOT d.is_inferred AND n.value IS NOT NULL;
     SELECT d.field_path INTO missing
     FROM cdl.character_field_definitions AS d
@@ -171,7 +171,9 @@ BEGIN
               FROM generate_series(1, cardinality(prefix) - 1) AS i
               UNION ALL
               SELECT n.path, n.value FROM cdl._nodes(prefix, doc) AS n) AS n
-        WHERE NOT EXISTS (SELECT FROM cdl.character_field_definitions d WHERE d.path_keys = n.path)
+        LEFT JOIN LATERAL (SELECT d.id FROM cdl.character_field_definitions d
+                           WHERE d.path_keys = n.path LIMIT 1) AS known ON true  -- an index probe per node
+        WHERE known.id IS NULL
         ORDER BY n.path
         ON CONFLICT DO NOTHING
         RETURNING id

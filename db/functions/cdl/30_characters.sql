@@ -29,10 +29,11 @@ CREATE OR REPLACE FUNCTION cdl._derived_columns(
     doc jsonb, OUT name text, OUT occupation text, OUT description text,
     OUT archetype cdl.character_archetype_enum)
 RETURNS record
-LANGUAGE sql
+LANGUAGE plpgsql
 IMMUTABLE
 SET search_path = cdl, pg_temp
 AS $$
+BEGIN
     SELECT (SELECT btrim(v #>> '{}') FROM unnest(ARRAY[doc #> '{metadata,name}', doc #> '{identity,name}',
                                                     doc -> 'name']) AS v
             WHERE jsonb_typeof(v) = 'string' AND btrim(v #>> '{}') <> '' LIMIT 1),
@@ -45,6 +46,8 @@ AS $$
                               doc ->> 'archetype']) AS r,
                  cdl.normalize_name(r) AS a
             WHERE a = ANY (enum_range(NULL::cdl.character_archetype_enum)::text[]) LIMIT 1)
+    INTO name, occupation, description, archetype;
+END
 $$;
 
 COMMENT ON FUNCTION cdl._derived_columns(jsonb) IS
@@ -53,11 +56,12 @@ COMMENT ON FUNCTION cdl._derived_columns(jsonb) IS
 
 CREATE OR REPLACE FUNCTION cdl._document_part(p_character_id bigint, part text)
 RETURNS jsonb
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = cdl, pg_temp
 AS $$
-    SELECT CASE part
+BEGIN
+    RETURN CASE part
         WHEN 'communication_patterns' THEN (
             SELECT coalesce(jsonb_agg(jsonb_build_object(
                        'pattern_type', p.pattern_type, 'pattern_name', p.pattern_name,
@@ -83,7 +87,8 @@ AS $$
             LEFT JOIN cdl.character_knowledge parent ON parent.id = k.parent_knowledge_id
             WHERE k.character_id = p_character_id)
         WHEN 'workflows' THEN '[]'::jsonb  -- filled by the workflow store
-    END
+    END;
+END
 $$;
 
 COMMENT ON FUNCTION cdl._document_part(bigint, text) IS
@@ -121,9 +126,12 @@ BEGIN
     IF new_cdl IS NOT NULL THEN
         doc := doc || jsonb_build_object('cdl', new_cdl);
     END IF;
-    INSERT INTO cdl.character_documents AS d (normalized_name, character_id, complete)
-    SELECT c.normalized_name, c.id, doc FROM cdl.characters c WHERE c.id = p_character_id
-    ON CONFLICT (character_id) DO UPDATE SET complete = d.complete || EXCLUDED.complete;
+    UPDATE cdl.character_documents AS d SET complete = d.complete || doc
+    WHERE d.character_id = p_character_id;
+    IF NOT FOUND THEN  -- a new character
+        INSERT INTO cdl.character_documents (normalized_name, character_id, complete)
+        VALUES (doc ->> 'normalized_name', p_character_id, doc);
+    END IF;
 END
 $$;
 

@@ -1,0 +1,164 @@
+"""Character store benchmark (`make bench`). Numbers only, never pass/fail.
+
+Measures, on one fresh database of the current server:
+1. get_character_complete calls/s with 2 clients on a ~30 KB character, against `pgbench -S`;
+2. upsert_character_field latency with 10 characters and with 10,000 in the database;
+3. field writes/s against the same single-row UPDATE on a copy of the values table with no
+   triggers, no document and no log (synchronous_commit on, then off to show CPU cost alone);
+4. client.characters.get calls/s against bare psycopg running the same SQL.
+Set BENCH_SECONDS (default 10) for the length of each pgbench run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+import cdlstore
+from cdlstore import localdb
+from tests import testdb
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+DB = "cdlstore_bench"
+WORDS = (
+    "memory light harbour whisper ember velvet storm quiet lantern river amber echo silver "
+    "garden compass winter thread bridge hollow meadow signal orchard cedar tide ribbon "
+    "canvas ledger marble saffron willow cobalt thunder"
+).split()
+
+
+def sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+
+def realistic_character(name: str, size_kb: int = 30, seed: int = 7) -> dict[str, Any]:
+    """A wrapped CDL document of about size_kb, shaped like real files: nested sections of
+    strings, numbers, lists and objects."""
+    rng = random.Random(seed)
+    character: dict[str, Any] = {
+        "metadata": {"name": name, "version": "1.0.0", "tags": [rng.choice(WORDS) for _ in range(8)]},
+        "identity": {"name": name, "age": 33, "occupation": "Keeper of the " + sentence(rng, 2),
+                     "description": sentence(rng, 90), "voice": {"tone": sentence(rng, 6)}},
+        "personality": {"big_five": {t: round(rng.random(), 2) for t in (
+            "openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")},
+            "values": [sentence(rng, 8) for _ in range(6)], "quirks": [sentence(rng, 10) for _ in range(5)]},
+    }
+    section = 0
+    while len(json.dumps(character)) < size_kb * 1024:
+        section += 1
+        character[f"section_{section}"] = {
+            f"topic_{i}": {"summary": sentence(rng, 25), "weight": rng.randint(1, 10),
+                           "examples": [sentence(rng, 12) for _ in range(2)]}
+            for i in range(6)
+        }
+    return {"cdl_version": "1.0", "format": "json", "character": character}
+
+
+def pgbench(dsn: str, *args: str, script: str | None = None, options: str = "") -> dict[str, float]:
+    env = dict(os.environ, **testdb.libpq_env(dsn), PGOPTIONS=options)
+    cmd = [str(localdb.find_bindir() / "pgbench"), "-n", "-M", "prepared", "-T", str(SECONDS), *args]
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        if script:
+            f.write(script)
+            cmd += ["-f", f.name]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    Path(f.name).unlink()
+    if out.returncode != 0:
+        sys.exit(f"pgbench failed: {out.stderr}")
+    tps = float(re.search(r"tps = ([\d.]+)", out.stdout).group(1))  # type: ignore[union-attr]
+    latency = float(re.search(r"latency average = ([\d.]+) ms", out.stdout).group(1))  # type: ignore[union-attr]
+    return {"tps": tps, "latency_ms": latency}
+
+
+def timed_loop(fn: Any, n: int) -> float:
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
+def main() -> None:
+    dsn = testdb.create_template(DB)
+    print(f"benchmark database {DB}; {SECONDS} s per pgbench run", flush=True)
+    results: list[tuple[str, str, str]] = []
+    with cdlstore.connect(dsn) as client, psycopg.connect(dsn, autocommit=True) as conn:
+        target = realistic_character("Bench Target")
+        client.characters.import_json(target)
+        size = len(json.dumps(target["character"]))
+        fields = conn.execute("SELECT count(*) FROM cdl.character_field_values").fetchone()[0]
+        print(f"target character: {size / 1024:.1f} KB of CDL, {fields} field values", flush=True)
+        for i in range(9):
+            client.characters.import_json(realistic_character(f"Filler {i}", 3, seed=i))
+
+        # 1. loading against pgbench -S
+        subprocess.run([str(localdb.find_bindir() / "pgbench"), "-i", "-q", "-s", "1"],
+                       env=dict(os.environ, **testdb.libpq_env(dsn)), capture_output=True, check=True)
+        select = pgbench(dsn, "-S", "-c", "2", "-j", "2")
+        load = pgbench(dsn, "-c", "2", "-j", "2",
+                       script="SELECT cdl.get_character_complete('bench_target');\n")
+        results.append(("get_character_complete, 2 clients", f"{load['tps']:.0f} calls/s",
+                        f"{load['tps'] / select['tps']:.2f} x pgbench -S ({select['tps']:.0f} tps); goal 0.25"))
+
+        # 2 and 3. field writes against a bare UPDATE
+        upsert = ("\\set v random(1, 1000000)\n"
+                  "SELECT cdl.upsert_character_field('bench_target', 'identity.age', :v::text::jsonb);\n")
+        conn.execute("CREATE TABLE public.bare_values AS SELECT * FROM cdl.character_field_values v "
+                     "WHERE v.character_id = (SELECT id FROM cdl.characters WHERE normalized_name = 'bench_target')")
+        conn.execute("ALTER TABLE public.bare_values ADD PRIMARY KEY (id)")
+        row_id = conn.execute("SELECT v.id FROM public.bare_values v JOIN cdl.character_field_definitions d "
+                              "ON d.id = v.field_definition_id WHERE d.field_path = 'identity.age'").fetchone()[0]
+        bare = f"\\set v random(1, 1000000)\nUPDATE public.bare_values SET number_value = :v WHERE id = {row_id};\n"
+        for label, options in (("synchronous_commit on", ""), ("synchronous_commit off", "-c synchronous_commit=off")):
+            ours = pgbench(dsn, "-c", "1", script=upsert, options=options)
+            plain = pgbench(dsn, "-c", "1", script=bare, options=options)
+            results.append((f"field writes, 1 client, {label}", f"{ours['tps']:.0f} writes/s",
+                            f"{ours['tps'] / plain['tps']:.2f} x bare UPDATE ({plain['tps']:.0f}/s); goal 0.4"))
+            if not options:
+                at_10 = ours
+        print("importing 9,990 more characters ...", flush=True)
+        start = time.perf_counter()
+        for i in range(9, 9999):
+            client.characters.import_json(realistic_character(f"Filler {i}", 3, seed=i))
+        print(f"  {9990 / (time.perf_counter() - start):.0f} imports/s of ~3 KB characters", flush=True)
+        conn.execute("VACUUM ANALYZE")
+        at_10k = pgbench(dsn, "-c", "1", script=upsert)
+        results.append(("upsert_character_field latency", f"{at_10['latency_ms']:.3f} ms at 10 characters",
+                        f"{at_10k['latency_ms']:.3f} ms at 10,000: {at_10k['latency_ms'] / at_10['latency_ms']:.2f} x; goal 1.2"))
+        load_10k = pgbench(dsn, "-c", "2", "-j", "2",
+                           script="SELECT cdl.get_character_complete('bench_target');\n")
+        results.append(("get_character_complete at 10,000 characters", f"{load_10k['tps']:.0f} calls/s",
+                        f"{load_10k['tps'] / load['tps']:.2f} x the rate at 10 characters"))
+
+        # 4. the Python call against bare psycopg
+        sql = "SELECT cdl.get_character_complete(%(name)s)::text AS doc"
+        params = {"name": "bench_target"}
+        with psycopg.connect(dsn, autocommit=True) as bare_conn:
+            ours_py = timed_loop(lambda: client.characters.get("bench_target"), 500)
+            text_only = timed_loop(lambda: bare_conn.execute(sql, params).fetchone(), 500)
+            parsed = timed_loop(lambda: bare_conn.execute(
+                "SELECT cdl.get_character_complete(%(name)s) AS doc", params).fetchone(), 500)
+        results.append(("client.characters.get", f"{ours_py:.0f} calls/s",
+                        f"{ours_py / text_only:.2f} x bare psycopg, same SQL, text ({text_only:.0f}/s); "
+                        f"{ours_py / parsed:.2f} x bare psycopg parsing jsonb to dict ({parsed:.0f}/s); goal 0.8"))
+
+    print()
+    for what, value, against in results:
+        print(f"{what:<46} {value:<26} {against}")
+    testdb.drop(DB)
+
+
+if __name__ == "__main__":
+    main()
