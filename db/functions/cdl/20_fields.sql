@@ -160,8 +160,18 @@ AS $$
 DECLARE
     new_ids bigint[];
 BEGIN
-    -- the ancestors of prefix and the nodes of doc; sorted, so that concurrent imports
-    -- take their index locks in the same order
+    -- the ancestors of prefix and the nodes of doc; the usual case, all known, is a read
+    PERFORM FROM (SELECT prefix[1:i] AS path FROM generate_series(1, cardinality(prefix) - 1) AS i
+                  UNION ALL
+                  SELECT n.path FROM cdl._nodes(prefix, doc) AS n) AS n
+    LEFT JOIN LATERAL (SELECT d.id FROM cdl.character_field_definitions d
+                       WHERE d.path_keys = n.path LIMIT 1) AS known ON true
+    WHERE known.id IS NULL
+    LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- sorted, so that concurrent imports take their index locks in the same order
     WITH inserted AS (
         INSERT INTO cdl.character_field_definitions
             (field_path, path_keys, field_name, field_type, data_type, is_inferred)
@@ -223,12 +233,15 @@ BEGIN
     INTO new_paths, new_values
     FROM cdl._nodes(prefix, new_value) AS n WHERE n.is_leaf;
 
-    PERFORM set_config('cdlstore.change_source', p_source, true);  -- for the change log
-    DELETE FROM cdl.character_field_values AS v
-    USING cdl.character_field_definitions AS d
-    WHERE d.field_path = ANY (old_paths) AND NOT d.field_path = ANY (new_paths)
-      AND v.character_id = p_character_id AND v.field_definition_id = d.id;
-    GET DIAGNOSTICS removed = ROW_COUNT;
+    removed := 0;
+    IF NOT new_paths @> old_paths THEN
+        PERFORM set_config('cdlstore.change_source', p_source, true);  -- for the change log
+        DELETE FROM cdl.character_field_values AS v
+        USING cdl.character_field_definitions AS d
+        WHERE d.field_path = ANY (old_paths) AND NOT d.field_path = ANY (new_paths)
+          AND v.character_id = p_character_id AND v.field_definition_id = d.id;
+        GET DIAGNOSTICS removed = ROW_COUNT;
+    END IF;
 
     INSERT INTO cdl.character_field_values AS v
         (character_id, field_definition_id, string_value, number_value, boolean_value, json_value,
