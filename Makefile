@@ -57,8 +57,8 @@ pytest: template
 	@CDLSTORE_TEST_TEMPLATE=$(TEMPLATE) $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: template
-	@$(BIN)/ruff check pybind tests
-	@$(BIN)/ruff format --check --quiet pybind tests
+	@$(BIN)/ruff check pybind tests bench
+	@$(BIN)/ruff format --check --quiet pybind tests bench
 	@$(BIN)/mypy
 	@$(TESTDB) plpgsql-check $(TEMPLATE)
 

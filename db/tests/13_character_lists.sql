@@ -1,6 +1,6 @@
 -- Patterns, templates, knowledge, search, listing, archiving, analytics, privileges.
 BEGIN;
-SELECT plan(33);
+SELECT plan(35);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SELECT cdl.import_character_from_json('{"identity": {"name": "Bob Builder", "occupation": "Builder",
@@ -79,6 +79,11 @@ SELECT results_eq($$SELECT normalized_name::text, knowledge_count, pattern_count
                     ORDER BY 1$$,
     $$VALUES ('ada_lovelace', 2::bigint, 1::bigint), ('bob_builder', 0::bigint, 0::bigint)$$,
     'analytics count per character');
+
+-- removing a parent keeps its children, as top-level entries
+SELECT is(cdl.remove_knowledge('ada_lovelace', 'analytical_engine'), true, 'remove parent knowledge');
+SELECT is(cdl.get_character_complete('ada_lovelace') -> 'knowledge' -> 0 -> 'parent_key', 'null'::jsonb,
+    'its child stays, without a parent');
 
 SELECT * FROM finish();
 ROLLBACK;

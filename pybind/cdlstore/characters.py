@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from .client import Client
 
 
+GET_SQL = "SELECT cdl.get_character_complete(%(name)s) AS doc"
+
+
 class CharacterNotFound(NotFound):
     """No character has that name."""
 
@@ -66,12 +69,10 @@ class Characters:
 
     def get(self, name: str) -> Character:
         """The whole character in one call; :class:`CharacterNotFound` when unknown."""
-        row = self._client._one(
-            "SELECT cdl.get_character_complete(%(name)s)::text AS doc", {"name": name}
-        )
+        row = self._client._one(GET_SQL, {"name": name})
         if row["doc"] is None:
             raise CharacterNotFound(f"character {name!r} not found")
-        return Character.model_validate_json(row["doc"])
+        return Character.model_validate(row["doc"])
 
     def export(self, name: str) -> dict[str, Any]:
         """The character in the wrapped CDL form."""
