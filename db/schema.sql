@@ -209,6 +209,25 @@ ALTER FUNCTION cdl._actor() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._actor() IS 'Who is changing data: the cdlstore.actor setting, else the session user.';
 
+CREATE FUNCTION cdl._character_id(name text) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    SELECT c.id INTO v_id FROM cdl.characters c WHERE c.normalized_name = cdl.normalize_name(_character_id.name);
+    IF v_id IS NULL THEN
+        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL') USING ERRCODE = 'CD002';
+    END IF;
+    RETURN v_id;
+END
+$$;
+
+ALTER FUNCTION cdl._character_id(name text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._character_id(name text) IS 'The id of a character by any form of its name; CD002 when unknown.';
+
 CREATE FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'cdl', 'pg_temp'
@@ -270,6 +289,28 @@ $$;
 ALTER FUNCTION cdl._check_label(value text, labels anyarray, what text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._check_label(value text, labels anyarray, what text) IS 'The value when it is one of the labels (e.g. enum_range(NULL::some_enum)), else CD001.';
+
+CREATE FUNCTION cdl._check_message(user_id text, message text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    IF user_id IS NULL OR btrim(user_id) = '' OR length(user_id) > 200 THEN
+        RAISE EXCEPTION 'user_id must be 1 to 200 characters' USING ERRCODE = 'CD001';
+    END IF;
+    IF message IS NULL THEN
+        RAISE EXCEPTION 'message must not be NULL' USING ERRCODE = 'CD001';
+    END IF;
+    IF length(message) > 10000 THEN
+        RAISE EXCEPTION 'message is % characters long; at most 10000 are matched', length(message)
+            USING ERRCODE = 'CD007';
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdl._check_message(user_id text, message text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._check_message(user_id text, message text) IS 'Reject a missing user id or message, or one too long to match.';
 
 CREATE FUNCTION cdl._check_rules(field_path text, rules jsonb) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
@@ -419,7 +460,15 @@ BEGIN
             FROM cdl.character_knowledge k
             LEFT JOIN cdl.character_knowledge parent ON parent.id = k.parent_knowledge_id
             WHERE k.character_id = p_character_id)
-        WHEN 'workflows' THEN '[]'::jsonb  -- filled by the workflow store
+        WHEN 'workflows' THEN (
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'workflow_name', w.workflow_name, 'description', w.description,
+                       'definition_version', w.definition_version, 'initial_state', w.initial_state,
+                       'states', (SELECT jsonb_agg(s.state_name ORDER BY s.sort_order)
+                                  FROM cdl.workflow_states s WHERE s.workflow_id = w.id),
+                       'llm_validation', coalesce((w.llm_validation ->> 'enabled')::boolean, false))
+                   ORDER BY w.sort_order), '[]')
+            FROM cdl.character_workflows w WHERE w.character_id = p_character_id AND w.is_current)
     END;
 END
 $$;
@@ -427,6 +476,141 @@ $$;
 ALTER FUNCTION cdl._document_part(p_character_id bigint, part text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._document_part(p_character_id bigint, part text) IS 'One list of get_character_complete, built from its table.';
+
+CREATE FUNCTION cdl._enter_state(p_instance_id bigint, from_state text, state text, action text, as_of timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    inst record;
+    st record;
+    v_status cdl.workflow_status_enum;
+BEGIN
+    SELECT i.*, f.config INTO inst
+    FROM cdl.workflow_instances i
+    JOIN cdl.character_workflows w ON w.id = i.workflow_id
+    JOIN cdl.workflow_files f ON f.id = w.file_id
+    WHERE i.id = p_instance_id;
+    SELECT * INTO st FROM cdl.workflow_states s WHERE s.workflow_id = inst.workflow_id AND s.state_name = state;
+    IF action IS NOT NULL THEN
+        PERFORM cdl._log(p_instance_id, inst.user_id, 'action_executed', from_state, state, NULL,
+                         jsonb_build_object('action', action));
+    END IF;
+    v_status := CASE WHEN NOT st.is_final THEN 'active'
+                     WHEN action = 'cancel_transaction' OR state = 'cancelled' THEN 'cancelled'
+                     ELSE 'completed' END;
+    UPDATE cdl.workflow_instances
+    SET current_state = state, status = v_status, updated_at = as_of,
+        timeout_at = CASE WHEN st.is_final THEN NULL
+                          ELSE as_of + make_interval(secs => coalesce(st.timeout_seconds,
+                                                     (inst.config ->> 'default_timeout_seconds')::numeric)) END,
+        completed_at = CASE WHEN st.is_final THEN as_of END
+    WHERE id = p_instance_id;
+    PERFORM cdl._log(p_instance_id, inst.user_id, 'state_entered', from_state, state);
+    IF st.is_final THEN
+        PERFORM cdl._log(p_instance_id, inst.user_id,
+                         (CASE v_status WHEN 'cancelled' THEN 'workflow_cancelled'
+                          ELSE 'workflow_completed' END)::cdl.workflow_event_enum,
+                         state, NULL);
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdl._enter_state(p_instance_id bigint, from_state text, state text, action text, as_of timestamp with time zone) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._enter_state(p_instance_id bigint, from_state text, state text, action text, as_of timestamp with time zone) IS 'Move an instance into a state: timeout from the state or the file''s default; a final state ends it (cancelled for cancel_transaction or a state named cancelled, else completed).';
+
+CREATE FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text DEFAULT NULL::text, p_character_id bigint DEFAULT NULL::bigint) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    expired integer;
+BEGIN
+    WITH due AS (
+        SELECT i.id FROM cdl.workflow_instances i
+        WHERE i.status = 'active' AND i.timeout_at <= as_of
+          AND (p_user_id IS NULL OR (i.user_id = p_user_id AND i.character_id = p_character_id))
+        ORDER BY i.timeout_at
+        FOR UPDATE SKIP LOCKED  -- many sessions may expire at once: each instance exactly once
+    ), ended AS (
+        UPDATE cdl.workflow_instances i
+        SET status = 'timeout', completed_at = as_of, updated_at = as_of
+        FROM due WHERE i.id = due.id AND i.status = 'active'
+        RETURNING i.id, i.user_id, i.workflow_id, i.current_state
+    )
+    INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, message, details)
+    SELECT e.id, e.user_id, 'workflow_timeout', e.current_state, s.timeout_message,
+           jsonb_build_object('action', s.timeout_action)
+    FROM ended e
+    LEFT JOIN cdl.workflow_states s ON s.workflow_id = e.workflow_id AND s.state_name = e.current_state;
+    GET DIAGNOSTICS expired = ROW_COUNT;
+    RETURN expired;
+END
+$$;
+
+ALTER FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text, p_character_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text, p_character_id bigint) IS 'End every active instance past its timeout_at (of one user and character when given).';
+
+CREATE FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    ex record;
+    rule jsonb;
+    v_value jsonb;
+    v_text text;
+    v_group integer;
+    v_key text;
+    v_entries jsonb;
+BEGIN
+    context := coalesce(base, '{}');
+    FOR ex IN SELECT e.context_key, e.extractor_type, e.config, w.file_id, w.validation_rules
+              FROM cdl.workflow_context_extractors e JOIN cdl.character_workflows w ON w.id = e.workflow_id
+              WHERE e.workflow_id = p_workflow_id ORDER BY e.sort_order LOOP
+        v_value := NULL;
+        CASE ex.extractor_type
+        WHEN 'pattern_group' THEN
+            v_group := coalesce((ex.config ->> 'group')::integer, 1);
+            v_text := btrim(groups[v_group + 1]);
+            IF v_text IS NOT NULL AND v_text <> '' THEN
+                v_value := to_jsonb(CASE ex.config ->> 'transform' WHEN 'lowercase' THEN lower(v_text)
+                                    WHEN 'uppercase' THEN upper(v_text) ELSE v_text END);
+            END IF;
+        WHEN 'lookup_table' THEN
+            v_key := cdl._render(ex.config ->> 'key', context, '');
+            SELECT t.entries INTO v_entries FROM cdl.workflow_lookup_tables t
+            WHERE t.file_id = ex.file_id AND t.table_name = ex.config ->> 'table';
+            v_value := coalesce(v_entries -> v_key, v_entries -> lower(v_key));
+        WHEN 'message_full' THEN
+            v_value := to_jsonb(message);
+        ELSE
+            v_value := ex.config -> 'value';
+        END CASE;
+        context := context || jsonb_build_object(ex.context_key,
+                                                  coalesce(v_value, ex.config -> 'default', 'null'::jsonb));
+        -- the rules of this field run now, so that later extractors see the corrected value
+        FOR rule IN SELECT r FROM jsonb_array_elements(ex.validation_rules) AS r
+                    WHERE r ->> 'field' = ex.context_key LOOP
+            IF NOT EXISTS (SELECT FROM jsonb_array_elements(rule -> 'values') AS v
+                           WHERE lower(v #>> '{}') = lower(context ->> ex.context_key)) THEN
+                IF rule ->> 'on_fail' = 'use_default' THEN
+                    context := context || jsonb_build_object(ex.context_key, coalesce(rule -> 'default', 'null'::jsonb));
+                ELSE
+                    rejected := format('%s %s is not in the list', ex.context_key, context -> ex.context_key);
+                    RETURN;
+                END IF;
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+ALTER FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) IS 'Run a workflow''s extractors in file order over base, each followed by its validation rules; rejected says why a reject rule stopped the workflow.';
 
 CREATE FUNCTION cdl._field_type(section text) RETURNS cdl.field_type_enum
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -516,6 +700,28 @@ ALTER FUNCTION cdl._lock_character(name text, OUT character_id bigint, OUT doc j
 
 COMMENT ON FUNCTION cdl._lock_character(name text, OUT character_id bigint, OUT doc jsonb) IS 'Lock a character for writing and return its id and CDL document; CD002 when unknown.';
 
+CREATE FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) RETURNS void
+    LANGUAGE sql
+    AS $$
+    -- one user's messages to one character are processed one at a time
+    SELECT pg_advisory_xact_lock(hashtext('cdlstore.workflow.' || p_character_id), hashtext(p_user_id))
+$$;
+
+ALTER FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) IS 'Serialize the workflow work of one user with one character.';
+
+CREATE FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text DEFAULT NULL::text, details jsonb DEFAULT '{}'::jsonb) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
+    VALUES (p_instance_id, p_user_id, event, from_state, to_state, message, coalesce(details, '{}'))
+$$;
+
+ALTER FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb) IS 'One row of the workflow execution log.';
+
 CREATE FUNCTION cdl._log_field_change() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -552,6 +758,32 @@ $$;
 ALTER FUNCTION cdl._log_field_change() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._log_field_change() IS 'Trigger: one character_change_log row for every field value added, updated or removed.';
+
+CREATE FUNCTION cdl._match_lists(message text, pattern_regex text, keyword_regex text, patterns text[], OUT pattern text, OUT groups text[], OUT keyword text) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    -- the combined expression answers "any pattern?" in one (cached) regex; only then are the
+    -- patterns tried in file order for the first one and its groups
+    IF pattern_regex IS NOT NULL AND message ~* pattern_regex THEN
+        FOR i IN 1 .. cardinality(patterns) LOOP
+            groups := regexp_match(message, '(' || patterns[i] || ')', 'i');
+            IF groups IS NOT NULL THEN
+                pattern := patterns[i];
+                EXIT;
+            END IF;
+        END LOOP;
+    END IF;
+    IF keyword_regex IS NOT NULL THEN
+        keyword := lower((regexp_match(message, keyword_regex, 'i'))[1]);
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdl._match_lists(message text, pattern_regex text, keyword_regex text, patterns text[], OUT pattern text, OUT groups text[], OUT keyword text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._match_lists(message text, pattern_regex text, keyword_regex text, patterns text[], OUT pattern text, OUT groups text[], OUT keyword text) IS 'The first pattern (file order) found anywhere in message, with its groups (element 1 is the whole match), and the keyword found as a whole word; case-insensitive.';
 
 CREATE FUNCTION cdl._nodes(prefix text[], doc jsonb) RETURNS TABLE(path text[], value jsonb, is_leaf boolean)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -640,6 +872,28 @@ ALTER FUNCTION cdl._path_text(keys text[]) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._path_text(keys text[]) IS 'Keys to a dot path; a "." or "\" inside a key is escaped with "\".';
 
+CREATE FUNCTION cdl._placeholders(template text, prefix text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(array_agg(DISTINCT m[1]), '{}')
+    FROM regexp_matches(replace(replace(coalesce(template, ''), '{{', ''), '}}', ''),
+                        '\{' || cdl._regex_escape(prefix) || '([A-Za-z0-9_]+)\}', 'g') AS m
+$$;
+
+ALTER FUNCTION cdl._placeholders(template text, prefix text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._placeholders(template text, prefix text) IS 'The keys of the {<prefix>key} placeholders of a template.';
+
+CREATE FUNCTION cdl._regex_escape(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $_$
+    SELECT regexp_replace(value, '([.^$*+?()\[\]{}|\\])', '\\\1', 'g')
+$_$;
+
+ALTER FUNCTION cdl._regex_escape(value text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._regex_escape(value text) IS 'A text matched literally inside a regular expression.';
+
 CREATE FUNCTION cdl._register_definitions(prefix text[], doc jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -691,6 +945,33 @@ $$;
 ALTER FUNCTION cdl._register_definitions(prefix text[], doc jsonb) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._register_definitions(prefix text[], doc jsonb) IS 'Register, as inferred definitions, every path of doc (at prefix) that has none yet.';
+
+CREATE FUNCTION cdl._render(template text, context jsonb, prefix text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    result text := replace(replace(template, '{{', chr(1)), '}}', chr(2));
+    key text;
+    value jsonb;
+BEGIN
+    IF template IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOREACH key IN ARRAY cdl._placeholders(template, prefix) LOOP
+        value := context -> key;
+        IF value IS NOT NULL AND jsonb_typeof(value) <> 'null' THEN
+            result := replace(result, '{' || prefix || key || '}',
+                              CASE jsonb_typeof(value) WHEN 'string' THEN value #>> '{}' ELSE value::text END);
+        END IF;
+    END LOOP;
+    RETURN replace(replace(result, chr(1), '{'), chr(2), '}');
+END
+$$;
+
+ALTER FUNCTION cdl._render(template text, context jsonb, prefix text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._render(template text, context jsonb, prefix text) IS 'Fill {<prefix>key} from context; unknown placeholders stay as written; {{ and }} are braces.';
 
 CREATE FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric DEFAULT 1.0, p_is_public boolean DEFAULT true) RETURNS integer
     LANGUAGE plpgsql
@@ -848,6 +1129,58 @@ ALTER FUNCTION cdl._search(p_character_id bigint, query text, max_results intege
 
 COMMENT ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) IS 'Ranked full-text matches in string field values, knowledge and communication patterns.';
 
+CREATE FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    w record;
+    v_active integer;
+    v_id bigint;
+BEGIN
+    SELECT cw.*, f.config INTO w FROM cdl.character_workflows cw JOIN cdl.workflow_files f ON f.id = cw.file_id
+    WHERE cw.id = p_workflow_id;
+    SELECT count(*) INTO v_active FROM cdl.workflow_instances i
+    WHERE i.user_id = p_user_id AND i.character_id = p_character_id AND i.status = 'active';
+    IF v_active > 0 AND NOT (w.config ->> 'concurrent_workflows')::boolean THEN
+        RAISE EXCEPTION 'user % already has an active workflow with this character', p_user_id
+            USING ERRCODE = 'CD007', HINT = 'Finish or cancel it, or set config.concurrent_workflows.';
+    END IF;
+    IF v_active >= (w.config ->> 'max_pending_per_user')::numeric THEN
+        RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, v_active,
+            w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
+    END IF;
+    INSERT INTO cdl.workflow_instances (user_id, character_id, workflow_id, current_state, context)
+    VALUES (p_user_id, p_character_id, p_workflow_id, w.initial_state, context)
+    RETURNING id INTO v_id;
+    PERFORM cdl._log(v_id, p_user_id, 'workflow_started', NULL, w.initial_state, trigger ->> 'message',
+                     trigger - 'message' || jsonb_build_object('definition_version', w.definition_version));
+    PERFORM cdl._enter_state(v_id, NULL, w.initial_state, w.on_trigger_action, now());
+    RETURN v_id;
+END
+$$;
+
+ALTER FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) IS 'Start an instance within the file''s limits (CD007 beyond them), logged.';
+
+CREATE FUNCTION cdl._step(action text, p_instance_id bigint) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT jsonb_build_object('action', action, 'instance_id', i.id, 'workflow_name', w.workflow_name,
+               'state', i.current_state, 'status', i.status, 'context', i.context,
+               'prompt_injection', cdl._render(s.prompt_injection, i.context, 'context.'),
+               'system_prompt_addition', cdl._render(w.system_prompt_addition, i.context, 'context.'))
+    FROM cdl.workflow_instances i
+    JOIN cdl.character_workflows w ON w.id = i.workflow_id
+    LEFT JOIN cdl.workflow_states s ON s.workflow_id = i.workflow_id AND s.state_name = i.current_state
+    WHERE i.id = p_instance_id
+$$;
+
+ALTER FUNCTION cdl._step(action text, p_instance_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._step(action text, p_instance_id bigint) IS 'The result of process_workflow_message for an instance.';
+
 CREATE FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source character varying) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -933,6 +1266,153 @@ ALTER FUNCTION cdl._version_snapshot(p_character_id bigint, p_version integer) O
 
 COMMENT ON FUNCTION cdl._version_snapshot(p_character_id bigint, p_version integer) IS 'The snapshot of a version; CD002 when unknown.';
 
+CREATE FUNCTION cdl._wf_action(value json, place text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    IF value IS NULL OR json_typeof(value) = 'null' THEN
+        RETURN NULL;
+    END IF;
+    IF json_typeof(value) <> 'string' OR value #>> '{}' NOT IN
+       ('create_transaction', 'complete_transaction', 'cancel_transaction', 'update_context', 'notify', 'none') THEN
+        PERFORM cdl._wf_fail(place, format('unknown action %s (known: create_transaction, '
+            'complete_transaction, cancel_transaction, update_context, notify, none)', value));
+    END IF;
+    RETURN value #>> '{}';
+END
+$$;
+
+ALTER FUNCTION cdl._wf_action(value json, place text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._wf_action(value json, place text) IS 'An action name from the file; CD001 when unknown.';
+
+CREATE FUNCTION cdl._wf_fail(place text, problem text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    RAISE EXCEPTION '%: %', place, problem USING ERRCODE = 'CD001',
+        HINT = 'See the workflow file format in docs/workflows.md.';
+END
+$$;
+
+ALTER FUNCTION cdl._wf_fail(place text, problem text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._wf_fail(place text, problem text) IS 'Raise CD001 naming the place in the workflow file.';
+
+CREATE FUNCTION cdl._wf_patterns(value json, place text) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    patterns text[] := cdl._wf_strings(value, place);
+BEGIN
+    FOR i IN 1 .. cardinality(patterns) LOOP
+        BEGIN
+            PERFORM '' ~* patterns[i];
+        EXCEPTION WHEN invalid_regular_expression THEN
+            PERFORM cdl._wf_fail(format('%s[%s]', place, i - 1),
+                                 format('regex "%s" does not compile: %s', patterns[i], SQLERRM));
+        END;
+    END LOOP;
+    RETURN patterns;
+END
+$$;
+
+ALTER FUNCTION cdl._wf_patterns(value json, place text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._wf_patterns(value json, place text) IS 'A list of regexes that compile; CD001 naming the first that does not.';
+
+CREATE FUNCTION cdl._wf_strings(value json, place text) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    result text[] := '{}';
+    item json;
+    i integer := 0;
+BEGIN
+    IF value IS NULL OR json_typeof(value) = 'null' THEN
+        RETURN result;
+    END IF;
+    IF json_typeof(value) <> 'array' THEN
+        PERFORM cdl._wf_fail(place, 'must be a list');
+    END IF;
+    FOR item IN SELECT * FROM json_array_elements(value) LOOP
+        IF json_typeof(item) NOT IN ('string', 'number') OR item #>> '{}' = '' THEN
+            PERFORM cdl._wf_fail(format('%s[%s]', place, i), 'must be a non-empty string');
+        END IF;
+        result := result || (item #>> '{}');
+        i := i + 1;
+    END LOOP;
+    RETURN result;
+END
+$$;
+
+ALTER FUNCTION cdl._wf_strings(value json, place text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._wf_strings(value json, place text) IS 'A list of strings from the file; CD001 otherwise.';
+
+CREATE FUNCTION cdl._workflow_candidates(p_character_id bigint, message text, request_context jsonb) RETURNS TABLE(workflow_id bigint, workflow_name character varying, sort_order integer, pattern text, keyword text, context jsonb, llm_required boolean, llm_prompt text, system_prompt_addition text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    w record;
+    m record;
+    x record;
+    v_priority text;
+BEGIN
+    SELECT f.config ->> 'workflow_priority' INTO v_priority
+    FROM cdl.workflow_files f WHERE f.character_id = p_character_id AND f.is_current;
+    FOR w IN SELECT cw.*,
+                    ARRAY(SELECT t.trigger_value FROM cdl.workflow_triggers t
+                          WHERE t.workflow_id = cw.id AND t.trigger_type = 'pattern_match'
+                          ORDER BY t.sort_order) AS patterns
+             FROM cdl.character_workflows cw
+             WHERE cw.character_id = p_character_id AND cw.is_current
+             ORDER BY cw.sort_order LOOP
+        m := cdl._match_lists(message, w.pattern_regex, w.keyword_regex, w.patterns);
+        CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
+        CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
+                              WHERE (request_context ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
+        x := cdl._extract_context(w.id, message, m.groups, '{}');
+        CONTINUE WHEN x.rejected IS NOT NULL;
+        workflow_id := w.id;
+        workflow_name := w.workflow_name;
+        sort_order := CASE WHEN v_priority = 'best_match' AND m.pattern IS NULL THEN 1000000 ELSE 0 END
+                      + w.sort_order;
+        pattern := m.pattern;
+        keyword := m.keyword;
+        context := x.context;
+        llm_required := coalesce((w.llm_validation ->> 'enabled')::boolean, false);
+        llm_prompt := CASE WHEN llm_required THEN replace(w.llm_validation ->> 'prompt', '{message}', message) END;
+        system_prompt_addition := w.system_prompt_addition;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+ALTER FUNCTION cdl._workflow_candidates(p_character_id bigint, message text, request_context jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._workflow_candidates(p_character_id bigint, message text, request_context jsonb) IS 'The current workflows a message would start, each with its match and extracted context; sort_order orders them by the file''s workflow_priority.';
+
+CREATE FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) RETURNS record
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    -- one compiled expression per list: PostgreSQL caches only 32 regexes per connection
+    SELECT CASE WHEN cardinality(patterns) > 0
+                THEN '(?:' || array_to_string(patterns, ')|(?:') || ')' END,
+           CASE WHEN cardinality(keywords) > 0
+                THEN '\m(' || (SELECT string_agg(cdl._regex_escape(k), '|') FROM unnest(keywords) AS k)
+                     || ')\M' END
+$$;
+
+ALTER FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) IS 'The trigger lists as two expressions: any pattern (a prefilter) and any whole-word keyword.';
+
 CREATE FUNCTION cdl.archive_character(name character varying) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
@@ -957,6 +1437,54 @@ $$;
 ALTER FUNCTION cdl.archive_character(name character varying) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.archive_character(name character varying) IS 'Set a character''s status to archived; false when it already was. CD002 when unknown.';
+
+CREATE FUNCTION cdl.cancel_workflow_instance(instance_id bigint, reason text DEFAULT NULL::text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    inst record;
+BEGIN
+    SELECT i.* INTO inst FROM cdl.workflow_instances i WHERE i.id = cancel_workflow_instance.instance_id;
+    IF inst.id IS NULL THEN
+        RAISE EXCEPTION 'workflow instance % not found', instance_id USING ERRCODE = 'CD002';
+    END IF;
+    PERFORM cdl._lock_user(inst.character_id, inst.user_id);
+    UPDATE cdl.workflow_instances i SET status = 'cancelled', completed_at = now(), updated_at = now(),
+                                        timeout_at = NULL
+    WHERE i.id = inst.id AND i.status = 'active';
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM cdl._log(inst.id, inst.user_id, 'workflow_cancelled', inst.current_state, NULL, reason);
+    RETURN true;
+END
+$$;
+
+ALTER FUNCTION cdl.cancel_workflow_instance(instance_id bigint, reason text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.cancel_workflow_instance(instance_id bigint, reason text) IS 'Cancel an active instance; false when it was no longer active. CD002 when unknown.';
+
+CREATE FUNCTION cdl.check_workflow_triggers(character_name character varying, user_message text, user_id character varying, request_context jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    SET statement_timeout TO '5s'
+    AS $$
+BEGIN
+    PERFORM cdl._check_message(user_id, user_message);
+    RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'workflow', c.workflow_name, 'pattern_matched', c.pattern IS NOT NULL, 'pattern', c.pattern,
+                'keyword_matched', c.keyword IS NOT NULL, 'keyword', c.keyword, 'context', c.context,
+                'llm_validation_required', c.llm_required, 'llm_prompt', c.llm_prompt)
+                ORDER BY c.sort_order), '[]')
+            FROM cdl._workflow_candidates(cdl._character_id(character_name), user_message,
+                                          coalesce(request_context, '{}')) AS c);
+END
+$$;
+
+ALTER FUNCTION cdl.check_workflow_triggers(character_name character varying, user_message text, user_id character varying, request_context jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.check_workflow_triggers(character_name character varying, user_message text, user_id character varying, request_context jsonb) IS 'Which workflows the message would start, starting nothing: per candidate the workflow, the pattern and keyword that matched, the extracted context and any LLM validation prompt, in the order of the file''s workflow_priority. request_context is checked by context_required.';
 
 CREATE FUNCTION cdl.create_character_version(name character varying, version_name character varying DEFAULT NULL::character varying, description text DEFAULT NULL::text) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1061,6 +1589,19 @@ ALTER FUNCTION cdl.diff_character_versions(name character varying, from_version 
 
 COMMENT ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) IS 'Field-level difference of two versions: {added: [{path, value}], removed: [{path, value}], changed: [{path, old_value, new_value}]}.';
 
+CREATE FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN cdl._expire(coalesce(as_of, now()));
+END
+$$;
+
+ALTER FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) IS 'End every active instance past its timeout (status timeout, logged with the state''s timeout action and message). Safe to run from many sessions at once. Returns how many ended.';
+
 CREATE FUNCTION cdl.export_character_json(name character varying) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
@@ -1099,6 +1640,24 @@ $$;
 ALTER FUNCTION cdl.get_character_complete(name character varying) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.get_character_complete(name character varying) IS 'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, response_templates, knowledge, workflows. NULL when unknown. One index lookup.';
+
+CREATE FUNCTION cdl.get_user_active_workflows(user_id character varying) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN (SELECT coalesce(jsonb_agg(cdl._step('active', i.id)
+                                      || jsonb_build_object('character', c.normalized_name,
+                                                            'started_at', i.started_at,
+                                                            'timeout_at', i.timeout_at) ORDER BY i.id), '[]')
+            FROM cdl.workflow_instances i JOIN cdl.characters c ON c.id = i.character_id
+            WHERE i.user_id = get_user_active_workflows.user_id AND i.status = 'active');
+END
+$$;
+
+ALTER FUNCTION cdl.get_user_active_workflows(user_id character varying) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.get_user_active_workflows(user_id character varying) IS 'The user''s active workflow instances, oldest first.';
 
 CREATE FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying DEFAULT 'json_import'::character varying, normalized_name character varying DEFAULT NULL::character varying) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1182,6 +1741,327 @@ ALTER FUNCTION cdl.import_character_from_json(character_json jsonb, import_sourc
 
 COMMENT ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) IS 'Import a CDL document (wrapped, flat or mixed) in one transaction; re-importing a name updates it in place. Returns the character id. Errors: CD001 bad input, CD007 too large.';
 
+CREATE FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $_$
+DECLARE
+    target record;
+    v_config jsonb;
+    v_lookups jsonb;
+    v_hash text;
+    v_file_id bigint;
+    v_file_version integer;
+    wf record;
+    st record;
+    tr record;
+    ex record;
+    place text;
+    v_def jsonb;
+    v_states text[];
+    v_reachable text[];
+    v_keys text[];
+    v_patterns text[];
+    v_keywords text[];
+    v_wf_id bigint;
+    v_wf_hash text;
+    v_current record;
+    v_kind cdl.context_extractor_enum;
+    v_n integer;
+    v_unknown text;
+    names text[] := '{}';
+BEGIN
+    IF workflow_yaml IS NULL OR json_typeof(workflow_yaml) <> 'object' THEN
+        RAISE EXCEPTION 'a workflow file must be a mapping, got %', coalesce(json_typeof(workflow_yaml), 'NULL')
+            USING ERRCODE = 'CD001';
+    END IF;
+    IF json_typeof(workflow_yaml -> 'workflows') IS DISTINCT FROM 'object'
+       OR NOT EXISTS (SELECT FROM json_object_keys(workflow_yaml -> 'workflows')) THEN
+        PERFORM cdl._wf_fail('workflows', 'must be a mapping of at least one workflow');
+    END IF;
+    target := cdl._lock_character(character_name);
+
+    -- config and lookup tables
+    IF json_typeof(workflow_yaml -> 'config') NOT IN ('object', 'null') THEN
+        PERFORM cdl._wf_fail('config', 'must be a mapping');
+    END IF;
+    v_config := jsonb_build_object('workflow_priority', 'first_match', 'concurrent_workflows', false,
+                                   'max_pending_per_user', 1, 'default_timeout_seconds', NULL)
+                || coalesce((workflow_yaml -> 'config')::jsonb, '{}');
+    IF v_config ->> 'workflow_priority' NOT IN ('first_match', 'best_match', 'all_matches') THEN
+        PERFORM cdl._wf_fail('config.workflow_priority', format('%s is not first_match, best_match or all_matches',
+                                                               v_config -> 'workflow_priority'));
+    END IF;
+    IF jsonb_typeof(v_config -> 'concurrent_workflows') <> 'boolean' THEN
+        PERFORM cdl._wf_fail('config.concurrent_workflows', 'must be true or false');
+    END IF;
+    IF jsonb_typeof(v_config -> 'max_pending_per_user') <> 'number'
+       OR (v_config ->> 'max_pending_per_user')::numeric < 1 THEN
+        PERFORM cdl._wf_fail('config.max_pending_per_user', 'must be a number of at least 1');
+    END IF;
+    IF jsonb_typeof(v_config -> 'default_timeout_seconds') NOT IN ('number', 'null')
+       OR (v_config ->> 'default_timeout_seconds')::numeric <= 0 THEN
+        PERFORM cdl._wf_fail('config.default_timeout_seconds', 'must be a positive number of seconds');
+    END IF;
+    v_lookups := coalesce((workflow_yaml -> 'lookup_tables')::jsonb, '{}');
+    IF jsonb_typeof(v_lookups) <> 'object' THEN
+        PERFORM cdl._wf_fail('lookup_tables', 'must be a mapping of tables');
+    END IF;
+    SELECT min(key) INTO v_unknown FROM jsonb_each(v_lookups) WHERE jsonb_typeof(value) <> 'object';
+    IF v_unknown IS NOT NULL THEN
+        PERFORM cdl._wf_fail('lookup_tables.' || v_unknown, 'must be a mapping of key to value');
+    END IF;
+
+    -- an unchanged file changes nothing
+    v_hash := md5(workflow_yaml::jsonb::text);
+    SELECT f.id INTO v_file_id FROM cdl.workflow_files f
+    WHERE f.character_id = target.character_id AND f.is_current AND f.content_hash = v_hash;
+    IF v_file_id IS NOT NULL THEN
+        RETURN v_file_id;
+    END IF;
+    UPDATE cdl.workflow_files SET is_current = false
+    WHERE character_id = target.character_id AND is_current;
+    SELECT coalesce(max(f.file_version), 0) + 1 INTO v_file_version
+    FROM cdl.workflow_files f WHERE f.character_id = target.character_id;
+    INSERT INTO cdl.workflow_files (character_id, file_version, format_version, description, config,
+                                    content_hash, imported_by)
+    VALUES (target.character_id, v_file_version, workflow_yaml ->> 'version', workflow_yaml ->> 'description',
+            v_config, v_hash, cdl._actor())
+    RETURNING id INTO v_file_id;
+    INSERT INTO cdl.workflow_lookup_tables (file_id, table_name, entries)
+    SELECT v_file_id, key, value FROM jsonb_each(v_lookups);
+
+    FOR wf IN SELECT key AS name, value AS def, ordinality AS position
+              FROM json_each(workflow_yaml -> 'workflows') WITH ORDINALITY LOOP
+        place := 'workflows.' || wf.name;
+        names := names || wf.name;
+        IF json_typeof(wf.def) <> 'object' THEN
+            PERFORM cdl._wf_fail(place, 'must be a mapping');
+        END IF;
+        IF length(wf.name) > 100 OR wf.name = '' THEN
+            PERFORM cdl._wf_fail(place, 'a workflow name is 1 to 100 characters');
+        END IF;
+        IF json_typeof(wf.def -> 'states') IS DISTINCT FROM 'object' THEN
+            PERFORM cdl._wf_fail(place || '.states', 'must be a mapping of at least one state');
+        END IF;
+        SELECT array_agg(key ORDER BY ordinality) INTO v_states
+        FROM json_object_keys(wf.def -> 'states') WITH ORDINALITY AS k (key, ordinality);
+        IF v_states IS NULL THEN
+            PERFORM cdl._wf_fail(place || '.states', 'must be a mapping of at least one state');
+        END IF;
+        IF NOT coalesce(wf.def ->> 'initial_state' = ANY (v_states), false) THEN
+            PERFORM cdl._wf_fail(place || '.initial_state',
+                format('state %s does not exist', coalesce(wf.def -> 'initial_state', 'null'::json)));
+        END IF;
+        IF json_typeof(wf.def -> 'triggers') NOT IN ('object', 'null') THEN
+            PERFORM cdl._wf_fail(place || '.triggers', 'must be a mapping');
+        END IF;
+        v_patterns := cdl._wf_patterns(wf.def #> '{triggers,patterns}', place || '.triggers.patterns');
+        v_keywords := cdl._wf_strings(wf.def #> '{triggers,keywords}', place || '.triggers.keywords');
+        IF cardinality(v_patterns) + cardinality(v_keywords) = 0 THEN
+            PERFORM cdl._wf_fail(place || '.triggers', 'needs at least one pattern or keyword');
+        END IF;
+        IF json_typeof(wf.def #> '{triggers,context_required}') NOT IN ('array', 'null')
+           OR EXISTS (SELECT FROM json_array_elements(coalesce(wf.def #> '{triggers,context_required}', '[]')) c
+                      WHERE json_typeof(c) <> 'object' OR c ->> 'type' IS NULL) THEN
+            PERFORM cdl._wf_fail(place || '.triggers.context_required', 'must be a list of {type, value}');
+        END IF;
+        IF json_typeof(wf.def #> '{triggers,llm_validation}') NOT IN ('object', 'null')
+           OR (coalesce(wf.def #>> '{triggers,llm_validation,enabled}', 'false') = 'true'
+               AND json_typeof(wf.def #> '{triggers,llm_validation,prompt}') IS DISTINCT FROM 'string') THEN
+            PERFORM cdl._wf_fail(place || '.triggers.llm_validation', 'enabled validation needs a prompt');
+        END IF;
+
+        -- extractors, in file order; each may use the keys extracted before it
+        v_keys := '{}';
+        IF json_typeof(wf.def #> '{on_trigger,extract_context}') NOT IN ('object', 'null') THEN
+            PERFORM cdl._wf_fail(place || '.on_trigger.extract_context', 'must be a mapping');
+        END IF;
+        FOR ex IN SELECT key, value FROM json_each(coalesce(wf.def #> '{on_trigger,extract_context}', '{}')) LOOP
+            IF json_typeof(ex.value) <> 'object' THEN
+                PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key, 'must be a mapping');
+            END IF;
+            IF coalesce(ex.value ->> 'from', '') NOT IN ('pattern_group', 'lookup', 'message', 'literal') THEN
+                PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key,
+                    format('unknown extractor kind %s (known: pattern_group, lookup, message, literal)',
+                           coalesce(ex.value -> 'from', 'null'::json)));
+            END IF;
+            IF ex.value ->> 'transform' IS NOT NULL AND ex.value ->> 'transform' NOT IN ('lowercase', 'uppercase') THEN
+                PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key || '.transform',
+                    format('unknown transform %s (known: lowercase, uppercase)', ex.value -> 'transform'));
+            END IF;
+            IF ex.value ->> 'from' = 'pattern_group' AND ex.value ->> 'group' IS NOT NULL
+               AND coalesce(ex.value ->> 'group' !~ '^[0-9]+$', true) THEN
+                PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key || '.group',
+                                     'must be a group number');
+            END IF;
+            IF ex.value ->> 'from' = 'lookup' THEN
+                IF NOT v_lookups ? coalesce(ex.value ->> 'table', '') THEN
+                    PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key || '.table',
+                        format('lookup table %s does not exist', coalesce(ex.value -> 'table', 'null'::json)));
+                END IF;
+                SELECT min(p) INTO v_unknown FROM unnest(cdl._placeholders(ex.value ->> 'key', '')) AS p
+                WHERE NOT p = ANY (v_keys);
+                IF ex.value ->> 'key' IS NULL OR v_unknown IS NOT NULL THEN
+                    PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key || '.key',
+                        format('placeholder {%s} is not extracted before it', coalesce(v_unknown, '?')));
+                END IF;
+            END IF;
+            IF ex.value ->> 'from' = 'literal' AND NOT (ex.value::jsonb ? 'value') THEN
+                PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key, 'a literal needs a value');
+            END IF;
+            v_keys := v_keys || ex.key;
+        END LOOP;
+        IF json_typeof(wf.def #> '{on_trigger,validation}') NOT IN ('array', 'null') THEN
+            PERFORM cdl._wf_fail(place || '.on_trigger.validation', 'must be a list of rules');
+        END IF;
+        v_n := 0;
+        FOR ex IN SELECT value FROM json_array_elements(coalesce(wf.def #> '{on_trigger,validation}', '[]')) LOOP
+            IF json_typeof(ex.value) <> 'object' OR NOT coalesce(ex.value ->> 'field' = ANY (v_keys), false)
+               OR coalesce(ex.value ->> 'rule', '') <> 'in_list'
+               OR json_typeof(ex.value -> 'values') IS DISTINCT FROM 'array'
+               OR coalesce(ex.value ->> 'on_fail', 'reject') NOT IN ('use_default', 'reject') THEN
+                PERFORM cdl._wf_fail(format('%s.on_trigger.validation[%s]', place, v_n),
+                    'a rule is {field: an extracted key, rule: in_list, values: [...], on_fail: use_default | reject}');
+            END IF;
+            v_n := v_n + 1;
+        END LOOP;
+        PERFORM cdl._wf_action(wf.def #> '{on_trigger,action}', place || '.on_trigger.action');
+
+        -- states: transitions, ways out, timeouts, placeholders
+        FOR st IN SELECT key AS name, value AS def FROM json_each(wf.def -> 'states') LOOP
+            IF json_typeof(st.def) <> 'object' THEN
+                PERFORM cdl._wf_fail(place || '.states.' || st.name, 'must be a mapping');
+            END IF;
+            IF json_typeof(st.def -> 'transitions') NOT IN ('array', 'null') THEN
+                PERFORM cdl._wf_fail(place || '.states.' || st.name || '.transitions', 'must be a list');
+            END IF;
+            IF coalesce(st.def ->> 'final', 'false') <> 'true'
+               AND coalesce(json_array_length(CASE WHEN json_typeof(st.def -> 'transitions') = 'array'
+                                                   THEN st.def -> 'transitions' END), 0) = 0 THEN
+                PERFORM cdl._wf_fail(place || '.states.' || st.name, 'a state that is not final needs a way out (transitions)');
+            END IF;
+            v_n := 0;
+            FOR tr IN SELECT value FROM json_array_elements(coalesce(st.def -> 'transitions', '[]')) LOOP
+                IF json_typeof(tr.value) <> 'object' OR NOT coalesce(tr.value ->> 'to_state' = ANY (v_states), false) THEN
+                    PERFORM cdl._wf_fail(format('%s.states.%s.transitions[%s].to_state', place, st.name, v_n),
+                        format('state %s does not exist', coalesce(tr.value -> 'to_state', 'null'::json)));
+                END IF;
+                PERFORM cdl._wf_patterns(tr.value #> '{triggers,patterns}',
+                    format('%s.states.%s.transitions[%s].triggers.patterns', place, st.name, v_n));
+                PERFORM cdl._wf_strings(tr.value #> '{triggers,keywords}',
+                    format('%s.states.%s.transitions[%s].triggers.keywords', place, st.name, v_n));
+                PERFORM cdl._wf_action(tr.value -> 'action',
+                    format('%s.states.%s.transitions[%s].action', place, st.name, v_n));
+                v_n := v_n + 1;
+            END LOOP;
+            IF json_typeof(st.def -> 'timeout') = 'object' THEN
+                IF json_typeof(st.def #> '{timeout,duration_seconds}') IS DISTINCT FROM 'number'
+                   OR (st.def #>> '{timeout,duration_seconds}')::numeric <= 0 THEN
+                    PERFORM cdl._wf_fail(place || '.states.' || st.name || '.timeout.duration_seconds',
+                                         'must be a positive number of seconds');
+                END IF;
+                PERFORM cdl._wf_action(st.def #> '{timeout,action}', place || '.states.' || st.name || '.timeout.action');
+            ELSIF json_typeof(st.def -> 'timeout') NOT IN ('null') THEN
+                PERFORM cdl._wf_fail(place || '.states.' || st.name || '.timeout', 'must be a mapping');
+            END IF;
+            SELECT min(p) INTO v_unknown FROM unnest(cdl._placeholders(st.def ->> 'prompt_injection', 'context.')) AS p
+            WHERE NOT p = ANY (v_keys);
+            IF v_unknown IS NOT NULL THEN
+                PERFORM cdl._wf_fail(place || '.states.' || st.name || '.prompt_injection',
+                    format('placeholder {context.%s} is not provided by any extractor or literal', v_unknown));
+            END IF;
+        END LOOP;
+        SELECT min(p) INTO v_unknown FROM unnest(cdl._placeholders(wf.def ->> 'system_prompt_addition', 'context.')) AS p
+        WHERE NOT p = ANY (v_keys);
+        IF v_unknown IS NOT NULL THEN
+            PERFORM cdl._wf_fail(place || '.system_prompt_addition',
+                format('placeholder {context.%s} is not provided by any extractor or literal', v_unknown));
+        END IF;
+
+        -- every state reachable from the initial one
+        WITH RECURSIVE reach (state) AS (
+            SELECT wf.def ->> 'initial_state'
+            UNION
+            SELECT t.value ->> 'to_state'
+            FROM reach
+            CROSS JOIN LATERAL json_array_elements(coalesce(wf.def -> 'states' -> reach.state -> 'transitions', '[]')) AS t
+        )
+        SELECT array_agg(state) INTO v_reachable FROM reach;
+        SELECT min(s) INTO v_unknown FROM unnest(v_states) AS s WHERE NOT s = ANY (v_reachable);
+        IF v_unknown IS NOT NULL THEN
+            PERFORM cdl._wf_fail(place || '.states.' || v_unknown,
+                format('cannot be reached from the initial state %s', wf.def ->> 'initial_state'));
+        END IF;
+
+        -- store: a new definition version unless this workflow is unchanged
+        v_def := wf.def::jsonb;
+        v_wf_hash := md5(jsonb_build_object('workflow', v_def, 'config', v_config,
+                                            'lookup_tables', v_lookups)::text);
+        SELECT w.id, w.content_hash, w.definition_version INTO v_current
+        FROM cdl.character_workflows w
+        WHERE w.character_id = target.character_id AND w.workflow_name = wf.name AND w.is_current;
+        IF v_current.content_hash = v_wf_hash THEN
+            UPDATE cdl.character_workflows SET sort_order = wf.position WHERE id = v_current.id;
+            CONTINUE;
+        END IF;
+        UPDATE cdl.character_workflows SET is_current = false WHERE id = v_current.id;
+        SELECT r.pattern_regex, r.keyword_regex INTO tr FROM cdl._workflow_regexes(v_patterns, v_keywords) r;
+        INSERT INTO cdl.character_workflows
+            (character_id, file_id, workflow_name, definition_version, content_hash, description,
+             sort_order, initial_state, on_trigger_action, context_required, validation_rules,
+             llm_validation, system_prompt_addition, pattern_regex, keyword_regex, definition)
+        VALUES (target.character_id, v_file_id, wf.name, coalesce(v_current.definition_version, 0) + 1,
+                v_wf_hash, wf.def ->> 'description', wf.position, wf.def ->> 'initial_state',
+                wf.def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
+                coalesce(v_def #> '{on_trigger,validation}', '[]'),
+                coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
+                wf.def ->> 'system_prompt_addition', tr.pattern_regex, tr.keyword_regex, v_def)
+        RETURNING id INTO v_wf_id;
+        INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, sort_order)
+        SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, i FROM unnest(v_patterns) WITH ORDINALITY AS u (p, i)
+        UNION ALL
+        SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, i FROM unnest(v_keywords) WITH ORDINALITY AS u (k, i);
+        INSERT INTO cdl.workflow_states
+            (workflow_id, state_name, description, prompt_injection, is_final, timeout_seconds,
+             timeout_action, timeout_message, sort_order)
+        SELECT v_wf_id, s.key, s.value ->> 'description', s.value ->> 'prompt_injection',
+               coalesce((s.value ->> 'final')::boolean, false),
+               ceil((s.value #>> '{timeout,duration_seconds}')::numeric)::integer,
+               s.value #>> '{timeout,action}', s.value #>> '{timeout,message}', s.ordinality
+        FROM json_each(wf.def -> 'states') WITH ORDINALITY AS s;
+        INSERT INTO cdl.workflow_transitions
+            (workflow_id, from_state, to_state, patterns, keywords, pattern_regex, keyword_regex, action, sort_order)
+        SELECT v_wf_id, s.key, t.value ->> 'to_state', lists.patterns, lists.keywords,
+               r.pattern_regex, r.keyword_regex, t.value ->> 'action', t.ordinality
+        FROM json_each(wf.def -> 'states') AS s
+        CROSS JOIN LATERAL json_array_elements(coalesce(s.value -> 'transitions', '[]')) WITH ORDINALITY AS t
+        CROSS JOIN LATERAL (SELECT cdl._wf_strings(t.value #> '{triggers,patterns}', '') AS patterns,
+                                   cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists
+        CROSS JOIN LATERAL cdl._workflow_regexes(lists.patterns, lists.keywords) AS r;
+        INSERT INTO cdl.workflow_context_extractors (workflow_id, context_key, extractor_type, config, sort_order)
+        SELECT v_wf_id, e.key,
+               (CASE e.value ->> 'from' WHEN 'pattern_group' THEN 'pattern_group' WHEN 'lookup' THEN 'lookup_table'
+                                       WHEN 'message' THEN 'message_full' ELSE 'literal_value' END)::cdl.context_extractor_enum,
+               e.value::jsonb - 'from', e.ordinality
+        FROM json_each(coalesce(wf.def #> '{on_trigger,extract_context}', '{}')) WITH ORDINALITY AS e;
+    END LOOP;
+
+    IF cardinality(names) <> (SELECT count(DISTINCT n) FROM unnest(names) AS n) THEN
+        PERFORM cdl._wf_fail('workflows', 'a workflow name appears twice');
+    END IF;
+    -- workflows no longer in the file stop triggering; their running instances go on
+    UPDATE cdl.character_workflows SET is_current = false
+    WHERE character_id = target.character_id AND is_current AND NOT workflow_name = ANY (names);
+    PERFORM cdl._save_document(target.character_id, NULL, ARRAY['workflows']);
+    RETURN v_file_id;
+END
+$_$;
+
+ALTER FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) IS 'Import or replace a character''s workflow file (YAML turned into JSON; json keeps the file''s order). Validates everything first (CD001 names the place). A changed workflow gets a new definition version; running instances keep theirs. Returns the workflow file id.';
+
 CREATE FUNCTION cdl.list_character_versions(name character varying) RETURNS TABLE(version_number integer, version_name character varying, description text, created_by character varying, created_at timestamp with time zone)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
@@ -1244,6 +2124,73 @@ $$;
 ALTER FUNCTION cdl.normalize_name(name text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.normalize_name(name text) IS 'The normalized form of a character name: ^[a-z0-9_]+$ (NULL when nothing is left).';
+
+CREATE FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean DEFAULT false, request_context jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    SET statement_timeout TO '5s'
+    AS $$
+DECLARE
+    v_character_id bigint := cdl._character_id(character_name);
+    v_config jsonb;
+    inst record;
+    tr record;
+    m record;
+    cand record;
+    v_first_active bigint;
+    v_started bigint;
+    v_active integer := 0;
+BEGIN
+    PERFORM cdl._check_message(user_id, message);
+    PERFORM cdl._lock_user(v_character_id, user_id);
+    PERFORM cdl._expire(now(), user_id, v_character_id);
+    SELECT f.config INTO v_config FROM cdl.workflow_files f WHERE f.character_id = v_character_id AND f.is_current;
+
+    -- an active instance: only its current state's transitions, in file order
+    FOR inst IN SELECT i.id, i.workflow_id, i.current_state FROM cdl.workflow_instances i
+                WHERE i.user_id = process_workflow_message.user_id AND i.character_id = v_character_id
+                  AND i.status = 'active' ORDER BY i.id LOOP
+        v_active := v_active + 1;
+        v_first_active := coalesce(v_first_active, inst.id);
+        FOR tr IN SELECT t.* FROM cdl.workflow_transitions t
+                  WHERE t.workflow_id = inst.workflow_id AND t.from_state = inst.current_state
+                  ORDER BY t.sort_order LOOP
+            m := cdl._match_lists(message, tr.pattern_regex, tr.keyword_regex, tr.patterns);
+            IF m.pattern IS NOT NULL OR m.keyword IS NOT NULL THEN
+                PERFORM cdl._log(inst.id, user_id, 'state_exited', inst.current_state, tr.to_state);
+                PERFORM cdl._log(inst.id, user_id, 'transition_triggered', inst.current_state, tr.to_state,
+                                 message, jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword));
+                PERFORM cdl._enter_state(inst.id, inst.current_state, tr.to_state, tr.action, now());
+                RETURN cdl._step('transitioned', inst.id);
+            END IF;
+        END LOOP;
+    END LOOP;
+    IF v_active > 0 AND (NOT coalesce((v_config ->> 'concurrent_workflows')::boolean, false)
+                         OR v_active >= (v_config ->> 'max_pending_per_user')::numeric) THEN
+        RETURN cdl._step('unchanged', v_first_active);
+    END IF;
+
+    -- otherwise the first workflow the message starts, by the file's priority
+    SELECT * INTO cand FROM cdl._workflow_candidates(v_character_id, message, coalesce(request_context, '{}')) c
+    ORDER BY c.sort_order LIMIT 1;
+    IF cand.workflow_id IS NULL THEN
+        RETURN CASE WHEN v_first_active IS NOT NULL THEN cdl._step('unchanged', v_first_active)
+                    ELSE jsonb_build_object('action', 'none') END;
+    END IF;
+    IF cand.llm_required AND NOT coalesce(llm_confirmed, false) THEN
+        RETURN jsonb_build_object('action', 'needs_llm_validation', 'workflow_name', cand.workflow_name,
+                                  'llm_prompt', cand.llm_prompt, 'context', cand.context);
+    END IF;
+    v_started := cdl._start(user_id, v_character_id, cand.workflow_id, cand.context,
+        jsonb_build_object('message', message, 'pattern', cand.pattern, 'keyword', cand.keyword,
+                           'llm_confirmed', coalesce(llm_confirmed, false)));
+    RETURN cdl._step('started', v_started);  -- a statement of its own: it must see the new row
+END
+$$;
+
+ALTER FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb) IS 'The one call per user message: moves the user''s active instance or starts a workflow. Returns {action: started | transitioned | unchanged | needs_llm_validation | none, instance_id, workflow_name, state, status, context, prompt_injection, system_prompt_addition}.';
 
 CREATE FUNCTION cdl.refresh_character_analytics() RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1355,6 +2302,24 @@ $$;
 ALTER FUNCTION cdl.remove_response_template(character_name character varying, scenario character varying, template_name character varying) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.remove_response_template(character_name character varying, scenario character varying, template_name character varying) IS 'Remove a response template; false when there was none.';
+
+CREATE FUNCTION cdl.render_workflow_prompt(instance_id bigint) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    step jsonb := cdl._step('render', instance_id);
+BEGIN
+    IF step IS NULL THEN
+        RAISE EXCEPTION 'workflow instance % not found', instance_id USING ERRCODE = 'CD002';
+    END IF;
+    RETURN step ->> 'prompt_injection';
+END
+$$;
+
+ALTER FUNCTION cdl.render_workflow_prompt(instance_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.render_workflow_prompt(instance_id bigint) IS 'The current state''s prompt_injection with {context.key} filled from the instance.';
 
 CREATE FUNCTION cdl.rollback_character(name character varying, version_number integer) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1475,6 +2440,38 @@ $$;
 ALTER FUNCTION cdl.search_characters(query text, status character varying, max_results integer) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.search_characters(query text, status character varying, max_results integer) IS 'Characters whose string fields, knowledge or communication patterns match a web-search style query, best first, each with its best matching path and a snippet.';
+
+CREATE FUNCTION cdl.start_workflow_instance(user_id character varying, character_name character varying, workflow_name character varying, initial_context jsonb DEFAULT '{}'::jsonb) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    v_character_id bigint := cdl._character_id(character_name);
+    v_workflow_id bigint;
+    x record;
+BEGIN
+    PERFORM cdl._check_message(user_id, '');
+    IF initial_context IS NULL OR jsonb_typeof(initial_context) <> 'object' THEN
+        RAISE EXCEPTION 'initial_context must be a JSON object' USING ERRCODE = 'CD001';
+    END IF;
+    SELECT w.id INTO v_workflow_id FROM cdl.character_workflows w
+    WHERE w.character_id = v_character_id AND w.workflow_name = start_workflow_instance.workflow_name
+      AND w.is_current;
+    IF v_workflow_id IS NULL THEN
+        RAISE EXCEPTION 'workflow % not found for character %', quote_literal(workflow_name),
+            quote_literal(character_name) USING ERRCODE = 'CD002';
+    END IF;
+    PERFORM cdl._lock_user(v_character_id, user_id);
+    PERFORM cdl._expire(now(), user_id, v_character_id);
+    x := cdl._extract_context(v_workflow_id, '', NULL, '{}');
+    RETURN cdl._start(user_id, v_character_id, v_workflow_id, x.context || initial_context,
+                      jsonb_build_object('started_by', 'start_workflow_instance'));
+END
+$$;
+
+ALTER FUNCTION cdl.start_workflow_instance(user_id character varying, character_name character varying, workflow_name character varying, initial_context jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.start_workflow_instance(user_id character varying, character_name character varying, workflow_name character varying, initial_context jsonb) IS 'Start a workflow for a user directly (no trigger); literal extractors and initial_context make the context. CD002 unknown, CD007 beyond the file''s limits. Returns the instance id.';
 
 CREATE FUNCTION cdl.upsert_character_field(name character varying, field_path character varying, field_value jsonb, field_source character varying DEFAULT 'manual'::character varying, confidence numeric DEFAULT 1.0, is_public boolean DEFAULT true) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1714,6 +2711,31 @@ CREATE TABLE cdl.character_knowledge (
 
 ALTER TABLE cdl.character_knowledge OWNER TO cdlstore_owner;
 
+CREATE TABLE cdl.character_workflows (
+    id bigint NOT NULL,
+    character_id bigint NOT NULL,
+    file_id bigint NOT NULL,
+    workflow_name character varying(100) NOT NULL,
+    definition_version integer NOT NULL,
+    content_hash text NOT NULL,
+    description text,
+    sort_order integer NOT NULL,
+    initial_state character varying(100) NOT NULL,
+    on_trigger_action character varying(50),
+    context_required jsonb DEFAULT '[]'::jsonb NOT NULL,
+    validation_rules jsonb DEFAULT '[]'::jsonb NOT NULL,
+    llm_validation jsonb DEFAULT '{"enabled": false}'::jsonb NOT NULL,
+    system_prompt_addition text,
+    pattern_regex text,
+    keyword_regex text,
+    definition jsonb NOT NULL,
+    is_current boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT character_workflows_definition_version_check CHECK ((definition_version > 0))
+);
+
+ALTER TABLE cdl.character_workflows OWNER TO cdlstore_owner;
+
 CREATE TABLE cdl.characters (
     id bigint NOT NULL,
     name character varying(200) NOT NULL,
@@ -1787,6 +2809,9 @@ CREATE MATERIALIZED VIEW cdl.character_analytics AS
            FROM cdl.response_templates t
           WHERE (t.character_id = c.id)) AS template_count,
     c.version_count,
+    ( SELECT count(*) AS count
+           FROM cdl.character_workflows w
+          WHERE ((w.character_id = c.id) AND w.is_current)) AS workflow_count,
     GREATEST(c.updated_at, ( SELECT max(l.created_at) AS max
            FROM cdl.character_change_log l
           WHERE (l.character_id = c.id))) AS last_change_at
@@ -1884,6 +2909,15 @@ ALTER TABLE cdl.character_versions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
     CACHE 1
 );
 
+ALTER TABLE cdl.character_workflows ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME cdl.character_workflows_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 ALTER TABLE cdl.characters ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME cdl.characters_id_seq
     START WITH 1
@@ -1904,6 +2938,177 @@ ALTER TABLE cdl.communication_patterns ALTER COLUMN id ADD GENERATED ALWAYS AS I
 
 ALTER TABLE cdl.response_templates ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME cdl.response_templates_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE cdl.workflow_context_extractors (
+    id bigint NOT NULL,
+    workflow_id bigint NOT NULL,
+    context_key character varying(100) NOT NULL,
+    extractor_type cdl.context_extractor_enum NOT NULL,
+    config jsonb DEFAULT '{}'::jsonb NOT NULL,
+    sort_order integer NOT NULL
+);
+
+ALTER TABLE cdl.workflow_context_extractors OWNER TO cdlstore_owner;
+
+ALTER TABLE cdl.workflow_context_extractors ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME cdl.workflow_context_extractors_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE cdl.workflow_execution_log (
+    id bigint NOT NULL,
+    instance_id bigint NOT NULL,
+    user_id character varying(200) NOT NULL,
+    event_type cdl.workflow_event_enum NOT NULL,
+    from_state character varying(100),
+    to_state character varying(100),
+    message text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE cdl.workflow_execution_log OWNER TO cdlstore_owner;
+
+ALTER TABLE cdl.workflow_execution_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME cdl.workflow_execution_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE cdl.workflow_files (
+    id bigint NOT NULL,
+    character_id bigint NOT NULL,
+    file_version integer NOT NULL,
+    format_version character varying(20),
+    description text,
+    config jsonb NOT NULL,
+    content_hash text NOT NULL,
+    imported_by character varying(200),
+    imported_at timestamp with time zone DEFAULT now() NOT NULL,
+    is_current boolean DEFAULT true NOT NULL,
+    CONSTRAINT workflow_files_file_version_check CHECK ((file_version > 0))
+);
+
+ALTER TABLE cdl.workflow_files OWNER TO cdlstore_owner;
+
+ALTER TABLE cdl.workflow_files ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME cdl.workflow_files_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE cdl.workflow_instances (
+    id bigint NOT NULL,
+    user_id character varying(200) NOT NULL,
+    character_id bigint NOT NULL,
+    workflow_id bigint NOT NULL,
+    current_state character varying(100) NOT NULL,
+    status cdl.workflow_status_enum DEFAULT 'active'::cdl.workflow_status_enum NOT NULL,
+    context jsonb DEFAULT '{}'::jsonb NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    timeout_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    CONSTRAINT workflow_instances_context_check CHECK ((jsonb_typeof(context) = 'object'::text))
+);
+
+ALTER TABLE cdl.workflow_instances OWNER TO cdlstore_owner;
+
+ALTER TABLE cdl.workflow_instances ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME cdl.workflow_instances_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE cdl.workflow_lookup_tables (
+    file_id bigint NOT NULL,
+    table_name character varying(100) NOT NULL,
+    entries jsonb NOT NULL,
+    CONSTRAINT workflow_lookup_tables_entries_check CHECK ((jsonb_typeof(entries) = 'object'::text))
+);
+
+ALTER TABLE cdl.workflow_lookup_tables OWNER TO cdlstore_owner;
+
+CREATE TABLE cdl.workflow_states (
+    id bigint NOT NULL,
+    workflow_id bigint NOT NULL,
+    state_name character varying(100) NOT NULL,
+    description text,
+    prompt_injection text,
+    is_final boolean DEFAULT false NOT NULL,
+    timeout_seconds integer,
+    timeout_action character varying(50),
+    timeout_message text,
+    sort_order integer NOT NULL,
+    CONSTRAINT workflow_states_timeout_seconds_check CHECK ((timeout_seconds > 0))
+);
+
+ALTER TABLE cdl.workflow_states OWNER TO cdlstore_owner;
+
+ALTER TABLE cdl.workflow_states ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME cdl.workflow_states_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE cdl.workflow_transitions (
+    id bigint NOT NULL,
+    workflow_id bigint NOT NULL,
+    from_state character varying(100) NOT NULL,
+    to_state character varying(100) NOT NULL,
+    patterns text[] DEFAULT '{}'::text[] NOT NULL,
+    keywords text[] DEFAULT '{}'::text[] NOT NULL,
+    pattern_regex text,
+    keyword_regex text,
+    action character varying(50),
+    sort_order integer NOT NULL
+);
+
+ALTER TABLE cdl.workflow_transitions OWNER TO cdlstore_owner;
+
+ALTER TABLE cdl.workflow_transitions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME cdl.workflow_transitions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE cdl.workflow_triggers (
+    id bigint NOT NULL,
+    workflow_id bigint NOT NULL,
+    trigger_type cdl.workflow_trigger_enum NOT NULL,
+    trigger_value text NOT NULL,
+    sort_order integer NOT NULL
+);
+
+ALTER TABLE cdl.workflow_triggers OWNER TO cdlstore_owner;
+
+ALTER TABLE cdl.workflow_triggers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME cdl.workflow_triggers_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -1947,6 +3152,12 @@ ALTER TABLE ONLY cdl.character_versions
 ALTER TABLE ONLY cdl.character_versions
     ADD CONSTRAINT character_versions_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY cdl.character_workflows
+    ADD CONSTRAINT character_workflows_character_id_workflow_name_definition_v_key UNIQUE (character_id, workflow_name, definition_version);
+
+ALTER TABLE ONLY cdl.character_workflows
+    ADD CONSTRAINT character_workflows_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY cdl.characters
     ADD CONSTRAINT characters_normalized_name_key UNIQUE (normalized_name);
 
@@ -1964,6 +3175,45 @@ ALTER TABLE ONLY cdl.response_templates
 
 ALTER TABLE ONLY cdl.response_templates
     ADD CONSTRAINT response_templates_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY cdl.workflow_context_extractors
+    ADD CONSTRAINT workflow_context_extractors_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY cdl.workflow_context_extractors
+    ADD CONSTRAINT workflow_context_extractors_workflow_id_context_key_key UNIQUE (workflow_id, context_key);
+
+ALTER TABLE ONLY cdl.workflow_execution_log
+    ADD CONSTRAINT workflow_execution_log_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY cdl.workflow_files
+    ADD CONSTRAINT workflow_files_character_id_file_version_key UNIQUE (character_id, file_version);
+
+ALTER TABLE ONLY cdl.workflow_files
+    ADD CONSTRAINT workflow_files_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY cdl.workflow_instances
+    ADD CONSTRAINT workflow_instances_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY cdl.workflow_lookup_tables
+    ADD CONSTRAINT workflow_lookup_tables_pkey PRIMARY KEY (file_id, table_name);
+
+ALTER TABLE ONLY cdl.workflow_states
+    ADD CONSTRAINT workflow_states_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY cdl.workflow_states
+    ADD CONSTRAINT workflow_states_workflow_id_state_name_key UNIQUE (workflow_id, state_name);
+
+ALTER TABLE ONLY cdl.workflow_transitions
+    ADD CONSTRAINT workflow_transitions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY cdl.workflow_transitions
+    ADD CONSTRAINT workflow_transitions_workflow_id_from_state_sort_order_key UNIQUE (workflow_id, from_state, sort_order);
+
+ALTER TABLE ONLY cdl.workflow_triggers
+    ADD CONSTRAINT workflow_triggers_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY cdl.workflow_triggers
+    ADD CONSTRAINT workflow_triggers_workflow_id_trigger_type_sort_order_key UNIQUE (workflow_id, trigger_type, sort_order);
 
 CREATE UNIQUE INDEX character_analytics_character_idx ON cdl.character_analytics USING btree (character_id);
 
@@ -1987,9 +3237,23 @@ CREATE INDEX character_knowledge_tags_idx ON cdl.character_knowledge USING gin (
 
 CREATE INDEX character_knowledge_type_idx ON cdl.character_knowledge USING btree (character_id, knowledge_type);
 
+CREATE UNIQUE INDEX character_workflows_current_idx ON cdl.character_workflows USING btree (character_id, workflow_name) WHERE is_current;
+
 CREATE INDEX characters_status_archetype_idx ON cdl.characters USING btree (status, archetype);
 
 CREATE INDEX communication_patterns_fts_idx ON cdl.communication_patterns USING gin (to_tsvector('english'::regconfig, pattern_value));
+
+CREATE INDEX workflow_execution_log_instance_idx ON cdl.workflow_execution_log USING btree (instance_id, id);
+
+CREATE INDEX workflow_execution_log_user_idx ON cdl.workflow_execution_log USING btree (user_id, id);
+
+CREATE UNIQUE INDEX workflow_files_current_idx ON cdl.workflow_files USING btree (character_id) WHERE is_current;
+
+CREATE INDEX workflow_instances_timeout_idx ON cdl.workflow_instances USING btree (timeout_at) WHERE ((status = 'active'::cdl.workflow_status_enum) AND (timeout_at IS NOT NULL));
+
+CREATE INDEX workflow_instances_user_all_idx ON cdl.workflow_instances USING btree (user_id, id);
+
+CREATE INDEX workflow_instances_user_idx ON cdl.workflow_instances USING btree (user_id, character_id) WHERE (status = 'active'::cdl.workflow_status_enum);
 
 CREATE TRIGGER character_field_values_log AFTER INSERT OR DELETE OR UPDATE ON cdl.character_field_values FOR EACH ROW EXECUTE FUNCTION cdl._log_field_change();
 
@@ -2017,11 +3281,44 @@ ALTER TABLE ONLY cdl.character_knowledge
 ALTER TABLE ONLY cdl.character_versions
     ADD CONSTRAINT character_versions_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY cdl.character_workflows
+    ADD CONSTRAINT character_workflows_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY cdl.character_workflows
+    ADD CONSTRAINT character_workflows_file_id_fkey FOREIGN KEY (file_id) REFERENCES cdl.workflow_files(id);
+
 ALTER TABLE ONLY cdl.communication_patterns
     ADD CONSTRAINT communication_patterns_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY cdl.response_templates
     ADD CONSTRAINT response_templates_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY cdl.workflow_context_extractors
+    ADD CONSTRAINT workflow_context_extractors_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES cdl.character_workflows(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY cdl.workflow_execution_log
+    ADD CONSTRAINT workflow_execution_log_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES cdl.workflow_instances(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY cdl.workflow_files
+    ADD CONSTRAINT workflow_files_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY cdl.workflow_instances
+    ADD CONSTRAINT workflow_instances_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY cdl.workflow_instances
+    ADD CONSTRAINT workflow_instances_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES cdl.character_workflows(id);
+
+ALTER TABLE ONLY cdl.workflow_lookup_tables
+    ADD CONSTRAINT workflow_lookup_tables_file_id_fkey FOREIGN KEY (file_id) REFERENCES cdl.workflow_files(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY cdl.workflow_states
+    ADD CONSTRAINT workflow_states_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES cdl.character_workflows(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY cdl.workflow_transitions
+    ADD CONSTRAINT workflow_transitions_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES cdl.character_workflows(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY cdl.workflow_triggers
+    ADD CONSTRAINT workflow_triggers_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES cdl.character_workflows(id) ON DELETE CASCADE;
 
 GRANT USAGE ON SCHEMA cdl TO cdlstore_app;
 GRANT USAGE ON SCHEMA cdl TO cdlstore_readonly;
@@ -2037,9 +3334,13 @@ GRANT USAGE ON SCHEMA ops TO cdlstore_readonly;
 
 REVOKE ALL ON FUNCTION cdl._actor() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._character_id(name text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_label(value text, labels anyarray, what text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._check_message(user_id text, message text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_rules(field_path text, rules jsonb) FROM PUBLIC;
 
@@ -2051,6 +3352,12 @@ REVOKE ALL ON FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupa
 
 REVOKE ALL ON FUNCTION cdl._document_part(p_character_id bigint, part text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._enter_state(p_instance_id bigint, from_state text, state text, action text, as_of timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text, p_character_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._field_type(section text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._infer_data_type(value jsonb) FROM PUBLIC;
@@ -2061,7 +3368,13 @@ REVOKE ALL ON FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) 
 
 REVOKE ALL ON FUNCTION cdl._lock_character(name text, OUT character_id bigint, OUT doc jsonb) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._log_field_change() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._match_lists(message text, pattern_regex text, keyword_regex text, patterns text[], OUT pattern text, OUT groups text[], OUT keyword text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._nodes(prefix text[], doc jsonb) FROM PUBLIC;
 
@@ -2069,13 +3382,23 @@ REVOKE ALL ON FUNCTION cdl._parse_path(field_path text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._path_text(keys text[]) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._placeholders(template text, prefix text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._regex_escape(value text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._register_definitions(prefix text[], doc jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._render(template text, context jsonb, prefix text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._step(action text, p_instance_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source character varying) FROM PUBLIC;
 
@@ -2085,8 +3408,26 @@ REVOKE ALL ON FUNCTION cdl._value_jsonb(string_value text, number_value numeric,
 
 REVOKE ALL ON FUNCTION cdl._version_snapshot(p_character_id bigint, p_version integer) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._wf_action(value json, place text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._wf_fail(place text, problem text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._wf_patterns(value json, place text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._wf_strings(value json, place text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._workflow_candidates(p_character_id bigint, message text, request_context jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl.archive_character(name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.archive_character(name character varying) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.cancel_workflow_instance(instance_id bigint, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.cancel_workflow_instance(instance_id bigint, reason text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.check_workflow_triggers(character_name character varying, user_message text, user_id character varying, request_context jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.check_workflow_triggers(character_name character varying, user_message text, user_id character varying, request_context jsonb) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.create_character_version(name character varying, version_name character varying, description text) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.create_character_version(name character varying, version_name character varying, description text) TO cdlstore_app;
@@ -2097,14 +3438,23 @@ GRANT ALL ON FUNCTION cdl.define_character_field(field_path character varying, d
 REVOKE ALL ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION cdl.export_character_json(name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.export_character_json(name character varying) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.get_character_complete(name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.get_character_complete(name character varying) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION cdl.get_user_active_workflows(user_id character varying) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.get_user_active_workflows(user_id character varying) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.list_character_versions(name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.list_character_versions(name character varying) TO cdlstore_app;
@@ -2113,6 +3463,9 @@ REVOKE ALL ON FUNCTION cdl.list_characters(status_filter character varying, arch
 GRANT ALL ON FUNCTION cdl.list_characters(status_filter character varying, archetype_filter character varying) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.normalize_name(name text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.refresh_character_analytics() FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.refresh_character_analytics() TO cdlstore_app;
@@ -2129,6 +3482,9 @@ GRANT ALL ON FUNCTION cdl.remove_knowledge(character_name character varying, kno
 REVOKE ALL ON FUNCTION cdl.remove_response_template(character_name character varying, scenario character varying, template_name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.remove_response_template(character_name character varying, scenario character varying, template_name character varying) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION cdl.render_workflow_prompt(instance_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.render_workflow_prompt(instance_id bigint) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION cdl.rollback_character(name character varying, version_number integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.rollback_character(name character varying, version_number integer) TO cdlstore_app;
 
@@ -2140,6 +3496,9 @@ GRANT ALL ON FUNCTION cdl.search_character_knowledge(name character varying, que
 
 REVOKE ALL ON FUNCTION cdl.search_characters(query text, status character varying, max_results integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.search_characters(query text, status character varying, max_results integer) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.start_workflow_instance(user_id character varying, character_name character varying, workflow_name character varying, initial_context jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.start_workflow_instance(user_id character varying, character_name character varying, workflow_name character varying, initial_context jsonb) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.upsert_character_field(name character varying, field_path character varying, field_value jsonb, field_source character varying, confidence numeric, is_public boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.upsert_character_field(name character varying, field_path character varying, field_value jsonb, field_source character varying, confidence numeric, is_public boolean) TO cdlstore_app;

@@ -54,19 +54,25 @@ SELECT enums_are('cdl', ARRAY[
 
 -- Every function of every schema: a stale overload or a forgotten helper fails here.
 SELECT functions_are('cdl', ARRAY[
-    '_actor', '_check_field_value', '_check_label', '_check_rules', '_create_version',
-    '_deep_merge', '_derived_columns', '_document_part', '_field_type', '_infer_data_type',
-    '_jsonb_remove_path', '_jsonb_set_path', '_lock_character', '_log_field_change', '_nodes',
-    '_parse_path', '_path_text', '_register_definitions', '_replace_fields', '_save_document',
-    '_search', '_store_cdl', '_validate_nodes', '_value_jsonb', '_version_snapshot',
-    'archive_character', 'create_character_version', 'define_character_field',
-    'diff_character_versions', 'export_character_json', 'get_character_complete',
-    'import_character_from_json', 'list_character_versions', 'list_characters',
-    'normalize_name', 'refresh_character_analytics', 'remove_character_field',
-    'remove_communication_pattern', 'remove_knowledge', 'remove_response_template',
+    '_actor', '_character_id', '_check_field_value', '_check_label', '_check_message',
+    '_check_rules', '_create_version', '_deep_merge', '_derived_columns', '_document_part',
+    '_enter_state', '_expire', '_extract_context', '_field_type', '_infer_data_type',
+    '_jsonb_remove_path', '_jsonb_set_path', '_lock_character', '_lock_user', '_log',
+    '_log_field_change', '_match_lists', '_nodes', '_parse_path', '_path_text', '_placeholders',
+    '_regex_escape', '_register_definitions', '_render', '_replace_fields', '_save_document',
+    '_search', '_start', '_step', '_store_cdl', '_validate_nodes', '_value_jsonb',
+    '_version_snapshot', '_wf_action', '_wf_fail', '_wf_patterns', '_wf_strings',
+    '_workflow_candidates', '_workflow_regexes', 'archive_character',
+    'cancel_workflow_instance', 'check_workflow_triggers', 'create_character_version',
+    'define_character_field', 'diff_character_versions', 'expire_workflow_timeouts',
+    'export_character_json', 'get_character_complete', 'get_user_active_workflows',
+    'import_character_from_json', 'import_workflow_from_yaml', 'list_character_versions',
+    'list_characters', 'normalize_name', 'process_workflow_message',
+    'refresh_character_analytics', 'remove_character_field', 'remove_communication_pattern',
+    'remove_knowledge', 'remove_response_template', 'render_workflow_prompt',
     'rollback_character', 'schema_version', 'search_character_knowledge', 'search_characters',
-    'upsert_character_field', 'upsert_communication_pattern', 'upsert_knowledge',
-    'upsert_response_template']);
+    'start_workflow_instance', 'upsert_character_field', 'upsert_communication_pattern',
+    'upsert_knowledge', 'upsert_response_template']);
 SELECT functions_are('docstore', ARRAY[]::name[]);
 SELECT functions_are('ops', ARRAY[]::name[]);
 SELECT functions_are('game', ARRAY[]::name[]);

@@ -86,7 +86,15 @@ BEGIN
             FROM cdl.character_knowledge k
             LEFT JOIN cdl.character_knowledge parent ON parent.id = k.parent_knowledge_id
             WHERE k.character_id = p_character_id)
-        WHEN 'workflows' THEN '[]'::jsonb  -- filled by the workflow store
+        WHEN 'workflows' THEN (
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'workflow_name', w.workflow_name, 'description', w.description,
+                       'definition_version', w.definition_version, 'initial_state', w.initial_state,
+                       'states', (SELECT jsonb_agg(s.state_name ORDER BY s.sort_order)
+                                  FROM cdl.workflow_states s WHERE s.workflow_id = w.id),
+                       'llm_validation', coalesce((w.llm_validation ->> 'enabled')::boolean, false))
+                   ORDER BY w.sort_order), '[]')
+            FROM cdl.character_workflows w WHERE w.character_id = p_character_id AND w.is_current)
     END;
 END
 $$;
