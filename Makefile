@@ -37,8 +37,7 @@ rollback: db
 	@$(CDLSTORE) rollback
 
 demo: migrate
-	@$(CDLSTORE) character import examples/characters/*.json
-	@$(CDLSTORE) character show iris_marlow
+	@$(BIN)/python examples/demo.py
 	@$(CDLSTORE) character search "storm lighthouse" --limit 3
 	@$(CDLSTORE) version
 
@@ -57,8 +56,8 @@ pytest: template
 	@CDLSTORE_TEST_TEMPLATE=$(TEMPLATE) $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: template
-	@$(BIN)/ruff check pybind tests bench
-	@$(BIN)/ruff format --check --quiet pybind tests bench
+	@$(BIN)/ruff check pybind tests bench examples
+	@$(BIN)/ruff format --check --quiet pybind tests bench examples
 	@$(BIN)/mypy
 	@$(TESTDB) plpgsql-check $(TEMPLATE)
 

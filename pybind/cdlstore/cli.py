@@ -11,6 +11,7 @@ from typing import Any
 from . import __version__, localdb, migrations
 from .client import check_dsn, connect
 from .errors import CdlstoreError
+from .models import WorkflowStep
 
 
 def _migrate(args: argparse.Namespace) -> None:
@@ -108,6 +109,56 @@ def _character(args: argparse.Namespace) -> None:
                 )
 
 
+def _json_arg(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
+
+
+def _print_step(step: WorkflowStep) -> None:
+    shown = step.model_dump(
+        exclude_none=True, exclude={"prompt_injection", "system_prompt_addition", "llm_prompt"}
+    )
+    print("  " + json.dumps(shown, ensure_ascii=False, default=str))
+    if step.prompt_injection:
+        print("  prompt: " + step.prompt_injection.strip().replace("\n", "\n          "))
+    if step.llm_prompt:
+        print("  llm check: " + step.llm_prompt.strip().replace("\n", "\n             "))
+
+
+def _workflow(args: argparse.Namespace) -> None:
+    with connect(min_size=1, max_size=1) as client:
+        if args.action == "import":
+            file_id = client.workflows.import_file(args.character, args.file)
+            print(f"imported {args.file} for {args.character} (workflow file {file_id})")
+        else:
+            for c in client.workflows.check(args.character, args.message, args.user, args.context):
+                print(json.dumps(c.model_dump(), ensure_ascii=False))
+
+
+def _chat(args: argparse.Namespace) -> None:
+    """Each line is one user message; '/yes' confirms an LLM-validated workflow."""
+    with connect(min_size=1, max_size=1) as client:
+        last = None
+        for line in sys.stdin:
+            message = line.rstrip("\n")
+            confirmed = message.strip() == "/yes" and last is not None
+            if confirmed:
+                message = last or ""
+            elif not message.strip():
+                continue
+            step = client.workflows.process(
+                args.user, args.character, message, confirmed, args.context
+            )
+            print(f"> {message}")
+            _print_step(step)
+            last = message if step.action == "needs_llm_validation" else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cdlstore",
@@ -167,6 +218,27 @@ def build_parser() -> argparse.ArgumentParser:
     a = actions.add_parser("search", help="full-text search over all characters")
     a.add_argument("query")
     a.add_argument("--limit", type=int, default=20)
+
+    p = add("workflow", _workflow, "Character workflows: import a YAML file, check a message.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("import", help="import or replace a character's workflow file")
+    a.add_argument("character")
+    a.add_argument("file")
+    a = actions.add_parser("check", help="which workflows a message would start (starts nothing)")
+    a.add_argument("character")
+    a.add_argument("message")
+    a.add_argument("--user", default="cli")
+    a.add_argument("--context", type=_json_arg, default={}, help="caller context, a JSON object")
+
+    p = add(
+        "chat",
+        _chat,
+        "Talk to a character's workflows: each line read from standard input "
+        "is processed and the step shown; '/yes' confirms an LLM-validated workflow.",
+    )
+    p.add_argument("character")
+    p.add_argument("--user", required=True)
+    p.add_argument("--context", type=_json_arg, default={}, help="caller context, a JSON object")
     return parser
 
 

@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 from .characters import Characters
 from .errors import CdlstoreError, ConnectionFailed, translated
 from .localdb import default_dsn
+from .workflows import Workflows
 
 Connection = psycopg.Connection[dict[str, Any]]
 
@@ -65,6 +66,11 @@ class Client:
     def characters(self) -> Characters:
         """Characters (CDL): import, load, change, version, search."""
         return Characters(self)
+
+    @cached_property
+    def workflows(self) -> Workflows:
+        """Character workflows: import files, process messages, instances, timeouts."""
+        return Workflows(self)
 
     def schema_version(self) -> str | None:
         """The id of the newest applied migration, e.g. ``0002_cdl_enums``."""

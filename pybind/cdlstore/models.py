@@ -112,3 +112,36 @@ class KnowledgeHit(_Model):
     source: str
     match_path: str
     snippet: str
+
+
+class TriggerCandidate(_Model):
+    """A workflow a message would start (``cdl.check_workflow_triggers``)."""
+
+    workflow: str
+    pattern_matched: bool
+    pattern: str | None = None
+    keyword_matched: bool
+    keyword: str | None = None
+    context: dict[str, Any]
+    llm_validation_required: bool
+    llm_prompt: str | None = None
+
+
+class WorkflowStep(_Model):
+    """What ``cdl.process_workflow_message`` did with a message."""
+
+    action: str  # started, transitioned, unchanged, needs_llm_validation, none
+    instance_id: int | None = None
+    workflow_name: str | None = None
+    state: str | None = None
+    status: str | None = None
+    context: dict[str, Any] = {}
+    prompt_injection: str | None = None
+    system_prompt_addition: str | None = None
+    llm_prompt: str | None = None
+
+
+class ActiveWorkflow(WorkflowStep):
+    character: str
+    started_at: datetime
+    timeout_at: datetime | None = None
