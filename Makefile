@@ -66,6 +66,7 @@ schema: db
 
 bench: db
 	@$(BIN)/python -m bench.characters
+	@$(BIN)/python -m bench.workflows
 
 clean: db-stop
 	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache

@@ -14,22 +14,18 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from tests import testdb
 
 import cdlstore
+from bench.common import SECONDS, pgbench, timed_loop
 from cdlstore import localdb
 from cdlstore.characters import GET_SQL
 
-SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 DB = "cdlstore_bench"
 WORDS = (
     "memory light harbour whisper ember velvet storm quiet lantern river amber echo silver "
@@ -86,40 +82,6 @@ def realistic_character(name: str, size_kb: int = 30, seed: int = 7) -> dict[str
             for i in range(6)
         }
     return {"cdl_version": "1.0", "format": "json", "character": character}
-
-
-def pgbench(dsn: str, *args: str, script: str | None = None, options: str = "") -> dict[str, float]:
-    env = dict(os.environ, **testdb.libpq_env(dsn), PGOPTIONS=options)
-    cmd = [
-        str(localdb.find_bindir() / "pgbench"),
-        "-n",
-        "-M",
-        "prepared",
-        "-T",
-        str(SECONDS),
-        *args,
-    ]
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-        if script:
-            f.write(script)
-            cmd += ["-f", f.name]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    Path(f.name).unlink()
-    if out.returncode != 0:
-        sys.exit(f"pgbench failed: {out.stderr}")
-    tps = float(re.search(r"tps = ([\d.]+)", out.stdout).group(1))  # type: ignore[union-attr]
-    latency = float(re.search(r"latency average = ([\d.]+) ms", out.stdout).group(1))  # type: ignore[union-attr]
-    return {"tps": tps, "latency_ms": latency}
-
-
-def timed_loop(fn: Any, n: int) -> float:
-    best = 0.0
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = max(best, n / (time.perf_counter() - start))
-    return best
 
 
 def main() -> None:

@@ -1362,10 +1362,16 @@ DECLARE
     w record;
     m record;
     x record;
+    file record;
     v_priority text;
 BEGIN
-    SELECT f.config ->> 'workflow_priority' INTO v_priority
+    SELECT f.config ->> 'workflow_priority' AS workflow_priority, f.pattern_regex, f.keyword_regex INTO file
     FROM cdl.workflow_files f WHERE f.character_id = p_character_id AND f.is_current;
+    -- one cached regex per list answers the usual case, a message that starts nothing
+    IF NOT (coalesce(message ~* file.pattern_regex, false) OR coalesce(message ~* file.keyword_regex, false)) THEN
+        RETURN;
+    END IF;
+    v_priority := file.workflow_priority;
     FOR w IN SELECT cw.*,
                     ARRAY(SELECT t.trigger_value FROM cdl.workflow_triggers t
                           WHERE t.workflow_id = cw.id AND t.trigger_type = 'pattern_match'
@@ -2053,6 +2059,18 @@ BEGIN
     -- workflows no longer in the file stop triggering; their running instances go on
     UPDATE cdl.character_workflows SET is_current = false
     WHERE character_id = target.character_id AND is_current AND NOT workflow_name = ANY (names);
+    -- the file's prefilter: does the message match any trigger of any current workflow?
+    UPDATE cdl.workflow_files f SET pattern_regex = r.pattern_regex, keyword_regex = r.keyword_regex
+    FROM (SELECT x.* FROM cdl._workflow_regexes(
+              ARRAY(SELECT t.trigger_value FROM cdl.workflow_triggers t
+                    JOIN cdl.character_workflows w ON w.id = t.workflow_id
+                    WHERE w.character_id = target.character_id AND w.is_current
+                      AND t.trigger_type = 'pattern_match' ORDER BY w.sort_order, t.sort_order),
+              ARRAY(SELECT DISTINCT t.trigger_value FROM cdl.workflow_triggers t
+                    JOIN cdl.character_workflows w ON w.id = t.workflow_id
+                    WHERE w.character_id = target.character_id AND w.is_current
+                      AND t.trigger_type = 'keyword_match')) AS x) AS r
+    WHERE f.id = v_file_id;
     PERFORM cdl._save_document(target.character_id, NULL, ARRAY['workflows']);
     RETURN v_file_id;
 END
@@ -2996,6 +3014,8 @@ CREATE TABLE cdl.workflow_files (
     description text,
     config jsonb NOT NULL,
     content_hash text NOT NULL,
+    pattern_regex text,
+    keyword_regex text,
     imported_by character varying(200),
     imported_at timestamp with time zone DEFAULT now() NOT NULL,
     is_current boolean DEFAULT true NOT NULL,

@@ -10,6 +10,8 @@ CREATE TABLE cdl.workflow_files (
     description text,
     config jsonb NOT NULL,       -- workflow_priority, concurrent_workflows, max_pending_per_user, ...
     content_hash text NOT NULL,
+    pattern_regex text,          -- every trigger pattern of the current workflows: a prefilter
+    keyword_regex text,          -- every trigger keyword of the current workflows
     imported_by varchar(200),
     imported_at timestamptz NOT NULL DEFAULT now(),
     is_current boolean NOT NULL DEFAULT true,

@@ -470,6 +470,18 @@ BEGIN
     -- workflows no longer in the file stop triggering; their running instances go on
     UPDATE cdl.character_workflows SET is_current = false
     WHERE character_id = target.character_id AND is_current AND NOT workflow_name = ANY (names);
+    -- the file's prefilter: does the message match any trigger of any current workflow?
+    UPDATE cdl.workflow_files f SET pattern_regex = r.pattern_regex, keyword_regex = r.keyword_regex
+    FROM (SELECT x.* FROM cdl._workflow_regexes(
+              ARRAY(SELECT t.trigger_value FROM cdl.workflow_triggers t
+                    JOIN cdl.character_workflows w ON w.id = t.workflow_id
+                    WHERE w.character_id = target.character_id AND w.is_current
+                      AND t.trigger_type = 'pattern_match' ORDER BY w.sort_order, t.sort_order),
+              ARRAY(SELECT DISTINCT t.trigger_value FROM cdl.workflow_triggers t
+                    JOIN cdl.character_workflows w ON w.id = t.workflow_id
+                    WHERE w.character_id = target.character_id AND w.is_current
+                      AND t.trigger_type = 'keyword_match')) AS x) AS r
+    WHERE f.id = v_file_id;
     PERFORM cdl._save_document(target.character_id, NULL, ARRAY['workflows']);
     RETURN v_file_id;
 END

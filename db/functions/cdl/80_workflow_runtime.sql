@@ -105,10 +105,16 @@ DECLARE
     w record;
     m record;
     x record;
+    file record;
     v_priority text;
 BEGIN
-    SELECT f.config ->> 'workflow_priority' INTO v_priority
+    SELECT f.config ->> 'workflow_priority' AS workflow_priority, f.pattern_regex, f.keyword_regex INTO file
     FROM cdl.workflow_files f WHERE f.character_id = p_character_id AND f.is_current;
+    -- one cached regex per list answers the usual case, a message that starts nothing
+    IF NOT (coalesce(message ~* file.pattern_regex, false) OR coalesce(message ~* file.keyword_regex, false)) THEN
+        RETURN;
+    END IF;
+    v_priority := file.workflow_priority;
     FOR w IN SELECT cw.*,
                     ARRAY(SELECT t.trigger_value FROM cdl.workflow_triggers t
                           WHERE t.workflow_id = cw.id AND t.trigger_type = 'pattern_match'

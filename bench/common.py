@@ -1,0 +1,61 @@
+"""What the benchmarks share: pgbench runs and timed loops. Numbers only, never pass/fail."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests import testdb
+
+from cdlstore import localdb
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+
+
+def pgbench_init(dsn: str) -> None:
+    subprocess.run(
+        [str(localdb.find_bindir() / "pgbench"), "-i", "-q", "-s", "1"],
+        env=dict(os.environ, **testdb.libpq_env(dsn)),
+        capture_output=True,
+        check=True,
+    )
+
+
+def pgbench(dsn: str, *args: str, script: str | None = None, options: str = "") -> dict[str, float]:
+    env = dict(os.environ, **testdb.libpq_env(dsn), PGOPTIONS=options)
+    cmd = [
+        str(localdb.find_bindir() / "pgbench"),
+        "-n",
+        "-M",
+        "prepared",
+        "-T",
+        str(SECONDS),
+        *args,
+    ]
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        if script:
+            f.write(script)
+            cmd += ["-f", f.name]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    Path(f.name).unlink()
+    if out.returncode != 0:
+        sys.exit(f"pgbench failed: {out.stderr}")
+    tps = float(re.search(r"tps = ([\d.]+)", out.stdout).group(1))  # type: ignore[union-attr]
+    latency = float(re.search(r"latency average = ([\d.]+) ms", out.stdout).group(1))  # type: ignore[union-attr]
+    return {"tps": tps, "latency_ms": latency}
+
+
+def timed_loop(fn: Any, n: int) -> float:
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = max(best, n / (time.perf_counter() - start))
+    return best
