@@ -766,7 +766,7 @@ CREATE FUNCTION cdl._match_lists(message text, pattern_regex text, keyword_regex
 BEGIN
     -- the combined expression answers "any pattern?" in one (cached) regex; only then are the
     -- patterns tried in file order for the first one and its groups
-    IF pattern_regex IS NOT NULL AND message ~* pattern_regex THEN
+    IF cardinality(patterns) > 0 AND (pattern_regex IS NULL OR message ~* pattern_regex) THEN
         FOR i IN 1 .. cardinality(patterns) LOOP
             groups := regexp_match(message, '(' || patterns[i] || ')', 'i');
             IF groups IS NOT NULL THEN
@@ -1037,6 +1037,81 @@ $$;
 ALTER FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) IS 'Make the field values of a character at prefix equal new_value (NULL removes them). old_cdl is its current document. Returns the number of rows added, changed or removed.';
+
+CREATE FUNCTION cdl._required_literal(pattern text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $_$
+DECLARE
+    n integer := length(pattern);
+    i integer := 1;
+    depth integer := 0;
+    c text;
+    run text := '';
+    best text := '';
+BEGIN
+    -- The longest run of plain characters outside any group that every match must contain,
+    -- so that a message without it skips the regex. NULL when there is none to rely on.
+    IF pattern LIKE '(?%' OR pattern LIKE '***%' THEN
+        RETURN NULL;  -- embedded options (expanded syntax, literal mode ...) change the rules
+    END IF;
+    WHILE i <= n LOOP
+        c := substr(pattern, i, 1);
+        IF c = '\' THEN
+            IF depth = 0 AND substr(pattern, i + 1, 1) !~ '^[A-Za-z0-9]?$' THEN
+                run := run || substr(pattern, i + 1, 1);  -- an escaped punctuation character
+            ELSIF depth = 0 THEN
+                IF length(run) > length(best) THEN best := run; END IF;
+                run := '';                              -- \w, \d, \m, back references ...
+            END IF;
+            i := i + 2;
+            CONTINUE;
+        ELSIF c = '[' THEN
+            IF depth = 0 THEN
+                IF length(run) > length(best) THEN best := run; END IF;
+                run := '';
+            END IF;
+            i := i + 1;
+            IF substr(pattern, i, 1) = '^' THEN i := i + 1; END IF;
+            IF substr(pattern, i, 1) = ']' THEN i := i + 1; END IF;
+            WHILE i <= n AND substr(pattern, i, 1) <> ']' LOOP
+                i := i + CASE WHEN substr(pattern, i, 1) = '\' THEN 2 ELSE 1 END;
+            END LOOP;
+        ELSIF c = '(' THEN
+            IF depth = 0 THEN
+                IF length(run) > length(best) THEN best := run; END IF;
+                run := '';
+            END IF;
+            depth := depth + 1;
+        ELSIF c = ')' THEN
+            depth := greatest(depth - 1, 0);
+        ELSIF depth > 0 THEN
+            NULL;                                       -- inside a group: nothing is required
+        ELSIF c = '|' THEN
+            RETURN NULL;                                -- top-level alternatives
+        ELSIF c IN ('?', '*', '{') THEN
+            run := left(run, -1);                       -- the item before may be absent
+            IF length(run) > length(best) THEN best := run; END IF;
+            run := '';
+            IF c = '{' THEN
+                WHILE i <= n AND substr(pattern, i, 1) <> '}' LOOP i := i + 1; END LOOP;
+            END IF;
+        ELSIF c IN ('+', '.', '^', '$') THEN
+            IF length(run) > length(best) THEN best := run; END IF;
+            run := '';
+        ELSE
+            run := run || c;
+        END IF;
+        i := i + 1;
+    END LOOP;
+    IF length(run) > length(best) THEN best := run; END IF;
+    RETURN CASE WHEN length(best) >= 2 AND best ~ '^[ -~]+$' THEN lower(best) END;
+END
+$_$;
+
+ALTER FUNCTION cdl._required_literal(pattern text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._required_literal(pattern text) IS 'Text (lower case, ASCII) that every match of the regex contains, to skip the regex cheaply.';
 
 CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[] DEFAULT '{}'::text[]) RETURNS void
     LANGUAGE plpgsql
@@ -1364,6 +1439,7 @@ DECLARE
     x record;
     file record;
     v_priority text;
+    v_lower text;
 BEGIN
     SELECT f.config ->> 'workflow_priority' AS workflow_priority, f.pattern_regex, f.keyword_regex INTO file
     FROM cdl.workflow_files f WHERE f.character_id = p_character_id AND f.is_current;
@@ -1372,14 +1448,24 @@ BEGIN
         RETURN;
     END IF;
     v_priority := file.workflow_priority;
-    FOR w IN SELECT cw.*,
-                    ARRAY(SELECT t.trigger_value FROM cdl.workflow_triggers t
-                          WHERE t.workflow_id = cw.id AND t.trigger_type = 'pattern_match'
-                          ORDER BY t.sort_order) AS patterns
-             FROM cdl.character_workflows cw
-             WHERE cw.character_id = p_character_id AND cw.is_current
+    v_lower := lower(message);
+    -- per workflow, only the patterns and keywords whose required text is in the message are
+    -- tried, so that a few regexes run (PostgreSQL caches only 32 compiled ones per connection)
+    FOR w IN WITH hits AS (
+                 SELECT t.workflow_id,
+                        coalesce(array_agg(t.trigger_value ORDER BY t.sort_order)
+                                 FILTER (WHERE t.trigger_type = 'pattern_match'), '{}') AS patterns,
+                        bool_or(t.trigger_type = 'keyword_match') AS keyword_possible
+                 FROM cdl.workflow_triggers t
+                 JOIN cdl.character_workflows cw ON cw.id = t.workflow_id
+                 WHERE cw.character_id = p_character_id AND cw.is_current
+                   AND (t.required_literal IS NULL OR strpos(v_lower, t.required_literal) > 0)
+                 GROUP BY t.workflow_id)
+             SELECT cw.*, hits.patterns, hits.keyword_possible
+             FROM cdl.character_workflows cw JOIN hits ON hits.workflow_id = cw.id
              ORDER BY cw.sort_order LOOP
-        m := cdl._match_lists(message, w.pattern_regex, w.keyword_regex, w.patterns);
+        m := cdl._match_lists(message, NULL, CASE WHEN w.keyword_possible THEN w.keyword_regex END,
+                              w.patterns);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
         CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
                               WHERE (request_context ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
@@ -2024,10 +2110,12 @@ BEGIN
                 coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
                 wf.def ->> 'system_prompt_addition', tr.pattern_regex, tr.keyword_regex, v_def)
         RETURNING id INTO v_wf_id;
-        INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, sort_order)
-        SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, i FROM unnest(v_patterns) WITH ORDINALITY AS u (p, i)
+        INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, required_literal, sort_order)
+        SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, cdl._required_literal(p), i
+        FROM unnest(v_patterns) WITH ORDINALITY AS u (p, i)
         UNION ALL
-        SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, i FROM unnest(v_keywords) WITH ORDINALITY AS u (k, i);
+        SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, CASE WHEN k ~ '^[ -~]+$' THEN lower(k) END, i
+        FROM unnest(v_keywords) WITH ORDINALITY AS u (k, i);
         INSERT INTO cdl.workflow_states
             (workflow_id, state_name, description, prompt_injection, is_final, timeout_seconds,
              timeout_action, timeout_message, sort_order)
@@ -3122,6 +3210,7 @@ CREATE TABLE cdl.workflow_triggers (
     workflow_id bigint NOT NULL,
     trigger_type cdl.workflow_trigger_enum NOT NULL,
     trigger_value text NOT NULL,
+    required_literal text,
     sort_order integer NOT NULL
 );
 
@@ -3411,6 +3500,8 @@ REVOKE ALL ON FUNCTION cdl._register_definitions(prefix text[], doc jsonb) FROM 
 REVOKE ALL ON FUNCTION cdl._render(template text, context jsonb, prefix text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._required_literal(pattern text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[]) FROM PUBLIC;
 

@@ -49,6 +49,7 @@ CREATE TABLE cdl.workflow_triggers (
     workflow_id bigint NOT NULL REFERENCES cdl.character_workflows (id) ON DELETE CASCADE,
     trigger_type cdl.workflow_trigger_enum NOT NULL,
     trigger_value text NOT NULL,
+    required_literal text,                -- lower-case text every match of the pattern contains
     sort_order integer NOT NULL,
     UNIQUE (workflow_id, trigger_type, sort_order)
 );

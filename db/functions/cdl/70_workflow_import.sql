@@ -28,6 +28,82 @@ $$;
 COMMENT ON FUNCTION cdl._workflow_regexes(text[], text[]) IS
     'The trigger lists as two expressions: any pattern (a prefilter) and any whole-word keyword.';
 
+CREATE OR REPLACE FUNCTION cdl._required_literal(pattern text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    n integer := length(pattern);
+    i integer := 1;
+    depth integer := 0;
+    c text;
+    run text := '';
+    best text := '';
+BEGIN
+    -- The longest run of plain characters outside any group that every match must contain,
+    -- so that a message without it skips the regex. NULL when there is none to rely on.
+    IF pattern LIKE '(?%' OR pattern LIKE '***%' THEN
+        RETURN NULL;  -- embedded options (expanded syntax, literal mode ...) change the rules
+    END IF;
+    WHILE i <= n LOOP
+        c := substr(pattern, i, 1);
+        IF c = '\' THEN
+            IF depth = 0 AND substr(pattern, i + 1, 1) !~ '^[A-Za-z0-9]?$' THEN
+                run := run || substr(pattern, i + 1, 1);  -- an escaped punctuation character
+            ELSIF depth = 0 THEN
+                IF length(run) > length(best) THEN best := run; END IF;
+                run := '';                              -- \w, \d, \m, back references ...
+            END IF;
+            i := i + 2;
+            CONTINUE;
+        ELSIF c = '[' THEN
+            IF depth = 0 THEN
+                IF length(run) > length(best) THEN best := run; END IF;
+                run := '';
+            END IF;
+            i := i + 1;
+            IF substr(pattern, i, 1) = '^' THEN i := i + 1; END IF;
+            IF substr(pattern, i, 1) = ']' THEN i := i + 1; END IF;
+            WHILE i <= n AND substr(pattern, i, 1) <> ']' LOOP
+                i := i + CASE WHEN substr(pattern, i, 1) = '\' THEN 2 ELSE 1 END;
+            END LOOP;
+        ELSIF c = '(' THEN
+            IF depth = 0 THEN
+                IF length(run) > length(best) THEN best := run; END IF;
+                run := '';
+            END IF;
+            depth := depth + 1;
+        ELSIF c = ')' THEN
+            depth := greatest(depth - 1, 0);
+        ELSIF depth > 0 THEN
+            NULL;                                       -- inside a group: nothing is required
+        ELSIF c = '|' THEN
+            RETURN NULL;                                -- top-level alternatives
+        ELSIF c IN ('?', '*', '{') THEN
+            run := left(run, -1);                       -- the item before may be absent
+            IF length(run) > length(best) THEN best := run; END IF;
+            run := '';
+            IF c = '{' THEN
+                WHILE i <= n AND substr(pattern, i, 1) <> '}' LOOP i := i + 1; END LOOP;
+            END IF;
+        ELSIF c IN ('+', '.', '^', '$') THEN
+            IF length(run) > length(best) THEN best := run; END IF;
+            run := '';
+        ELSE
+            run := run || c;
+        END IF;
+        i := i + 1;
+    END LOOP;
+    IF length(run) > length(best) THEN best := run; END IF;
+    RETURN CASE WHEN length(best) >= 2 AND best ~ '^[ -~]+$' THEN lower(best) END;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._required_literal(text) IS
+    'Text (lower case, ASCII) that every match of the regex contains, to skip the regex cheaply.';
+
 CREATE OR REPLACE FUNCTION cdl._wf_fail(place text, problem text)
 RETURNS void
 LANGUAGE plpgsql
@@ -435,10 +511,12 @@ BEGIN
                 coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
                 wf.def ->> 'system_prompt_addition', tr.pattern_regex, tr.keyword_regex, v_def)
         RETURNING id INTO v_wf_id;
-        INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, sort_order)
-        SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, i FROM unnest(v_patterns) WITH ORDINALITY AS u (p, i)
+        INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, required_literal, sort_order)
+        SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, cdl._required_literal(p), i
+        FROM unnest(v_patterns) WITH ORDINALITY AS u (p, i)
         UNION ALL
-        SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, i FROM unnest(v_keywords) WITH ORDINALITY AS u (k, i);
+        SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, CASE WHEN k ~ '^[ -~]+$' THEN lower(k) END, i
+        FROM unnest(v_keywords) WITH ORDINALITY AS u (k, i);
         INSERT INTO cdl.workflow_states
             (workflow_id, state_name, description, prompt_injection, is_final, timeout_seconds,
              timeout_action, timeout_message, sort_order)

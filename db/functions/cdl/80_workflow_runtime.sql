@@ -11,7 +11,7 @@ AS $$
 BEGIN
     -- the combined expression answers "any pattern?" in one (cached) regex; only then are the
     -- patterns tried in file order for the first one and its groups
-    IF pattern_regex IS NOT NULL AND message ~* pattern_regex THEN
+    IF cardinality(patterns) > 0 AND (pattern_regex IS NULL OR message ~* pattern_regex) THEN
         FOR i IN 1 .. cardinality(patterns) LOOP
             groups := regexp_match(message, '(' || patterns[i] || ')', 'i');
             IF groups IS NOT NULL THEN
@@ -107,6 +107,7 @@ DECLARE
     x record;
     file record;
     v_priority text;
+    v_lower text;
 BEGIN
     SELECT f.config ->> 'workflow_priority' AS workflow_priority, f.pattern_regex, f.keyword_regex INTO file
     FROM cdl.workflow_files f WHERE f.character_id = p_character_id AND f.is_current;
@@ -115,14 +116,24 @@ BEGIN
         RETURN;
     END IF;
     v_priority := file.workflow_priority;
-    FOR w IN SELECT cw.*,
-                    ARRAY(SELECT t.trigger_value FROM cdl.workflow_triggers t
-                          WHERE t.workflow_id = cw.id AND t.trigger_type = 'pattern_match'
-                          ORDER BY t.sort_order) AS patterns
-             FROM cdl.character_workflows cw
-             WHERE cw.character_id = p_character_id AND cw.is_current
+    v_lower := lower(message);
+    -- per workflow, only the patterns and keywords whose required text is in the message are
+    -- tried, so that a few regexes run (PostgreSQL caches only 32 compiled ones per connection)
+    FOR w IN WITH hits AS (
+                 SELECT t.workflow_id,
+                        coalesce(array_agg(t.trigger_value ORDER BY t.sort_order)
+                                 FILTER (WHERE t.trigger_type = 'pattern_match'), '{}') AS patterns,
+                        bool_or(t.trigger_type = 'keyword_match') AS keyword_possible
+                 FROM cdl.workflow_triggers t
+                 JOIN cdl.character_workflows cw ON cw.id = t.workflow_id
+                 WHERE cw.character_id = p_character_id AND cw.is_current
+                   AND (t.required_literal IS NULL OR strpos(v_lower, t.required_literal) > 0)
+                 GROUP BY t.workflow_id)
+             SELECT cw.*, hits.patterns, hits.keyword_possible
+             FROM cdl.character_workflows cw JOIN hits ON hits.workflow_id = cw.id
              ORDER BY cw.sort_order LOOP
-        m := cdl._match_lists(message, w.pattern_regex, w.keyword_regex, w.patterns);
+        m := cdl._match_lists(message, NULL, CASE WHEN w.keyword_possible THEN w.keyword_regex END,
+                              w.patterns);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
         CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
                               WHERE (request_context ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
