@@ -1,6 +1,6 @@
 -- Workflow files: import, versions, and every kind of bad file.
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SELECT ok(cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow()) > 0, 'a workflow file imports');
@@ -14,6 +14,11 @@ SELECT results_eq($$SELECT context_key::text, extractor_type::text FROM cdl.work
     'extractors keep the order of the file');
 SELECT is(cdl.get_character_complete('ada_lovelace') #>> '{workflows,0,workflow_name}', 'order',
     'get_character_complete summarizes the workflows');
+
+SELECT results_eq($$SELECT cdl._required_literal(p) FROM unnest(ARRAY['i''?ll have (a |an )?(.*)', '\d+ coins?',
+                     'never ?mind', 'a|b', '(?x) a b', 'cafe\.com', 'x[abc]yz', 'ÉTÉ', '(.*) please']) WITH ORDINALITY AS u (p, i) ORDER BY i$$,
+    $$VALUES ('ll have '), (' coin'), ('never'), (NULL), (NULL), ('cafe.com'), ('yz'), (NULL), (' please')$$,
+    'the text every match must contain: optional items, alternatives, options, classes, non-ASCII');
 
 -- a running instance keeps its definition version
 SELECT cdl.start_workflow_instance('u-keep', 'ada_lovelace', 'order');
