@@ -764,8 +764,8 @@ CREATE FUNCTION cdl._match_lists(message text, pattern_regex text, keyword_regex
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
-    -- the combined expression answers "any pattern?" in one (cached) regex; only then are the
-    -- patterns tried in file order for the first one and its groups
+    -- with a combined expression (a transition's), it answers "any pattern?" first; then the
+    -- patterns are tried in file order for the first one and its groups
     IF cardinality(patterns) > 0 AND (pattern_regex IS NULL OR message ~* pattern_regex) THEN
         FOR i IN 1 .. cardinality(patterns) LOOP
             groups := regexp_match(message, '(' || patterns[i] || ')', 'i');
@@ -1437,17 +1437,11 @@ DECLARE
     w record;
     m record;
     x record;
-    file record;
     v_priority text;
     v_lower text;
 BEGIN
-    SELECT f.config ->> 'workflow_priority' AS workflow_priority, f.pattern_regex, f.keyword_regex INTO file
+    SELECT f.config ->> 'workflow_priority' INTO v_priority
     FROM cdl.workflow_files f WHERE f.character_id = p_character_id AND f.is_current;
-    -- one cached regex per list answers the usual case, a message that starts nothing
-    IF NOT (coalesce(message ~* file.pattern_regex, false) OR coalesce(message ~* file.keyword_regex, false)) THEN
-        RETURN;
-    END IF;
-    v_priority := file.workflow_priority;
     v_lower := lower(message);
     -- per workflow, only the patterns and keywords whose required text is in the message are
     -- tried, so that a few regexes run (PostgreSQL caches only 32 compiled ones per connection)
@@ -1493,7 +1487,7 @@ COMMENT ON FUNCTION cdl._workflow_candidates(p_character_id bigint, message text
 CREATE FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) RETURNS record
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
-    -- one compiled expression per list: PostgreSQL caches only 32 regexes per connection
+    -- one compiled expression per list (used for the few patterns of a transition)
     SELECT CASE WHEN cardinality(patterns) > 0
                 THEN '(?:' || array_to_string(patterns, ')|(?:') || ')' END,
            CASE WHEN cardinality(keywords) > 0
@@ -1503,7 +1497,7 @@ $$;
 
 ALTER FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) IS 'The trigger lists as two expressions: any pattern (a prefilter) and any whole-word keyword.';
+COMMENT ON FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) IS 'The trigger lists as two expressions: any pattern and any whole-word keyword.';
 
 CREATE FUNCTION cdl.archive_character(name character varying) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1560,7 +1554,6 @@ COMMENT ON FUNCTION cdl.cancel_workflow_instance(instance_id bigint, reason text
 CREATE FUNCTION cdl.check_workflow_triggers(character_name character varying, user_message text, user_id character varying, request_context jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
-    SET statement_timeout TO '5s'
     AS $$
 BEGIN
     PERFORM cdl._check_message(user_id, user_message);
@@ -2102,13 +2095,13 @@ BEGIN
         INSERT INTO cdl.character_workflows
             (character_id, file_id, workflow_name, definition_version, content_hash, description,
              sort_order, initial_state, on_trigger_action, context_required, validation_rules,
-             llm_validation, system_prompt_addition, pattern_regex, keyword_regex, definition)
+             llm_validation, system_prompt_addition, keyword_regex, definition)
         VALUES (target.character_id, v_file_id, wf.name, coalesce(v_current.definition_version, 0) + 1,
                 v_wf_hash, wf.def ->> 'description', wf.position, wf.def ->> 'initial_state',
                 wf.def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
                 coalesce(v_def #> '{on_trigger,validation}', '[]'),
                 coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
-                wf.def ->> 'system_prompt_addition', tr.pattern_regex, tr.keyword_regex, v_def)
+                wf.def ->> 'system_prompt_addition', tr.keyword_regex, v_def)
         RETURNING id INTO v_wf_id;
         INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, required_literal, sort_order)
         SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, cdl._required_literal(p), i
@@ -2147,18 +2140,6 @@ BEGIN
     -- workflows no longer in the file stop triggering; their running instances go on
     UPDATE cdl.character_workflows SET is_current = false
     WHERE character_id = target.character_id AND is_current AND NOT workflow_name = ANY (names);
-    -- the file's prefilter: does the message match any trigger of any current workflow?
-    UPDATE cdl.workflow_files f SET pattern_regex = r.pattern_regex, keyword_regex = r.keyword_regex
-    FROM (SELECT x.* FROM cdl._workflow_regexes(
-              ARRAY(SELECT t.trigger_value FROM cdl.workflow_triggers t
-                    JOIN cdl.character_workflows w ON w.id = t.workflow_id
-                    WHERE w.character_id = target.character_id AND w.is_current
-                      AND t.trigger_type = 'pattern_match' ORDER BY w.sort_order, t.sort_order),
-              ARRAY(SELECT DISTINCT t.trigger_value FROM cdl.workflow_triggers t
-                    JOIN cdl.character_workflows w ON w.id = t.workflow_id
-                    WHERE w.character_id = target.character_id AND w.is_current
-                      AND t.trigger_type = 'keyword_match')) AS x) AS r
-    WHERE f.id = v_file_id;
     PERFORM cdl._save_document(target.character_id, NULL, ARRAY['workflows']);
     RETURN v_file_id;
 END
@@ -2234,7 +2215,6 @@ COMMENT ON FUNCTION cdl.normalize_name(name text) IS 'The normalized form of a c
 CREATE FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean DEFAULT false, request_context jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
-    SET statement_timeout TO '5s'
     AS $$
 DECLARE
     v_character_id bigint := cdl._character_id(character_name);
@@ -2832,7 +2812,6 @@ CREATE TABLE cdl.character_workflows (
     validation_rules jsonb DEFAULT '[]'::jsonb NOT NULL,
     llm_validation jsonb DEFAULT '{"enabled": false}'::jsonb NOT NULL,
     system_prompt_addition text,
-    pattern_regex text,
     keyword_regex text,
     definition jsonb NOT NULL,
     is_current boolean DEFAULT true NOT NULL,
@@ -3102,8 +3081,6 @@ CREATE TABLE cdl.workflow_files (
     description text,
     config jsonb NOT NULL,
     content_hash text NOT NULL,
-    pattern_regex text,
-    keyword_regex text,
     imported_by character varying(200),
     imported_at timestamp with time zone DEFAULT now() NOT NULL,
     is_current boolean DEFAULT true NOT NULL,

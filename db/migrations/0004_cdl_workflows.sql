@@ -10,8 +10,6 @@ CREATE TABLE cdl.workflow_files (
     description text,
     config jsonb NOT NULL,       -- workflow_priority, concurrent_workflows, max_pending_per_user, ...
     content_hash text NOT NULL,
-    pattern_regex text,          -- every trigger pattern of the current workflows: a prefilter
-    keyword_regex text,          -- every trigger keyword of the current workflows
     imported_by varchar(200),
     imported_at timestamptz NOT NULL DEFAULT now(),
     is_current boolean NOT NULL DEFAULT true,
@@ -34,7 +32,6 @@ CREATE TABLE cdl.character_workflows (
     validation_rules jsonb NOT NULL DEFAULT '[]',
     llm_validation jsonb NOT NULL DEFAULT '{"enabled": false}',
     system_prompt_addition text,
-    pattern_regex text,                   -- all trigger patterns as one alternation: a prefilter
     keyword_regex text,                   -- all trigger keywords as one whole-word alternation
     definition jsonb NOT NULL,            -- the workflow as imported
     is_current boolean NOT NULL DEFAULT true,

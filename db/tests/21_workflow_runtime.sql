@@ -1,6 +1,6 @@
 -- Workflow runtime: every rule of matching, extraction, priority, instances, timeouts, logs.
 BEGIN;
-SELECT plan(47);
+SELECT plan(52);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow());
@@ -53,6 +53,21 @@ SELECT is(cdl.process_workflow_message('u1', 'ada_lovelace', 'surprise me') ->> 
 SELECT is((SELECT count(*)::int FROM cdl.workflow_instances), 0, 'and starts nothing');
 SELECT is(cdl.process_workflow_message('u1', 'ada_lovelace', 'surprise me', true) ->> 'status', 'completed',
     'confirmed, it starts (and its final initial state ends it)');
+SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"first_match"', '"all_matches"'));
+SELECT is(pg_temp.names(cdl.check_workflow_triggers('ada_lovelace', 'surprise me with gin', 'u1')), 'order,custom',
+    'all_matches lists every match in file order');
+SELECT is(cdl.process_workflow_message('u0', 'ada_lovelace', 'surprise me with gin') ->> 'workflow_name', 'order',
+    'and process starts the first');
+SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow(
+    '"concurrent_workflows": false,
+             "max_pending_per_user": 1', '"concurrent_workflows": true,
+             "max_pending_per_user": 2'));
+SELECT is(cdl.process_workflow_message('u0', 'ada_lovelace', 'open a tab', false, '{"channel": "bar"}') ->> 'action',
+    'started', 'concurrent_workflows lets a second workflow start');
+SELECT is(cdl.process_workflow_message('u0', 'ada_lovelace', 'give me tea') ->> 'action', 'unchanged',
+    'but not beyond max_pending_per_user');
+SELECT is(jsonb_array_length(cdl.get_user_active_workflows('u0')), 2, 'two active instances');
+SELECT count(cdl.cancel_workflow_instance(id)) FROM cdl.workflow_instances WHERE user_id = 'u0';
 SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow());
 
 -- 2 and 6. an active instance: only its transitions; final states

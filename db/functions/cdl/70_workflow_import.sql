@@ -17,7 +17,7 @@ RETURNS record
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE
 AS $$
-    -- one compiled expression per list: PostgreSQL caches only 32 regexes per connection
+    -- one compiled expression per list (used for the few patterns of a transition)
     SELECT CASE WHEN cardinality(patterns) > 0
                 THEN '(?:' || array_to_string(patterns, ')|(?:') || ')' END,
            CASE WHEN cardinality(keywords) > 0
@@ -26,7 +26,7 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION cdl._workflow_regexes(text[], text[]) IS
-    'The trigger lists as two expressions: any pattern (a prefilter) and any whole-word keyword.';
+    'The trigger lists as two expressions: any pattern and any whole-word keyword.';
 
 CREATE OR REPLACE FUNCTION cdl._required_literal(pattern text)
 RETURNS text
@@ -503,13 +503,13 @@ BEGIN
         INSERT INTO cdl.character_workflows
             (character_id, file_id, workflow_name, definition_version, content_hash, description,
              sort_order, initial_state, on_trigger_action, context_required, validation_rules,
-             llm_validation, system_prompt_addition, pattern_regex, keyword_regex, definition)
+             llm_validation, system_prompt_addition, keyword_regex, definition)
         VALUES (target.character_id, v_file_id, wf.name, coalesce(v_current.definition_version, 0) + 1,
                 v_wf_hash, wf.def ->> 'description', wf.position, wf.def ->> 'initial_state',
                 wf.def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
                 coalesce(v_def #> '{on_trigger,validation}', '[]'),
                 coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
-                wf.def ->> 'system_prompt_addition', tr.pattern_regex, tr.keyword_regex, v_def)
+                wf.def ->> 'system_prompt_addition', tr.keyword_regex, v_def)
         RETURNING id INTO v_wf_id;
         INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, required_literal, sort_order)
         SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, cdl._required_literal(p), i
@@ -548,18 +548,6 @@ BEGIN
     -- workflows no longer in the file stop triggering; their running instances go on
     UPDATE cdl.character_workflows SET is_current = false
     WHERE character_id = target.character_id AND is_current AND NOT workflow_name = ANY (names);
-    -- the file's prefilter: does the message match any trigger of any current workflow?
-    UPDATE cdl.workflow_files f SET pattern_regex = r.pattern_regex, keyword_regex = r.keyword_regex
-    FROM (SELECT x.* FROM cdl._workflow_regexes(
-              ARRAY(SELECT t.trigger_value FROM cdl.workflow_triggers t
-                    JOIN cdl.character_workflows w ON w.id = t.workflow_id
-                    WHERE w.character_id = target.character_id AND w.is_current
-                      AND t.trigger_type = 'pattern_match' ORDER BY w.sort_order, t.sort_order),
-              ARRAY(SELECT DISTINCT t.trigger_value FROM cdl.workflow_triggers t
-                    JOIN cdl.character_workflows w ON w.id = t.workflow_id
-                    WHERE w.character_id = target.character_id AND w.is_current
-                      AND t.trigger_type = 'keyword_match')) AS x) AS r
-    WHERE f.id = v_file_id;
     PERFORM cdl._save_document(target.character_id, NULL, ARRAY['workflows']);
     RETURN v_file_id;
 END

@@ -9,8 +9,8 @@ STABLE
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
-    -- the combined expression answers "any pattern?" in one (cached) regex; only then are the
-    -- patterns tried in file order for the first one and its groups
+    -- with a combined expression (a transition's), it answers "any pattern?" first; then the
+    -- patterns are tried in file order for the first one and its groups
     IF cardinality(patterns) > 0 AND (pattern_regex IS NULL OR message ~* pattern_regex) THEN
         FOR i IN 1 .. cardinality(patterns) LOOP
             groups := regexp_match(message, '(' || patterns[i] || ')', 'i');
@@ -105,17 +105,11 @@ DECLARE
     w record;
     m record;
     x record;
-    file record;
     v_priority text;
     v_lower text;
 BEGIN
-    SELECT f.config ->> 'workflow_priority' AS workflow_priority, f.pattern_regex, f.keyword_regex INTO file
+    SELECT f.config ->> 'workflow_priority' INTO v_priority
     FROM cdl.workflow_files f WHERE f.character_id = p_character_id AND f.is_current;
-    -- one cached regex per list answers the usual case, a message that starts nothing
-    IF NOT (coalesce(message ~* file.pattern_regex, false) OR coalesce(message ~* file.keyword_regex, false)) THEN
-        RETURN;
-    END IF;
-    v_priority := file.workflow_priority;
     v_lower := lower(message);
     -- per workflow, only the patterns and keywords whose required text is in the message are
     -- tried, so that a few regexes run (PostgreSQL caches only 32 compiled ones per connection)
@@ -206,7 +200,6 @@ LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = cdl, pg_temp
-SET statement_timeout = '5s'
 AS $$
 BEGIN
     PERFORM cdl._check_message(user_id, user_message);
@@ -421,7 +414,6 @@ RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = cdl, pg_temp
-SET statement_timeout = '5s'
 AS $$
 DECLARE
     v_character_id bigint := cdl._character_id(character_name);
