@@ -25,6 +25,25 @@ $$;
 COMMENT ON FUNCTION cdl._lock_character(text) IS
     'Lock a character for writing and return its id and CDL document; CD002 when unknown.';
 
+CREATE OR REPLACE FUNCTION cdl._character_id(name text)
+RETURNS bigint
+LANGUAGE plpgsql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    SELECT c.id INTO v_id FROM cdl.characters c WHERE c.normalized_name = cdl.normalize_name(_character_id.name);
+    IF v_id IS NULL THEN
+        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL') USING ERRCODE = 'CD002';
+    END IF;
+    RETURN v_id;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._character_id(text) IS 'The id of a character by any form of its name; CD002 when unknown.';
+
 CREATE OR REPLACE FUNCTION cdl._derived_columns(
     doc jsonb, OUT name text, OUT occupation text, OUT description text,
     OUT archetype cdl.character_archetype_enum)

@@ -68,10 +68,7 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
-    SELECT c.id INTO v_id FROM cdl.characters c WHERE c.normalized_name = cdl.normalize_name(list_character_versions.name);
-    IF v_id IS NULL THEN
-        RAISE EXCEPTION 'character % not found', quote_literal(name) USING ERRCODE = 'CD002';
-    END IF;
+    v_id := cdl._character_id(list_character_versions.name);
     RETURN QUERY
     SELECT v.version_number, v.version_name, v.description, v.created_by, v.created_at
     FROM cdl.character_versions v WHERE v.character_id = v_id ORDER BY v.version_number;
@@ -178,10 +175,7 @@ DECLARE
     old_cdl jsonb;
     new_cdl jsonb;
 BEGIN
-    SELECT c.id INTO v_id FROM cdl.characters c WHERE c.normalized_name = cdl.normalize_name(diff_character_versions.name);
-    IF v_id IS NULL THEN
-        RAISE EXCEPTION 'character % not found', quote_literal(name) USING ERRCODE = 'CD002';
-    END IF;
+    v_id := cdl._character_id(diff_character_versions.name);
     old_cdl := cdl._version_snapshot(v_id, from_version) -> 'cdl';
     new_cdl := cdl._version_snapshot(v_id, to_version) -> 'cdl';
     RETURN (

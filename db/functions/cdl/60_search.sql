@@ -90,10 +90,7 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
-    SELECT c.id INTO v_id FROM cdl.characters c WHERE c.normalized_name = cdl.normalize_name(search_character_knowledge.name);
-    IF v_id IS NULL THEN
-        RAISE EXCEPTION 'character % not found', quote_literal(name) USING ERRCODE = 'CD002';
-    END IF;
+    v_id := cdl._character_id(search_character_knowledge.name);
     RETURN QUERY
     SELECT s.rank, s.source, s.match_path, s.snippet FROM cdl._search(v_id, query, max_results) s;
 END

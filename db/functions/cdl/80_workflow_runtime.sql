@@ -152,25 +152,6 @@ COMMENT ON FUNCTION cdl._workflow_candidates(bigint, text, jsonb) IS
     'The current workflows a message would start, each with its match and extracted context; '
     'sort_order orders them by the file''s workflow_priority.';
 
-CREATE OR REPLACE FUNCTION cdl._character_id(name text)
-RETURNS bigint
-LANGUAGE plpgsql
-STABLE
-SET search_path = cdl, pg_temp
-AS $$
-DECLARE
-    v_id bigint;
-BEGIN
-    SELECT c.id INTO v_id FROM cdl.characters c WHERE c.normalized_name = cdl.normalize_name(_character_id.name);
-    IF v_id IS NULL THEN
-        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL') USING ERRCODE = 'CD002';
-    END IF;
-    RETURN v_id;
-END
-$$;
-
-COMMENT ON FUNCTION cdl._character_id(text) IS 'The id of a character by any form of its name; CD002 when unknown.';
-
 CREATE OR REPLACE FUNCTION cdl._check_message(user_id text, message text)
 RETURNS void
 LANGUAGE plpgsql
