@@ -199,6 +199,13 @@ CREATE TYPE cdl.workflow_trigger_enum AS ENUM (
 
 ALTER TYPE cdl.workflow_trigger_enum OWNER TO cdlstore_owner;
 
+CREATE TYPE docstore.document_ref AS (
+	document_uuid uuid,
+	version integer
+);
+
+ALTER TYPE docstore.document_ref OWNER TO cdlstore_owner;
+
 CREATE FUNCTION cdl._actor() RETURNS character varying
     LANGUAGE sql STABLE
     AS $$
@@ -2735,6 +2742,718 @@ ALTER FUNCTION cdl.upsert_response_template(character_name character varying, sc
 
 COMMENT ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) IS 'Add or replace a response template (scenario, name) of a character. Returns its id.';
 
+CREATE FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+DECLARE
+    d record;
+    current record;
+    policy record;
+BEGIN
+    PERFORM docstore._check_name(p_tag, 'tag');
+    -- the document row lock orders every tag change of the document: compare-and-swap holds
+    SELECT x.namespace, x.type, x.deleted_at INTO d FROM docstore.documents x
+    WHERE x.document_uuid = p_uuid FOR NO KEY UPDATE;
+    IF d.namespace IS NULL THEN
+        RAISE EXCEPTION 'document % not found', p_uuid USING ERRCODE = 'CD002';
+    ELSIF d.deleted_at IS NOT NULL THEN
+        RAISE EXCEPTION 'document % is deleted', p_uuid USING ERRCODE = 'CD004';
+    END IF;
+    IF p_version IS NOT NULL AND NOT EXISTS (SELECT FROM docstore.document_header h
+                                             WHERE h.document_uuid = p_uuid AND h.version = p_version) THEN
+        RAISE EXCEPTION 'document % has no version %', p_uuid, p_version USING ERRCODE = 'CD002';
+    END IF;
+    SELECT t.document_version INTO current FROM docstore.active_tag t WHERE t.document_uuid = p_uuid AND t.tag = p_tag;
+    IF p_expected IS NOT NULL AND current.document_version IS DISTINCT FROM p_expected THEN
+        RAISE EXCEPTION 'tag % of % points at %, not %', p_tag, p_uuid,
+            coalesce(current.document_version::text, 'nothing'), p_expected USING ERRCODE = 'CD003';
+    END IF;
+    IF current.document_version IS NOT DISTINCT FROM p_version THEN
+        RETURN current.document_version;  -- nothing to change
+    END IF;
+    SELECT p.is_protected, p.is_immutable INTO policy FROM docstore.tag_policy p
+    WHERE p.namespace = d.namespace AND p.tag = p_tag;
+    IF current.document_version IS NOT NULL AND coalesce(policy.is_immutable, false) THEN
+        RAISE EXCEPTION 'tag % is immutable: it stays on version %', p_tag, current.document_version
+            USING ERRCODE = 'CD006';
+    END IF;
+    IF current.document_version IS NOT NULL AND coalesce(policy.is_protected, false) AND NOT coalesce(p_force, false) THEN
+        RAISE EXCEPTION 'tag % is protected', p_tag USING ERRCODE = 'CD006', HINT = 'Pass force => true to change it.';
+    END IF;
+    IF p_version IS NULL THEN
+        DELETE FROM docstore.active_tag t WHERE t.document_uuid = p_uuid AND t.tag = p_tag;
+    ELSE
+        INSERT INTO docstore.active_tag AS t (document_uuid, tag, document_version, set_by, set_by_type)
+        VALUES (p_uuid, p_tag, p_version, p_actor, p_actor_type)
+        ON CONFLICT ON CONSTRAINT active_tag_pkey DO UPDATE
+        SET document_version = EXCLUDED.document_version, set_by = EXCLUDED.set_by,
+            set_by_type = EXCLUDED.set_by_type, set_at = now();
+    END IF;
+    INSERT INTO docstore.tag_event (document_uuid, tag, operation, old_version, new_version, actor, actor_type, session_id)
+    VALUES (p_uuid, p_tag, CASE WHEN p_version IS NULL THEN 'remove' WHEN current.document_version IS NULL
+                               THEN 'set' ELSE 'move' END,
+            current.document_version, p_version, p_actor, p_actor_type, p_session);
+    PERFORM docstore._emit(CASE WHEN p_version IS NULL THEN 'untag' ELSE 'tag' END, d.namespace, d.type,
+                           p_uuid, p_version, p_tag, p_actor, p_session);
+    RETURN current.document_version;
+END
+$$;
+
+ALTER FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) IS 'Set (version) or remove (NULL) a tag under the document''s lock, with its policies, event and change.';
+
+CREATE FUNCTION docstore._check_name(value text, what text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+BEGIN
+    IF value IS NULL OR btrim(value) = '' OR length(value) > 200 THEN
+        RAISE EXCEPTION '% must be 1 to 200 characters', what USING ERRCODE = 'CD001';
+    END IF;
+    RETURN value;
+END
+$$;
+
+ALTER FUNCTION docstore._check_name(value text, what text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore._check_name(value text, what text) IS 'A namespace, type, tag or consumer name: 1 to 200 characters.';
+
+CREATE FUNCTION docstore._check_page(page_size integer) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+BEGIN
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'page_size must be between 1 and 1000, got %', page_size USING ERRCODE = 'CD001';
+    END IF;
+END
+$$;
+
+ALTER FUNCTION docstore._check_page(page_size integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore._check_page(page_size integer) IS 'Reject a page size outside 1..1000.';
+
+CREATE FUNCTION docstore._cursor(created_at timestamp with time zone, id bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT translate(encode(convert_to(p || '.' || left(md5(p || ':cdlstore-cursor'), 12), 'UTF8'), 'base64'), E'=\n', '')
+    FROM (SELECT (extract(epoch FROM created_at) * 1000000)::bigint || '.' || id AS p) AS x
+$$;
+
+ALTER FUNCTION docstore._cursor(created_at timestamp with time zone, id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore._cursor(created_at timestamp with time zone, id bigint) IS 'An opaque page cursor for a (created_at, id) key.';
+
+CREATE FUNCTION docstore._drop_orphan_bodies(candidates uuid[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+    DELETE FROM docstore.document_body b
+    WHERE b.document_body_uuid = ANY (candidates)
+      AND NOT EXISTS (SELECT FROM docstore.document_header h WHERE h.document_body_uuid = b.document_body_uuid)
+$$;
+
+ALTER FUNCTION docstore._drop_orphan_bodies(candidates uuid[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore._drop_orphan_bodies(candidates uuid[]) IS 'Remove those of the bodies that no version uses any more.';
+
+CREATE FUNCTION docstore._emit(operation text, p_namespace text, p_type text, p_uuid uuid, p_version integer, p_tag text, p_actor text, p_session text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    INSERT INTO docstore.change_event (operation, namespace, type, document_uuid, version, tag, actor, session_id)
+    VALUES (operation, p_namespace, p_type, p_uuid, p_version, p_tag, p_actor, p_session)
+    RETURNING id INTO v_id;
+    PERFORM pg_notify('cdlstore_docstore', json_build_object(
+        'id', v_id, 'operation', operation, 'type', p_type, 'document_uuid', p_uuid,
+        'version', p_version, 'tag', p_tag)::text);
+END
+$$;
+
+ALTER FUNCTION docstore._emit(operation text, p_namespace text, p_type text, p_uuid uuid, p_version integer, p_tag text, p_actor text, p_session text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore._emit(operation text, p_namespace text, p_type text, p_uuid uuid, p_version integer, p_tag text, p_actor text, p_session text) IS 'Append a change event and NOTIFY cdlstore_docstore with a small payload, in the caller''s transaction.';
+
+CREATE TABLE docstore.document_header (
+    id bigint NOT NULL,
+    namespace text NOT NULL,
+    type text NOT NULL,
+    document_uuid uuid NOT NULL,
+    version integer NOT NULL,
+    name text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    document_body_uuid uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text,
+    created_by_type text,
+    session_id text,
+    CONSTRAINT document_header_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT document_header_version_check CHECK ((version > 0))
+);
+
+ALTER TABLE docstore.document_header OWNER TO cdlstore_owner;
+
+CREATE FUNCTION docstore._item(h docstore.document_header, body jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT jsonb_build_object(
+        'namespace', h.namespace, 'type', h.type, 'document_uuid', h.document_uuid,
+        'version', h.version, 'name', h.name, 'metadata', h.metadata, 'created_at', h.created_at,
+        'created_by', h.created_by, 'created_by_type', h.created_by_type, 'session_id', h.session_id)
+        || CASE WHEN body IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('body', body) END
+$$;
+
+ALTER FUNCTION docstore._item(h docstore.document_header, body jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore._item(h docstore.document_header, body jsonb) IS 'A document version as the API returns it.';
+
+CREATE FUNCTION docstore._page(rows_json jsonb[], keys_at timestamp with time zone[], keys_id bigint[], page_size integer) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT jsonb_build_object(
+        'items', coalesce(to_jsonb(rows_json[1:page_size]), '[]'),
+        'next_cursor', CASE WHEN cardinality(rows_json) > page_size
+                            THEN docstore._cursor(keys_at[page_size], keys_id[page_size]) END)
+$$;
+
+ALTER FUNCTION docstore._page(rows_json jsonb[], keys_at timestamp with time zone[], keys_id bigint[], page_size integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore._page(rows_json jsonb[], keys_at timestamp with time zone[], keys_id bigint[], page_size integer) IS 'A page of items (page_size + 1 were read) and the cursor of the next page, if any.';
+
+CREATE FUNCTION docstore._uncursor(cursor text, OUT created_at timestamp with time zone, OUT id bigint) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $_$
+DECLARE
+    parts text[];
+BEGIN
+    BEGIN
+        parts := string_to_array(convert_from(decode(rpad(cursor, (length(cursor) + 3) / 4 * 4, '='), 'base64'), 'UTF8'), '.');
+    EXCEPTION WHEN OTHERS THEN
+        parts := NULL;
+    END;
+    IF cardinality(parts) IS DISTINCT FROM 3 OR parts[1] !~ '^-?[0-9]{1,18}$' OR parts[2] !~ '^[0-9]{1,18}$'
+       OR parts[3] <> left(md5(parts[1] || '.' || parts[2] || ':cdlstore-cursor'), 12) THEN
+        RAISE EXCEPTION 'invalid page cursor' USING ERRCODE = 'CD001',
+            HINT = 'Pass the next_cursor of the previous page unchanged.';
+    END IF;
+    created_at := 'epoch'::timestamptz + parts[1]::bigint * interval '1 microsecond';
+    id := parts[2]::bigint;
+END
+$_$;
+
+ALTER FUNCTION docstore._uncursor(cursor text, OUT created_at timestamp with time zone, OUT id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore._uncursor(cursor text, OUT created_at timestamp with time zone, OUT id bigint) IS 'The key of a page cursor; CD001 when it was not made by _cursor.';
+
+CREATE FUNCTION docstore._version(p_uuid uuid, p_version integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+DECLARE
+    d record;
+    result jsonb;
+BEGIN
+    SELECT x.latest_version, x.deleted_at INTO d FROM docstore.documents x WHERE x.document_uuid = p_uuid;
+    IF d.latest_version IS NULL THEN
+        RAISE EXCEPTION 'document % not found', p_uuid USING ERRCODE = 'CD002';
+    ELSIF d.deleted_at IS NOT NULL THEN
+        RAISE EXCEPTION 'document % was deleted', p_uuid USING ERRCODE = 'CD002',
+            DETAIL = format('deleted at %s', d.deleted_at);
+    END IF;
+    SELECT docstore._item(h, b.body) INTO result
+    FROM docstore.document_header h JOIN docstore.document_body b ON b.document_body_uuid = h.document_body_uuid
+    WHERE h.document_uuid = p_uuid AND h.version = coalesce(p_version, d.latest_version);
+    IF result IS NULL THEN
+        RAISE EXCEPTION 'document % has no version %', p_uuid, p_version USING ERRCODE = 'CD002';
+    END IF;
+    RETURN result;
+END
+$$;
+
+ALTER FUNCTION docstore._version(p_uuid uuid, p_version integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore._version(p_uuid uuid, p_version integer) IS 'One version (the newest when NULL) with its body; CD002 when absent or deleted.';
+
+CREATE FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    e record;
+BEGIN
+    PERFORM docstore._check_name(consumer, 'consumer');
+    SELECT x.xid, x.id INTO e FROM docstore.change_event x WHERE x.id = up_to_id;
+    IF e.id IS NULL THEN
+        RAISE EXCEPTION 'change event % not found', up_to_id USING ERRCODE = 'CD002';
+    END IF;
+    INSERT INTO docstore.consumer_offset AS c (consumer, last_xid, last_id) VALUES (consumer, e.xid, e.id)
+    ON CONFLICT ON CONSTRAINT consumer_offset_pkey DO UPDATE
+    SET last_xid = EXCLUDED.last_xid, last_id = EXCLUDED.last_id, updated_at = now()
+    WHERE (c.last_xid, c.last_id) < (EXCLUDED.last_xid, EXCLUDED.last_id);
+    RETURN FOUND;
+END
+$$;
+
+ALTER FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) IS 'Record that a consumer has handled every event up to this one; an older id changes nothing (false).';
+
+CREATE FUNCTION docstore.create_metadata_index(type text, field text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM docstore._check_name(type, 'type');
+    PERFORM docstore._check_name(field, 'field');
+    RETURN format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON docstore.document_header ((metadata ->> %L)) WHERE type = %L',
+                  'document_header_meta_' || left(md5(type || '/' || field), 16), field, type);
+END
+$$;
+
+ALTER FUNCTION docstore.create_metadata_index(type text, field text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.create_metadata_index(type text, field text) IS 'The DDL of a partial expression index on metadata->>field for one document type (to run outside a transaction, by the owner: CREATE INDEX CONCURRENTLY).';
+
+CREATE FUNCTION docstore.declare_tag(namespace text, tag text, is_protected boolean DEFAULT false, is_immutable boolean DEFAULT false) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+BEGIN
+    PERFORM docstore._check_name(namespace, 'namespace');
+    PERFORM docstore._check_name(tag, 'tag');
+    IF is_protected IS NULL OR is_immutable IS NULL THEN
+        RAISE EXCEPTION 'is_protected and is_immutable must not be NULL' USING ERRCODE = 'CD001';
+    END IF;
+    INSERT INTO docstore.tag_policy AS p (namespace, tag, is_protected, is_immutable)
+    VALUES (namespace, tag, is_protected, is_immutable)
+    ON CONFLICT ON CONSTRAINT tag_policy_pkey DO UPDATE
+    SET is_protected = EXCLUDED.is_protected, is_immutable = EXCLUDED.is_immutable;
+END
+$$;
+
+ALTER FUNCTION docstore.declare_tag(namespace text, tag text, is_protected boolean, is_immutable boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.declare_tag(namespace text, tag text, is_protected boolean, is_immutable boolean) IS 'Declare a tag of a namespace protected (moved or removed only with force) or immutable (set once per document, never moved or removed: releases).';
+
+CREATE FUNCTION docstore.delete_document(document_uuid uuid, actor text DEFAULT NULL::text, actor_type text DEFAULT NULL::text, session_id text DEFAULT NULL::text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    d record;
+BEGIN
+    UPDATE docstore.documents x SET deleted_at = now(), deleted_by = actor
+    WHERE x.document_uuid = document_uuid AND x.deleted_at IS NULL
+    RETURNING x.namespace, x.type, x.latest_version INTO d;
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT FROM docstore.documents x WHERE x.document_uuid = document_uuid) THEN
+            RAISE EXCEPTION 'document % not found', document_uuid USING ERRCODE = 'CD002';
+        END IF;
+        RETURN false;
+    END IF;
+    PERFORM docstore._emit('delete', d.namespace, d.type, document_uuid, d.latest_version, NULL, actor, session_id);
+    RETURN true;
+END
+$$;
+
+ALTER FUNCTION docstore.delete_document(document_uuid uuid, actor text, actor_type text, session_id text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.delete_document(document_uuid uuid, actor text, actor_type text, session_id text) IS 'Delete as a tombstone: versions, tags and their history stay, reads say deleted. False when it already was.';
+
+CREATE FUNCTION docstore.get_document(document_uuid uuid, version integer DEFAULT NULL::integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN docstore._version(document_uuid, version);
+END
+$$;
+
+ALTER FUNCTION docstore.get_document(document_uuid uuid, version integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.get_document(document_uuid uuid, version integer) IS 'A document version with its body (the newest when version is NULL). CD002 when absent or deleted.';
+
+CREATE FUNCTION docstore.get_document_by_tag(document_uuid uuid, tag text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    v_version integer;
+BEGIN
+    SELECT t.document_version INTO v_version FROM docstore.active_tag t
+    WHERE t.document_uuid = document_uuid AND t.tag = tag;
+    IF v_version IS NULL THEN
+        RAISE EXCEPTION 'document % has no tag %', document_uuid, tag USING ERRCODE = 'CD002';
+    END IF;
+    RETURN docstore._version(document_uuid, v_version) || jsonb_build_object('tag', tag);
+END
+$$;
+
+ALTER FUNCTION docstore.get_document_by_tag(document_uuid uuid, tag text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.get_document_by_tag(document_uuid uuid, tag text) IS 'The version a tag points at, with its body. CD002 when untagged.';
+
+CREATE FUNCTION docstore.get_document_by_tag_at(document_uuid uuid, tag text, as_of timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    v_version integer;
+BEGIN
+    IF as_of IS NULL THEN
+        RAISE EXCEPTION 'as_of is required' USING ERRCODE = 'CD001';
+    END IF;
+    SELECT e.new_version INTO v_version FROM docstore.tag_event e
+    WHERE e.document_uuid = document_uuid AND e.tag = tag AND e.created_at <= as_of
+    ORDER BY e.created_at DESC, e.id DESC LIMIT 1;
+    IF v_version IS NULL THEN
+        RETURN NULL;  -- the tag pointed at nothing then
+    END IF;
+    RETURN docstore._version(document_uuid, v_version) || jsonb_build_object('tag', tag, 'as_of', as_of);
+END
+$$;
+
+ALTER FUNCTION docstore.get_document_by_tag_at(document_uuid uuid, tag text, as_of timestamp with time zone) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.get_document_by_tag_at(document_uuid uuid, tag text, as_of timestamp with time zone) IS 'The version a tag pointed at at a moment, rebuilt from the tag events; NULL when it pointed at nothing.';
+
+CREATE FUNCTION docstore.get_tagged(namespace text, type text, tag text, include_body boolean DEFAULT true) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+BEGIN
+    PERFORM docstore._check_name(tag, 'tag');
+    RETURN (SELECT coalesce(jsonb_agg(docstore._item(h, CASE WHEN include_body THEN b.body END)
+                                      || jsonb_build_object('tag', t.tag) ORDER BY h.document_uuid), '[]')
+            FROM docstore.active_tag t
+            JOIN docstore.documents d ON d.document_uuid = t.document_uuid
+            JOIN docstore.document_header h ON h.document_uuid = t.document_uuid AND h.version = t.document_version
+            JOIN docstore.document_body b ON b.document_body_uuid = h.document_body_uuid
+            WHERE t.tag = tag AND d.namespace = namespace AND d.type = type AND d.deleted_at IS NULL);
+END
+$$;
+
+ALTER FUNCTION docstore.get_tagged(namespace text, type text, tag text, include_body boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.get_tagged(namespace text, type text, tag text, include_body boolean) IS 'Every live document of a type carrying a tag (e.g. every production agent config), the tagged version each.';
+
+CREATE FUNCTION docstore.list_by_session(session_id text, types text[] DEFAULT NULL::text[], include_body boolean DEFAULT false, page_size integer DEFAULT 100, after text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    k_at timestamptz;
+    k_id bigint;
+    items jsonb[];
+    at_keys timestamptz[];
+    id_keys bigint[];
+BEGIN
+    PERFORM docstore._check_name(session_id, 'session_id');
+    PERFORM docstore._check_page(page_size);
+    IF after IS NOT NULL THEN
+        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
+    END IF;
+    SELECT array_agg(docstore._item(h, CASE WHEN include_body THEN b.body END) ORDER BY h.created_at DESC, h.id DESC),
+           array_agg(h.created_at ORDER BY h.created_at DESC, h.id DESC),
+           array_agg(h.id ORDER BY h.created_at DESC, h.id DESC)
+    INTO items, at_keys, id_keys
+    FROM (SELECT h.* FROM docstore.document_header h
+          WHERE h.session_id = session_id
+            AND (types IS NULL OR h.type = ANY (types))
+            AND (after IS NULL OR (h.created_at, h.id) < (k_at, k_id))
+          ORDER BY h.created_at DESC, h.id DESC
+          LIMIT page_size + 1) AS h
+    LEFT JOIN docstore.document_body b ON include_body AND b.document_body_uuid = h.document_body_uuid;
+    RETURN docstore._page(items, at_keys, id_keys, page_size);
+END
+$$;
+
+ALTER FUNCTION docstore.list_by_session(session_id text, types text[], include_body boolean, page_size integer, after text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.list_by_session(session_id text, types text[], include_body boolean, page_size integer, after text) IS 'The versions written in a session, newest first: {items, next_cursor}; pass next_cursor as after for the next page (keyset on created_at and id).';
+
+CREATE FUNCTION docstore.list_documents(namespace text, type text, metadata_filter jsonb DEFAULT NULL::jsonb, include_body boolean DEFAULT false, page_size integer DEFAULT 100, after text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    k_at timestamptz;
+    k_id bigint;
+    items jsonb[];
+    at_keys timestamptz[];
+    id_keys bigint[];
+BEGIN
+    PERFORM docstore._check_name(namespace, 'namespace');
+    PERFORM docstore._check_name(type, 'type');
+    PERFORM docstore._check_page(page_size);
+    IF metadata_filter IS NOT NULL AND jsonb_typeof(metadata_filter) <> 'object' THEN
+        RAISE EXCEPTION 'metadata_filter must be a JSON object' USING ERRCODE = 'CD001';
+    END IF;
+    IF after IS NOT NULL THEN
+        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
+    END IF;
+    SELECT array_agg(docstore._item(h, CASE WHEN include_body THEN b.body END) ORDER BY h.created_at DESC, h.id DESC),
+           array_agg(h.created_at ORDER BY h.created_at DESC, h.id DESC),
+           array_agg(h.id ORDER BY h.created_at DESC, h.id DESC)
+    INTO items, at_keys, id_keys
+    FROM (SELECT h.* FROM docstore.document_header h
+          JOIN docstore.documents d ON d.document_uuid = h.document_uuid AND d.latest_version = h.version
+          WHERE h.namespace = namespace AND h.type = type AND d.deleted_at IS NULL
+            AND (metadata_filter IS NULL OR h.metadata @> metadata_filter)
+            AND (after IS NULL OR (h.created_at, h.id) < (k_at, k_id))
+          ORDER BY h.created_at DESC, h.id DESC
+          LIMIT page_size + 1) AS h
+    LEFT JOIN docstore.document_body b ON include_body AND b.document_body_uuid = h.document_body_uuid;
+    RETURN docstore._page(items, at_keys, id_keys, page_size);
+END
+$$;
+
+ALTER FUNCTION docstore.list_documents(namespace text, type text, metadata_filter jsonb, include_body boolean, page_size integer, after text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.list_documents(namespace text, type text, metadata_filter jsonb, include_body boolean, page_size integer, after text) IS 'The newest versions of the live documents of a type, newest first, optionally those whose metadata contains metadata_filter: {items, next_cursor}.';
+
+CREATE FUNCTION docstore.prune_versions(namespace text, type text, keep_last integer, older_than interval, dry_run boolean DEFAULT true) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    doomed jsonb;
+    bodies uuid[];
+BEGIN
+    PERFORM docstore._check_name(namespace, 'namespace');
+    PERFORM docstore._check_name(type, 'type');
+    IF keep_last IS NULL OR keep_last < 1 OR older_than IS NULL OR older_than < interval '0' OR dry_run IS NULL THEN
+        RAISE EXCEPTION 'keep_last must be at least 1 and older_than a positive interval' USING ERRCODE = 'CD001';
+    END IF;
+    SELECT coalesce(jsonb_agg(jsonb_build_object('document_uuid', h.document_uuid, 'version', h.version)
+                              ORDER BY h.document_uuid, h.version), '[]')
+    INTO doomed
+    FROM docstore.document_header h
+    JOIN docstore.documents d ON d.document_uuid = h.document_uuid
+    WHERE h.namespace = namespace AND h.type = type
+      AND h.version <= d.latest_version - keep_last
+      AND h.created_at < now() - older_than
+      AND NOT EXISTS (SELECT FROM docstore.active_tag t
+                      WHERE t.document_uuid = h.document_uuid AND t.document_version = h.version);
+    IF NOT dry_run AND jsonb_array_length(doomed) > 0 THEN
+        WITH gone AS (
+            DELETE FROM docstore.document_header h
+            USING jsonb_to_recordset(doomed) AS x (document_uuid uuid, version integer)
+            WHERE h.document_uuid = x.document_uuid AND h.version = x.version
+            RETURNING h.document_body_uuid)
+        SELECT array_agg(DISTINCT g.document_body_uuid) INTO bodies FROM gone g;
+        PERFORM docstore._drop_orphan_bodies(bodies);
+        PERFORM docstore._emit('prune', namespace, type, x.document_uuid, x.version, NULL, NULL, NULL)
+        FROM jsonb_to_recordset(doomed) AS x (document_uuid uuid, version integer);
+    END IF;
+    RETURN jsonb_build_object('dry_run', dry_run, 'count', jsonb_array_length(doomed), 'versions', doomed);
+END
+$$;
+
+ALTER FUNCTION docstore.prune_versions(namespace text, type text, keep_last integer, older_than interval, dry_run boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.prune_versions(namespace text, type text, keep_last integer, older_than interval, dry_run boolean) IS 'Retention: versions beyond the keep_last newest and older than older_than, never one a tag points to. With dry_run (the default) only reports them.';
+
+CREATE FUNCTION docstore.purge_document(document_uuid uuid, actor text DEFAULT NULL::text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    d record;
+    bodies uuid[];
+BEGIN
+    SELECT array_agg(DISTINCT h.document_body_uuid) INTO bodies
+    FROM docstore.document_header h WHERE h.document_uuid = document_uuid;
+    DELETE FROM docstore.documents x WHERE x.document_uuid = document_uuid
+    RETURNING x.namespace, x.type INTO d;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM docstore._drop_orphan_bodies(bodies);
+    PERFORM docstore._emit('purge', d.namespace, d.type, document_uuid, NULL, NULL, actor, NULL);
+    RETURN true;
+END
+$$;
+
+ALTER FUNCTION docstore.purge_document(document_uuid uuid, actor text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.purge_document(document_uuid uuid, actor text) IS 'Remove a document for good: versions, bodies no one else shares, tags and tag history.';
+
+CREATE FUNCTION docstore.put_document(namespace text, type text, body jsonb, name text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, created_by text DEFAULT NULL::text, created_by_type text DEFAULT NULL::text, session_id text DEFAULT NULL::text, document_uuid uuid DEFAULT NULL::uuid, expected_version integer DEFAULT NULL::integer) RETURNS docstore.document_ref
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    v_uuid uuid := document_uuid;
+    v_version integer;
+    v_doc record;
+    v_body uuid;
+    v_hash bytea;
+BEGIN
+    PERFORM docstore._check_name(namespace, 'namespace');
+    PERFORM docstore._check_name(type, 'type');
+    IF body IS NULL THEN
+        RAISE EXCEPTION 'body is required' USING ERRCODE = 'CD001';
+    END IF;
+    IF metadata IS NULL OR jsonb_typeof(metadata) <> 'object' THEN
+        RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = 'CD001';
+    END IF;
+    IF expected_version IS NOT NULL AND (v_uuid IS NULL OR expected_version < 1) THEN
+        RAISE EXCEPTION 'expected_version needs the document_uuid of an existing document and is at least 1'
+            USING ERRCODE = 'CD001';
+    END IF;
+    IF octet_length(body::text) > 16 * 1024 * 1024 THEN
+        RAISE EXCEPTION 'document body is over 16 MiB' USING ERRCODE = 'CD007';
+    END IF;
+
+    IF v_uuid IS NULL THEN
+        v_uuid := gen_random_uuid();
+    END IF;
+    LOOP
+        -- the row lock on documents serializes the writers of one document: versions are gap-free
+        UPDATE docstore.documents d SET latest_version = d.latest_version + 1
+        WHERE d.document_uuid = v_uuid AND d.deleted_at IS NULL
+          AND (expected_version IS NULL OR d.latest_version = expected_version)
+        RETURNING d.latest_version, d.namespace, d.type INTO v_doc;
+        EXIT WHEN FOUND;
+        SELECT d.latest_version, d.deleted_at INTO v_doc FROM docstore.documents d WHERE d.document_uuid = v_uuid;
+        IF v_doc.deleted_at IS NOT NULL THEN
+            RAISE EXCEPTION 'document % is deleted', v_uuid USING ERRCODE = 'CD004';
+        ELSIF v_doc.latest_version IS NOT NULL THEN
+            RAISE EXCEPTION 'document % is at version %, not %', v_uuid, v_doc.latest_version, expected_version
+                USING ERRCODE = 'CD003', HINT = 'Read the latest version and try again.';
+        ELSIF expected_version IS NOT NULL THEN
+            RAISE EXCEPTION 'document % not found', v_uuid USING ERRCODE = 'CD002';
+        END IF;
+        INSERT INTO docstore.documents (document_uuid, namespace, type, latest_version)
+        VALUES (v_uuid, namespace, type, 1)
+        ON CONFLICT ON CONSTRAINT documents_pkey DO NOTHING;
+        IF FOUND THEN
+            SELECT 1 AS latest_version, put_document.namespace AS namespace, put_document.type AS type INTO v_doc;
+            EXIT;
+        END IF;  -- created meanwhile by another writer: take the next version after it
+    END LOOP;
+    IF v_doc.namespace <> namespace OR v_doc.type <> type THEN
+        RAISE EXCEPTION 'document % is a % in %, not a % in %', v_uuid, v_doc.type, v_doc.namespace, type, namespace
+            USING ERRCODE = 'CD001';
+    END IF;
+    v_version := v_doc.latest_version;
+
+    v_hash := sha256(convert_to(body::text, 'UTF8'));
+    INSERT INTO docstore.document_body (body_hash, body) VALUES (v_hash, body)
+    ON CONFLICT ON CONSTRAINT document_body_body_hash_key DO NOTHING
+    RETURNING document_body_uuid INTO v_body;
+    IF v_body IS NULL THEN
+        SELECT b.document_body_uuid INTO v_body FROM docstore.document_body b WHERE b.body_hash = v_hash;
+    END IF;
+    INSERT INTO docstore.document_header
+        (namespace, type, document_uuid, version, name, metadata, document_body_uuid, created_by,
+         created_by_type, session_id)
+    VALUES (namespace, type, v_uuid, v_version, name, metadata, v_body, created_by, created_by_type, session_id);
+    PERFORM docstore._emit('put', namespace, type, v_uuid, v_version, NULL, created_by, session_id);
+    RETURN ROW(v_uuid, v_version)::docstore.document_ref;
+END
+$$;
+
+ALTER FUNCTION docstore.put_document(namespace text, type text, body jsonb, name text, metadata jsonb, created_by text, created_by_type text, session_id text, document_uuid uuid, expected_version integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.put_document(namespace text, type text, body jsonb, name text, metadata jsonb, created_by text, created_by_type text, session_id text, document_uuid uuid, expected_version integer) IS 'Store a new document (version 1) or the next version of one. With expected_version the write succeeds only if that is still the newest version (CD003 otherwise). Returns (document_uuid, version).';
+
+CREATE FUNCTION docstore.read_changes(consumer text, max_count integer DEFAULT 100) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    o record;
+BEGIN
+    PERFORM docstore._check_name(consumer, 'consumer');
+    IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', max_count USING ERRCODE = 'CD001';
+    END IF;
+    SELECT c.last_xid, c.last_id INTO o FROM docstore.consumer_offset c WHERE c.consumer = consumer;
+    -- only transactions that have ended: none of them can still add an event behind the offset
+    RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'id', e.id, 'operation', e.operation, 'namespace', e.namespace, 'type', e.type,
+                'document_uuid', e.document_uuid, 'version', e.version, 'tag', e.tag, 'actor', e.actor,
+                'session_id', e.session_id, 'created_at', e.created_at) ORDER BY e.xid, e.id), '[]')
+            FROM (SELECT * FROM docstore.change_event e
+                  WHERE (e.xid, e.id) > (coalesce(o.last_xid, '0'::xid8), coalesce(o.last_id, 0))
+                    AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
+                  ORDER BY e.xid, e.id LIMIT max_count) AS e);
+END
+$$;
+
+ALTER FUNCTION docstore.read_changes(consumer text, max_count integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.read_changes(consumer text, max_count integer) IS 'The next change events after the consumer''s acknowledged offset, in commit-safe order: events of transactions still running wait, so nothing is ever skipped.';
+
+CREATE FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text DEFAULT NULL::text, actor_type text DEFAULT NULL::text, session_id text DEFAULT NULL::text, expected_version integer DEFAULT NULL::integer, force boolean DEFAULT false) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN docstore._change_tag(document_uuid, tag, NULL, actor, actor_type, session_id, expected_version, force);
+END
+$$;
+
+ALTER FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) IS 'Remove a tag; returns the version it pointed at (NULL when there was none).';
+
+CREATE FUNCTION docstore.set_tag(document_uuid uuid, version integer, tag text, actor text DEFAULT NULL::text, actor_type text DEFAULT NULL::text, session_id text DEFAULT NULL::text, expected_version integer DEFAULT NULL::integer, force boolean DEFAULT false) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+BEGIN
+    IF version IS NULL THEN
+        RAISE EXCEPTION 'version is required (remove_tag removes a tag)' USING ERRCODE = 'CD001';
+    END IF;
+    RETURN docstore._change_tag(document_uuid, tag, version, actor, actor_type, session_id, expected_version, force);
+END
+$$;
+
+ALTER FUNCTION docstore.set_tag(document_uuid uuid, version integer, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.set_tag(document_uuid uuid, version integer, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) IS 'Point a tag at a version. With expected_version it is a compare-and-swap (CD003 when the tag points elsewhere). Protected tags need force; immutable ones never move (CD006). Returns the version it pointed at before (NULL when new).';
+
+CREATE FUNCTION docstore.tag_history(document_uuid uuid, tag text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+BEGIN
+    IF NOT EXISTS (SELECT FROM docstore.documents d WHERE d.document_uuid = document_uuid) THEN
+        RAISE EXCEPTION 'document % not found', document_uuid USING ERRCODE = 'CD002';
+    END IF;
+    RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'operation', e.operation, 'old_version', e.old_version, 'new_version', e.new_version,
+                'actor', e.actor, 'actor_type', e.actor_type, 'session_id', e.session_id,
+                'created_at', e.created_at) ORDER BY e.created_at, e.id), '[]')
+            FROM docstore.tag_event e WHERE e.document_uuid = document_uuid AND e.tag = tag);
+END
+$$;
+
+ALTER FUNCTION docstore.tag_history(document_uuid uuid, tag text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.tag_history(document_uuid uuid, tag text) IS 'Every change of a tag of a document, oldest first.';
+
 CREATE TABLE cdl.character_change_log (
     id bigint NOT NULL,
     character_id bigint NOT NULL,
@@ -3193,6 +3912,121 @@ ALTER TABLE cdl.workflow_triggers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTI
     CACHE 1
 );
 
+CREATE TABLE docstore.active_tag (
+    document_uuid uuid NOT NULL,
+    tag text NOT NULL,
+    document_version integer NOT NULL,
+    set_by text,
+    set_by_type text,
+    set_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT active_tag_tag_check CHECK (((tag <> ''::text) AND (length(tag) <= 100)))
+);
+
+ALTER TABLE docstore.active_tag OWNER TO cdlstore_owner;
+
+CREATE TABLE docstore.change_event (
+    id bigint NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    operation text NOT NULL,
+    namespace text NOT NULL,
+    type text NOT NULL,
+    document_uuid uuid NOT NULL,
+    version integer,
+    tag text,
+    actor text,
+    session_id text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT change_event_operation_check CHECK ((operation = ANY (ARRAY['put'::text, 'tag'::text, 'untag'::text, 'delete'::text, 'purge'::text, 'prune'::text])))
+);
+
+ALTER TABLE docstore.change_event OWNER TO cdlstore_owner;
+
+ALTER TABLE docstore.change_event ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME docstore.change_event_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE docstore.consumer_offset (
+    consumer text NOT NULL,
+    last_xid xid8 DEFAULT '0'::xid8 NOT NULL,
+    last_id bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT consumer_offset_consumer_check CHECK (((consumer <> ''::text) AND (length(consumer) <= 200)))
+);
+
+ALTER TABLE docstore.consumer_offset OWNER TO cdlstore_owner;
+
+CREATE TABLE docstore.document_body (
+    document_body_uuid uuid DEFAULT gen_random_uuid() NOT NULL,
+    body_hash bytea NOT NULL,
+    body jsonb NOT NULL
+);
+
+ALTER TABLE docstore.document_body OWNER TO cdlstore_owner;
+
+ALTER TABLE docstore.document_header ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME docstore.document_header_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE docstore.documents (
+    document_uuid uuid NOT NULL,
+    namespace text NOT NULL,
+    type text NOT NULL,
+    latest_version integer NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    deleted_by text,
+    CONSTRAINT documents_latest_version_check CHECK ((latest_version > 0)),
+    CONSTRAINT documents_namespace_check CHECK (((namespace <> ''::text) AND (length(namespace) <= 200))),
+    CONSTRAINT documents_type_check CHECK (((type <> ''::text) AND (length(type) <= 200)))
+);
+
+ALTER TABLE docstore.documents OWNER TO cdlstore_owner;
+
+CREATE TABLE docstore.tag_event (
+    id bigint NOT NULL,
+    document_uuid uuid NOT NULL,
+    tag text NOT NULL,
+    operation text NOT NULL,
+    old_version integer,
+    new_version integer,
+    actor text,
+    actor_type text,
+    session_id text,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT tag_event_operation_check CHECK ((operation = ANY (ARRAY['set'::text, 'move'::text, 'remove'::text])))
+);
+
+ALTER TABLE docstore.tag_event OWNER TO cdlstore_owner;
+
+ALTER TABLE docstore.tag_event ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME docstore.tag_event_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE docstore.tag_policy (
+    namespace text NOT NULL,
+    tag text NOT NULL,
+    is_protected boolean DEFAULT false NOT NULL,
+    is_immutable boolean DEFAULT false NOT NULL,
+    CONSTRAINT tag_policy_tag_check CHECK (((tag <> ''::text) AND (length(tag) <= 100)))
+);
+
+ALTER TABLE docstore.tag_policy OWNER TO cdlstore_owner;
+
 ALTER TABLE ONLY cdl.character_change_log
     ADD CONSTRAINT character_change_log_pkey PRIMARY KEY (id);
 
@@ -3292,6 +4126,39 @@ ALTER TABLE ONLY cdl.workflow_triggers
 ALTER TABLE ONLY cdl.workflow_triggers
     ADD CONSTRAINT workflow_triggers_workflow_id_trigger_type_sort_order_key UNIQUE (workflow_id, trigger_type, sort_order);
 
+ALTER TABLE ONLY docstore.active_tag
+    ADD CONSTRAINT active_tag_pkey PRIMARY KEY (document_uuid, tag);
+
+ALTER TABLE ONLY docstore.change_event
+    ADD CONSTRAINT change_event_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY docstore.consumer_offset
+    ADD CONSTRAINT consumer_offset_pkey PRIMARY KEY (consumer);
+
+ALTER TABLE ONLY docstore.document_body
+    ADD CONSTRAINT document_body_body_hash_key UNIQUE (body_hash);
+
+ALTER TABLE ONLY docstore.document_body
+    ADD CONSTRAINT document_body_pkey PRIMARY KEY (document_body_uuid);
+
+ALTER TABLE ONLY docstore.document_header
+    ADD CONSTRAINT document_header_document_uuid_version_key UNIQUE (document_uuid, version);
+
+ALTER TABLE ONLY docstore.document_header
+    ADD CONSTRAINT document_header_id_key UNIQUE (id);
+
+ALTER TABLE ONLY docstore.document_header
+    ADD CONSTRAINT document_header_pkey PRIMARY KEY (namespace, type, document_uuid, version);
+
+ALTER TABLE ONLY docstore.documents
+    ADD CONSTRAINT documents_pkey PRIMARY KEY (document_uuid);
+
+ALTER TABLE ONLY docstore.tag_event
+    ADD CONSTRAINT tag_event_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY docstore.tag_policy
+    ADD CONSTRAINT tag_policy_pkey PRIMARY KEY (namespace, tag);
+
 CREATE UNIQUE INDEX character_analytics_character_idx ON cdl.character_analytics USING btree (character_id);
 
 CREATE INDEX character_change_log_character_idx ON cdl.character_change_log USING btree (character_id, id);
@@ -3331,6 +4198,22 @@ CREATE INDEX workflow_instances_timeout_idx ON cdl.workflow_instances USING btre
 CREATE INDEX workflow_instances_user_all_idx ON cdl.workflow_instances USING btree (user_id, id);
 
 CREATE INDEX workflow_instances_user_idx ON cdl.workflow_instances USING btree (user_id, character_id) WHERE (status = 'active'::cdl.workflow_status_enum);
+
+CREATE INDEX active_tag_tag_idx ON docstore.active_tag USING btree (tag, document_uuid) INCLUDE (document_version);
+
+CREATE INDEX change_event_order_idx ON docstore.change_event USING btree (xid, id);
+
+CREATE INDEX document_header_body_idx ON docstore.document_header USING btree (document_body_uuid);
+
+CREATE INDEX document_header_metadata_idx ON docstore.document_header USING gin (metadata jsonb_path_ops);
+
+CREATE INDEX document_header_session_idx ON docstore.document_header USING btree (session_id, created_at DESC, id DESC) INCLUDE (type, document_uuid, version) WHERE (session_id IS NOT NULL);
+
+CREATE INDEX document_header_type_idx ON docstore.document_header USING btree (namespace, type, created_at DESC, id DESC);
+
+CREATE INDEX documents_type_idx ON docstore.documents USING btree (namespace, type) WHERE (deleted_at IS NULL);
+
+CREATE INDEX tag_event_tag_idx ON docstore.tag_event USING btree (document_uuid, tag, created_at, id);
 
 CREATE TRIGGER character_field_values_log AFTER INSERT OR DELETE OR UPDATE ON cdl.character_field_values FOR EACH ROW EXECUTE FUNCTION cdl._log_field_change();
 
@@ -3396,6 +4279,21 @@ ALTER TABLE ONLY cdl.workflow_transitions
 
 ALTER TABLE ONLY cdl.workflow_triggers
     ADD CONSTRAINT workflow_triggers_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES cdl.character_workflows(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY docstore.active_tag
+    ADD CONSTRAINT active_tag_document_uuid_document_version_fkey FOREIGN KEY (document_uuid, document_version) REFERENCES docstore.document_header(document_uuid, version);
+
+ALTER TABLE ONLY docstore.active_tag
+    ADD CONSTRAINT active_tag_document_uuid_fkey FOREIGN KEY (document_uuid) REFERENCES docstore.documents(document_uuid) ON DELETE CASCADE;
+
+ALTER TABLE ONLY docstore.document_header
+    ADD CONSTRAINT document_header_document_body_uuid_fkey FOREIGN KEY (document_body_uuid) REFERENCES docstore.document_body(document_body_uuid);
+
+ALTER TABLE ONLY docstore.document_header
+    ADD CONSTRAINT document_header_document_uuid_fkey FOREIGN KEY (document_uuid) REFERENCES docstore.documents(document_uuid) ON DELETE CASCADE;
+
+ALTER TABLE ONLY docstore.tag_event
+    ADD CONSTRAINT tag_event_document_uuid_fkey FOREIGN KEY (document_uuid) REFERENCES docstore.documents(document_uuid) ON DELETE CASCADE;
 
 GRANT USAGE ON SCHEMA cdl TO cdlstore_app;
 GRANT USAGE ON SCHEMA cdl TO cdlstore_readonly;
@@ -3590,6 +4488,77 @@ GRANT ALL ON FUNCTION cdl.upsert_knowledge(character_name character varying, kno
 
 REVOKE ALL ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION docstore._check_name(value text, what text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION docstore._check_page(page_size integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION docstore._cursor(created_at timestamp with time zone, id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION docstore._drop_orphan_bodies(candidates uuid[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION docstore._emit(operation text, p_namespace text, p_type text, p_uuid uuid, p_version integer, p_tag text, p_actor text, p_session text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION docstore._item(h docstore.document_header, body jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION docstore._page(rows_json jsonb[], keys_at timestamp with time zone[], keys_id bigint[], page_size integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION docstore._uncursor(cursor text, OUT created_at timestamp with time zone, OUT id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION docstore._version(p_uuid uuid, p_version integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.create_metadata_index(type text, field text) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.create_metadata_index(type text, field text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.declare_tag(namespace text, tag text, is_protected boolean, is_immutable boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.declare_tag(namespace text, tag text, is_protected boolean, is_immutable boolean) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.delete_document(document_uuid uuid, actor text, actor_type text, session_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.delete_document(document_uuid uuid, actor text, actor_type text, session_id text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.get_document(document_uuid uuid, version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.get_document(document_uuid uuid, version integer) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.get_document_by_tag(document_uuid uuid, tag text) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.get_document_by_tag(document_uuid uuid, tag text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.get_document_by_tag_at(document_uuid uuid, tag text, as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.get_document_by_tag_at(document_uuid uuid, tag text, as_of timestamp with time zone) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.get_tagged(namespace text, type text, tag text, include_body boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.get_tagged(namespace text, type text, tag text, include_body boolean) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.list_by_session(session_id text, types text[], include_body boolean, page_size integer, after text) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.list_by_session(session_id text, types text[], include_body boolean, page_size integer, after text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.list_documents(namespace text, type text, metadata_filter jsonb, include_body boolean, page_size integer, after text) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.list_documents(namespace text, type text, metadata_filter jsonb, include_body boolean, page_size integer, after text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.prune_versions(namespace text, type text, keep_last integer, older_than interval, dry_run boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.prune_versions(namespace text, type text, keep_last integer, older_than interval, dry_run boolean) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.purge_document(document_uuid uuid, actor text) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.purge_document(document_uuid uuid, actor text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.put_document(namespace text, type text, body jsonb, name text, metadata jsonb, created_by text, created_by_type text, session_id text, document_uuid uuid, expected_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.put_document(namespace text, type text, body jsonb, name text, metadata jsonb, created_by text, created_by_type text, session_id text, document_uuid uuid, expected_version integer) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.read_changes(consumer text, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.read_changes(consumer text, max_count integer) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.set_tag(document_uuid uuid, version integer, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.set_tag(document_uuid uuid, version integer, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.tag_history(document_uuid uuid, tag text) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.tag_history(document_uuid uuid, tag text) TO cdlstore_app;
 
 GRANT SELECT ON TABLE cdl.character_analytics TO cdlstore_readonly;
 

@@ -73,7 +73,13 @@ SELECT functions_are('cdl', ARRAY[
     'rollback_character', 'schema_version', 'search_character_knowledge', 'search_characters',
     'start_workflow_instance', 'upsert_character_field', 'upsert_communication_pattern',
     'upsert_knowledge', 'upsert_response_template']);
-SELECT functions_are('docstore', ARRAY[]::name[]);
+SELECT functions_are('docstore', ARRAY[
+    '_change_tag', '_check_name', '_check_page', '_cursor', '_drop_orphan_bodies', '_emit',
+    '_item', '_page', '_uncursor', '_version', 'ack_changes', 'create_metadata_index',
+    'declare_tag', 'delete_document', 'get_document', 'get_document_by_tag',
+    'get_document_by_tag_at', 'get_tagged', 'list_by_session', 'list_documents',
+    'prune_versions', 'purge_document', 'put_document', 'read_changes', 'remove_tag', 'set_tag',
+    'tag_history']);
 SELECT functions_are('ops', ARRAY[]::name[]);
 SELECT functions_are('game', ARRAY[]::name[]);
 

@@ -1,0 +1,9 @@
+DROP TYPE docstore.document_ref;
+DROP TABLE docstore.consumer_offset;
+DROP TABLE docstore.change_event;
+DROP TABLE docstore.tag_event;
+DROP TABLE docstore.active_tag;
+DROP TABLE docstore.tag_policy;
+DROP TABLE docstore.document_header;
+DROP TABLE docstore.documents;
+DROP TABLE docstore.document_body;
