@@ -83,7 +83,7 @@ SELECT throws_ok(format($$SELECT docstore.get_document(%L)$$, (SELECT u FROM d))
 SELECT is(jsonb_array_length(docstore.tag_history((SELECT u FROM d), 'production')), 3, 'its history stays');
 SELECT results_eq(format($$SELECT operation, count(*)::int FROM docstore.change_event WHERE document_uuid = %L
                            GROUP BY 1 ORDER BY 1$$, (SELECT u FROM d)),
-    $$VALUES ('delete', 1), ('put', 4), ('tag', 4)$$, 'every put, tag change and delete is a change event');
+    $$VALUES ('delete', 1), ('prune', 2), ('put', 4), ('tag', 4)$$, 'every put, tag change, prune and delete is a change event');
 SELECT is(docstore.purge_document((SELECT u FROM d)), true, 'purge');
 SELECT is((SELECT count(*)::int FROM docstore.document_body), 0, 'and no body is left behind');
 
