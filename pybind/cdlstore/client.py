@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from .characters import Characters
+from .documents import Documents
 from .errors import CdlstoreError, ConnectionFailed, translated
 from .localdb import default_dsn
 from .workflows import Workflows
@@ -66,6 +67,18 @@ class Client:
     def characters(self) -> Characters:
         """Characters (CDL): import, load, change, version, search."""
         return Characters(self)
+
+    @cached_property
+    def documents(self) -> Documents:
+        """The versioned document store: put, get, tags, listing, changes."""
+        return Documents(self)
+
+    @property
+    def conninfo(self) -> str | None:
+        """The DSN of the pool, when the client has one."""
+        if self._pool is None or not isinstance(self._pool.conninfo, str):
+            return None
+        return self._pool.conninfo
 
     @cached_property
     def workflows(self) -> Workflows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
@@ -145,3 +146,59 @@ class ActiveWorkflow(WorkflowStep):
     character: str
     started_at: datetime
     timeout_at: datetime | None = None
+
+
+class DocumentRef(_Model):
+    document_uuid: UUID
+    version: int
+
+
+class Document(_Model):
+    """One version of a document (``body`` only when asked for)."""
+
+    namespace: str
+    type: str
+    document_uuid: UUID
+    version: int
+    name: str | None = None
+    metadata: dict[str, Any]
+    created_at: datetime
+    created_by: str | None = None
+    created_by_type: str | None = None
+    session_id: str | None = None
+    body: Any = None
+    tag: str | None = None
+
+
+class DocumentPage(_Model):
+    items: list[Document]
+    next_cursor: str | None = None
+
+
+class TagEvent(_Model):
+    operation: str
+    old_version: int | None = None
+    new_version: int | None = None
+    actor: str | None = None
+    actor_type: str | None = None
+    session_id: str | None = None
+    created_at: datetime
+
+
+class ChangeEvent(_Model):
+    id: int
+    operation: str
+    namespace: str
+    type: str
+    document_uuid: UUID
+    version: int | None = None
+    tag: str | None = None
+    actor: str | None = None
+    session_id: str | None = None
+    created_at: datetime
+
+
+class PruneReport(_Model):
+    dry_run: bool
+    count: int
+    versions: list[DocumentRef]

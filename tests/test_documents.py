@@ -1,0 +1,235 @@
+"""client.documents against real PostgreSQL: versions, tags, listing, deletion, retention,
+change capture, notifications, bad input and concurrency."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+import cdlstore
+from cdlstore import Client, errors
+
+
+def test_versions_and_optimistic_writes(client: Client) -> None:
+    docs = client.documents
+    ref = docs.put(
+        "ns",
+        "agent_config",
+        {"model": "a"},
+        name="cfg",
+        metadata={"env": "prod"},
+        created_by="alice",
+        session_id="s1",
+    )
+    assert ref.version == 1
+    assert (
+        docs.put(
+            "ns",
+            "agent_config",
+            {"model": "b"},
+            document_uuid=ref.document_uuid,
+            expected_version=1,
+        ).version
+        == 2
+    )
+    with pytest.raises(errors.Conflict, match="is at version 2, not 1"):
+        docs.put(
+            "ns",
+            "agent_config",
+            {"model": "c"},
+            document_uuid=ref.document_uuid,
+            expected_version=1,
+        )
+    assert docs.get(ref.document_uuid).body == {"model": "b"}
+    assert docs.get(ref.document_uuid, 1).metadata == {"env": "prod"}
+    with pytest.raises(errors.NotFound):
+        docs.get(uuid.uuid4())
+
+
+def test_tags_history_and_time_travel(client: Client) -> None:
+    docs = client.documents
+    ref = docs.put("ns", "agent_config", {"v": 1})
+    docs.put("ns", "agent_config", {"v": 2}, document_uuid=ref.document_uuid)
+    assert docs.set_tag(ref.document_uuid, 1, "production", actor="ops") is None
+    assert docs.set_tag(ref.document_uuid, 2, "production", expected_version=1) == 1
+    with pytest.raises(errors.Conflict):
+        docs.set_tag(ref.document_uuid, 1, "production", expected_version=1)
+    with pytest.raises(errors.NotFound):
+        docs.set_tag(ref.document_uuid, 7, "staging")
+    assert docs.get_by_tag(ref.document_uuid, "production").body == {"v": 2}
+    assert [d.version for d in docs.get_tagged("ns", "agent_config", "production")] == [2]
+    assert [e.operation for e in docs.tag_history(ref.document_uuid, "production")] == [
+        "set",
+        "move",
+    ]
+    assert (
+        docs.get_by_tag_at(ref.document_uuid, "production", datetime(2000, 1, 1, tzinfo=UTC))
+        is None
+    )
+    docs.declare_tag("ns", "production", protected=True)
+    with pytest.raises(errors.Forbidden, match="protected"):
+        docs.remove_tag(ref.document_uuid, "production")
+    assert docs.remove_tag(ref.document_uuid, "production", force=True) == 2
+
+
+def test_session_listing_pages(client: Client) -> None:
+    docs = client.documents
+    refs = [
+        docs.put("ns", "message" if i % 2 else "context", {"i": i}, session_id="sess")
+        for i in range(5)
+    ]
+    listed = list(docs.get_by_session("sess", limit=2))
+    assert [d.body["i"] for d in listed] == [4, 3, 2, 1, 0]
+    assert [d.document_uuid for d in listed] == [r.document_uuid for r in reversed(refs)]
+    only = list(docs.get_by_session("sess", types=["message"], include_body=False, limit=1))
+    assert [d.type for d in only] == ["message", "message"] and only[0].body is None
+    with pytest.raises(errors.InvalidInput, match="invalid page cursor"):
+        docs.session_page("sess", after="bm90LWEtY3Vyc29y")
+    with pytest.raises(errors.InvalidInput, match="page_size"):
+        docs.session_page("sess", page_size=-1)
+
+
+def test_list_delete_purge_prune(client: Client) -> None:
+    docs = client.documents
+    keep = docs.put("ns", "kb", {"t": "keep"}, metadata={"lang": "en"})
+    gone = docs.put("ns", "kb", {"t": "gone"}, metadata={"lang": "en"})
+    docs.put("ns", "kb", {"t": "fr"}, metadata={"lang": "fr"})
+    assert {d.body["t"] for d in docs.list("ns", "kb", {"lang": "en"}, include_body=True)} == {
+        "keep",
+        "gone",
+    }
+    assert docs.delete(gone.document_uuid, actor="me") is True
+    assert docs.delete(gone.document_uuid) is False
+    assert [d.document_uuid for d in docs.list("ns", "kb", {"lang": "en"})] == [keep.document_uuid]
+    with pytest.raises(errors.InvalidState):
+        docs.put("ns", "kb", {}, document_uuid=gone.document_uuid)
+    assert docs.purge(gone.document_uuid) is True
+    for i in range(3):
+        docs.put("ns", "kb", {"t": i}, document_uuid=keep.document_uuid)
+    report = docs.prune("ns", "kb", keep_last=2, older_than=timedelta(0))
+    assert report.dry_run and report.count == 0  # written in this transaction: not older than now
+    with pytest.raises(errors.InvalidInput):
+        docs.prune("ns", "kb", keep_last=0, older_than=timedelta(0))
+
+
+def test_bad_input_raises_our_errors(client: Client) -> None:
+    docs = client.documents
+    with pytest.raises(errors.InvalidInput, match="metadata must be a JSON object"):
+        docs.put("ns", "t", {}, metadata=[1, 2])  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidInput, match="namespace"):
+        docs.put("", "t", {})
+    with pytest.raises(errors.NotFound):
+        docs.get_by_tag(uuid.uuid4(), "production")
+    with pytest.raises(errors.NotFound):
+        docs.tag_history(uuid.uuid4(), "production")
+
+
+def test_change_capture_misses_nothing(own_clone: str) -> None:
+    with cdlstore.connect(own_clone) as client, psycopg.connect(own_clone) as other:
+        docs = client.documents
+        for i in range(3):
+            docs.put("ns", "note", {"i": i})
+        assert [e.operation for e in docs.changes("indexer")] == ["put"] * 3
+        assert list(docs.changes("indexer")) == []  # acknowledged: nothing repeated
+        # a transaction still open when a later one commits: the later event waits for it
+        other.execute("SELECT docstore.put_document('ns', 'note', '{\"slow\": true}')")
+        fast = docs.put("ns", "note", {"fast": True})
+        assert docs.read_changes("indexer") == []
+        other.commit()
+        events = docs.read_changes("indexer")
+        assert len(events) == 2 and events[1].document_uuid == fast.document_uuid
+        assert docs.read_changes("indexer") == events  # not acknowledged: read again
+        assert docs.ack_changes("indexer", events[-1].id) is True
+        assert docs.ack_changes("indexer", events[0].id) is False  # never backwards
+
+
+def test_listen_gets_notifications(own_clone: str) -> None:
+    with cdlstore.connect(own_clone) as client:
+        received: list[dict[str, Any]] = []
+        ready = threading.Event()
+
+        def listen() -> None:
+            notes = client.documents.listen(timeout=5)
+            ready.set()
+            for note in notes:
+                received.append(note)
+                break
+
+        thread = threading.Thread(target=listen)
+        thread.start()
+        ready.wait(5)
+        for _ in range(20):  # the LISTEN may start a moment after the generator is made
+            client.documents.put("ns", "note", {"hello": 1})
+            thread.join(timeout=0.2)
+            if received:
+                break
+        thread.join(timeout=10)
+        assert received and received[0]["operation"] == "put"
+
+
+def test_create_metadata_index(own_clone: str) -> None:
+    with cdlstore.connect(own_clone) as client:
+        ddl = client.documents.create_metadata_index("agent_config", "env")
+        assert ddl.startswith("CREATE INDEX CONCURRENTLY")
+    with psycopg.connect(own_clone) as conn:
+        row = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'document_header_meta_%'"
+        ).fetchone()
+    assert row and "(metadata ->> 'env'::text)" in row[0] and "agent_config" in row[0]
+
+
+def run_threads(count: int, work: Any) -> list[Any]:
+    results: list[Any] = []
+    barrier = threading.Barrier(count)
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            results.append(work())
+        except errors.CdlstoreError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def test_many_writers_on_one_document(own_clone: str) -> None:
+    with cdlstore.connect(own_clone, min_size=8, max_size=8) as client:
+        docs = client.documents
+        ref = docs.put("ns", "counter", {"n": 0})
+        versions = run_threads(
+            8,
+            lambda: [
+                docs.put("ns", "counter", {"n": i}, document_uuid=ref.document_uuid).version
+                for i in range(10)
+            ],
+        )
+        flat = sorted(v for vs in versions for v in vs)
+        assert flat == list(range(2, 82))  # gap-free, none collide
+        outcomes = run_threads(
+            8,
+            lambda: docs.put(
+                "ns", "counter", {"cas": True}, document_uuid=ref.document_uuid, expected_version=81
+            ),
+        )
+        won = [o for o in outcomes if not isinstance(o, Exception)]
+        assert len(won) == 1 and won[0].version == 82
+        assert all(isinstance(o, errors.Conflict) for o in outcomes if o not in won)
+        movers = run_threads(
+            2, lambda: docs.set_tag(ref.document_uuid, 82, "live", expected_version=None)
+        )
+        assert sorted(map(str, movers)) == ["82", "None"]  # one sets it, the other finds it set
+        docs.set_tag(ref.document_uuid, 1, "stable")
+        cas = run_threads(
+            2, lambda: docs.set_tag(ref.document_uuid, 82, "stable", expected_version=1)
+        )
+        assert sorted(type(c).__name__ for c in cas) == ["Conflict", "int"]
