@@ -67,6 +67,7 @@ schema: db
 bench: db
 	@$(BIN)/python -m bench.characters
 	@$(BIN)/python -m bench.workflows
+	@$(BIN)/python -m bench.documents
 
 clean: db-stop
 	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache

@@ -3087,14 +3087,20 @@ CREATE FUNCTION docstore.get_document_by_tag(document_uuid uuid, tag text) RETUR
     AS $$
 #variable_conflict use_variable
 DECLARE
-    v_version integer;
+    result jsonb;
+    v_deleted timestamptz;
 BEGIN
-    SELECT t.document_version INTO v_version FROM docstore.active_tag t
+    SELECT docstore._item(h, b.body) || jsonb_build_object('tag', t.tag), d.deleted_at INTO result, v_deleted
+    FROM docstore.active_tag t
+    JOIN docstore.documents d ON d.document_uuid = t.document_uuid
+    JOIN docstore.document_header h ON h.document_uuid = t.document_uuid AND h.version = t.document_version
+    JOIN docstore.document_body b ON b.document_body_uuid = h.document_body_uuid
     WHERE t.document_uuid = document_uuid AND t.tag = tag;
-    IF v_version IS NULL THEN
+    IF result IS NULL OR v_deleted IS NOT NULL THEN
+        PERFORM docstore._version(document_uuid, NULL);  -- unknown or deleted: its error
         RAISE EXCEPTION 'document % has no tag %', document_uuid, tag USING ERRCODE = 'CD002';
     END IF;
-    RETURN docstore._version(document_uuid, v_version) || jsonb_build_object('tag', tag);
+    RETURN result;
 END
 $$;
 
