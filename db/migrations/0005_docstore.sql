@@ -54,6 +54,8 @@ CREATE TABLE docstore.active_tag (
     document_uuid uuid NOT NULL REFERENCES docstore.documents (document_uuid) ON DELETE CASCADE,
     tag text NOT NULL CHECK (tag <> '' AND length(tag) <= 100),
     document_version integer NOT NULL,
+    document jsonb NOT NULL,              -- the tagged version as get_document_by_tag returns it
+    is_deleted boolean NOT NULL DEFAULT false,  -- the document is a tombstone
     set_by text,
     set_by_type text,
     set_at timestamptz NOT NULL DEFAULT now(),

@@ -1,6 +1,6 @@
 -- docstore: versions, optimistic writes, tags, history, listing, deletion, retention, changes.
 BEGIN;
-SELECT plan(49);
+SELECT plan(51);
 
 CREATE TEMP TABLE d AS SELECT (docstore.put_document('ns', 'agent_config', '{"model": "a"}', 'cfg',
     '{"env": "prod"}', 'alice', 'user', 's1')).document_uuid AS u;
@@ -80,6 +80,9 @@ SELECT results_eq(format($$SELECT version FROM docstore.document_header WHERE do
     $$VALUES (3), (4)$$, 'pruning removes them');
 SELECT is(docstore.delete_document((SELECT u FROM d), 'ops'), true, 'delete');
 SELECT throws_ok(format($$SELECT docstore.get_document(%L)$$, (SELECT u FROM d)), 'CD002', NULL, 'a deleted document is gone for readers');
+SELECT throws_ok(format($$SELECT docstore.get_document_by_tag(%L, 'production')$$, (SELECT u FROM d)), 'CD002',
+    format('document %s was deleted', (SELECT u FROM d)), 'by tag too');
+SELECT is(docstore.get_tagged('ns', 'agent_config', 'production'), '[]'::jsonb, 'and it is no longer tagged for get_tagged');
 SELECT is(jsonb_array_length(docstore.tag_history((SELECT u FROM d), 'production')), 3, 'its history stays');
 SELECT results_eq(format($$SELECT operation, count(*)::int FROM docstore.change_event WHERE document_uuid = %L
                            GROUP BY 1 ORDER BY 1$$, (SELECT u FROM d)),

@@ -367,6 +367,7 @@ BEGIN
         END IF;
         RETURN false;
     END IF;
+    UPDATE docstore.active_tag t SET is_deleted = true WHERE t.document_uuid = document_uuid;
     PERFORM docstore._emit('delete', d.namespace, d.type, document_uuid, d.latest_version, NULL, actor, session_id);
     RETURN true;
 END

@@ -70,11 +70,14 @@ BEGIN
     IF p_version IS NULL THEN
         DELETE FROM docstore.active_tag t WHERE t.document_uuid = p_uuid AND t.tag = p_tag;
     ELSE
-        INSERT INTO docstore.active_tag AS t (document_uuid, tag, document_version, set_by, set_by_type)
-        VALUES (p_uuid, p_tag, p_version, p_actor, p_actor_type)
+        -- the tagged version is stored as it is read: versions never change, and a read by tag
+        -- is then one index lookup
+        INSERT INTO docstore.active_tag AS t (document_uuid, tag, document_version, document, set_by, set_by_type)
+        VALUES (p_uuid, p_tag, p_version, docstore._version(p_uuid, p_version) || jsonb_build_object('tag', p_tag),
+                p_actor, p_actor_type)
         ON CONFLICT ON CONSTRAINT active_tag_pkey DO UPDATE
-        SET document_version = EXCLUDED.document_version, set_by = EXCLUDED.set_by,
-            set_by_type = EXCLUDED.set_by_type, set_at = now();
+        SET document_version = EXCLUDED.document_version, document = EXCLUDED.document,
+            set_by = EXCLUDED.set_by, set_by_type = EXCLUDED.set_by_type, set_at = now();
     END IF;
     INSERT INTO docstore.tag_event (document_uuid, tag, operation, old_version, new_version, actor, actor_type, session_id)
     VALUES (p_uuid, p_tag, CASE WHEN p_version IS NULL THEN 'remove' WHEN current.document_version IS NULL
@@ -136,15 +139,11 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     result jsonb;
-    v_deleted timestamptz;
+    v_deleted boolean;
 BEGIN
-    SELECT docstore._item(h, b.body) || jsonb_build_object('tag', t.tag), d.deleted_at INTO result, v_deleted
-    FROM docstore.active_tag t
-    JOIN docstore.documents d ON d.document_uuid = t.document_uuid
-    JOIN docstore.document_header h ON h.document_uuid = t.document_uuid AND h.version = t.document_version
-    JOIN docstore.document_body b ON b.document_body_uuid = h.document_body_uuid
-    WHERE t.document_uuid = document_uuid AND t.tag = tag;
-    IF result IS NULL OR v_deleted IS NOT NULL THEN
+    SELECT t.document, t.is_deleted INTO result, v_deleted
+    FROM docstore.active_tag t WHERE t.document_uuid = document_uuid AND t.tag = tag;
+    IF result IS NULL OR v_deleted THEN
         PERFORM docstore._version(document_uuid, NULL);  -- unknown or deleted: its error
         RAISE EXCEPTION 'document % has no tag %', document_uuid, tag USING ERRCODE = 'CD002';
     END IF;
@@ -164,13 +163,11 @@ AS $$
 #variable_conflict use_variable
 BEGIN
     PERFORM docstore._check_name(tag, 'tag');
-    RETURN (SELECT coalesce(jsonb_agg(docstore._item(h, CASE WHEN include_body THEN b.body END)
-                                      || jsonb_build_object('tag', t.tag) ORDER BY h.document_uuid), '[]')
+    RETURN (SELECT coalesce(jsonb_agg(CASE WHEN include_body THEN t.document ELSE t.document - 'body' END
+                                      ORDER BY t.document_uuid), '[]')
             FROM docstore.active_tag t
             JOIN docstore.documents d ON d.document_uuid = t.document_uuid
-            JOIN docstore.document_header h ON h.document_uuid = t.document_uuid AND h.version = t.document_version
-            JOIN docstore.document_body b ON b.document_body_uuid = h.document_body_uuid
-            WHERE t.tag = tag AND d.namespace = namespace AND d.type = type AND d.deleted_at IS NULL);
+            WHERE t.tag = tag AND d.namespace = namespace AND d.type = type AND NOT t.is_deleted);
 END
 $$;
 
