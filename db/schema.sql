@@ -3458,6 +3458,787 @@ ALTER FUNCTION docstore.tag_history(document_uuid uuid, tag text) OWNER TO cdlst
 
 COMMENT ON FUNCTION docstore.tag_history(document_uuid uuid, tag text) IS 'Every change of a tag of a document, oldest first.';
 
+CREATE FUNCTION ops._day(day date) RETURNS tstzrange
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    IF day IS NULL THEN
+        RAISE EXCEPTION 'an export needs a day' USING ERRCODE = 'CD001';
+    END IF;
+    RETURN tstzrange(day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC');
+END
+$$;
+
+ALTER FUNCTION ops._day(day date) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._day(day date) IS 'The UTC day an export covers.';
+
+CREATE FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF p_type IS NULL OR btrim(p_type) = '' THEN
+        RAISE EXCEPTION 'event_type must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    IF p_severity IS NULL OR p_severity NOT IN ('debug', 'info', 'warning', 'error', 'critical') THEN
+        RAISE EXCEPTION 'invalid severity %', coalesce(quote_literal(p_severity), 'NULL') USING ERRCODE = 'CD001',
+            DETAIL = 'Allowed: debug, info, warning, error, critical.';
+    END IF;
+    INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, session_id, source,
+                            payload, severity)
+    VALUES (p_type, p_entity_type, p_entity_id, p_workflow_id, p_agent_id, p_session_id, p_source,
+            coalesce(p_payload, '{}'), p_severity)
+    RETURNING event_id INTO v_id;
+    PERFORM pg_notify('cdlstore_ops_events', json_build_object(
+        'event_id', v_id, 'event_type', p_type, 'entity_type', p_entity_type, 'entity_id', p_entity_id,
+        'severity', p_severity)::text);
+    RETURN v_id;
+END
+$$;
+
+ALTER FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text) IS 'Append an event and NOTIFY cdlstore_ops_events, in the caller''s transaction.';
+
+CREATE TABLE ops.task_executions (
+    execution_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workflow_id uuid,
+    agent_id text,
+    task_name text NOT NULL,
+    task_type text NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    input_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    output_data jsonb,
+    error text,
+    retry_count integer DEFAULT 0 NOT NULL,
+    max_retries integer DEFAULT 3 NOT NULL,
+    timeout_seconds integer DEFAULT 300 NOT NULL,
+    execution_time_ms integer,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    available_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    timeout_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    CONSTRAINT task_executions_max_retries_check CHECK ((max_retries >= 0)),
+    CONSTRAINT task_executions_retry_count_check CHECK ((retry_count >= 0)),
+    CONSTRAINT task_executions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text]))),
+    CONSTRAINT task_executions_task_name_check CHECK ((task_name <> ''::text)),
+    CONSTRAINT task_executions_task_type_check CHECK ((task_type <> ''::text)),
+    CONSTRAINT task_executions_timeout_seconds_check CHECK ((timeout_seconds > 0))
+);
+
+ALTER TABLE ops.task_executions OWNER TO cdlstore_owner;
+
+CREATE FUNCTION ops._fail_task(t ops.task_executions, error text) RETURNS ops.task_executions
+    LANGUAGE plpgsql
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    retry boolean := t.retry_count < t.max_retries;
+BEGIN
+    UPDATE ops.task_executions x
+    SET status = CASE WHEN retry THEN 'pending' ELSE 'failed' END,
+        retry_count = x.retry_count + CASE WHEN retry THEN 1 ELSE 0 END,
+        error = _fail_task.error, timeout_at = NULL,
+        -- exponential backoff: 1, 2, 4 ... seconds, at most an hour
+        available_at = CASE WHEN retry THEN clock_timestamp() + least(power(2, x.retry_count), 3600) * interval '1 second'
+                            ELSE x.available_at END,
+        completed_at = CASE WHEN retry THEN NULL ELSE clock_timestamp() END,
+        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
+    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
+    PERFORM ops._event(CASE WHEN retry THEN 'task_retry_scheduled' ELSE 'task_failed' END, 'task',
+                       t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
+                       jsonb_build_object('error', error, 'retry_count', t.retry_count),
+                       CASE WHEN retry THEN 'warning' ELSE 'error' END);
+    RETURN t;
+END
+$$;
+
+ALTER FUNCTION ops._fail_task(t ops.task_executions, error text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._fail_task(t ops.task_executions, error text) IS 'A failed attempt of a locked running task: back to pending after a backoff, or failed after max_retries.';
+
+CREATE TABLE ops.workflows (
+    workflow_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    seq bigint NOT NULL,
+    name text NOT NULL,
+    description text,
+    workflow_type text DEFAULT 'generic'::text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    current_step integer DEFAULT 0 NOT NULL,
+    total_steps integer,
+    completed_steps integer DEFAULT 0 NOT NULL,
+    state_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    step_results jsonb DEFAULT '[]'::jsonb NOT NULL,
+    assigned_agents text[] DEFAULT '{}'::text[] NOT NULL,
+    checkpoints jsonb DEFAULT '[]'::jsonb NOT NULL,
+    error text,
+    error_count integer DEFAULT 0 NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    tags text[] DEFAULT '{}'::text[] NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    deadline timestamp with time zone,
+    CONSTRAINT workflows_checkpoints_check CHECK ((jsonb_typeof(checkpoints) = 'array'::text)),
+    CONSTRAINT workflows_completed_steps_check CHECK ((completed_steps >= 0)),
+    CONSTRAINT workflows_current_step_check CHECK ((current_step >= 0)),
+    CONSTRAINT workflows_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT workflows_name_check CHECK ((name <> ''::text)),
+    CONSTRAINT workflows_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text]))),
+    CONSTRAINT workflows_step_results_check CHECK ((jsonb_typeof(step_results) = 'array'::text)),
+    CONSTRAINT workflows_total_steps_check CHECK ((total_steps >= 0))
+);
+
+ALTER TABLE ops.workflows OWNER TO cdlstore_owner;
+
+CREATE FUNCTION ops._fail_workflow(w ops.workflows, error text) RETURNS ops.workflows
+    LANGUAGE plpgsql
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    UPDATE ops.workflows x SET status = 'failed', error = _fail_workflow.error, error_count = x.error_count + 1,
+                               completed_at = now(), updated_at = now()
+    WHERE x.workflow_id = w.workflow_id RETURNING * INTO w;
+    PERFORM ops._event('workflow_failed', 'workflow', w.workflow_id::text, w.workflow_id, NULL, NULL, 'ops',
+                       jsonb_build_object('error', error), 'error');
+    RETURN w;
+END
+$$;
+
+ALTER FUNCTION ops._fail_workflow(w ops.workflows, error text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._fail_workflow(w ops.workflows, error text) IS 'Fail a locked run, with its event.';
+
+CREATE FUNCTION ops._move_workflow(p_id uuid, p_to text, p_allowed_from text[]) RETURNS ops.workflows
+    LANGUAGE plpgsql
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    w ops.workflows;
+BEGIN
+    SELECT * INTO w FROM ops.workflows x WHERE x.workflow_id = p_id FOR UPDATE;
+    IF w.workflow_id IS NULL THEN
+        RAISE EXCEPTION 'workflow run % not found', p_id USING ERRCODE = 'CD002';
+    END IF;
+    IF NOT w.status = ANY (p_allowed_from) THEN
+        RAISE EXCEPTION 'workflow run % is %, it cannot become %', p_id, w.status, p_to USING ERRCODE = 'CD004',
+            DETAIL = format('Allowed from: %s.', array_to_string(p_allowed_from, ', '));
+    END IF;
+    RETURN w;
+END
+$$;
+
+ALTER FUNCTION ops._move_workflow(p_id uuid, p_to text, p_allowed_from text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._move_workflow(p_id uuid, p_to text, p_allowed_from text[]) IS 'Lock a run and check that it may go to a status from its current one (CD002, CD004).';
+
+CREATE FUNCTION ops._refuse_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'ops.events is append-only: % is refused', TG_OP USING ERRCODE = 'CD006';
+END
+$$;
+
+ALTER FUNCTION ops._refuse_change() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._refuse_change() IS 'Trigger: refuse UPDATE, DELETE and TRUNCATE of the event log.';
+
+CREATE FUNCTION ops._running_task(p_id uuid) RETURNS ops.task_executions
+    LANGUAGE plpgsql
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    t ops.task_executions;
+BEGIN
+    SELECT * INTO t FROM ops.task_executions x WHERE x.execution_id = p_id FOR UPDATE;
+    IF t.execution_id IS NULL THEN
+        RAISE EXCEPTION 'task % not found', p_id USING ERRCODE = 'CD002';
+    ELSIF t.status <> 'running' THEN
+        RAISE EXCEPTION 'task % is %, not running', p_id, t.status USING ERRCODE = 'CD004';
+    END IF;
+    RETURN t;
+END
+$$;
+
+ALTER FUNCTION ops._running_task(p_id uuid) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._running_task(p_id uuid) IS 'Lock a task that must be running (CD002, CD004).';
+
+CREATE FUNCTION ops._task_json(t ops.task_executions) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT to_jsonb(t)
+$$;
+
+ALTER FUNCTION ops._task_json(t ops.task_executions) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._task_json(t ops.task_executions) IS 'A task as the API returns it.';
+
+CREATE FUNCTION ops._workflow_json(w ops.workflows) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT to_jsonb(w) - 'seq'
+$$;
+
+ALTER FUNCTION ops._workflow_json(w ops.workflows) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._workflow_json(w ops.workflows) IS 'A workflow run as the API returns it.';
+
+CREATE FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb DEFAULT '{}'::jsonb, state_data jsonb DEFAULT NULL::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    w ops.workflows := ops._move_workflow(workflow_id, 'running', '{running}');
+BEGIN
+    IF step_result IS NULL THEN
+        RAISE EXCEPTION 'step_result must not be NULL' USING ERRCODE = 'CD001';
+    END IF;
+    IF w.total_steps IS NOT NULL AND w.completed_steps >= w.total_steps THEN
+        RAISE EXCEPTION 'workflow run % has done all % steps', w.workflow_id, w.total_steps USING ERRCODE = 'CD004';
+    END IF;
+    UPDATE ops.workflows x
+    SET current_step = x.current_step + 1, completed_steps = x.completed_steps + 1,
+        step_results = x.step_results || jsonb_build_array(step_result),
+        state_data = coalesce(advance_workflow_step.state_data, x.state_data),
+        checkpoints = x.checkpoints || jsonb_build_array(jsonb_build_object(
+            'step', x.current_step + 1, 'at', now(), 'state_data', coalesce(advance_workflow_step.state_data, x.state_data))),
+        updated_at = now()
+    WHERE x.workflow_id = w.workflow_id RETURNING * INTO w;
+    PERFORM ops._event('workflow_step_completed', 'workflow', w.workflow_id::text, w.workflow_id, NULL, NULL, 'ops',
+                       jsonb_build_object('step', w.current_step), 'info');
+    RETURN ops._workflow_json(w);
+END
+$$;
+
+ALTER FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb, state_data jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb, state_data jsonb) IS 'Record a step of a running run: its result, the step counters and a checkpoint of the state.';
+
+CREATE FUNCTION ops.append_message(instance_id text, role text, content text, tool_calls jsonb DEFAULT NULL::jsonb, metadata jsonb DEFAULT '{}'::jsonb, agent_id text DEFAULT NULL::text, is_error boolean DEFAULT false) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF coalesce(btrim(instance_id), '') = '' THEN
+        RAISE EXCEPTION 'instance_id must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    IF role IS NULL OR role NOT IN ('system', 'user', 'assistant', 'tool') THEN
+        RAISE EXCEPTION 'invalid role %', coalesce(quote_literal(role), 'NULL') USING ERRCODE = 'CD001',
+            DETAIL = 'Allowed: system, user, assistant, tool.';
+    END IF;
+    IF content IS NULL OR metadata IS NULL OR jsonb_typeof(metadata) <> 'object'
+       OR (tool_calls IS NOT NULL AND jsonb_typeof(tool_calls) NOT IN ('array', 'object')) THEN
+        RAISE EXCEPTION 'content is required, metadata must be an object, tool_calls a list or object'
+            USING ERRCODE = 'CD001';
+    END IF;
+    INSERT INTO ops.agent_playground_messages (instance_id, agent_id, role, content, tool_calls, is_error, metadata)
+    VALUES (instance_id, agent_id, role, content, tool_calls, coalesce(is_error, false), metadata)
+    RETURNING message_id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+ALTER FUNCTION ops.append_message(instance_id text, role text, content text, tool_calls jsonb, metadata jsonb, agent_id text, is_error boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.append_message(instance_id text, role text, content text, tool_calls jsonb, metadata jsonb, agent_id text, is_error boolean) IS 'Append a message (role system, user, assistant or tool) to a conversation. Returns its id.';
+
+CREATE FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer DEFAULT 1) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    claimed jsonb;
+BEGIN
+    IF coalesce(btrim(agent_id), '') = '' OR task_types IS NULL OR cardinality(task_types) = 0
+       OR max_count IS NULL OR max_count NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'agent_id, at least one task type and max_count between 1 and 1000 are required'
+            USING ERRCODE = 'CD001';
+    END IF;
+    -- highest priority first, then oldest; a row another worker holds is skipped, never waited for
+    WITH next AS (
+        SELECT t.execution_id FROM ops.task_executions t
+        WHERE t.status = 'pending' AND t.task_type = ANY (task_types) AND t.available_at <= now()
+        ORDER BY t.priority DESC, t.created_at
+        LIMIT max_count
+        FOR UPDATE SKIP LOCKED
+    ), taken AS (
+        UPDATE ops.task_executions t
+        SET status = 'running', agent_id = claim_tasks.agent_id, started_at = clock_timestamp(),
+            timeout_at = clock_timestamp() + make_interval(secs => t.timeout_seconds)
+        FROM next WHERE t.execution_id = next.execution_id
+        RETURNING ops._task_json(t) AS doc, t.execution_id, t.workflow_id, t.agent_id, t.retry_count,
+                  t.priority, t.created_at
+    ), logged AS (
+        SELECT ops._event('task_claimed', 'task', x.execution_id::text, x.workflow_id, x.agent_id, NULL, 'ops',
+                          jsonb_build_object('attempt', x.retry_count + 1), 'info') AS event_id, x.*
+        FROM taken x
+    )
+    SELECT coalesce(jsonb_agg(l.doc ORDER BY l.priority DESC, l.created_at), '[]')
+    INTO claimed FROM logged l;
+    RETURN claimed;
+END
+$$;
+
+ALTER FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer) IS 'Claim up to max_count pending tasks of these types (highest priority, then oldest) for an agent; concurrent workers never get the same task (FOR UPDATE SKIP LOCKED).';
+
+CREATE FUNCTION ops.complete_task(execution_id uuid, output jsonb DEFAULT NULL::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    t ops.task_executions := ops._running_task(execution_id);
+BEGIN
+    UPDATE ops.task_executions x
+    SET status = 'completed', output_data = output, completed_at = clock_timestamp(), timeout_at = NULL,
+        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
+    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
+    PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
+                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info');
+    RETURN ops._task_json(t);
+END
+$$;
+
+ALTER FUNCTION ops.complete_task(execution_id uuid, output jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.complete_task(execution_id uuid, output jsonb) IS 'A running task is done; its execution time is measured by the database. CD004 if not running.';
+
+CREATE FUNCTION ops.complete_workflow(workflow_id uuid, result jsonb DEFAULT NULL::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    w ops.workflows := ops._move_workflow(workflow_id, 'completed', '{running}');
+BEGIN
+    UPDATE ops.workflows x SET status = 'completed', completed_at = now(), updated_at = now(),
+        state_data = CASE WHEN result IS NULL THEN x.state_data ELSE x.state_data || jsonb_build_object('result', result) END
+    WHERE x.workflow_id = w.workflow_id RETURNING * INTO w;
+    PERFORM ops._event('workflow_completed', 'workflow', w.workflow_id::text, w.workflow_id, NULL, NULL, 'ops', '{}', 'info');
+    RETURN ops._workflow_json(w);
+END
+$$;
+
+ALTER FUNCTION ops.complete_workflow(workflow_id uuid, result jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.complete_workflow(workflow_id uuid, result jsonb) IS 'running -> completed. CD004 from any other status.';
+
+CREATE FUNCTION ops.create_workflow(name text, workflow_type text DEFAULT 'generic'::text, description text DEFAULT NULL::text, total_steps integer DEFAULT NULL::integer, state_data jsonb DEFAULT '{}'::jsonb, assigned_agents text[] DEFAULT '{}'::text[], metadata jsonb DEFAULT '{}'::jsonb, tags text[] DEFAULT '{}'::text[], deadline timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    IF coalesce(btrim(name), '') = '' OR coalesce(btrim(workflow_type), '') = '' THEN
+        RAISE EXCEPTION 'name and workflow_type must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    IF total_steps < 0 OR metadata IS NULL OR jsonb_typeof(metadata) <> 'object' OR state_data IS NULL THEN
+        RAISE EXCEPTION 'total_steps must not be negative, metadata must be a JSON object' USING ERRCODE = 'CD001';
+    END IF;
+    INSERT INTO ops.workflows (name, workflow_type, description, total_steps, state_data, assigned_agents,
+                               metadata, tags, deadline)
+    VALUES (name, workflow_type, description, total_steps, state_data, coalesce(assigned_agents, '{}'),
+            metadata, coalesce(tags, '{}'), deadline)
+    RETURNING workflow_id INTO v_id;
+    PERFORM ops._event('workflow_created', 'workflow', v_id::text, v_id, NULL, NULL, 'ops', '{}', 'info');
+    RETURN v_id;
+END
+$$;
+
+ALTER FUNCTION ops.create_workflow(name text, workflow_type text, description text, total_steps integer, state_data jsonb, assigned_agents text[], metadata jsonb, tags text[], deadline timestamp with time zone) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.create_workflow(name text, workflow_type text, description text, total_steps integer, state_data jsonb, assigned_agents text[], metadata jsonb, tags text[], deadline timestamp with time zone) IS 'Create a pending workflow run. Returns its id.';
+
+CREATE FUNCTION ops.enqueue_task(task_name text, task_type text, input_data jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, workflow_id uuid DEFAULT NULL::uuid, max_retries integer DEFAULT 3, timeout_seconds integer DEFAULT 300, available_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    IF coalesce(btrim(task_name), '') = '' OR coalesce(btrim(task_type), '') = '' THEN
+        RAISE EXCEPTION 'task_name and task_type must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    IF input_data IS NULL OR priority IS NULL OR max_retries IS NULL OR max_retries < 0
+       OR timeout_seconds IS NULL OR timeout_seconds < 1 THEN
+        RAISE EXCEPTION 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
+            USING ERRCODE = 'CD001';
+    END IF;
+    INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
+                                     timeout_seconds, available_at)
+    VALUES (task_name, task_type, input_data, priority, workflow_id, max_retries, timeout_seconds,
+            coalesce(available_at, now()))
+    RETURNING execution_id INTO v_id;
+    PERFORM ops._event('task_enqueued', 'task', v_id::text, workflow_id, NULL, NULL, 'ops',
+                       jsonb_build_object('task_type', task_type), 'info');
+    RETURN v_id;
+END
+$$;
+
+ALTER FUNCTION ops.enqueue_task(task_name text, task_type text, input_data jsonb, priority integer, workflow_id uuid, max_retries integer, timeout_seconds integer, available_at timestamp with time zone) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.enqueue_task(task_name text, task_type text, input_data jsonb, priority integer, workflow_id uuid, max_retries integer, timeout_seconds integer, available_at timestamp with time zone) IS 'Queue a task (available now or at available_at). Returns its execution id.';
+
+CREATE FUNCTION ops.expire_tasks(as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    t ops.task_executions;
+    n integer := 0;
+BEGIN
+    FOR t IN SELECT * FROM ops.task_executions x WHERE x.status = 'running' AND x.timeout_at <= as_of
+             FOR UPDATE SKIP LOCKED LOOP
+        PERFORM ops._fail_task(t, 'timed out');
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+ALTER FUNCTION ops.expire_tasks(as_of timestamp with time zone) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.expire_tasks(as_of timestamp with time zone) IS 'Running tasks past their timeout count as a failed attempt (a worker that died). Returns how many.';
+
+CREATE FUNCTION ops.expire_workflows(as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    w ops.workflows;
+    n integer := 0;
+BEGIN
+    FOR w IN SELECT * FROM ops.workflows x WHERE x.status IN ('pending', 'running') AND x.deadline <= as_of
+             FOR UPDATE SKIP LOCKED LOOP
+        PERFORM ops._fail_workflow(w, 'deadline passed');
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+ALTER FUNCTION ops.expire_workflows(as_of timestamp with time zone) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.expire_workflows(as_of timestamp with time zone) IS 'Fail every pending or running run past its deadline. Returns how many.';
+
+CREATE TABLE ops.events (
+    event_id bigint NOT NULL,
+    event_type text NOT NULL,
+    entity_type text,
+    entity_id text,
+    workflow_id uuid,
+    agent_id text,
+    session_id text,
+    source text,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    severity text DEFAULT 'info'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT events_event_type_check CHECK ((event_type <> ''::text)),
+    CONSTRAINT events_severity_check CHECK ((severity = ANY (ARRAY['debug'::text, 'info'::text, 'warning'::text, 'error'::text, 'critical'::text])))
+);
+
+ALTER TABLE ops.events OWNER TO cdlstore_owner;
+
+CREATE FUNCTION ops.export_events(day date) RETURNS SETOF ops.events
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+    SELECT * FROM ops.events e WHERE e.created_at <@ ops._day(day) ORDER BY e.event_id
+$$;
+
+ALTER FUNCTION ops.export_events(day date) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.export_events(day date) IS 'The events of a UTC day, for COPY ... TO STDOUT.';
+
+CREATE TABLE ops.agent_playground_messages (
+    message_id bigint NOT NULL,
+    instance_id text NOT NULL,
+    agent_id text,
+    role text NOT NULL,
+    content text NOT NULL,
+    tool_calls jsonb,
+    is_error boolean DEFAULT false NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT agent_playground_messages_instance_id_check CHECK ((instance_id <> ''::text)),
+    CONSTRAINT agent_playground_messages_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT agent_playground_messages_role_check CHECK ((role = ANY (ARRAY['system'::text, 'user'::text, 'assistant'::text, 'tool'::text])))
+);
+
+ALTER TABLE ops.agent_playground_messages OWNER TO cdlstore_owner;
+
+CREATE FUNCTION ops.export_messages(day date) RETURNS SETOF ops.agent_playground_messages
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+    SELECT * FROM ops.agent_playground_messages m WHERE m.created_at <@ ops._day(day) ORDER BY m.message_id
+$$;
+
+ALTER FUNCTION ops.export_messages(day date) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.export_messages(day date) IS 'The conversation messages of a UTC day, for COPY ... TO STDOUT.';
+
+CREATE FUNCTION ops.export_tasks(day date) RETURNS SETOF ops.task_executions
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+    SELECT * FROM ops.task_executions t WHERE t.created_at <@ ops._day(day) ORDER BY t.created_at, t.execution_id
+$$;
+
+ALTER FUNCTION ops.export_tasks(day date) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.export_tasks(day date) IS 'The tasks created on a UTC day, for COPY ... TO STDOUT.';
+
+CREATE FUNCTION ops.export_workflows(day date) RETURNS SETOF ops.workflows
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+    SELECT * FROM ops.workflows w WHERE w.created_at <@ ops._day(day) ORDER BY w.seq
+$$;
+
+ALTER FUNCTION ops.export_workflows(day date) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.export_workflows(day date) IS 'The workflow runs created on a UTC day, for COPY ... TO STDOUT.';
+
+CREATE FUNCTION ops.fail_task(execution_id uuid, error text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    IF coalesce(btrim(error), '') = '' THEN
+        RAISE EXCEPTION 'error must say what went wrong' USING ERRCODE = 'CD001';
+    END IF;
+    RETURN ops._task_json(ops._fail_task(ops._running_task(execution_id), error));
+END
+$$;
+
+ALTER FUNCTION ops.fail_task(execution_id uuid, error text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.fail_task(execution_id uuid, error text) IS 'A running task failed: retried with exponential backoff until max_retries, then failed.';
+
+CREATE FUNCTION ops.fail_workflow(workflow_id uuid, error text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    IF coalesce(btrim(error), '') = '' THEN
+        RAISE EXCEPTION 'error must say what went wrong' USING ERRCODE = 'CD001';
+    END IF;
+    RETURN ops._workflow_json(ops._fail_workflow(ops._move_workflow(workflow_id, 'failed', '{pending,running}'), error));
+END
+$$;
+
+ALTER FUNCTION ops.fail_workflow(workflow_id uuid, error text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.fail_workflow(workflow_id uuid, error text) IS 'pending or running -> failed, with the error. CD004 otherwise.';
+
+CREATE FUNCTION ops.get_conversation(instance_id text, max_messages integer DEFAULT 100, before bigint DEFAULT NULL::bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+BEGIN
+    PERFORM docstore._check_page(max_messages);
+    -- the newest messages before `before`, returned oldest first
+    RETURN (SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.message_id), '[]')
+            FROM (SELECT * FROM ops.agent_playground_messages m
+                  WHERE m.instance_id = instance_id AND (before IS NULL OR m.message_id < before)
+                  ORDER BY m.message_id DESC LIMIT max_messages) AS m);
+END
+$$;
+
+ALTER FUNCTION ops.get_conversation(instance_id text, max_messages integer, before bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.get_conversation(instance_id text, max_messages integer, before bigint) IS 'The last max_messages messages of a conversation (before a message id, to page back), oldest first.';
+
+CREATE FUNCTION ops.get_task(execution_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    result jsonb;
+BEGIN
+    SELECT ops._task_json(t) INTO result FROM ops.task_executions t WHERE t.execution_id = execution_id;
+    IF result IS NULL THEN
+        RAISE EXCEPTION 'task % not found', execution_id USING ERRCODE = 'CD002';
+    END IF;
+    RETURN result;
+END
+$$;
+
+ALTER FUNCTION ops.get_task(execution_id uuid) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.get_task(execution_id uuid) IS 'A task. CD002 when unknown.';
+
+CREATE FUNCTION ops.get_workflow(workflow_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    result jsonb;
+BEGIN
+    SELECT ops._workflow_json(w) INTO result FROM ops.workflows w WHERE w.workflow_id = workflow_id;
+    IF result IS NULL THEN
+        RAISE EXCEPTION 'workflow run % not found', workflow_id USING ERRCODE = 'CD002';
+    END IF;
+    RETURN result;
+END
+$$;
+
+ALTER FUNCTION ops.get_workflow(workflow_id uuid) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.get_workflow(workflow_id uuid) IS 'A workflow run. CD002 when unknown.';
+
+CREATE FUNCTION ops.list_events(event_type text DEFAULT NULL::text, entity_type text DEFAULT NULL::text, entity_id text DEFAULT NULL::text, workflow_id uuid DEFAULT NULL::uuid, severity text DEFAULT NULL::text, page_size integer DEFAULT 100, after text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    k_at timestamptz;
+    k_id bigint;
+    items jsonb[];
+    at_keys timestamptz[];
+    id_keys bigint[];
+BEGIN
+    PERFORM docstore._check_page(page_size);
+    IF after IS NOT NULL THEN
+        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
+    END IF;
+    SELECT array_agg(to_jsonb(e) ORDER BY e.event_id DESC), array_agg(e.created_at ORDER BY e.event_id DESC),
+           array_agg(e.event_id ORDER BY e.event_id DESC)
+    INTO items, at_keys, id_keys
+    FROM (SELECT * FROM ops.events e
+          WHERE (event_type IS NULL OR e.event_type = event_type)
+            AND (entity_type IS NULL OR e.entity_type = entity_type)
+            AND (entity_id IS NULL OR e.entity_id = entity_id)
+            AND (workflow_id IS NULL OR e.workflow_id = workflow_id)
+            AND (severity IS NULL OR e.severity = severity)
+            AND (after IS NULL OR e.event_id < k_id)
+          ORDER BY e.event_id DESC LIMIT page_size + 1) AS e;
+    RETURN docstore._page(items, at_keys, id_keys, page_size);
+END
+$$;
+
+ALTER FUNCTION ops.list_events(event_type text, entity_type text, entity_id text, workflow_id uuid, severity text, page_size integer, after text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.list_events(event_type text, entity_type text, entity_id text, workflow_id uuid, severity text, page_size integer, after text) IS 'Events, newest first, filtered: {items, next_cursor} (keyset on event_id).';
+
+CREATE FUNCTION ops.list_workflows(status text DEFAULT NULL::text, workflow_type text DEFAULT NULL::text, page_size integer DEFAULT 100, after text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    k_at timestamptz;
+    k_id bigint;
+    items jsonb[];
+    at_keys timestamptz[];
+    id_keys bigint[];
+BEGIN
+    PERFORM docstore._check_page(page_size);
+    IF status IS NOT NULL AND status NOT IN ('pending', 'running', 'completed', 'failed') THEN
+        RAISE EXCEPTION 'invalid status %', quote_literal(status) USING ERRCODE = 'CD001';
+    END IF;
+    IF after IS NOT NULL THEN
+        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
+    END IF;
+    SELECT array_agg(ops._workflow_json(w) ORDER BY w.created_at DESC, w.seq DESC),
+           array_agg(w.created_at ORDER BY w.created_at DESC, w.seq DESC),
+           array_agg(w.seq ORDER BY w.created_at DESC, w.seq DESC)
+    INTO items, at_keys, id_keys
+    FROM (SELECT * FROM ops.workflows w
+          WHERE (status IS NULL OR w.status = status)
+            AND (workflow_type IS NULL OR w.workflow_type = workflow_type)
+            AND (after IS NULL OR (w.created_at, w.seq) < (k_at, k_id))
+          ORDER BY w.created_at DESC, w.seq DESC LIMIT page_size + 1) AS w;
+    RETURN docstore._page(items, at_keys, id_keys, page_size);
+END
+$$;
+
+ALTER FUNCTION ops.list_workflows(status text, workflow_type text, page_size integer, after text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.list_workflows(status text, workflow_type text, page_size integer, after text) IS 'Workflow runs, newest first, by status and type: {items, next_cursor}.';
+
+CREATE FUNCTION ops.metrics() RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN jsonb_build_object(
+        'workflows_by_status', (SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}')
+                                FROM (SELECT w.status, count(*) AS n FROM ops.workflows w GROUP BY 1) s),
+        'tasks_by_status', (SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}')
+                            FROM (SELECT t.status, count(*) AS n FROM ops.task_executions t GROUP BY 1) s),
+        'task_retries_total', (SELECT coalesce(sum(t.retry_count), 0) FROM ops.task_executions t),
+        'task_error_rate', (SELECT coalesce(round(count(*) FILTER (WHERE t.status = 'failed')::numeric
+                                                  / nullif(count(*), 0), 4), 0)
+                            FROM ops.task_executions t WHERE t.status IN ('completed', 'failed')),
+        'queue_depth', (SELECT count(*) FROM ops.task_executions t
+                        WHERE t.status = 'pending'),
+        'oldest_pending_age_seconds', (SELECT coalesce(extract(epoch FROM now() - min(t.created_at)), 0)
+                                       FROM ops.task_executions t WHERE t.status = 'pending'),
+        'task_execution_ms', (SELECT jsonb_build_object(
+                                  'p50', percentile_cont(0.5) WITHIN GROUP (ORDER BY t.execution_time_ms),
+                                  'p90', percentile_cont(0.9) WITHIN GROUP (ORDER BY t.execution_time_ms),
+                                  'p99', percentile_cont(0.99) WITHIN GROUP (ORDER BY t.execution_time_ms))
+                              FROM ops.task_executions t
+                              WHERE t.status = 'completed' AND t.completed_at > now() - interval '1 hour'),
+        'events_total', (SELECT coalesce(max(e.event_id), 0) FROM ops.events e));
+END
+$$;
+
+ALTER FUNCTION ops.metrics() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.metrics() IS 'Gauges and counters: runs and tasks by status, retries, error rate, queue depth, age of the oldest pending task, task execution time percentiles (last hour), events.';
+
+CREATE FUNCTION ops.record_event(event_type text, entity_type text DEFAULT NULL::text, entity_id text DEFAULT NULL::text, workflow_id uuid DEFAULT NULL::uuid, agent_id text DEFAULT NULL::text, session_id text DEFAULT NULL::text, source text DEFAULT NULL::text, payload jsonb DEFAULT '{}'::jsonb, severity text DEFAULT 'info'::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN ops._event(event_type, entity_type, entity_id, workflow_id, agent_id, session_id, source, payload, severity);
+END
+$$;
+
+ALTER FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) IS 'Append an event to the audit log (and NOTIFY it). Returns its id.';
+
+CREATE FUNCTION ops.start_workflow(workflow_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    w ops.workflows := ops._move_workflow(workflow_id, 'running', '{pending}');
+BEGIN
+    UPDATE ops.workflows x SET status = 'running', started_at = now(), updated_at = now()
+    WHERE x.workflow_id = w.workflow_id RETURNING * INTO w;
+    PERFORM ops._event('workflow_started', 'workflow', w.workflow_id::text, w.workflow_id, NULL, NULL, 'ops', '{}', 'info');
+    RETURN ops._workflow_json(w);
+END
+$$;
+
+ALTER FUNCTION ops.start_workflow(workflow_id uuid) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.start_workflow(workflow_id uuid) IS 'pending -> running. CD004 from any other status.';
+
 CREATE TABLE cdl.character_change_log (
     id bigint NOT NULL,
     character_id bigint NOT NULL,
@@ -4033,6 +4814,33 @@ CREATE TABLE docstore.tag_policy (
 
 ALTER TABLE docstore.tag_policy OWNER TO cdlstore_owner;
 
+ALTER TABLE ops.agent_playground_messages ALTER COLUMN message_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.agent_playground_messages_message_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+ALTER TABLE ops.events ALTER COLUMN event_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.events_event_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+ALTER TABLE ops.workflows ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.workflows_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 ALTER TABLE ONLY cdl.character_change_log
     ADD CONSTRAINT character_change_log_pkey PRIMARY KEY (id);
 
@@ -4165,6 +4973,21 @@ ALTER TABLE ONLY docstore.tag_event
 ALTER TABLE ONLY docstore.tag_policy
     ADD CONSTRAINT tag_policy_pkey PRIMARY KEY (namespace, tag);
 
+ALTER TABLE ONLY ops.agent_playground_messages
+    ADD CONSTRAINT agent_playground_messages_pkey PRIMARY KEY (message_id);
+
+ALTER TABLE ONLY ops.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (event_id);
+
+ALTER TABLE ONLY ops.task_executions
+    ADD CONSTRAINT task_executions_pkey PRIMARY KEY (execution_id);
+
+ALTER TABLE ONLY ops.workflows
+    ADD CONSTRAINT workflows_pkey PRIMARY KEY (workflow_id);
+
+ALTER TABLE ONLY ops.workflows
+    ADD CONSTRAINT workflows_seq_key UNIQUE (seq);
+
 CREATE UNIQUE INDEX character_analytics_character_idx ON cdl.character_analytics USING btree (character_id);
 
 CREATE INDEX character_change_log_character_idx ON cdl.character_change_log USING btree (character_id, id);
@@ -4221,7 +5044,37 @@ CREATE INDEX documents_type_idx ON docstore.documents USING btree (namespace, ty
 
 CREATE INDEX tag_event_tag_idx ON docstore.tag_event USING btree (document_uuid, tag, created_at, id);
 
+CREATE INDEX agent_playground_messages_created_idx ON ops.agent_playground_messages USING btree (created_at);
+
+CREATE INDEX agent_playground_messages_instance_idx ON ops.agent_playground_messages USING btree (instance_id, message_id);
+
+CREATE INDEX events_created_idx ON ops.events USING btree (created_at);
+
+CREATE INDEX events_type_idx ON ops.events USING btree (event_type, event_id);
+
+CREATE INDEX events_workflow_idx ON ops.events USING btree (workflow_id, event_id) WHERE (workflow_id IS NOT NULL);
+
+CREATE INDEX task_executions_completed_idx ON ops.task_executions USING btree (completed_at) WHERE (status = 'completed'::text);
+
+CREATE INDEX task_executions_created_idx ON ops.task_executions USING btree (created_at);
+
+CREATE INDEX task_executions_queue_idx ON ops.task_executions USING btree (task_type, priority DESC, created_at) WHERE (status = 'pending'::text);
+
+CREATE INDEX task_executions_timeout_idx ON ops.task_executions USING btree (timeout_at) WHERE (status = 'running'::text);
+
+CREATE INDEX task_executions_workflow_idx ON ops.task_executions USING btree (workflow_id);
+
+CREATE INDEX workflows_deadline_idx ON ops.workflows USING btree (deadline) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text]));
+
+CREATE INDEX workflows_list_idx ON ops.workflows USING btree (created_at DESC, seq DESC);
+
+CREATE INDEX workflows_status_idx ON ops.workflows USING btree (status, workflow_type, created_at DESC);
+
 CREATE TRIGGER character_field_values_log AFTER INSERT OR DELETE OR UPDATE ON cdl.character_field_values FOR EACH ROW EXECUTE FUNCTION cdl._log_field_change();
+
+CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON ops.events FOR EACH ROW EXECUTE FUNCTION ops._refuse_change();
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON ops.events FOR EACH STATEMENT EXECUTE FUNCTION ops._refuse_change();
 
 ALTER TABLE ONLY cdl.character_change_log
     ADD CONSTRAINT character_change_log_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
@@ -4300,6 +5153,9 @@ ALTER TABLE ONLY docstore.document_header
 
 ALTER TABLE ONLY docstore.tag_event
     ADD CONSTRAINT tag_event_document_uuid_fkey FOREIGN KEY (document_uuid) REFERENCES docstore.documents(document_uuid) ON DELETE CASCADE;
+
+ALTER TABLE ONLY ops.task_executions
+    ADD CONSTRAINT task_executions_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES ops.workflows(workflow_id) ON DELETE SET NULL;
 
 GRANT USAGE ON SCHEMA cdl TO cdlstore_app;
 GRANT USAGE ON SCHEMA cdl TO cdlstore_readonly;
@@ -4565,6 +5421,93 @@ GRANT ALL ON FUNCTION docstore.set_tag(document_uuid uuid, version integer, tag 
 
 REVOKE ALL ON FUNCTION docstore.tag_history(document_uuid uuid, tag text) FROM PUBLIC;
 GRANT ALL ON FUNCTION docstore.tag_history(document_uuid uuid, tag text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops._day(day date) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ops._fail_task(t ops.task_executions, error text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ops._fail_workflow(w ops.workflows, error text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ops._move_workflow(p_id uuid, p_to text, p_allowed_from text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ops._refuse_change() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ops._running_task(p_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ops._task_json(t ops.task_executions) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ops._workflow_json(w ops.workflows) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb, state_data jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb, state_data jsonb) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.append_message(instance_id text, role text, content text, tool_calls jsonb, metadata jsonb, agent_id text, is_error boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.append_message(instance_id text, role text, content text, tool_calls jsonb, metadata jsonb, agent_id text, is_error boolean) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.complete_task(execution_id uuid, output jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.complete_task(execution_id uuid, output jsonb) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.complete_workflow(workflow_id uuid, result jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.complete_workflow(workflow_id uuid, result jsonb) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.create_workflow(name text, workflow_type text, description text, total_steps integer, state_data jsonb, assigned_agents text[], metadata jsonb, tags text[], deadline timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.create_workflow(name text, workflow_type text, description text, total_steps integer, state_data jsonb, assigned_agents text[], metadata jsonb, tags text[], deadline timestamp with time zone) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.enqueue_task(task_name text, task_type text, input_data jsonb, priority integer, workflow_id uuid, max_retries integer, timeout_seconds integer, available_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.enqueue_task(task_name text, task_type text, input_data jsonb, priority integer, workflow_id uuid, max_retries integer, timeout_seconds integer, available_at timestamp with time zone) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.expire_tasks(as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.expire_tasks(as_of timestamp with time zone) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.expire_workflows(as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.expire_workflows(as_of timestamp with time zone) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.export_events(day date) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.export_events(day date) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.export_messages(day date) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.export_messages(day date) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.export_tasks(day date) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.export_tasks(day date) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.export_workflows(day date) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.export_workflows(day date) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.fail_task(execution_id uuid, error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.fail_task(execution_id uuid, error text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.fail_workflow(workflow_id uuid, error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.fail_workflow(workflow_id uuid, error text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.get_conversation(instance_id text, max_messages integer, before bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.get_conversation(instance_id text, max_messages integer, before bigint) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.get_task(execution_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.get_task(execution_id uuid) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.get_workflow(workflow_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.get_workflow(workflow_id uuid) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.list_events(event_type text, entity_type text, entity_id text, workflow_id uuid, severity text, page_size integer, after text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.list_events(event_type text, entity_type text, entity_id text, workflow_id uuid, severity text, page_size integer, after text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.list_workflows(status text, workflow_type text, page_size integer, after text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.list_workflows(status text, workflow_type text, page_size integer, after text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.metrics() FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.metrics() TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.start_workflow(workflow_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.start_workflow(workflow_id uuid) TO cdlstore_app;
 
 GRANT SELECT ON TABLE cdl.character_analytics TO cdlstore_readonly;
 

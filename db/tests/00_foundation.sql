@@ -80,7 +80,13 @@ SELECT functions_are('docstore', ARRAY[
     'get_document_by_tag_at', 'get_tagged', 'list_by_session', 'list_documents',
     'prune_versions', 'purge_document', 'put_document', 'read_changes', 'remove_tag', 'set_tag',
     'tag_history']);
-SELECT functions_are('ops', ARRAY[]::name[]);
+SELECT functions_are('ops', ARRAY[
+    '_day', '_event', '_fail_task', '_fail_workflow', '_move_workflow', '_refuse_change',
+    '_running_task', '_task_json', '_workflow_json', 'advance_workflow_step', 'append_message',
+    'claim_tasks', 'complete_task', 'complete_workflow', 'create_workflow', 'enqueue_task',
+    'expire_tasks', 'expire_workflows', 'export_events', 'export_messages', 'export_tasks',
+    'export_workflows', 'fail_task', 'fail_workflow', 'get_conversation', 'get_task',
+    'get_workflow', 'list_events', 'list_workflows', 'metrics', 'record_event', 'start_workflow']);
 SELECT functions_are('game', ARRAY[]::name[]);
 
 -- schema_version: API (security definer), callable by the app role only.

@@ -1,0 +1,110 @@
+-- The append-only event log.
+
+CREATE OR REPLACE FUNCTION ops._refuse_change()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ops, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'ops.events is append-only: % is refused', TG_OP USING ERRCODE = 'CD006';
+END
+$$;
+
+COMMENT ON FUNCTION ops._refuse_change() IS 'Trigger: refuse UPDATE, DELETE and TRUNCATE of the event log.';
+
+CREATE OR REPLACE TRIGGER events_append_only
+BEFORE UPDATE OR DELETE ON ops.events
+FOR EACH ROW EXECUTE FUNCTION ops._refuse_change();
+
+CREATE OR REPLACE TRIGGER events_no_truncate
+BEFORE TRUNCATE ON ops.events
+FOR EACH STATEMENT EXECUTE FUNCTION ops._refuse_change();
+
+CREATE OR REPLACE FUNCTION ops._event(
+    p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text,
+    p_session_id text, p_source text, p_payload jsonb, p_severity text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = ops, pg_temp
+AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF p_type IS NULL OR btrim(p_type) = '' THEN
+        RAISE EXCEPTION 'event_type must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    IF p_severity IS NULL OR p_severity NOT IN ('debug', 'info', 'warning', 'error', 'critical') THEN
+        RAISE EXCEPTION 'invalid severity %', coalesce(quote_literal(p_severity), 'NULL') USING ERRCODE = 'CD001',
+            DETAIL = 'Allowed: debug, info, warning, error, critical.';
+    END IF;
+    INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, session_id, source,
+                            payload, severity)
+    VALUES (p_type, p_entity_type, p_entity_id, p_workflow_id, p_agent_id, p_session_id, p_source,
+            coalesce(p_payload, '{}'), p_severity)
+    RETURNING event_id INTO v_id;
+    PERFORM pg_notify('cdlstore_ops_events', json_build_object(
+        'event_id', v_id, 'event_type', p_type, 'entity_type', p_entity_type, 'entity_id', p_entity_id,
+        'severity', p_severity)::text);
+    RETURN v_id;
+END
+$$;
+
+COMMENT ON FUNCTION ops._event(text, text, text, uuid, text, text, text, jsonb, text) IS
+    'Append an event and NOTIFY cdlstore_ops_events, in the caller''s transaction.';
+
+CREATE OR REPLACE FUNCTION ops.record_event(
+    event_type text, entity_type text DEFAULT NULL, entity_id text DEFAULT NULL, workflow_id uuid DEFAULT NULL,
+    agent_id text DEFAULT NULL, session_id text DEFAULT NULL, source text DEFAULT NULL,
+    payload jsonb DEFAULT '{}', severity text DEFAULT 'info')
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ops, pg_temp
+AS $$
+BEGIN
+    RETURN ops._event(event_type, entity_type, entity_id, workflow_id, agent_id, session_id, source, payload, severity);
+END
+$$;
+
+COMMENT ON FUNCTION ops.record_event(text, text, text, uuid, text, text, text, jsonb, text) IS
+    'Append an event to the audit log (and NOTIFY it). Returns its id.';
+
+CREATE OR REPLACE FUNCTION ops.list_events(
+    event_type text DEFAULT NULL, entity_type text DEFAULT NULL, entity_id text DEFAULT NULL,
+    workflow_id uuid DEFAULT NULL, severity text DEFAULT NULL, page_size integer DEFAULT 100,
+    after text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ops, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    k_at timestamptz;
+    k_id bigint;
+    items jsonb[];
+    at_keys timestamptz[];
+    id_keys bigint[];
+BEGIN
+    PERFORM docstore._check_page(page_size);
+    IF after IS NOT NULL THEN
+        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
+    END IF;
+    SELECT array_agg(to_jsonb(e) ORDER BY e.event_id DESC), array_agg(e.created_at ORDER BY e.event_id DESC),
+           array_agg(e.event_id ORDER BY e.event_id DESC)
+    INTO items, at_keys, id_keys
+    FROM (SELECT * FROM ops.events e
+          WHERE (event_type IS NULL OR e.event_type = event_type)
+            AND (entity_type IS NULL OR e.entity_type = entity_type)
+            AND (entity_id IS NULL OR e.entity_id = entity_id)
+            AND (workflow_id IS NULL OR e.workflow_id = workflow_id)
+            AND (severity IS NULL OR e.severity = severity)
+            AND (after IS NULL OR e.event_id < k_id)
+          ORDER BY e.event_id DESC LIMIT page_size + 1) AS e;
+    RETURN docstore._page(items, at_keys, id_keys, page_size);
+END
+$$;
+
+COMMENT ON FUNCTION ops.list_events(text, text, text, uuid, text, integer, text) IS
+    'Events, newest first, filtered: {items, next_cursor} (keyset on event_id).';

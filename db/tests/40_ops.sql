@@ -1,0 +1,59 @@
+-- ops: workflow runs, the task queue, the append-only event log, conversations, metrics.
+BEGIN;
+SELECT plan(32);
+
+CREATE TEMP TABLE w AS SELECT ops.create_workflow('nightly', 'etl', total_steps => 2, deadline => now() + interval '1 hour') AS id;
+SELECT is(ops.get_workflow((SELECT id FROM w)) ->> 'status', 'pending', 'a run starts pending');
+SELECT throws_ok(format($$SELECT ops.complete_workflow(%L)$$, (SELECT id FROM w)), 'CD004', NULL, 'pending cannot complete');
+SELECT is(ops.start_workflow((SELECT id FROM w)) ->> 'status', 'running', 'start');
+SELECT is(ops.advance_workflow_step((SELECT id FROM w), '{"rows": 10}', '{"cursor": 10}') -> 'checkpoints' -> 0 -> 'state_data',
+    '{"cursor": 10}'::jsonb, 'a step appends a checkpoint');
+SELECT is((ops.advance_workflow_step((SELECT id FROM w), '{"rows": 5}') ->> 'completed_steps')::int, 2, 'steps are counted');
+SELECT throws_ok(format($$SELECT ops.advance_workflow_step(%L, '{}')$$, (SELECT id FROM w)), 'CD004', NULL, 'no step beyond total_steps');
+SELECT is(ops.complete_workflow((SELECT id FROM w)) ->> 'status', 'completed', 'complete');
+SELECT throws_ok(format($$SELECT ops.fail_workflow(%L, 'late')$$, (SELECT id FROM w)), 'CD004', NULL, 'a completed run cannot fail');
+SELECT throws_ok(format($$SELECT ops.start_workflow(%L)$$, (SELECT id FROM w)), 'CD004', NULL, 'nor go back to running');
+SELECT throws_ok($$SELECT ops.get_workflow(gen_random_uuid())$$, 'CD002', NULL, 'an unknown run');
+SELECT ops.create_workflow('late', deadline => now() - interval '1 second');
+SELECT is(ops.expire_workflows(), 1, 'a run past its deadline fails');
+SELECT is((SELECT error FROM ops.workflows WHERE name = 'late'), 'deadline passed', 'with the reason');
+SELECT is(jsonb_array_length(ops.list_workflows('failed') -> 'items'), 1, 'list by status');
+SELECT throws_ok($$SELECT ops.create_workflow('')$$, 'CD001', NULL, 'a run needs a name');
+
+-- the queue
+SELECT ops.enqueue_task('low', 'embed', priority => 1);
+SELECT ops.enqueue_task('high', 'embed', priority => 9, max_retries => 1);
+SELECT ops.enqueue_task('other', 'summarize', priority => 99);
+SELECT results_eq($$SELECT t ->> 'task_name' FROM jsonb_array_elements(ops.claim_tasks('w1', '{embed}', 5)) t$$,
+    $$VALUES ('high'), ('low')$$, 'highest priority first, only the types asked for');
+SELECT is(ops.claim_tasks('w2', '{embed}', 5), '[]'::jsonb, 'a claimed task is not claimed again');
+SELECT ok((ops.complete_task((SELECT execution_id FROM ops.task_executions WHERE task_name = 'low'), '{"v": 1}')
+           ->> 'execution_time_ms')::int >= 0, 'the database measures execution time');
+CREATE TEMP TABLE high AS SELECT execution_id AS id FROM ops.task_executions WHERE task_name = 'high';
+SELECT is(ops.fail_task((SELECT id FROM high), 'boom') ->> 'status', 'pending', 'a failure is retried');
+SELECT ok((SELECT available_at > now() FROM ops.task_executions WHERE execution_id = (SELECT id FROM high)), 'after a backoff');
+SELECT throws_ok(format($$SELECT ops.complete_task(%L)$$, (SELECT id FROM high)), 'CD004', NULL, 'a pending task cannot complete');
+UPDATE ops.task_executions SET available_at = now() WHERE execution_id = (SELECT id FROM high);
+SELECT ops.claim_tasks('w1', '{embed}');
+SELECT is(ops.expire_tasks(now() + interval '1 hour') , 1, 'a running task past its timeout expires');
+SELECT results_eq(format($$SELECT status, retry_count, error FROM ops.task_executions WHERE execution_id = %L$$, (SELECT id FROM high)),
+    $$VALUES ('failed', 1, 'timed out')$$, 'and after max_retries the task fails');
+SELECT throws_ok($$SELECT ops.claim_tasks('w1', '{}')$$, 'CD001', NULL, 'claiming needs task types');
+SELECT throws_ok($$SELECT ops.fail_task(gen_random_uuid(), 'x')$$, 'CD002', NULL, 'an unknown task');
+
+-- the event log is append-only, and every change wrote one
+SELECT ok((SELECT count(*) FROM ops.events WHERE event_type IN ('task_claimed', 'task_completed', 'task_failed',
+           'task_retry_scheduled', 'workflow_completed')) >= 5, 'state changes record events');
+SELECT throws_ok($$UPDATE ops.events SET severity = 'debug'$$, 'CD006', NULL, 'UPDATE is refused');
+SELECT throws_ok($$DELETE FROM ops.events$$, 'CD006', NULL, 'DELETE is refused');
+SELECT throws_ok($$TRUNCATE ops.events$$, 'CD006', NULL, 'TRUNCATE is refused');
+SELECT throws_ok($$SELECT ops.record_event('x', severity => 'loud')$$, 'CD001', NULL, 'an unknown severity');
+
+-- conversations and metrics
+SELECT ops.append_message('chat-1', 'user', 'hello'), ops.append_message('chat-1', 'assistant', 'hi there');
+SELECT is(ops.get_conversation('chat-1', 1) -> 0 ->> 'content', 'hi there', 'the last messages, oldest first');
+SELECT throws_ok($$SELECT ops.append_message('chat-1', 'narrator', 'x')$$, 'CD001', NULL, 'a role is checked');
+SELECT is((ops.metrics() ->> 'queue_depth')::int, 1, 'metrics: queue depth');
+
+SELECT * FROM finish();
+ROLLBACK;
