@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from . import __version__, localdb, migrations
@@ -159,6 +160,45 @@ def _chat(args: argparse.Namespace) -> None:
             last = message if step.action == "needs_llm_validation" else None
 
 
+def _export(args: argparse.Namespace) -> None:
+    from .operations import terminal_progress
+
+    with connect(min_size=1, max_size=1) as client:
+        path, rows = client.operations.export(
+            args.type,
+            args.date,
+            args.format,
+            args.out,
+            terminal_progress(f"{args.type} {args.date}"),
+        )
+    print(f"{'' if not sys.stderr.isatty() else chr(10)}wrote {rows} rows to {path}")
+
+
+def _metrics(args: argparse.Namespace) -> None:
+    import time
+
+    from prometheus_client import REGISTRY, start_http_server
+
+    from .metrics import OpsCollector
+
+    client = connect(min_size=1, max_size=2)
+    REGISTRY.register(OpsCollector(client))
+    start_http_server(args.port, addr=args.host)
+    print(f"serving ops metrics on http://{args.host}:{args.port}/metrics", file=sys.stderr)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        client.close()
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("expected YYYY-MM-DD") from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cdlstore",
@@ -229,6 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("message")
     a.add_argument("--user", default="cli")
     a.add_argument("--context", type=_json_arg, default={}, help="caller context, a JSON object")
+
+    p = add(
+        "export-training",
+        _export,
+        "Write one UTC day of events, tasks, workflows or messages to "
+        "DIR/TYPE/TYPE_DATE.csv|jsonl, streamed with COPY; re-running a day replaces the file.",
+    )
+    p.add_argument("--type", required=True, choices=["events", "tasks", "workflows", "messages"])
+    p.add_argument("--date", required=True, type=_day, help="YYYY-MM-DD (UTC)")
+    p.add_argument("--format", default="jsonl", choices=["csv", "jsonl"])
+    p.add_argument("--out", required=True, help="output directory")
+
+    p = add("metrics", _metrics, "Serve ops.metrics() in the Prometheus text format.")
+    p.add_argument("action", choices=["serve"])
+    p.add_argument("--port", type=int, default=9187)
+    p.add_argument("--host", default="127.0.0.1")
 
     p = add(
         "chat",

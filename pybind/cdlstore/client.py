@@ -15,6 +15,7 @@ from .characters import Characters
 from .documents import Documents
 from .errors import CdlstoreError, ConnectionFailed, translated
 from .localdb import default_dsn
+from .operations import Operations
 from .workflows import Workflows
 
 Connection = psycopg.Connection[dict[str, Any]]
@@ -79,6 +80,11 @@ class Client:
         if self._pool is None or not isinstance(self._pool.conninfo, str):
             return None
         return self._pool.conninfo
+
+    @cached_property
+    def operations(self) -> Operations:
+        """Agent operations: workflow runs, the task queue, events, conversations, metrics."""
+        return Operations(self)
 
     @cached_property
     def workflows(self) -> Workflows:

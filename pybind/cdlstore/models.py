@@ -202,3 +202,85 @@ class PruneReport(_Model):
     dry_run: bool
     count: int
     versions: list[DocumentRef]
+
+
+class WorkflowRun(_Model):
+    workflow_id: UUID
+    name: str
+    description: str | None = None
+    workflow_type: str
+    status: str
+    current_step: int
+    total_steps: int | None = None
+    completed_steps: int
+    state_data: Any
+    step_results: list[Any]
+    assigned_agents: list[str]
+    checkpoints: list[dict[str, Any]]
+    error: str | None = None
+    error_count: int
+    metadata: dict[str, Any]
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    deadline: datetime | None = None
+
+
+class WorkflowRunPage(_Model):
+    items: list[WorkflowRun]
+    next_cursor: str | None = None
+
+
+class Task(_Model):
+    execution_id: UUID
+    workflow_id: UUID | None = None
+    agent_id: str | None = None
+    task_name: str
+    task_type: str
+    priority: int
+    status: str
+    input_data: Any
+    output_data: Any = None
+    error: str | None = None
+    retry_count: int
+    max_retries: int
+    timeout_seconds: int
+    execution_time_ms: int | None = None
+    created_at: datetime
+    available_at: datetime
+    started_at: datetime | None = None
+    timeout_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class Event(_Model):
+    event_id: int
+    event_type: str
+    entity_type: str | None = None
+    entity_id: str | None = None
+    workflow_id: UUID | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+    source: str | None = None
+    payload: Any
+    severity: str
+    created_at: datetime
+
+
+class EventPage(_Model):
+    items: list[Event]
+    next_cursor: str | None = None
+
+
+class Message(_Model):
+    message_id: int
+    instance_id: str
+    agent_id: str | None = None
+    role: str
+    content: str
+    tool_calls: Any = None
+    is_error: bool
+    metadata: dict[str, Any]
+    created_at: datetime

@@ -1,0 +1,356 @@
+"""``client.operations``: one method per SQL function of the ops schema, plus the exports."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from .errors import InvalidInput, NotFound, translated
+from .models import EventPage, Message, Task, WorkflowRun, WorkflowRunPage
+
+if TYPE_CHECKING:
+    from .client import Client
+
+EXPORTS = {
+    "events": "export_events",
+    "tasks": "export_tasks",
+    "workflows": "export_workflows",
+    "messages": "export_messages",
+}
+EVENT_CHANNEL = "cdlstore_ops_events"
+
+
+class Operations:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def _run(self, function: str, params: dict[str, Any]) -> Any:
+        """Call ops.<function> with named arguments; the one place these SQL calls are built."""
+        call = sql.SQL("SELECT ops.{}({}) AS result").format(
+            sql.Identifier(function),
+            sql.SQL(", ").join(
+                sql.SQL("{} => {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in params
+            ),
+        )
+        return self._client._one(call.as_string(), params)["result"]
+
+    # workflow runs
+    def create_workflow(
+        self,
+        name: str,
+        workflow_type: str = "generic",
+        *,
+        description: str | None = None,
+        total_steps: int | None = None,
+        state_data: Any = None,
+        assigned_agents: Sequence[str] = (),
+        metadata: dict[str, Any] | None = None,
+        tags: Sequence[str] = (),
+        deadline: datetime | None = None,
+    ) -> UUID:
+        result: UUID = self._run(
+            "create_workflow",
+            {
+                "name": name,
+                "workflow_type": workflow_type,
+                "description": description,
+                "total_steps": total_steps,
+                "state_data": Jsonb(state_data if state_data is not None else {}),
+                "assigned_agents": list(assigned_agents),
+                "metadata": Jsonb(metadata or {}),
+                "tags": list(tags),
+                "deadline": deadline,
+            },
+        )
+        return result
+
+    def start_workflow(self, workflow_id: UUID | str) -> WorkflowRun:
+        return WorkflowRun.model_validate(self._run("start_workflow", {"workflow_id": workflow_id}))
+
+    def advance_step(
+        self, workflow_id: UUID | str, step_result: Any = None, state_data: Any = None
+    ) -> WorkflowRun:
+        return WorkflowRun.model_validate(
+            self._run(
+                "advance_workflow_step",
+                {
+                    "workflow_id": workflow_id,
+                    "step_result": Jsonb(step_result if step_result is not None else {}),
+                    "state_data": Jsonb(state_data) if state_data is not None else None,
+                },
+            )
+        )
+
+    def complete_workflow(self, workflow_id: UUID | str, result: Any = None) -> WorkflowRun:
+        return WorkflowRun.model_validate(
+            self._run(
+                "complete_workflow",
+                {
+                    "workflow_id": workflow_id,
+                    "result": Jsonb(result) if result is not None else None,
+                },
+            )
+        )
+
+    def fail_workflow(self, workflow_id: UUID | str, error: str) -> WorkflowRun:
+        return WorkflowRun.model_validate(
+            self._run("fail_workflow", {"workflow_id": workflow_id, "error": error})
+        )
+
+    def get_workflow(self, workflow_id: UUID | str) -> WorkflowRun:
+        return WorkflowRun.model_validate(self._run("get_workflow", {"workflow_id": workflow_id}))
+
+    def list_workflows(
+        self,
+        status: str | None = None,
+        workflow_type: str | None = None,
+        page_size: int = 100,
+        after: str | None = None,
+    ) -> WorkflowRunPage:
+        return WorkflowRunPage.model_validate(
+            self._run(
+                "list_workflows",
+                {
+                    "status": status,
+                    "workflow_type": workflow_type,
+                    "page_size": page_size,
+                    "after": after,
+                },
+            )
+        )
+
+    def expire_workflows(self, as_of: datetime | None = None) -> int:
+        return int(
+            self._client._one(
+                "SELECT ops.expire_workflows(coalesce(%(t)s::timestamptz, now())) AS n",
+                {"t": as_of},
+            )["n"]
+        )
+
+    # the task queue
+    def enqueue(
+        self,
+        task_name: str,
+        task_type: str,
+        input_data: Any = None,
+        *,
+        priority: int = 0,
+        workflow_id: UUID | str | None = None,
+        max_retries: int = 3,
+        timeout_seconds: int = 300,
+        available_at: datetime | None = None,
+    ) -> UUID:
+        result: UUID = self._run(
+            "enqueue_task",
+            {
+                "task_name": task_name,
+                "task_type": task_type,
+                "input_data": Jsonb(input_data if input_data is not None else {}),
+                "priority": priority,
+                "workflow_id": workflow_id,
+                "max_retries": max_retries,
+                "timeout_seconds": timeout_seconds,
+                "available_at": available_at,
+            },
+        )
+        return result
+
+    def claim(self, agent_id: str, task_types: Sequence[str], max_count: int = 1) -> list[Task]:
+        rows = self._run(
+            "claim_tasks",
+            {"agent_id": agent_id, "task_types": list(task_types), "max_count": max_count},
+        )
+        return [Task.model_validate(r) for r in rows]
+
+    def complete(self, execution_id: UUID | str, output: Any = None) -> Task:
+        return Task.model_validate(
+            self._run(
+                "complete_task",
+                {
+                    "execution_id": execution_id,
+                    "output": Jsonb(output) if output is not None else None,
+                },
+            )
+        )
+
+    def fail(self, execution_id: UUID | str, error: str) -> Task:
+        return Task.model_validate(
+            self._run("fail_task", {"execution_id": execution_id, "error": error})
+        )
+
+    def expire_tasks(self, as_of: datetime | None = None) -> int:
+        return int(
+            self._client._one(
+                "SELECT ops.expire_tasks(coalesce(%(t)s::timestamptz, now())) AS n", {"t": as_of}
+            )["n"]
+        )
+
+    def get_task(self, execution_id: UUID | str) -> Task:
+        return Task.model_validate(self._run("get_task", {"execution_id": execution_id}))
+
+    # events and conversations
+    def record_event(
+        self,
+        event_type: str,
+        *,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        workflow_id: UUID | str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        source: str | None = None,
+        payload: Any = None,
+        severity: str = "info",
+    ) -> int:
+        return int(
+            self._run(
+                "record_event",
+                {
+                    "event_type": event_type,
+                    "entity_type": entity_type,
+                    "entity_id": entity_id,
+                    "workflow_id": workflow_id,
+                    "agent_id": agent_id,
+                    "session_id": session_id,
+                    "source": source,
+                    "payload": Jsonb(payload if payload is not None else {}),
+                    "severity": severity,
+                },
+            )
+        )
+
+    def list_events(
+        self,
+        *,
+        event_type: str | None = None,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        workflow_id: UUID | str | None = None,
+        severity: str | None = None,
+        page_size: int = 100,
+        after: str | None = None,
+    ) -> EventPage:
+        return EventPage.model_validate(
+            self._run(
+                "list_events",
+                {
+                    "event_type": event_type,
+                    "entity_type": entity_type,
+                    "entity_id": entity_id,
+                    "workflow_id": workflow_id,
+                    "severity": severity,
+                    "page_size": page_size,
+                    "after": after,
+                },
+            )
+        )
+
+    def listen_events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """New events as they are recorded (small payloads; list_events has the full rows)."""
+        conninfo = self._client.conninfo
+        if conninfo is None:
+            raise NotFound("listen_events needs a client made by cdlstore.connect")
+        with translated(), psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f"LISTEN {EVENT_CHANNEL}")
+            for note in conn.notifies(timeout=timeout):
+                yield json.loads(note.payload)
+
+    def append_message(
+        self,
+        instance_id: str,
+        role: str,
+        content: str,
+        *,
+        tool_calls: Any = None,
+        metadata: dict[str, Any] | None = None,
+        agent_id: str | None = None,
+        is_error: bool = False,
+    ) -> int:
+        return int(
+            self._run(
+                "append_message",
+                {
+                    "instance_id": instance_id,
+                    "role": role,
+                    "content": content,
+                    "tool_calls": Jsonb(tool_calls) if tool_calls is not None else None,
+                    "metadata": Jsonb(metadata or {}),
+                    "agent_id": agent_id,
+                    "is_error": is_error,
+                },
+            )
+        )
+
+    def get_conversation(
+        self, instance_id: str, limit: int = 100, before: int | None = None
+    ) -> list[Message]:
+        rows = self._run(
+            "get_conversation",
+            {"instance_id": instance_id, "max_messages": limit, "before": before},
+        )
+        return [Message.model_validate(r) for r in rows]
+
+    def metrics(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._run("metrics", {})
+        return result
+
+    # exports
+    def export(
+        self,
+        kind: str,
+        day: date,
+        fmt: str,
+        out_dir: str | Path,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[Path, int]:
+        """Stream one UTC day of `kind` with COPY ... TO STDOUT into out_dir/kind/kind_DAY.fmt,
+        replacing that file atomically. Returns the file and its row count."""
+        if kind not in EXPORTS or fmt not in ("csv", "jsonl"):
+            raise InvalidInput(
+                f"export type must be one of {', '.join(EXPORTS)} and format csv or jsonl"
+            )
+        rows = sql.SQL("SELECT * FROM ops.{}({})").format(
+            sql.Identifier(EXPORTS[kind]), sql.Literal(day)
+        )
+        if fmt == "csv":
+            copy = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(rows)
+        else:  # one JSON document per line; JSON text has no raw control characters to quote
+            copy = sql.SQL(
+                "COPY (SELECT row_to_json(r)::text FROM ({}) r) TO STDOUT "
+                "(FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+            ).format(rows)
+        target = Path(out_dir) / kind / f"{kind}_{day.isoformat()}.{fmt}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        written = 0
+        with translated(), self._client._source.connection() as conn, conn.cursor() as cur:
+            with partial.open("wb") as out, cur.copy(copy) as stream:
+                for chunk in stream:
+                    out.write(chunk)
+                    written += len(chunk)
+                    if progress:
+                        progress(written)
+            count = cur.rowcount
+        os.replace(partial, target)
+        return target, count
+
+
+def terminal_progress(label: str) -> Callable[[int], None] | None:
+    """A byte counter on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(written: int) -> None:
+        print(f"\r{label}: {written / 1e6:8.1f} MB", end="", file=sys.stderr, flush=True)
+
+    return show
