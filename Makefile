@@ -68,6 +68,7 @@ bench: db
 	@$(BIN)/python -m bench.characters
 	@$(BIN)/python -m bench.workflows
 	@$(BIN)/python -m bench.documents
+	@$(BIN)/python -m bench.operations
 
 clean: db-stop
 	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache

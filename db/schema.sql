@@ -3768,12 +3768,19 @@ BEGIN
             USING ERRCODE = 'CD001';
     END IF;
     -- highest priority first, then oldest; a row another worker holds is skipped, never waited for
+    -- (one ordered index scan per type: "= ANY" would sort the whole queue)
     WITH next AS (
-        SELECT t.execution_id FROM ops.task_executions t
-        WHERE t.status = 'pending' AND t.task_type = ANY (task_types) AND t.available_at <= now()
+        SELECT t.execution_id
+        FROM unnest(task_types) AS wanted (task_type)
+        CROSS JOIN LATERAL (
+            SELECT x.execution_id, x.priority, x.created_at FROM ops.task_executions x
+            WHERE x.status = 'pending' AND x.task_type = wanted.task_type
+              AND x.available_at <= clock_timestamp()  -- not now(): a task enqueued meanwhile counts
+            ORDER BY x.priority DESC, x.created_at
+            LIMIT max_count
+            FOR UPDATE SKIP LOCKED) AS t
         ORDER BY t.priority DESC, t.created_at
         LIMIT max_count
-        FOR UPDATE SKIP LOCKED
     ), taken AS (
         UPDATE ops.task_executions t
         SET status = 'running', agent_id = claim_tasks.agent_id, started_at = clock_timestamp(),

@@ -1,0 +1,122 @@
+"""Agent operations benchmark (`make bench`). Numbers only, never pass/fail.
+
+In one run against pgbench TPC-B on the same server: tasks claimed + completed per second with
+2 workers, the whole enqueue -> claim -> complete cycle, the claim+complete rate at 16 workers
+against 2, and export throughput (rows/s) with the peak memory of the exporting process for
+1,000,000 events.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import psycopg
+from tests import testdb
+
+from bench.common import SECONDS, pgbench, pgbench_init
+
+DB = "cdlstore_bench_ops"
+CLAIM_COMPLETE = (
+    "SELECT ops.claim_tasks('w' || :client_id, '{work}', 1) -> 0 ->> 'execution_id' AS id \\gset\n"
+    "SELECT ops.complete_task(:id::uuid);\n"
+)
+CYCLE = (
+    "SELECT ops.enqueue_task('cycle', 'cycle', '{\"n\": 1}');\n"
+    "SELECT ops.claim_tasks('c' || :client_id, '{cycle}', 1) -> 0 ->> 'execution_id' AS id \\gset\n"
+    "SELECT ops.complete_task(:id::uuid);\n"
+)
+EXPORT = """
+import resource, sys, time
+from datetime import date
+import cdlstore
+with cdlstore.connect(sys.argv[1]) as client:
+    start = time.perf_counter()
+    day = date.fromisoformat(sys.argv[2])
+    path, rows = client.operations.export("events", day, "jsonl", sys.argv[3])
+    elapsed = time.perf_counter() - start
+print(rows, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def fill_queue(conn: psycopg.Connection, count: int) -> None:
+    conn.execute(
+        "INSERT INTO ops.task_executions (task_name, task_type) "
+        "SELECT 'bench', 'work' FROM generate_series(1, %s)",
+        [count],
+    )
+    conn.execute("VACUUM ANALYZE ops.task_executions")
+
+
+def main() -> None:
+    dsn = testdb.create_template(DB)
+    print(f"benchmark database {DB}; {SECONDS} s per pgbench run", flush=True)
+    results = []
+    pgbench_init(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        tpcb = pgbench(dsn, "-c", "2", "-j", "2")
+        fill_queue(conn, 400_000)
+        two = pgbench(dsn, "-c", "2", "-j", "2", script=CLAIM_COMPLETE)
+        results.append(
+            (
+                "claim + complete, 2 workers",
+                f"{two['tps']:.0f} tasks/s",
+                f"{two['tps'] / tpcb['tps']:.2f} x pgbench TPC-B ({tpcb['tps']:.0f} tps); goal 1.5",
+            )
+        )
+        cycle = pgbench(dsn, "-c", "2", "-j", "2", script=CYCLE)
+        results.append(
+            (
+                "enqueue -> claim -> complete, 2 clients",
+                f"{cycle['tps']:.0f} cycles/s",
+                f"{cycle['tps'] / tpcb['tps']:.2f} x TPC-B; goal 0.5",
+            )
+        )
+        sixteen = pgbench(dsn, "-c", "16", "-j", "2", script=CLAIM_COMPLETE)
+        results.append(
+            (
+                "claim + complete, 16 workers",
+                f"{sixteen['tps']:.0f} tasks/s",
+                f"{sixteen['tps'] / two['tps']:.2f} x the rate at 2 workers; goal 0.9",
+            )
+        )
+
+        print("writing 1,000,000 events ...", flush=True)
+        conn.execute("""
+            INSERT INTO ops.events (event_type, entity_type, entity_id, source, payload)
+            SELECT 'bench', 'task', i::text, 'bench', jsonb_build_object('i', i, 'text', 'hello')
+            FROM generate_series(1, 1000000) AS i""")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            EXPORT,
+            dsn,
+            datetime.now(UTC).date().isoformat(),
+            f"/tmp/{DB}-export",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows, elapsed, peak_kb = out.stdout.split()
+    results.append(
+        (
+            "export 1,000,000+ events to JSONL",
+            f"{int(rows) / float(elapsed):.0f} rows/s",
+            f"peak memory of the exporting process {int(peak_kb) / 1024:.0f} MB",
+        )
+    )
+    print()
+    for what, value, against in results:
+        print(f"{what:<44} {value:<16} {against}")
+    testdb.drop(DB)
+
+
+if __name__ == "__main__":
+    started = time.time()
+    main()
+    print(json.dumps({"seconds": round(time.time() - started)}))
