@@ -3458,6 +3458,548 @@ ALTER FUNCTION docstore.tag_history(document_uuid uuid, tag text) OWNER TO cdlst
 
 COMMENT ON FUNCTION docstore.tag_history(document_uuid uuid, tag text) IS 'Every change of a tag of a document, oldest first.';
 
+CREATE FUNCTION game._as_document(container text, p_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+BEGIN
+    -- the relational record in the document's shape: the fields both copies hold
+    RETURN CASE container
+    WHEN 'accounts' THEN (SELECT jsonb_build_object('id', a.external_id, 'email', a.email,
+                                                    'displayName', a.display_name, 'status', a.status)
+                          FROM game.accounts a WHERE a.id = p_id)
+    WHEN 'user_profiles' THEN (
+        SELECT jsonb_build_object('id', p.external_id, 'accountId', a.external_id, 'name', p.name,
+                                  'ageGroup', p.age_group, 'avatar', p.avatar, 'preferences', p.preferences,
+                                  'earnedBadges', (SELECT coalesce(jsonb_agg(b.badge ORDER BY b.badge), '[]')
+                                                   FROM game.user_badges b WHERE b.profile_id = p.id))
+        FROM game.user_profiles p JOIN game.accounts a ON a.id = p.account_id WHERE p.id = p_id)
+    WHEN 'game_sessions' THEN (
+        SELECT jsonb_build_object('id', s.external_id, 'accountId', a.external_id, 'profileId', p.external_id,
+                                  'scenarioId', s.scenario_id, 'status', s.status, 'currentScene', s.current_scene,
+                                  'choicesMade', s.choices_made, 'compassValues', s.compass_values)
+        FROM game.game_sessions s JOIN game.accounts a ON a.id = s.account_id
+        JOIN game.user_profiles p ON p.id = s.profile_id WHERE s.id = p_id)
+    ELSE (
+        SELECT jsonb_build_object('id', x.external_id, 'profileId', p.external_id, 'scenarioId', x.scenario_id,
+                                  'compassAxis', x.compass_axis, 'score', x.score, 'sessionId', s.external_id)
+        FROM game.player_scenario_scores x JOIN game.user_profiles p ON p.id = x.profile_id
+        LEFT JOIN game.game_sessions s ON s.id = x.session_id WHERE x.id = p_id)
+    END;
+END
+$$;
+
+ALTER FUNCTION game._as_document(container text, p_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game._as_document(container text, p_id bigint) IS 'A relational record in the shape of its document (the compared fields).';
+
+CREATE FUNCTION game._container(container text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+DECLARE
+    v text := CASE container WHEN 'userProfiles' THEN 'user_profiles' WHEN 'gameSessions' THEN 'game_sessions'
+                             WHEN 'playerScenarioScores' THEN 'player_scenario_scores' ELSE container END;
+BEGIN
+    IF v IS NULL OR v NOT IN ('accounts', 'user_profiles', 'game_sessions', 'player_scenario_scores') THEN
+        RAISE EXCEPTION 'unknown container %', coalesce(quote_literal(container), 'NULL') USING ERRCODE = 'CD001',
+            DETAIL = 'Known: accounts, user_profiles, game_sessions, player_scenario_scores.';
+    END IF;
+    RETURN v;
+END
+$$;
+
+ALTER FUNCTION game._container(container text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game._container(container text) IS 'The canonical name of a container (camelCase accepted); CD001 when unknown.';
+
+CREATE FUNCTION game._import_one(container text, doc jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'game', 'pg_temp'
+    AS $_$
+DECLARE
+    v_ext text := doc ->> 'id';
+    v_id bigint;
+    v_before jsonb;
+    badge jsonb;
+BEGIN
+    IF jsonb_typeof(doc) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'a document must be a JSON object' USING ERRCODE = 'CD001';
+    END IF;
+    IF coalesce(jsonb_typeof(doc -> 'id'), 'missing') NOT IN ('string', 'number') OR v_ext = '' THEN
+        RAISE EXCEPTION 'id is missing' USING ERRCODE = 'CD001';
+    END IF;
+    EXECUTE format('SELECT id FROM game.%I WHERE external_id = $1', container) INTO v_id USING v_ext;
+    v_before := CASE WHEN v_id IS NULL THEN NULL ELSE game._as_document(container, v_id) END;
+    CASE container
+    WHEN 'accounts' THEN
+        IF jsonb_typeof(doc -> 'email') IS DISTINCT FROM 'string' THEN
+            RAISE EXCEPTION 'email must be a string' USING ERRCODE = 'CD001';
+        END IF;
+        INSERT INTO game.accounts AS a (external_id, email, display_name, status)
+        VALUES (v_ext, doc ->> 'email', doc ->> 'displayName', coalesce(doc ->> 'status', 'active'))
+        ON CONFLICT (external_id) DO UPDATE
+        SET email = EXCLUDED.email, display_name = EXCLUDED.display_name, status = EXCLUDED.status, updated_at = now()
+        RETURNING a.id INTO v_id;
+    WHEN 'user_profiles' THEN
+        IF jsonb_typeof(doc -> 'preferences') NOT IN ('object', 'null')
+           OR jsonb_typeof(doc -> 'earnedBadges') NOT IN ('array', 'null') THEN
+            RAISE EXCEPTION 'preferences must be an object and earnedBadges a list' USING ERRCODE = 'CD001';
+        END IF;
+        INSERT INTO game.user_profiles AS p (external_id, account_id, name, age_group, avatar, preferences)
+        VALUES (v_ext, game._ref('accounts', doc ->> 'accountId', 'accountId'), doc ->> 'name', doc ->> 'ageGroup',
+                doc ->> 'avatar', coalesce(doc -> 'preferences', '{}'))
+        ON CONFLICT (external_id) DO UPDATE
+        SET account_id = EXCLUDED.account_id, name = EXCLUDED.name, age_group = EXCLUDED.age_group,
+            avatar = EXCLUDED.avatar, preferences = EXCLUDED.preferences
+        RETURNING p.id INTO v_id;
+        DELETE FROM game.user_badges b WHERE b.profile_id = v_id
+          AND NOT b.badge IN (SELECT e FROM jsonb_array_elements_text(
+                  game._normalized('user_profiles', doc) -> 'earnedBadges') e);
+        FOR badge IN SELECT * FROM jsonb_array_elements(coalesce(doc -> 'earnedBadges', '[]')) LOOP
+            INSERT INTO game.user_badges (profile_id, badge, axis, earned_at)
+            VALUES (v_id, coalesce(badge ->> 'badge', badge ->> 'badgeId', badge #>> '{}'), badge ->> 'axis',
+                    coalesce((badge ->> 'earnedAt')::timestamptz, now()))
+            ON CONFLICT ON CONSTRAINT user_badges_profile_badge_key DO UPDATE SET axis = EXCLUDED.axis;
+        END LOOP;
+    WHEN 'game_sessions' THEN
+        IF jsonb_typeof(doc -> 'choicesMade') NOT IN ('array', 'null')
+           OR jsonb_typeof(doc -> 'compassValues') NOT IN ('object', 'null') THEN
+            RAISE EXCEPTION 'choicesMade must be a list and compassValues an object' USING ERRCODE = 'CD001';
+        END IF;
+        INSERT INTO game.game_sessions AS s (external_id, account_id, profile_id, scenario_id, status, current_scene,
+                                             choices_made, compass_values)
+        VALUES (v_ext, game._ref('accounts', doc ->> 'accountId', 'accountId'),
+                game._ref('user_profiles', doc ->> 'profileId', 'profileId'), doc ->> 'scenarioId',
+                coalesce(doc ->> 'status', 'active'), doc ->> 'currentScene',
+                coalesce(doc -> 'choicesMade', '[]'), coalesce(doc -> 'compassValues', '{}'))
+        ON CONFLICT (external_id) DO UPDATE
+        SET account_id = EXCLUDED.account_id, profile_id = EXCLUDED.profile_id, scenario_id = EXCLUDED.scenario_id,
+            status = EXCLUDED.status, current_scene = EXCLUDED.current_scene, choices_made = EXCLUDED.choices_made,
+            compass_values = EXCLUDED.compass_values, updated_at = now(),
+            version = s.version + CASE WHEN (s.status, s.current_scene, s.choices_made, s.compass_values)
+                                            IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.current_scene,
+                                                              EXCLUDED.choices_made, EXCLUDED.compass_values)
+                                       THEN 1 ELSE 0 END
+        RETURNING s.id INTO v_id;
+    ELSE
+        IF jsonb_typeof(doc -> 'score') IS DISTINCT FROM 'number' THEN
+            RAISE EXCEPTION 'score must be a number' USING ERRCODE = 'CD001';
+        END IF;
+        INSERT INTO game.player_scenario_scores AS x (external_id, profile_id, scenario_id, compass_axis, score, session_id)
+        VALUES (v_ext, game._ref('user_profiles', doc ->> 'profileId', 'profileId'), doc ->> 'scenarioId',
+                doc ->> 'compassAxis', (doc ->> 'score')::numeric,
+                CASE WHEN doc ->> 'sessionId' IS NOT NULL THEN game._ref('game_sessions', doc ->> 'sessionId', 'sessionId') END)
+        ON CONFLICT (external_id) DO UPDATE
+        SET profile_id = EXCLUDED.profile_id, scenario_id = EXCLUDED.scenario_id, compass_axis = EXCLUDED.compass_axis,
+            score = EXCLUDED.score, session_id = EXCLUDED.session_id
+        RETURNING x.id INTO v_id;
+    END CASE;
+    RETURN CASE WHEN v_before IS NULL THEN 'inserted'
+                WHEN v_before = game._as_document(container, v_id) THEN 'unchanged' ELSE 'updated' END;
+END
+$_$;
+
+ALTER FUNCTION game._import_one(container text, doc jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game._import_one(container text, doc jsonb) IS 'Upsert one document of a container; raises CD001 (or a constraint error) when it does not fit.';
+
+CREATE FUNCTION game._normalized(container text, doc jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    -- a document as compared: embedded badges by name, in order
+    SELECT CASE WHEN container = 'user_profiles' THEN doc || jsonb_build_object('earnedBadges',
+               (SELECT coalesce(jsonb_agg(coalesce(b ->> 'badge', b ->> 'badgeId', b #>> '{}')
+                                          ORDER BY coalesce(b ->> 'badge', b ->> 'badgeId', b #>> '{}')), '[]')
+                FROM jsonb_array_elements(CASE WHEN jsonb_typeof(doc -> 'earnedBadges') = 'array'
+                                               THEN doc -> 'earnedBadges' ELSE '[]' END) b))
+           ELSE doc END
+$$;
+
+ALTER FUNCTION game._normalized(container text, doc jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game._normalized(container text, doc jsonb) IS 'A document as compare_with_documents sees it.';
+
+CREATE FUNCTION game._ref(tbl text, external_id text, field text) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'game', 'pg_temp'
+    AS $_$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF external_id IS NULL THEN
+        RAISE EXCEPTION '% is missing', field USING ERRCODE = 'CD001';
+    END IF;
+    EXECUTE format('SELECT id FROM game.%I WHERE external_id = $1', tbl) INTO v_id USING external_id;
+    IF v_id IS NULL THEN
+        RAISE EXCEPTION '% % is not imported', field, external_id USING ERRCODE = 'CD001';
+    END IF;
+    RETURN v_id;
+END
+$_$;
+
+ALTER FUNCTION game._ref(tbl text, external_id text, field text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game._ref(tbl text, external_id text, field text) IS 'The id of an imported record by its document id; CD001 when absent.';
+
+CREATE TABLE game.game_sessions (
+    id bigint NOT NULL,
+    external_id text,
+    account_id bigint NOT NULL,
+    profile_id bigint NOT NULL,
+    scenario_id text NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    current_scene text,
+    choices_made jsonb DEFAULT '[]'::jsonb NOT NULL,
+    compass_values jsonb DEFAULT '{}'::jsonb NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    CONSTRAINT game_sessions_choices_made_check CHECK ((jsonb_typeof(choices_made) = 'array'::text)),
+    CONSTRAINT game_sessions_compass_values_check CHECK ((jsonb_typeof(compass_values) = 'object'::text)),
+    CONSTRAINT game_sessions_scenario_id_check CHECK ((scenario_id <> ''::text)),
+    CONSTRAINT game_sessions_status_check CHECK ((status = ANY (ARRAY['active'::text, 'completed'::text, 'abandoned'::text]))),
+    CONSTRAINT game_sessions_version_check CHECK ((version > 0))
+);
+
+ALTER TABLE game.game_sessions OWNER TO cdlstore_owner;
+
+CREATE FUNCTION game._session_for_change(p_id bigint, p_expected integer) RETURNS game.game_sessions
+    LANGUAGE plpgsql
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+DECLARE
+    s game.game_sessions;
+BEGIN
+    SELECT * INTO s FROM game.game_sessions x WHERE x.id = p_id FOR UPDATE;
+    IF s.id IS NULL THEN
+        RAISE EXCEPTION 'game session % not found', p_id USING ERRCODE = 'CD002';
+    ELSIF p_expected IS NOT NULL AND s.version <> p_expected THEN
+        RAISE EXCEPTION 'game session % is at version %, not %', p_id, s.version, p_expected
+            USING ERRCODE = 'CD003', HINT = 'Reload the session and try again.';
+    ELSIF s.status <> 'active' THEN
+        RAISE EXCEPTION 'game session % is %', p_id, s.status USING ERRCODE = 'CD004';
+    END IF;
+    RETURN s;
+END
+$$;
+
+ALTER FUNCTION game._session_for_change(p_id bigint, p_expected integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game._session_for_change(p_id bigint, p_expected integer) IS 'Lock an active session at the expected version (CD002, CD003, CD004).';
+
+CREATE FUNCTION game._session_json(s game.game_sessions) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT to_jsonb(s)
+$$;
+
+ALTER FUNCTION game._session_json(s game.game_sessions) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game._session_json(s game.game_sessions) IS 'A game session as the API returns it.';
+
+CREATE FUNCTION game.abandon_game_session(session_id bigint, expected_version integer DEFAULT NULL::integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+DECLARE
+    s game.game_sessions := game._session_for_change(session_id, expected_version);
+BEGIN
+    UPDATE game.game_sessions x SET status = 'abandoned', completed_at = now(), updated_at = now(), version = x.version + 1
+    WHERE x.id = s.id RETURNING * INTO s;
+    RETURN game._session_json(s);
+END
+$$;
+
+ALTER FUNCTION game.abandon_game_session(session_id bigint, expected_version integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game.abandon_game_session(session_id bigint, expected_version integer) IS 'An active session is abandoned. CD004 otherwise.';
+
+CREATE FUNCTION game.award_badge(profile_id bigint, badge text, axis text DEFAULT NULL::text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+BEGIN
+    IF coalesce(btrim(badge), '') = '' THEN
+        RAISE EXCEPTION 'badge must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    IF NOT EXISTS (SELECT FROM game.user_profiles p WHERE p.id = award_badge.profile_id) THEN
+        RAISE EXCEPTION 'profile % not found', profile_id USING ERRCODE = 'CD002';
+    END IF;
+    INSERT INTO game.user_badges (profile_id, badge, axis) VALUES (profile_id, badge, axis)
+    ON CONFLICT ON CONSTRAINT user_badges_profile_badge_key DO NOTHING;
+    RETURN FOUND;
+END
+$$;
+
+ALTER FUNCTION game.award_badge(profile_id bigint, badge text, axis text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game.award_badge(profile_id bigint, badge text, axis text) IS 'Award a badge; idempotent (false when the profile had it).';
+
+CREATE FUNCTION game.compare_with_documents(container text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+DECLARE
+    v_container text := game._container(container);
+    page jsonb;
+    after text;
+    docs jsonb := '{}';
+    rel jsonb := '{}';
+    differences jsonb := '[]';
+BEGIN
+    -- the latest version of every live document of the container in docstore (namespace game)
+    LOOP
+        page := docstore.list_documents('game', v_container, NULL, true, 1000, after);
+        SELECT docs || coalesce(jsonb_object_agg(i #>> '{body,id}', game._normalized(v_container, i -> 'body')), '{}')
+        INTO docs FROM jsonb_array_elements(page -> 'items') i WHERE i #>> '{body,id}' IS NOT NULL;
+        after := page ->> 'next_cursor';
+        EXIT WHEN after IS NULL;
+    END LOOP;
+    EXECUTE format('SELECT coalesce(jsonb_object_agg(t.external_id, game._as_document(%L, t.id)), ''{}'')
+                    FROM game.%I t WHERE t.external_id IS NOT NULL', v_container, v_container) INTO rel;
+    SELECT coalesce(jsonb_agg(d ORDER BY d ->> 'id', d ->> 'field'), '[]') INTO differences FROM (
+        SELECT jsonb_build_object('id', k, 'problem', 'missing_in_relational') AS d
+        FROM jsonb_object_keys(docs) k WHERE NOT rel ? k
+        UNION ALL
+        SELECT jsonb_build_object('id', k, 'problem', 'missing_in_documents')
+        FROM jsonb_object_keys(rel) k WHERE NOT docs ? k
+        UNION ALL
+        SELECT jsonb_build_object('id', r.key, 'problem', 'differs', 'field', f.key,
+                                  'relational', f.value, 'document', docs -> r.key -> f.key)
+        FROM jsonb_each(rel) r CROSS JOIN LATERAL jsonb_each(r.value) f
+        WHERE docs ? r.key AND docs -> r.key ? f.key  -- the fields the document holds
+          AND f.value IS DISTINCT FROM docs -> r.key -> f.key) x;
+    RETURN jsonb_build_object('container', v_container, 'documents', (SELECT count(*) FROM jsonb_object_keys(docs)),
+                              'records', (SELECT count(*) FROM jsonb_object_keys(rel)), 'differences', differences);
+END
+$$;
+
+ALTER FUNCTION game.compare_with_documents(container text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game.compare_with_documents(container text) IS 'Every record whose relational copy differs from its latest docstore document (namespace game, type = container): missing on either side, or each field that differs.';
+
+CREATE FUNCTION game.complete_game_session(session_id bigint, expected_version integer DEFAULT NULL::integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+DECLARE
+    s game.game_sessions := game._session_for_change(session_id, expected_version);
+BEGIN
+    UPDATE game.game_sessions x SET status = 'completed', completed_at = now(), updated_at = now(), version = x.version + 1
+    WHERE x.id = s.id RETURNING * INTO s;
+    RETURN game._session_json(s);
+END
+$$;
+
+ALTER FUNCTION game.complete_game_session(session_id bigint, expected_version integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game.complete_game_session(session_id bigint, expected_version integer) IS 'An active session is completed. CD004 otherwise.';
+
+CREATE FUNCTION game.create_account(email text, display_name text DEFAULT NULL::text, external_id text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'game', 'pg_temp'
+    AS $_$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF email IS NULL OR email !~ '^[^@\s]+@[^@\s]+$' THEN
+        RAISE EXCEPTION 'invalid email %', coalesce(quote_literal(email), 'NULL') USING ERRCODE = 'CD001';
+    END IF;
+    IF EXISTS (SELECT FROM game.accounts a WHERE lower(a.email) = lower(create_account.email)) THEN
+        RAISE EXCEPTION 'an account with email % exists already', email USING ERRCODE = 'CD005';
+    END IF;
+    INSERT INTO game.accounts (email, display_name, external_id) VALUES (email, display_name, external_id)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'an account with email % or id % exists already', email, external_id USING ERRCODE = 'CD005';
+END
+$_$;
+
+ALTER FUNCTION game.create_account(email text, display_name text, external_id text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game.create_account(email text, display_name text, external_id text) IS 'A new account; email unique whatever its case (CD005 when taken). Returns its id.';
+
+CREATE FUNCTION game.create_profile(account_id bigint, name text, age_group text DEFAULT NULL::text, avatar text DEFAULT NULL::text, preferences jsonb DEFAULT '{}'::jsonb, external_id text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF coalesce(btrim(name), '') = '' OR preferences IS NULL OR jsonb_typeof(preferences) <> 'object' THEN
+        RAISE EXCEPTION 'a profile needs a name, and preferences must be a JSON object' USING ERRCODE = 'CD001';
+    END IF;
+    IF NOT EXISTS (SELECT FROM game.accounts a WHERE a.id = create_profile.account_id) THEN
+        RAISE EXCEPTION 'account % not found', account_id USING ERRCODE = 'CD002';
+    END IF;
+    INSERT INTO game.user_profiles (account_id, name, age_group, avatar, preferences, external_id)
+    VALUES (account_id, name, age_group, avatar, preferences, external_id)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+ALTER FUNCTION game.create_profile(account_id bigint, name text, age_group text, avatar text, preferences jsonb, external_id text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game.create_profile(account_id bigint, name text, age_group text, avatar text, preferences jsonb, external_id text) IS 'A profile of an account. Returns its id.';
+
+CREATE FUNCTION game.get_game_session(session_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+DECLARE
+    result jsonb;
+BEGIN
+    SELECT game._session_json(s) INTO result FROM game.game_sessions s WHERE s.id = get_game_session.session_id;
+    IF result IS NULL THEN
+        RAISE EXCEPTION 'game session % not found', session_id USING ERRCODE = 'CD002';
+    END IF;
+    RETURN result;
+END
+$$;
+
+ALTER FUNCTION game.get_game_session(session_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game.get_game_session(session_id bigint) IS 'A game session. CD002 when unknown.';
+
+CREATE FUNCTION game.get_profile_compass_totals(profile_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM game.user_profiles p WHERE p.id = get_profile_compass_totals.profile_id) THEN
+        RAISE EXCEPTION 'profile % not found', profile_id USING ERRCODE = 'CD002';
+    END IF;
+    RETURN (SELECT coalesce(jsonb_object_agg(t.axis, t.total ORDER BY t.axis), '{}')
+            FROM (SELECT s.compass_axis AS axis, sum(s.score) AS total FROM game.player_scenario_scores s
+                  WHERE s.profile_id = get_profile_compass_totals.profile_id GROUP BY 1) t);
+END
+$$;
+
+ALTER FUNCTION game.get_profile_compass_totals(profile_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game.get_profile_compass_totals(profile_id bigint) IS 'A profile''s score per compass axis over every scenario.';
+
+CREATE FUNCTION game.get_scenario_leaderboard(scenario_id text, axis text, max_rows integer DEFAULT 10) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+BEGIN
+    IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_rows must be between 1 and 1000' USING ERRCODE = 'CD001';
+    END IF;
+    RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object('rank', b.rank, 'profile_id', b.profile_id,
+                                                         'name', b.name, 'score', b.score) ORDER BY b.rank, b.profile_id), '[]')
+            FROM (SELECT rank() OVER (ORDER BY s.score DESC) AS rank, s.profile_id, p.name, s.score
+                  FROM game.player_scenario_scores s JOIN game.user_profiles p ON p.id = s.profile_id
+                  WHERE s.scenario_id = get_scenario_leaderboard.scenario_id AND s.compass_axis = axis
+                  ORDER BY s.score DESC LIMIT max_rows) b);
+END
+$$;
+
+ALTER FUNCTION game.get_scenario_leaderboard(scenario_id text, axis text, max_rows integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game.get_scenario_leaderboard(scenario_id text, axis text, max_rows integer) IS 'The best scores of a scenario on one compass axis.';
+
+CREATE FUNCTION game.import_documents(container text, documents jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+DECLARE
+    v_container text := game._container(container);
+    doc jsonb;
+    status text;
+    report jsonb := '[]';
+BEGIN
+    IF documents IS NULL OR jsonb_typeof(documents) <> 'array' THEN
+        RAISE EXCEPTION 'documents must be a JSON array' USING ERRCODE = 'CD001';
+    END IF;
+    FOR doc IN SELECT * FROM jsonb_array_elements(documents) LOOP
+        BEGIN  -- each document on its own: a bad one is rejected whole, the others go on
+            status := game._import_one(v_container, doc);
+            report := report || jsonb_build_object('id', doc ->> 'id', 'status', status);
+        EXCEPTION WHEN SQLSTATE 'CD001' OR not_null_violation OR check_violation OR unique_violation
+                       OR foreign_key_violation OR invalid_text_representation OR invalid_datetime_format
+                       OR datetime_field_overflow OR numeric_value_out_of_range THEN
+            report := report || jsonb_build_object('id', CASE WHEN jsonb_typeof(doc) = 'object' THEN doc ->> 'id' END,
+                                                   'status', 'rejected', 'reason', SQLERRM);
+        END;
+    END LOOP;
+    RETURN jsonb_build_object('container', v_container,
+        'inserted', (SELECT count(*) FROM jsonb_array_elements(report) r WHERE r ->> 'status' = 'inserted'),
+        'updated', (SELECT count(*) FROM jsonb_array_elements(report) r WHERE r ->> 'status' = 'updated'),
+        'unchanged', (SELECT count(*) FROM jsonb_array_elements(report) r WHERE r ->> 'status' = 'unchanged'),
+        'rejected', (SELECT count(*) FROM jsonb_array_elements(report) r WHERE r ->> 'status' = 'rejected'),
+        'documents', report);
+END
+$$;
+
+ALTER FUNCTION game.import_documents(container text, documents jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game.import_documents(container text, documents jsonb) IS 'Upsert exported documents of a container, idempotently; per document inserted, updated, unchanged or rejected with the reason (a rejected document writes nothing).';
+
+CREATE FUNCTION game.record_scene_choice(session_id bigint, expected_version integer, scene_id text, choice text, compass_deltas jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+DECLARE
+    s game.game_sessions;
+BEGIN
+    IF expected_version IS NULL OR coalesce(btrim(scene_id), '') = '' OR choice IS NULL THEN
+        RAISE EXCEPTION 'expected_version, scene_id and choice are required' USING ERRCODE = 'CD001';
+    END IF;
+    IF compass_deltas IS NULL OR jsonb_typeof(compass_deltas) <> 'object'
+       OR EXISTS (SELECT FROM jsonb_each(compass_deltas) d WHERE jsonb_typeof(d.value) <> 'number') THEN
+        RAISE EXCEPTION 'compass_deltas must map each axis to a number' USING ERRCODE = 'CD001';
+    END IF;
+    s := game._session_for_change(session_id, expected_version);
+    UPDATE game.game_sessions x
+    SET current_scene = scene_id, version = x.version + 1, updated_at = now(),
+        choices_made = x.choices_made || jsonb_build_array(jsonb_build_object('scene', scene_id, 'choice', choice,
+                                                                              'at', now())),
+        compass_values = x.compass_values || (
+            SELECT coalesce(jsonb_object_agg(d.key, coalesce((x.compass_values ->> d.key)::numeric, 0) + d.value::numeric), '{}')
+            FROM jsonb_each(compass_deltas) d)
+    WHERE x.id = s.id RETURNING * INTO s;
+    INSERT INTO game.player_scenario_scores AS p (profile_id, scenario_id, compass_axis, score, session_id)
+    SELECT s.profile_id, s.scenario_id, d.key, d.value::numeric, s.id FROM jsonb_each(compass_deltas) d
+    ON CONFLICT ON CONSTRAINT player_scenario_scores_key DO UPDATE
+    SET score = p.score + EXCLUDED.score, session_id = EXCLUDED.session_id, recorded_at = now();
+    RETURN game._session_json(s);
+END
+$$;
+
+ALTER FUNCTION game.record_scene_choice(session_id bigint, expected_version integer, scene_id text, choice text, compass_deltas jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game.record_scene_choice(session_id bigint, expected_version integer, scene_id text, choice text, compass_deltas jsonb) IS 'One transaction: the session moves to the scene (choices, compass values, version + 1) and the profile''s scenario scores add the deltas. A stale expected_version raises CD003.';
+
+CREATE FUNCTION game.start_game_session(profile_id bigint, scenario_id text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+DECLARE
+    s game.game_sessions;
+BEGIN
+    IF coalesce(btrim(scenario_id), '') = '' THEN
+        RAISE EXCEPTION 'scenario_id must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    INSERT INTO game.game_sessions (account_id, profile_id, scenario_id)
+    SELECT p.account_id, p.id, scenario_id FROM game.user_profiles p WHERE p.id = start_game_session.profile_id
+    RETURNING * INTO s;
+    IF s.id IS NULL THEN
+        RAISE EXCEPTION 'profile % not found', profile_id USING ERRCODE = 'CD002';
+    END IF;
+    RETURN game._session_json(s);
+END
+$$;
+
+ALTER FUNCTION game.start_game_session(profile_id bigint, scenario_id text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game.start_game_session(profile_id bigint, scenario_id text) IS 'Start a session of a profile in a scenario (version 1).';
+
 CREATE FUNCTION ops._day(day date) RETURNS tstzrange
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'ops', 'pg_temp'
@@ -4821,6 +5363,106 @@ CREATE TABLE docstore.tag_policy (
 
 ALTER TABLE docstore.tag_policy OWNER TO cdlstore_owner;
 
+CREATE TABLE game.accounts (
+    id bigint NOT NULL,
+    external_id text,
+    email text NOT NULL,
+    display_name text,
+    status text DEFAULT 'active'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT accounts_email_check CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
+    CONSTRAINT accounts_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'deleted'::text])))
+);
+
+ALTER TABLE game.accounts OWNER TO cdlstore_owner;
+
+ALTER TABLE game.accounts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME game.accounts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+ALTER TABLE game.game_sessions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME game.game_sessions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE game.player_scenario_scores (
+    id bigint NOT NULL,
+    external_id text,
+    profile_id bigint NOT NULL,
+    scenario_id text NOT NULL,
+    compass_axis text NOT NULL,
+    score numeric NOT NULL,
+    session_id bigint,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT player_scenario_scores_compass_axis_check CHECK ((compass_axis <> ''::text)),
+    CONSTRAINT player_scenario_scores_scenario_id_check CHECK ((scenario_id <> ''::text))
+);
+
+ALTER TABLE game.player_scenario_scores OWNER TO cdlstore_owner;
+
+ALTER TABLE game.player_scenario_scores ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME game.player_scenario_scores_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE game.user_badges (
+    id bigint NOT NULL,
+    profile_id bigint NOT NULL,
+    badge text NOT NULL,
+    axis text,
+    earned_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_badges_badge_check CHECK ((badge <> ''::text))
+);
+
+ALTER TABLE game.user_badges OWNER TO cdlstore_owner;
+
+ALTER TABLE game.user_badges ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME game.user_badges_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE game.user_profiles (
+    id bigint NOT NULL,
+    external_id text,
+    account_id bigint NOT NULL,
+    name text NOT NULL,
+    age_group text,
+    avatar text,
+    preferences jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_profiles_name_check CHECK ((name <> ''::text)),
+    CONSTRAINT user_profiles_preferences_check CHECK ((jsonb_typeof(preferences) = 'object'::text))
+);
+
+ALTER TABLE game.user_profiles OWNER TO cdlstore_owner;
+
+ALTER TABLE game.user_profiles ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME game.user_profiles_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 ALTER TABLE ops.agent_playground_messages ALTER COLUMN message_id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME ops.agent_playground_messages_message_id_seq
     START WITH 1
@@ -4980,6 +5622,39 @@ ALTER TABLE ONLY docstore.tag_event
 ALTER TABLE ONLY docstore.tag_policy
     ADD CONSTRAINT tag_policy_pkey PRIMARY KEY (namespace, tag);
 
+ALTER TABLE ONLY game.accounts
+    ADD CONSTRAINT accounts_external_id_key UNIQUE (external_id);
+
+ALTER TABLE ONLY game.accounts
+    ADD CONSTRAINT accounts_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY game.game_sessions
+    ADD CONSTRAINT game_sessions_external_id_key UNIQUE (external_id);
+
+ALTER TABLE ONLY game.game_sessions
+    ADD CONSTRAINT game_sessions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY game.player_scenario_scores
+    ADD CONSTRAINT player_scenario_scores_external_id_key UNIQUE (external_id);
+
+ALTER TABLE ONLY game.player_scenario_scores
+    ADD CONSTRAINT player_scenario_scores_key UNIQUE (profile_id, scenario_id, compass_axis);
+
+ALTER TABLE ONLY game.player_scenario_scores
+    ADD CONSTRAINT player_scenario_scores_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY game.user_badges
+    ADD CONSTRAINT user_badges_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY game.user_badges
+    ADD CONSTRAINT user_badges_profile_badge_key UNIQUE (profile_id, badge);
+
+ALTER TABLE ONLY game.user_profiles
+    ADD CONSTRAINT user_profiles_external_id_key UNIQUE (external_id);
+
+ALTER TABLE ONLY game.user_profiles
+    ADD CONSTRAINT user_profiles_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY ops.agent_playground_messages
     ADD CONSTRAINT agent_playground_messages_pkey PRIMARY KEY (message_id);
 
@@ -5050,6 +5725,14 @@ CREATE INDEX document_header_type_idx ON docstore.document_header USING btree (n
 CREATE INDEX documents_type_idx ON docstore.documents USING btree (namespace, type) WHERE (deleted_at IS NULL);
 
 CREATE INDEX tag_event_tag_idx ON docstore.tag_event USING btree (document_uuid, tag, created_at, id);
+
+CREATE UNIQUE INDEX accounts_email_idx ON game.accounts USING btree (lower(email));
+
+CREATE INDEX game_sessions_profile_idx ON game.game_sessions USING btree (profile_id, started_at DESC);
+
+CREATE INDEX player_scenario_scores_board_idx ON game.player_scenario_scores USING btree (scenario_id, compass_axis, score DESC);
+
+CREATE INDEX user_profiles_account_idx ON game.user_profiles USING btree (account_id);
 
 CREATE INDEX agent_playground_messages_created_idx ON ops.agent_playground_messages USING btree (created_at);
 
@@ -5160,6 +5843,24 @@ ALTER TABLE ONLY docstore.document_header
 
 ALTER TABLE ONLY docstore.tag_event
     ADD CONSTRAINT tag_event_document_uuid_fkey FOREIGN KEY (document_uuid) REFERENCES docstore.documents(document_uuid) ON DELETE CASCADE;
+
+ALTER TABLE ONLY game.game_sessions
+    ADD CONSTRAINT game_sessions_account_id_fkey FOREIGN KEY (account_id) REFERENCES game.accounts(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY game.game_sessions
+    ADD CONSTRAINT game_sessions_profile_id_fkey FOREIGN KEY (profile_id) REFERENCES game.user_profiles(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY game.player_scenario_scores
+    ADD CONSTRAINT player_scenario_scores_profile_id_fkey FOREIGN KEY (profile_id) REFERENCES game.user_profiles(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY game.player_scenario_scores
+    ADD CONSTRAINT player_scenario_scores_session_id_fkey FOREIGN KEY (session_id) REFERENCES game.game_sessions(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY game.user_badges
+    ADD CONSTRAINT user_badges_profile_id_fkey FOREIGN KEY (profile_id) REFERENCES game.user_profiles(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY game.user_profiles
+    ADD CONSTRAINT user_profiles_account_id_fkey FOREIGN KEY (account_id) REFERENCES game.accounts(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY ops.task_executions
     ADD CONSTRAINT task_executions_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES ops.workflows(workflow_id) ON DELETE SET NULL;
@@ -5428,6 +6129,56 @@ GRANT ALL ON FUNCTION docstore.set_tag(document_uuid uuid, version integer, tag 
 
 REVOKE ALL ON FUNCTION docstore.tag_history(document_uuid uuid, tag text) FROM PUBLIC;
 GRANT ALL ON FUNCTION docstore.tag_history(document_uuid uuid, tag text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION game._as_document(container text, p_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION game._container(container text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION game._import_one(container text, doc jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION game._normalized(container text, doc jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION game._ref(tbl text, external_id text, field text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION game._session_for_change(p_id bigint, p_expected integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION game._session_json(s game.game_sessions) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION game.abandon_game_session(session_id bigint, expected_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION game.abandon_game_session(session_id bigint, expected_version integer) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION game.award_badge(profile_id bigint, badge text, axis text) FROM PUBLIC;
+GRANT ALL ON FUNCTION game.award_badge(profile_id bigint, badge text, axis text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION game.compare_with_documents(container text) FROM PUBLIC;
+GRANT ALL ON FUNCTION game.compare_with_documents(container text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION game.complete_game_session(session_id bigint, expected_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION game.complete_game_session(session_id bigint, expected_version integer) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION game.create_account(email text, display_name text, external_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION game.create_account(email text, display_name text, external_id text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION game.create_profile(account_id bigint, name text, age_group text, avatar text, preferences jsonb, external_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION game.create_profile(account_id bigint, name text, age_group text, avatar text, preferences jsonb, external_id text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION game.get_game_session(session_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION game.get_game_session(session_id bigint) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION game.get_profile_compass_totals(profile_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION game.get_profile_compass_totals(profile_id bigint) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION game.get_scenario_leaderboard(scenario_id text, axis text, max_rows integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION game.get_scenario_leaderboard(scenario_id text, axis text, max_rows integer) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION game.import_documents(container text, documents jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION game.import_documents(container text, documents jsonb) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION game.record_scene_choice(session_id bigint, expected_version integer, scene_id text, choice text, compass_deltas jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION game.record_scene_choice(session_id bigint, expected_version integer, scene_id text, choice text, compass_deltas jsonb) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION game.start_game_session(profile_id bigint, scenario_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION game.start_game_session(profile_id bigint, scenario_id text) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops._day(day date) FROM PUBLIC;
 
