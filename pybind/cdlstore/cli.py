@@ -192,6 +192,34 @@ def _metrics(args: argparse.Namespace) -> None:
         client.close()
 
 
+def _game(args: argparse.Namespace) -> None:
+    from .characters import read_document
+
+    with connect(min_size=1, max_size=1) as client:
+        if args.action == "import":
+            documents = read_document(args.file)
+            if not isinstance(documents, list):
+                raise CdlstoreError(f"{args.file}: expected a JSON list of documents")
+            report = client.game.import_documents(args.container, documents)
+            for doc in report["documents"]:
+                if doc["status"] == "rejected":
+                    print(f"rejected {doc['id']}: {doc['reason']}", file=sys.stderr)
+            print(
+                f"{report['container']}: {report['inserted']} inserted, "
+                f"{report['updated']} updated, {report['unchanged']} unchanged, "
+                f"{report['rejected']} rejected"
+            )
+        else:
+            result = client.game.compare(args.container)
+            for d in result["differences"]:
+                print(json.dumps(d, ensure_ascii=False))
+            print(
+                f"{result['container']}: {result['records']} records, "
+                f"{result['documents']} documents, {len(result['differences'])} differences",
+                file=sys.stderr,
+            )
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -280,6 +308,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", required=True, type=_day, help="YYYY-MM-DD (UTC)")
     p.add_argument("--format", default="jsonl", choices=["csv", "jsonl"])
     p.add_argument("--out", required=True, help="output directory")
+
+    p = add(
+        "game",
+        _game,
+        "Game data: import exported documents of a container, or compare the "
+        "relational copy with the documents kept in docstore (namespace game).",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("import", help="upsert a JSON list of exported documents")
+    a.add_argument("container")
+    a.add_argument("file")
+    a = actions.add_parser("compare", help="list the records that differ from their documents")
+    a.add_argument("container")
 
     p = add("metrics", _metrics, "Serve ops.metrics() in the Prometheus text format.")
     p.add_argument("action", choices=["serve"])

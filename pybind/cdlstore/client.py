@@ -8,12 +8,14 @@ from functools import cached_property
 from typing import Any, Protocol
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from .characters import Characters
 from .documents import Documents
 from .errors import CdlstoreError, ConnectionFailed, translated
+from .game import Game
 from .localdb import default_dsn
 from .operations import Operations
 from .workflows import Workflows
@@ -64,6 +66,17 @@ class Client:
             raise CdlstoreError(f"expected one row, got {len(rows)}")
         return rows[0]
 
+    def _call(self, function: str, params: dict[str, Any]) -> Any:
+        """``SELECT schema.function(name => value, ...)``: one API call with named arguments."""
+        schema, name = function.split(".")
+        query = sql.SQL("SELECT {}({}) AS result").format(
+            sql.Identifier(schema, name),
+            sql.SQL(", ").join(
+                sql.SQL("{} => {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in params
+            ),
+        )
+        return self._one(query.as_string(), params)["result"]
+
     @cached_property
     def characters(self) -> Characters:
         """Characters (CDL): import, load, change, version, search."""
@@ -80,6 +93,11 @@ class Client:
         if self._pool is None or not isinstance(self._pool.conninfo, str):
             return None
         return self._pool.conninfo
+
+    @cached_property
+    def game(self) -> Game:
+        """Game data: accounts, profiles, sessions, scores, document import and comparison."""
+        return Game(self)
 
     @cached_property
     def operations(self) -> Operations:

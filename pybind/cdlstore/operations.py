@@ -35,14 +35,7 @@ class Operations:
         self._client = client
 
     def _run(self, function: str, params: dict[str, Any]) -> Any:
-        """Call ops.<function> with named arguments; the one place these SQL calls are built."""
-        call = sql.SQL("SELECT ops.{}({}) AS result").format(
-            sql.Identifier(function),
-            sql.SQL(", ").join(
-                sql.SQL("{} => {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in params
-            ),
-        )
-        return self._client._one(call.as_string(), params)["result"]
+        return self._client._call(f"ops.{function}", params)
 
     # workflow runs
     def create_workflow(

@@ -1,0 +1,244 @@
+"""client.game against real PostgreSQL: play, import, compare with docstore, bad documents,
+concurrent scene choices, retries and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+import cdlstore
+from cdlstore import Client, errors
+from cdlstore.game import retrying
+
+ACCOUNTS = [
+    {"id": "acc-1", "email": "lee@example.org", "displayName": "Lee"},
+    {"id": "acc-2", "email": "mo@example.org", "displayName": "Mo", "status": "active"},
+]
+PROFILES = [
+    {
+        "id": "pro-1",
+        "accountId": "acc-1",
+        "name": "Lee Jr",
+        "ageGroup": "child",
+        "preferences": {"theme": "dark"},
+        "earnedBadges": [{"badge": "brave", "axis": "courage"}],
+    }
+]
+SESSIONS = [
+    {
+        "id": "ses-1",
+        "accountId": "acc-1",
+        "profileId": "pro-1",
+        "scenarioId": "forest",
+        "status": "active",
+        "currentScene": "gate",
+        "choicesMade": [{"scene": "start", "choice": "go"}],
+        "compassValues": {"courage": 2},
+    }
+]
+SCORES = [
+    {
+        "id": "sco-1",
+        "profileId": "pro-1",
+        "scenarioId": "forest",
+        "compassAxis": "courage",
+        "score": 2,
+        "sessionId": "ses-1",
+    }
+]
+ALL = [
+    ("accounts", ACCOUNTS),
+    ("user_profiles", PROFILES),
+    ("game_sessions", SESSIONS),
+    ("player_scenario_scores", SCORES),
+]
+
+
+def test_play(client: Client) -> None:
+    game = client.game
+    account = game.create_account("kim@example.org", "Kim")
+    with pytest.raises(errors.AlreadyExists):
+        game.create_account("KIM@example.org")
+    profile = game.create_profile(account, "Kimmy")
+    session = game.start_session(profile, "forest")
+    after = game.record_choice(session["id"], 1, "gate", "open", {"courage": 2, "kindness": 1})
+    assert after["version"] == 2 and after["compass_values"] == {"courage": 2, "kindness": 1}
+    with pytest.raises(errors.Conflict):
+        game.record_choice(session["id"], 1, "gate", "again")
+    game.record_choice(session["id"], 2, "bridge", "cross", {"courage": 1.5})
+    assert game.compass_totals(profile) == {"courage": 3.5, "kindness": 1}
+    assert (
+        game.award_badge(profile, "brave") is True and game.award_badge(profile, "brave") is False
+    )
+    assert game.leaderboard("forest", "courage")[0]["name"] == "Kimmy"
+    assert game.complete_session(session["id"])["status"] == "completed"
+    with pytest.raises(errors.InvalidState):
+        game.abandon_session(session["id"])
+
+
+def test_import_then_compare_round_trip(client: Client) -> None:
+    for container, docs in ALL:
+        for doc in docs:
+            client.documents.put("game", container, doc)
+        report = client.game.import_documents(container, docs)
+        assert report["inserted"] == len(docs) and report["rejected"] == 0
+        assert client.game.import_documents(container, docs)["unchanged"] == len(docs)
+    for container, _ in ALL:
+        assert client.game.compare(container)["differences"] == [], container
+
+    # a change on the relational side ...
+    session_id = client._one("SELECT id FROM game.game_sessions WHERE external_id = 'ses-1'")["id"]
+    client.game.record_choice(session_id, 1, "bridge", "cross", {"courage": 1})
+    fields = {d["field"] for d in client.game.compare("game_sessions")["differences"]}
+    assert fields == {"currentScene", "choicesMade", "compassValues"}
+    assert [d["field"] for d in client.game.compare("player_scenario_scores")["differences"]] == [
+        "score"
+    ]
+    # ... and on the document side
+    ref = next(
+        d
+        for d in client.documents.list("game", "accounts", include_body=True)
+        if d.body["id"] == "acc-2"
+    )
+    client.documents.put(
+        "game", "accounts", {**ACCOUNTS[1], "displayName": "Moe"}, document_uuid=ref.document_uuid
+    )
+    client.documents.put("game", "accounts", {"id": "acc-3", "email": "new@example.org"})
+    assert client.game.compare("accounts")["differences"] == [
+        {
+            "id": "acc-2",
+            "problem": "differs",
+            "field": "displayName",
+            "relational": "Mo",
+            "document": "Moe",
+        },
+        {"id": "acc-3", "problem": "missing_in_relational"},
+    ]
+
+
+def test_bad_documents_are_rejected_whole(client: Client, conn: psycopg.Connection[Any]) -> None:
+    client.game.import_documents("accounts", ACCOUNTS)
+    before = conn.execute(
+        "SELECT (SELECT count(*) FROM game.user_profiles) AS p, "
+        "(SELECT count(*) FROM game.user_badges) AS b"
+    ).fetchone()
+    report = client.game.import_documents(
+        "userProfiles",
+        [
+            {"accountId": "acc-1", "name": "no id"},
+            {"id": "pro-9", "accountId": "acc-1", "name": 12, "preferences": "dark"},
+            {
+                "id": "pro-8",
+                "accountId": "acc-1",
+                "name": "ok",
+                "earnedBadges": [{"badge": "a"}, {"badge": ""}],
+            },
+            {"id": "pro-7", "accountId": "acc-1", "name": "fine", "earnedBadges": [{"badge": "a"}]},
+        ],
+    )
+    assert [d["status"] for d in report["documents"]] == [
+        "rejected",
+        "rejected",
+        "rejected",
+        "inserted",
+    ]
+    assert all(d.get("reason") for d in report["documents"][:3])
+    after = conn.execute(
+        "SELECT (SELECT count(*) FROM game.user_profiles) AS p, "
+        "(SELECT count(*) FROM game.user_badges) AS b"
+    ).fetchone()
+    assert (after["p"] - before["p"], after["b"] - before["b"]) == (1, 1)
+    with pytest.raises(errors.InvalidInput, match="unknown container"):
+        client.game.import_documents("planets", [])
+
+
+def choose_at_once(game: Any, session_id: int, version: int, count: int) -> list[Any]:
+    """count players make a choice on the same version of one session at the same moment."""
+    outcomes: list[Any] = []
+    barrier = threading.Barrier(count)
+
+    def choose(n: int) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(
+                game.record_choice(session_id, version, f"scene{version}", f"c{n}", {"speed": 1})
+            )
+        except errors.Conflict as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=choose, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return outcomes
+
+
+def test_concurrent_scene_choices_one_wins_per_version(own_clone: str) -> None:
+    with cdlstore.connect(own_clone, min_size=8, max_size=8) as client:
+        game = client.game
+        profile = game.create_profile(game.create_account("race@example.org"), "Racer")
+        session = game.start_session(profile, "race")
+        for version in range(1, 4):
+            outcomes = choose_at_once(game, session["id"], version, 8)
+            assert sum(1 for o in outcomes if isinstance(o, dict)) == 1
+            assert sum(1 for o in outcomes if isinstance(o, errors.Conflict)) == 7
+        final = game.get_session(session["id"])
+        assert final["version"] == 4 and len(final["choices_made"]) == 3
+        assert game.compass_totals(profile) == {"speed": 3}
+
+
+def test_retry_policy_retries_transient_failures_only() -> None:
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise errors.CdlstoreError(
+                "serialization failure"
+            ) from psycopg.errors.SerializationFailure()
+        return "ok"
+
+    assert retrying(flaky, base_delay=0.001) == "ok" and len(calls) == 3
+    calls.clear()
+
+    def broken() -> str:
+        calls.append(1)
+        raise errors.InvalidInput("bad document")
+
+    with pytest.raises(errors.InvalidInput):
+        retrying(broken, base_delay=0.001)
+    assert len(calls) == 1
+
+
+def test_cli_game_import_and_compare(own_clone: str, tmp_path: Path) -> None:
+    env = dict(os.environ, DATABASE_URL=own_clone)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cdlstore.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    path = tmp_path / "accounts.json"
+    path.write_text(json.dumps(ACCOUNTS + [{"id": "bad"}]))
+    out = cli("game", "import", "accounts", str(path))
+    assert out.returncode == 0, out.stderr
+    assert "2 inserted, 0 updated, 0 unchanged, 1 rejected" in out.stdout
+    assert "rejected bad: email must be a string" in out.stderr
+    compare = cli("game", "compare", "accounts")
+    assert [json.loads(line)["problem"] for line in compare.stdout.splitlines()] == [
+        "missing_in_documents",
+        "missing_in_documents",
+    ]
