@@ -178,7 +178,7 @@ def test_create_metadata_index(own_clone: str) -> None:
         assert ddl.startswith("CREATE INDEX CONCURRENTLY")
     with psycopg.connect(own_clone) as conn:
         row = conn.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'document_header_meta_%'"
+            "SELECT indexdef FROM pg_indexes WHERE indexdef LIKE '%%(metadata ->> %%'"
         ).fetchone()
     assert row and "(metadata ->> 'env'::text)" in row[0] and "agent_config" in row[0]
 
