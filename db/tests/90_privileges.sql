@@ -1,0 +1,72 @@
+-- Least privilege, walked from the catalog: a new function, table or view cannot slip through.
+BEGIN;
+SELECT plan(8);
+
+CREATE TEMP VIEW our_functions AS
+SELECT p.oid::regprocedure::text AS name, p.prosecdef, p.proconfig, l.lanname, pg_get_userbyid(p.proowner) AS owner,
+       p.proacl
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game');
+
+CREATE TEMP VIEW our_relations AS
+SELECT c.oid::regclass::text AS name, c.relkind, pg_get_userbyid(c.relowner) AS owner,
+       (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+          AND a.attidentity = '' AND a.attgenerated = '' ORDER BY a.attnum LIMIT 1) AS column_name
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game') AND c.relkind IN ('r', 'p', 'S', 'v', 'm');
+
+SELECT is((SELECT array_agg(name ORDER BY name) FROM our_functions WHERE owner <> 'cdlstore_owner'), NULL,
+    'every function is owned by cdlstore_owner');
+SELECT is((SELECT array_agg(name ORDER BY name) FROM our_functions
+           WHERE has_function_privilege('public', name, 'EXECUTE')
+              OR coalesce(array_to_string(proacl, ','), '=X') ~ '(^|,)=X'), NULL,
+    'no function is executable by PUBLIC');
+SELECT is((SELECT array_agg(name ORDER BY name) FROM our_functions
+           WHERE prosecdef IS DISTINCT FROM has_function_privilege('cdlstore_app', name, 'EXECUTE')), NULL,
+    'API functions (SECURITY DEFINER) and only they are granted to cdlstore_app');
+SELECT is((SELECT array_agg(name ORDER BY name) FROM our_functions
+           WHERE NOT coalesce(array_to_string(proconfig, ',') ~ 'search_path=', false)
+             AND NOT (lanname = 'sql' AND NOT prosecdef)), NULL,
+    'every function pins its search_path, but inlinable SQL helpers (not granted, schema-qualified)');
+SELECT is((SELECT array_agg(name ORDER BY name) FROM our_functions WHERE prosecdef AND lanname = 'sql'
+           AND NOT coalesce(array_to_string(proconfig, ',') ~ 'search_path=', false)), NULL,
+    'every SECURITY DEFINER function pins its search_path');
+SELECT is((SELECT array_agg(name ORDER BY name) FROM our_relations WHERE owner <> 'cdlstore_owner'), NULL,
+    'every table, sequence and view is owned by cdlstore_owner');
+SELECT is((SELECT array_agg(name || ':' || priv ORDER BY name) FROM our_relations,
+                  unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS priv
+           WHERE relkind <> 'S' AND (has_table_privilege('cdlstore_app', name, priv)
+                 OR has_table_privilege('public', name, priv)
+                 OR (has_table_privilege('cdlstore_readonly', name, priv)
+                     AND NOT (relkind IN ('v', 'm') AND priv = 'SELECT')))), NULL,
+    'the app role and PUBLIC reach no table; readonly reads the analytics views only');
+
+-- and as the app role itself: every table refuses every kind of access
+CREATE TEMP TABLE refused (name text, operation text, sqlstate text);
+GRANT ALL ON refused TO cdlstore_app;
+GRANT SELECT ON our_relations TO cdlstore_app;
+SET LOCAL ROLE cdlstore_app;
+DO $$
+DECLARE
+    r record;
+    op text;
+BEGIN
+    FOR r IN SELECT name, column_name FROM our_relations WHERE relkind IN ('r', 'p') LOOP
+        FOREACH op IN ARRAY ARRAY['SELECT * FROM %s', 'INSERT INTO %s DEFAULT VALUES', 'UPDATE %s SET %I = %I',
+                                  'DELETE FROM %s'] LOOP
+            BEGIN
+                EXECUTE format(op, r.name, r.column_name, r.column_name);
+                INSERT INTO refused VALUES (r.name, op, 'allowed');
+            EXCEPTION WHEN OTHERS THEN
+                INSERT INTO refused VALUES (r.name, op, SQLSTATE);
+            END;
+        END LOOP;
+    END LOOP;
+END
+$$;
+RESET ROLE;
+SELECT is((SELECT array_agg(name || ' ' || operation || ' ' || sqlstate) FROM refused WHERE sqlstate <> '42501'), NULL,
+    'as cdlstore_app, SELECT, INSERT, UPDATE and DELETE on every table fail with 42501');
+
+SELECT * FROM finish();
+ROLLBACK;
