@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
@@ -76,6 +77,16 @@ class Client:
             ),
         )
         return self._one(query.as_string(), params)["result"]
+
+    def listen(self, channel: str, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """The JSON payloads NOTIFY sends on a channel, on a connection of its own. Stops after
+        ``timeout`` seconds without one, when given."""
+        if self.conninfo is None:
+            raise CdlstoreError("listening needs a client made by cdlstore.connect (a DSN)")
+        with translated(), psycopg.connect(self.conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            for note in conn.notifies(timeout=timeout):
+                yield json.loads(note.payload)
 
     @cached_property
     def characters(self) -> Characters:

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-from .errors import CdlstoreError, NotFound, translated
+from .errors import CdlstoreError, translated
 from .models import ChangeEvent, Document, DocumentPage, DocumentRef, PruneReport, TagEvent
 
 if TYPE_CHECKING:
     from .client import Client
 
 CHANNEL = "cdlstore_docstore"
+
+
+def _pages(fetch: Callable[[str | None], DocumentPage]) -> Iterator[Document]:
+    """The items of every page, following next_cursor."""
+    after = None
+    while True:
+        page = fetch(after)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        after = page.next_cursor
 
 
 class Documents:
@@ -192,13 +201,9 @@ class Documents:
         limit: int = 100,
     ) -> Iterator[Document]:
         """Every version written in a session, newest first, page by page."""
-        after = None
-        while True:
-            page = self.session_page(session_id, types, include_body, limit, after)
-            yield from page.items
-            if page.next_cursor is None:
-                return
-            after = page.next_cursor
+        return _pages(
+            lambda after: self.session_page(session_id, types, include_body, limit, after)
+        )
 
     def list_page(
         self,
@@ -287,15 +292,8 @@ class Documents:
             self.ack_changes(consumer, events[-1].id)
 
     def listen(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """Live change notifications (small payloads; read_changes has the full events). Stops
-        after ``timeout`` seconds without one, when given."""
-        conninfo = self._client.conninfo
-        if conninfo is None:
-            raise NotFound("listen needs a client made by cdlstore.connect (a DSN to connect with)")
-        with translated(), psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f"LISTEN {CHANNEL}")
-            for note in conn.notifies(timeout=timeout):
-                yield json.loads(note.payload)
+        """Live change notifications (small payloads; read_changes has the full events)."""
+        return self._client.listen(CHANNEL, timeout)
 
     def list(
         self,
@@ -306,10 +304,8 @@ class Documents:
         page_size: int = 100,
     ) -> Iterator[Document]:
         """The newest version of every live document of a type, newest first."""
-        after = None
-        while True:
-            page = self.list_page(namespace, type, metadata_filter, include_body, page_size, after)
-            yield from page.items
-            if page.next_cursor is None:
-                return
-            after = page.next_cursor
+        return _pages(
+            lambda after: self.list_page(
+                namespace, type, metadata_filter, include_body, page_size, after
+            )
+        )

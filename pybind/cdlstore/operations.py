@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -11,11 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from .errors import InvalidInput, NotFound, translated
+from .errors import InvalidInput, translated
 from .models import EventPage, Message, Task, WorkflowRun, WorkflowRunPage
 
 if TYPE_CHECKING:
@@ -250,13 +248,7 @@ class Operations:
 
     def listen_events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
         """New events as they are recorded (small payloads; list_events has the full rows)."""
-        conninfo = self._client.conninfo
-        if conninfo is None:
-            raise NotFound("listen_events needs a client made by cdlstore.connect")
-        with translated(), psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f"LISTEN {EVENT_CHANNEL}")
-            for note in conn.notifies(timeout=timeout):
-                yield json.loads(note.payload)
+        return self._client.listen(EVENT_CHANNEL, timeout)
 
     def append_message(
         self,
