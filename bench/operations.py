@@ -24,6 +24,19 @@ CLAIM_COMPLETE = (
     "SELECT ops.claim_tasks('w' || :client_id, '{work}', 1) -> 0 ->> 'execution_id' AS id \\gset\n"
     "SELECT ops.complete_task(:id::uuid);\n"
 )
+BATCH_CLAIM_COMPLETE = (
+    "SELECT jsonb_agg(jsonb_build_object('execution_id', t ->> 'execution_id')) AS batch "
+    "FROM jsonb_array_elements(ops.claim_tasks('w' || :client_id, '{work}', 10)) t \\gset\n"
+    "SELECT ops.complete_tasks(:batch::jsonb);\n"
+)
+BATCH_CYCLE = (
+    "SELECT ops.enqueue_tasks(jsonb_agg(jsonb_build_object('task_name', 'cycle', "
+    "'task_type', 'cycle'))) "
+    "FROM generate_series(1, 10);\n"
+    "SELECT jsonb_agg(jsonb_build_object('execution_id', t ->> 'execution_id')) AS batch "
+    "FROM jsonb_array_elements(ops.claim_tasks('c' || :client_id, '{cycle}', 10)) t \\gset\n"
+    "SELECT ops.complete_tasks(:batch::jsonb);\n"
+)
 CYCLE = (
     "SELECT ops.enqueue_task('cycle', 'cycle', '{\"n\": 1}');\n"
     "SELECT ops.claim_tasks('c' || :client_id, '{cycle}', 1) -> 0 ->> 'execution_id' AS id \\gset\n"
@@ -73,6 +86,30 @@ def main() -> None:
                 "enqueue -> claim -> complete, 2 clients",
                 f"{cycle['tps']:.0f} cycles/s",
                 f"{cycle['tps'] / tpcb['tps']:.2f} x TPC-B; goal 0.5",
+            )
+        )
+        batch = pgbench(dsn, "-c", "2", "-j", "2", script=BATCH_CLAIM_COMPLETE)
+        results.append(
+            (
+                "claim 10 + complete 10, 2 workers",
+                f"{batch['tps'] * 10:.0f} tasks/s",
+                f"{batch['tps'] * 10 / tpcb['tps']:.2f} x TPC-B; goal 1.5",
+            )
+        )
+        bcycle = pgbench(dsn, "-c", "2", "-j", "2", script=BATCH_CYCLE)
+        results.append(
+            (
+                "the same cycle in batches of 10",
+                f"{bcycle['tps'] * 10:.0f} tasks/s",
+                f"{bcycle['tps'] * 10 / tpcb['tps']:.2f} x TPC-B; goal 0.5",
+            )
+        )
+        sixteen_batch = pgbench(dsn, "-c", "16", "-j", "2", script=BATCH_CLAIM_COMPLETE)
+        results.append(
+            (
+                "claim 10 + complete 10, 16 workers",
+                f"{sixteen_batch['tps'] * 10:.0f} tasks/s",
+                f"{sixteen_batch['tps'] / batch['tps']:.2f} x the rate at 2 workers; goal 0.9",
             )
         )
         sixteen = pgbench(dsn, "-c", "16", "-j", "2", script=CLAIM_COMPLETE)

@@ -4000,6 +4000,57 @@ ALTER FUNCTION game.start_game_session(profile_id bigint, scenario_id text) OWNE
 
 COMMENT ON FUNCTION game.start_game_session(profile_id bigint, scenario_id text) IS 'Start a session of a profile in a scenario (version 1).';
 
+CREATE TABLE ops.task_executions (
+    execution_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workflow_id uuid,
+    agent_id text,
+    task_name text NOT NULL,
+    task_type text NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    input_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    output_data jsonb,
+    error text,
+    retry_count integer DEFAULT 0 NOT NULL,
+    max_retries integer DEFAULT 3 NOT NULL,
+    timeout_seconds integer DEFAULT 300 NOT NULL,
+    execution_time_ms integer,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    available_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    timeout_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    CONSTRAINT task_executions_max_retries_check CHECK ((max_retries >= 0)),
+    CONSTRAINT task_executions_retry_count_check CHECK ((retry_count >= 0)),
+    CONSTRAINT task_executions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text]))),
+    CONSTRAINT task_executions_task_name_check CHECK ((task_name <> ''::text)),
+    CONSTRAINT task_executions_task_type_check CHECK ((task_type <> ''::text)),
+    CONSTRAINT task_executions_timeout_seconds_check CHECK ((timeout_seconds > 0))
+);
+
+ALTER TABLE ops.task_executions OWNER TO cdlstore_owner;
+
+CREATE FUNCTION ops._complete(p_id uuid, p_output jsonb) RETURNS ops.task_executions
+    LANGUAGE plpgsql
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    t ops.task_executions := ops._running_task(p_id);
+BEGIN
+    UPDATE ops.task_executions x
+    SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
+        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
+    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
+    PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
+                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info');
+    RETURN t;
+END
+$$;
+
+ALTER FUNCTION ops._complete(p_id uuid, p_output jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._complete(p_id uuid, p_output jsonb) IS 'Complete one running task, timed by the database, with its event.';
+
 CREATE FUNCTION ops._day(day date) RETURNS tstzrange
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'ops', 'pg_temp'
@@ -4015,6 +4066,35 @@ $$;
 ALTER FUNCTION ops._day(day date) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops._day(day date) IS 'The UTC day an export covers.';
+
+CREATE FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority integer, p_workflow uuid, p_max_retries integer, p_timeout integer, p_available_at timestamp with time zone) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    IF coalesce(btrim(p_name), '') = '' OR coalesce(btrim(p_type), '') = '' THEN
+        RAISE EXCEPTION 'task_name and task_type must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    IF p_input IS NULL OR p_priority IS NULL OR p_max_retries IS NULL OR p_max_retries < 0
+       OR p_timeout IS NULL OR p_timeout < 1 THEN
+        RAISE EXCEPTION 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
+            USING ERRCODE = 'CD001';
+    END IF;
+    INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
+                                     timeout_seconds, available_at)
+    VALUES (p_name, p_type, p_input, p_priority, p_workflow, p_max_retries, p_timeout, coalesce(p_available_at, now()))
+    RETURNING execution_id INTO v_id;
+    PERFORM ops._event('task_enqueued', 'task', v_id::text, p_workflow, NULL, NULL, 'ops',
+                       jsonb_build_object('task_type', p_type), 'info');
+    RETURN v_id;
+END
+$$;
+
+ALTER FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority integer, p_workflow uuid, p_max_retries integer, p_timeout integer, p_available_at timestamp with time zone) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority integer, p_workflow uuid, p_max_retries integer, p_timeout integer, p_available_at timestamp with time zone) IS 'Queue one task, checked, with its event.';
 
 CREATE FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text) RETURNS bigint
     LANGUAGE plpgsql
@@ -4045,36 +4125,6 @@ $$;
 ALTER FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text) IS 'Append an event and NOTIFY cdlstore_ops_events, in the caller''s transaction.';
-
-CREATE TABLE ops.task_executions (
-    execution_id uuid DEFAULT gen_random_uuid() NOT NULL,
-    workflow_id uuid,
-    agent_id text,
-    task_name text NOT NULL,
-    task_type text NOT NULL,
-    priority integer DEFAULT 0 NOT NULL,
-    status text DEFAULT 'pending'::text NOT NULL,
-    input_data jsonb DEFAULT '{}'::jsonb NOT NULL,
-    output_data jsonb,
-    error text,
-    retry_count integer DEFAULT 0 NOT NULL,
-    max_retries integer DEFAULT 3 NOT NULL,
-    timeout_seconds integer DEFAULT 300 NOT NULL,
-    execution_time_ms integer,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    available_at timestamp with time zone DEFAULT now() NOT NULL,
-    started_at timestamp with time zone,
-    timeout_at timestamp with time zone,
-    completed_at timestamp with time zone,
-    CONSTRAINT task_executions_max_retries_check CHECK ((max_retries >= 0)),
-    CONSTRAINT task_executions_retry_count_check CHECK ((retry_count >= 0)),
-    CONSTRAINT task_executions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text]))),
-    CONSTRAINT task_executions_task_name_check CHECK ((task_name <> ''::text)),
-    CONSTRAINT task_executions_task_type_check CHECK ((task_type <> ''::text)),
-    CONSTRAINT task_executions_timeout_seconds_check CHECK ((timeout_seconds > 0))
-);
-
-ALTER TABLE ops.task_executions OWNER TO cdlstore_owner;
 
 CREATE FUNCTION ops._fail_task(t ops.task_executions, error text) RETURNS ops.task_executions
     LANGUAGE plpgsql
@@ -4349,22 +4399,36 @@ CREATE FUNCTION ops.complete_task(execution_id uuid, output jsonb DEFAULT NULL::
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
-DECLARE
-    t ops.task_executions := ops._running_task(execution_id);
 BEGIN
-    UPDATE ops.task_executions x
-    SET status = 'completed', output_data = output, completed_at = clock_timestamp(), timeout_at = NULL,
-        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
-    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
-    PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
-                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info');
-    RETURN ops._task_json(t);
+    RETURN ops._task_json(ops._complete(execution_id, output));
 END
 $$;
 
 ALTER FUNCTION ops.complete_task(execution_id uuid, output jsonb) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops.complete_task(execution_id uuid, output jsonb) IS 'A running task is done; its execution time is measured by the database. CD004 if not running.';
+
+CREATE FUNCTION ops.complete_tasks(completions jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    IF completions IS NULL OR jsonb_typeof(completions) <> 'array' OR jsonb_array_length(completions) > 1000
+       OR EXISTS (SELECT FROM jsonb_array_elements(completions) c
+                  WHERE jsonb_typeof(c) <> 'object' OR c ->> 'execution_id' IS NULL) THEN
+        RAISE EXCEPTION 'completions must be a list of at most 1000 {execution_id, output}' USING ERRCODE = 'CD001';
+    END IF;
+    PERFORM ops._complete((c ->> 'execution_id')::uuid, c -> 'output')
+    FROM jsonb_array_elements(completions) c ORDER BY c ->> 'execution_id';  -- one lock order
+    RETURN jsonb_array_length(completions);
+EXCEPTION WHEN invalid_text_representation THEN
+    RAISE EXCEPTION 'an execution_id is not a uuid: %', SQLERRM USING ERRCODE = 'CD001';
+END
+$$;
+
+ALTER FUNCTION ops.complete_tasks(completions jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.complete_tasks(completions jsonb) IS 'Complete a batch of running tasks ([{execution_id, output}]) in one transaction; all or none.';
 
 CREATE FUNCTION ops.complete_workflow(workflow_id uuid, result jsonb DEFAULT NULL::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4416,31 +4480,41 @@ CREATE FUNCTION ops.enqueue_task(task_name text, task_type text, input_data json
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
-DECLARE
-    v_id uuid;
 BEGIN
-    IF coalesce(btrim(task_name), '') = '' OR coalesce(btrim(task_type), '') = '' THEN
-        RAISE EXCEPTION 'task_name and task_type must not be empty' USING ERRCODE = 'CD001';
-    END IF;
-    IF input_data IS NULL OR priority IS NULL OR max_retries IS NULL OR max_retries < 0
-       OR timeout_seconds IS NULL OR timeout_seconds < 1 THEN
-        RAISE EXCEPTION 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
-            USING ERRCODE = 'CD001';
-    END IF;
-    INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
-                                     timeout_seconds, available_at)
-    VALUES (task_name, task_type, input_data, priority, workflow_id, max_retries, timeout_seconds,
-            coalesce(available_at, now()))
-    RETURNING execution_id INTO v_id;
-    PERFORM ops._event('task_enqueued', 'task', v_id::text, workflow_id, NULL, NULL, 'ops',
-                       jsonb_build_object('task_type', task_type), 'info');
-    RETURN v_id;
+    RETURN ops._enqueue(task_name, task_type, input_data, priority, workflow_id, max_retries, timeout_seconds,
+                        available_at);
 END
 $$;
 
 ALTER FUNCTION ops.enqueue_task(task_name text, task_type text, input_data jsonb, priority integer, workflow_id uuid, max_retries integer, timeout_seconds integer, available_at timestamp with time zone) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops.enqueue_task(task_name text, task_type text, input_data jsonb, priority integer, workflow_id uuid, max_retries integer, timeout_seconds integer, available_at timestamp with time zone) IS 'Queue a task (available now or at available_at). Returns its execution id.';
+
+CREATE FUNCTION ops.enqueue_tasks(tasks jsonb) RETURNS uuid[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    IF tasks IS NULL OR jsonb_typeof(tasks) <> 'array' OR jsonb_array_length(tasks) > 1000
+       OR EXISTS (SELECT FROM jsonb_array_elements(tasks) t WHERE jsonb_typeof(t) <> 'object') THEN
+        RAISE EXCEPTION 'tasks must be a list of at most 1000 objects' USING ERRCODE = 'CD001';
+    END IF;
+    RETURN ARRAY(
+        SELECT ops._enqueue(t.value ->> 'task_name', t.value ->> 'task_type', coalesce(t.value -> 'input_data', '{}'),
+                            coalesce((t.value ->> 'priority')::integer, 0), (t.value ->> 'workflow_id')::uuid,
+                            coalesce((t.value ->> 'max_retries')::integer, 3),
+                            coalesce((t.value ->> 'timeout_seconds')::integer, 300),
+                            (t.value ->> 'available_at')::timestamptz)
+        FROM jsonb_array_elements(tasks) WITH ORDINALITY AS t ORDER BY t.ordinality);
+EXCEPTION WHEN invalid_text_representation OR datetime_field_overflow OR invalid_datetime_format
+               OR numeric_value_out_of_range THEN
+    RAISE EXCEPTION 'a task has a field of the wrong type: %', SQLERRM USING ERRCODE = 'CD001';
+END
+$$;
+
+ALTER FUNCTION ops.enqueue_tasks(tasks jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.enqueue_tasks(tasks jsonb) IS 'Queue a batch of tasks ([{task_name, task_type, input_data, priority, ...}]) in one transaction; all or none. Returns their ids in order.';
 
 CREATE FUNCTION ops.expire_tasks(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -6180,7 +6254,11 @@ GRANT ALL ON FUNCTION game.record_scene_choice(session_id bigint, expected_versi
 REVOKE ALL ON FUNCTION game.start_game_session(profile_id bigint, scenario_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION game.start_game_session(profile_id bigint, scenario_id text) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION ops._complete(p_id uuid, p_output jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION ops._day(day date) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority integer, p_workflow uuid, p_max_retries integer, p_timeout integer, p_available_at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text) FROM PUBLIC;
 
@@ -6210,6 +6288,9 @@ GRANT ALL ON FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_coun
 REVOKE ALL ON FUNCTION ops.complete_task(execution_id uuid, output jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.complete_task(execution_id uuid, output jsonb) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION ops.complete_tasks(completions jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.complete_tasks(completions jsonb) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION ops.complete_workflow(workflow_id uuid, result jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.complete_workflow(workflow_id uuid, result jsonb) TO cdlstore_app;
 
@@ -6218,6 +6299,9 @@ GRANT ALL ON FUNCTION ops.create_workflow(name text, workflow_type text, descrip
 
 REVOKE ALL ON FUNCTION ops.enqueue_task(task_name text, task_type text, input_data jsonb, priority integer, workflow_id uuid, max_retries integer, timeout_seconds integer, available_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.enqueue_task(task_name text, task_type text, input_data jsonb, priority integer, workflow_id uuid, max_retries integer, timeout_seconds integer, available_at timestamp with time zone) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.enqueue_tasks(tasks jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.enqueue_tasks(tasks jsonb) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops.expire_tasks(as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.expire_tasks(as_of timestamp with time zone) TO cdlstore_app;

@@ -172,3 +172,21 @@ def test_a_killed_worker_times_out_and_the_task_is_retried(own_clone: str) -> No
             )
         ]
     assert kinds == ["task_enqueued", "task_claimed", "task_retry_scheduled"]
+
+
+def test_batches_are_all_or_none(client: Client) -> None:
+    ops = client.operations
+    ids = ops.enqueue_many(
+        [{"task_name": f"b{i}", "task_type": "batch", "priority": i} for i in range(3)]
+    )
+    assert len(ids) == 3
+    with pytest.raises(errors.InvalidInput):
+        ops.enqueue_many(
+            [{"task_name": "ok", "task_type": "batch"}, {"task_name": "", "task_type": "batch"}]
+        )
+    claimed = ops.claim("w", ["batch"], 10)
+    assert [t.task_name for t in claimed] == ["b2", "b1", "b0"]
+    assert ops.complete_many({t.execution_id: {"n": t.priority} for t in claimed}) == 3
+    assert ops.get_task(ids[0]).output_data == {"n": 0}
+    with pytest.raises(errors.InvalidState):
+        ops.complete_many({ids[0]: None})

@@ -1,6 +1,6 @@
 -- ops: workflow runs, the task queue, the append-only event log, conversations, metrics.
 BEGIN;
-SELECT plan(32);
+SELECT plan(36);
 
 CREATE TEMP TABLE w AS SELECT ops.create_workflow('nightly', 'etl', total_steps => 2, deadline => now() + interval '1 hour') AS id;
 SELECT is(ops.get_workflow((SELECT id FROM w)) ->> 'status', 'pending', 'a run starts pending');
@@ -40,6 +40,16 @@ SELECT results_eq(format($$SELECT status, retry_count, error FROM ops.task_execu
     $$VALUES ('failed', 1, 'timed out')$$, 'and after max_retries the task fails');
 SELECT throws_ok($$SELECT ops.claim_tasks('w1', '{}')$$, 'CD001', NULL, 'claiming needs task types');
 SELECT throws_ok($$SELECT ops.fail_task(gen_random_uuid(), 'x')$$, 'CD002', NULL, 'an unknown task');
+
+-- batches: all or none
+SELECT is(cardinality(ops.enqueue_tasks('[{"task_name": "b1", "task_type": "batch"}, {"task_name": "b2", "task_type": "batch"}]')), 2,
+    'enqueue a batch');
+SELECT throws_ok($$SELECT ops.enqueue_tasks('[{"task_name": "b3", "task_type": "batch"}, {"task_name": "", "task_type": "batch"}]')$$,
+    'CD001', NULL, 'a bad task rejects the whole batch');
+SELECT is(ops.complete_tasks((SELECT jsonb_agg(jsonb_build_object('execution_id', t ->> 'execution_id', 'output', '{"ok": 1}'))
+                              FROM jsonb_array_elements(ops.claim_tasks('wb', '{batch}', 10)) t)), 2, 'complete a batch');
+SELECT is((SELECT count(*)::int FROM ops.task_executions WHERE task_type = 'batch' AND status = 'completed'), 2,
+    'nothing of the rejected batch was queued');
 
 -- the event log is append-only, and every change wrote one
 SELECT ok((SELECT count(*) FROM ops.events WHERE event_type IN ('task_claimed', 'task_completed', 'task_failed',

@@ -156,6 +156,16 @@ class Operations:
         )
         return result
 
+    def enqueue_many(self, tasks: Sequence[dict[str, Any]]) -> list[UUID]:
+        """Queue a batch ({task_name, task_type, input_data, priority, ...}) in one transaction."""
+        result: list[UUID] = self._run("enqueue_tasks", {"tasks": Jsonb(list(tasks))})
+        return result
+
+    def complete_many(self, completions: dict[UUID, Any]) -> int:
+        """Complete a batch of running tasks (execution id -> output) in one transaction."""
+        batch = [{"execution_id": str(k), "output": v} for k, v in completions.items()]
+        return int(self._run("complete_tasks", {"completions": Jsonb(batch)}))
+
     def claim(self, agent_id: str, task_types: Sequence[str], max_count: int = 1) -> list[Task]:
         rows = self._run(
             "claim_tasks",

@@ -10,6 +10,37 @@ $$;
 
 COMMENT ON FUNCTION ops._task_json(ops.task_executions) IS 'A task as the API returns it.';
 
+CREATE OR REPLACE FUNCTION ops._enqueue(
+    p_name text, p_type text, p_input jsonb, p_priority integer, p_workflow uuid, p_max_retries integer,
+    p_timeout integer, p_available_at timestamptz)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = ops, pg_temp
+AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    IF coalesce(btrim(p_name), '') = '' OR coalesce(btrim(p_type), '') = '' THEN
+        RAISE EXCEPTION 'task_name and task_type must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    IF p_input IS NULL OR p_priority IS NULL OR p_max_retries IS NULL OR p_max_retries < 0
+       OR p_timeout IS NULL OR p_timeout < 1 THEN
+        RAISE EXCEPTION 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
+            USING ERRCODE = 'CD001';
+    END IF;
+    INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
+                                     timeout_seconds, available_at)
+    VALUES (p_name, p_type, p_input, p_priority, p_workflow, p_max_retries, p_timeout, coalesce(p_available_at, now()))
+    RETURNING execution_id INTO v_id;
+    PERFORM ops._event('task_enqueued', 'task', v_id::text, p_workflow, NULL, NULL, 'ops',
+                       jsonb_build_object('task_type', p_type), 'info');
+    RETURN v_id;
+END
+$$;
+
+COMMENT ON FUNCTION ops._enqueue(text, text, jsonb, integer, uuid, integer, integer, timestamptz) IS
+    'Queue one task, checked, with its event.';
+
 CREATE OR REPLACE FUNCTION ops.enqueue_task(
     task_name text, task_type text, input_data jsonb DEFAULT '{}', priority integer DEFAULT 0,
     workflow_id uuid DEFAULT NULL, max_retries integer DEFAULT 3, timeout_seconds integer DEFAULT 300,
@@ -19,30 +50,42 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
-DECLARE
-    v_id uuid;
 BEGIN
-    IF coalesce(btrim(task_name), '') = '' OR coalesce(btrim(task_type), '') = '' THEN
-        RAISE EXCEPTION 'task_name and task_type must not be empty' USING ERRCODE = 'CD001';
-    END IF;
-    IF input_data IS NULL OR priority IS NULL OR max_retries IS NULL OR max_retries < 0
-       OR timeout_seconds IS NULL OR timeout_seconds < 1 THEN
-        RAISE EXCEPTION 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
-            USING ERRCODE = 'CD001';
-    END IF;
-    INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
-                                     timeout_seconds, available_at)
-    VALUES (task_name, task_type, input_data, priority, workflow_id, max_retries, timeout_seconds,
-            coalesce(available_at, now()))
-    RETURNING execution_id INTO v_id;
-    PERFORM ops._event('task_enqueued', 'task', v_id::text, workflow_id, NULL, NULL, 'ops',
-                       jsonb_build_object('task_type', task_type), 'info');
-    RETURN v_id;
+    RETURN ops._enqueue(task_name, task_type, input_data, priority, workflow_id, max_retries, timeout_seconds,
+                        available_at);
 END
 $$;
 
 COMMENT ON FUNCTION ops.enqueue_task(text, text, jsonb, integer, uuid, integer, integer, timestamptz) IS
     'Queue a task (available now or at available_at). Returns its execution id.';
+
+CREATE OR REPLACE FUNCTION ops.enqueue_tasks(tasks jsonb)
+RETURNS uuid[]
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ops, pg_temp
+AS $$
+BEGIN
+    IF tasks IS NULL OR jsonb_typeof(tasks) <> 'array' OR jsonb_array_length(tasks) > 1000
+       OR EXISTS (SELECT FROM jsonb_array_elements(tasks) t WHERE jsonb_typeof(t) <> 'object') THEN
+        RAISE EXCEPTION 'tasks must be a list of at most 1000 objects' USING ERRCODE = 'CD001';
+    END IF;
+    RETURN ARRAY(
+        SELECT ops._enqueue(t.value ->> 'task_name', t.value ->> 'task_type', coalesce(t.value -> 'input_data', '{}'),
+                            coalesce((t.value ->> 'priority')::integer, 0), (t.value ->> 'workflow_id')::uuid,
+                            coalesce((t.value ->> 'max_retries')::integer, 3),
+                            coalesce((t.value ->> 'timeout_seconds')::integer, 300),
+                            (t.value ->> 'available_at')::timestamptz)
+        FROM jsonb_array_elements(tasks) WITH ORDINALITY AS t ORDER BY t.ordinality);
+EXCEPTION WHEN invalid_text_representation OR datetime_field_overflow OR invalid_datetime_format
+               OR numeric_value_out_of_range THEN
+    RAISE EXCEPTION 'a task has a field of the wrong type: %', SQLERRM USING ERRCODE = 'CD001';
+END
+$$;
+
+COMMENT ON FUNCTION ops.enqueue_tasks(jsonb) IS
+    'Queue a batch of tasks ([{task_name, task_type, input_data, priority, ...}]) in one transaction; '
+    'all or none. Returns their ids in order.';
 
 CREATE OR REPLACE FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer DEFAULT 1)
 RETURNS jsonb
@@ -115,27 +158,62 @@ $$;
 
 COMMENT ON FUNCTION ops._running_task(uuid) IS 'Lock a task that must be running (CD002, CD004).';
 
+CREATE OR REPLACE FUNCTION ops._complete(p_id uuid, p_output jsonb)
+RETURNS ops.task_executions
+LANGUAGE plpgsql
+SET search_path = ops, pg_temp
+AS $$
+DECLARE
+    t ops.task_executions := ops._running_task(p_id);
+BEGIN
+    UPDATE ops.task_executions x
+    SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
+        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
+    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
+    PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
+                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info');
+    RETURN t;
+END
+$$;
+
+COMMENT ON FUNCTION ops._complete(uuid, jsonb) IS 'Complete one running task, timed by the database, with its event.';
+
 CREATE OR REPLACE FUNCTION ops.complete_task(execution_id uuid, output jsonb DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
-DECLARE
-    t ops.task_executions := ops._running_task(execution_id);
 BEGIN
-    UPDATE ops.task_executions x
-    SET status = 'completed', output_data = output, completed_at = clock_timestamp(), timeout_at = NULL,
-        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
-    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
-    PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
-                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info');
-    RETURN ops._task_json(t);
+    RETURN ops._task_json(ops._complete(execution_id, output));
 END
 $$;
 
 COMMENT ON FUNCTION ops.complete_task(uuid, jsonb) IS
     'A running task is done; its execution time is measured by the database. CD004 if not running.';
+
+CREATE OR REPLACE FUNCTION ops.complete_tasks(completions jsonb)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ops, pg_temp
+AS $$
+BEGIN
+    IF completions IS NULL OR jsonb_typeof(completions) <> 'array' OR jsonb_array_length(completions) > 1000
+       OR EXISTS (SELECT FROM jsonb_array_elements(completions) c
+                  WHERE jsonb_typeof(c) <> 'object' OR c ->> 'execution_id' IS NULL) THEN
+        RAISE EXCEPTION 'completions must be a list of at most 1000 {execution_id, output}' USING ERRCODE = 'CD001';
+    END IF;
+    PERFORM ops._complete((c ->> 'execution_id')::uuid, c -> 'output')
+    FROM jsonb_array_elements(completions) c ORDER BY c ->> 'execution_id';  -- one lock order
+    RETURN jsonb_array_length(completions);
+EXCEPTION WHEN invalid_text_representation THEN
+    RAISE EXCEPTION 'an execution_id is not a uuid: %', SQLERRM USING ERRCODE = 'CD001';
+END
+$$;
+
+COMMENT ON FUNCTION ops.complete_tasks(jsonb) IS
+    'Complete a batch of running tasks ([{execution_id, output}]) in one transaction; all or none.';
 
 CREATE OR REPLACE FUNCTION ops._fail_task(t ops.task_executions, error text)
 RETURNS ops.task_executions
