@@ -1,4 +1,5 @@
 """Agent operations benchmark (`make bench`). Numbers only, never pass/fail.
+(A claim that finds nothing, when another worker took the task first, completes nothing.)
 
 In one run against pgbench TPC-B on the same server: tasks claimed + completed per second with
 2 workers, the whole enqueue -> claim -> complete cycle, the claim+complete rate at 16 workers
@@ -22,12 +23,12 @@ from bench.common import SECONDS, pgbench, pgbench_init
 DB = "cdlstore_bench_ops"
 CLAIM_COMPLETE = (
     "SELECT ops.claim_tasks('w' || :client_id, '{work}', 1) -> 0 ->> 'execution_id' AS id \\gset\n"
-    "SELECT ops.complete_task(:id::uuid);\n"
+    "SELECT ops.complete_task(:id::text::uuid) WHERE :id::text <> '';\n"
 )
 BATCH_CLAIM_COMPLETE = (
     "SELECT jsonb_agg(jsonb_build_object('execution_id', t ->> 'execution_id')) AS batch "
     "FROM jsonb_array_elements(ops.claim_tasks('w' || :client_id, '{work}', 10)) t \\gset\n"
-    "SELECT ops.complete_tasks(:batch::jsonb);\n"
+    "SELECT ops.complete_tasks(:batch::text::jsonb) WHERE :batch::text <> '';\n"
 )
 BATCH_CYCLE = (
     "SELECT ops.enqueue_tasks(jsonb_agg(jsonb_build_object('task_name', 'cycle', "
@@ -35,12 +36,12 @@ BATCH_CYCLE = (
     "FROM generate_series(1, 10);\n"
     "SELECT jsonb_agg(jsonb_build_object('execution_id', t ->> 'execution_id')) AS batch "
     "FROM jsonb_array_elements(ops.claim_tasks('c' || :client_id, '{cycle}', 10)) t \\gset\n"
-    "SELECT ops.complete_tasks(:batch::jsonb);\n"
+    "SELECT ops.complete_tasks(:batch::text::jsonb) WHERE :batch::text <> '';\n"
 )
 CYCLE = (
     "SELECT ops.enqueue_task('cycle', 'cycle', '{\"n\": 1}');\n"
     "SELECT ops.claim_tasks('c' || :client_id, '{cycle}', 1) -> 0 ->> 'execution_id' AS id \\gset\n"
-    "SELECT ops.complete_task(:id::uuid);\n"
+    "SELECT ops.complete_task(:id::text::uuid) WHERE :id::text <> '';\n"
 )
 EXPORT = """
 import resource, sys, time

@@ -4026,7 +4026,8 @@ CREATE TABLE ops.task_executions (
     CONSTRAINT task_executions_task_name_check CHECK ((task_name <> ''::text)),
     CONSTRAINT task_executions_task_type_check CHECK ((task_type <> ''::text)),
     CONSTRAINT task_executions_timeout_seconds_check CHECK ((timeout_seconds > 0))
-);
+)
+WITH (autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_threshold='500', autovacuum_vacuum_cost_delay='0', autovacuum_analyze_scale_factor='0.02');
 
 ALTER TABLE ops.task_executions OWNER TO cdlstore_owner;
 
@@ -4042,7 +4043,7 @@ BEGIN
         execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
     WHERE x.execution_id = t.execution_id RETURNING * INTO t;
     PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
-                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info');
+                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info', false);
     RETURN t;
 END
 $$;
@@ -4087,7 +4088,7 @@ BEGIN
     VALUES (p_name, p_type, p_input, p_priority, p_workflow, p_max_retries, p_timeout, coalesce(p_available_at, now()))
     RETURNING execution_id INTO v_id;
     PERFORM ops._event('task_enqueued', 'task', v_id::text, p_workflow, NULL, NULL, 'ops',
-                       jsonb_build_object('task_type', p_type), 'info');
+                       jsonb_build_object('task_type', p_type), 'info', false);
     RETURN v_id;
 END
 $$;
@@ -4096,7 +4097,7 @@ ALTER FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority 
 
 COMMENT ON FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority integer, p_workflow uuid, p_max_retries integer, p_timeout integer, p_available_at timestamp with time zone) IS 'Queue one task, checked, with its event.';
 
-CREATE FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text) RETURNS bigint
+CREATE FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text, p_notify boolean DEFAULT true) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO 'ops', 'pg_temp'
     AS $$
@@ -4115,16 +4116,18 @@ BEGIN
     VALUES (p_type, p_entity_type, p_entity_id, p_workflow_id, p_agent_id, p_session_id, p_source,
             coalesce(p_payload, '{}'), p_severity)
     RETURNING event_id INTO v_id;
-    PERFORM pg_notify('cdlstore_ops_events', json_build_object(
-        'event_id', v_id, 'event_type', p_type, 'entity_type', p_entity_type, 'entity_id', p_entity_id,
-        'severity', p_severity)::text);
+    IF p_notify THEN
+        PERFORM pg_notify('cdlstore_ops_events', json_build_object(
+            'event_id', v_id, 'event_type', p_type, 'entity_type', p_entity_type, 'entity_id', p_entity_id,
+            'severity', p_severity)::text);
+    END IF;
     RETURN v_id;
 END
 $$;
 
-ALTER FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text) OWNER TO cdlstore_owner;
+ALTER FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text, p_notify boolean) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text) IS 'Append an event and NOTIFY cdlstore_ops_events, in the caller''s transaction.';
+COMMENT ON FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text, p_notify boolean) IS 'Append an event and (unless p_notify is false) NOTIFY cdlstore_ops_events, in the caller''s transaction. Task events are not notified: NOTIFY serializes commits, and the queue is the hot path.';
 
 CREATE FUNCTION ops._fail_task(t ops.task_executions, error text) RETURNS ops.task_executions
     LANGUAGE plpgsql
@@ -4146,7 +4149,7 @@ BEGIN
     PERFORM ops._event(CASE WHEN retry THEN 'task_retry_scheduled' ELSE 'task_failed' END, 'task',
                        t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
                        jsonb_build_object('error', error, 'retry_count', t.retry_count),
-                       CASE WHEN retry THEN 'warning' ELSE 'error' END);
+                       CASE WHEN retry THEN 'warning' ELSE 'error' END, false);
     RETURN t;
 END
 $$;
@@ -4382,7 +4385,7 @@ BEGIN
                   t.priority, t.created_at
     ), logged AS (
         SELECT ops._event('task_claimed', 'task', x.execution_id::text, x.workflow_id, x.agent_id, NULL, 'ops',
-                          jsonb_build_object('attempt', x.retry_count + 1), 'info') AS event_id, x.*
+                          jsonb_build_object('attempt', x.retry_count + 1), 'info', false) AS event_id, x.*
         FROM taken x
     )
     SELECT coalesce(jsonb_agg(l.doc ORDER BY l.priority DESC, l.created_at), '[]')
@@ -6260,7 +6263,7 @@ REVOKE ALL ON FUNCTION ops._day(day date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority integer, p_workflow uuid, p_max_retries integer, p_timeout integer, p_available_at timestamp with time zone) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text, p_notify boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops._fail_task(t ops.task_executions, error text) FROM PUBLIC;
 

@@ -22,7 +22,7 @@ FOR EACH STATEMENT EXECUTE FUNCTION ops._refuse_change();
 
 CREATE OR REPLACE FUNCTION ops._event(
     p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text,
-    p_session_id text, p_source text, p_payload jsonb, p_severity text)
+    p_session_id text, p_source text, p_payload jsonb, p_severity text, p_notify boolean DEFAULT true)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = ops, pg_temp
@@ -42,15 +42,18 @@ BEGIN
     VALUES (p_type, p_entity_type, p_entity_id, p_workflow_id, p_agent_id, p_session_id, p_source,
             coalesce(p_payload, '{}'), p_severity)
     RETURNING event_id INTO v_id;
-    PERFORM pg_notify('cdlstore_ops_events', json_build_object(
-        'event_id', v_id, 'event_type', p_type, 'entity_type', p_entity_type, 'entity_id', p_entity_id,
-        'severity', p_severity)::text);
+    IF p_notify THEN
+        PERFORM pg_notify('cdlstore_ops_events', json_build_object(
+            'event_id', v_id, 'event_type', p_type, 'entity_type', p_entity_type, 'entity_id', p_entity_id,
+            'severity', p_severity)::text);
+    END IF;
     RETURN v_id;
 END
 $$;
 
-COMMENT ON FUNCTION ops._event(text, text, text, uuid, text, text, text, jsonb, text) IS
-    'Append an event and NOTIFY cdlstore_ops_events, in the caller''s transaction.';
+COMMENT ON FUNCTION ops._event(text, text, text, uuid, text, text, text, jsonb, text, boolean) IS
+    'Append an event and (unless p_notify is false) NOTIFY cdlstore_ops_events, in the caller''s '
+    'transaction. Task events are not notified: NOTIFY serializes commits, and the queue is the hot path.';
 
 CREATE OR REPLACE FUNCTION ops.record_event(
     event_type text, entity_type text DEFAULT NULL, entity_id text DEFAULT NULL, workflow_id uuid DEFAULT NULL,

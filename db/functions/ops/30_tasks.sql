@@ -33,7 +33,7 @@ BEGIN
     VALUES (p_name, p_type, p_input, p_priority, p_workflow, p_max_retries, p_timeout, coalesce(p_available_at, now()))
     RETURNING execution_id INTO v_id;
     PERFORM ops._event('task_enqueued', 'task', v_id::text, p_workflow, NULL, NULL, 'ops',
-                       jsonb_build_object('task_type', p_type), 'info');
+                       jsonb_build_object('task_type', p_type), 'info', false);
     RETURN v_id;
 END
 $$;
@@ -125,7 +125,7 @@ BEGIN
                   t.priority, t.created_at
     ), logged AS (
         SELECT ops._event('task_claimed', 'task', x.execution_id::text, x.workflow_id, x.agent_id, NULL, 'ops',
-                          jsonb_build_object('attempt', x.retry_count + 1), 'info') AS event_id, x.*
+                          jsonb_build_object('attempt', x.retry_count + 1), 'info', false) AS event_id, x.*
         FROM taken x
     )
     SELECT coalesce(jsonb_agg(l.doc ORDER BY l.priority DESC, l.created_at), '[]')
@@ -171,7 +171,7 @@ BEGIN
         execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
     WHERE x.execution_id = t.execution_id RETURNING * INTO t;
     PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
-                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info');
+                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info', false);
     RETURN t;
 END
 $$;
@@ -236,7 +236,7 @@ BEGIN
     PERFORM ops._event(CASE WHEN retry THEN 'task_retry_scheduled' ELSE 'task_failed' END, 'task',
                        t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
                        jsonb_build_object('error', error, 'retry_count', t.retry_count),
-                       CASE WHEN retry THEN 'warning' ELSE 'error' END);
+                       CASE WHEN retry THEN 'warning' ELSE 'error' END, false);
     RETURN t;
 END
 $$;
