@@ -107,10 +107,23 @@ CODES: dict[str, type[CdlstoreError]] = {
 }
 
 
+# Input that PostgreSQL itself refuses before our functions see it (a NUL in a JSON string, a
+# number out of range, nesting deeper than the server's stack): our classes, their own SQLSTATE.
+SERVER_INPUT_CODES: dict[str, type[CdlstoreError]] = {
+    "22P05": InvalidInput,  # untranslatable character (\u0000 in jsonb)
+    "22P02": InvalidInput,  # invalid text representation
+    "22021": InvalidInput,  # character not in repertoire
+    "22003": InvalidInput,  # numeric value out of range
+    "54001": LimitExceeded,  # statement too complex (stack depth)
+}
+
+
 def from_psycopg(exc: psycopg.Error) -> CdlstoreError:
     """Build the cdlstore exception that stands for a psycopg error."""
     diag = exc.diag
-    cls = CODES.get(exc.sqlstate or "", CdlstoreError)
+    cls = CODES.get(exc.sqlstate or "") or SERVER_INPUT_CODES.get(exc.sqlstate or "", CdlstoreError)
+    if exc.sqlstate is None and isinstance(exc, psycopg.DataError):
+        cls = InvalidInput  # refused by psycopg before sending, e.g. a NUL byte in a text value
     message = diag.message_primary or str(exc).strip()
     return cls(message, sqlstate=exc.sqlstate, detail=diag.message_detail, hint=diag.message_hint)
 

@@ -45,7 +45,8 @@ BEGIN
     FOREACH k IN ARRAY keys LOOP
         escaped := escaped || replace(replace(k, '\', '\\'), '.', '\.');
     END LOOP;
-    RETURN nullif(array_to_string(escaped, '.'), '');
+    RETURN CASE WHEN cardinality(keys) > 0 THEN array_to_string(escaped, '.') END;  -- '' is the key ''
+
 END
 $$;
 

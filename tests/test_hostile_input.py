@@ -1,0 +1,113 @@
+"""Property-based tests against the real database: whatever arrives, a call either succeeds or
+raises one of our errors (never an internal error), and a failed call writes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cdlstore import Client, errors
+
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+names = st.text(min_size=0, max_size=30)
+
+
+def counts(conn: psycopg.Connection[Any]) -> tuple[int, ...]:
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM cdl.characters), "
+        "(SELECT count(*) FROM cdl.character_field_values),"
+        " (SELECT count(*) FROM cdl.character_change_log)"
+    ).fetchone()
+    return tuple(row.values())
+
+
+@SETTINGS
+@given(body=st.dictionaries(st.text(max_size=12), json_values, max_size=6), name=names)
+def test_any_character_document(
+    client: Client, conn: psycopg.Connection[Any], body: dict[str, Any], name: str
+) -> None:
+    document = {"identity": {"name": name}, **body}
+    before = counts(conn)
+    try:
+        character_id = client.characters.import_json(document)
+    except errors.CdlstoreError as exc:
+        assert type(exc) is not errors.CdlstoreError, exc  # one of our classes, not "unknown"
+        assert counts(conn) == before
+        return
+    character = client.characters.get(
+        next(c.name for c in client.characters.list() if c.id == character_id)
+    )
+    assert client.characters.export(character.normalized_name)["character"] == character.cdl
+
+
+@SETTINGS
+@given(message=st.text(max_size=200), user=st.text(min_size=1, max_size=20))
+def test_any_message_to_the_workflows(client: Client, message: str, user: str) -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    if not client.characters.list():
+        client.characters.import_file(root / "characters" / "iris_marlow.json")
+        client.workflows.import_file("iris_marlow", root / "workflows" / "iris_marlow.yaml")
+    for call in (
+        lambda: client.workflows.check("iris_marlow", message, user),
+        lambda: client.workflows.process(user, "iris_marlow", message),
+    ):
+        try:
+            call()
+        except errors.CdlstoreError as exc:
+            assert type(exc) is not errors.CdlstoreError, exc  # one of our classes, not "unknown"
+
+
+@SETTINGS
+@given(
+    cursor=st.text(max_size=80),
+    metadata=st.dictionaries(st.text(max_size=8), json_scalars, max_size=3),
+)
+def test_any_cursor_and_metadata_filter(
+    client: Client, cursor: str, metadata: dict[str, Any]
+) -> None:
+    for call in (
+        lambda: client.documents.session_page("s", after=cursor),
+        lambda: client.documents.list_page(
+            "ns", "t", metadata_filter=metadata, after=cursor or None
+        ),
+    ):
+        try:
+            call()
+        except errors.CdlstoreError as exc:
+            assert type(exc) is not errors.CdlstoreError, exc  # one of our classes, not "unknown"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["nul \u0000 inside", "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace")],
+)
+def test_strings_postgres_cannot_store(client: Client, text: str) -> None:
+    try:
+        client.characters.import_json({"identity": {"name": "Nul"}, "note": text})
+    except errors.CdlstoreError as exc:
+        assert type(exc) is not errors.CdlstoreError, exc
