@@ -79,3 +79,33 @@ def test_committed_schema_matches_the_migrations(template_db: str) -> None:
     dumped = testdb.dump_schema(testdb.dsn_for(template_db))
     committed = testdb.SCHEMA_FILE.read_text()
     assert dumped == committed, "db/schema.sql is stale: run `make schema` and commit it"
+
+
+@pytest.mark.parametrize("step", migration_ids()[:-1])
+def test_upgrading_from_every_earlier_step_gives_the_schema_file(own_db: str, step: str) -> None:
+    assert migrations.migrate(own_db, target=step)[-1] == step
+    migrations.migrate(own_db)
+    assert testdb.dump_schema(own_db) == testdb.SCHEMA_FILE.read_text()
+
+
+def test_a_failed_migration_leaves_the_previous_step(
+    own_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    migrations.migrate(own_db)
+    before = testdb.dump_schema(own_db)
+    db_copy = tmp_path / "db"
+    shutil.copytree(ROOT / "db", db_copy)
+    (db_copy / "migrations" / "9999_broken.sql").write_text(
+        "CREATE TABLE cdl.half_done (id int);\nSELECT 1 / 0;\n"
+    )
+    (db_copy / "migrations" / "9999_broken.rollback.sql").write_text("DROP TABLE cdl.half_done;\n")
+    monkeypatch.setenv("CDLSTORE_DB_DIR", str(db_copy))
+    with pytest.raises(errors.MigrationError, match="division by zero"):
+        migrations.migrate(own_db)
+    monkeypatch.delenv("CDLSTORE_DB_DIR")
+    assert testdb.dump_schema(own_db) == before
+
+
+def test_an_unknown_target_is_refused(own_db: str) -> None:
+    with pytest.raises(errors.MigrationError, match="unknown migration"):
+        migrations.migrate(own_db, target="0042_nothing")

@@ -18,10 +18,12 @@ from .models import WorkflowStep
 def _migrate(args: argparse.Namespace) -> None:
     dsn = localdb.default_dsn()
     check_dsn(dsn)
-    applied = migrations.migrate(dsn)
+    applied = migrations.migrate(dsn, args.to)
     for mid in applied:
         print(f"applied {mid}")
-    print(f"{len(applied)} migration(s) applied; function files re-applied")
+    print(
+        f"{len(applied)} migration(s) applied" + ("" if args.to else "; function files re-applied")
+    )
 
 
 def _rollback(args: argparse.Namespace) -> None:
@@ -242,11 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    add(
+    p = add(
         "migrate",
         _migrate,
         "Apply pending migrations from db/migrations, then re-apply every "
         "function file in db/functions and db/privileges.sql. Running it twice changes nothing.",
+    )
+    p.add_argument(
+        "--to", metavar="ID", help="stop after this migration (e.g. 0003_cdl_characters)"
     )
     p = add(
         "rollback",

@@ -81,15 +81,23 @@ def apply_functions(conn: psycopg.Connection[Any]) -> None:
                 raise MigrationError(f"{path.relative_to(db_dir())}: {_one_line(exc)}") from exc
 
 
-def migrate(dsn: str) -> list[str]:
-    """Apply pending migrations, then the function files. Returns the applied migration ids."""
+def migrate(dsn: str, target: str | None = None) -> list[str]:
+    """Apply pending migrations (up to and including ``target`` when given), then the function
+    files. Each migration is a transaction: one that fails leaves the database at the step before.
+    Returns the applied migration ids."""
     with _backend(dsn) as backend, backend.lock():
         pending = backend.to_apply(_read())
+        if target is not None:
+            known = [m.id for m in _read()]
+            if target not in known:
+                raise MigrationError(f"unknown migration {target!r}; known: {', '.join(known)}")
+            pending = pending.__class__([m for m in pending if m.id <= target])
         try:
             backend.apply_migrations(pending)
         except psycopg.Error as exc:
             raise MigrationError(f"migration failed: {_one_line(exc)}") from exc
-        apply_functions(backend.connection)
+        if not backend.to_apply(_read()):  # the function files belong to the newest schema
+            apply_functions(backend.connection)
         return [m.id for m in pending]
 
 
