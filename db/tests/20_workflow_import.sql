@@ -1,6 +1,6 @@
 -- Workflow files: import, versions, and every kind of bad file.
 BEGIN;
-SELECT plan(25);
+SELECT plan(26);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SELECT ok(cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow()) > 0, 'a workflow file imports');
@@ -39,6 +39,8 @@ SELECT throws_ok($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', '{"workf
 SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"strictly (\\w+)"', '"strictly ((\\w+)"'))$$,
     'workflows.strict.triggers.patterns[0]: regex "strictly ((%" does not compile: invalid regular expression%',
     'a regex that does not compile');
+SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"strictly (\\w+)"', '"(a)\\1"'))$$,
+    'workflows.strict.triggers.patterns[0]: back-references%', 'a back-reference is refused');
 SELECT throws_ok($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"to_state": "paid"', '"to_state": "payed"'))$$,
     'CD001', 'workflows.order.states.pending.transitions[0].to_state: state "payed" does not exist', 'an unknown to_state');
 SELECT throws_ok($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"initial_state": "brewing"', '"initial_state": "boiling"'))$$,

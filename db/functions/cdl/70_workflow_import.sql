@@ -158,6 +158,11 @@ DECLARE
     patterns text[] := cdl._wf_strings(value, place);
 BEGIN
     FOR i IN 1 .. cardinality(patterns) LOOP
+        -- back-references can make matching exponential; a message must never stall the server
+        IF patterns[i] ~ '\\[1-9]' OR length(patterns[i]) > 1000 THEN
+            PERFORM cdl._wf_fail(format('%s[%s]', place, i - 1),
+                                 'back-references and patterns over 1000 characters are not allowed');
+        END IF;
         BEGIN
             PERFORM '' ~* patterns[i];
         EXCEPTION WHEN invalid_regular_expression THEN
