@@ -11,7 +11,7 @@ PGTAP_DB := cdlstore_test_pgtap
 PGTAP_FILES ?= db/tests/*.sql
 PYTEST_ARGS ?=
 
-.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint schema bench clean
+.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint stress crash schema bench clean
 
 setup: $(VENV)/.installed
 	@scripts/setup-pg-tools.sh $(CDLSTORE)
@@ -60,6 +60,13 @@ lint: template
 	@$(BIN)/ruff format --check --quiet pybind tests bench examples
 	@$(BIN)/mypy
 	@$(TESTDB) plpgsql-check $(TEMPLATE)
+
+# Bigger runs of the concurrency and crash tests that make test runs small.
+stress: template
+	@STRESS_CLIENTS=32 STRESS_ROUNDS=100 CDLSTORE_TEST_TEMPLATE=$(TEMPLATE) $(BIN)/pytest -q tests/test_stress.py
+
+crash: template
+	@CDLSTORE_TEST_TEMPLATE=$(TEMPLATE) $(BIN)/pytest -q tests/test_crash.py
 
 schema: db
 	@$(TESTDB) schema
