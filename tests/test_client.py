@@ -136,3 +136,29 @@ def test_db_start_with_database_url_starts_nothing(
     proc = run_cli("db", "start", env=cli_env)
     assert proc.returncode == 0 and "DATABASE_URL is set" in proc.stderr
     assert not (tmp_path / "pgdata").exists()
+
+
+def test_a_client_acting_as_the_app_role_reaches_only_the_api(test_dsn: str) -> None:
+    with cdlstore.connect(test_dsn, role="cdlstore_app", actor="tester") as client:
+        assert client.schema_version() == newest_migration()
+        with pytest.raises(errors.CdlstoreError) as info:
+            client._one("SELECT count(*) AS n FROM cdl.characters")
+        assert info.value.sqlstate == "42501"
+
+
+def test_an_unknown_role_is_one_clear_error(test_dsn: str) -> None:
+    with pytest.raises(errors.ConnectionFailed, match="no_such_role"):
+        cdlstore.connect(test_dsn, role="no_such_role")
+
+
+def test_the_actor_is_the_author_of_changes(own_clone: str) -> None:
+    import psycopg
+
+    with cdlstore.connect(own_clone, role="cdlstore_app", actor="editor-7") as client:
+        client.characters.import_json({"identity": {"name": "Authored"}})
+        client.characters.upsert_field("authored", "identity.age", 3)
+    with psycopg.connect(own_clone) as conn:
+        authors = conn.execute(
+            "SELECT DISTINCT changed_by FROM cdl.character_change_log"
+        ).fetchall()
+    assert authors == [("editor-7",)]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
 from typing import Any, Protocol
@@ -146,31 +147,59 @@ def _redact(dsn: str) -> str:
     return psycopg.conninfo.make_conninfo("", **params)
 
 
-def check_dsn(dsn: str, timeout: int = 5) -> None:
-    """Fail fast with one clear line when the DSN is malformed or the server unreachable."""
+def _session_setup(
+    role: str | None, actor: str | None
+) -> Callable[[psycopg.Connection[Any]], None]:
+    """What every pooled connection runs first: the role to act as, the actor of change logs."""
+
+    def configure(conn: psycopg.Connection[Any]) -> None:
+        if role:
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+        if actor:
+            conn.execute("SELECT set_config('cdlstore.actor', %s, false)", [actor])
+
+    return configure
+
+
+def check_dsn(dsn: str, timeout: int = 5, role: str | None = None) -> None:
+    """Fail fast with one clear line when the DSN is malformed, the server unreachable or the
+    role not ours to use."""
     try:
         psycopg.conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:
         raise ConnectionFailed(f"invalid database URL: {' '.join(str(exc).split())}") from exc
     try:
-        psycopg.connect(dsn, connect_timeout=timeout).close()
+        with psycopg.connect(dsn, connect_timeout=timeout, autocommit=True) as conn:
+            _session_setup(role, None)(conn)
     except psycopg.Error as exc:
         reason = " ".join(str(exc).split())
         raise ConnectionFailed(f"cannot connect to {_redact(dsn)}: {reason}") from exc
 
 
-def connect(dsn: str | None = None, *, min_size: int = 1, max_size: int = 10) -> Client:
+def connect(
+    dsn: str | None = None,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    role: str | None = None,
+    actor: str | None = None,
+) -> Client:
     """A :class:`Client` over a connection pool.
 
-    ``dsn`` defaults to ``DATABASE_URL``, then to the local development cluster.
+    ``dsn`` defaults to ``DATABASE_URL``, then to the local development cluster. ``role``
+    (default ``CDLSTORE_ROLE``), e.g. ``cdlstore_app``, is the role every connection acts as, so
+    that the client can do what the API allows and nothing else; ``actor`` is recorded as the
+    author of character changes.
     """
     dsn = dsn or default_dsn()
-    check_dsn(dsn)
+    role = role or os.environ.get("CDLSTORE_ROLE") or None
+    check_dsn(dsn, role=role)
     pool: ConnectionPool[Any] = ConnectionPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         kwargs={"row_factory": dict_row, "autocommit": True},
+        configure=_session_setup(role, actor),
         open=True,
     )
     return Client(pool, pool=pool)
