@@ -2900,9 +2900,12 @@ CREATE TABLE docstore.document_header (
     created_by text,
     created_by_type text,
     session_id text,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     CONSTRAINT document_header_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT document_header_version_check CHECK ((version > 0))
 );
+
+ALTER TABLE ONLY docstore.document_header FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.document_header OWNER TO cdlstore_owner;
 
@@ -3315,6 +3318,7 @@ DECLARE
     v_doc record;
     v_body uuid;
     v_hash bytea;
+    v_attempt integer := 0;
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
@@ -3351,6 +3355,9 @@ BEGIN
         ELSIF expected_version IS NOT NULL THEN
             RAISE EXCEPTION 'document % not found', v_uuid USING ERRCODE = 'CD002';
         END IF;
+        IF v_attempt > 0 THEN  -- the id exists but is not ours to see (another tenant's)
+            RAISE EXCEPTION 'document % not found', v_uuid USING ERRCODE = 'CD002';
+        END IF;
         INSERT INTO docstore.documents (document_uuid, namespace, type, latest_version)
         VALUES (v_uuid, namespace, type, 1)
         ON CONFLICT ON CONSTRAINT documents_pkey DO NOTHING;
@@ -3358,6 +3365,7 @@ BEGIN
             SELECT 1 AS latest_version, put_document.namespace AS namespace, put_document.type AS type INTO v_doc;
             EXIT;
         END IF;  -- created meanwhile by another writer: take the next version after it
+        v_attempt := v_attempt + 1;
     END LOOP;
     IF v_doc.namespace <> namespace OR v_doc.type <> type THEN
         RAISE EXCEPTION 'document % is a % in %, not a % in %', v_uuid, v_doc.type, v_doc.namespace, type, namespace
@@ -4026,6 +4034,7 @@ CREATE TABLE ops.task_executions (
     started_at timestamp with time zone,
     timeout_at timestamp with time zone,
     completed_at timestamp with time zone,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     CONSTRAINT task_executions_max_retries_check CHECK ((max_retries >= 0)),
     CONSTRAINT task_executions_retry_count_check CHECK ((retry_count >= 0)),
     CONSTRAINT task_executions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text]))),
@@ -4034,6 +4043,8 @@ CREATE TABLE ops.task_executions (
     CONSTRAINT task_executions_timeout_seconds_check CHECK ((timeout_seconds > 0))
 )
 WITH (autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_threshold='500', autovacuum_vacuum_cost_delay='0', autovacuum_analyze_scale_factor='0.02');
+
+ALTER TABLE ONLY ops.task_executions FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE ops.task_executions OWNER TO cdlstore_owner;
 
@@ -4187,6 +4198,7 @@ CREATE TABLE ops.workflows (
     started_at timestamp with time zone,
     completed_at timestamp with time zone,
     deadline timestamp with time zone,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     CONSTRAINT workflows_checkpoints_check CHECK ((jsonb_typeof(checkpoints) = 'array'::text)),
     CONSTRAINT workflows_completed_steps_check CHECK ((completed_steps >= 0)),
     CONSTRAINT workflows_current_step_check CHECK ((current_step >= 0)),
@@ -4196,6 +4208,8 @@ CREATE TABLE ops.workflows (
     CONSTRAINT workflows_step_results_check CHECK ((jsonb_typeof(step_results) = 'array'::text)),
     CONSTRAINT workflows_total_steps_check CHECK ((total_steps >= 0))
 );
+
+ALTER TABLE ONLY ops.workflows FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE ops.workflows OWNER TO cdlstore_owner;
 
@@ -4579,9 +4593,12 @@ CREATE TABLE ops.events (
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
     severity text DEFAULT 'info'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     CONSTRAINT events_event_type_check CHECK ((event_type <> ''::text)),
     CONSTRAINT events_severity_check CHECK ((severity = ANY (ARRAY['debug'::text, 'info'::text, 'warning'::text, 'error'::text, 'critical'::text])))
 );
+
+ALTER TABLE ONLY ops.events FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE ops.events OWNER TO cdlstore_owner;
 
@@ -4606,10 +4623,13 @@ CREATE TABLE ops.agent_playground_messages (
     is_error boolean DEFAULT false NOT NULL,
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     CONSTRAINT agent_playground_messages_instance_id_check CHECK ((instance_id <> ''::text)),
     CONSTRAINT agent_playground_messages_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT agent_playground_messages_role_check CHECK ((role = ANY (ARRAY['system'::text, 'user'::text, 'assistant'::text, 'tool'::text])))
 );
+
+ALTER TABLE ONLY ops.agent_playground_messages FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE ops.agent_playground_messages OWNER TO cdlstore_owner;
 
@@ -5338,8 +5358,11 @@ CREATE TABLE docstore.active_tag (
     set_by text,
     set_by_type text,
     set_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     CONSTRAINT active_tag_tag_check CHECK (((tag <> ''::text) AND (length(tag) <= 100)))
 );
+
+ALTER TABLE ONLY docstore.active_tag FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.active_tag OWNER TO cdlstore_owner;
 
@@ -5355,8 +5378,11 @@ CREATE TABLE docstore.change_event (
     actor text,
     session_id text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     CONSTRAINT change_event_operation_check CHECK ((operation = ANY (ARRAY['put'::text, 'tag'::text, 'untag'::text, 'delete'::text, 'purge'::text, 'prune'::text])))
 );
+
+ALTER TABLE ONLY docstore.change_event FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.change_event OWNER TO cdlstore_owner;
 
@@ -5374,16 +5400,22 @@ CREATE TABLE docstore.consumer_offset (
     last_xid xid8 DEFAULT '0'::xid8 NOT NULL,
     last_id bigint DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     CONSTRAINT consumer_offset_consumer_check CHECK (((consumer <> ''::text) AND (length(consumer) <= 200)))
 );
+
+ALTER TABLE ONLY docstore.consumer_offset FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.consumer_offset OWNER TO cdlstore_owner;
 
 CREATE TABLE docstore.document_body (
     document_body_uuid uuid DEFAULT gen_random_uuid() NOT NULL,
     body_hash bytea NOT NULL,
-    body jsonb NOT NULL
+    body jsonb NOT NULL,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text)
 );
+
+ALTER TABLE ONLY docstore.document_body FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.document_body OWNER TO cdlstore_owner;
 
@@ -5404,10 +5436,13 @@ CREATE TABLE docstore.documents (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
     deleted_by text,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     CONSTRAINT documents_latest_version_check CHECK ((latest_version > 0)),
     CONSTRAINT documents_namespace_check CHECK (((namespace <> ''::text) AND (length(namespace) <= 200))),
     CONSTRAINT documents_type_check CHECK (((type <> ''::text) AND (length(type) <= 200)))
 );
+
+ALTER TABLE ONLY docstore.documents FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.documents OWNER TO cdlstore_owner;
 
@@ -5422,8 +5457,11 @@ CREATE TABLE docstore.tag_event (
     actor_type text,
     session_id text,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     CONSTRAINT tag_event_operation_check CHECK ((operation = ANY (ARRAY['set'::text, 'move'::text, 'remove'::text])))
 );
+
+ALTER TABLE ONLY docstore.tag_event FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.tag_event OWNER TO cdlstore_owner;
 
@@ -5441,8 +5479,11 @@ CREATE TABLE docstore.tag_policy (
     tag text NOT NULL,
     is_protected boolean DEFAULT false NOT NULL,
     is_immutable boolean DEFAULT false NOT NULL,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     CONSTRAINT tag_policy_tag_check CHECK (((tag <> ''::text) AND (length(tag) <= 100)))
 );
+
+ALTER TABLE ONLY docstore.tag_policy FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.tag_policy OWNER TO cdlstore_owner;
 
@@ -5679,10 +5720,10 @@ ALTER TABLE ONLY docstore.change_event
     ADD CONSTRAINT change_event_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY docstore.consumer_offset
-    ADD CONSTRAINT consumer_offset_pkey PRIMARY KEY (consumer);
+    ADD CONSTRAINT consumer_offset_pkey UNIQUE NULLS NOT DISTINCT (tenant, consumer);
 
 ALTER TABLE ONLY docstore.document_body
-    ADD CONSTRAINT document_body_body_hash_key UNIQUE (body_hash);
+    ADD CONSTRAINT document_body_body_hash_key UNIQUE NULLS NOT DISTINCT (tenant, body_hash);
 
 ALTER TABLE ONLY docstore.document_body
     ADD CONSTRAINT document_body_pkey PRIMARY KEY (document_body_uuid);
@@ -5703,7 +5744,7 @@ ALTER TABLE ONLY docstore.tag_event
     ADD CONSTRAINT tag_event_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY docstore.tag_policy
-    ADD CONSTRAINT tag_policy_pkey PRIMARY KEY (namespace, tag);
+    ADD CONSTRAINT tag_policy_pkey UNIQUE NULLS NOT DISTINCT (tenant, namespace, tag);
 
 ALTER TABLE ONLY game.accounts
     ADD CONSTRAINT accounts_external_id_key UNIQUE (external_id);
@@ -5947,6 +5988,54 @@ ALTER TABLE ONLY game.user_profiles
 
 ALTER TABLE ONLY ops.task_executions
     ADD CONSTRAINT task_executions_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES ops.workflows(workflow_id) ON DELETE SET NULL;
+
+ALTER TABLE docstore.active_tag ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE docstore.change_event ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE docstore.consumer_offset ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE docstore.document_body ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE docstore.document_header ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE docstore.documents ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE docstore.tag_event ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE docstore.tag_policy ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY tenant_isolation ON docstore.active_tag USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+CREATE POLICY tenant_isolation ON docstore.change_event USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+CREATE POLICY tenant_isolation ON docstore.consumer_offset USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+CREATE POLICY tenant_isolation ON docstore.document_body USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+CREATE POLICY tenant_isolation ON docstore.document_header USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+CREATE POLICY tenant_isolation ON docstore.documents USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+CREATE POLICY tenant_isolation ON docstore.tag_event USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+CREATE POLICY tenant_isolation ON docstore.tag_policy USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+ALTER TABLE ops.agent_playground_messages ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE ops.events ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE ops.task_executions ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY tenant_isolation ON ops.agent_playground_messages USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+CREATE POLICY tenant_isolation ON ops.events USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+CREATE POLICY tenant_isolation ON ops.task_executions USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+CREATE POLICY tenant_isolation ON ops.workflows USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+ALTER TABLE ops.workflows ENABLE ROW LEVEL SECURITY;
 
 GRANT USAGE ON SCHEMA cdl TO cdlstore_app;
 GRANT USAGE ON SCHEMA cdl TO cdlstore_readonly;

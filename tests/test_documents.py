@@ -233,3 +233,31 @@ def test_many_writers_on_one_document(own_clone: str) -> None:
             2, lambda: docs.set_tag(ref.document_uuid, 82, "stable", expected_version=1)
         )
         assert sorted(type(c).__name__ for c in cas) == ["Conflict", "int"]
+
+
+def test_tenants_are_confined(own_clone: str) -> None:
+    with (
+        cdlstore.connect(own_clone, tenant="acme") as acme,
+        cdlstore.connect(own_clone, tenant="globex") as globex,
+    ):
+        ref = acme.documents.put("ns", "config", {"secret": 1}, session_id="s")
+        acme.documents.set_tag(ref.document_uuid, 1, "production")
+        page = acme.documents.session_page("s", page_size=1)
+        with pytest.raises(errors.NotFound):
+            globex.documents.get(ref.document_uuid)
+        with pytest.raises(errors.NotFound):
+            globex.documents.put("ns", "config", {"secret": 2}, document_uuid=ref.document_uuid)
+        with pytest.raises(errors.NotFound):
+            globex.documents.set_tag(ref.document_uuid, 1, "production", force=True)
+        assert globex.documents.session_page("s").items == []
+        forged = (
+            acme.documents.session_page("s", page_size=1, after=page.next_cursor)
+            if page.next_cursor
+            else page
+        )
+        assert globex.documents.session_page("s", after=forged.next_cursor or None).items == []
+        assert list(globex.documents.changes("indexer")) == []
+        assert [e.document_uuid for e in acme.documents.changes("indexer")][:1] == [
+            ref.document_uuid
+        ]
+        assert acme.documents.get(ref.document_uuid).body == {"secret": 1}

@@ -148,15 +148,17 @@ def _redact(dsn: str) -> str:
 
 
 def _session_setup(
-    role: str | None, actor: str | None
+    role: str | None, actor: str | None, tenant: str | None = None
 ) -> Callable[[psycopg.Connection[Any]], None]:
-    """What every pooled connection runs first: the role to act as, the actor of change logs."""
+    """What every pooled connection runs first: the role to act as, the actor of change logs,
+    the tenant whose docstore and ops rows alone it may see and write."""
 
     def configure(conn: psycopg.Connection[Any]) -> None:
         if role:
             conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-        if actor:
-            conn.execute("SELECT set_config('cdlstore.actor', %s, false)", [actor])
+        for setting, value in (("cdlstore.actor", actor), ("cdlstore.tenant", tenant)):
+            if value:
+                conn.execute("SELECT set_config(%s, %s, false)", [setting, value])
 
     return configure
 
@@ -183,13 +185,15 @@ def connect(
     max_size: int = 10,
     role: str | None = None,
     actor: str | None = None,
+    tenant: str | None = None,
 ) -> Client:
     """A :class:`Client` over a connection pool.
 
     ``dsn`` defaults to ``DATABASE_URL``, then to the local development cluster. ``role``
     (default ``CDLSTORE_ROLE``), e.g. ``cdlstore_app``, is the role every connection acts as, so
     that the client can do what the API allows and nothing else; ``actor`` is recorded as the
-    author of character changes.
+    author of character changes; ``tenant`` confines docstore and ops to that tenant's rows
+    (row-level security, see docs/reliability.md).
     """
     dsn = dsn or default_dsn()
     role = role or os.environ.get("CDLSTORE_ROLE") or None
@@ -199,7 +203,7 @@ def connect(
         min_size=min_size,
         max_size=max_size,
         kwargs={"row_factory": dict_row, "autocommit": True},
-        configure=_session_setup(role, actor),
+        configure=_session_setup(role, actor, tenant),
         open=True,
     )
     return Client(pool, pool=pool)

@@ -131,6 +131,7 @@ DECLARE
     v_doc record;
     v_body uuid;
     v_hash bytea;
+    v_attempt integer := 0;
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
@@ -167,6 +168,9 @@ BEGIN
         ELSIF expected_version IS NOT NULL THEN
             RAISE EXCEPTION 'document % not found', v_uuid USING ERRCODE = 'CD002';
         END IF;
+        IF v_attempt > 0 THEN  -- the id exists but is not ours to see (another tenant's)
+            RAISE EXCEPTION 'document % not found', v_uuid USING ERRCODE = 'CD002';
+        END IF;
         INSERT INTO docstore.documents (document_uuid, namespace, type, latest_version)
         VALUES (v_uuid, namespace, type, 1)
         ON CONFLICT ON CONSTRAINT documents_pkey DO NOTHING;
@@ -174,6 +178,7 @@ BEGIN
             SELECT 1 AS latest_version, put_document.namespace AS namespace, put_document.type AS type INTO v_doc;
             EXIT;
         END IF;  -- created meanwhile by another writer: take the next version after it
+        v_attempt := v_attempt + 1;
     END LOOP;
     IF v_doc.namespace <> namespace OR v_doc.type <> type THEN
         RAISE EXCEPTION 'document % is a % in %, not a % in %', v_uuid, v_doc.type, v_doc.namespace, type, namespace
