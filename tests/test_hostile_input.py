@@ -111,3 +111,106 @@ def test_strings_postgres_cannot_store(client: Client, text: str) -> None:
         client.characters.import_json({"identity": {"name": "Nul"}, "note": text})
     except errors.CdlstoreError as exc:
         assert type(exc) is not errors.CdlstoreError, exc
+
+
+state_names = st.sampled_from(["start", "middle", "done", "cancelled", "x"])
+patterns = st.text(alphabet="ab()[]*+?|\\.^$ {}1", max_size=12)
+workflow_files = (
+    st.fixed_dictionaries(
+        {
+            "workflows": st.dictionaries(
+                st.text(min_size=1, max_size=8),
+                st.fixed_dictionaries(
+                    {
+                        "triggers": st.fixed_dictionaries(
+                            {
+                                "patterns": st.lists(patterns, max_size=3),
+                                "keywords": st.lists(st.text(max_size=6), max_size=3),
+                            }
+                        ),
+                        "states": st.dictionaries(
+                            state_names,
+                            st.fixed_dictionaries(
+                                {
+                                    "final": st.booleans(),
+                                    "prompt_injection": st.text(
+                                        alphabet="ab {}.context", max_size=20
+                                    ),
+                                    "transitions": st.lists(
+                                        st.fixed_dictionaries(
+                                            {
+                                                "to_state": state_names,
+                                                "triggers": st.fixed_dictionaries(
+                                                    {"patterns": st.lists(patterns, max_size=2)}
+                                                ),
+                                                "action": st.sampled_from(
+                                                    [
+                                                        "complete_transaction",
+                                                        "cancel_transaction",
+                                                        "explode",
+                                                    ]
+                                                ),
+                                            }
+                                        ),
+                                        max_size=2,
+                                    ),
+                                }
+                            ),
+                            max_size=3,
+                        ),
+                        "initial_state": state_names,
+                        "on_trigger": st.fixed_dictionaries(
+                            {
+                                "extract_context": st.dictionaries(
+                                    st.text(alphabet="abc", min_size=1, max_size=3),
+                                    st.fixed_dictionaries(
+                                        {
+                                            "from": st.sampled_from(
+                                                ["pattern_group", "message", "literal", "telepathy"]
+                                            ),
+                                            "value": json_scalars,
+                                        }
+                                    ),
+                                    max_size=2,
+                                )
+                            }
+                        ),
+                    }
+                ),
+                max_size=2,
+            ),
+            "config": st.fixed_dictionaries(
+                {"workflow_priority": st.sampled_from(["first_match", "best_match", "nope"])}
+            ),
+        }
+    )
+    | json_values
+)
+
+
+@SETTINGS
+@given(document=workflow_files)
+def test_any_workflow_file(client: Client, conn: psycopg.Connection[Any], document: Any) -> None:
+    if not client.characters.list():
+        client.characters.import_json({"identity": {"name": "Wf"}})
+    before = conn.execute(
+        "SELECT (SELECT count(*) FROM cdl.workflow_files) + "
+        "(SELECT count(*) FROM cdl.character_workflows) AS n"
+    ).fetchone()["n"]
+    try:
+        client.workflows.import_data("wf", document)
+    except errors.CdlstoreError as exc:
+        assert type(exc) is not errors.CdlstoreError, (
+            exc
+        )  # one of our classes, with the place named
+        after = conn.execute(
+            "SELECT (SELECT count(*) FROM cdl.workflow_files) + "
+            "(SELECT count(*) FROM cdl.character_workflows) AS n"
+        ).fetchone()["n"]
+        assert after == before
+        return
+    for message in ("ab", "a(b", "start"):
+        try:
+            client.workflows.process("u", "wf", message)
+        except errors.CdlstoreError as exc:
+            assert type(exc) is not errors.CdlstoreError, exc
