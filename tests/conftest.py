@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 import pytest
 
 from cdlstore import Client
+from cdlstore.client import SingleConnection
 
 from . import testdb
 
@@ -47,9 +49,22 @@ def conn(test_dsn: str) -> Iterator[psycopg.Connection[Any]]:
             yield connection
 
 
+class AsAppRole(SingleConnection):
+    """Every client call runs as cdlstore_app: the tests prove that the app role can do all that
+    the package does (and the test's own direct table checks keep the superuser connection)."""
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        self._conn.execute("SET ROLE cdlstore_app")
+        try:
+            yield self._conn
+        finally:
+            self._conn.execute("RESET ROLE")
+
+
 @pytest.fixture
 def client(conn: psycopg.Connection[Any]) -> Client:
-    return Client.from_connection(conn)
+    return Client(AsAppRole(conn))
 
 
 @pytest.fixture

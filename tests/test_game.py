@@ -84,7 +84,7 @@ def test_play(client: Client) -> None:
         game.abandon_session(session["id"])
 
 
-def test_import_then_compare_round_trip(client: Client) -> None:
+def test_import_then_compare_round_trip(client: Client, conn: psycopg.Connection[Any]) -> None:
     for container, docs in ALL:
         for doc in docs:
             client.documents.put("game", container, doc)
@@ -95,7 +95,9 @@ def test_import_then_compare_round_trip(client: Client) -> None:
         assert client.game.compare(container)["differences"] == [], container
 
     # a change on the relational side ...
-    session_id = client._one("SELECT id FROM game.game_sessions WHERE external_id = 'ses-1'")["id"]
+    session_id = conn.execute(
+        "SELECT id FROM game.game_sessions WHERE external_id = 'ses-1'"
+    ).fetchone()["id"]
     client.game.record_choice(session_id, 1, "bridge", "cross", {"courage": 1})
     fields = {d["field"] for d in client.game.compare("game_sessions")["differences"]}
     assert fields == {"currentScene", "choicesMade", "compassValues"}
