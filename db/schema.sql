@@ -3527,6 +3527,23 @@ ALTER FUNCTION game._container(container text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION game._container(container text) IS 'The canonical name of a container (camelCase accepted); CD001 when unknown.';
 
+CREATE FUNCTION game._end_session(p_id bigint, p_expected integer, p_status text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+DECLARE
+    s game.game_sessions := game._session_for_change(p_id, p_expected);
+BEGIN
+    UPDATE game.game_sessions x SET status = p_status, completed_at = now(), updated_at = now(), version = x.version + 1
+    WHERE x.id = s.id RETURNING * INTO s;
+    RETURN game._session_json(s);
+END
+$$;
+
+ALTER FUNCTION game._end_session(p_id bigint, p_expected integer, p_status text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game._end_session(p_id bigint, p_expected integer, p_status text) IS 'End an active session as completed or abandoned.';
+
 CREATE FUNCTION game._import_one(container text, doc jsonb) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO 'game', 'pg_temp'
@@ -3714,16 +3731,10 @@ ALTER FUNCTION game._session_json(s game.game_sessions) OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION game._session_json(s game.game_sessions) IS 'A game session as the API returns it.';
 
 CREATE FUNCTION game.abandon_game_session(session_id bigint, expected_version integer DEFAULT NULL::integer) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'game', 'pg_temp'
     AS $$
-DECLARE
-    s game.game_sessions := game._session_for_change(session_id, expected_version);
-BEGIN
-    UPDATE game.game_sessions x SET status = 'abandoned', completed_at = now(), updated_at = now(), version = x.version + 1
-    WHERE x.id = s.id RETURNING * INTO s;
-    RETURN game._session_json(s);
-END
+    SELECT game._end_session(session_id, expected_version, 'abandoned')
 $$;
 
 ALTER FUNCTION game.abandon_game_session(session_id bigint, expected_version integer) OWNER TO cdlstore_owner;
@@ -3795,16 +3806,10 @@ ALTER FUNCTION game.compare_with_documents(container text) OWNER TO cdlstore_own
 COMMENT ON FUNCTION game.compare_with_documents(container text) IS 'Every record whose relational copy differs from its latest docstore document (namespace game, type = container): missing on either side, or each field that differs.';
 
 CREATE FUNCTION game.complete_game_session(session_id bigint, expected_version integer DEFAULT NULL::integer) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'game', 'pg_temp'
     AS $$
-DECLARE
-    s game.game_sessions := game._session_for_change(session_id, expected_version);
-BEGIN
-    UPDATE game.game_sessions x SET status = 'completed', completed_at = now(), updated_at = now(), version = x.version + 1
-    WHERE x.id = s.id RETURNING * INTO s;
-    RETURN game._session_json(s);
-END
+    SELECT game._end_session(session_id, expected_version, 'completed')
 $$;
 
 ALTER FUNCTION game.complete_game_session(session_id bigint, expected_version integer) OWNER TO cdlstore_owner;
@@ -6305,6 +6310,8 @@ GRANT ALL ON FUNCTION docstore.tag_history(document_uuid uuid, tag text) TO cdls
 REVOKE ALL ON FUNCTION game._as_document(container text, p_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION game._container(container text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION game._end_session(p_id bigint, p_expected integer, p_status text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION game._import_one(container text, doc jsonb) FROM PUBLIC;
 

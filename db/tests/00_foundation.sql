@@ -89,11 +89,11 @@ SELECT functions_are('ops', ARRAY[
     'fail_workflow', 'get_conversation', 'get_task', 'get_workflow', 'list_events',
     'list_workflows', 'metrics', 'record_event', 'start_workflow']);
 SELECT functions_are('game', ARRAY[
-    '_as_document', '_container', '_import_one', '_normalized', '_ref', '_session_for_change',
-    '_session_json', 'abandon_game_session', 'award_badge', 'compare_with_documents',
-    'complete_game_session', 'create_account', 'create_profile', 'get_game_session',
-    'get_profile_compass_totals', 'get_scenario_leaderboard', 'import_documents',
-    'record_scene_choice', 'start_game_session']);
+    '_as_document', '_container', '_end_session', '_import_one', '_normalized', '_ref',
+    '_session_for_change', '_session_json', 'abandon_game_session', 'award_badge',
+    'compare_with_documents', 'complete_game_session', 'create_account', 'create_profile',
+    'get_game_session', 'get_profile_compass_totals', 'get_scenario_leaderboard',
+    'import_documents', 'record_scene_choice', 'start_game_session']);
 
 -- schema_version: API (security definer), callable by the app role only.
 SELECT is_definer('cdl', 'schema_version', ARRAY[]::name[]);

@@ -148,36 +148,40 @@ COMMENT ON FUNCTION game.record_scene_choice(bigint, integer, text, text, jsonb)
     'One transaction: the session moves to the scene (choices, compass values, version + 1) and the '
     'profile''s scenario scores add the deltas. A stale expected_version raises CD003.';
 
-CREATE OR REPLACE FUNCTION game.complete_game_session(session_id bigint, expected_version integer DEFAULT NULL)
+CREATE OR REPLACE FUNCTION game._end_session(p_id bigint, p_expected integer, p_status text)
 RETURNS jsonb
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
-    s game.game_sessions := game._session_for_change(session_id, expected_version);
+    s game.game_sessions := game._session_for_change(p_id, p_expected);
 BEGIN
-    UPDATE game.game_sessions x SET status = 'completed', completed_at = now(), updated_at = now(), version = x.version + 1
+    UPDATE game.game_sessions x SET status = p_status, completed_at = now(), updated_at = now(), version = x.version + 1
     WHERE x.id = s.id RETURNING * INTO s;
     RETURN game._session_json(s);
 END
+$$;
+
+COMMENT ON FUNCTION game._end_session(bigint, integer, text) IS 'End an active session as completed or abandoned.';
+
+CREATE OR REPLACE FUNCTION game.complete_game_session(session_id bigint, expected_version integer DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = game, pg_temp
+AS $$
+    SELECT game._end_session(session_id, expected_version, 'completed')
 $$;
 
 COMMENT ON FUNCTION game.complete_game_session(bigint, integer) IS 'An active session is completed. CD004 otherwise.';
 
 CREATE OR REPLACE FUNCTION game.abandon_game_session(session_id bigint, expected_version integer DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql
+LANGUAGE sql
 SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
-DECLARE
-    s game.game_sessions := game._session_for_change(session_id, expected_version);
-BEGIN
-    UPDATE game.game_sessions x SET status = 'abandoned', completed_at = now(), updated_at = now(), version = x.version + 1
-    WHERE x.id = s.id RETURNING * INTO s;
-    RETURN game._session_json(s);
-END
+    SELECT game._end_session(session_id, expected_version, 'abandoned')
 $$;
 
 COMMENT ON FUNCTION game.abandon_game_session(bigint, integer) IS 'An active session is abandoned. CD004 otherwise.';
