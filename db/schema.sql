@@ -216,6 +216,35 @@ ALTER FUNCTION cdl._actor() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._actor() IS 'Who is changing data: the cdlstore.actor setting, else the session user.';
 
+CREATE FUNCTION cdl._bracket_end(pattern text, start integer) RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    n integer := length(pattern);
+    i integer := start + 1;
+    closing integer;
+BEGIN
+    -- start is the "[" of a bracket expression: [^...], a leading "]" is a member,
+    -- [:class:], [.element.] and [=class=] nest, a backslash escapes the next character
+    IF substr(pattern, i, 1) = '^' THEN i := i + 1; END IF;
+    IF substr(pattern, i, 1) = ']' THEN i := i + 1; END IF;
+    WHILE i <= n AND substr(pattern, i, 1) <> ']' LOOP
+        IF substr(pattern, i, 2) IN ('[:', '[.', '[=') THEN
+            closing := strpos(substr(pattern, i + 2), substr(pattern, i + 1, 1) || ']');
+            i := CASE WHEN closing = 0 THEN n + 1 ELSE i + closing + 3 END;
+        ELSE
+            i := i + CASE WHEN substr(pattern, i, 1) = '\' THEN 2 ELSE 1 END;
+        END IF;
+    END LOOP;
+    RETURN i;
+END
+$$;
+
+ALTER FUNCTION cdl._bracket_end(pattern text, start integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._bracket_end(pattern text, start integer) IS 'The position of the "]" that closes the bracket expression opened at start (past the end when none).';
+
 CREATE FUNCTION cdl._character_id(name text) RETURNS bigint
     LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
@@ -320,11 +349,12 @@ ALTER FUNCTION cdl._check_message(user_id text, message text) OWNER TO cdlstore_
 COMMENT ON FUNCTION cdl._check_message(user_id text, message text) IS 'Reject a missing user id or message, or one too long to match.';
 
 CREATE FUNCTION cdl._check_rules(field_path text, rules jsonb) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     rule record;
+    problem text;
 BEGIN
     IF rules IS NULL OR jsonb_typeof(rules) <> 'object' THEN
         RAISE EXCEPTION 'validation rules of % must be a JSON object', field_path USING ERRCODE = 'CD001';
@@ -345,12 +375,10 @@ BEGIN
                 rule.key, field_path, rule.value USING ERRCODE = 'CD001';
         END IF;
         IF rule.key = 'pattern' THEN
-            BEGIN
-                PERFORM '' ~ (rule.value #>> '{}');
-            EXCEPTION WHEN invalid_regular_expression THEN
-                RAISE EXCEPTION 'validation pattern of % does not compile: %', field_path, SQLERRM
-                    USING ERRCODE = 'CD001';
-            END;
+            problem := cdl._regex_problem(rule.value #>> '{}', false);
+            IF problem IS NOT NULL THEN
+                RAISE EXCEPTION 'validation pattern of % %', field_path, problem USING ERRCODE = 'CD001';
+            END IF;
         END IF;
     END LOOP;
 END
@@ -902,6 +930,95 @@ ALTER FUNCTION cdl._regex_escape(value text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._regex_escape(value text) IS 'A text matched literally inside a regular expression.';
 
+CREATE FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $_$
+DECLARE
+    n integer := length(pattern);
+    i integer := 1;
+    c text;
+    bound text[];
+    -- per open group: does it hold a counted repetition {m,n}?
+    holds_bound boolean[] := ARRAY[false];
+    closed_group boolean;  -- the item just before: a group (and whether it held one), else NULL
+    started timestamptz;
+    took interval;
+BEGIN
+    -- PostgreSQL's regex engine matches in time linear in the message, but back-references
+    -- and counted repetitions of groups make compiling or matching explode
+    -- (((a?){255}){5} takes a minute to compile); refuse those before anything runs them.
+    IF n > 1000 THEN
+        RETURN format('is %s characters long; at most 1000 are allowed', n);
+    END IF;
+    WHILE i <= n LOOP
+        c := substr(pattern, i, 1);
+        IF c = '\' THEN
+            IF substr(pattern, i + 1, 1) ~ '^[1-9]$' THEN
+                RETURN format('uses the back-reference \%s; back-references can make matching exponential',
+                              substr(pattern, i + 1, 1));
+            END IF;
+            i := i + 2;
+            closed_group := NULL;
+            CONTINUE;
+        ELSIF c = '[' THEN
+            i := cdl._bracket_end(pattern, i);
+            closed_group := NULL;
+        ELSIF c = '(' THEN
+            holds_bound := holds_bound || false;
+            closed_group := NULL;
+        ELSIF c = ')' AND cardinality(holds_bound) > 1 THEN
+            closed_group := holds_bound[cardinality(holds_bound)];
+            holds_bound := holds_bound[1:cardinality(holds_bound) - 1];
+            holds_bound[cardinality(holds_bound)] := holds_bound[cardinality(holds_bound)] OR closed_group;
+            i := i + 1;
+            CONTINUE;
+        ELSIF c = '{' THEN
+            bound := regexp_match(substr(pattern, i), '^\{([0-9]{1,6})(,([0-9]{0,6}))?\}');
+            IF bound IS NOT NULL THEN
+                IF closed_group THEN
+                    RETURN format('repeats a group with %s and that group holds a counted repetition '
+                                  'itself; nested counted repetitions are too costly to compile',
+                                  '{' || bound[1] || coalesce(bound[2], '') || '}');
+                ELSIF closed_group IS NOT NULL
+                      AND greatest(bound[1]::integer, coalesce(nullif(bound[3], '')::integer, 0)) > 10 THEN
+                    RETURN format('repeats a group with %s; a group may be counted at most 10 times',
+                                  '{' || bound[1] || coalesce(bound[2], '') || '}');
+                END IF;
+                holds_bound[cardinality(holds_bound)] := true;
+                i := i + length(bound[1]) + length(coalesce(bound[2], '')) + 2;
+                closed_group := NULL;
+                CONTINUE;
+            END IF;
+            closed_group := NULL;
+        ELSIF c NOT IN ('*', '+', '?') THEN
+            closed_group := NULL;  -- (...)* and (...)+ stay a group for a {m,n} that cannot follow
+        END IF;
+        i := i + 1;
+    END LOOP;
+    started := clock_timestamp();
+    BEGIN
+        IF case_insensitive THEN
+            PERFORM '' ~* pattern;
+        ELSE
+            PERFORM '' ~ pattern;
+        END IF;
+    EXCEPTION WHEN invalid_regular_expression THEN
+        RETURN format('does not compile: %s', SQLERRM);
+    END;
+    took := clock_timestamp() - started;
+    IF took > interval '250 ms' THEN
+        RETURN format('takes %s ms to compile; at most 250 ms are allowed',
+                      round(extract(epoch FROM took) * 1000));
+    END IF;
+    RETURN NULL;
+END
+$_$;
+
+ALTER FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) IS 'Why a user-supplied regular expression is refused (too long, a back-reference, a counted repetition of a group over 10 or nested, does not compile, slow to compile); NULL when safe.';
+
 CREATE FUNCTION cdl._register_definitions(prefix text[], doc jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -1079,12 +1196,7 @@ BEGIN
                 IF length(run) > length(best) THEN best := run; END IF;
                 run := '';
             END IF;
-            i := i + 1;
-            IF substr(pattern, i, 1) = '^' THEN i := i + 1; END IF;
-            IF substr(pattern, i, 1) = ']' THEN i := i + 1; END IF;
-            WHILE i <= n AND substr(pattern, i, 1) <> ']' LOOP
-                i := i + CASE WHEN substr(pattern, i, 1) = '\' THEN 2 ELSE 1 END;
-            END LOOP;
+            i := cdl._bracket_end(pattern, i);
         ELSIF c = '(' THEN
             IF depth = 0 THEN
                 IF length(run) > length(best) THEN best := run; END IF;
@@ -1385,24 +1497,18 @@ ALTER FUNCTION cdl._wf_fail(place text, problem text) OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION cdl._wf_fail(place text, problem text) IS 'Raise CD001 naming the place in the workflow file.';
 
 CREATE FUNCTION cdl._wf_patterns(value json, place text) RETURNS text[]
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     patterns text[] := cdl._wf_strings(value, place);
+    problem text;
 BEGIN
     FOR i IN 1 .. cardinality(patterns) LOOP
-        -- back-references can make matching exponential; a message must never stall the server
-        IF patterns[i] ~ '\\[1-9]' OR length(patterns[i]) > 1000 THEN
-            PERFORM cdl._wf_fail(format('%s[%s]', place, i - 1),
-                                 'back-references and patterns over 1000 characters are not allowed');
+        problem := cdl._regex_problem(patterns[i], true);
+        IF problem IS NOT NULL THEN
+            PERFORM cdl._wf_fail(format('%s[%s]', place, i - 1), format('regex "%s" %s', patterns[i], problem));
         END IF;
-        BEGIN
-            PERFORM '' ~* patterns[i];
-        EXCEPTION WHEN invalid_regular_expression THEN
-            PERFORM cdl._wf_fail(format('%s[%s]', place, i - 1),
-                                 format('regex "%s" does not compile: %s', patterns[i], SQLERRM));
-        END;
     END LOOP;
     RETURN patterns;
 END
@@ -6056,6 +6162,8 @@ GRANT USAGE ON SCHEMA ops TO cdlstore_readonly;
 
 REVOKE ALL ON FUNCTION cdl._actor() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._bracket_end(pattern text, start integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._character_id(name text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) FROM PUBLIC;
@@ -6107,6 +6215,8 @@ REVOKE ALL ON FUNCTION cdl._path_text(keys text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdl._placeholders(template text, prefix text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._regex_escape(value text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._register_definitions(prefix text[], doc jsonb) FROM PUBLIC;
 

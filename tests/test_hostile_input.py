@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import cdlstore
 from cdlstore import Client, errors
 
 SETTINGS = settings(
@@ -214,3 +215,56 @@ def test_any_workflow_file(client: Client, conn: psycopg.Connection[Any], docume
             client.workflows.process("u", "wf", message)
         except errors.CdlstoreError as exc:
             assert type(exc) is not errors.CdlstoreError, exc
+
+
+@SETTINGS
+@given(pattern=st.text(alphabet="ab()[]*+?|\\.{},0123456789:w", max_size=24))
+def test_any_regex_is_refused_or_compiles_quickly(
+    client: Client, conn: psycopg.Connection[Any], pattern: str
+) -> None:
+    """A pattern from outside is refused with CD001 or accepted -- and never runs past a
+    statement timeout (which would raise LimitExceeded and fail this test)."""
+    conn.execute("SET statement_timeout = '5s'")
+    rules = "SELECT array_agg(validation_rules) AS r FROM cdl.character_field_definitions"
+    before = conn.execute(rules).fetchone()
+    try:
+        client.characters.define_field(
+            "hostile.rule", "string", validation_rules={"pattern": pattern}
+        )
+    except errors.InvalidInput:
+        assert conn.execute(rules).fetchone() == before
+
+
+def test_matching_runs_under_the_statement_timeout(own_clone: str) -> None:
+    """Patterns that pass the import checks still cost something per message: with a statement
+    timeout (connect(statement_timeout=...), 30 s by default) a call that runs past it is
+    cancelled, raises LimitExceeded and writes nothing."""
+    heavy = [f"[ab]*a[ab]{{{200 + i}}}x?$" for i in range(12)]  # each compiles and runs in ms
+    workflow = {
+        "workflows": {
+            "heavy": {
+                "triggers": {"patterns": heavy},
+                "states": {"done": {"final": True}},
+                "initial_state": "done",
+            }
+        }
+    }
+    message = ("ab" * 5000)[:10000]
+    with (
+        cdlstore.connect(own_clone) as slow,
+        cdlstore.connect(own_clone, statement_timeout=0.001) as bounded,
+    ):
+        slow.characters.import_json({"identity": {"name": "Timer"}})
+        slow.workflows.import_data("timer", workflow)
+        assert slow.workflows.check("timer", message, "u1") is not None  # runs unbounded
+        with bounded._source.connection() as c:  # type: ignore[attr-defined]
+            assert c.execute("SHOW statement_timeout").fetchone()["statement_timeout"] == "1ms"
+        with pytest.raises(errors.LimitExceeded) as caught:
+            bounded.workflows.process("u1", "timer", message)
+        assert caught.value.sqlstate == "57014"
+        with slow._source.connection() as c:  # type: ignore[attr-defined]
+            row = c.execute(
+                "SELECT (SELECT count(*) FROM cdl.workflow_instances) AS instances, "
+                "(SELECT count(*) FROM cdl.workflow_execution_log) AS log"
+            ).fetchone()
+        assert row == {"instances": 0, "log": 0}

@@ -1,6 +1,6 @@
 -- Field writes: upsert, remove, definitions and their rules, the change log, freshness.
 BEGIN;
-SELECT plan(36);
+SELECT plan(37);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SET LOCAL cdlstore.actor = 'pgtap-author';
@@ -64,6 +64,9 @@ SELECT throws_ok($$SELECT cdl.define_character_field('identity.name', 'number')$
     NULL, 'a definition that existing values break is refused');
 SELECT throws_ok($$SELECT cdl.define_character_field('x.y', 'string', NULL, '{"pattern": "("}')$$, 'CD001',
     NULL, 'a pattern that does not compile');
+SELECT throws_like($$SELECT cdl.define_character_field('x.y', 'string', NULL, '{"pattern": "(\\w*\\s*){1,250}"}')$$,
+    'validation pattern of x.y repeats a group with {1,250}; a group may be counted at most 10 times',
+    'a validation pattern is checked like a trigger pattern');
 SELECT throws_ok($$SELECT cdl.define_character_field('x.y', 'string', NULL, '{"colour": "red"}')$$, 'CD001',
     NULL, 'an unknown rule');
 SELECT throws_ok($$SELECT cdl.define_character_field('x.y', 'colour')$$, 'CD001', NULL, 'an unknown data type');

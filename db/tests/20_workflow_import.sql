@@ -1,6 +1,6 @@
 -- Workflow files: import, versions, and every kind of bad file.
 BEGIN;
-SELECT plan(26);
+SELECT plan(30);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SELECT ok(cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow()) > 0, 'a workflow file imports');
@@ -16,8 +16,8 @@ SELECT is(cdl.get_character_complete('ada_lovelace') #>> '{workflows,0,workflow_
     'get_character_complete summarizes the workflows');
 
 SELECT results_eq($$SELECT cdl._required_literal(p) FROM unnest(ARRAY['i''?ll have (a |an )?(.*)', '\d+ coins?',
-                     'never ?mind', 'a|b', '(?x) a b', 'cafe\.com', 'x[abc]yz', 'ÉTÉ', '(.*) please']) WITH ORDINALITY AS u (p, i) ORDER BY i$$,
-    $$VALUES ('ll have '), (' coin'), ('never'), (NULL), (NULL), ('cafe.com'), ('yz'), (NULL), (' please')$$,
+                     'never ?mind', 'a|b', '(?x) a b', 'cafe\.com', 'x[abc]yz', 'ÉTÉ', '(.*) please', '[[:alpha:]]xyz', '[]a]bc']) WITH ORDINALITY AS u (p, i) ORDER BY i$$,
+    $$VALUES ('ll have '), (' coin'), ('never'), (NULL), (NULL), ('cafe.com'), ('yz'), (NULL), (' please'), ('xyz'), ('bc')$$,
     'the text every match must contain: optional items, alternatives, options, classes, non-ASCII');
 
 -- a running instance keeps its definition version
@@ -40,7 +40,15 @@ SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.
     'workflows.strict.triggers.patterns[0]: regex "strictly ((%" does not compile: invalid regular expression%',
     'a regex that does not compile');
 SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"strictly (\\w+)"', '"(a)\\1"'))$$,
-    'workflows.strict.triggers.patterns[0]: back-references%', 'a back-reference is refused');
+    'workflows.strict.triggers.patterns[0]: regex "(a)%" uses the back-reference %', 'a back-reference is refused');
+SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"strictly (\\w+)"', '"((a?){255}){5}x"'))$$,
+    '%patterns[0]: regex "((a?){255}){5}x" repeats a group with {255}; a group may be counted at most 10 times',
+    'a group counted more than 10 times is refused (this one takes a minute to compile)');
+SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"strictly (\\w+)"', '"((\\w*\\s){1,10}){1,10}"'))$$,
+    '%patterns[0]: regex "((\\w*\\s){1,10}){1,10}" repeats a group with {1,10} and that group holds a counted repetition itself%',
+    'nested counted repetitions are refused');
+SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"strictly (\\w+)"', to_json(repeat('a', 1001))::text))$$,
+    '%patterns[0]: regex "aaa%" is 1001 characters long; at most 1000 are allowed', 'a pattern over 1000 characters is refused');
 SELECT throws_ok($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"to_state": "paid"', '"to_state": "payed"'))$$,
     'CD001', 'workflows.order.states.pending.transitions[0].to_state: state "payed" does not exist', 'an unknown to_state');
 SELECT throws_ok($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"initial_state": "brewing"', '"initial_state": "boiling"'))$$,
@@ -67,5 +75,7 @@ SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.
 SELECT throws_ok($$SELECT cdl.import_workflow_from_yaml('nobody', tests.sample_workflow())$$, 'CD002', NULL, 'an unknown character');
 SELECT is(tests.workflow_counts(), (SELECT counts FROM before_counts), 'bad files wrote nothing');
 
+SELECT lives_ok($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"strictly (\\w+)"', '"strictly ([[:alpha:]]{2,40}) (now|later){1,3}"'))$$,
+    'counted repetitions of characters and small counts of groups are fine');
 SELECT * FROM finish();
 ROLLBACK;

@@ -24,6 +24,8 @@ from .workflows import Workflows
 
 Connection = psycopg.Connection[dict[str, Any]]
 
+DEFAULT_STATEMENT_TIMEOUT = 30.0
+
 
 class ConnectionSource(Protocol):
     def connection(self) -> AbstractContextManager[Connection]: ...
@@ -148,15 +150,23 @@ def _redact(dsn: str) -> str:
 
 
 def _session_setup(
-    role: str | None, actor: str | None, tenant: str | None = None
+    role: str | None,
+    actor: str | None,
+    tenant: str | None = None,
+    statement_timeout: float | None = None,
 ) -> Callable[[psycopg.Connection[Any]], None]:
     """What every pooled connection runs first: the role to act as, the actor of change logs,
-    the tenant whose docstore and ops rows alone it may see and write."""
+    the tenant whose docstore and ops rows alone it may see and write, the statement timeout."""
+    timeout = None if statement_timeout is None else f"{max(1, round(statement_timeout * 1000))}ms"
 
     def configure(conn: psycopg.Connection[Any]) -> None:
         if role:
             conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-        for setting, value in (("cdlstore.actor", actor), ("cdlstore.tenant", tenant)):
+        for setting, value in (
+            ("cdlstore.actor", actor),
+            ("cdlstore.tenant", tenant),
+            ("statement_timeout", timeout),
+        ):
             if value:
                 conn.execute("SELECT set_config(%s, %s, false)", [setting, value])
 
@@ -186,6 +196,7 @@ def connect(
     role: str | None = None,
     actor: str | None = None,
     tenant: str | None = None,
+    statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT,
 ) -> Client:
     """A :class:`Client` over a connection pool.
 
@@ -193,7 +204,11 @@ def connect(
     (default ``CDLSTORE_ROLE``), e.g. ``cdlstore_app``, is the role every connection acts as, so
     that the client can do what the API allows and nothing else; ``actor`` is recorded as the
     author of character changes; ``tenant`` confines docstore and ops to that tenant's rows
-    (row-level security, see docs/reliability.md).
+    (row-level security, see docs/reliability.md). ``statement_timeout`` (seconds; None for the
+    server's own setting) bounds every call, so that no input -- a pathological trigger pattern,
+    a huge document -- can keep a server process busy for longer: a call past it raises
+    :class:`~cdlstore.errors.LimitExceeded` (SQLSTATE 57014) and writes nothing. Exports are not
+    bounded by it.
     """
     dsn = dsn or default_dsn()
     role = role or os.environ.get("CDLSTORE_ROLE") or None
@@ -203,7 +218,7 @@ def connect(
         min_size=min_size,
         max_size=max_size,
         kwargs={"row_factory": dict_row, "autocommit": True},
-        configure=_session_setup(role, actor, tenant),
+        configure=_session_setup(role, actor, tenant, statement_timeout),
         open=True,
     )
     return Client(pool, pool=pool)

@@ -108,13 +108,15 @@ CODES: dict[str, type[CdlstoreError]] = {
 
 
 # Input that PostgreSQL itself refuses before our functions see it (a NUL in a JSON string, a
-# number out of range, nesting deeper than the server's stack): our classes, their own SQLSTATE.
+# number out of range, nesting deeper than the server's stack) or that runs past the statement
+# timeout: our classes, their own SQLSTATE.
 SERVER_INPUT_CODES: dict[str, type[CdlstoreError]] = {
     "22P05": InvalidInput,  # untranslatable character (\u0000 in jsonb)
     "22P02": InvalidInput,  # invalid text representation
     "22021": InvalidInput,  # character not in repertoire
     "22003": InvalidInput,  # numeric value out of range
     "54001": LimitExceeded,  # statement too complex (stack depth)
+    "57014": LimitExceeded,  # canceled: the statement timeout (connect(statement_timeout=...))
 }
 
 

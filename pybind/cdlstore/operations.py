@@ -329,13 +329,16 @@ class Operations:
         partial = target.with_name(target.name + ".partial")
         written = 0
         with translated(), self._client._source.connection() as conn, conn.cursor() as cur:
-            with partial.open("wb") as out, cur.copy(copy) as stream:
-                for chunk in stream:
-                    out.write(chunk)
-                    written += len(chunk)
-                    if progress:
-                        progress(written)
-            count = cur.rowcount
+            with conn.transaction(), partial.open("wb") as out:
+                # an export may rightly take longer than the client's statement timeout
+                cur.execute("SELECT set_config('statement_timeout', '0', true)")
+                with cur.copy(copy) as stream:
+                    for chunk in stream:
+                        out.write(chunk)
+                        written += len(chunk)
+                        if progress:
+                            progress(written)
+                count = cur.rowcount
         os.replace(partial, target)
         return target, count
 

@@ -30,11 +30,12 @@ COMMENT ON FUNCTION cdl._field_type(text) IS 'The field type of a top section of
 CREATE OR REPLACE FUNCTION cdl._check_rules(field_path text, rules jsonb)
 RETURNS void
 LANGUAGE plpgsql
-IMMUTABLE
+VOLATILE
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     rule record;
+    problem text;
 BEGIN
     IF rules IS NULL OR jsonb_typeof(rules) <> 'object' THEN
         RAISE EXCEPTION 'validation rules of % must be a JSON object', field_path USING ERRCODE = 'CD001';
@@ -55,12 +56,10 @@ BEGIN
                 rule.key, field_path, rule.value USING ERRCODE = 'CD001';
         END IF;
         IF rule.key = 'pattern' THEN
-            BEGIN
-                PERFORM '' ~ (rule.value #>> '{}');
-            EXCEPTION WHEN invalid_regular_expression THEN
-                RAISE EXCEPTION 'validation pattern of % does not compile: %', field_path, SQLERRM
-                    USING ERRCODE = 'CD001';
-            END;
+            problem := cdl._regex_problem(rule.value #>> '{}', false);
+            IF problem IS NOT NULL THEN
+                RAISE EXCEPTION 'validation pattern of % %', field_path, problem USING ERRCODE = 'CD001';
+            END IF;
         END IF;
     END LOOP;
 END
