@@ -1263,18 +1263,26 @@ BEGIN
     IF new_cdl IS NOT NULL THEN
         doc := doc || jsonb_build_object('cdl', new_cdl);
     END IF;
-    UPDATE cdl.character_documents AS d SET complete = d.complete || doc
+    -- the rendered text too, unless it was rendered less than a second ago: a burst of writes
+    -- renders once, and get_character_complete renders from complete meanwhile
+    UPDATE cdl.character_documents AS d
+    SET complete = n.complete,
+        rendered = CASE WHEN n.render THEN to_json(n.complete) END,
+        rendered_at = CASE WHEN n.render THEN clock_timestamp() ELSE d.rendered_at END
+    FROM (SELECT o.complete || doc AS complete,
+                 o.rendered_at IS NULL OR o.rendered_at < clock_timestamp() - interval '1 second' AS render
+          FROM cdl.character_documents AS o WHERE o.character_id = p_character_id) AS n
     WHERE d.character_id = p_character_id;
     IF NOT FOUND THEN  -- a new character
-        INSERT INTO cdl.character_documents (normalized_name, character_id, complete)
-        VALUES (doc ->> 'normalized_name', p_character_id, doc);
+        INSERT INTO cdl.character_documents (normalized_name, character_id, complete, rendered, rendered_at)
+        VALUES (doc ->> 'normalized_name', p_character_id, doc, to_json(doc), clock_timestamp());
     END IF;
 END
 $$;
 
 ALTER FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[]) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[]) IS 'Bring the document of one character up to date: its columns always, its CDL when given, and the named lists. Called by every write, in its transaction.';
+COMMENT ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[]) IS 'Bring the document of one character up to date: its columns always, its CDL when given, and the named lists; rendered as text unless it was less than a second ago. Called by every write, in its transaction.';
 
 CREATE FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) RETURNS TABLE(character_id bigint, source text, match_path text, snippet text, rank real)
     LANGUAGE plpgsql STABLE
@@ -1828,19 +1836,21 @@ ALTER FUNCTION cdl.export_character_json(name character varying) OWNER TO cdlsto
 
 COMMENT ON FUNCTION cdl.export_character_json(name character varying) IS 'The character in the wrapped CDL form {cdl_version, format, description?, character}.';
 
-CREATE FUNCTION cdl.get_character_complete(name character varying) RETURNS jsonb
+CREATE FUNCTION cdl.get_character_complete(name character varying) RETURNS json
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
-    AS $$
+    AS $_$
 BEGIN
-    RETURN (SELECT d.complete FROM cdl.character_documents d
-            WHERE d.normalized_name = cdl.normalize_name(name));
+    RETURN (SELECT coalesce(d.rendered, to_json(d.complete)) FROM cdl.character_documents d
+            WHERE d.normalized_name = CASE WHEN get_character_complete.name ~ '^[a-z0-9_]+$'
+                                           THEN get_character_complete.name
+                                           ELSE cdl.normalize_name(get_character_complete.name) END);
 END
-$$;
+$_$;
 
 ALTER FUNCTION cdl.get_character_complete(name character varying) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.get_character_complete(name character varying) IS 'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, response_templates, knowledge, workflows. NULL when unknown. One index lookup.';
+COMMENT ON FUNCTION cdl.get_character_complete(name character varying) IS 'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, response_templates, knowledge, workflows. NULL when unknown. One index lookup; json, rendered when written (cast to jsonb for its operators).';
 
 CREATE FUNCTION cdl.get_user_active_workflows(user_id character varying) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -2501,6 +2511,37 @@ $$;
 ALTER FUNCTION cdl.remove_response_template(character_name character varying, scenario character varying, template_name character varying) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.remove_response_template(character_name character varying, scenario character varying, template_name character varying) IS 'Remove a response template; false when there was none.';
+
+CREATE FUNCTION cdl.render_character_documents(max_count integer DEFAULT 1000) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    rendered_count integer;
+BEGIN
+    IF max_count IS NULL OR max_count < 1 THEN
+        RAISE EXCEPTION 'max_count must be at least 1, got %', max_count USING ERRCODE = 'CD001';
+    END IF;
+    -- characters being written are skipped: their writer renders them or leaves them to the
+    -- next call; the lock keeps a concurrent write from being rendered over
+    WITH todo AS (
+        SELECT c.id FROM cdl.character_documents AS d JOIN cdl.characters AS c ON c.id = d.character_id
+        WHERE d.rendered IS NULL
+        ORDER BY d.rendered_at NULLS FIRST
+        LIMIT max_count
+        FOR NO KEY UPDATE OF c SKIP LOCKED
+    )
+    UPDATE cdl.character_documents AS d
+    SET rendered = to_json(d.complete), rendered_at = clock_timestamp()
+    FROM todo WHERE d.character_id = todo.id AND d.rendered IS NULL;
+    GET DIAGNOSTICS rendered_count = ROW_COUNT;
+    RETURN rendered_count;
+END
+$$;
+
+ALTER FUNCTION cdl.render_character_documents(max_count integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.render_character_documents(max_count integer) IS 'Render the documents that bursts of writes left unrendered (get_character_complete is correct without it, and faster with it); returns how many. Run it now and then.';
 
 CREATE FUNCTION cdl.render_workflow_prompt(instance_id bigint) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -5175,9 +5216,12 @@ ALTER TABLE cdl.character_change_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDE
 CREATE TABLE cdl.character_documents (
     normalized_name character varying(200) NOT NULL,
     character_id bigint NOT NULL,
-    complete jsonb NOT NULL
+    complete jsonb NOT NULL,
+    rendered json,
+    rendered_at timestamp with time zone
 );
 ALTER TABLE ONLY cdl.character_documents ALTER COLUMN complete SET COMPRESSION lz4;
+ALTER TABLE ONLY cdl.character_documents ALTER COLUMN rendered SET STORAGE EXTERNAL;
 
 ALTER TABLE cdl.character_documents OWNER TO cdlstore_owner;
 
@@ -6315,6 +6359,9 @@ GRANT ALL ON FUNCTION cdl.remove_knowledge(character_name character varying, kno
 
 REVOKE ALL ON FUNCTION cdl.remove_response_template(character_name character varying, scenario character varying, template_name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.remove_response_template(character_name character varying, scenario character varying, template_name character varying) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.render_character_documents(max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.render_character_documents(max_count integer) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.render_workflow_prompt(instance_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.render_workflow_prompt(instance_id bigint) TO cdlstore_app;

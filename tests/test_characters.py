@@ -99,12 +99,18 @@ def test_files_import_load_export_and_search(client: Client, path: Path) -> None
     assert character.normalized_name in {h.normalized_name for h in hits}
 
 
-def test_field_changes_versions_and_diff(client: Client) -> None:
+def test_field_changes_versions_and_diff(client: Client, conn: psycopg.Connection[Any]) -> None:
     client.characters.import_json(SAMPLE)
+    conn.execute(  # as if just rendered: the writes below come within the second
+        "UPDATE cdl.character_documents SET rendered_at = clock_timestamp() + interval '1 minute'"
+    )
     assert client.characters.create_version("tess_ting", "v1") == 1
     assert client.characters.upsert_field("tess_ting", "identity.age", 31) == 1
     assert client.characters.upsert_field("tess_ting", "odd keys.a\\.b", {"deep": True}) == 2
     assert client.characters.get("tess_ting").cdl["odd keys"]["a.b"] == {"deep": True}
+    assert client.characters.render_documents() == 1  # the burst of writes left it unrendered
+    assert client.characters.render_documents() == 0
+    assert client.characters.get("tess_ting").cdl["identity"]["age"] == 31
     assert client.characters.remove_field("tess_ting", "personality.list") == 1
     assert client.characters.create_version("tess_ting", "v2") == 2
     diff = client.characters.diff("tess_ting", 1, 2)
@@ -247,6 +253,8 @@ def test_cli_character_commands(own_clone: str) -> None:
     assert missing.stderr.strip() == "cdlstore: error: character 'nobody' not found"
     diff = run_cli(own_clone, "character", "diff", "iris_marlow", "1", "2")
     assert diff.returncode == 1 and "version 1 not found" in diff.stderr
+    render = run_cli(own_clone, "character", "render")
+    assert render.returncode == 0 and render.stdout == "0 document(s) rendered\n"
 
 
 def test_a_copy_of_the_sample_is_not_changed_by_import(client: Client) -> None:

@@ -68,7 +68,7 @@ SELECT functions_are('cdl', ARRAY[
     'export_character_json', 'get_character_complete', 'get_user_active_workflows',
     'import_character_from_json', 'import_workflow_from_yaml', 'list_character_versions',
     'list_characters', 'normalize_name', 'process_workflow_message',
-    'refresh_character_analytics', 'remove_character_field', 'remove_communication_pattern',
+    'refresh_character_analytics', 'remove_character_field', 'render_character_documents', 'remove_communication_pattern',
     'remove_knowledge', 'remove_response_template', 'render_workflow_prompt',
     'rollback_character', 'schema_version', 'search_character_knowledge', 'search_characters',
     'start_workflow_instance', 'upsert_character_field', 'upsert_communication_pattern',

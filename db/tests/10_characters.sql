@@ -1,30 +1,30 @@
 -- Characters: import forms, names, one-call loading, export round trip, bad input.
 BEGIN;
-SELECT plan(43);
+SELECT plan(50);
 
 -- wrapped form
 SELECT lives_ok($$SELECT cdl.import_character_from_json(tests.sample_cdl())$$, 'wrapped CDL imports');
 SELECT is((SELECT normalized_name::text FROM cdl.characters WHERE name = 'Ada Lovelace'), 'ada_lovelace',
     'normalized name derived from the name');
-SELECT is(cdl.get_character_complete('ada_lovelace') -> 'cdl', tests.sample_cdl() -> 'character',
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb -> 'cdl', tests.sample_cdl() -> 'character',
     'get_character_complete returns the CDL exactly as imported');
-SELECT is(cdl.get_character_complete('Ada Lovelace'), cdl.get_character_complete('ada_lovelace'),
+SELECT is(cdl.get_character_complete('Ada Lovelace')::jsonb, cdl.get_character_complete('ada_lovelace')::jsonb,
     'any name that normalizes to it finds the character');
-SELECT is(cdl.get_character_complete('  ADA   lovelace!! '), cdl.get_character_complete('ada_lovelace'),
+SELECT is(cdl.get_character_complete('  ADA   lovelace!! ')::jsonb, cdl.get_character_complete('ada_lovelace')::jsonb,
     'case, spaces and punctuation do not matter');
-SELECT is(cdl.get_character_complete('nobody at all'), NULL, 'an unknown name returns NULL');
+SELECT is(cdl.get_character_complete('nobody at all')::jsonb, NULL, 'an unknown name returns NULL');
 SELECT is(tests.cdl_from_rows('ada_lovelace'), tests.sample_cdl() -> 'character',
     'the field value rows rebuild the same document');
-SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,custom section}',
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #> '{cdl,custom section}',
     '{"key.with.dots": "dotted", "key with spaces": 1e3, "back\\slash": "escaped"}'::jsonb,
     'keys with dots, spaces and backslashes survive');
-SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,personality,values}',
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #> '{cdl,personality,values}',
     '["curiosity", "rigour", "imagination"]'::jsonb, 'array order survives');
-SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,personality}' -> 'nickname', 'null'::jsonb,
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #> '{cdl,personality}' -> 'nickname', 'null'::jsonb,
     'JSON null survives');
-SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,personality,secrets}', '{}'::jsonb,
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #> '{cdl,personality,secrets}', '{}'::jsonb,
     'empty objects survive');
-SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,personality,quirks}', '[]'::jsonb,
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #> '{cdl,personality,quirks}', '[]'::jsonb,
     'empty arrays survive');
 SELECT is((SELECT data_type::text FROM cdl.character_field_definitions WHERE field_path = 'custom section.key\.with\.dots'),
     'string', 'a dotted key is addressed with an escaped path');
@@ -39,9 +39,9 @@ SELECT is((SELECT p.field_path FROM cdl.character_field_definitions c
            WHERE c.field_path = 'personality.big_five.neuroticism.value'),
     'personality.big_five.neuroticism', 'definitions form a hierarchy');
 
-SELECT is(cdl.get_character_complete('ada_lovelace') ->> 'occupation', 'Mathematician', 'columns come along');
-SELECT is(cdl.get_character_complete('ada_lovelace') ->> 'archetype', 'historical', 'archetype from identity');
-SELECT is(cdl.get_character_complete('ada_lovelace') -> 'communication_patterns', '[]'::jsonb, 'lists are there');
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb ->> 'occupation', 'Mathematician', 'columns come along');
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb ->> 'archetype', 'historical', 'archetype from identity');
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb -> 'communication_patterns', '[]'::jsonb, 'lists are there');
 
 -- export round trip
 SELECT is(cdl.export_character_json('ada_lovelace'), tests.sample_cdl(), 'export gives the wrapped file back');
@@ -53,23 +53,23 @@ SELECT is(cdl.export_character_json('ada_lovelace'), tests.sample_cdl(), 'and ch
 -- flat and mixed forms
 SELECT lives_ok($$SELECT cdl.import_character_from_json(
     '{"identity": {"name": "Élodie Ñúñez-O''Brien"}, "personality": {"calm": true}}')$$, 'flat CDL imports');
-SELECT is(cdl.get_character_complete('elodie_nunez_o_brien') #> '{cdl,personality,calm}', 'true'::jsonb,
+SELECT is(cdl.get_character_complete('elodie_nunez_o_brien')::jsonb #> '{cdl,personality,calm}', 'true'::jsonb,
     'accents are removed, other runs become _');
 SELECT lives_ok($$SELECT cdl.import_character_from_json(
     '{"cdl_version": "1.1", "format": "json",
       "character": {"metadata": {"name": "Mixy"}, "identity": {"name": "Mixy", "mood": "inside"}},
       "identity": {"mood": "beside", "hobby": "chess"}, "extra": {"x": 1}}')$$, 'mixed CDL imports');
-SELECT is(cdl.get_character_complete('mixy') -> 'cdl',
+SELECT is(cdl.get_character_complete('mixy')::jsonb -> 'cdl',
     '{"metadata": {"name": "Mixy"}, "identity": {"name": "Mixy", "mood": "inside", "hobby": "chess"}, "extra": {"x": 1}}'::jsonb,
     'sections beside character are deep-merged, character winning');
 SELECT is(cdl.export_character_json('mixy') ->> 'cdl_version', '1.1', 'cdl_version is kept');
 SELECT lives_ok($$SELECT cdl.import_character_from_json('{"name": "Plain", "x": 1}', 'test', 'custom_key')$$,
     'the name may be top-level and the normalized name given');
-SELECT isnt(cdl.get_character_complete('custom_key'), NULL, 'found by the given normalized name');
+SELECT isnt(cdl.get_character_complete('custom_key')::jsonb, NULL, 'found by the given normalized name');
 
 -- re-import updates in place and logs only what changed
 SELECT cdl.import_character_from_json(jsonb_set(tests.sample_cdl(), '{character,identity,age}', '37'));
-SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,identity,age}', '37'::jsonb, 're-import updates in place');
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #> '{cdl,identity,age}', '37'::jsonb, 're-import updates in place');
 SELECT is((SELECT count(*)::int FROM cdl.character_change_log l JOIN cdl.characters c ON c.id = l.character_id
            WHERE c.normalized_name = 'ada_lovelace' AND l.change_type = 'field_updated'),
     1, 'one field_updated row for the one changed field');
@@ -96,6 +96,26 @@ SELECT throws_ok($$SELECT cdl.import_character_from_json(jsonb_build_object('nam
     'CD001', NULL, 'a name over 200 characters');
 SELECT throws_ok($$SELECT cdl.import_character_from_json('{"name": "Z"}', '')$$, 'CD001', NULL, 'empty import source');
 SELECT is(tests.cdl_counts(), (SELECT counts FROM before_counts), 'failed imports wrote nothing');
+
+-- the rendered text: written with the document, skipped within a second of the last render
+-- (a burst of writes), and get_character_complete is exactly as fresh either way
+SELECT cdl.import_character_from_json('{"identity": {"name": "Render Me", "age": 1}}');
+SELECT is(pg_typeof(cdl.get_character_complete('render_me'))::text, 'json', 'the document comes as json');
+SELECT isnt((SELECT rendered FROM cdl.character_documents WHERE normalized_name = 'render_me')::text, NULL,
+    'an import renders the document');
+UPDATE cdl.character_documents SET rendered_at = clock_timestamp() + interval '1 minute'
+WHERE normalized_name = 'render_me';  -- as if just rendered, however slow this machine is
+SELECT cdl.upsert_character_field('render_me', 'identity.age', '2');
+SELECT is((SELECT rendered FROM cdl.character_documents WHERE normalized_name = 'render_me')::text, NULL,
+    'a write within a second of the last render leaves it unrendered');
+SELECT is(cdl.get_character_complete('render_me')::jsonb #>> '{cdl,identity,age}', '2',
+    'and the next call sees the write all the same');
+SELECT ok(cdl.render_character_documents() >= 1, 'render_character_documents renders what was left');
+SELECT is(cdl.get_character_complete('Render Me')::text,
+    (SELECT to_json(complete)::text FROM cdl.character_documents WHERE normalized_name = 'render_me'),
+    'the rendered text is the document');
+SELECT throws_ok($$SELECT cdl.render_character_documents(0)$$, 'CD001', 'max_count must be at least 1, got 0',
+    'a batch of nothing');
 
 SELECT * FROM finish();
 ROLLBACK;

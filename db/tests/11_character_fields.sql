@@ -7,7 +7,7 @@ SET LOCAL cdlstore.actor = 'pgtap-author';
 
 -- upsert a scalar, fresh in the same transaction
 SELECT is(cdl.upsert_character_field('ada_lovelace', 'identity.age', '40', 'editor'), 1, 'one value changed');
-SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,identity,age}', '40'::jsonb,
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #> '{cdl,identity,age}', '40'::jsonb,
     'the write is visible to the next call in the same transaction');
 SELECT is(cdl.upsert_character_field('ada_lovelace', 'identity.age', '40', 'editor'), 0,
     'writing the same value changes nothing');
@@ -20,28 +20,28 @@ SELECT results_eq(
 -- new nested paths, escaped keys, objects
 SELECT is(cdl.upsert_character_field('ada_lovelace', 'skills.math\.analysis.level', '"expert"'), 1,
     'a new nested path with an escaped key');
-SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,skills,math.analysis,level}', '"expert"'::jsonb,
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #> '{cdl,skills,math.analysis,level}', '"expert"'::jsonb,
     'the document gains the nested object');
 SELECT is((SELECT field_type::text FROM cdl.character_field_definitions WHERE field_path = 'skills.math\.analysis.level'),
     'skills', 'its definition is registered on the fly');
 SELECT is(cdl.upsert_character_field('ada_lovelace', 'personality.big_five', '{"openness": 1, "extra": {"a": []}}'),
     3, 'an object value replaces the subtree: 1 updated, 1 removed, 1 added');
-SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,personality,big_five}',
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #> '{cdl,personality,big_five}',
     '{"openness": 1, "extra": {"a": []}}'::jsonb, 'the subtree is replaced');
 SELECT is(cdl.upsert_character_field('ada_lovelace', 'personality.secrets.first', '"none"'), 2,
     'writing inside an empty object: the empty object row goes, the new value comes');
-SELECT is(tests.cdl_from_rows('ada_lovelace'), cdl.get_character_complete('ada_lovelace') -> 'cdl',
+SELECT is(tests.cdl_from_rows('ada_lovelace'), cdl.get_character_complete('ada_lovelace')::jsonb -> 'cdl',
     'rows and document agree after upserts');
 
 -- remove
 SELECT is(cdl.remove_character_field('ada_lovelace', 'personality.big_five.extra'), 1, 'remove a subtree');
-SELECT is(cdl.get_character_complete('ada_lovelace') #> '{cdl,personality,big_five}', '{"openness": 1}'::jsonb,
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #> '{cdl,personality,big_five}', '{"openness": 1}'::jsonb,
     'the subtree is gone');
 SELECT is(cdl.remove_character_field('ada_lovelace', 'skills.math\.analysis.level'), 1, 'remove the only field of an object');
-SELECT is(cdl.get_character_complete('ada_lovelace') -> 'cdl' ? 'skills', false, 'objects left empty go too');
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb -> 'cdl' ? 'skills', false, 'objects left empty go too');
 SELECT is((SELECT count(*)::int FROM cdl.character_change_log WHERE change_type = 'field_removed'
            AND field_path = 'skills.math\.analysis.level' AND change_source = 'manual'), 1, 'removals are logged');
-SELECT is(tests.cdl_from_rows('ada_lovelace'), cdl.get_character_complete('ada_lovelace') -> 'cdl',
+SELECT is(tests.cdl_from_rows('ada_lovelace'), cdl.get_character_complete('ada_lovelace')::jsonb -> 'cdl',
     'rows and document agree after removals');
 
 -- declared definitions and their rules
@@ -76,7 +76,7 @@ SELECT throws_ok($$SELECT cdl.remove_character_field('ada_lovelace', 'identity.n
     'field identity.name is required', 'a required field cannot be removed');
 
 -- bad input leaves everything as it was
-CREATE TEMP TABLE before_counts AS SELECT tests.cdl_counts() AS counts, cdl.get_character_complete('ada_lovelace') AS doc;
+CREATE TEMP TABLE before_counts AS SELECT tests.cdl_counts() AS counts, cdl.get_character_complete('ada_lovelace')::jsonb AS doc;
 SELECT throws_ok($$SELECT cdl.upsert_character_field('ada_lovelace', 'identity.name.first', '"A"')$$, 'CD001',
     'cannot set identity.name.first: identity.name holds a string, not an object', 'a path through a scalar');
 SELECT throws_ok($$SELECT cdl.upsert_character_field('nobody', 'identity.age', '1')$$, 'CD002',
@@ -85,7 +85,7 @@ SELECT throws_ok($$SELECT cdl.remove_character_field('ada_lovelace', 'no.such.fi
     NULL, 'unknown field');
 SELECT throws_ok($$SELECT cdl.upsert_character_field('ada_lovelace', 'bad\', '1')$$, 'CD001', NULL,
     'a path ending in an escape');
-SELECT is(tests.cdl_counts() || jsonb_build_object('doc', cdl.get_character_complete('ada_lovelace')),
+SELECT is(tests.cdl_counts() || jsonb_build_object('doc', cdl.get_character_complete('ada_lovelace')::jsonb),
     (SELECT counts || jsonb_build_object('doc', doc) FROM before_counts), 'failed writes wrote nothing');
 
 SELECT * FROM finish();

@@ -11,7 +11,7 @@ SELECT ok(cdl.upsert_communication_pattern('ada_lovelace', 'greeting', 'formal',
     'add a communication pattern');
 SELECT cdl.upsert_communication_pattern('ada_lovelace', 'greeting', 'formal', 'Good morning, engines await.',
     'first_meeting', 'frequent', 80);
-SELECT is(cdl.get_character_complete('ada_lovelace') -> 'communication_patterns',
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb -> 'communication_patterns',
     '[{"pattern_type": "greeting", "pattern_name": "formal", "pattern_value": "Good morning, engines await.",
        "context": "first_meeting", "frequency": "frequent", "priority": 80}]'::jsonb,
     'upsert replaces it and the document shows it at once');
@@ -24,12 +24,12 @@ SELECT is(cdl.remove_communication_pattern('ada_lovelace', 'greeting', 'nothing'
 -- response templates
 SELECT ok(cdl.upsert_response_template('ada_lovelace', 'teaching_moment', 'explain', 'Consider the engine: {topic}',
     '{"min_turns": 2}', 70) > 0, 'add a response template');
-SELECT is(cdl.get_character_complete('ada_lovelace') #>> '{response_templates,0,template_text}',
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #>> '{response_templates,0,template_text}',
     'Consider the engine: {topic}', 'the document shows it');
 SELECT throws_ok($$SELECT cdl.upsert_response_template('ada_lovelace', 'teaching_moment', 'x', 'y', '[]')$$,
     'CD001', 'conditions must be a JSON object', 'conditions must be an object');
 SELECT is(cdl.remove_response_template('ada_lovelace', 'teaching_moment', 'explain'), true, 'remove it');
-SELECT is(cdl.get_character_complete('ada_lovelace') -> 'response_templates', '[]'::jsonb, 'gone from the document');
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb -> 'response_templates', '[]'::jsonb, 'gone from the document');
 
 -- knowledge with parents
 SELECT ok(cdl.upsert_knowledge('ada_lovelace', 'expertise', 'analytical_engine',
@@ -37,7 +37,7 @@ SELECT ok(cdl.upsert_knowledge('ada_lovelace', 'expertise', 'analytical_engine',
 SELECT ok(cdl.upsert_knowledge('ada_lovelace', 'expertise', 'bernoulli',
     'An algorithm computing Bernoulli numbers on the engine.', 'analytical_engine', 0.9, 8, '{math}') > 0,
     'add child knowledge');
-SELECT is(cdl.get_character_complete('ada_lovelace') #>> '{knowledge,0,parent_key}', 'analytical_engine',
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #>> '{knowledge,0,parent_key}', 'analytical_engine',
     'the document names the parent');
 SELECT throws_ok($$SELECT cdl.upsert_knowledge('ada_lovelace', 'expertise', 'analytical_engine', 'x', 'bernoulli')$$,
     'CD001', NULL, 'a parent cycle is refused');
@@ -70,7 +70,7 @@ SELECT is(cdl.archive_character('Bob Builder'), true, 'archive');
 SELECT is(cdl.archive_character('Bob Builder'), false, 'archiving twice changes nothing');
 SELECT results_eq($$SELECT normalized_name::text FROM cdl.list_characters('archived')$$,
     $$VALUES ('bob_builder')$$, 'list by status');
-SELECT is(cdl.get_character_complete('bob_builder') ->> 'status', 'archived', 'the document shows the status');
+SELECT is(cdl.get_character_complete('bob_builder')::jsonb ->> 'status', 'archived', 'the document shows the status');
 SELECT throws_ok($$SELECT * FROM cdl.list_characters('sleeping')$$, 'CD001', NULL, 'unknown status');
 
 -- analytics, refreshed on demand
@@ -82,7 +82,7 @@ SELECT results_eq($$SELECT normalized_name::text, knowledge_count, pattern_count
 
 -- removing a parent keeps its children, as top-level entries
 SELECT is(cdl.remove_knowledge('ada_lovelace', 'analytical_engine'), true, 'remove parent knowledge');
-SELECT is(cdl.get_character_complete('ada_lovelace') -> 'knowledge' -> 0 -> 'parent_key', 'null'::jsonb,
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb -> 'knowledge' -> 0 -> 'parent_key', 'null'::jsonb,
     'its child stays, without a parent');
 
 SELECT * FROM finish();

@@ -6,7 +6,7 @@ SET LOCAL ROLE cdlstore_app;
 SELECT lives_ok($$SELECT cdl.import_character_from_json('{"identity": {"name": "Role Play"}}')$$,
     'the app role imports');
 SELECT lives_ok($$SELECT cdl.upsert_character_field('role_play', 'identity.age', '5')$$, 'and writes fields');
-SELECT is(cdl.get_character_complete('role_play') #>> '{cdl,identity,age}', '5', 'and loads');
+SELECT is(cdl.get_character_complete('role_play')::jsonb #>> '{cdl,identity,age}', '5', 'and loads');
 SELECT throws_ok($$SELECT * FROM cdl.characters$$, '42501', NULL, 'but cannot read a table');
 SELECT throws_ok($$UPDATE cdl.character_field_values SET number_value = 1$$, '42501', NULL, 'or update one');
 SELECT throws_ok($$DELETE FROM cdl.character_change_log$$, '42501', NULL, 'or delete from one');
@@ -17,7 +17,7 @@ RESET ROLE;
 
 SET LOCAL ROLE cdlstore_readonly;
 SELECT lives_ok($$SELECT * FROM cdl.character_analytics$$, 'readonly reads the analytics view');
-SELECT throws_ok($$SELECT cdl.get_character_complete('role_play')$$, '42501', NULL,
+SELECT throws_ok($$SELECT cdl.get_character_complete('role_play')::jsonb$$, '42501', NULL,
     'readonly cannot call the API');
 RESET ROLE;
 

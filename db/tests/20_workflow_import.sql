@@ -12,7 +12,7 @@ SELECT results_eq($$SELECT context_key::text, extractor_type::text FROM cdl.work
                     JOIN cdl.character_workflows w ON w.id = e.workflow_id WHERE w.workflow_name = 'order' ORDER BY e.sort_order$$,
     $$VALUES ('drink', 'pattern_group'), ('price', 'lookup_table'), ('note', 'pattern_group')$$,
     'extractors keep the order of the file');
-SELECT is(cdl.get_character_complete('ada_lovelace') #>> '{workflows,0,workflow_name}', 'order',
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #>> '{workflows,0,workflow_name}', 'order',
     'get_character_complete summarizes the workflows');
 
 SELECT results_eq($$SELECT cdl._required_literal(p) FROM unnest(ARRAY['i''?ll have (a |an )?(.*)', '\d+ coins?',

@@ -304,5 +304,13 @@ class Characters:
         )
         return bool(row["removed"])
 
+    def render_documents(self, max_count: int = 1000) -> int:
+        """Render the documents that bursts of writes left unrendered, so that ``get`` takes its
+        fast path again (it is correct either way); returns how many were rendered."""
+        row = self._client._one(
+            "SELECT cdl.render_character_documents(max_count => %(n)s) AS n", {"n": max_count}
+        )
+        return int(row["n"])
+
     def refresh_analytics(self) -> None:
         self._client._one("SELECT cdl.refresh_character_analytics() AS done")

@@ -110,6 +110,8 @@ def _character(args: argparse.Namespace) -> None:
                     f"{hit.rank:.3f}  {hit.normalized_name}  {hit.source}:{hit.match_path}  "
                     f"{hit.snippet}"
                 )
+        elif args.action == "render":
+            print(f"{chars.render_documents(args.max_count)} document(s) rendered")
 
 
 def _json_arg(text: str) -> dict[str, Any]:
@@ -272,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "character",
         _character,
-        "Characters (CDL): import files, show, export, versions, diff, search.",
+        "Characters (CDL): import files, show, export, versions, diff, search, render.",
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = actions.add_parser("import", help="import CDL files (JSON; YAML by suffix)")
@@ -291,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     a = actions.add_parser("search", help="full-text search over all characters")
     a.add_argument("query")
     a.add_argument("--limit", type=int, default=20)
+    a = actions.add_parser(
+        "render", help="render the documents left unrendered by bursts of writes (run it now and then)"
+    )
+    a.add_argument("--max-count", type=int, default=1000)
 
     p = add("workflow", _workflow, "Character workflows: import a YAML file, check a message.")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -153,18 +153,60 @@ BEGIN
     IF new_cdl IS NOT NULL THEN
         doc := doc || jsonb_build_object('cdl', new_cdl);
     END IF;
-    UPDATE cdl.character_documents AS d SET complete = d.complete || doc
+    -- the rendered text too, unless it was rendered less than a second ago: a burst of writes
+    -- renders once, and get_character_complete renders from complete meanwhile
+    UPDATE cdl.character_documents AS d
+    SET complete = n.complete,
+        rendered = CASE WHEN n.render THEN to_json(n.complete) END,
+        rendered_at = CASE WHEN n.render THEN clock_timestamp() ELSE d.rendered_at END
+    FROM (SELECT o.complete || doc AS complete,
+                 o.rendered_at IS NULL OR o.rendered_at < clock_timestamp() - interval '1 second' AS render
+          FROM cdl.character_documents AS o WHERE o.character_id = p_character_id) AS n
     WHERE d.character_id = p_character_id;
     IF NOT FOUND THEN  -- a new character
-        INSERT INTO cdl.character_documents (normalized_name, character_id, complete)
-        VALUES (doc ->> 'normalized_name', p_character_id, doc);
+        INSERT INTO cdl.character_documents (normalized_name, character_id, complete, rendered, rendered_at)
+        VALUES (doc ->> 'normalized_name', p_character_id, doc, to_json(doc), clock_timestamp());
     END IF;
 END
 $$;
 
 COMMENT ON FUNCTION cdl._save_document(bigint, jsonb, text[]) IS
     'Bring the document of one character up to date: its columns always, its CDL when given, '
-    'and the named lists. Called by every write, in its transaction.';
+    'and the named lists; rendered as text unless it was less than a second ago. Called by every '
+    'write, in its transaction.';
+
+CREATE OR REPLACE FUNCTION cdl.render_character_documents(max_count integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    rendered_count integer;
+BEGIN
+    IF max_count IS NULL OR max_count < 1 THEN
+        RAISE EXCEPTION 'max_count must be at least 1, got %', max_count USING ERRCODE = 'CD001';
+    END IF;
+    -- characters being written are skipped: their writer renders them or leaves them to the
+    -- next call; the lock keeps a concurrent write from being rendered over
+    WITH todo AS (
+        SELECT c.id FROM cdl.character_documents AS d JOIN cdl.characters AS c ON c.id = d.character_id
+        WHERE d.rendered IS NULL
+        ORDER BY d.rendered_at NULLS FIRST
+        LIMIT max_count
+        FOR NO KEY UPDATE OF c SKIP LOCKED
+    )
+    UPDATE cdl.character_documents AS d
+    SET rendered = to_json(d.complete), rendered_at = clock_timestamp()
+    FROM todo WHERE d.character_id = todo.id AND d.rendered IS NULL;
+    GET DIAGNOSTICS rendered_count = ROW_COUNT;
+    RETURN rendered_count;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.render_character_documents(integer) IS
+    'Render the documents that bursts of writes left unrendered (get_character_complete is '
+    'correct without it, and faster with it); returns how many. Run it now and then.';
 
 CREATE OR REPLACE FUNCTION cdl._store_cdl(
     p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source varchar)
@@ -273,21 +315,24 @@ COMMENT ON FUNCTION cdl.import_character_from_json(jsonb, varchar, varchar) IS
     'updates it in place. Returns the character id. Errors: CD001 bad input, CD007 too large.';
 
 CREATE OR REPLACE FUNCTION cdl.get_character_complete(name varchar)
-RETURNS jsonb
+RETURNS json
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
-    RETURN (SELECT d.complete FROM cdl.character_documents d
-            WHERE d.normalized_name = cdl.normalize_name(name));
+    RETURN (SELECT coalesce(d.rendered, to_json(d.complete)) FROM cdl.character_documents d
+            WHERE d.normalized_name = CASE WHEN get_character_complete.name ~ '^[a-z0-9_]+$'
+                                           THEN get_character_complete.name
+                                           ELSE cdl.normalize_name(get_character_complete.name) END);
 END
 $$;
 
 COMMENT ON FUNCTION cdl.get_character_complete(varchar) IS
     'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, '
-    'response_templates, knowledge, workflows. NULL when unknown. One index lookup.';
+    'response_templates, knowledge, workflows. NULL when unknown. One index lookup; json, '
+    'rendered when written (cast to jsonb for its operators).';
 
 CREATE OR REPLACE FUNCTION cdl.export_character_json(name varchar)
 RETURNS jsonb
