@@ -294,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("query")
     a.add_argument("--limit", type=int, default=20)
     a = actions.add_parser(
-        "render", help="render the documents left unrendered by bursts of writes (run it now and then)"
+        "render",
+        help="render documents that bursts of writes left unrendered (run it now and then)",
     )
     a.add_argument("--max-count", type=int, default=1000)
 
