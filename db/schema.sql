@@ -1839,14 +1839,12 @@ COMMENT ON FUNCTION cdl.export_character_json(name character varying) IS 'The ch
 CREATE FUNCTION cdl.get_character_complete(name character varying) RETURNS json
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
-    AS $_$
+    AS $$
 BEGIN
     RETURN (SELECT coalesce(d.rendered, to_json(d.complete)) FROM cdl.character_documents d
-            WHERE d.normalized_name = CASE WHEN get_character_complete.name ~ '^[a-z0-9_]+$'
-                                           THEN get_character_complete.name
-                                           ELSE cdl.normalize_name(get_character_complete.name) END);
+            WHERE d.normalized_name = cdl.normalize_name(get_character_complete.name));
 END
-$_$;
+$$;
 
 ALTER FUNCTION cdl.get_character_complete(name character varying) OWNER TO cdlstore_owner;
 
@@ -2321,15 +2319,16 @@ COMMENT ON FUNCTION cdl.list_characters(status_filter character varying, archety
 
 CREATE FUNCTION cdl.normalize_name(name text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$
-    -- lower case, accents removed, every other run of characters becomes '_'
-    SELECT nullif(trim(BOTH '_' FROM regexp_replace(
+    AS $_$
+    -- lower case, accents removed, every other run of characters becomes '_';
+    -- a name already in that form (the usual argument) is returned as it is, cheaply
+    SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name ELSE nullif(trim(BOTH '_' FROM regexp_replace(
         lower(replace(replace(replace(replace(replace(replace(replace(replace(
             regexp_replace(normalize(name, NFKD),
                            '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
             'ß', 'ss'), 'Æ', 'ae'), 'æ', 'ae'), 'Œ', 'oe'), 'œ', 'oe'), 'Ø', 'o'), 'ø', 'o'), 'ł', 'l')),
-        '[^a-z0-9]+', '_', 'g')), '')
-$$;
+        '[^a-z0-9]+', '_', 'g')), '') END
+$_$;
 
 ALTER FUNCTION cdl.normalize_name(name text) OWNER TO cdlstore_owner;
 

@@ -9,13 +9,14 @@ RETURNS text
 LANGUAGE sql
 IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-    -- lower case, accents removed, every other run of characters becomes '_'
-    SELECT nullif(trim(BOTH '_' FROM regexp_replace(
+    -- lower case, accents removed, every other run of characters becomes '_';
+    -- a name already in that form (the usual argument) is returned as it is, cheaply
+    SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name ELSE nullif(trim(BOTH '_' FROM regexp_replace(
         lower(replace(replace(replace(replace(replace(replace(replace(replace(
             regexp_replace(normalize(name, NFKD),
                            '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
             'ß', 'ss'), 'Æ', 'ae'), 'æ', 'ae'), 'Œ', 'oe'), 'œ', 'oe'), 'Ø', 'o'), 'ø', 'o'), 'ł', 'l')),
-        '[^a-z0-9]+', '_', 'g')), '')
+        '[^a-z0-9]+', '_', 'g')), '') END
 $$;
 
 COMMENT ON FUNCTION cdl.normalize_name(text) IS

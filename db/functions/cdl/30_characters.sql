@@ -323,9 +323,7 @@ SET search_path = cdl, pg_temp
 AS $$
 BEGIN
     RETURN (SELECT coalesce(d.rendered, to_json(d.complete)) FROM cdl.character_documents d
-            WHERE d.normalized_name = CASE WHEN get_character_complete.name ~ '^[a-z0-9_]+$'
-                                           THEN get_character_complete.name
-                                           ELSE cdl.normalize_name(get_character_complete.name) END);
+            WHERE d.normalized_name = cdl.normalize_name(get_character_complete.name));
 END
 $$;
 
