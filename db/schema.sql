@@ -648,7 +648,7 @@ ALTER FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups t
 COMMENT ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) IS 'Run a workflow''s extractors in file order over base, each followed by its validation rules; rejected says why a reject rule stopped the workflow.';
 
 CREATE FUNCTION cdl._field_type(section text) RETURNS cdl.field_type_enum
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT CASE WHEN section = ANY (enum_range(NULL::cdl.field_type_enum)::text[])
                 THEN section::cdl.field_type_enum ELSE 'custom' END
@@ -659,7 +659,7 @@ ALTER FUNCTION cdl._field_type(section text) OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION cdl._field_type(section text) IS 'The field type of a top section of CDL; custom when unknown.';
 
 CREATE FUNCTION cdl._infer_data_type(value jsonb) RETURNS cdl.data_type_enum
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT (CASE jsonb_typeof(value)
         WHEN 'string' THEN CASE WHEN length(value #>> '{}') > 255 THEN 'text' ELSE 'string' END
@@ -1439,7 +1439,7 @@ ALTER FUNCTION cdl._validate_nodes(prefix text[], doc jsonb) OWNER TO cdlstore_o
 COMMENT ON FUNCTION cdl._validate_nodes(prefix text[], doc jsonb) IS 'Check every node of doc (placed at prefix) against the declared field definitions.';
 
 CREATE FUNCTION cdl._value_jsonb(string_value text, number_value numeric, boolean_value boolean, json_value jsonb) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT coalesce(to_jsonb(string_value), to_jsonb(number_value), to_jsonb(boolean_value),
                     json_value)
@@ -2318,7 +2318,7 @@ ALTER FUNCTION cdl.list_characters(status_filter character varying, archetype_fi
 COMMENT ON FUNCTION cdl.list_characters(status_filter character varying, archetype_filter character varying) IS 'Characters, optionally of one status and/or archetype, by normalized name.';
 
 CREATE FUNCTION cdl.normalize_name(name text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $_$
     -- lower case, accents removed, every other run of characters becomes '_';
     -- a name already in that form (the usual argument) is returned as it is, cheaply
@@ -3056,7 +3056,7 @@ ALTER TABLE ONLY docstore.document_header FORCE ROW LEVEL SECURITY;
 ALTER TABLE docstore.document_header OWNER TO cdlstore_owner;
 
 CREATE FUNCTION docstore._item(h docstore.document_header, body jsonb) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE sql STABLE
     AS $$
     SELECT jsonb_build_object(
         'namespace', h.namespace, 'type', h.type, 'document_uuid', h.document_uuid,
@@ -3867,7 +3867,7 @@ ALTER FUNCTION game._session_for_change(p_id bigint, p_expected integer) OWNER T
 COMMENT ON FUNCTION game._session_for_change(p_id bigint, p_expected integer) IS 'Lock an active session at the expected version (CD002, CD003, CD004).';
 
 CREATE FUNCTION game._session_json(s game.game_sessions) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE sql STABLE
     AS $$
     SELECT to_jsonb(s)
 $$;
@@ -4440,7 +4440,7 @@ ALTER FUNCTION ops._running_task(p_id uuid) OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION ops._running_task(p_id uuid) IS 'Lock a task that must be running (CD002, CD004).';
 
 CREATE FUNCTION ops._task_json(t ops.task_executions) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE sql STABLE
     AS $$
     SELECT to_jsonb(t)
 $$;
@@ -4450,7 +4450,7 @@ ALTER FUNCTION ops._task_json(t ops.task_executions) OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION ops._task_json(t ops.task_executions) IS 'A task as the API returns it.';
 
 CREATE FUNCTION ops._workflow_json(w ops.workflows) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE sql STABLE
     AS $$
     SELECT to_jsonb(w) - 'seq'
 $$;

@@ -7,7 +7,7 @@
 CREATE OR REPLACE FUNCTION cdl.normalize_name(name text)
 RETURNS text
 LANGUAGE sql
-IMMUTABLE STRICT PARALLEL SAFE
+IMMUTABLE PARALLEL SAFE  -- not STRICT: a STRICT function is inlined only when its body is strict
 AS $$
     -- lower case, accents removed, every other run of characters becomes '_';
     -- a name already in that form (the usual argument) is returned as it is, cheaply
@@ -186,7 +186,7 @@ CREATE OR REPLACE FUNCTION cdl._value_jsonb(
     string_value text, number_value numeric, boolean_value boolean, json_value jsonb)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE PARALLEL SAFE
+STABLE PARALLEL SAFE  -- as to_jsonb is; an IMMUTABLE label would keep it from being inlined
 AS $$
     SELECT coalesce(to_jsonb(string_value), to_jsonb(number_value), to_jsonb(boolean_value),
                     json_value)

@@ -3,7 +3,7 @@
 CREATE OR REPLACE FUNCTION cdl._infer_data_type(value jsonb)
 RETURNS cdl.data_type_enum
 LANGUAGE sql
-IMMUTABLE PARALLEL SAFE
+STABLE PARALLEL SAFE  -- as the enum cast is, so that it is inlined
 AS $$
     SELECT (CASE jsonb_typeof(value)
         WHEN 'string' THEN CASE WHEN length(value #>> '{}') > 255 THEN 'text' ELSE 'string' END
@@ -19,7 +19,7 @@ COMMENT ON FUNCTION cdl._infer_data_type(jsonb) IS 'The data type of a field fir
 CREATE OR REPLACE FUNCTION cdl._field_type(section text)
 RETURNS cdl.field_type_enum
 LANGUAGE sql
-IMMUTABLE PARALLEL SAFE
+STABLE PARALLEL SAFE  -- as enum_range is, so that it is inlined
 AS $$
     SELECT CASE WHEN section = ANY (enum_range(NULL::cdl.field_type_enum)::text[])
                 THEN section::cdl.field_type_enum ELSE 'custom' END

@@ -41,7 +41,7 @@ COMMENT ON FUNCTION docstore._emit(text, text, text, uuid, integer, text, text, 
 CREATE OR REPLACE FUNCTION docstore._item(h docstore.document_header, body jsonb)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE  -- as jsonb_build_object of a timestamp is, so that it is inlined
 AS $$
     SELECT jsonb_build_object(
         'namespace', h.namespace, 'type', h.type, 'document_uuid', h.document_uuid,

@@ -55,7 +55,7 @@ COMMENT ON FUNCTION game.create_profile(bigint, text, text, text, jsonb, text) I
 CREATE OR REPLACE FUNCTION game._session_json(s game.game_sessions)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE  -- as to_jsonb is, so that it is inlined
 AS $$
     SELECT to_jsonb(s)
 $$;

@@ -3,7 +3,7 @@
 CREATE OR REPLACE FUNCTION ops._workflow_json(w ops.workflows)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE  -- as to_jsonb is, so that it is inlined
 AS $$
     SELECT to_jsonb(w) - 'seq'
 $$;

@@ -3,7 +3,7 @@
 CREATE OR REPLACE FUNCTION ops._task_json(t ops.task_executions)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE  -- as to_jsonb is, so that it is inlined
 AS $$
     SELECT to_jsonb(t)
 $$;
