@@ -50,6 +50,7 @@ def table_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
         "character_change_log",
         "character_versions",
         "character_documents",
+        "character_sections",
     ]
     return {t: conn.execute(f"SELECT count(*) AS n FROM cdl.{t}").fetchone()["n"] for t in tables}  # noqa: S608
 

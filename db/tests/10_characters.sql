@@ -1,6 +1,6 @@
 -- Characters: import forms, names, one-call loading, export round trip, bad input.
 BEGIN;
-SELECT plan(50);
+SELECT plan(53);
 
 -- wrapped form
 SELECT lives_ok($$SELECT cdl.import_character_from_json(tests.sample_cdl())$$, 'wrapped CDL imports');
@@ -112,8 +112,30 @@ SELECT is(cdl.get_character_complete('render_me')::jsonb #>> '{cdl,identity,age}
     'and the next call sees the write all the same');
 SELECT ok(cdl.render_character_documents() >= 1, 'render_character_documents renders what was left');
 SELECT is(cdl.get_character_complete('Render Me')::text,
-    (SELECT to_json(complete)::text FROM cdl.character_documents WHERE normalized_name = 'render_me'),
-    'the rendered text is the document');
+    (SELECT cdl._render_document(character_id)::text FROM cdl.character_documents
+     WHERE normalized_name = 'render_me'),
+    'the rendered text is the document built from the tables');
+
+-- the CDL is stored a row per top-level section: a field write rewrites its own section only
+SELECT cdl.import_character_from_json('{"identity": {"name": "Sec Tion", "age": 1}, "other": {"x": [1, {}]},
+                                        "empty": {}, "nothing": null}');
+CREATE TEMP TABLE sections_before AS
+SELECT s.section, s.ctid::text AS place, s.content FROM cdl.character_sections s
+JOIN cdl.characters c ON c.id = s.character_id WHERE c.normalized_name = 'sec_tion';
+SELECT cdl.upsert_character_field('sec_tion', 'identity.age', '2');
+SELECT results_eq(
+    $$SELECT s.section, s.ctid::text = b.place FROM cdl.character_sections s
+      JOIN cdl.characters c ON c.id = s.character_id JOIN sections_before b USING (section)
+      WHERE c.normalized_name = 'sec_tion' ORDER BY 1$$,
+    $$VALUES ('empty', true), ('identity', false), ('nothing', true), ('other', true)$$,
+    'a field write rewrites only the section it is in');
+SELECT cdl.remove_character_field('sec_tion', 'other.x');
+SELECT is((SELECT array_agg(s.section ORDER BY s.section) FROM cdl.character_sections s
+           JOIN cdl.characters c ON c.id = s.character_id WHERE c.normalized_name = 'sec_tion'),
+    ARRAY['empty', 'identity', 'nothing'], 'a section emptied by a removal goes');
+SELECT is(cdl.get_character_complete('sec_tion')::jsonb -> 'cdl',
+    '{"identity": {"name": "Sec Tion", "age": 2}, "empty": {}, "nothing": null}',
+    'and the document follows, empty objects and nulls kept');
 SELECT throws_ok($$SELECT cdl.render_character_documents(0)$$, 'CD001', 'max_count must be at least 1, got 0',
     'a batch of nothing');
 

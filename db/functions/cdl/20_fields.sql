@@ -119,6 +119,7 @@ RETURNS void
 LANGUAGE plpgsql
 STABLE
 SET search_path = cdl, pg_temp
+SET plan_cache_mode = force_generic_plan  -- see _replace_fields
 AS $$
 DECLARE
     depth integer;
@@ -155,6 +156,7 @@ CREATE OR REPLACE FUNCTION cdl._register_definitions(prefix text[], doc jsonb)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
+SET plan_cache_mode = force_generic_plan  -- see _replace_fields
 AS $$
 DECLARE
     new_ids bigint[];
@@ -209,28 +211,40 @@ CREATE OR REPLACE FUNCTION cdl._replace_fields(
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
+-- the planner prices the generic plans of the _nodes queries above the custom ones, so
+-- without this every call planned them anew: 0.25 ms of a 0.7 ms field write
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
+    old_node jsonb := old_cdl #> prefix;
     old_paths text[];
     new_paths text[];
     new_values jsonb[];
     removed integer;
     written integer;
 BEGIN
-    -- what the character holds at and around prefix now (the document mirrors the rows) ...
-    SELECT coalesce(array_agg(p), '{}') INTO old_paths
-    FROM (SELECT cdl._path_text(n.path) AS p
-          FROM cdl._nodes(prefix, old_cdl #> prefix) AS n WHERE n.is_leaf
-          UNION ALL  -- an empty object on the way down stops being a leaf
-          SELECT cdl._path_text(prefix[1:i]) FROM generate_series(1, cardinality(prefix) - 1) AS i
-          WHERE old_cdl #> prefix[1:i] = '{}'::jsonb) AS o;
-    -- ... and what it will hold
-    IF new_value IS NOT NULL THEN
-        PERFORM cdl._register_definitions(prefix, new_value);
+    IF cardinality(prefix) > 0 AND (jsonb_typeof(old_node) <> 'object' OR old_node = '{}')
+       AND (jsonb_typeof(new_value) <> 'object' OR new_value = '{}') THEN
+        -- a leaf for a leaf, the usual field write: the same one row, its definition known
+        old_paths := ARRAY[cdl._path_text(prefix)];
+        new_paths := old_paths;
+        new_values := ARRAY[new_value];
+    ELSE
+        -- what the character holds at and around prefix now (the document mirrors the rows) ...
+        SELECT coalesce(array_agg(p), '{}') INTO old_paths
+        FROM (SELECT cdl._path_text(n.path) AS p
+              FROM cdl._nodes(prefix, old_node) AS n WHERE n.is_leaf
+              UNION ALL  -- an empty object on the way down stops being a leaf
+              SELECT cdl._path_text(prefix[1:i]) FROM generate_series(1, cardinality(prefix) - 1) AS i
+              WHERE old_cdl #> prefix[1:i] = '{}'::jsonb) AS o;
+        -- ... and what it will hold
+        IF new_value IS NOT NULL THEN
+            PERFORM cdl._register_definitions(prefix, new_value);
+        END IF;
+        SELECT coalesce(array_agg(cdl._path_text(n.path)), '{}'), coalesce(array_agg(n.value), '{}')
+        INTO new_paths, new_values
+        FROM cdl._nodes(prefix, new_value) AS n WHERE n.is_leaf;
     END IF;
-    SELECT coalesce(array_agg(cdl._path_text(n.path)), '{}'), coalesce(array_agg(n.value), '{}')
-    INTO new_paths, new_values
-    FROM cdl._nodes(prefix, new_value) AS n WHERE n.is_leaf;
 
     removed := 0;
     IF NOT new_paths @> old_paths THEN

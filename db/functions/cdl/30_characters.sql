@@ -1,29 +1,47 @@
 -- Characters: import, one-call loading, export, listing, field changes.
 
-CREATE OR REPLACE FUNCTION cdl._lock_character(name text, OUT character_id bigint, OUT doc jsonb)
+CREATE OR REPLACE FUNCTION cdl._lock_character(
+    name text, sections text[] DEFAULT '{}', OUT character_id bigint, OUT doc jsonb)
 RETURNS record
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
     -- every write locks the character row first: writes to one character are serialized.
-    -- The document is read by a statement of its own, after the lock, so that it is the
-    -- newest committed one (a joined row would come from the snapshot taken before waiting).
+    -- The CDL is read by a statement of its own, after the lock, so that it is the newest
+    -- committed one (a joined row would come from the snapshot taken before waiting).
     SELECT c.id INTO character_id
     FROM cdl.characters AS c
     WHERE c.normalized_name = cdl.normalize_name(_lock_character.name)
     FOR NO KEY UPDATE;
-    SELECT d.complete -> 'cdl' INTO doc
-    FROM cdl.character_documents AS d WHERE d.character_id = _lock_character.character_id;
     IF character_id IS NULL THEN
         RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL')
             USING ERRCODE = 'CD002', HINT = 'Names match after normalization (cdl.normalize_name).';
     END IF;
+    doc := CASE WHEN sections = '{}' THEN '{}' ELSE cdl._stored_cdl(character_id, sections) END;
 END
 $$;
 
-COMMENT ON FUNCTION cdl._lock_character(text) IS
-    'Lock a character for writing and return its id and CDL document; CD002 when unknown.';
+COMMENT ON FUNCTION cdl._lock_character(text, text[]) IS
+    'Lock a character for writing; return its id and the named sections of its CDL (NULL: all '
+    'of it, the default: none). CD002 when unknown.';
+
+CREATE OR REPLACE FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[] DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}')
+            FROM cdl.character_sections AS s
+            WHERE s.character_id = p_character_id
+              AND (_stored_cdl.sections IS NULL OR s.section = ANY (_stored_cdl.sections)));
+END
+$$;
+
+COMMENT ON FUNCTION cdl._stored_cdl(bigint, text[]) IS
+    'The CDL of a character as imported, or only the named top-level sections of it.';
 
 CREATE OR REPLACE FUNCTION cdl._character_id(name text)
 RETURNS bigint
@@ -121,59 +139,87 @@ $$;
 COMMENT ON FUNCTION cdl._document_part(bigint, text) IS
     'One list of get_character_complete, built from its table.';
 
+CREATE OR REPLACE FUNCTION cdl._render_document(p_character_id bigint)
+RETURNS json
+LANGUAGE plpgsql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT to_json(jsonb_build_object(
+                'id', c.id, 'name', c.name, 'normalized_name', c.normalized_name,
+                'occupation', c.occupation, 'description', c.description, 'archetype', c.archetype,
+                'status', c.status, 'cdl_version', c.cdl_version, 'import_source', c.import_source,
+                'version_count', c.version_count, 'created_by', c.created_by,
+                'created_at', c.created_at, 'updated_at', c.updated_at)
+            || d.lists || jsonb_build_object('cdl', cdl._stored_cdl(c.id)))
+            FROM cdl.characters AS c JOIN cdl.character_documents AS d ON d.character_id = c.id
+            WHERE c.id = p_character_id);
+END
+$$;
+
+COMMENT ON FUNCTION cdl._render_document(bigint) IS
+    'The whole character as get_character_complete returns it, built from its tables.';
+
 CREATE OR REPLACE FUNCTION cdl._save_document(
-    p_character_id bigint, new_cdl jsonb, parts text[] DEFAULT '{}')
+    p_character_id bigint, new_cdl jsonb, parts text[] DEFAULT '{}', sections text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
-    doc jsonb;
-    part text;
+    derive boolean := false;
+    now_ts timestamptz := clock_timestamp();
 BEGIN
-    -- the caller holds the character's lock; columns first, they are part of the document
+    -- the caller holds the character's lock. The CDL first, a row per top-level section:
+    -- only the named sections (all when NULL) are written, and only when they changed
+    IF new_cdl IS NOT NULL THEN
+        DELETE FROM cdl.character_sections AS s
+        WHERE s.character_id = p_character_id
+          AND (_save_document.sections IS NULL OR s.section = ANY (_save_document.sections))
+          AND NOT new_cdl ? s.section;
+        INSERT INTO cdl.character_sections AS s (character_id, section, content)
+        SELECT p_character_id, e.key, e.value
+        FROM jsonb_each(new_cdl) AS e
+        WHERE _save_document.sections IS NULL OR e.key = ANY (_save_document.sections)
+        ON CONFLICT (character_id, section) DO UPDATE SET content = EXCLUDED.content
+        WHERE s.content IS DISTINCT FROM EXCLUDED.content;
+        derive := _save_document.sections IS NULL
+                  OR _save_document.sections && ARRAY['metadata', 'identity', 'name', 'archetype'];
+    END IF;
+    -- the columns that come from the CDL, when a section they come from was written
     UPDATE cdl.characters AS c
     SET name = coalesce(d.name, c.name),
-        occupation = CASE WHEN new_cdl IS NULL THEN c.occupation ELSE d.occupation END,
-        description = CASE WHEN new_cdl IS NULL THEN c.description ELSE d.description END,
+        occupation = CASE WHEN derive THEN d.occupation ELSE c.occupation END,
+        description = CASE WHEN derive THEN d.description ELSE c.description END,
         archetype = coalesce(d.archetype, c.archetype),
         updated_at = now()
-    FROM cdl._derived_columns(new_cdl) AS d
-    WHERE c.id = p_character_id
-    RETURNING jsonb_build_object(
-        'id', c.id, 'name', c.name, 'normalized_name', c.normalized_name,
-        'occupation', c.occupation, 'description', c.description, 'archetype', c.archetype,
-        'status', c.status, 'cdl_version', c.cdl_version, 'import_source', c.import_source,
-        'version_count', c.version_count, 'created_by', c.created_by,
-        'created_at', c.created_at, 'updated_at', c.updated_at)
-    INTO doc;
-    FOREACH part IN ARRAY parts LOOP
-        doc := doc || jsonb_build_object(part, cdl._document_part(p_character_id, part));
-    END LOOP;
-    IF new_cdl IS NOT NULL THEN
-        doc := doc || jsonb_build_object('cdl', new_cdl);
+    FROM cdl._derived_columns(CASE WHEN derive THEN cdl._stored_cdl(p_character_id,
+                                  ARRAY['metadata', 'identity', 'name', 'archetype']) END) AS d
+    WHERE c.id = p_character_id;
+    IF cardinality(parts) > 0 THEN
+        UPDATE cdl.character_documents AS d
+        SET lists = d.lists || (SELECT jsonb_object_agg(p, cdl._document_part(p_character_id, p))
+                                FROM unnest(parts) AS p)
+        WHERE d.character_id = p_character_id;
     END IF;
-    -- the rendered text too, unless it was rendered less than a second ago: a burst of writes
-    -- renders once, and get_character_complete renders from complete meanwhile
+    -- the rendered text, unless it was rendered less than a second ago: then it is dropped,
+    -- a burst of writes renders once a second, and get_character_complete renders meanwhile
     UPDATE cdl.character_documents AS d
-    SET complete = n.complete,
-        rendered = CASE WHEN n.render THEN to_json(n.complete) END,
-        rendered_at = CASE WHEN n.render THEN clock_timestamp() ELSE d.rendered_at END
-    FROM (SELECT o.complete || doc AS complete,
-                 o.rendered_at IS NULL OR o.rendered_at < clock_timestamp() - interval '1 second' AS render
-          FROM cdl.character_documents AS o WHERE o.character_id = p_character_id) AS n
-    WHERE d.character_id = p_character_id;
-    IF NOT FOUND THEN  -- a new character
-        INSERT INTO cdl.character_documents (normalized_name, character_id, complete, rendered, rendered_at)
-        VALUES (doc ->> 'normalized_name', p_character_id, doc, to_json(doc), clock_timestamp());
-    END IF;
+    SET rendered = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < now_ts - interval '1 second'
+                        THEN cdl._render_document(p_character_id) END,
+        rendered_at = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < now_ts - interval '1 second'
+                           THEN now_ts ELSE d.rendered_at END
+    WHERE d.character_id = p_character_id
+      AND (d.rendered IS NOT NULL OR d.rendered_at IS NULL OR d.rendered_at < now_ts - interval '1 second');
 END
 $$;
 
-COMMENT ON FUNCTION cdl._save_document(bigint, jsonb, text[]) IS
-    'Bring the document of one character up to date: its columns always, its CDL when given, '
-    'and the named lists; rendered as text unless it was less than a second ago. Called by every '
-    'write, in its transaction.';
+COMMENT ON FUNCTION cdl._save_document(bigint, jsonb, text[], text[]) IS
+    'Bring the stored character up to date after a write: the named sections of its CDL from '
+    'new_cdl (all of it when sections is NULL; none when new_cdl is NULL), the columns derived '
+    'from them, the named lists, and the rendered text (dropped when it was rendered less than '
+    'a second ago). Called by every write, in its transaction, holding the character''s lock.';
 
 CREATE OR REPLACE FUNCTION cdl.render_character_documents(max_count integer DEFAULT 1000)
 RETURNS integer
@@ -197,7 +243,7 @@ BEGIN
         FOR NO KEY UPDATE OF c SKIP LOCKED
     )
     UPDATE cdl.character_documents AS d
-    SET rendered = to_json(d.complete), rendered_at = clock_timestamp()
+    SET rendered = cdl._render_document(d.character_id), rendered_at = clock_timestamp()
     FROM todo WHERE d.character_id = todo.id AND d.rendered IS NULL;
     GET DIAGNOSTICS rendered_count = ROW_COUNT;
     RETURN rendered_count;
@@ -301,8 +347,11 @@ BEGIN
         import_source = EXCLUDED.import_source
     RETURNING c.id, (c.xmax = 0) INTO v_id, v_created;
 
-    SELECT d.complete -> 'cdl' INTO old_cdl FROM cdl.character_documents d WHERE d.character_id = v_id;
-    changed := cdl._store_cdl(v_id, coalesce(old_cdl, '{}'), body, import_source);
+    IF v_created THEN
+        INSERT INTO cdl.character_documents (normalized_name, character_id) VALUES (v_normalized, v_id);
+    END IF;
+    old_cdl := cdl._stored_cdl(v_id);
+    changed := cdl._store_cdl(v_id, old_cdl, body, import_source);
     INSERT INTO cdl.character_change_log (character_id, change_type, change_source, changed_by, new_value)
     VALUES (v_id, CASE WHEN v_created THEN 'character_created' ELSE 'bulk_import' END::cdl.change_type_enum,
             import_source, cdl._actor(), jsonb_build_object('fields_changed', changed));
@@ -322,7 +371,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
-    RETURN (SELECT coalesce(d.rendered, to_json(d.complete)) FROM cdl.character_documents d
+    RETURN (SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) FROM cdl.character_documents d
             WHERE d.normalized_name = cdl.normalize_name(get_character_complete.name));
 END
 $$;
@@ -345,9 +394,9 @@ BEGIN
     SELECT jsonb_build_object('cdl_version', c.cdl_version, 'format', 'json')
            || CASE WHEN c.file_description IS NULL THEN '{}'::jsonb
                    ELSE jsonb_build_object('description', c.file_description) END
-           || jsonb_build_object('character', d.complete -> 'cdl')
+           || jsonb_build_object('character', cdl._stored_cdl(c.id))
     INTO result
-    FROM cdl.characters c JOIN cdl.character_documents d ON d.character_id = c.id
+    FROM cdl.characters c
     WHERE c.normalized_name = cdl.normalize_name(export_character_json.name);
     IF result IS NULL THEN
         RAISE EXCEPTION 'character % not found', quote_literal(name) USING ERRCODE = 'CD002';
@@ -441,7 +490,7 @@ BEGIN
     IF confidence IS NULL OR confidence < 0 OR confidence > 1 THEN
         RAISE EXCEPTION 'confidence must be between 0 and 1, got %', confidence USING ERRCODE = 'CD001';
     END IF;
-    target := cdl._lock_character(name);
+    target := cdl._lock_character(name, keys[1:1]);  -- a path changes its top-level section only
     FOR i IN 1 .. cardinality(keys) - 1 LOOP
         node := target.doc #> keys[1:i];
         IF node IS NOT NULL AND jsonb_typeof(node) <> 'object' THEN
@@ -455,7 +504,7 @@ BEGIN
                                    field_source, confidence, is_public);
     IF changed > 0 OR target.doc #> keys IS DISTINCT FROM field_value THEN
         PERFORM cdl._save_document(target.character_id,
-                                   cdl._jsonb_set_path(target.doc, keys, field_value));
+                                   cdl._jsonb_set_path(target.doc, keys, field_value), '{}', keys[1:1]);
     END IF;
     RETURN changed;
 END
@@ -477,14 +526,14 @@ DECLARE
     removed integer;
 BEGIN
     keys := cdl._parse_path(field_path);
-    target := cdl._lock_character(name);
+    target := cdl._lock_character(name, keys[1:1]);
     IF target.doc #> keys IS NULL OR cardinality(keys) = 0 THEN
         RAISE EXCEPTION 'character % has no field %', quote_literal(name), field_path
             USING ERRCODE = 'CD002';
     END IF;
     PERFORM cdl._validate_nodes(keys, NULL);  -- a required field cannot go
     removed := cdl._replace_fields(target.character_id, keys, target.doc, NULL, 'manual');
-    PERFORM cdl._save_document(target.character_id, cdl._jsonb_remove_path(target.doc, keys));
+    PERFORM cdl._save_document(target.character_id, cdl._jsonb_remove_path(target.doc, keys), '{}', keys[1:1]);
     RETURN removed;
 END
 $$;
@@ -526,9 +575,10 @@ BEGIN
     RETURNING d.id INTO v_id;
     -- the values characters hold already must fit the definition
     FOR offender IN
-        SELECT c.normalized_name, d.complete #> ('{cdl}'::text[] || keys) AS value
-        FROM cdl.character_documents d JOIN cdl.characters c ON c.id = d.character_id
-        WHERE d.complete #> ('{cdl}'::text[] || keys) IS NOT NULL OR define_character_field.is_required
+        SELECT c.normalized_name, s.content #> keys[2:] AS value
+        FROM cdl.characters c
+        LEFT JOIN cdl.character_sections s ON s.character_id = c.id AND s.section = keys[1]
+        WHERE s.content #> keys[2:] IS NOT NULL OR define_character_field.is_required
     LOOP
         BEGIN
             PERFORM cdl._check_field_value(cdl._path_text(keys), v_type, validation_rules,

@@ -15,11 +15,11 @@ BEGIN
     INSERT INTO cdl.character_versions
         (character_id, version_number, version_name, description, snapshot, created_by)
     SELECT p_character_id, v_number, _create_version.version_name, _create_version.description,
-           jsonb_build_object('cdl', d.complete -> 'cdl', 'cdl_version', c.cdl_version,
+           jsonb_build_object('cdl', cdl._stored_cdl(c.id), 'cdl_version', c.cdl_version,
                               'file_description', c.file_description,
-                              'communication_patterns', d.complete -> 'communication_patterns',
-                              'response_templates', d.complete -> 'response_templates',
-                              'knowledge', d.complete -> 'knowledge'),
+                              'communication_patterns', d.lists -> 'communication_patterns',
+                              'response_templates', d.lists -> 'response_templates',
+                              'knowledge', d.lists -> 'knowledge'),
            cdl._actor()
     FROM cdl.character_documents d JOIN cdl.characters c ON c.id = d.character_id
     WHERE d.character_id = p_character_id;
@@ -107,7 +107,7 @@ DECLARE
     target record;
     snap jsonb;
 BEGIN
-    target := cdl._lock_character(name);
+    target := cdl._lock_character(name, NULL);  -- all of its CDL
     snap := cdl._version_snapshot(target.character_id, version_number);
     PERFORM cdl._validate_nodes('{}', snap -> 'cdl');  -- definitions may have tightened since
     PERFORM cdl._replace_fields(target.character_id, '{}', target.doc, snap -> 'cdl', 'rollback');

@@ -58,5 +58,6 @@ AS $$
         'knowledge', (SELECT count(*) FROM cdl.character_knowledge),
         'versions', (SELECT count(*) FROM cdl.character_versions),
         'log', (SELECT count(*) FROM cdl.character_change_log),
-        'documents', (SELECT count(*) FROM cdl.character_documents))
+        'documents', (SELECT count(*) FROM cdl.character_documents),
+        'sections', (SELECT count(*) FROM cdl.character_sections))
 $$;
