@@ -1103,13 +1103,18 @@ CREATE FUNCTION cdl._render_document(p_character_id bigint) RETURNS json
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
-    RETURN (SELECT to_json(jsonb_build_object(
+    -- json, not jsonb, assembled: each section is turned into text once, and nothing else
+    RETURN (SELECT json_build_object(
                 'id', c.id, 'name', c.name, 'normalized_name', c.normalized_name,
                 'occupation', c.occupation, 'description', c.description, 'archetype', c.archetype,
                 'status', c.status, 'cdl_version', c.cdl_version, 'import_source', c.import_source,
                 'version_count', c.version_count, 'created_by', c.created_by,
-                'created_at', c.created_at, 'updated_at', c.updated_at)
-            || d.lists || jsonb_build_object('cdl', cdl._stored_cdl(c.id)))
+                'created_at', c.created_at, 'updated_at', c.updated_at,
+                'cdl', coalesce((SELECT json_object_agg(s.section, s.content ORDER BY s.section)
+                                 FROM cdl.character_sections AS s WHERE s.character_id = c.id), '{}'),
+                'communication_patterns', d.lists -> 'communication_patterns',
+                'response_templates', d.lists -> 'response_templates',
+                'knowledge', d.lists -> 'knowledge', 'workflows', d.lists -> 'workflows')
             FROM cdl.characters AS c JOIN cdl.character_documents AS d ON d.character_id = c.id
             WHERE c.id = p_character_id);
 END
