@@ -4,7 +4,8 @@ Measures, on one fresh database of the current server:
 1. get_character_complete calls/s with 2 clients on a ~30 KB character, against `pgbench -S`;
 2. upsert_character_field latency with 10 characters and with 10,000 in the database;
 3. field writes/s against the same single-row UPDATE on a copy of the values table with no
-   triggers, no document and no log (synchronous_commit on, then off to show CPU cost alone);
+   triggers, no document and no log (synchronous_commit on, then off to show CPU cost alone),
+   and the floor under a field write: the real value row's UPDATE with its change-log trigger;
 4. client.characters.get calls/s against bare psycopg running the same SQL.
 Set BENCH_SECONDS (default 10) for the length of each pgbench run.
 """
@@ -136,6 +137,17 @@ def main() -> None:
             "\\set v random(1, 1000000)\n"
             f"UPDATE public.bare_values SET number_value = :v WHERE id = {row_id};\n"
         )
+        real_id = conn.execute(
+            "SELECT v.id FROM cdl.character_field_values v "
+            "JOIN cdl.character_field_definitions d ON d.id = v.field_definition_id "
+            "JOIN cdl.characters c ON c.id = v.character_id "
+            "WHERE c.normalized_name = 'bench_target' AND d.field_path = 'identity.age'"
+        ).fetchone()[0]
+        log_only = (
+            "\\set v random(1, 1000000)\n"
+            "UPDATE cdl.character_field_values SET number_value = :v, updated_at = now() "
+            f"WHERE id = {real_id};\n"
+        )
         conn.execute("CHECKPOINT")
         for label, options in (
             ("synchronous_commit on", ""),
@@ -153,6 +165,17 @@ def main() -> None:
             )
             if not options:
                 at_10 = ours
+                # the floor: the one value row UPDATE with its change-log trigger, nothing else
+                # (no lock, no validation, no document; the next field write brings the
+                # document level with the row again)
+                floor = pgbench(dsn, "-c", "1", script=log_only)
+                results.append(
+                    (
+                        "  value row UPDATE + change-log trigger only",
+                        f"{floor['tps']:.0f} writes/s",
+                        f"{floor['tps'] / plain['tps']:.2f} x bare UPDATE: a field write's floor",
+                    )
+                )
         print("importing 9,990 more characters ...", flush=True)
         start = time.perf_counter()
         for i in range(9, 9999):

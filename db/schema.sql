@@ -1280,10 +1280,12 @@ BEGIN
     -- the caller holds the character's lock. The CDL first, a row per top-level section:
     -- only the named sections (all when NULL) are written, and only when they changed
     IF new_cdl IS NOT NULL THEN
-        DELETE FROM cdl.character_sections AS s
-        WHERE s.character_id = p_character_id
-          AND (_save_document.sections IS NULL OR s.section = ANY (_save_document.sections))
-          AND NOT new_cdl ? s.section;
+        IF _save_document.sections IS NULL OR NOT new_cdl ?& _save_document.sections THEN
+            DELETE FROM cdl.character_sections AS s
+            WHERE s.character_id = p_character_id
+              AND (_save_document.sections IS NULL OR s.section = ANY (_save_document.sections))
+              AND NOT new_cdl ? s.section;
+        END IF;
         INSERT INTO cdl.character_sections AS s (character_id, section, content)
         SELECT p_character_id, e.key, e.value
         FROM jsonb_each(new_cdl) AS e
