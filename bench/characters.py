@@ -2,10 +2,12 @@
 
 Measures, on one fresh database of the current server:
 1. get_character_complete calls/s with 2 clients on a ~30 KB character, against `pgbench -S`;
-2. upsert_character_field latency with 10 characters and with 10,000 in the database;
+2. upsert_character_field latency with 10 characters and with 10,000 in the database (best of
+   three runs each);
 3. field writes/s against the same single-row UPDATE on a copy of the values table with no
    triggers, no document and no log (synchronous_commit on, then off to show CPU cost alone),
-   and the floor under a field write: the real value row's UPDATE with its change-log trigger;
+   and the floor under a field write: the real value row's UPDATE with its change-log trigger
+   (best of three alternating rounds each);
 4. client.characters.get calls/s against bare psycopg running the same SQL.
 Set BENCH_SECONDS (default 10) for the length of each pgbench run.
 """
@@ -23,7 +25,7 @@ import psycopg
 from tests import testdb
 
 import cdlstore
-from bench.common import SECONDS, pgbench, timed_loop
+from bench.common import SECONDS, best_pgbench, pgbench, timed_loop
 from cdlstore import localdb
 from cdlstore.characters import GET_SQL
 
@@ -153,29 +155,32 @@ def main() -> None:
             ("synchronous_commit on", ""),
             ("synchronous_commit off", "-c synchronous_commit=off"),
         ):
-            ours = pgbench(dsn, "-c", "1", script=upsert, options=options)
-            plain = pgbench(dsn, "-c", "1", script=bare, options=options)
+            # the three alternate, three rounds, best of each: this machine's noise (fsync,
+            # stolen CPU) only ever slows a run down, and it comes and goes within seconds.
+            # The floor is the value row UPDATE with its change-log trigger and nothing else (no
+            # lock, no validation, no document; the next field write levels the document again)
+            runs = {"ours": upsert, "plain": bare, "floor": log_only}
+            best = dict.fromkeys(runs, 0.0)
+            for _ in range(3):
+                for key, script in runs.items():
+                    tps = pgbench(dsn, "-c", "1", script=script, options=options)["tps"]
+                    best[key] = max(best[key], tps)
             results.append(
                 (
                     f"field writes, 1 client, {label}",
-                    f"{ours['tps']:.0f} writes/s",
-                    f"{ours['tps'] / plain['tps']:.2f} x bare UPDATE "
-                    f"({plain['tps']:.0f}/s); goal 0.4",
+                    f"{best['ours']:.0f} writes/s",
+                    f"{best['ours'] / best['plain']:.2f} x bare UPDATE "
+                    f"({best['plain']:.0f}/s); goal 0.4",
                 )
             )
-            if not options:
-                at_10 = ours
-                # the floor: the one value row UPDATE with its change-log trigger, nothing else
-                # (no lock, no validation, no document; the next field write brings the
-                # document level with the row again)
-                floor = pgbench(dsn, "-c", "1", script=log_only)
-                results.append(
-                    (
-                        "  value row UPDATE + change-log trigger only",
-                        f"{floor['tps']:.0f} writes/s",
-                        f"{floor['tps'] / plain['tps']:.2f} x bare UPDATE: a field write's floor",
-                    )
+            results.append(
+                (
+                    "  value row UPDATE + change-log trigger only",
+                    f"{best['floor']:.0f} writes/s",
+                    f"{best['floor'] / best['plain']:.2f} x bare UPDATE: a field write's floor",
                 )
+            )
+        at_10 = best_pgbench(dsn, "-c", "1", script=upsert)
         print("importing 9,990 more characters ...", flush=True)
         start = time.perf_counter()
         for i in range(9, 9999):
@@ -186,7 +191,7 @@ def main() -> None:
         )
         conn.execute("VACUUM ANALYZE")
         conn.execute("CHECKPOINT")  # as before the run at 10: the import's WAL is not the writes'
-        at_10k = pgbench(dsn, "-c", "1", script=upsert)
+        at_10k = best_pgbench(dsn, "-c", "1", script=upsert)
         results.append(
             (
                 "upsert_character_field latency",
@@ -202,7 +207,7 @@ def main() -> None:
             (
                 "  the same, right after a burst of writes",
                 f"{unrendered['tps']:.0f} calls/s",
-                f"{unrendered['tps'] / select['tps']:.2f} x pgbench -S (rendered from jsonb)",
+                f"{unrendered['tps'] / select['tps']:.2f} x pgbench -S (built from the tables)",
             )
         )
         conn.execute("SELECT cdl.render_character_documents()")
