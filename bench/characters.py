@@ -1,23 +1,23 @@
 """Character store benchmark (`make bench`). Numbers only, never pass/fail.
 
 Measures, on one fresh database of the current server:
-1. get_character_complete calls/s with 2 clients on a ~30 KB character, against `pgbench -S`;
+1. get_character_complete calls/s with 2 clients on a ~30 KB character, against `pgbench -S`
+   (best of three alternating rounds each);
 2. upsert_character_field latency with 10 characters and with 10,000 in the database (best of
    three runs each);
 3. field writes/s against the same single-row UPDATE on a copy of the values table with no
    triggers, no document and no log (synchronous_commit on, then off to show CPU cost alone),
    and the floor under a field write: the real value row's UPDATE with its change-log trigger
    (best of three alternating rounds each);
-4. client.characters.get calls/s against bare psycopg running the same SQL.
+4. client.characters.get calls/s against bare psycopg running the same SQL (best of three
+   alternating rounds each).
 Set BENCH_SECONDS (default 10) for the length of each pgbench run.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
 import time
 from typing import Any
 
@@ -25,8 +25,14 @@ import psycopg
 from tests import testdb
 
 import cdlstore
-from bench.common import SECONDS, best_pgbench, pgbench, timed_loop
-from cdlstore import localdb
+from bench.common import (
+    SECONDS,
+    best_alternating,
+    best_pgbench,
+    pgbench,
+    pgbench_init,
+    timed_loops,
+)
 from cdlstore.characters import GET_SQL
 
 DB = "cdlstore_bench"
@@ -101,16 +107,12 @@ def main() -> None:
             client.characters.import_json(realistic_character(f"Filler {i}", 3, seed=i))
 
         # 1. loading against pgbench -S
-        subprocess.run(
-            [str(localdb.find_bindir() / "pgbench"), "-i", "-q", "-s", "1"],
-            env=dict(os.environ, **testdb.libpq_env(dsn)),
-            capture_output=True,
-            check=True,
-        )
-        select = pgbench(dsn, "-S", "-c", "2", "-j", "2")
-        load = pgbench(
-            dsn, "-c", "2", "-j", "2", script="SELECT cdl.get_character_complete('bench_target');\n"
-        )
+        pgbench_init(dsn)
+        two = ["-c", "2", "-j", "2"]
+        get_script = "SELECT cdl.get_character_complete('bench_target');\n"
+        best = best_alternating(dsn, {"select": (["-S", *two], None), "load": (two, get_script)})
+        select = {"tps": best["select"]}
+        load = {"tps": best["load"]}
         results.append(
             (
                 "get_character_complete, 2 clients",
@@ -155,16 +157,14 @@ def main() -> None:
             ("synchronous_commit on", ""),
             ("synchronous_commit off", "-c synchronous_commit=off"),
         ):
-            # the three alternate, three rounds, best of each: this machine's noise (fsync,
-            # stolen CPU) only ever slows a run down, and it comes and goes within seconds.
-            # The floor is the value row UPDATE with its change-log trigger and nothing else (no
+            # the floor is the value row UPDATE with its change-log trigger and nothing else (no
             # lock, no validation, no document; the next field write levels the document again)
-            runs = {"ours": upsert, "plain": bare, "floor": log_only}
-            best = dict.fromkeys(runs, 0.0)
-            for _ in range(3):
-                for key, script in runs.items():
-                    tps = pgbench(dsn, "-c", "1", script=script, options=options)["tps"]
-                    best[key] = max(best[key], tps)
+            one = ["-c", "1"]
+            best = best_alternating(
+                dsn,
+                {"ours": (one, upsert), "plain": (one, bare), "floor": (one, log_only)},
+                options=options,
+            )
             results.append(
                 (
                     f"field writes, 1 client, {label}",
@@ -200,7 +200,6 @@ def main() -> None:
                 f"{at_10k['latency_ms'] / at_10['latency_ms']:.2f} x; goal 1.2",
             )
         )
-        get_script = "SELECT cdl.get_character_complete('bench_target');\n"
         # the writes just above left the document unrendered: the slow path, then the fast one
         unrendered = pgbench(dsn, "-c", "2", "-j", "2", script=get_script)
         results.append(
@@ -211,7 +210,7 @@ def main() -> None:
             )
         )
         conn.execute("SELECT cdl.render_character_documents()")
-        load_10k = pgbench(dsn, "-c", "2", "-j", "2", script=get_script)
+        load_10k = best_pgbench(dsn, "-c", "2", "-j", "2", script=get_script)
         results.append(
             (
                 "get_character_complete at 10,000 characters",
@@ -223,8 +222,14 @@ def main() -> None:
         # 4. the Python call against bare psycopg
         params = {"name": "bench_target"}
         with psycopg.connect(dsn, autocommit=True) as bare_conn:
-            ours_py = timed_loop(lambda: client.characters.get("bench_target"), 500)
-            bare_py = timed_loop(lambda: bare_conn.execute(GET_SQL, params).fetchone(), 500)
+            rates = timed_loops(
+                {
+                    "ours": lambda: client.characters.get("bench_target"),
+                    "bare": lambda: bare_conn.execute(GET_SQL, params).fetchone(),
+                },
+                500,
+            )
+            ours_py, bare_py = rates["ours"], rates["bare"]
         results.append(
             (
                 "client.characters.get",

@@ -51,16 +51,30 @@ def pgbench(dsn: str, *args: str, script: str | None = None, options: str = "") 
     return {"tps": tps, "latency_ms": latency}
 
 
+def best_alternating(
+    dsn: str, runs: dict[str, tuple[list[str], str | None]], options: str = "", rounds: int = 3
+) -> dict[str, float]:
+    """The best tps of each named pgbench run (arguments, script), the runs taking turns for a
+    few rounds: noise here only ever slows a run down, and comes and goes within seconds."""
+    best = dict.fromkeys(runs, 0.0)
+    for _ in range(rounds):
+        for name, (args, script) in runs.items():
+            best[name] = max(best[name], pgbench(dsn, *args, script=script, options=options)["tps"])
+    return best
+
+
 def best_pgbench(dsn: str, *args: str, script: str, rounds: int = 3) -> dict[str, float]:
     """The fastest of a few pgbench runs: noise here only ever slows a run down."""
     return max((pgbench(dsn, *args, script=script) for _ in range(rounds)), key=lambda r: r["tps"])
 
 
-def timed_loop(fn: Any, n: int) -> float:
-    best = 0.0
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = max(best, n / (time.perf_counter() - start))
+def timed_loops(fns: dict[str, Any], n: int, rounds: int = 3) -> dict[str, float]:
+    """Calls/s of each function, the best of a few rounds of n calls, the functions taking turns."""
+    best = dict.fromkeys(fns, 0.0)
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            best[name] = max(best[name], n / (time.perf_counter() - start))
     return best
