@@ -52,20 +52,18 @@ def pgbench(dsn: str, *args: str, script: str | None = None, options: str = "") 
 
 
 def best_alternating(
-    dsn: str, runs: dict[str, tuple[list[str], str | None]], options: str = "", rounds: int = 3
-) -> dict[str, float]:
-    """The best tps of each named pgbench run (arguments, script), the runs taking turns for a
-    few rounds: noise here only ever slows a run down, and comes and goes within seconds."""
-    best = dict.fromkeys(runs, 0.0)
+    runs: dict[str, tuple[str, list[str], str | None]], options: str = "", rounds: int = 3
+) -> dict[str, dict[str, float]]:
+    """The fastest of each named pgbench run (database, arguments, script), the runs taking
+    turns for a few rounds: noise here only ever slows a run down, and comes and goes within
+    seconds, so runs compared with each other should share its stretches."""
+    best: dict[str, dict[str, float]] = {}
     for _ in range(rounds):
-        for name, (args, script) in runs.items():
-            best[name] = max(best[name], pgbench(dsn, *args, script=script, options=options)["tps"])
+        for name, (dsn, args, script) in runs.items():
+            run = pgbench(dsn, *args, script=script, options=options)
+            if name not in best or run["tps"] > best[name]["tps"]:
+                best[name] = run
     return best
-
-
-def best_pgbench(dsn: str, *args: str, script: str, rounds: int = 3) -> dict[str, float]:
-    """The fastest of a few pgbench runs: noise here only ever slows a run down."""
-    return max((pgbench(dsn, *args, script=script) for _ in range(rounds)), key=lambda r: r["tps"])
 
 
 def timed_loops(fns: dict[str, Any], n: int, rounds: int = 3) -> dict[str, float]:
