@@ -174,6 +174,7 @@ SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     derive boolean := false;
+    sources text[] := ARRAY['metadata', 'identity', 'name', 'archetype'];  -- what _derived_columns reads
     now_ts timestamptz := clock_timestamp();
 BEGIN
     -- the caller holds the character's lock. The CDL first, a row per top-level section:
@@ -191,8 +192,7 @@ BEGIN
         WHERE _save_document.sections IS NULL OR e.key = ANY (_save_document.sections)
         ON CONFLICT (character_id, section) DO UPDATE SET content = EXCLUDED.content
         WHERE s.content IS DISTINCT FROM EXCLUDED.content;
-        derive := _save_document.sections IS NULL
-                  OR _save_document.sections && ARRAY['metadata', 'identity', 'name', 'archetype'];
+        derive := _save_document.sections IS NULL OR _save_document.sections && sources;
     END IF;
     -- the columns that come from the CDL, when a section they come from was written
     UPDATE cdl.characters AS c
@@ -201,8 +201,7 @@ BEGIN
         description = CASE WHEN derive THEN d.description ELSE c.description END,
         archetype = coalesce(d.archetype, c.archetype),
         updated_at = now()
-    FROM cdl._derived_columns(CASE WHEN derive THEN cdl._stored_cdl(p_character_id,
-                                  ARRAY['metadata', 'identity', 'name', 'archetype']) END) AS d
+    FROM cdl._derived_columns(CASE WHEN derive THEN cdl._stored_cdl(p_character_id, sources) END) AS d
     WHERE c.id = p_character_id;
     IF cardinality(parts) > 0 THEN
         UPDATE cdl.character_documents AS d
