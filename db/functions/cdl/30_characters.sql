@@ -176,6 +176,8 @@ DECLARE
     derive boolean := false;
     sources text[] := ARRAY['metadata', 'identity', 'name', 'archetype'];  -- what _derived_columns reads
     now_ts timestamptz := clock_timestamp();
+    has_text boolean;
+    due boolean;
 BEGIN
     -- the caller holds the character's lock. The CDL first, a row per top-level section:
     -- only the named sections (all when NULL) are written, and only when they changed
@@ -211,13 +213,16 @@ BEGIN
     END IF;
     -- the rendered text, unless it was rendered less than a second ago: then it is dropped,
     -- a burst of writes renders once a second, and get_character_complete renders meanwhile
-    UPDATE cdl.character_documents AS d
-    SET rendered = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < now_ts - interval '1 second'
-                        THEN cdl._render_document(p_character_id) END,
-        rendered_at = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < now_ts - interval '1 second'
-                           THEN now_ts ELSE d.rendered_at END
-    WHERE d.character_id = p_character_id
-      AND (d.rendered IS NOT NULL OR d.rendered_at IS NULL OR d.rendered_at < now_ts - interval '1 second');
+    SELECT d.rendered IS NOT NULL, d.rendered_at IS NULL OR d.rendered_at < now_ts - interval '1 second'
+    INTO has_text, due
+    FROM cdl.character_documents AS d WHERE d.character_id = p_character_id;
+    IF due THEN
+        UPDATE cdl.character_documents AS d
+        SET rendered = cdl._render_document(p_character_id), rendered_at = now_ts
+        WHERE d.character_id = p_character_id;
+    ELSIF has_text THEN
+        UPDATE cdl.character_documents AS d SET rendered = NULL WHERE d.character_id = p_character_id;
+    END IF;
 END
 $$;
 
