@@ -11,7 +11,7 @@ import pytest
 import cdlstore
 from cdlstore import Client, errors, localdb
 
-MIGRATIONS = Path(__file__).resolve().parents[1] / "db" / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "pybind" / "cdlstore" / "sql" / "migrations"
 
 
 def newest_migration() -> str:

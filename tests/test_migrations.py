@@ -14,12 +14,13 @@ from cdlstore import errors, migrations
 from . import testdb
 
 ROOT = Path(__file__).resolve().parents[1]
+SQL_DIR = ROOT / "pybind" / "cdlstore" / "sql"
 
 
 def migration_ids() -> list[str]:
     return sorted(
         p.name.removesuffix(".sql")
-        for p in (ROOT / "db" / "migrations").glob("*.sql")
+        for p in (SQL_DIR / "migrations").glob("*.sql")
         if not p.name.endswith(".rollback.sql")
     )
 
@@ -56,12 +57,12 @@ def test_a_broken_function_file_applies_nothing(
     own_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db_copy = tmp_path / "db"
-    shutil.copytree(ROOT / "db", db_copy)
+    shutil.copytree(SQL_DIR, db_copy)
     (db_copy / "functions" / "cdl" / "a_good.sql").write_text(
         "CREATE FUNCTION cdl.probe() RETURNS int LANGUAGE sql AS 'SELECT 1';"
     )
     (db_copy / "functions" / "cdl" / "b_broken.sql").write_text("CREATE FUNCTION cdl.oops(;")
-    monkeypatch.setenv("CDLSTORE_DB_DIR", str(db_copy))
+    monkeypatch.setenv("CDLSTORE_SQL_DIR", str(db_copy))
     with pytest.raises(errors.MigrationError, match="b_broken.sql"):
         migrations.migrate(own_db)
     with psycopg.connect(own_db) as conn:
@@ -94,15 +95,15 @@ def test_a_failed_migration_leaves_the_previous_step(
     migrations.migrate(own_db)
     before = testdb.dump_schema(own_db)
     db_copy = tmp_path / "db"
-    shutil.copytree(ROOT / "db", db_copy)
+    shutil.copytree(SQL_DIR, db_copy)
     (db_copy / "migrations" / "9999_broken.sql").write_text(
         "CREATE TABLE cdl.half_done (id int);\nSELECT 1 / 0;\n"
     )
     (db_copy / "migrations" / "9999_broken.rollback.sql").write_text("DROP TABLE cdl.half_done;\n")
-    monkeypatch.setenv("CDLSTORE_DB_DIR", str(db_copy))
+    monkeypatch.setenv("CDLSTORE_SQL_DIR", str(db_copy))
     with pytest.raises(errors.MigrationError, match="division by zero"):
         migrations.migrate(own_db)
-    monkeypatch.delenv("CDLSTORE_DB_DIR")
+    monkeypatch.delenv("CDLSTORE_SQL_DIR")
     assert testdb.dump_schema(own_db) == before
 
 

@@ -249,8 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "migrate",
         _migrate,
-        "Apply pending migrations from db/migrations, then re-apply every "
-        "function file in db/functions and db/privileges.sql. Running it twice changes nothing.",
+        "Apply pending migrations (the package's sql/migrations), then re-apply every "
+        "function file (sql/functions) and sql/privileges.sql. Running it twice changes nothing.",
     )
     p.add_argument(
         "--to", metavar="ID", help="stop after this migration (e.g. 0003_cdl_characters)"

@@ -35,7 +35,7 @@ class LocalDbError(CdlstoreError):
 def project_root() -> Path:
     """The checkout this package was installed from, else the working directory."""
     here = Path(__file__).resolve().parents[2]
-    if (here / "pyproject.toml").is_file() and (here / "db" / "migrations").is_dir():
+    if (here / "pyproject.toml").is_file() and (here / "db" / "tests").is_dir():
         return here
     return Path.cwd()
 

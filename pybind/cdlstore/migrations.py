@@ -1,9 +1,10 @@
 """Schema migrations (yoyo) plus the function files re-applied after every migrate.
 
-``db/migrations/NNNN_topic.sql`` (with ``NNNN_topic.rollback.sql``) hold tables, enums,
-indexes and views; they never change once released. ``db/functions/**/*.sql`` hold
+The SQL ships inside the package (``cdlstore/sql/``, read with ``importlib.resources``):
+``migrations/NNNN_topic.sql`` (with ``NNNN_topic.rollback.sql``) hold tables, enums, indexes
+and views; they never change once released. ``functions/**/*.sql`` hold
 ``CREATE OR REPLACE FUNCTION`` files; after the migrations they are applied in sorted order,
-followed by ``db/privileges.sql`` (ownership and grants), all in one transaction.
+followed by ``privileges.sql`` (ownership and grants), all in one transaction.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +20,13 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from .errors import ConnectionFailed, MigrationError
-from .localdb import project_root
 
 MIGRATION_TABLE = "_yoyo_migration"
 
 
 def db_dir() -> Path:
-    return Path(os.environ.get("CDLSTORE_DB_DIR") or project_root() / "db")
+    """The SQL of this package; ``CDLSTORE_SQL_DIR`` replaces it (tests use a changed copy)."""
+    return Path(os.environ.get("CDLSTORE_SQL_DIR") or str(resources.files("cdlstore") / "sql"))
 
 
 def function_files() -> list[Path]:
