@@ -30,6 +30,7 @@ import zipfile
 from pathlib import Path
 
 import cdlstore
+from cdlstore.client import _redact
 
 from . import testdb
 
@@ -50,11 +51,12 @@ def check(condition: bool, what: str) -> None:
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, code: int = 0) -> str:
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    shown = " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))
+    # no password of DATABASE_URL in the log: a DSN is shown without it
+    shown = " ".join([Path(cmd[0]).name, *(_redact(c) if "dbname" in c else c for c in cmd[1:])])
     print(f"smoke: {shown}  ({time.monotonic() - started:.1f} s)", file=sys.stderr)
     check(
         proc.returncode == code,
-        f"`{' '.join(cmd)}` exited {proc.returncode}, not {code}:\n{proc.stdout}{proc.stderr}",
+        f"`{shown}` exited {proc.returncode}, not {code}:\n{proc.stdout}{proc.stderr}",
     )
     return proc.stdout
 
