@@ -289,7 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", action="store_true", help="list applied and pending migrations; change nothing"
     )
     shown.add_argument(
-        "--dry-run", action="store_true", help="say what would run (with --to); change nothing"
+        "--dry-run",
+        action="store_true",
+        help="say what would run (up to --to when given); change nothing",
     )
     p = add(
         "rollback",
