@@ -181,3 +181,18 @@ def test_yoyo_is_given_every_connection_parameter() -> None:
 def test_the_plan_of_a_bad_dsn_raises_connection_failed(dsn: str) -> None:
     with pytest.raises(errors.ConnectionFailed):
         migrations.plan(dsn)
+
+
+def test_the_plan_counts_applied_migrations_the_package_does_not_have(
+    own_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    newer = tmp_path / "db"
+    shutil.copytree(SQL_DIR, newer)
+    (newer / "migrations" / "9999_newer.sql").write_text("CREATE TABLE cdl.newer (id int);\n")
+    (newer / "migrations" / "9999_newer.rollback.sql").write_text("DROP TABLE cdl.newer;\n")
+    monkeypatch.setenv("CDLSTORE_SQL_DIR", str(newer))
+    migrations.migrate(own_db)
+    assert migrations.plan(own_db).unknown_applied == 0
+    monkeypatch.delenv("CDLSTORE_SQL_DIR")
+    plan = migrations.plan(own_db)
+    assert (plan.applied, plan.to_apply, plan.unknown_applied) == (migration_ids(), [], 1)

@@ -33,6 +33,12 @@ def _migrate(args: argparse.Namespace) -> None:
 
 def _show_plan(plan: migrations.Plan, status: bool) -> None:
     """``--status``: every migration, applied or pending. ``--dry-run``: what would run."""
+    if plan.unknown_applied:
+        print(
+            f"note: {plan.unknown_applied} applied migration(s) are not in cdlstore {__version__}: "
+            "the database is newer than this package, whose function files would replace "
+            "newer ones"
+        )
     if status:
         for mid in plan.applied:
             print(f"applied  {mid}")

@@ -91,6 +91,7 @@ class Plan:
     to_apply: list[str]  # what migrate (up to its target) would apply now
     left_pending: list[str]  # pending beyond the target
     function_files: list[str]  # re-applied after them; none while migrations stay pending
+    unknown_applied: int = 0  # applied migrations this package does not have (a newer one's)
 
 
 def _up_to(migrations: Any, target: str | None) -> Any:
@@ -116,9 +117,12 @@ def plan(dsn: str, target: str | None = None) -> Plan:
     """What :func:`migrate` would do, writing nothing (a database yoyo has never seen has no
     bookkeeping table: everything is pending, and no table is created to find that out)."""
     every = _read()
+    unknown = 0
     if _has_migration_table(dsn):
         with _backend(dsn) as backend:
             pending = backend.to_apply(every)
+            known = {m.hash for m in every}
+            unknown = len(set(backend.get_applied_migration_hashes()) - known)
     else:
         pending = every
     pending_ids = [m.id for m in pending]
@@ -130,6 +134,7 @@ def plan(dsn: str, target: str | None = None) -> Plan:
         to_apply=selected,
         left_pending=left,
         function_files=[] if left else [str(f.relative_to(db_dir())) for f in files],
+        unknown_applied=unknown,
     )
 
 
