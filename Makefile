@@ -11,7 +11,7 @@ PGTAP_DB := cdlstore_test_pgtap
 PGTAP_FILES ?= db/tests/*.sql
 PYTEST_ARGS ?=
 
-.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint stress crash schema bench clean
+.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint smoke stress crash schema bench clean
 
 setup: $(VENV)/.installed
 	@scripts/setup-pg-tools.sh $(CDLSTORE)
@@ -41,9 +41,9 @@ demo: migrate
 	@$(CDLSTORE) character search "storm lighthouse" --limit 3
 	@$(CDLSTORE) version
 
-# A freshly migrated template database, then pgTAP, pytest and lint on clones of it.
-# make runs the template step once even when several of these targets are asked for.
-test: pgtap pytest lint
+# A freshly migrated template database, then pgTAP, pytest and lint on clones of it, and the
+# wheel smoke test. make runs the template step once even when several targets are asked for.
+test: pgtap pytest lint smoke
 
 template: db
 	@$(TESTDB) template $(TEMPLATE)
@@ -60,6 +60,11 @@ lint: template
 	@$(BIN)/ruff format --check --quiet pybind tests bench examples
 	@$(BIN)/mypy
 	@$(TESTDB) plpgsql-check $(TEMPLATE)
+
+# Build the sdist and the wheel, install the wheel into a fresh venv outside the checkout,
+# migrate a fresh database with it and use it from there (tests/wheel_smoke.py).
+smoke: db
+	@$(BIN)/python -m tests.wheel_smoke
 
 # Bigger runs of the concurrency and crash tests that make test runs small.
 stress: template

@@ -13,7 +13,7 @@ from typing import Any
 
 from tests import testdb
 
-from cdlstore import localdb
+from cdlstore.dev import localdb
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 

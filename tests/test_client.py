@@ -6,10 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 import cdlstore
-from cdlstore import Client, errors, localdb
+from cdlstore import Client, errors
+from cdlstore.dev import localdb
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "pybind" / "cdlstore" / "sql" / "migrations"
 
@@ -162,3 +164,132 @@ def test_the_actor_is_the_author_of_changes(own_clone: str) -> None:
             "SELECT DISTINCT changed_by FROM cdl.character_change_log"
         ).fetchall()
     assert authors == [("editor-7",)]
+
+
+def test_connect_with_nothing_to_connect_to_says_how_to_start_a_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("CDLSTORE_PGDATA", str(tmp_path / "pgdata"))
+    monkeypatch.setenv("CDLSTORE_DB_PORT", "1")
+    with pytest.raises(errors.ConnectionFailed) as info:
+        cdlstore.connect()
+    message = str(info.value)
+    assert "DATABASE_URL is not set" in message and str(tmp_path / "pgdata") in message
+    assert "`cdlstore db start`" in message and "CDLSTORE_PGDATA" in message
+
+
+def test_in_a_checkout_the_local_cluster_lives_in_dot_pgdata(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cdlstore import dsn
+
+    monkeypatch.delenv("CDLSTORE_PGDATA", raising=False)
+    assert dsn.data_dir() == Path(__file__).resolve().parents[1] / ".pgdata"
+
+
+RUNTIME_ONLY = """
+import pkgutil, sys
+import cdlstore, cdlstore.cli
+for module in pkgutil.iter_modules(cdlstore.__path__, "cdlstore."):
+    if module.name != "cdlstore.dev":
+        __import__(module.name)
+cdlstore.cli.main(["migrate", "--status", "--dsn", sys.argv[1]])
+cdlstore.cli.main(["version"])
+with cdlstore.connect(sys.argv[1]) as client:
+    client.schema_version()
+print(sorted(m for m in sys.modules if m.startswith("cdlstore.dev")))
+"""
+
+
+def test_the_runtime_never_imports_the_development_cluster_code(
+    test_dsn: str, cli_env: dict[str, str]
+) -> None:
+    cli_env["DATABASE_URL"] = test_dsn
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNTIME_ONLY, test_dsn],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "[]", proc.stdout
+
+
+def test_cli_version_flag_needs_no_database(cli_env: dict[str, str]) -> None:
+    cli_env.update(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
+    proc = run_cli("--version", env=cli_env)
+    expected = (0, f"cdlstore {cdlstore.__version__}\n", "")
+    assert (proc.returncode, proc.stdout, proc.stderr) == expected
+
+
+def cli_out(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
+    """The CLI in this process (faster than a subprocess): its output lines; exit status 0."""
+    from cdlstore import cli
+
+    assert cli.main(list(args)) == 0, capsys.readouterr().err
+    return capsys.readouterr().out.splitlines()
+
+
+def test_cli_migrate_status_dry_run_and_dsn(
+    own_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")  # --dsn wins
+    ids = sorted(
+        p.name.removesuffix(".sql")
+        for p in MIGRATIONS.glob("*.sql")
+        if not p.name.endswith(".rollback.sql")
+    )
+    status = cli_out(capsys, "migrate", "--status", "--dsn", own_db)
+    assert status == [*(f"pending  {i}" for i in ids), f"0 applied, {len(ids)} pending"]
+    assert cli_out(capsys, "migrate", "--dry-run", "--to", ids[1], "--dsn", own_db) == [
+        f"would apply {ids[0]}",
+        f"would apply {ids[1]}",
+        f"would leave {len(ids) - 2} migration(s) pending and no function file",
+        "nothing was changed (dry run)",
+    ]
+    assert cli_out(capsys, "migrate", "--status", "--dsn", own_db) == status
+    done = cli_out(capsys, "migrate", "--to", ids[1], "--dsn", own_db)
+    assert done[-1] == f"2 migration(s) applied; {len(ids) - 2} left pending"
+    after = cli_out(capsys, "migrate", "--status", "--dsn", own_db)
+    assert after[:3] == [f"applied  {ids[0]}", f"applied  {ids[1]}", f"pending  {ids[2]}"]
+    dry = cli_out(capsys, "migrate", "--dry-run", "--dsn", own_db)
+    assert dry[0] == f"would apply {ids[2]}" and dry[-2:] == [
+        "  privileges.sql",
+        "nothing was changed (dry run)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--to", "0042_nothing", "--dry-run"], "cdlstore: error: unknown migration '0042_"),
+        (["--dsn", "this is = not a dsn"], "cdlstore: error: invalid database URL"),
+        (["--dsn", "postgresql://nobody@127.0.0.1:1/none"], "cdlstore: error: cannot connect"),
+    ],
+)
+def test_cli_migrate_bad_input_is_one_line_and_changes_nothing(
+    own_db: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    from cdlstore import cli
+
+    monkeypatch.setenv("DATABASE_URL", own_db)
+    assert cli.main(["migrate", *args]) == 1
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), err
+    with psycopg.connect(own_db) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchone()
+    assert tables == (0,)
+
+
+def test_cli_status_and_dry_run_are_exclusive(cli_env: dict[str, str]) -> None:
+    proc = run_cli("migrate", "--status", "--dry-run", env=cli_env)
+    assert proc.returncode == 2 and "not allowed with argument" in proc.stderr

@@ -17,7 +17,8 @@ import pytest
 from psycopg.types.json import Jsonb
 
 import cdlstore
-from cdlstore import localdb, migrations
+from cdlstore import migrations
+from cdlstore.dev import localdb
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(

@@ -110,3 +110,89 @@ def test_a_failed_migration_leaves_the_previous_step(
 def test_an_unknown_target_is_refused(own_db: str) -> None:
     with pytest.raises(errors.MigrationError, match="unknown migration"):
         migrations.migrate(own_db, target="0042_nothing")
+
+
+def test_function_files_are_reapplied_when_no_migration_is_pending(own_db: str) -> None:
+    migrations.migrate(own_db)
+    with psycopg.connect(own_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION cdl.schema_version() RETURNS text "
+            "LANGUAGE sql AS $$SELECT 'tampered'$$"
+        )
+        conn.execute("REVOKE EXECUTE ON FUNCTION cdl.schema_version() FROM cdlstore_app")
+    assert migrations.migrate(own_db) == []
+    with psycopg.connect(own_db) as conn:
+        version = conn.execute("SELECT cdl.schema_version()").fetchone()
+        granted = conn.execute(
+            "SELECT has_function_privilege('cdlstore_app', 'cdl.schema_version()', 'EXECUTE')"
+        ).fetchone()
+    assert version == (migration_ids()[-1],) and granted == (True,)
+
+
+def public_tables(dsn: str) -> list[tuple[str]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        ).fetchall()
+
+
+def test_the_plan_of_a_fresh_database_is_everything_and_writes_nothing(own_db: str) -> None:
+    plan = migrations.plan(own_db)
+    files = [str(p.relative_to(SQL_DIR)) for p in sorted((SQL_DIR / "functions").rglob("*.sql"))]
+    assert plan == migrations.Plan(
+        applied=[],
+        to_apply=migration_ids(),
+        left_pending=[],
+        function_files=[*files, "privileges.sql"],
+    )
+    assert public_tables(own_db) == [] and testdb.dump_schema(own_db).count("CREATE") == 0
+
+
+def test_the_plan_follows_applied_migrations_and_the_target(own_db: str) -> None:
+    ids = migration_ids()
+    migrations.migrate(own_db, target=ids[2])
+    tables = public_tables(own_db)
+    plan = migrations.plan(own_db, target=ids[5])
+    assert (plan.applied, plan.to_apply, plan.left_pending) == (ids[:3], ids[3:6], ids[6:])
+    assert plan.function_files == []  # not while migrations stay pending
+    assert migrations.plan(own_db).to_apply == ids[3:] and public_tables(own_db) == tables
+    with pytest.raises(errors.MigrationError, match="unknown migration"):
+        migrations.plan(own_db, target="0042_nothing")
+    migrations.migrate(own_db)
+    assert migrations.plan(own_db).applied == ids and migrations.plan(own_db).to_apply == []
+
+
+def test_yoyo_is_given_every_connection_parameter() -> None:
+    from yoyo.connections import parse_uri
+
+    dsn = "host=/tmp/a&b port=6543 user='me too' password='p@ss=w?rd' dbname='d/b x'"
+    uri = migrations.yoyo_uri(dsn)
+    assert uri.startswith("postgresql+psycopg:///")
+    assert parse_uri(uri).args == {
+        "host": "/tmp/a&b",
+        "port": "6543",
+        "user": "me too",
+        "password": "p@ss=w?rd",
+        "dbname": "d/b x",
+    }
+
+
+@pytest.mark.parametrize("dsn", ["this is = not a dsn", "postgresql://nobody@127.0.0.1:1/none"])
+def test_the_plan_of_a_bad_dsn_raises_connection_failed(dsn: str) -> None:
+    with pytest.raises(errors.ConnectionFailed):
+        migrations.plan(dsn)
+
+
+def test_the_plan_counts_applied_migrations_the_package_does_not_have(
+    own_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    newer = tmp_path / "db"
+    shutil.copytree(SQL_DIR, newer)
+    (newer / "migrations" / "9999_newer.sql").write_text("CREATE TABLE cdl.newer (id int);\n")
+    (newer / "migrations" / "9999_newer.rollback.sql").write_text("DROP TABLE cdl.newer;\n")
+    monkeypatch.setenv("CDLSTORE_SQL_DIR", str(newer))
+    migrations.migrate(own_db)
+    assert migrations.plan(own_db).unknown_applied == 0
+    monkeypatch.delenv("CDLSTORE_SQL_DIR")
+    plan = migrations.plan(own_db)
+    assert (plan.applied, plan.to_apply, plan.unknown_applied) == (migration_ids(), [], 1)

@@ -1,6 +1,6 @@
 """Test databases: a migrated template, clones of it, schema dumps, plpgsql_check.
 
-All of them live on the server of ``cdlstore.localdb.default_dsn()`` (``DATABASE_URL`` or the
+All of them live on the server of ``cdlstore.dsn.default_dsn()`` (``DATABASE_URL`` or the
 local cluster), beside its database. Used by the Makefile (``python -m tests.testdb ...``)
 and by the pytest fixtures.
 """
@@ -18,7 +18,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from cdlstore import localdb, migrations
+from cdlstore import migrations
+from cdlstore.dev import localdb
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "db" / "schema.sql"

@@ -9,26 +9,56 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from . import __version__, localdb, migrations
+from . import __version__, migrations
 from .client import check_dsn, connect
+from .dsn import default_dsn
 from .errors import CdlstoreError
 from .models import WorkflowStep
 
 
 def _migrate(args: argparse.Namespace) -> None:
-    dsn = localdb.default_dsn()
-    check_dsn(dsn)
+    dsn = check_dsn(args.dsn)
+    if args.status or args.dry_run:
+        _show_plan(migrations.plan(dsn, args.to), args.status)
+        return
     applied = migrations.migrate(dsn, args.to)
     for mid in applied:
         print(f"applied {mid}")
+    left = migrations.plan(dsn).to_apply if args.to else []
     print(
-        f"{len(applied)} migration(s) applied" + ("" if args.to else "; function files re-applied")
+        f"{len(applied)} migration(s) applied"
+        + (f"; {len(left)} left pending" if left else "; function files re-applied")
     )
 
 
+def _show_plan(plan: migrations.Plan, status: bool) -> None:
+    """``--status``: every migration, applied or pending. ``--dry-run``: what would run."""
+    if plan.unknown_applied:
+        print(
+            f"note: {plan.unknown_applied} applied migration(s) are not in cdlstore {__version__}: "
+            "the database is newer than this package, whose function files would replace "
+            "newer ones"
+        )
+    if status:
+        for mid in plan.applied:
+            print(f"applied  {mid}")
+        for mid in plan.to_apply + plan.left_pending:
+            print(f"pending  {mid}")
+        print(f"{len(plan.applied)} applied, {len(plan.to_apply + plan.left_pending)} pending")
+        return
+    for mid in plan.to_apply:
+        print(f"would apply {mid}")
+    if plan.function_files:
+        print(f"would re-apply {len(plan.function_files)} function files and privileges:")
+        for name in plan.function_files:
+            print(f"  {name}")
+    else:
+        print(f"would leave {len(plan.left_pending)} migration(s) pending and no function file")
+    print("nothing was changed (dry run)")
+
+
 def _rollback(args: argparse.Namespace) -> None:
-    dsn = localdb.default_dsn()
-    check_dsn(dsn)
+    dsn = check_dsn()
     rolled = migrations.rollback(dsn, args.count)
     for mid in rolled:
         print(f"rolled back {mid}")
@@ -37,7 +67,7 @@ def _rollback(args: argparse.Namespace) -> None:
 
 
 def _db_url(args: argparse.Namespace) -> None:
-    print(localdb.default_dsn())
+    print(default_dsn())
 
 
 def _version(args: argparse.Namespace) -> None:
@@ -47,6 +77,8 @@ def _version(args: argparse.Namespace) -> None:
 
 
 def _db(args: argparse.Namespace) -> None:
+    from .dev import localdb  # development tooling, imported by this command only
+
     if args.action == "bindir":
         print(localdb.find_bindir())
     elif args.action == "status":
@@ -235,8 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cdlstore",
         description="PostgreSQL storage for AI characters and agents. The database is "
-        "DATABASE_URL when set, else the project-local cluster in .pgdata/.",
+        "DATABASE_URL when set, else the local development cluster (cdlstore db).",
     )
+    parser.add_argument("--version", action="version", version=f"cdlstore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
@@ -250,10 +283,21 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate",
         _migrate,
         "Apply pending migrations (the package's sql/migrations), then re-apply every "
-        "function file (sql/functions) and sql/privileges.sql. Running it twice changes nothing.",
+        "function file (sql/functions) and sql/privileges.sql, also when no migration is "
+        "pending. Running it twice changes nothing.",
     )
     p.add_argument(
         "--to", metavar="ID", help="stop after this migration (e.g. 0003_cdl_characters)"
+    )
+    p.add_argument("--dsn", help="the database (default: DATABASE_URL, else the local cluster)")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--status", action="store_true", help="list applied and pending migrations; change nothing"
+    )
+    shown.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what would run (up to --to when given); change nothing",
     )
     p = add(
         "rollback",
@@ -266,8 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "db",
         _db,
-        "Manage the project-local cluster in .pgdata/ (ignored when DATABASE_URL "
-        "is set): start (initdb on first use), stop, status, bindir (server binaries).",
+        "Manage the local development cluster (ignored when DATABASE_URL is set): start "
+        "(initdb on first use), stop, status, bindir (server binaries). Its data directory is "
+        "CDLSTORE_PGDATA, by default .pgdata/ in a checkout, else "
+        "$XDG_DATA_HOME/cdlstore/pgdata (~/.local/share/cdlstore/pgdata).",
     )
     p.add_argument("action", choices=["start", "stop", "status", "bindir"])
 

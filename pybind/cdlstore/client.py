@@ -16,9 +16,9 @@ from psycopg_pool import ConnectionPool
 
 from .characters import Characters
 from .documents import Documents
+from .dsn import data_dir, default_dsn, external_database, port
 from .errors import CdlstoreError, ConnectionFailed, translated
 from .game import Game
-from .localdb import default_dsn
 from .operations import Operations
 from .workflows import Workflows
 
@@ -173,9 +173,11 @@ def _session_setup(
     return configure
 
 
-def check_dsn(dsn: str, timeout: int = 5, role: str | None = None) -> None:
+def check_dsn(dsn: str | None = None, timeout: int = 5, role: str | None = None) -> str:
     """Fail fast with one clear line when the DSN is malformed, the server unreachable or the
-    role not ours to use."""
+    role not ours to use. ``dsn`` defaults to :func:`cdlstore.dsn.default_dsn`; returns it."""
+    local_default = not dsn and not external_database()
+    dsn = dsn or default_dsn()
     try:
         psycopg.conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:
@@ -185,7 +187,22 @@ def check_dsn(dsn: str, timeout: int = 5, role: str | None = None) -> None:
             _session_setup(role, None)(conn)
     except psycopg.Error as exc:
         reason = " ".join(str(exc).split())
+        if local_default and isinstance(exc, psycopg.OperationalError):
+            raise _no_database(reason) from exc
         raise ConnectionFailed(f"cannot connect to {_redact(dsn)}: {reason}") from exc
+    return dsn
+
+
+def _no_database(reason: str) -> ConnectionFailed:
+    """No DSN given, DATABASE_URL unset, and the local cluster does not answer."""
+    return ConnectionFailed(
+        "cannot connect: no database given (DATABASE_URL is not set) and the local cluster "
+        f"in {data_dir()} (port {port()}) does not answer",
+        detail=reason,
+        hint="set DATABASE_URL (or pass a DSN) to use a server, or start the local "
+        "development cluster with `cdlstore db start` (`make db` in a checkout; "
+        "CDLSTORE_PGDATA sets where it keeps its data)",
+    )
 
 
 def connect(
@@ -200,7 +217,8 @@ def connect(
 ) -> Client:
     """A :class:`Client` over a connection pool.
 
-    ``dsn`` defaults to ``DATABASE_URL``, then to the local development cluster. ``role``
+    ``dsn`` defaults to ``DATABASE_URL``, then to the local development cluster; with neither
+    answering, :class:`~cdlstore.errors.ConnectionFailed` says how to get one. ``role``
     (default ``CDLSTORE_ROLE``), e.g. ``cdlstore_app``, is the role every connection acts as, so
     that the client can do what the API allows and nothing else; ``actor`` is recorded as the
     author of character changes; ``tenant`` confines docstore and ops to that tenant's rows
@@ -210,9 +228,8 @@ def connect(
     :class:`~cdlstore.errors.LimitExceeded` (SQLSTATE 57014) and writes nothing. Exports are not
     bounded by it.
     """
-    dsn = dsn or default_dsn()
     role = role or os.environ.get("CDLSTORE_ROLE") or None
-    check_dsn(dsn, role=role)
+    dsn = check_dsn(dsn, role=role)
     pool: ConnectionPool[Any] = ConnectionPool(
         dsn,
         min_size=min_size,

@@ -1,81 +1,37 @@
-"""The project-local development cluster in ``.pgdata/`` and the default DSN.
+"""The local development cluster: initdb, start, stop (``cdlstore db``, ``make db``).
 
-Settings (environment):
-- ``DATABASE_URL``: use this database; no local cluster is started.
-- ``CDLSTORE_PGDATA``: data directory of the local cluster (default ``<project>/.pgdata``).
-- ``CDLSTORE_DB_PORT``: port of the local cluster (default 5432; it names the unix socket).
+The runtime (``cdlstore.connect``, ``cdlstore migrate``) never imports this module: where the
+cluster is and its URL are :mod:`cdlstore.dsn` (settings ``DATABASE_URL``, ``CDLSTORE_PGDATA``,
+``CDLSTORE_DB_PORT``, ``CDLSTORE_DB_NAME``), re-exported here. One more setting:
 - ``CDLSTORE_DB_LISTEN``: TCP address to listen on (default: none, unix socket only).
-- ``CDLSTORE_DB_NAME``: database created in the local cluster (default ``cdlstore``).
 """
 
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import pwd
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
-from .errors import CdlstoreError
+from ..dsn import SUPERUSER as SUPERUSER
+from ..dsn import data_dir as data_dir
+from ..dsn import database_name as database_name
+from ..dsn import default_dsn as default_dsn
+from ..dsn import external_database as external_database
+from ..dsn import local_url as local_url
+from ..dsn import port as port
+from ..dsn import project_root as project_root
+from ..dsn import socket_dir as socket_dir
+from ..errors import CdlstoreError
 
-SUPERUSER = "postgres"
 SERVER_USER = "postgres"  # the OS user that runs the server when we are root
-_SOCKET_PATH_MAX = 100  # sun_path is 108 bytes, the socket file name needs a few
 
 
 class LocalDbError(CdlstoreError):
     """The local cluster could not be set up, started or stopped."""
-
-
-def project_root() -> Path:
-    """The checkout this package was installed from, else the working directory."""
-    here = Path(__file__).resolve().parents[2]
-    if (here / "pyproject.toml").is_file() and (here / "db" / "tests").is_dir():
-        return here
-    return Path.cwd()
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("CDLSTORE_PGDATA") or project_root() / ".pgdata").absolute()
-
-
-def port() -> int:
-    value = os.environ.get("CDLSTORE_DB_PORT", "5432")
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise LocalDbError(f"CDLSTORE_DB_PORT must be a port number, got {value!r}")
-    return int(value)
-
-
-def database_name() -> str:
-    return os.environ.get("CDLSTORE_DB_NAME", "cdlstore")
-
-
-def socket_dir() -> Path:
-    """The socket lives in the data directory unless that path is too long for a socket."""
-    pgdata = data_dir()
-    if len(str(pgdata)) + len(f"/.s.PGSQL.{port()}.lock") <= _SOCKET_PATH_MAX:
-        return pgdata
-    digest = hashlib.sha1(str(pgdata).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"cdlstore-{digest}"
-
-
-def local_url(dbname: str | None = None) -> str:
-    host = quote(str(socket_dir()), safe="/")
-    return f"postgresql://{SUPERUSER}@/{dbname or database_name()}?host={host}&port={port()}"
-
-
-def default_dsn() -> str:
-    """``DATABASE_URL`` when set, else the local development cluster."""
-    return os.environ.get("DATABASE_URL") or local_url()
-
-
-def external_database() -> bool:
-    return bool(os.environ.get("DATABASE_URL"))
 
 
 def find_bindir() -> Path:
