@@ -1,0 +1,1 @@
+"""Development helpers: local clusters for ``make``; the runtime never imports them."""

@@ -1,0 +1,76 @@
+"""Fixtures of the sharded scenarios: a PL/Proxy proxy in front of two shards, each a cluster of
+its own (cdlstore.dev.cluster), on databases made fresh for the session, and one ordinary node
+(a clone of the test template) to compare with. Run by ``make test-cluster``, which sets
+``CDLSTORE_TEST_CLUSTER``; a plain pytest run skips them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+
+from cdlstore import Client
+from cdlstore.dev import cluster
+
+from .. import testdb
+
+DBNAME = "cdlstore_test_cluster"
+SHARDS = 2
+
+if not os.environ.get("CDLSTORE_TEST_CLUSTER"):
+    pytest.skip("the cluster scenarios run with make test-cluster", allow_module_level=True)
+
+
+@dataclass
+class Cluster:
+    proxy: str
+    shards: list[str]
+
+    def shard_of(self, user_id: str) -> int:
+        """The partition PL/Proxy sends a user to, computed by the proxy's own hashtext."""
+        with psycopg.connect(self.proxy) as conn:
+            row = conn.execute("SELECT hashtext(%s) & %s", [user_id, SHARDS - 1]).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def stop(self, index: int) -> None:
+        assert cluster.stop_node(*cluster.shard_node(index))
+
+    def start(self, index: int) -> None:
+        cluster.start_node(*cluster.shard_node(index), DBNAME)
+
+    def on_shard(self, index: int, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.shards[index]) as conn:
+            return conn.execute(query, params).fetchall()
+
+
+@pytest.fixture(scope="session")
+def sharded() -> Iterator[Cluster]:
+    proxy = cluster.start(SHARDS, DBNAME, fresh=True)
+    yield Cluster(proxy, cluster.shard_urls(DBNAME, SHARDS))
+    for index in range(SHARDS):  # a failed test may leave a shard stopped
+        cluster.start_node(*cluster.shard_node(index), DBNAME)
+
+
+def app_client(dsn: str) -> Iterator[Client]:
+    """A client on one autocommit connection acting as cdlstore_app, like an application."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET ROLE cdlstore_app")
+        yield Client.from_connection(conn)
+
+
+@pytest.fixture
+def proxied(sharded: Cluster) -> Iterator[Client]:
+    yield from app_client(sharded.proxy)
+
+
+@pytest.fixture
+def single(template_db: str) -> Iterator[Client]:
+    name = f"cdlstore_test_single_{os.getpid()}"
+    dsn = testdb.clone(template_db, name)
+    yield from app_client(dsn)
+    testdb.drop(name)

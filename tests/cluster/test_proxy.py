@@ -1,0 +1,212 @@
+"""The PL/Proxy scale-out: a proxy in front of two shards gives the results of one node, keeps
+each user's rows on one shard and the definitions equal on every shard, and survives a shard
+that stops (during a definition write, too)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from cdlstore import Client, errors
+
+from .conftest import Cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+CHARACTER = ROOT / "examples" / "characters" / "iris_marlow.json"
+WORKFLOWS = ROOT / "examples" / "workflows" / "iris_marlow.yaml"
+USERS = [f"guest-{n}" for n in range(200)]
+# the canteen conversation of tests/test_workflows.py, and a tab opened, read and closed by id
+CONVERSATION = [
+    ("I'd like a cocoa", False),
+    ("open a tab", False),
+    ("here you are", False),
+    ("lovely weather", False),
+    ("warm me up", False),
+    ("warm me up", True),
+    ("pour me a tea", False),
+    ("never mind", False),
+]
+# the definition tables, compared shard by shard (timestamps are each shard's own clock)
+DEFINITION_TABLES = [
+    "characters", "character_field_definitions", "character_field_values", "character_sections",
+    "communication_patterns", "response_templates", "character_knowledge", "character_versions",
+    "character_change_log", "workflow_files", "character_workflows", "workflow_triggers",
+    "workflow_states", "workflow_transitions", "workflow_context_extractors",
+    "workflow_lookup_tables", "definition_log",
+]  # fmt: skip
+
+
+def load(client: Client) -> None:
+    client.characters.import_file(CHARACTER)
+    client.workflows.import_file("iris_marlow", WORKFLOWS)
+
+
+def converse(client: Client, user: str) -> list[Any]:
+    """One guest's conversation; what it returns leaves out the ids, which differ by design."""
+    wf, seen = client.workflows, []
+    for message, confirmed in CONVERSATION:
+        step = wf.process(user, "iris_marlow", message, llm_confirmed=confirmed)
+        seen.append((step.action, step.workflow_name, step.state, step.status, step.context))
+    seen.append([(a.workflow_name, a.state) for a in wf.active(user)])
+    tab = wf.start(user, "iris_marlow", "fisherman_tab", {"total": 12})
+    seen += [wf.render_prompt(tab), wf.cancel(tab, "closing time"), wf.cancel(tab)]
+    seen.append([(a.workflow_name, a.state) for a in wf.active(user)])
+    return seen
+
+
+def per_user(sharded: Cluster, index: int) -> dict[str, tuple[int, int]]:
+    """user -> (instances, log rows) on one shard."""
+    rows = sharded.on_shard(
+        index,
+        """SELECT i.user_id, count(DISTINCT i.id), count(l.id) FROM cdl.workflow_instances i
+           LEFT JOIN cdl.workflow_execution_log l ON l.instance_id = i.id GROUP BY i.user_id""",
+    )
+    return {user: (instances, logs) for user, instances, logs in rows}
+
+
+def definitions(sharded: Cluster, index: int) -> dict[str, list[Any]]:
+    """Every definition table of a shard, rows in id order, without timestamp columns."""
+    out = {}
+    for table in DEFINITION_TABLES:
+        columns = [
+            name
+            for (name,) in sharded.on_shard(
+                index,
+                """SELECT column_name FROM information_schema.columns
+                   WHERE table_schema = 'cdl' AND table_name = %s
+                     AND data_type NOT LIKE 'timestamp%%' ORDER BY ordinal_position""",
+                [table],
+            )
+        ]
+        cols = ", ".join(f'"{c}"' for c in columns)
+        out[table] = sharded.on_shard(index, f"SELECT {cols} FROM cdl.{table} ORDER BY {cols}")
+    return out
+
+
+def test_two_shards_give_the_results_of_one_node(
+    sharded: Cluster, proxied: Client, single: Client
+) -> None:
+    load(proxied)
+    load(single)
+    for user in USERS:
+        assert converse(proxied, user) == converse(single, user), user
+    shards = [per_user(sharded, 0), per_user(sharded, 1)]
+    assert shards[0] and shards[1], "both shards hold users"
+    assert not set(shards[0]) & set(shards[1]), "each user's rows are on one shard"
+    assert sorted({**shards[0], **shards[1]}) == sorted(USERS)
+    for user in USERS:
+        assert user in shards[sharded.shard_of(user)], f"{user} is on the shard its hash names"
+    with psycopg.connect(single_dsn(single)) as conn:
+        one_node = conn.execute(
+            "SELECT count(*), (SELECT count(*) FROM cdl.workflow_execution_log) FROM cdl.workflow_instances"
+        ).fetchone()
+    totals = tuple(sum(s[u][k] for s in shards for u in s) for k in (0, 1))
+    assert totals[0] == one_node[0] and totals[1] == one_node[1]
+    ids = [i for s in range(2) for (i,) in sharded.on_shard(s, "SELECT id FROM cdl.workflow_instances")]
+    assert len(ids) == len(set(ids)), "instance ids are unique across the shards"
+    first = definitions(sharded, 0)
+    assert first["characters"] and first["definition_log"]
+    assert definitions(sharded, 1) == first
+
+
+def single_dsn(client: Client) -> str:
+    with client._source.connection() as conn:  # type: ignore[attr-defined]
+        return str(conn.info.dsn)
+
+
+def users_of(sharded: Cluster, index: int, count: int, prefix: str) -> list[str]:
+    found = [u for u in (f"{prefix}-{n}" for n in range(100)) if sharded.shard_of(u) == index]
+    return found[:count]
+
+
+def test_a_stopped_shard(sharded: Cluster, proxied: Client) -> None:
+    if not sharded.on_shard(0, "SELECT 1 FROM cdl.characters WHERE normalized_name = 'iris_marlow'"):
+        load(proxied)
+    [up_user] = users_of(sharded, 0, 1, "up")
+    [down_user] = users_of(sharded, 1, 1, "down")
+    wf = proxied.workflows
+    assert wf.process(down_user, "iris_marlow", "I'd like a grog").state == "brewing"
+    before = sharded.on_shard(1, "SELECT * FROM cdl.workflow_execution_log ORDER BY id")
+
+    sharded.stop(1)
+    try:
+        started = time.monotonic()
+        with pytest.raises(errors.ShardUnavailable, match="shard 1"):
+            wf.process(down_user, "iris_marlow", "here you are")
+        with pytest.raises(errors.ShardUnavailable):
+            wf.active(down_user)
+        assert time.monotonic() - started < 5, "fails fast"
+        assert wf.process(up_user, "iris_marlow", "I'd like a tea").state == "brewing"
+        assert wf.process(up_user, "iris_marlow", "2 coins").status == "completed"
+        # a definition write while a shard is down reaches the others; reads go on
+        proxied.characters.upsert_field("iris_marlow", "identity.age", 63)
+        assert proxied.characters.get("iris_marlow").cdl["identity"]["age"] == 63
+    finally:
+        sharded.start(1)
+
+    assert sharded.on_shard(1, "SELECT * FROM cdl.workflow_execution_log ORDER BY id") == before
+    step = wf.process(down_user, "iris_marlow", "here you are")  # repairs the shard first
+    assert (step.action, step.status) == ("transitioned", "completed")
+    assert definitions(sharded, 1) == definitions(sharded, 0)
+    instances, logs = per_user(sharded, 1)[down_user]
+    assert instances == 1 and logs > len([r for r in before if r[2] == down_user])
+    triggered = sharded.on_shard(
+        1,
+        """SELECT count(*) FROM cdl.workflow_execution_log
+           WHERE user_id = %s AND event_type = 'transition_triggered'""",
+        [down_user],
+    )
+    assert triggered == [(1,)], "the payment was applied once"
+    assert per_user(sharded, 0)[up_user][0] == 1
+
+
+def test_a_shard_stopped_during_a_definition_write(sharded: Cluster, proxied: Client) -> None:
+    if not sharded.on_shard(0, "SELECT 1 FROM cdl.characters WHERE normalized_name = 'iris_marlow'"):
+        load(proxied)
+    version = sharded.on_shard(0, "SELECT cdl.definition_version()")[0][0]
+    done: list[Any] = []
+    # the shard's definition lock is held, so the write waits there; then the shard stops under it
+    holder = psycopg.connect(sharded.shards[1])  # closed, not committed: the shard stops under it
+    try:
+        holder.execute("SELECT pg_advisory_xact_lock(hashtext('cdlstore.definitions'))")
+        writer = threading.Thread(
+            target=lambda: done.append(
+                proxied.characters.upsert_field("iris_marlow", "identity.age", 70)
+            )
+        )
+        writer.start()
+        wait_for(
+            lambda: sharded.on_shard(
+                1,
+                """SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                   AND query LIKE '%apply_definition%'""",
+            )
+        )
+        assert sharded.on_shard(0, "SELECT cdl.definition_version()")[0][0] == version + 1
+        sharded.stop(1)
+    finally:
+        holder.close()
+    writer.join(timeout=60)
+    sharded.start(1)
+    assert done, "the write succeeded on the shard that stayed up"
+    assert sharded.on_shard(1, "SELECT cdl.definition_version()")[0][0] == version
+    # the next definition write (or a call of a user of the shard) re-applies what it missed
+    proxied.characters.upsert_field("iris_marlow", "identity.age", 71)
+    assert sharded.on_shard(1, "SELECT cdl.definition_version()")[0][0] == version + 2
+    assert definitions(sharded, 1) == definitions(sharded, 0)
+    with psycopg.connect(sharded.proxy) as conn:
+        report = conn.execute("SELECT cdlstore_proxy.repair_definitions()").fetchone()
+    assert report == ({"0": version + 2, "1": version + 2},), "a repair again changes nothing"
+
+
+def wait_for(condition: Any, timeout: float = 30) -> None:
+    """Poll a condition another connection makes true (a lock wait), up to a timeout."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
