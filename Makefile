@@ -12,7 +12,7 @@ PGTAP_FILES ?= db/tests/*.sql
 PYTEST_ARGS ?=
 
 .PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint stress crash schema bench clean \
-	cluster cluster-url cluster-shard-urls cluster-stop test-cluster
+	cluster cluster-url cluster-shard-urls cluster-stop test-cluster bench-cluster
 
 setup: $(VENV)/.installed
 	@scripts/setup-pg-tools.sh $(CDLSTORE)
@@ -93,6 +93,10 @@ cluster-shard-urls: setup
 
 cluster-stop: setup
 	@$(CLUSTER) stop
+
+# Numbers of the proxy hop and of 1 vs 2 shards, on databases of their own.
+bench-cluster: setup
+	@$(BIN)/python -m bench.cluster
 
 # The sharded scenarios on a proxy and 2 shards of their own databases (tests/cluster/).
 test-cluster: template

@@ -445,9 +445,14 @@ CREATE FUNCTION cdl._definition_call(p_function text) RETURNS text
     SET search_path TO 'cdl', 'pg_temp'
     AS $_$
 DECLARE
-    fn regprocedure := to_regprocedure(p_function);
+    fn regprocedure;
     v_call text;
 BEGIN
+    BEGIN
+        fn := to_regprocedure(p_function);
+    EXCEPTION WHEN syntax_error OR invalid_name OR invalid_text_representation THEN
+        fn := NULL;  -- not a function signature at all
+    END;
     -- only a writing API function of the cdl schema that is neither per user nor per instance
     SELECT format('SELECT to_jsonb(cdl.%I(%s))', p.proname,
                   string_agg(format('%I => $1[%s]::%s', a.name, a.n, format_type(a.type, NULL)), ', '

@@ -69,8 +69,13 @@ def proxied(sharded: Cluster) -> Iterator[Client]:
 
 
 @pytest.fixture
-def single(template_db: str) -> Iterator[Client]:
+def single_dsn(template_db: str) -> Iterator[str]:
+    """One ordinary node to compare with: a clone of the test template."""
     name = f"cdlstore_test_single_{os.getpid()}"
-    dsn = testdb.clone(template_db, name)
-    yield from app_client(dsn)
+    yield testdb.clone(template_db, name)
     testdb.drop(name)
+
+
+@pytest.fixture
+def single(single_dsn: str) -> Iterator[Client]:
+    yield from app_client(single_dsn)

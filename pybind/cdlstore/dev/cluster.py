@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cdlstore import localdb, migrations
 from cdlstore.errors import CdlstoreError
@@ -105,10 +105,11 @@ def shard_node(index: int) -> tuple[str, int]:
 
 
 def _recreate(url: str) -> None:
-    params = conninfo_to_dict(url)
-    dbname = str(params.pop("dbname"))
-    with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+    dbname = str(conninfo_to_dict(url)["dbname"])
+    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
 

@@ -152,3 +152,21 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION cdlstore_proxy.part_of(integer) IS 'The partition PL/Proxy runs a hash on.';
+
+CREATE OR REPLACE FUNCTION cdlstore_proxy.no_tenant()
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+AS $$
+BEGIN
+    -- PL/Proxy forwards no session settings: a tenant named here would not confine the call on
+    -- the shard, so a tenant-scoped call with one set is refused rather than run unconfined
+    IF nullif(current_setting('cdlstore.tenant', true), '') IS NOT NULL THEN
+        RAISE EXCEPTION 'cdlstore.tenant does not reach the shards through this proxy yet'
+            USING ERRCODE = 'CD006', HINT = 'Call a node directly for tenant-scoped work (docs/scale-out.md).';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION cdlstore_proxy.no_tenant() IS
+    'CD006 when the session names a tenant: tenancy does not cross the proxy yet, so it fails closed.';

@@ -141,7 +141,8 @@ BEGIN
                       CASE v_kind WHEN 'user' THEN format('coalesce(hashtext($%s::text), 0)', v_key)
                                   WHEN 'instance' THEN format('coalesce(cdlstore_proxy.id_hash($%s), 0)', v_key)
                                   ELSE '0' END,
-                      CASE WHEN v_kind = 'home' THEN '' ELSE E'    PERFORM cdlstore_proxy.ready(proxy_hash);\n' END,
+                      CASE WHEN v_kind = 'home' THEN E'    PERFORM cdlstore_proxy.no_tenant();\n'
+                           ELSE E'    PERFORM cdlstore_proxy.ready(proxy_hash);\n' END,
                       cdlstore_proxy.call_sql(f, 'proxy_hash'));
     ELSIF v_kind = 'definition' AND NOT f.returns_set THEN
         RETURN format(E'    proxy_result := cdlstore_proxy.write_definition(%L, ARRAY[%s]::text[]);\n    %s',
