@@ -30,12 +30,13 @@ class Cluster:
     proxy: str
     shards: list[str]
 
-    def shard_of(self, user_id: str) -> int:
-        """The partition PL/Proxy sends a user to, computed by the proxy's own hashtext."""
+    def shards_of(self, users: list[str]) -> dict[str, int]:
+        """The partition PL/Proxy sends each user to, computed by the proxy's own hashtext."""
         with psycopg.connect(self.proxy) as conn:
-            row = conn.execute("SELECT hashtext(%s) & %s", [user_id, SHARDS - 1]).fetchone()
-        assert row is not None
-        return int(row[0])
+            rows = conn.execute(
+                "SELECT u, hashtext(u) & %s FROM unnest(%s::text[]) u", [SHARDS - 1, users]
+            ).fetchall()
+        return {user: int(part) for user, part in rows}
 
     def stop(self, index: int) -> None:
         assert cluster.stop_node(*cluster.shard_node(index))

@@ -14,7 +14,7 @@ import pytest
 
 from cdlstore import Client, errors
 
-from .conftest import Cluster
+from .conftest import Cluster, app_client
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARACTER = ROOT / "examples" / "characters" / "iris_marlow.json"
@@ -89,19 +89,36 @@ def definitions(sharded: Cluster, index: int) -> dict[str, list[Any]]:
     return out
 
 
+def conversations(dsn: str, users: list[str], threads: int = 4) -> dict[str, list[Any]]:
+    """Every user's conversation, the users shared out among a few clients of their own."""
+    results: dict[str, list[Any]] = {}
+
+    def run(share: list[str]) -> None:
+        for client in app_client(dsn):
+            results.update((user, converse(client, user)) for user in share)
+
+    workers = [threading.Thread(target=run, args=(users[n::threads],)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=300)
+    return results
+
+
 def test_two_shards_give_the_results_of_one_node(
     sharded: Cluster, proxied: Client, single: Client, single_dsn: str
 ) -> None:
     load(proxied)
     load(single)
-    for user in USERS:
-        assert converse(proxied, user) == converse(single, user), user
+    through_proxy = conversations(sharded.proxy, USERS)
+    assert sorted(through_proxy) == sorted(USERS)
+    assert through_proxy == conversations(single_dsn, USERS)
     shards = [per_user(sharded, 0), per_user(sharded, 1)]
     assert shards[0] and shards[1], "both shards hold users"
     assert not set(shards[0]) & set(shards[1]), "each user's rows are on one shard"
     assert sorted({**shards[0], **shards[1]}) == sorted(USERS)
-    for user in USERS:
-        assert user in shards[sharded.shard_of(user)], f"{user} is on the shard its hash names"
+    for user, part in sharded.shards_of(USERS).items():
+        assert user in shards[part], f"{user} is on the shard its hash names"
     with psycopg.connect(single_dsn) as conn:
         one_node = conn.execute(
             """SELECT count(*), (SELECT count(*) FROM cdl.workflow_execution_log)
@@ -120,8 +137,8 @@ def test_two_shards_give_the_results_of_one_node(
 
 
 def users_of(sharded: Cluster, index: int, count: int, prefix: str) -> list[str]:
-    found = [u for u in (f"{prefix}-{n}" for n in range(100)) if sharded.shard_of(u) == index]
-    return found[:count]
+    parts = sharded.shards_of([f"{prefix}-{n}" for n in range(100)])
+    return [u for u, part in parts.items() if part == index][:count]
 
 
 def test_a_stopped_shard(sharded: Cluster, proxied: Client) -> None:

@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -125,8 +126,8 @@ def start(shards: int, dbname: str = "cdlstore", fresh: bool = False) -> str:
         if fresh:
             _recreate(url)
         urls.append(url)
-    for url in urls[1:]:
-        migrations.migrate(url)
+    with ThreadPoolExecutor(max_workers=shards) as pool:  # each shard is a server of its own
+        list(pool.map(migrations.migrate, urls[1:]))
     setup_proxy(urls[0], urls[1:])
     (cluster_dir() / "shards").write_text(f"{shards}\n")
     return urls[0]
