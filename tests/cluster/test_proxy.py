@@ -4,6 +4,9 @@ that stops (during a definition write, too)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -231,3 +234,73 @@ def wait_for(condition: Any, timeout: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.05)
+
+
+def test_bad_input_through_the_proxy(sharded: Cluster, proxied: Client) -> None:
+    """The shards' own errors come through with their class and words; nothing is written."""
+    if not sharded.on_shard(
+        0, "SELECT 1 FROM cdl.characters WHERE normalized_name = 'iris_marlow'"
+    ):
+        load(proxied)
+    versions = [sharded.on_shard(i, "SELECT cdl.definition_version()") for i in range(2)]
+    wf = proxied.workflows
+    with pytest.raises(errors.InvalidInput) as bad:
+        wf.process("", "iris_marlow", "hi")
+    assert "REMOTE" not in str(bad.value) and "PL/Proxy" not in str(bad.value)
+    with pytest.raises(errors.LimitExceeded):
+        wf.process("guest-1", "iris_marlow", "x" * 10001)
+    with pytest.raises(errors.NotFound, match="nobody"):
+        wf.process("guest-1", "nobody", "hi")
+    with pytest.raises(errors.NotFound):
+        wf.cancel(-1)
+    with pytest.raises(errors.InvalidInput, match="must be a mapping"):
+        wf.import_data("iris_marlow", ["a", "list"])
+    with pytest.raises(errors.InvalidInput):
+        proxied.characters.upsert_field("iris_marlow", "", 1)
+    assert [sharded.on_shard(i, "SELECT cdl.definition_version()") for i in range(2)] == versions
+    # a tenant named on the proxy would not reach the shard: refused, not run unconfined
+    with psycopg.connect(sharded.proxy, autocommit=True) as conn:
+        conn.execute("SET ROLE cdlstore_app")
+        conn.execute("SET cdlstore.tenant = 'acme'")
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute("SELECT docstore.get_tagged('acme', 'agent_config', 'production')")
+    assert refused.value.sqlstate == "CD006"
+
+
+def test_a_function_added_to_the_shards_gets_a_proxy(sharded: Cluster) -> None:
+    """The proxy's API is generated from the shards' catalog: a new API function needs no code."""
+    added = """
+        CREATE OR REPLACE FUNCTION cdl.test_added_count(user_id varchar, plus integer DEFAULT 1)
+        RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = cdl, pg_temp
+        AS $$ SELECT count(*) + plus FROM cdl.workflow_instances i WHERE i.user_id = $1 $$;
+        GRANT EXECUTE ON FUNCTION cdl.test_added_count(varchar, integer) TO cdlstore_app"""
+    for index in range(2):
+        with psycopg.connect(sharded.shards[index]) as conn:
+            conn.execute(added)
+    try:
+        with psycopg.connect(sharded.proxy, autocommit=True) as conn:
+            conn.execute("SELECT cdlstore_proxy.generate()")
+            conn.execute("SET ROLE cdlstore_app")
+            for user, part in sharded.shards_of(USERS[:6]).items():
+                direct = sharded.on_shard(part, "SELECT cdl.test_added_count(%s)", [user])
+                row = conn.execute("SELECT cdl.test_added_count(user_id => %s)", [user])
+                assert row.fetchall() == direct, "routed by user_id, with its default"
+    finally:
+        for index in range(2):
+            with psycopg.connect(sharded.shards[index]) as conn:
+                conn.execute("DROP FUNCTION cdl.test_added_count(varchar, integer)")
+
+
+def test_the_cli_through_the_proxy(sharded: Cluster, proxied: Client) -> None:
+    if not sharded.on_shard(
+        0, "SELECT 1 FROM cdl.characters WHERE normalized_name = 'iris_marlow'"
+    ):
+        load(proxied)
+    env = dict(os.environ, DATABASE_URL=sharded.proxy, CDLSTORE_ROLE="cdlstore_app")
+    cli = [sys.executable, "-m", "cdlstore.cli"]
+    shown = subprocess.run([*cli, "character", "show", "iris_marlow"], env=env, capture_output=True)
+    assert shown.returncode == 0, shown.stderr
+    assert b"Iris Marlow" in shown.stdout
+    check = [*cli, "workflow", "check", "iris_marlow", "I'd like a cocoa"]
+    checked = subprocess.run(check, env=env, capture_output=True, text=True)
+    assert checked.returncode == 0 and "hot_drink" in checked.stdout, checked.stderr
