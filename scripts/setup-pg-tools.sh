@@ -41,7 +41,7 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
     if can_install; then
         apt_install "${missing[@]}" "${optional[@]}"
     elif [ ${#missing[@]} -gt 0 ]; then
-        echo "setup: missing pgTAP tools; install them with:" >&2
+        echo "setup: missing PostgreSQL tools (pgTAP, PL/Proxy); install them with:" >&2
         echo "    sudo apt-get install -y ${missing[*]} ${optional[*]}" >&2
         exit 1
     else

@@ -304,3 +304,29 @@ def test_the_cli_through_the_proxy(sharded: Cluster, proxied: Client) -> None:
     check = [*cli, "workflow", "check", "iris_marlow", "I'd like a cocoa"]
     checked = subprocess.run(check, env=env, capture_output=True, text=True)
     assert checked.returncode == 0 and "hot_drink" in checked.stdout, checked.stderr
+
+
+def test_the_proxy_functions_pass_plpgsql_check(sharded: Cluster) -> None:
+    """make lint checks the shards' functions; this checks the proxy's own and generated ones."""
+    with psycopg.connect(sharded.proxy, autocommit=True) as conn:
+        if not conn.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'plpgsql_check'"
+        ).fetchone():
+            pytest.skip("plpgsql_check is not installed")
+        conn.execute("CREATE EXTENSION IF NOT EXISTS plpgsql_check")
+        problems = conn.execute(
+            """SELECT p.oid::regprocedure::text, c.message
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+               JOIN pg_language l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
+               CROSS JOIN LATERAL plpgsql_check_function_tb(
+                   p.oid, fatal_errors => false, extra_warnings => false,
+                   other_warnings => false, performance_warnings => false) c
+               WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game', 'cdlstore_proxy')"""
+        ).fetchall()
+        checked = conn.execute(
+            """SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+               WHERE n.nspname IN ('cdl', 'cdlstore_proxy') AND p.prolang =
+                     (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')"""
+        ).fetchone()
+    assert checked is not None and checked[0] > 40
+    assert problems == []
