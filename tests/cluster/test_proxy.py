@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ def converse(client: Client, user: str) -> list[Any]:
     seen.append([(a.workflow_name, a.state) for a in wf.active(user)])
     tab = wf.start(user, "iris_marlow", "fisherman_tab", {"total": 12})
     seen += [wf.render_prompt(tab), wf.cancel(tab, "closing time"), wf.cancel(tab)]
+    seen.append(wf.process(user, "iris_marlow", "I'd like a soup").context)  # left to time out
     seen.append([(a.workflow_name, a.state) for a in wf.active(user)])
     return seen
 
@@ -116,6 +118,10 @@ def test_two_shards_give_the_results_of_one_node(
     through_proxy = conversations(sharded.proxy, USERS)
     assert sorted(through_proxy) == sorted(USERS)
     assert through_proxy == conversations(single_dsn, USERS)
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    expired = proxied.workflows.expire_timeouts(later)  # on every shard, counts added
+    assert expired == single.workflows.expire_timeouts(later) == len(USERS)
+    assert proxied.workflows.expire_timeouts(later) == 0, "every shard's timeouts were ended"
     shards = [per_user(sharded, 0), per_user(sharded, 1)]
     assert shards[0] and shards[1], "both shards hold users"
     assert not set(shards[0]) & set(shards[1]), "each user's rows are on one shard"
