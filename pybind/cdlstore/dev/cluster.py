@@ -183,8 +183,8 @@ def main() -> int:
             print(proxy_url())
         else:
             print("\n".join(shard_urls()))
-    except CdlstoreError as exc:
-        print(f"cluster {args.command}: {exc}", file=sys.stderr)
+    except (CdlstoreError, psycopg.Error) as exc:  # one line for the make output
+        print(f"cluster {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -33,8 +33,9 @@ $$;
 
 COMMENT ON FUNCTION cdlstore_proxy.shard_functions() IS 'The API functions (granted to cdlstore_app) of partition 0.';
 
+DROP FUNCTION IF EXISTS cdlstore_proxy.shard_types();  -- its columns may change between versions
 CREATE OR REPLACE FUNCTION cdlstore_proxy.shard_types()
-RETURNS TABLE (type_name text, definition text, sort integer)
+RETURNS TABLE (type_name text, definition text, sort integer, labels text[])
 LANGUAGE plproxy
 AS $$
     CLUSTER 'cdlstore';
@@ -48,7 +49,9 @@ AS $$
                                 FROM pg_catalog.pg_attribute a
                                 WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) || ')'
            END AS definition,
-           CASE WHEN t.typtype = 'e' THEN 0 ELSE 1 END AS sort
+           CASE WHEN t.typtype = 'e' THEN 0 ELSE 1 END AS sort,
+           ARRAY(SELECT e.enumlabel::text FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid
+                 ORDER BY e.enumsortorder) AS labels
     FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
     WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game')
       AND (t.typtype = 'e'
@@ -217,28 +220,69 @@ AS $$
 DECLARE
     t record;
     f cdlstore_proxy.api_function;
+    gone record;
     n integer := 0;
 BEGIN
     FOR t IN SELECT * FROM cdlstore_proxy.shard_types() s ORDER BY s.sort, s.type_name LOOP
         IF to_regtype(t.type_name) IS NULL THEN
             EXECUTE format('CREATE TYPE %s %s', t.type_name, t.definition);
             EXECUTE format('ALTER TYPE %s OWNER TO cdlstore_owner', t.type_name);
+        ELSIF t.sort = 0 THEN  -- an enum the shards extended since (ALTER TYPE ... ADD VALUE)
+            PERFORM cdlstore_proxy.add_labels(t.type_name, t.labels);
         END IF;
     END LOOP;
-    FOR f IN SELECT * FROM cdlstore_proxy.shard_functions() s WHERE cdlstore_proxy.kind_of(s) <> 'none' LOOP
+    CREATE TEMP TABLE proxy_api ON COMMIT DROP AS
+        SELECT * FROM cdlstore_proxy.shard_functions() s WHERE cdlstore_proxy.kind_of(s) <> 'none';
+    FOR f IN SELECT * FROM proxy_api LOOP
         EXECUTE cdlstore_proxy.routed_sql(f);
         EXECUTE cdlstore_proxy.wrapper_sql(f);
         EXECUTE format('COMMENT ON FUNCTION %I.%I(%s) IS %L', f.schema_name, f.function_name, f.identity_arguments,
                        coalesce(f.description, '') || ' [proxy: ' || cdlstore_proxy.kind_of(f) || ']');
         n := n + 1;
     END LOOP;
+    FOR gone IN  -- wrappers of functions the shards no longer have
+        SELECT p.oid::regprocedure AS signature FROM pg_catalog.pg_proc p
+        JOIN pg_catalog.pg_namespace ns ON ns.oid = p.pronamespace
+        WHERE ns.nspname IN ('cdl', 'docstore', 'ops', 'game')
+          AND NOT EXISTS (SELECT FROM proxy_api a WHERE a.schema_name = ns.nspname AND a.function_name = p.proname
+                                                   AND a.identity_arguments = pg_get_function_identity_arguments(p.oid))
+    LOOP
+        EXECUTE format('DROP FUNCTION %s', gone.signature);
+    END LOOP;
+    DROP TABLE proxy_api;
     PERFORM cdlstore_proxy.grant_all();
     RETURN n;
 END
 $$;
 
 COMMENT ON FUNCTION cdlstore_proxy.generate() IS
-    'Create or replace the proxy''s API from partition 0''s catalog; returns how many functions.';
+    'Create or replace the proxy''s API from partition 0''s catalog (new types and enum labels, every '
+    'API function; wrappers of functions gone from the shards are dropped); returns how many functions.';
+
+CREATE OR REPLACE FUNCTION cdlstore_proxy.add_labels(type_name text, labels text[])
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_before text;
+BEGIN
+    -- in the shard's order: each missing label right after the one before it there
+    FOR i IN 1 .. coalesce(cardinality(labels), 0) LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_enum e
+                       WHERE e.enumtypid = type_name::regtype AND e.enumlabel = labels[i]) THEN
+            EXECUTE format('ALTER TYPE %s ADD VALUE %L %s', type_name, labels[i],
+                           CASE WHEN v_before IS NULL THEN format('BEFORE %L', labels[i + 1])
+                                ELSE format('AFTER %L', v_before) END);
+        END IF;
+        v_before := labels[i];
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION cdlstore_proxy.add_labels(text, text[]) IS
+    'Add to a proxy enum the labels the shard''s has, in the shard''s order.';
 
 CREATE OR REPLACE FUNCTION cdlstore_proxy.grant_all()
 RETURNS void

@@ -82,15 +82,15 @@ BEGIN
     END;
     -- only a writing API function of the cdl schema that is neither per user nor per instance
     SELECT format('SELECT to_jsonb(cdl.%I(%s))', p.proname,
-                  string_agg(format('%I => $1[%s]::%s', a.name, a.n, format_type(a.type, NULL)), ', '
-                             ORDER BY a.n))
+                  (SELECT string_agg(format('%I => $1[%s]::%s', a.name, a.n, format_type(a.type, NULL)), ', '
+                                     ORDER BY a.n)
+                   FROM unnest(p.proargnames, p.proargtypes::oid[]) WITH ORDINALITY AS a(name, type, n)
+                   WHERE a.type IS NOT NULL))
     INTO v_call
     FROM pg_catalog.pg_proc p
-    LEFT JOIN LATERAL unnest(p.proargnames, p.proargtypes::oid[]) WITH ORDINALITY AS a(name, type, n) ON true
     WHERE p.oid = fn AND p.pronamespace = 'cdl'::regnamespace AND p.prosecdef AND p.provolatile = 'v'
       AND NOT p.proretset AND NOT (coalesce(p.proargnames, '{}') && ARRAY['user_id', 'instance_id'])
-      AND p.proname NOT IN ('apply_definition', 'expire_workflow_timeouts')
-    GROUP BY p.oid;
+      AND p.proname NOT IN ('apply_definition', 'expire_workflow_timeouts');
     IF v_call IS NULL THEN
         RAISE EXCEPTION '% is not a definition write', quote_literal(p_function) USING ERRCODE = 'CD001';
     END IF;
