@@ -22,6 +22,7 @@ from .conftest import Cluster, app_client
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARACTER = ROOT / "examples" / "characters" / "iris_marlow.json"
+SECOND_CHARACTER = ROOT / "examples" / "characters" / "professor_quill.json"
 WORKFLOWS = ROOT / "examples" / "workflows" / "iris_marlow.yaml"
 USERS = [f"guest-{n}" for n in range(200)]
 # the canteen conversation of tests/test_workflows.py, and a tab opened, read and closed by id
@@ -193,7 +194,7 @@ def test_a_stopped_shard(sharded: Cluster, proxied: Client) -> None:
     assert per_user(sharded, 0)[up_user][0] == 1
 
 
-def test_a_shard_stopped_during_a_definition_write(sharded: Cluster, proxied: Client) -> None:
+def test_a_shard_stopped_during_an_import(sharded: Cluster, proxied: Client) -> None:
     if not sharded.on_shard(
         0, "SELECT 1 FROM cdl.characters WHERE normalized_name = 'iris_marlow'"
     ):
@@ -205,9 +206,7 @@ def test_a_shard_stopped_during_a_definition_write(sharded: Cluster, proxied: Cl
     try:
         holder.execute("SELECT pg_advisory_xact_lock(hashtext('cdlstore.definitions'))")
         writer = threading.Thread(
-            target=lambda: done.append(
-                proxied.characters.upsert_field("iris_marlow", "identity.age", 70)
-            )
+            target=lambda: done.append(proxied.characters.import_file(SECOND_CHARACTER))
         )
         writer.start()
         wait_for(
@@ -223,11 +222,14 @@ def test_a_shard_stopped_during_a_definition_write(sharded: Cluster, proxied: Cl
         holder.close()
     writer.join(timeout=60)
     sharded.start(1)
-    assert done, "the write succeeded on the shard that stayed up"
+    assert done, "the import succeeded on the shard that stayed up"
     assert sharded.on_shard(1, "SELECT cdl.definition_version()")[0][0] == version
+    quill = "SELECT id FROM cdl.characters WHERE normalized_name = 'professor_anselm_quill'"
+    assert sharded.on_shard(1, quill) == [], "the stopped shard missed it"
     # the next definition write (or a call of a user of the shard) re-applies what it missed
     proxied.characters.upsert_field("iris_marlow", "identity.age", 71)
     assert sharded.on_shard(1, "SELECT cdl.definition_version()")[0][0] == version + 2
+    assert sharded.on_shard(1, quill) == sharded.on_shard(0, quill) != [], "same id on both"
     assert definitions(sharded, 1) == definitions(sharded, 0)
     with psycopg.connect(sharded.proxy) as conn:
         report = conn.execute("SELECT cdlstore_proxy.repair_definitions()").fetchone()

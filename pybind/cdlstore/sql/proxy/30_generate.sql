@@ -221,6 +221,7 @@ DECLARE
     t record;
     f cdlstore_proxy.api_function;
     gone record;
+    v_api cdlstore_proxy.api_function[];
     n integer := 0;
 BEGIN
     FOR t IN SELECT * FROM cdlstore_proxy.shard_types() s ORDER BY s.sort, s.type_name LOOP
@@ -231,9 +232,8 @@ BEGIN
             PERFORM cdlstore_proxy.add_labels(t.type_name, t.labels);
         END IF;
     END LOOP;
-    CREATE TEMP TABLE proxy_api ON COMMIT DROP AS
-        SELECT * FROM cdlstore_proxy.shard_functions() s WHERE cdlstore_proxy.kind_of(s) <> 'none';
-    FOR f IN SELECT * FROM proxy_api LOOP
+    v_api := ARRAY(SELECT s FROM cdlstore_proxy.shard_functions() s WHERE cdlstore_proxy.kind_of(s) <> 'none');
+    FOREACH f IN ARRAY v_api LOOP
         EXECUTE cdlstore_proxy.routed_sql(f);
         EXECUTE cdlstore_proxy.wrapper_sql(f);
         EXECUTE format('COMMENT ON FUNCTION %I.%I(%s) IS %L', f.schema_name, f.function_name, f.identity_arguments,
@@ -244,12 +244,11 @@ BEGIN
         SELECT p.oid::regprocedure AS signature FROM pg_catalog.pg_proc p
         JOIN pg_catalog.pg_namespace ns ON ns.oid = p.pronamespace
         WHERE ns.nspname IN ('cdl', 'docstore', 'ops', 'game')
-          AND NOT EXISTS (SELECT FROM proxy_api a WHERE a.schema_name = ns.nspname AND a.function_name = p.proname
+          AND NOT EXISTS (SELECT FROM unnest(v_api) a WHERE a.schema_name = ns.nspname AND a.function_name = p.proname
                                                    AND a.identity_arguments = pg_get_function_identity_arguments(p.oid))
     LOOP
         EXECUTE format('DROP FUNCTION %s', gone.signature);
     END LOOP;
-    DROP TABLE proxy_api;
     PERFORM cdlstore_proxy.grant_all();
     RETURN n;
 END
