@@ -338,3 +338,29 @@ def test_the_proxy_functions_pass_plpgsql_check(sharded: Cluster) -> None:
         ).fetchone()
     assert checked is not None and checked[0] > 40
     assert problems == []
+
+
+def test_the_app_role_on_the_proxy(sharded: Cluster) -> None:
+    """On the proxy the app role may execute the API wrappers and nothing else."""
+    with psycopg.connect(sharded.proxy, autocommit=True) as conn:
+        functions = conn.execute(
+            """SELECT n.nspname, p.prosecdef, pg_get_userbyid(p.proowner),
+                      has_function_privilege('cdlstore_app', p.oid, 'EXECUTE'),
+                      p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp']
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+               WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game', 'cdlstore_proxy')"""
+        ).fetchall()
+        api = [f for f in functions if f[0] != "cdlstore_proxy"]
+        assert len(api) > 80 and all(f[1:] == (True, "cdlstore_owner", True, True) for f in api)
+        helpers = [f for f in functions if f[0] == "cdlstore_proxy"]
+        assert helpers and not any(f[3] for f in helpers), "no helper is the app's"
+        assert all(f[2] == "cdlstore_owner" for f in helpers)
+        privileges = conn.execute(
+            """SELECT has_server_privilege('cdlstore_app', 'cdlstore', 'USAGE'),
+                      has_schema_privilege('cdlstore_app', 'cdlstore_proxy', 'USAGE'),
+                      (SELECT lanpltrusted FROM pg_language WHERE lanname = 'plproxy')"""
+        ).fetchone()
+        assert privileges == (False, False, False), "no way to a shard but the wrappers"
+        conn.execute("SET ROLE cdlstore_app")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT cdlstore_proxy.repair_definitions()")
