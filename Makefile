@@ -11,7 +11,8 @@ PGTAP_DB := cdlstore_test_pgtap
 PGTAP_FILES ?= db/tests/*.sql
 PYTEST_ARGS ?=
 
-.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint smoke stress crash schema bench clean
+.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint smoke stress crash schema bench clean \
+	cluster cluster-url cluster-shard-urls cluster-stop test-cluster bench-cluster
 
 setup: $(VENV)/.installed
 	@scripts/setup-pg-tools.sh $(CDLSTORE)
@@ -82,5 +83,29 @@ bench: db
 	@$(BIN)/python -m bench.documents
 	@$(BIN)/python -m bench.operations
 
-clean: db-stop
-	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache
+# A PL/Proxy proxy in front of SHARDS shard clusters (pybind/cdlstore/dev/cluster.py).
+SHARDS ?= 2
+CLUSTER := $(BIN)/python -m cdlstore.dev.cluster
+
+cluster: setup
+	@$(CLUSTER) start --shards $(SHARDS)
+
+cluster-url: setup
+	@$(CLUSTER) url
+
+cluster-shard-urls: setup
+	@$(CLUSTER) shard-urls
+
+cluster-stop: setup
+	@$(CLUSTER) stop
+
+# Numbers of the proxy hop and of 1 vs 2 shards, on databases of their own.
+bench-cluster: setup
+	@$(BIN)/python -m bench.cluster
+
+# The sharded scenarios on a proxy and 2 shards of their own databases (tests/cluster/).
+test-cluster: template
+	@CDLSTORE_TEST_TEMPLATE=$(TEMPLATE) CDLSTORE_TEST_CLUSTER=1 $(BIN)/pytest -q tests/cluster
+
+clean: db-stop cluster-stop
+	rm -rf $(VENV) .pgdata .pgcluster .pytest_cache .mypy_cache .ruff_cache

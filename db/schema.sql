@@ -440,6 +440,59 @@ ALTER FUNCTION cdl._deep_merge(base jsonb, winner jsonb) OWNER TO cdlstore_owner
 
 COMMENT ON FUNCTION cdl._deep_merge(base jsonb, winner jsonb) IS 'Objects merged key by key; where both sides hold a non-object value, winner wins.';
 
+CREATE FUNCTION cdl._definition_call(p_function text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $_$
+DECLARE
+    fn regprocedure;
+    v_call text;
+BEGIN
+    BEGIN
+        fn := to_regprocedure(p_function);
+    EXCEPTION WHEN syntax_error OR invalid_name OR invalid_text_representation THEN
+        fn := NULL;  -- not a function signature at all
+    END;
+    -- only a writing API function of the cdl schema that is neither per user nor per instance
+    SELECT format('SELECT to_jsonb(cdl.%I(%s))', p.proname,
+                  (SELECT string_agg(format('%I => $1[%s]::%s', a.name, a.n, format_type(a.type, NULL)), ', '
+                                     ORDER BY a.n)
+                   FROM unnest(p.proargnames, p.proargtypes::oid[]) WITH ORDINALITY AS a(name, type, n)
+                   WHERE a.type IS NOT NULL))
+    INTO v_call
+    FROM pg_catalog.pg_proc p
+    WHERE p.oid = fn AND p.pronamespace = 'cdl'::regnamespace AND p.prosecdef AND p.provolatile = 'v'
+      AND NOT p.proretset AND NOT (coalesce(p.proargnames, '{}') && ARRAY['user_id', 'instance_id'])
+      AND p.proname NOT IN ('apply_definition', 'expire_workflow_timeouts');
+    IF v_call IS NULL THEN
+        RAISE EXCEPTION '% is not a definition write', quote_literal(p_function) USING ERRCODE = 'CD001';
+    END IF;
+    RETURN v_call;
+END
+$_$;
+
+ALTER FUNCTION cdl._definition_call(p_function text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._definition_call(p_function text) IS 'The query that runs a definition-writing API function with its arguments as a text array.';
+
+CREATE FUNCTION cdl._definition_sequences() RETURNS TABLE(seq regclass)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    -- the identity sequences of the definition tables: every cdl table but the per-user ones
+    SELECT d.objid::regclass
+    FROM pg_catalog.pg_depend d
+    JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
+    JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+    WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i'
+      AND t.relnamespace = 'cdl'::regnamespace
+      AND t.relname NOT IN ('workflow_instances', 'workflow_execution_log')
+$$;
+
+ALTER FUNCTION cdl._definition_sequences() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._definition_sequences() IS 'The identity sequences of the cdl definition tables (all but instances and their log).';
+
 CREATE FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) RETURNS record
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'cdl', 'pg_temp'
@@ -673,6 +726,18 @@ $$;
 ALTER FUNCTION cdl._infer_data_type(value jsonb) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._infer_data_type(value jsonb) IS 'The data type of a field first seen with this value.';
+
+CREATE FUNCTION cdl._instance_id(p_user_id text) RETURNS bigint
+    LANGUAGE sql
+    AS $$
+    -- the low 10 bits are the user's hash: the proxy routes an instance id to the shard of its
+    -- user (PL/Proxy takes hash & (partitions - 1), up to 1024 partitions), without a broadcast
+    SELECT nextval('cdl.workflow_instances_id_seq') * 1024 + (hashtext(p_user_id) & 1023)
+$$;
+
+ALTER FUNCTION cdl._instance_id(p_user_id text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._instance_id(p_user_id text) IS 'A new workflow instance id that routes to the shard of its user (low 10 bits: hash of user_id).';
 
 CREATE FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[]) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -1199,6 +1264,22 @@ ALTER FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl
 
 COMMENT ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) IS 'Make the field values of a character at prefix equal new_value (NULL removes them). old_cdl is its current document. Returns the number of rows added, changed or removed.';
 
+CREATE FUNCTION cdl._require_proxy() RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    IF NOT pg_has_role(session_user, 'cdlstore_proxy', 'MEMBER') THEN
+        RAISE EXCEPTION 'only the proxy''s login (a member of cdlstore_proxy) may do this'
+            USING ERRCODE = 'CD006', HINT = 'Write definitions through the proxy.';
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdl._require_proxy() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._require_proxy() IS 'CD006 unless the session''s login is a member of cdlstore_proxy.';
+
 CREATE FUNCTION cdl._required_literal(pattern text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path TO 'cdl', 'pg_temp'
@@ -1400,8 +1481,9 @@ BEGIN
         RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, v_active,
             w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
     END IF;
-    INSERT INTO cdl.workflow_instances (user_id, character_id, workflow_id, current_state, context)
-    VALUES (p_user_id, p_character_id, p_workflow_id, w.initial_state, context)
+    INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context)
+    OVERRIDING SYSTEM VALUE
+    VALUES (cdl._instance_id(p_user_id), p_user_id, p_character_id, p_workflow_id, w.initial_state, context)
     RETURNING id INTO v_id;
     PERFORM cdl._log(v_id, p_user_id, 'workflow_started', NULL, w.initial_state, trigger ->> 'message',
                      trigger - 'message' || jsonb_build_object('definition_version', w.definition_version));
@@ -1690,6 +1772,50 @@ ALTER FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT patte
 
 COMMENT ON FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) IS 'The trigger lists as two expressions: any pattern and any whole-word keyword.';
 
+CREATE FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    block constant bigint := 1048576;  -- ids one definition write may take per table
+    v_done record;
+    v_newest bigint;
+    v_result jsonb;
+BEGIN
+    PERFORM cdl._require_proxy();
+    PERFORM pg_advisory_xact_lock(hashtext('cdlstore.definitions'));
+    SELECT l.* INTO v_done FROM cdl.definition_log l WHERE l.version = apply_definition.definition_version;
+    IF v_done.version IS NOT NULL THEN  -- applied before: the same write again is a no-op
+        IF (v_done.function_name, v_done.arguments) IS DISTINCT FROM (function_name, arguments) THEN
+            RAISE EXCEPTION 'definition version % was applied with another write', definition_version
+                USING ERRCODE = 'CD003';
+        END IF;
+        RETURN v_done.result;
+    END IF;
+    v_newest := cdl.definition_version();
+    IF definition_version IS DISTINCT FROM v_newest + 1 THEN
+        RAISE EXCEPTION 'definition version % follows none: this shard is at %', definition_version, v_newest
+            USING ERRCODE = 'CD004', HINT = 'Apply the versions in between first.';
+    END IF;
+    -- every shard gives this write the same ids: each table's next id is where the version's block starts
+    PERFORM setval(s.seq, definition_version * block, false) FROM cdl._definition_sequences() s;
+    PERFORM set_config('cdlstore.actor', coalesce(actor, ''), true);
+    EXECUTE cdl._definition_call(function_name) INTO v_result USING arguments;
+    IF EXISTS (SELECT FROM cdl._definition_sequences() s
+               WHERE pg_sequence_last_value(s.seq) >= (definition_version + 1) * block) THEN
+        RAISE EXCEPTION 'one definition write may add at most % rows to a table', block - 1
+            USING ERRCODE = 'CD007';
+    END IF;
+    INSERT INTO cdl.definition_log (version, function_name, arguments, actor, result)
+    VALUES (definition_version, function_name, arguments, coalesce(actor, session_user), v_result);
+    RETURN v_result;
+END
+$$;
+
+ALTER FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) IS 'Apply one numbered definition write (a cdl API function and its arguments as text) on this shard, with ids that depend only on the version; the same version again returns its first result. CD004 when a version is missing before it, CD003 when it was another write. Proxy login only (CD006).';
+
 CREATE FUNCTION cdl.archive_character(name character varying) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
@@ -1830,6 +1956,35 @@ $$;
 ALTER FUNCTION cdl.define_character_field(field_path character varying, data_type character varying, field_type character varying, validation_rules jsonb, description text, is_required boolean, category character varying) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.define_character_field(field_path character varying, data_type character varying, field_type character varying, validation_rules jsonb, description text, is_required boolean, category character varying) IS 'Declare a field: its data type and validation rules (allowed_values, minimum, maximum, pattern, max_length) are then enforced on every write. Existing values must fit. CD001.';
+
+CREATE FUNCTION cdl.definition_log_since(after_version bigint, max_count integer DEFAULT 1000) RETURNS TABLE(version bigint, function_name text, arguments text[], actor character varying)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM cdl._require_proxy();
+    RETURN QUERY SELECT l.version, l.function_name, l.arguments, l.actor FROM cdl.definition_log l
+                 WHERE l.version > coalesce(after_version, 0)
+                 ORDER BY l.version LIMIT least(greatest(coalesce(max_count, 1000), 1), 10000);
+END
+$$;
+
+ALTER FUNCTION cdl.definition_log_since(after_version bigint, max_count integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.definition_log_since(after_version bigint, max_count integer) IS 'The definition writes after a version, oldest first, to re-apply on a shard that missed them. Proxy login only (CD006).';
+
+CREATE FUNCTION cdl.definition_version() RETURNS bigint
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN coalesce((SELECT max(l.version) FROM cdl.definition_log l), 0);
+END
+$$;
+
+ALTER FUNCTION cdl.definition_version() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.definition_version() IS 'The newest definition version this shard applied through the proxy (0: none).';
 
 CREATE FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -5398,6 +5553,20 @@ ALTER TABLE cdl.communication_patterns ALTER COLUMN id ADD GENERATED ALWAYS AS I
     CACHE 1
 );
 
+CREATE TABLE cdl.definition_log (
+    version bigint NOT NULL,
+    function_name text NOT NULL,
+    arguments text[] NOT NULL,
+    actor character varying(200) NOT NULL,
+    result jsonb,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT definition_log_version_check CHECK ((version > 0))
+);
+
+ALTER TABLE cdl.definition_log OWNER TO cdlstore_owner;
+
+COMMENT ON TABLE cdl.definition_log IS 'Definition writes applied on this shard through the proxy, by version (cdl.apply_definition).';
+
 ALTER TABLE cdl.response_templates ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME cdl.response_templates_id_seq
     START WITH 1
@@ -5901,6 +6070,9 @@ ALTER TABLE ONLY cdl.communication_patterns
 ALTER TABLE ONLY cdl.communication_patterns
     ADD CONSTRAINT communication_patterns_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY cdl.definition_log
+    ADD CONSTRAINT definition_log_pkey PRIMARY KEY (version);
+
 ALTER TABLE ONLY cdl.response_templates
     ADD CONSTRAINT response_templates_name_key UNIQUE (character_id, scenario, template_name);
 
@@ -6303,6 +6475,10 @@ REVOKE ALL ON FUNCTION cdl._create_version(p_character_id bigint, version_name c
 
 REVOKE ALL ON FUNCTION cdl._deep_merge(base jsonb, winner jsonb) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._definition_call(p_function text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._definition_sequences() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._document_part(p_character_id bigint, part text) FROM PUBLIC;
@@ -6316,6 +6492,8 @@ REVOKE ALL ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, 
 REVOKE ALL ON FUNCTION cdl._field_type(section text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._infer_data_type(value jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._instance_id(p_user_id text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[]) FROM PUBLIC;
 
@@ -6351,6 +6529,8 @@ REVOKE ALL ON FUNCTION cdl._render_document(p_character_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._require_proxy() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._required_literal(pattern text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[], sections text[]) FROM PUBLIC;
@@ -6383,6 +6563,9 @@ REVOKE ALL ON FUNCTION cdl._workflow_candidates(p_character_id bigint, message t
 
 REVOKE ALL ON FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION cdl.archive_character(name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.archive_character(name character varying) TO cdlstore_app;
 
@@ -6397,6 +6580,12 @@ GRANT ALL ON FUNCTION cdl.create_character_version(name character varying, versi
 
 REVOKE ALL ON FUNCTION cdl.define_character_field(field_path character varying, data_type character varying, field_type character varying, validation_rules jsonb, description text, is_required boolean, category character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.define_character_field(field_path character varying, data_type character varying, field_type character varying, validation_rules jsonb, description text, is_required boolean, category character varying) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.definition_log_since(after_version bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.definition_log_since(after_version bigint, max_count integer) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.definition_version() FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.definition_version() TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) TO cdlstore_app;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the PostgreSQL tools the tests need are present: the server binaries, pgTAP,
-# pg_prove and (for lint) plpgsql_check. As root, missing ones are installed from Debian's
+# pg_prove, PL/Proxy (for the sharded cluster of `make cluster`) and (for lint) plpgsql_check. As root, missing ones are installed from Debian's
 # packages; otherwise the exact install command is printed. Silent when all is there.
 # Usage: scripts/setup-pg-tools.sh CDLSTORE_COMMAND
 set -euo pipefail
@@ -33,6 +33,7 @@ sharedir=$("$bindir/pg_config" --sharedir 2>/dev/null || echo "/usr/share/postgr
 missing=()
 [ -n "${DATABASE_URL:-}" ] || [ -f "$sharedir/extension/pgtap.control" ] || missing+=("postgresql-$major-pgtap")
 command -v pg_prove >/dev/null || missing+=(libtap-parser-sourcehandler-pgtap-perl)
+[ -n "${DATABASE_URL:-}" ] || [ -f "$sharedir/extension/plproxy.control" ] || missing+=("postgresql-$major-plproxy")
 optional=()
 [ -n "${DATABASE_URL:-}" ] || [ -f "$sharedir/extension/plpgsql_check.control" ] || optional+=("postgresql-$major-plpgsql-check")
 
@@ -40,7 +41,7 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
     if can_install; then
         apt_install "${missing[@]}" "${optional[@]}"
     elif [ ${#missing[@]} -gt 0 ]; then
-        echo "setup: missing pgTAP tools; install them with:" >&2
+        echo "setup: missing PostgreSQL tools (pgTAP, PL/Proxy); install them with:" >&2
         echo "    sudo apt-get install -y ${missing[*]} ${optional[*]}" >&2
         exit 1
     else

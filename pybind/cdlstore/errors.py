@@ -88,6 +88,12 @@ class LimitExceeded(CdlstoreError):
     code = "CD007"
 
 
+class ShardUnavailable(CdlstoreError):
+    """Through the proxy: the shard that holds the call's key cannot be reached (retry later)."""
+
+    code = "CD011"
+
+
 class MigrationError(CdlstoreError):
     """A migration or a function file failed to apply."""
 
@@ -102,6 +108,7 @@ CODES: dict[str, type[CdlstoreError]] = {
         AlreadyExists,
         Forbidden,
         LimitExceeded,
+        ShardUnavailable,
     )
     if cls.code
 }

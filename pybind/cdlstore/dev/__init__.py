@@ -1,4 +1,5 @@
-"""Development tooling: the local PostgreSQL cluster of ``make demo`` / ``make test``.
+"""Development tooling: the local PostgreSQL clusters of ``make demo``, ``make test`` and
+``make cluster``.
 
 Nothing of the runtime imports this package.
 """

@@ -290,8 +290,9 @@ BEGIN
         RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, v_active,
             w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
     END IF;
-    INSERT INTO cdl.workflow_instances (user_id, character_id, workflow_id, current_state, context)
-    VALUES (p_user_id, p_character_id, p_workflow_id, w.initial_state, context)
+    INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context)
+    OVERRIDING SYSTEM VALUE
+    VALUES (cdl._instance_id(p_user_id), p_user_id, p_character_id, p_workflow_id, w.initial_state, context)
     RETURNING id INTO v_id;
     PERFORM cdl._log(v_id, p_user_id, 'workflow_started', NULL, w.initial_state, trigger ->> 'message',
                      trigger - 'message' || jsonb_build_object('definition_version', w.definition_version));

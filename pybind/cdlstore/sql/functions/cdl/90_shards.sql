@@ -1,0 +1,169 @@
+-- The shard side of the PL/Proxy scale-out (the proxy side is in sql/proxy/).
+-- Per-user rows carry their user's hash in their id; definitions are applied as numbered
+-- versions, with ids that depend only on the version, so every shard gives the same ids.
+
+CREATE OR REPLACE FUNCTION cdl._instance_id(p_user_id text)
+RETURNS bigint
+LANGUAGE sql
+VOLATILE
+AS $$
+    -- the low 10 bits are the user's hash: the proxy routes an instance id to the shard of its
+    -- user (PL/Proxy takes hash & (partitions - 1), up to 1024 partitions), without a broadcast
+    SELECT nextval('cdl.workflow_instances_id_seq') * 1024 + (hashtext(p_user_id) & 1023)
+$$;
+
+COMMENT ON FUNCTION cdl._instance_id(text) IS
+    'A new workflow instance id that routes to the shard of its user (low 10 bits: hash of user_id).';
+
+CREATE OR REPLACE FUNCTION cdl._require_proxy()
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    IF NOT pg_has_role(session_user, 'cdlstore_proxy', 'MEMBER') THEN
+        RAISE EXCEPTION 'only the proxy''s login (a member of cdlstore_proxy) may do this'
+            USING ERRCODE = 'CD006', HINT = 'Write definitions through the proxy.';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._require_proxy() IS 'CD006 unless the session''s login is a member of cdlstore_proxy.';
+
+CREATE OR REPLACE FUNCTION cdl.definition_version()
+RETURNS bigint
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    RETURN coalesce((SELECT max(l.version) FROM cdl.definition_log l), 0);
+END
+$$;
+
+COMMENT ON FUNCTION cdl.definition_version() IS
+    'The newest definition version this shard applied through the proxy (0: none).';
+
+CREATE OR REPLACE FUNCTION cdl.definition_log_since(after_version bigint, max_count integer DEFAULT 1000)
+RETURNS TABLE (version bigint, function_name text, arguments text[], actor varchar)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    PERFORM cdl._require_proxy();
+    RETURN QUERY SELECT l.version, l.function_name, l.arguments, l.actor FROM cdl.definition_log l
+                 WHERE l.version > coalesce(after_version, 0)
+                 ORDER BY l.version LIMIT least(greatest(coalesce(max_count, 1000), 1), 10000);
+END
+$$;
+
+COMMENT ON FUNCTION cdl.definition_log_since(bigint, integer) IS
+    'The definition writes after a version, oldest first, to re-apply on a shard that missed them. '
+    'Proxy login only (CD006).';
+
+CREATE OR REPLACE FUNCTION cdl._definition_call(p_function text)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    fn regprocedure;
+    v_call text;
+BEGIN
+    BEGIN
+        fn := to_regprocedure(p_function);
+    EXCEPTION WHEN syntax_error OR invalid_name OR invalid_text_representation THEN
+        fn := NULL;  -- not a function signature at all
+    END;
+    -- only a writing API function of the cdl schema that is neither per user nor per instance
+    SELECT format('SELECT to_jsonb(cdl.%I(%s))', p.proname,
+                  (SELECT string_agg(format('%I => $1[%s]::%s', a.name, a.n, format_type(a.type, NULL)), ', '
+                                     ORDER BY a.n)
+                   FROM unnest(p.proargnames, p.proargtypes::oid[]) WITH ORDINALITY AS a(name, type, n)
+                   WHERE a.type IS NOT NULL))
+    INTO v_call
+    FROM pg_catalog.pg_proc p
+    WHERE p.oid = fn AND p.pronamespace = 'cdl'::regnamespace AND p.prosecdef AND p.provolatile = 'v'
+      AND NOT p.proretset AND NOT (coalesce(p.proargnames, '{}') && ARRAY['user_id', 'instance_id'])
+      AND p.proname NOT IN ('apply_definition', 'expire_workflow_timeouts');
+    IF v_call IS NULL THEN
+        RAISE EXCEPTION '% is not a definition write', quote_literal(p_function) USING ERRCODE = 'CD001';
+    END IF;
+    RETURN v_call;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._definition_call(text) IS
+    'The query that runs a definition-writing API function with its arguments as a text array.';
+
+CREATE OR REPLACE FUNCTION cdl.apply_definition(
+    definition_version bigint, function_name text, arguments text[], actor varchar)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    block constant bigint := 1048576;  -- ids one definition write may take per table
+    v_done record;
+    v_newest bigint;
+    v_result jsonb;
+BEGIN
+    PERFORM cdl._require_proxy();
+    PERFORM pg_advisory_xact_lock(hashtext('cdlstore.definitions'));
+    SELECT l.* INTO v_done FROM cdl.definition_log l WHERE l.version = apply_definition.definition_version;
+    IF v_done.version IS NOT NULL THEN  -- applied before: the same write again is a no-op
+        IF (v_done.function_name, v_done.arguments) IS DISTINCT FROM (function_name, arguments) THEN
+            RAISE EXCEPTION 'definition version % was applied with another write', definition_version
+                USING ERRCODE = 'CD003';
+        END IF;
+        RETURN v_done.result;
+    END IF;
+    v_newest := cdl.definition_version();
+    IF definition_version IS DISTINCT FROM v_newest + 1 THEN
+        RAISE EXCEPTION 'definition version % follows none: this shard is at %', definition_version, v_newest
+            USING ERRCODE = 'CD004', HINT = 'Apply the versions in between first.';
+    END IF;
+    -- every shard gives this write the same ids: each table's next id is where the version's block starts
+    PERFORM setval(s.seq, definition_version * block, false) FROM cdl._definition_sequences() s;
+    PERFORM set_config('cdlstore.actor', coalesce(actor, ''), true);
+    EXECUTE cdl._definition_call(function_name) INTO v_result USING arguments;
+    IF EXISTS (SELECT FROM cdl._definition_sequences() s
+               WHERE pg_sequence_last_value(s.seq) >= (definition_version + 1) * block) THEN
+        RAISE EXCEPTION 'one definition write may add at most % rows to a table', block - 1
+            USING ERRCODE = 'CD007';
+    END IF;
+    INSERT INTO cdl.definition_log (version, function_name, arguments, actor, result)
+    VALUES (definition_version, function_name, arguments, coalesce(actor, session_user), v_result);
+    RETURN v_result;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.apply_definition(bigint, text, text[], varchar) IS
+    'Apply one numbered definition write (a cdl API function and its arguments as text) on this shard, '
+    'with ids that depend only on the version; the same version again returns its first result. '
+    'CD004 when a version is missing before it, CD003 when it was another write. Proxy login only (CD006).';
+
+CREATE OR REPLACE FUNCTION cdl._definition_sequences()
+RETURNS TABLE (seq regclass)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp  -- not inlined: callers' conditions apply to sequences only
+AS $$
+    -- the identity sequences of the definition tables: every cdl table but the per-user ones
+    SELECT d.objid::regclass
+    FROM pg_catalog.pg_depend d
+    JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
+    JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+    WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i'
+      AND t.relnamespace = 'cdl'::regnamespace
+      AND t.relname NOT IN ('workflow_instances', 'workflow_execution_log')
+$$;
+
+COMMENT ON FUNCTION cdl._definition_sequences() IS
+    'The identity sequences of the cdl definition tables (all but instances and their log).';
