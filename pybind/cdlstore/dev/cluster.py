@@ -40,7 +40,8 @@ def base_port() -> int:
 
 
 def cluster_dir() -> Path:
-    default = localdb.project_root() / ".pgcluster"
+    """CDLSTORE_CLUSTER_DIR, else .pgcluster/ beside the local cluster's data directory."""
+    default = localdb.data_dir().parent / ".pgcluster"
     return Path(os.environ.get("CDLSTORE_CLUSTER_DIR") or default).absolute()
 
 
