@@ -10,7 +10,15 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from .domain import Domain, M, iterator, method
-from .models import ChangeEvent, Document, DocumentPage, DocumentRef, PruneReport, TagEvent
+from .models import (
+    ChangeEvent,
+    Document,
+    DocumentHistory,
+    DocumentPage,
+    DocumentRef,
+    PruneReport,
+    TagEvent,
+)
 
 CHANNEL = "cdlstore_docstore"
 
@@ -329,3 +337,13 @@ class Documents(Domain[M]):
             )
         ):
             yield doc
+
+    @method
+    async def history(self, document_uuid: UUID | str, max_versions: int = 100) -> DocumentHistory:
+        """Every version of a document (newest first, no bodies) with the tags on each."""
+        row = await self._client._one(
+            "SELECT docstore.document_history(document_uuid => %(uuid)s, "
+            "max_versions => %(n)s) AS history",
+            {"uuid": document_uuid, "n": max_versions},
+        )
+        return DocumentHistory.model_validate(row["history"])

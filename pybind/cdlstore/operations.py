@@ -221,6 +221,40 @@ class Operations(Domain[M]):
     async def get_task(self, execution_id: UUID | str) -> Task:
         return Task.model_validate(await self._run("get_task", {"execution_id": execution_id}))
 
+    @method
+    async def list_tasks(
+        self,
+        status: str | None = None,
+        task_type: str | None = None,
+        workflow_id: UUID | str | None = None,
+        max_count: int = 50,
+        before: datetime | None = None,
+    ) -> list[Task]:
+        """Tasks, newest first; ``before`` (the last one's created_at) gives the next page."""
+        rows = await self._run(
+            "list_tasks",
+            {
+                "status": status,
+                "task_type": task_type,
+                "workflow_id": workflow_id,
+                "max_count": max_count,
+                "before": before,
+            },
+        )
+        return [Task.model_validate(r) for r in rows]
+
+    @method
+    async def retry_task(self, execution_id: UUID | str) -> Task:
+        """Queue a failed or cancelled task again, its retries starting over."""
+        return Task.model_validate(await self._run("retry_task", {"execution_id": execution_id}))
+
+    @method
+    async def cancel_task(self, execution_id: UUID | str, reason: str | None = None) -> Task:
+        """Cancel a pending or running task."""
+        return Task.model_validate(
+            await self._run("cancel_task", {"execution_id": execution_id, "reason": reason})
+        )
+
     # events and conversations
     @method
     async def record_event(

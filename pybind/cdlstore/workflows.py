@@ -9,8 +9,10 @@ from typing import Any
 
 from psycopg.types.json import Json, Jsonb
 
+from . import diagrams
 from .characters import read_document
 from .domain import Domain, M, method
+from .errors import InvalidInput
 from .models import ActiveWorkflow, TriggerCandidate, WorkflowStep
 
 
@@ -117,3 +119,25 @@ class Workflows(Domain[M]):
         )
         prompt: str | None = row["prompt"]
         return prompt
+
+    @method
+    async def get_graph(self, character: str, workflow: str | None = None) -> list[dict[str, Any]]:
+        """The current workflows of a character (or the one named) as graphs: triggers, states,
+        transitions, timeouts (``cdl.get_workflow_graph``)."""
+        row = await self._client._one(
+            "SELECT cdl.get_workflow_graph(character_name => %(c)s, workflow_name => %(w)s) AS g",
+            {"c": character, "w": workflow},
+        )
+        graphs: list[dict[str, Any]] = row["g"]
+        return graphs
+
+    @method
+    async def graph(
+        self, character: str, workflow: str | None = None, format: str = "mermaid"
+    ) -> str:
+        """The workflows drawn as Mermaid ``stateDiagram-v2``, Graphviz dot, or SVG (drawn by
+        Graphviz's ``dot``; :class:`~cdlstore.diagrams.GraphvizMissing` without it)."""
+        if format not in diagrams.FORMATS:
+            raise InvalidInput(f"format must be one of {', '.join(diagrams.FORMATS)}")
+        graphs = await self.get_graph(character, workflow)
+        return diagrams.render(graphs, format, character)
