@@ -325,6 +325,7 @@ def connect(
     actor: str | None = None,
     tenant: str | None = None,
     statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT,
+    pool_timeout: float = 30.0,
 ) -> Client:
     """A :class:`Client` over a connection pool.
 
@@ -337,7 +338,8 @@ def connect(
     a huge document -- can keep a server process busy for longer: a call past it raises
     :class:`~cdlstore.errors.LimitExceeded` (SQLSTATE 57014) and writes nothing. Exports are not
     bounded by it. The pool checks each connection before handing it out, so that connections
-    left stale by a database restart are replaced, not used.
+    left stale by a database restart are replaced, not used; a call waits at most
+    ``pool_timeout`` seconds for a connection.
     """
     dsn = dsn or default_dsn()
     role = role or os.environ.get("CDLSTORE_ROLE") or None
@@ -349,6 +351,7 @@ def connect(
         kwargs={"row_factory": dict_row, "autocommit": True},
         configure=_session_setup(role, actor, tenant, statement_timeout),
         check=ConnectionPool.check_connection,
+        timeout=pool_timeout,
         open=True,
     )
     return Client(pool, pool=pool)
@@ -363,6 +366,7 @@ async def connect_async(
     actor: str | None = None,
     tenant: str | None = None,
     statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT,
+    pool_timeout: float = 30.0,
 ) -> AsyncClient:
     """An :class:`AsyncClient` over psycopg's async pool; the arguments are :func:`connect`'s."""
     dsn = dsn or default_dsn()
@@ -375,6 +379,7 @@ async def connect_async(
         kwargs={"row_factory": dict_row, "autocommit": True},
         configure=_async_session_setup(role, actor, tenant, statement_timeout),
         check=AsyncConnectionPool.check_connection,
+        timeout=pool_timeout,
         open=False,
     )
     await pool.open()

@@ -371,9 +371,11 @@ class Operations(Domain[M]):
         fmt: str,
         out_dir: str | Path,
         progress: Callable[[int], None] | None = None,
+        on_chunk: Callable[[bytes], None] | None = None,
     ) -> tuple[Path, int]:
         """Stream one UTC day of `kind` with COPY ... TO STDOUT into out_dir/kind/kind_DAY.fmt,
-        replacing that file atomically. Returns the file and its row count."""
+        replacing that file atomically. Returns the file and its row count. ``progress`` gets
+        the bytes written so far, ``on_chunk`` each chunk as it is written."""
         if kind not in EXPORTS or fmt not in ("csv", "jsonl"):
             raise InvalidInput(
                 f"export type must be one of {', '.join(EXPORTS)} and format csv or jsonl"
@@ -400,6 +402,8 @@ class Operations(Domain[M]):
                 written += len(chunk)
                 if progress:
                     progress(written)
+                if on_chunk:
+                    on_chunk(chunk)
 
             # an export may rightly take longer than the client's statement timeout
             count = await self._client._copy_out(
