@@ -1,6 +1,6 @@
 -- cdl.get_workflow_graph: the current workflows of a character as graphs, for diagrams.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow());
@@ -20,5 +20,7 @@ SELECT is((SELECT g #> '{0,states,1,timeout_seconds}' FROM g), 'null', 'a final 
 SELECT is(jsonb_array_length(cdl.get_workflow_graph('ada_lovelace', 'tab')), 1, 'one workflow by name');
 SELECT throws_ok($$SELECT cdl.get_workflow_graph('ada_lovelace', 'nothing')$$, 'CD002', NULL, 'an unknown workflow');
 SELECT throws_ok($$SELECT cdl.get_workflow_graph('nobody')$$, 'CD002', NULL, 'an unknown character');
+SELECT throws_ok($$SELECT cdl.get_workflow_graph('ada_lovelace', repeat('w', 101))$$, 'CD001', NULL,
+    'a workflow name too long');
 SELECT * FROM finish();
 ROLLBACK;

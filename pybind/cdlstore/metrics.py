@@ -29,12 +29,10 @@ class OpsCollector(Collector):
     ``client`` is a client, or a function that makes one (called again after it failed)."""
 
     def __init__(self, client: Client | Callable[[], Client]) -> None:
-        self._client: Client | None = None
-        self._connect: Callable[[], Client] | None = None
-        if callable(client) and not hasattr(client, "operations"):
-            self._connect = client
-        else:
-            self._client = client  # type: ignore[assignment]
+        from .client import Client
+
+        self._client: Client | None = client if isinstance(client, Client) else None
+        self._connect: Callable[[], Client] | None = None if self._client else client  # type: ignore[assignment]
         self._lock = threading.Lock()
         self.last_error: str | None = None
 
