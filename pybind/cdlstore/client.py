@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from functools import cached_property
@@ -217,6 +218,25 @@ class AsyncClient(_Domains[Async]):
         await self.close()
 
 
+def _check_connection(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check before handing out a connection: a round trip only when the server has
+    sent something to an idle connection (the error and EOF of a terminated backend or of a
+    restart; seen with a zero-timeout select), so that a healthy connection costs no round trip."""
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
+
+
+async def _check_async_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        await AsyncConnectionPool.check_connection(conn)
+
+
 def _redact(dsn: str) -> str:
     """The DSN without its password, for error messages."""
     try:
@@ -350,7 +370,7 @@ def connect(
         max_size=max_size,
         kwargs={"row_factory": dict_row, "autocommit": True},
         configure=_session_setup(role, actor, tenant, statement_timeout),
-        check=ConnectionPool.check_connection,
+        check=_check_connection,
         timeout=pool_timeout,
         open=True,
     )
@@ -378,7 +398,7 @@ async def connect_async(
         max_size=max_size,
         kwargs={"row_factory": dict_row, "autocommit": True},
         configure=_async_session_setup(role, actor, tenant, statement_timeout),
-        check=AsyncConnectionPool.check_connection,
+        check=_check_async_connection,
         timeout=pool_timeout,
         open=False,
     )
