@@ -297,3 +297,64 @@ def test_metrics_replace_connections_a_restart_left_dead(own_clone: str, serve: 
             assert status == 200 and "cdlstore_up 1.0" in text
     finally:
         client.close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_metrics_serve_answers_while_the_database_is_stopped(tmp_path: Path) -> None:
+    """The command itself, on a local cluster that is not running: 200 and cdlstore_up 0."""
+    import os
+    import signal
+    import sys
+    import time
+
+    port = free_port()
+    env = dict(os.environ, CDLSTORE_PGDATA=str(tmp_path / "stopped"))
+    env.pop("DATABASE_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cdlstore.cli", "metrics", "serve", "--port", str(port)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # until the process listens
+            try:
+                assert get(f"http://127.0.0.1:{port}/healthz") == (200, "ok\n")
+                break
+            except urllib.error.URLError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        for _ in range(2):
+            status, text = get(f"http://127.0.0.1:{port}/metrics")
+            assert status == 200 and "cdlstore_up 0.0" in text and "process_" in text
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=30)
+    assert server.returncode == 0 and "database unavailable" in err
+
+
+def test_shell_completion_completes_commands(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    out = tmp_path / "completions"
+    env = dict(
+        os.environ,
+        _ARGCOMPLETE="1",
+        COMP_LINE="cdlstore op",
+        COMP_POINT="11",
+        _ARGCOMPLETE_STDOUT_FILENAME=str(out),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "cdlstore.cli"], env=env, capture_output=True, timeout=60
+    )
+    assert done.returncode == 0 and out.read_text().split() == ["ops"]
