@@ -358,3 +358,33 @@ def test_shell_completion_completes_commands(tmp_path: Path) -> None:
         [sys.executable, "-m", "cdlstore.cli"], env=env, capture_output=True, timeout=60
     )
     assert done.returncode == 0 and out.read_text().split() == ["ops"]
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def test_odd_names_and_triggers_still_draw() -> None:
+    """Quotes, backslashes, braces, colons and newlines in names and triggers: dot still renders
+    the dot text, and Mermaid ids stay plain."""
+    odd = 'a "quoted" \\ back{slash}: #1\nnext'
+    graph = {
+        "workflow_name": odd,
+        "initial_state": odd,
+        "on_trigger_action": "create_transaction",
+        "triggers": [{"type": "pattern_match", "value": '(?:x|"y");{2}'}],
+        "states": [
+            {"name": odd, "final": False, "timeout_seconds": 5, "timeout_action": None},
+            {"name": "end", "final": True, "timeout_seconds": None, "timeout_action": None},
+        ],
+        "transitions": [
+            {"from_state": odd, "to_state": "end", "patterns": ["\\d+:"], "keywords": ['"k"'],
+             "action": "complete_transaction"}
+        ],
+    }  # fmt: skip
+    svg = subprocess.run(
+        ["dot", "-Tsvg"], input=diagrams.to_dot([graph], odd), capture_output=True, text=True
+    )
+    assert svg.returncode == 0 and "</svg>" in svg.stdout, svg.stderr
+    mermaid = diagrams.to_mermaid([graph])
+    for line in mermaid.splitlines()[1:]:
+        ids = re.findall(r"(?:^|--> )(\S+)", line.strip())
+        assert all(re.fullmatch(r"\[\*\]|\w+|state|\}", i) for i in ids), line
+    assert "\n" not in odd.join(diagrams._edges(graph)[0][2:3])  # labels are one line

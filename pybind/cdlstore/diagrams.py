@@ -3,6 +3,7 @@ and SVG drawn by Graphviz's ``dot`` when it is installed."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -67,11 +68,16 @@ def _edges(workflow: dict[str, Any]) -> list[tuple[str | None, str | None, str, 
 
 
 def _mermaid_id(workflow: str, state: str) -> str:
-    return re.sub(r"\W", "_", f"{workflow}__{state}", flags=re.ASCII)
+    """A plain identifier; names that are not plain get a hash too, so two never meet."""
+    name = f"{workflow}__{state}"
+    plain = re.sub(r"\W", "_", name, flags=re.ASCII)
+    if plain != name:
+        plain += "_" + hashlib.sha1(name.encode()).hexdigest()[:6]  # noqa: S324 - not security
+    return plain
 
 
 def _mermaid_text(text: str) -> str:
-    return text.translate(MERMAID_UNSAFE)
+    return " ".join(text.split()).translate(MERMAID_UNSAFE)
 
 
 def to_mermaid(graphs: list[dict[str, Any]]) -> str:
