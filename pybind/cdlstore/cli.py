@@ -148,26 +148,25 @@ def _progress(total: int | None, unit: str, label: str) -> Any:
 
 
 def _import_characters(chars: Any, files: Sequence[str], as_json: bool) -> None:
-    """Import each file; print the key (normalized name) each was stored under."""
+    """Import each file, then print the key (normalized name) each was stored under -- also for
+    the files imported before one that failed."""
     bar = _progress(len(files), "file", "import") if len(files) > 1 else None
-    keys = {}
-    imported = []
-    for path in files:
-        character_id = chars.import_file(path)
-        if character_id not in keys:  # the key the database chose, e.g. from identity.name
-            keys = {c.id: c.normalized_name for c in chars.list()}
-        imported.append({"file": path, "id": character_id, "key": keys.get(character_id)})
+    ids: list[tuple[str, int]] = []
+    try:
+        for path in files:
+            ids.append((path, chars.import_file(path)))
+            if bar is not None:
+                bar.update()
+    finally:
         if bar is not None:
-            bar.update()
-        elif not as_json:
-            print(f"imported {path} as {keys.get(character_id)} (character {character_id})")
-    if bar is not None:
-        bar.close()
-        if not as_json:
-            for i in imported:
-                print(f"imported {i['file']} as {i['key']} (character {i['id']})")
-    if as_json:
-        _print_json(imported)
+            bar.close()
+        keys = {c.id: c.normalized_name for c in chars.list()} if ids else {}
+        imported = [{"file": f, "id": i, "key": keys.get(i)} for f, i in ids]
+        if as_json:
+            _print_json(imported)
+        else:
+            for row in imported:
+                print(f"imported {row['file']} as {row['key']} (character {row['id']})")
 
 
 def _character(args: argparse.Namespace) -> None:
@@ -498,8 +497,11 @@ def _docs(args: argparse.Namespace) -> None:
         elif args.action == "tagged":
             _show(args, docs.get_tagged(args.namespace, args.type, args.tag, False), DOC_COLUMNS)
         elif args.action == "list":
+            page = max(1, min(args.limit, 1000))
             found = list(
-                itertools.islice(docs.list(args.namespace, args.type, args.filter), args.limit)
+                itertools.islice(
+                    docs.list(args.namespace, args.type, args.filter, page_size=page), args.limit
+                )
             )
             _show(args, found, DOC_COLUMNS)
         elif args.action == "changes":
@@ -564,6 +566,100 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError("expected YYYY-MM-DD") from exc
+
+
+Adder = Callable[[str, Callable[[argparse.Namespace], None], str], argparse.ArgumentParser]
+
+
+def _docs_parser(add: Adder, out: argparse.ArgumentParser) -> None:
+    """cdlstore docs ..."""
+    p = add(
+        "docs",
+        _docs,
+        "The versioned document store: put, get, history, tag, tagged, list, changes.",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("put", parents=[out], help="store a document or its next version")
+    a.add_argument("namespace")
+    a.add_argument("type")
+    a.add_argument("file", help="a JSON (or YAML) file with the body; - reads stdin")
+    a.add_argument("--name")
+    a.add_argument("--metadata", type=_json_arg, help="a JSON object")
+    a.add_argument("--session", help="the session id it belongs to")
+    a.add_argument("--uuid", help="the document to write a new version of")
+    a.add_argument("--expected-version", type=int, help="write only if still at this version")
+    a = actions.add_parser("get", parents=[out], help="a document version with its body")
+    a.add_argument("uuid")
+    a.add_argument("--version", type=int, help="default: the newest")
+    a.add_argument("--tag", help="the version this tag points at")
+    a = actions.add_parser(
+        "history", parents=[out], help="every version, newest first, with its tags"
+    )
+    a.add_argument("uuid")
+    a.add_argument("--limit", type=int, default=100)
+    a = actions.add_parser("tag", parents=[out], help="point a tag at a version")
+    a.add_argument("uuid")
+    a.add_argument("version", type=int)
+    a.add_argument("tag")
+    a.add_argument("--expected-version", type=int, help="compare-and-swap: where it points now")
+    a.add_argument("--force", action="store_true", help="move a protected tag")
+    a = actions.add_parser("tagged", parents=[out], help="the documents of a type with a tag")
+    a.add_argument("namespace")
+    a.add_argument("type")
+    a.add_argument("tag")
+    a = actions.add_parser("list", parents=[out], help="the newest version of each document")
+    a.add_argument("namespace")
+    a.add_argument("type")
+    a.add_argument("--filter", type=_json_arg, help="metadata containing this JSON object")
+    a.add_argument("--limit", type=int, default=100)
+    a = actions.add_parser(
+        "changes", parents=[out], help="a consumer's next change events, then acknowledge them"
+    )
+    a.add_argument("consumer")
+    a.add_argument("--limit", type=int, default=100)
+    a.add_argument("--peek", action="store_true", help="do not acknowledge them")
+
+
+def _ops_parser(add: Adder, out: argparse.ArgumentParser) -> None:
+    """cdlstore ops tasks|runs|events ..."""
+    p = add("ops", _ops, "Agent operations: tasks, workflow runs, the event feed.")
+    whats = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+    tasks = whats.add_parser("tasks", help="the task queue: list, show, retry, cancel")
+    actions = tasks.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("list", parents=[out], help="tasks, newest first")
+    a.add_argument("--status", choices=["pending", "running", "completed", "failed", "cancelled"])
+    a.add_argument("--type", help="only this task type")
+    a.add_argument("--workflow", help="only the tasks of this workflow run")
+    a.add_argument("--limit", type=int, default=50)
+    for name, text in [
+        ("show", "one task"),
+        ("retry", "queue a failed or cancelled task again"),
+        ("cancel", "cancel a pending or running task"),
+    ]:
+        a = actions.add_parser(name, parents=[out], help=text)
+        a.add_argument("id", metavar="EXECUTION_ID")
+        if name == "cancel":
+            a.add_argument("--reason")
+    runs = whats.add_parser("runs", help="workflow runs: list, show")
+    actions = runs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("list", parents=[out], help="workflow runs, newest first")
+    a.add_argument("--status", choices=["pending", "running", "completed", "failed"])
+    a.add_argument("--type", help="only this workflow type")
+    a.add_argument("--limit", type=int, default=50)
+    a = actions.add_parser("show", parents=[out], help="one workflow run")
+    a.add_argument("id", metavar="WORKFLOW_ID")
+    events = whats.add_parser("events", help="the event feed")
+    actions = events.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser(
+        "tail",
+        parents=[out],
+        help="the newest events, then each new one as it is recorded (Ctrl-C ends); --json "
+        "prints one JSON document per line",
+    )
+    a.add_argument("--type", help="only this event type")
+    a.add_argument("--limit", type=int, default=20, help="how many past events (default 20)")
+    a.add_argument("--no-follow", action="store_true", help="print the past events and stop")
+    a.add_argument("--max-events", type=int, help="stop after this many new events")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -678,90 +774,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="mermaid (stateDiagram-v2, the default), dot (Graphviz) or svg (drawn by dot)",
     )
 
-    p = add(
-        "docs",
-        _docs,
-        "The versioned document store: put, get, history, tag, tagged, list, changes.",
-    )
-    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = actions.add_parser("put", parents=[out], help="store a document or its next version")
-    a.add_argument("namespace")
-    a.add_argument("type")
-    a.add_argument("file", help="a JSON (or YAML) file with the body; - reads stdin")
-    a.add_argument("--name")
-    a.add_argument("--metadata", type=_json_arg, help="a JSON object")
-    a.add_argument("--session", help="the session id it belongs to")
-    a.add_argument("--uuid", help="the document to write a new version of")
-    a.add_argument("--expected-version", type=int, help="write only if still at this version")
-    a = actions.add_parser("get", parents=[out], help="a document version with its body")
-    a.add_argument("uuid")
-    a.add_argument("--version", type=int, help="default: the newest")
-    a.add_argument("--tag", help="the version this tag points at")
-    a = actions.add_parser(
-        "history", parents=[out], help="every version, newest first, with its tags"
-    )
-    a.add_argument("uuid")
-    a.add_argument("--limit", type=int, default=100)
-    a = actions.add_parser("tag", parents=[out], help="point a tag at a version")
-    a.add_argument("uuid")
-    a.add_argument("version", type=int)
-    a.add_argument("tag")
-    a.add_argument("--expected-version", type=int, help="compare-and-swap: where it points now")
-    a.add_argument("--force", action="store_true", help="move a protected tag")
-    a = actions.add_parser("tagged", parents=[out], help="the documents of a type with a tag")
-    a.add_argument("namespace")
-    a.add_argument("type")
-    a.add_argument("tag")
-    a = actions.add_parser("list", parents=[out], help="the newest version of each document")
-    a.add_argument("namespace")
-    a.add_argument("type")
-    a.add_argument("--filter", type=_json_arg, help="metadata containing this JSON object")
-    a.add_argument("--limit", type=int, default=100)
-    a = actions.add_parser(
-        "changes", parents=[out], help="a consumer's next change events, then acknowledge them"
-    )
-    a.add_argument("consumer")
-    a.add_argument("--limit", type=int, default=100)
-    a.add_argument("--peek", action="store_true", help="do not acknowledge them")
-
-    p = add("ops", _ops, "Agent operations: tasks, workflow runs, the event feed.")
-    whats = p.add_subparsers(dest="what", required=True, metavar="WHAT")
-    tasks = whats.add_parser("tasks", help="the task queue: list, show, retry, cancel")
-    actions = tasks.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = actions.add_parser("list", parents=[out], help="tasks, newest first")
-    a.add_argument("--status", choices=["pending", "running", "completed", "failed", "cancelled"])
-    a.add_argument("--type", help="only this task type")
-    a.add_argument("--workflow", help="only the tasks of this workflow run")
-    a.add_argument("--limit", type=int, default=50)
-    for name, text in [
-        ("show", "one task"),
-        ("retry", "queue a failed or cancelled task again"),
-        ("cancel", "cancel a pending or running task"),
-    ]:
-        a = actions.add_parser(name, parents=[out], help=text)
-        a.add_argument("id", metavar="EXECUTION_ID")
-        if name == "cancel":
-            a.add_argument("--reason")
-    runs = whats.add_parser("runs", help="workflow runs: list, show")
-    actions = runs.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = actions.add_parser("list", parents=[out], help="workflow runs, newest first")
-    a.add_argument("--status", choices=["pending", "running", "completed", "failed"])
-    a.add_argument("--type", help="only this workflow type")
-    a.add_argument("--limit", type=int, default=50)
-    a = actions.add_parser("show", parents=[out], help="one workflow run")
-    a.add_argument("id", metavar="WORKFLOW_ID")
-    events = whats.add_parser("events", help="the event feed")
-    actions = events.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = actions.add_parser(
-        "tail",
-        parents=[out],
-        help="the newest events, then each new one as it is recorded (Ctrl-C ends); --json "
-        "prints one JSON document per line",
-    )
-    a.add_argument("--type", help="only this event type")
-    a.add_argument("--limit", type=int, default=20, help="how many past events (default 20)")
-    a.add_argument("--no-follow", action="store_true", help="print the past events and stop")
-    a.add_argument("--max-events", type=int, help="stop after this many new events")
+    _docs_parser(add, out)
+    _ops_parser(add, out)
 
     p = add(
         "export-training",
