@@ -2088,6 +2088,57 @@ ALTER FUNCTION cdl.get_user_active_workflows(user_id character varying) OWNER TO
 
 COMMENT ON FUNCTION cdl.get_user_active_workflows(user_id character varying) IS 'The user''s active workflow instances, oldest first.';
 
+CREATE FUNCTION cdl.get_workflow_graph(character_name text, workflow_name text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    v_character bigint := cdl._character_id(character_name);
+    result jsonb;
+BEGIN
+    IF length(workflow_name) > 100 THEN
+        RAISE EXCEPTION 'workflow_name is longer than 100 characters' USING ERRCODE = 'CD001';
+    END IF;
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'workflow_name', w.workflow_name, 'description', w.description,
+               'definition_version', w.definition_version, 'initial_state', w.initial_state,
+               'on_trigger_action', w.on_trigger_action,
+               'triggers', (SELECT coalesce(jsonb_agg(jsonb_build_object('type', t.trigger_type, 'value', t.trigger_value)
+                                                      ORDER BY t.trigger_type, t.sort_order), '[]')
+                            FROM cdl.workflow_triggers t WHERE t.workflow_id = w.id),
+               'states', (SELECT jsonb_agg(jsonb_build_object(
+                                    'name', s.state_name, 'final', s.is_final,
+                                    -- the state's own timeout, else the file's default (as the runtime does)
+                                    'timeout_seconds', CASE WHEN NOT s.is_final THEN coalesce(
+                                        s.timeout_seconds, (f.config ->> 'default_timeout_seconds')::numeric) END,
+                                    'timeout_action', s.timeout_action) ORDER BY s.sort_order)
+                          FROM cdl.workflow_states s WHERE s.workflow_id = w.id),
+               'transitions', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                         'from_state', x.from_state, 'to_state', x.to_state, 'patterns', x.patterns,
+                                         'keywords', x.keywords, 'action', x.action)
+                                         ORDER BY s.sort_order, x.sort_order), '[]')
+                               FROM cdl.workflow_transitions x
+                               JOIN cdl.workflow_states s ON s.workflow_id = x.workflow_id AND s.state_name = x.from_state
+                               WHERE x.workflow_id = w.id))
+           ORDER BY w.sort_order), '[]')
+    INTO result
+    FROM cdl.character_workflows w
+    JOIN cdl.workflow_files f ON f.id = w.file_id
+    WHERE w.character_id = v_character AND w.is_current
+      AND (workflow_name IS NULL OR w.workflow_name = workflow_name);
+    IF workflow_name IS NOT NULL AND result = '[]' THEN
+        RAISE EXCEPTION 'character % has no workflow %', quote_literal(character_name), quote_literal(workflow_name)
+            USING ERRCODE = 'CD002';
+    END IF;
+    RETURN result;
+END
+$$;
+
+ALTER FUNCTION cdl.get_workflow_graph(character_name text, workflow_name text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.get_workflow_graph(character_name text, workflow_name text) IS 'The current workflows of a character (or the one named) as graphs: triggers, states (final, timeout), transitions (triggers, action), in file order. CD002 for an unknown character or workflow.';
+
 CREATE FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying DEFAULT 'json_import'::character varying, normalized_name character varying DEFAULT NULL::character varying) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
@@ -3450,6 +3501,42 @@ ALTER FUNCTION docstore.delete_document(document_uuid uuid, actor text, actor_ty
 
 COMMENT ON FUNCTION docstore.delete_document(document_uuid uuid, actor text, actor_type text, session_id text) IS 'Delete as a tombstone: versions, tags and their history stay, reads say deleted. False when it already was.';
 
+CREATE FUNCTION docstore.document_history(document_uuid uuid, max_versions integer DEFAULT 100) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    d docstore.documents;
+    versions jsonb;
+BEGIN
+    PERFORM docstore._check_page(max_versions);
+    IF document_uuid IS NULL THEN
+        RAISE EXCEPTION 'document_uuid is required' USING ERRCODE = 'CD001';
+    END IF;
+    SELECT * INTO d FROM docstore.documents x WHERE x.document_uuid = document_uuid;
+    IF d.document_uuid IS NULL THEN
+        RAISE EXCEPTION 'document % not found', document_uuid USING ERRCODE = 'CD002';
+    END IF;
+    SELECT coalesce(jsonb_agg(docstore._item(h, NULL) || jsonb_build_object('tags', (
+               SELECT coalesce(jsonb_agg(a.tag ORDER BY a.tag), '[]') FROM docstore.active_tag a
+               WHERE a.document_uuid = h.document_uuid AND a.document_version = h.version))
+           ORDER BY h.version DESC), '[]')
+    INTO versions
+    FROM (SELECT * FROM docstore.document_header x
+          WHERE x.document_uuid = document_uuid
+          ORDER BY x.version DESC LIMIT max_versions) AS h;
+    RETURN jsonb_build_object(
+        'document_uuid', d.document_uuid, 'namespace', d.namespace, 'type', d.type,
+        'latest_version', d.latest_version, 'created_at', d.created_at, 'deleted_at', d.deleted_at,
+        'deleted_by', d.deleted_by, 'versions', versions);
+END
+$$;
+
+ALTER FUNCTION docstore.document_history(document_uuid uuid, max_versions integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.document_history(document_uuid uuid, max_versions integer) IS 'A document and its newest max_versions (1..1000) versions, newest first, without bodies, each with the tags pointing at it; deleted documents too (deleted_at). CD002 when unknown.';
+
 CREATE FUNCTION docstore.get_document(document_uuid uuid, version integer DEFAULT NULL::integer) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'docstore', 'pg_temp'
@@ -4411,7 +4498,7 @@ CREATE TABLE ops.task_executions (
     tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     CONSTRAINT task_executions_max_retries_check CHECK ((max_retries >= 0)),
     CONSTRAINT task_executions_retry_count_check CHECK ((retry_count >= 0)),
-    CONSTRAINT task_executions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text]))),
+    CONSTRAINT task_executions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT task_executions_task_name_check CHECK ((task_name <> ''::text)),
     CONSTRAINT task_executions_task_type_check CHECK ((task_type <> ''::text)),
     CONSTRAINT task_executions_timeout_seconds_check CHECK ((timeout_seconds > 0))
@@ -4662,6 +4749,31 @@ ALTER FUNCTION ops._running_task(p_id uuid) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops._running_task(p_id uuid) IS 'Lock a task that must be running (CD002, CD004).';
 
+CREATE FUNCTION ops._task_for_change(p_id uuid, p_from text[], p_change text) RETURNS ops.task_executions
+    LANGUAGE plpgsql
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    t ops.task_executions;
+BEGIN
+    IF p_id IS NULL THEN
+        RAISE EXCEPTION 'execution_id is required' USING ERRCODE = 'CD001';
+    END IF;
+    SELECT * INTO t FROM ops.task_executions x WHERE x.execution_id = p_id FOR UPDATE;
+    IF t.execution_id IS NULL THEN
+        RAISE EXCEPTION 'task % not found', p_id USING ERRCODE = 'CD002';
+    ELSIF NOT t.status = ANY (p_from) THEN
+        RAISE EXCEPTION 'task % is %: only a % task can be %', p_id, t.status,
+            array_to_string(p_from, ' or '), p_change USING ERRCODE = 'CD004';
+    END IF;
+    RETURN t;
+END
+$$;
+
+ALTER FUNCTION ops._task_for_change(p_id uuid, p_from text[], p_change text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._task_for_change(p_id uuid, p_from text[], p_change text) IS 'Lock a task that must be in one of the given states (CD001 without an id, CD002, CD004).';
+
 CREATE FUNCTION ops._task_json(t ops.task_executions) RETURNS jsonb
     LANGUAGE sql STABLE
     AS $$
@@ -4742,6 +4854,32 @@ $$;
 ALTER FUNCTION ops.append_message(instance_id text, role text, content text, tool_calls jsonb, metadata jsonb, agent_id text, is_error boolean) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops.append_message(instance_id text, role text, content text, tool_calls jsonb, metadata jsonb, agent_id text, is_error boolean) IS 'Append a message (role system, user, assistant or tool) to a conversation. Returns its id.';
+
+CREATE FUNCTION ops.cancel_task(execution_id uuid, reason text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    t ops.task_executions;
+BEGIN
+    IF length(reason) > 1000 THEN
+        RAISE EXCEPTION 'reason is longer than 1000 characters' USING ERRCODE = 'CD007';
+    END IF;
+    t := ops._task_for_change(execution_id, '{pending,running}', 'cancelled');
+    UPDATE ops.task_executions x
+    SET status = 'cancelled', error = coalesce(nullif(btrim(reason), ''), 'cancelled'), completed_at = now(),
+        timeout_at = NULL
+    WHERE x.execution_id = t.execution_id
+    RETURNING * INTO t;
+    PERFORM ops._event('task_cancelled', 'task', t.execution_id::text, t.workflow_id, NULL, NULL, 'ops',
+                       jsonb_build_object('task_type', t.task_type, 'reason', t.error), 'info', false);
+    RETURN ops._task_json(t);
+END
+$$;
+
+ALTER FUNCTION ops.cancel_task(execution_id uuid, reason text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.cancel_task(execution_id uuid, reason text) IS 'Cancel a pending or running task (a running one''s worker can then neither complete nor fail it). CD002 when unknown, CD004 when it has ended already.';
 
 CREATE FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer DEFAULT 1) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -5166,6 +5304,34 @@ ALTER FUNCTION ops.list_events(event_type text, entity_type text, entity_id text
 
 COMMENT ON FUNCTION ops.list_events(event_type text, entity_type text, entity_id text, workflow_id uuid, severity text, page_size integer, after text) IS 'Events, newest first, filtered: {items, next_cursor} (keyset on event_id).';
 
+CREATE FUNCTION ops.list_tasks(status text DEFAULT NULL::text, task_type text DEFAULT NULL::text, workflow_id uuid DEFAULT NULL::uuid, max_count integer DEFAULT 50, before timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    result jsonb;
+BEGIN
+    PERFORM docstore._check_page(max_count);
+    IF status IS NOT NULL AND status NOT IN ('pending', 'running', 'completed', 'failed', 'cancelled') THEN
+        RAISE EXCEPTION 'invalid status %', quote_literal(status) USING ERRCODE = 'CD001',
+            DETAIL = 'Allowed: pending, running, completed, failed, cancelled.';
+    END IF;
+    SELECT coalesce(jsonb_agg(ops._task_json(t) ORDER BY t.created_at DESC, t.execution_id), '[]') INTO result
+    FROM (SELECT * FROM ops.task_executions t
+          WHERE (status IS NULL OR t.status = status)
+            AND (task_type IS NULL OR t.task_type = task_type)
+            AND (workflow_id IS NULL OR t.workflow_id = workflow_id)
+            AND (before IS NULL OR t.created_at < before)
+          ORDER BY t.created_at DESC, t.execution_id LIMIT max_count) AS t;
+    RETURN result;
+END
+$$;
+
+ALTER FUNCTION ops.list_tasks(status text, task_type text, workflow_id uuid, max_count integer, before timestamp with time zone) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.list_tasks(status text, task_type text, workflow_id uuid, max_count integer, before timestamp with time zone) IS 'Tasks, newest first, by status, type and workflow run; at most max_count (1..1000), created before `before` when given (the created_at of the last one seen: the next page).';
+
 CREATE FUNCTION ops.list_workflows(status text DEFAULT NULL::text, workflow_type text DEFAULT NULL::text, page_size integer DEFAULT 100, after text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
@@ -5246,6 +5412,29 @@ $$;
 ALTER FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) IS 'Append an event to the audit log (and NOTIFY it). Returns its id.';
+
+CREATE FUNCTION ops.retry_task(execution_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    t ops.task_executions;
+BEGIN
+    t := ops._task_for_change(execution_id, '{failed,cancelled}', 'retried');
+    UPDATE ops.task_executions x
+    SET status = 'pending', retry_count = 0, available_at = now(), agent_id = NULL, error = NULL,
+        output_data = NULL, started_at = NULL, timeout_at = NULL, completed_at = NULL, execution_time_ms = NULL
+    WHERE x.execution_id = t.execution_id
+    RETURNING * INTO t;
+    PERFORM ops._event('task_retried', 'task', t.execution_id::text, t.workflow_id, NULL, NULL, 'ops',
+                       jsonb_build_object('task_type', t.task_type), 'info', false);
+    RETURN ops._task_json(t);
+END
+$$;
+
+ALTER FUNCTION ops.retry_task(execution_id uuid) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.retry_task(execution_id uuid) IS 'Queue a failed or cancelled task again, now, with its retries starting over. CD002 when unknown, CD004 when it is pending, running or completed.';
 
 CREATE FUNCTION ops.start_workflow(workflow_id uuid) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -6602,6 +6791,9 @@ GRANT ALL ON FUNCTION cdl.get_character_complete(name character varying) TO cdls
 REVOKE ALL ON FUNCTION cdl.get_user_active_workflows(user_id character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.get_user_active_workflows(user_id character varying) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION cdl.get_workflow_graph(character_name text, workflow_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.get_workflow_graph(character_name text, workflow_name text) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) TO cdlstore_app;
 
@@ -6698,6 +6890,9 @@ GRANT ALL ON FUNCTION docstore.declare_tag(namespace text, tag text, is_protecte
 
 REVOKE ALL ON FUNCTION docstore.delete_document(document_uuid uuid, actor text, actor_type text, session_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION docstore.delete_document(document_uuid uuid, actor text, actor_type text, session_id text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.document_history(document_uuid uuid, max_versions integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.document_history(document_uuid uuid, max_versions integer) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION docstore.get_document(document_uuid uuid, version integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION docstore.get_document(document_uuid uuid, version integer) TO cdlstore_app;
@@ -6808,6 +7003,8 @@ REVOKE ALL ON FUNCTION ops._refuse_change() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops._running_task(p_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION ops._task_for_change(p_id uuid, p_from text[], p_change text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION ops._task_json(t ops.task_executions) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops._workflow_json(w ops.workflows) FROM PUBLIC;
@@ -6817,6 +7014,9 @@ GRANT ALL ON FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result js
 
 REVOKE ALL ON FUNCTION ops.append_message(instance_id text, role text, content text, tool_calls jsonb, metadata jsonb, agent_id text, is_error boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.append_message(instance_id text, role text, content text, tool_calls jsonb, metadata jsonb, agent_id text, is_error boolean) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.cancel_task(execution_id uuid, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.cancel_task(execution_id uuid, reason text) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer) TO cdlstore_app;
@@ -6875,6 +7075,9 @@ GRANT ALL ON FUNCTION ops.get_workflow(workflow_id uuid) TO cdlstore_app;
 REVOKE ALL ON FUNCTION ops.list_events(event_type text, entity_type text, entity_id text, workflow_id uuid, severity text, page_size integer, after text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.list_events(event_type text, entity_type text, entity_id text, workflow_id uuid, severity text, page_size integer, after text) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION ops.list_tasks(status text, task_type text, workflow_id uuid, max_count integer, before timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.list_tasks(status text, task_type text, workflow_id uuid, max_count integer, before timestamp with time zone) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION ops.list_workflows(status text, workflow_type text, page_size integer, after text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.list_workflows(status text, workflow_type text, page_size integer, after text) TO cdlstore_app;
 
@@ -6883,6 +7086,9 @@ GRANT ALL ON FUNCTION ops.metrics() TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.retry_task(execution_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.retry_task(execution_id uuid) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops.start_workflow(workflow_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.start_workflow(workflow_id uuid) TO cdlstore_app;

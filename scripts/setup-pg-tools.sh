@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the PostgreSQL tools the tests need are present: the server binaries, pgTAP,
-# pg_prove, PL/Proxy (for the sharded cluster of `make cluster`) and (for lint) plpgsql_check. As root, missing ones are installed from Debian's
+# pg_prove, PL/Proxy (for the sharded cluster of `make cluster`), Graphviz's dot (workflow diagrams)
+# and (for lint) plpgsql_check. As root, missing ones are installed from Debian's
 # packages; otherwise the exact install command is printed. Silent when all is there.
 # Usage: scripts/setup-pg-tools.sh CDLSTORE_COMMAND
 set -euo pipefail
@@ -34,6 +35,7 @@ missing=()
 [ -n "${DATABASE_URL:-}" ] || [ -f "$sharedir/extension/pgtap.control" ] || missing+=("postgresql-$major-pgtap")
 command -v pg_prove >/dev/null || missing+=(libtap-parser-sourcehandler-pgtap-perl)
 [ -n "${DATABASE_URL:-}" ] || [ -f "$sharedir/extension/plproxy.control" ] || missing+=("postgresql-$major-plproxy")
+command -v dot >/dev/null || missing+=(graphviz)  # `cdlstore workflow graph --format svg` and its test
 optional=()
 [ -n "${DATABASE_URL:-}" ] || [ -f "$sharedir/extension/plpgsql_check.control" ] || optional+=("postgresql-$major-plpgsql-check")
 

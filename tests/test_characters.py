@@ -250,10 +250,10 @@ def test_cli_character_commands(own_clone: str) -> None:
     assert "lighthouse" in run_cli(own_clone, "character", "search", "lighthouse").stdout
     assert run_cli(own_clone, "character", "versions", "iris_marlow").stdout == ""
     missing = run_cli(own_clone, "character", "show", "nobody")
-    assert missing.returncode == 1
-    assert missing.stderr.strip() == "cdlstore: error: character 'nobody' not found"
+    assert missing.returncode == 4  # NotFound (cdlstore.cli.EXIT_CODES)
+    assert missing.stderr.strip() == "cdlstore: error: [CD002] character 'nobody' not found"
     diff = run_cli(own_clone, "character", "diff", "iris_marlow", "1", "2")
-    assert diff.returncode == 1 and "version 1 not found" in diff.stderr
+    assert diff.returncode == 4 and "version 1 not found" in diff.stderr
     render = run_cli(own_clone, "character", "render")
     assert render.returncode == 0 and render.stdout == "0 document(s) rendered\n"
 

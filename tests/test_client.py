@@ -108,7 +108,7 @@ def test_bad_database_url_gives_one_line_not_a_traceback(
 ) -> None:
     cli_env["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/none"
     proc = run_cli(command, env=cli_env)
-    assert proc.returncode == 1
+    assert proc.returncode == 3  # ConnectionFailed (cdlstore.cli.EXIT_CODES)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("cdlstore: error: cannot connect"), proc.stderr
 

@@ -16,6 +16,7 @@ import pytest
 
 import cdlstore
 from cdlstore import Client, errors
+from cdlstore.domain import SyncExecutor, run_sync
 from cdlstore.game import retrying
 
 ACCOUNTS = [
@@ -200,8 +201,9 @@ def test_concurrent_scene_choices_one_wins_per_version(own_clone: str) -> None:
 
 def test_retry_policy_retries_transient_failures_only() -> None:
     calls: list[int] = []
+    sleeper = SyncExecutor(None, lambda: None)  # type: ignore[arg-type]  # only sleeps
 
-    def flaky() -> str:
+    async def flaky() -> str:
         calls.append(1)
         if len(calls) < 3:
             raise errors.CdlstoreError(
@@ -209,15 +211,15 @@ def test_retry_policy_retries_transient_failures_only() -> None:
             ) from psycopg.errors.SerializationFailure()
         return "ok"
 
-    assert retrying(flaky, base_delay=0.001) == "ok" and len(calls) == 3
+    assert run_sync(retrying(sleeper, flaky, base_delay=0.001)) == "ok" and len(calls) == 3
     calls.clear()
 
-    def broken() -> str:
+    async def broken() -> str:
         calls.append(1)
         raise errors.InvalidInput("bad document")
 
     with pytest.raises(errors.InvalidInput):
-        retrying(broken, base_delay=0.001)
+        run_sync(retrying(sleeper, broken, base_delay=0.001))
     assert len(calls) == 1
 
 

@@ -75,14 +75,14 @@ SELECT functions_are('cdl', ARRAY[
     'remove_knowledge', 'remove_response_template', 'render_workflow_prompt',
     'rollback_character', 'schema_version', 'search_character_knowledge', 'search_characters',
     'start_workflow_instance', 'upsert_character_field', 'upsert_communication_pattern',
-    'upsert_knowledge', 'upsert_response_template']);
+    'upsert_knowledge', 'upsert_response_template', 'get_workflow_graph']);
 SELECT functions_are('docstore', ARRAY[
     '_change_tag', '_check_name', '_check_page', '_cursor', '_drop_orphan_bodies', '_emit',
     '_item', '_page', '_uncursor', '_version', 'ack_changes', 'create_metadata_index',
     'declare_tag', 'delete_document', 'get_document', 'get_document_by_tag',
     'get_document_by_tag_at', 'get_tagged', 'list_by_session', 'list_documents',
     'prune_versions', 'purge_document', 'put_document', 'read_changes', 'remove_tag', 'set_tag',
-    'tag_history']);
+    'tag_history', 'document_history']);
 SELECT functions_are('ops', ARRAY[
     '_complete', '_day', '_enqueue', '_event', '_fail_task', '_fail_workflow', '_move_workflow',
     '_refuse_change', '_running_task', '_task_json', '_workflow_json', 'advance_workflow_step',
@@ -90,7 +90,8 @@ SELECT functions_are('ops', ARRAY[
     'create_workflow', 'enqueue_task', 'enqueue_tasks', 'expire_tasks', 'expire_workflows',
     'export_events', 'export_messages', 'export_tasks', 'export_workflows', 'fail_task',
     'fail_workflow', 'get_conversation', 'get_task', 'get_workflow', 'list_events',
-    'list_workflows', 'metrics', 'record_event', 'start_workflow']);
+    'list_workflows', 'metrics', 'record_event', 'start_workflow',
+    '_task_for_change', 'list_tasks', 'retry_task', 'cancel_task']);
 SELECT functions_are('game', ARRAY[
     '_as_document', '_container', '_end_session', '_import_one', '_normalized', '_ref',
     '_session_for_change', '_session_json', 'abandon_game_session', 'award_badge',

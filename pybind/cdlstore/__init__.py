@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .client import Client, connect
+from .client import AsyncClient, Client, connect, connect_async
 from .errors import CdlstoreError
 
 try:
@@ -10,4 +10,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["CdlstoreError", "Client", "__version__", "connect"]
+__all__ = ["AsyncClient", "CdlstoreError", "Client", "__version__", "connect", "connect_async"]

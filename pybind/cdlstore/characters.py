@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from psycopg.types.json import Jsonb
 
+from .domain import Domain, M, method
 from .errors import InvalidInput, NotFound
 from .models import (
     Character,
@@ -19,10 +20,6 @@ from .models import (
     SearchHit,
     VersionDiff,
 )
-
-if TYPE_CHECKING:
-    from .client import Client
-
 
 GET_SQL = "SELECT cdl.get_character_complete(%(name)s) AS doc"
 
@@ -43,43 +40,47 @@ def read_document(path: str | Path) -> Any:
         raise InvalidInput(f"{path}: cannot read it as {path.suffix or 'JSON'}: {exc}") from exc
 
 
-class Characters:
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def import_json(
+class Characters(Domain[M]):
+    @method
+    async def import_json(
         self,
         document: dict[str, Any],
         import_source: str = "json_import",
         normalized_name: str | None = None,
     ) -> int:
         """Import a CDL document (wrapped, flat or mixed); returns the character id."""
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT cdl.import_character_from_json(character_json => %(doc)s, "
             "import_source => %(source)s, normalized_name => %(normalized)s) AS id",
             {"doc": Jsonb(document), "source": import_source, "normalized": normalized_name},
         )
         return int(row["id"])
 
-    def import_file(self, path: str | Path, normalized_name: str | None = None) -> int:
+    @method
+    async def import_file(self, path: str | Path, normalized_name: str | None = None) -> int:
         """Import a CDL file (JSON, or YAML by suffix); the import source is the file name."""
-        return self.import_json(
+        return await self.import_json(
             read_document(path), f"file:{Path(path).name}"[:100], normalized_name
         )
 
-    def get(self, name: str) -> Character:
+    @method
+    async def get(self, name: str) -> Character:
         """The whole character in one call; :class:`CharacterNotFound` when unknown."""
-        row = self._client._one(GET_SQL, {"name": name})
+        row = await self._client._one(GET_SQL, {"name": name})
         if row["doc"] is None:
             raise CharacterNotFound(f"character {name!r} not found")
         return Character.model_validate(row["doc"])
 
-    def export(self, name: str) -> dict[str, Any]:
+    @method
+    async def export(self, name: str) -> dict[str, Any]:
         """The character in the wrapped CDL form."""
-        row = self._client._one("SELECT cdl.export_character_json(%(name)s) AS doc", {"name": name})
+        row = await self._client._one(
+            "SELECT cdl.export_character_json(%(name)s) AS doc", {"name": name}
+        )
         return dict(row["doc"])
 
-    def upsert_field(
+    @method
+    async def upsert_field(
         self,
         name: str,
         path: str,
@@ -89,7 +90,7 @@ class Characters:
         is_public: bool = True,
     ) -> int:
         """Set a field (dot path, ``\\.`` for a dot in a key); returns values changed."""
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT cdl.upsert_character_field(name => %(name)s, field_path => %(path)s, "
             "field_value => %(value)s, field_source => %(source)s, "
             "confidence => %(confidence)s::numeric, is_public => %(public)s) AS changed",
@@ -104,15 +105,17 @@ class Characters:
         )
         return int(row["changed"])
 
-    def remove_field(self, name: str, path: str) -> int:
+    @method
+    async def remove_field(self, name: str, path: str) -> int:
         """Remove a field and everything under it; returns values removed."""
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT cdl.remove_character_field(name => %(name)s, field_path => %(path)s) AS n",
             {"name": name, "path": path},
         )
         return int(row["n"])
 
-    def define_field(
+    @method
+    async def define_field(
         self,
         path: str,
         data_type: str,
@@ -123,7 +126,7 @@ class Characters:
         category: str | None = None,
     ) -> int:
         """Declare a field's data type and rules, enforced from now on; returns its id."""
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT cdl.define_character_field(field_path => %(path)s, data_type => %(dtype)s, "
             "field_type => %(ftype)s, validation_rules => %(rules)s, description => %(desc)s, "
             "is_required => %(required)s, category => %(category)s) AS id",
@@ -139,69 +142,82 @@ class Characters:
         )
         return int(row["id"])
 
-    def create_version(
+    @method
+    async def create_version(
         self, name: str, version_name: str | None = None, description: str | None = None
     ) -> int:
         """Snapshot the character; returns the new version number."""
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT cdl.create_character_version(name => %(name)s, version_name => %(vname)s, "
             "description => %(desc)s) AS v",
             {"name": name, "vname": version_name, "desc": description},
         )
         return int(row["v"])
 
-    def versions(self, name: str) -> list[CharacterVersion]:
-        rows = self._client._all(
+    @method
+    async def versions(self, name: str) -> list[CharacterVersion]:
+        rows = await self._client._all(
             "SELECT * FROM cdl.list_character_versions(name => %(name)s)", {"name": name}
         )
         return [CharacterVersion.model_validate(r) for r in rows]
 
-    def rollback(self, name: str, version: int) -> int:
+    @method
+    async def rollback(self, name: str, version: int) -> int:
         """Restore a version as a new version; returns the new version number."""
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT cdl.rollback_character(name => %(name)s, version_number => %(v)s) AS v",
             {"name": name, "v": version},
         )
         return int(row["v"])
 
-    def diff(self, name: str, from_version: int, to_version: int) -> VersionDiff:
-        row = self._client._one(
+    @method
+    async def diff(self, name: str, from_version: int, to_version: int) -> VersionDiff:
+        row = await self._client._one(
             "SELECT cdl.diff_character_versions(name => %(name)s, from_version => %(a)s, "
             "to_version => %(b)s) AS diff",
             {"name": name, "a": from_version, "b": to_version},
         )
         return VersionDiff.model_validate(row["diff"])
 
-    def search(self, query: str, status: str | None = None, limit: int = 20) -> list[SearchHit]:
-        rows = self._client._all(
+    @method
+    async def search(
+        self, query: str, status: str | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        rows = await self._client._all(
             "SELECT * FROM cdl.search_characters(query => %(q)s, status => %(status)s, "
             "max_results => %(limit)s)",
             {"q": query, "status": status, "limit": limit},
         )
         return [SearchHit.model_validate(r) for r in rows]
 
-    def search_knowledge(self, name: str, query: str, limit: int = 20) -> list[KnowledgeHit]:
-        rows = self._client._all(
+    @method
+    async def search_knowledge(self, name: str, query: str, limit: int = 20) -> list[KnowledgeHit]:
+        rows = await self._client._all(
             "SELECT * FROM cdl.search_character_knowledge(name => %(name)s, query => %(q)s, "
             "max_results => %(limit)s)",
             {"name": name, "q": query, "limit": limit},
         )
         return [KnowledgeHit.model_validate(r) for r in rows]
 
-    def list(
+    @method
+    async def list(
         self, status: str | None = None, archetype: str | None = None
     ) -> list[CharacterSummary]:
-        rows = self._client._all(
+        rows = await self._client._all(
             "SELECT * FROM cdl.list_characters(status_filter => %(s)s, archetype_filter => %(a)s)",
             {"s": status, "a": archetype},
         )
         return [CharacterSummary.model_validate(r) for r in rows]
 
-    def archive(self, name: str) -> bool:
-        row = self._client._one("SELECT cdl.archive_character(%(name)s) AS changed", {"name": name})
+    @method
+    async def archive(self, name: str) -> bool:
+        row = await self._client._one(
+            "SELECT cdl.archive_character(%(name)s) AS changed", {"name": name}
+        )
         return bool(row["changed"])
 
-    def upsert_pattern(
+    @method
+    async def upsert_pattern(
         self,
         name: str,
         pattern_type: str,
@@ -211,7 +227,7 @@ class Characters:
         frequency: str = "regular",
         priority: int = 50,
     ) -> int:
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT cdl.upsert_communication_pattern(character_name => %(name)s, "
             "pattern_type => %(type)s, pattern_name => %(pname)s, pattern_value => %(value)s, "
             "context => %(context)s, frequency => %(freq)s, priority => %(prio)s) AS id",
@@ -227,14 +243,16 @@ class Characters:
         )
         return int(row["id"])
 
-    def remove_pattern(self, name: str, pattern_type: str, pattern_name: str) -> bool:
-        row = self._client._one(
+    @method
+    async def remove_pattern(self, name: str, pattern_type: str, pattern_name: str) -> bool:
+        row = await self._client._one(
             "SELECT cdl.remove_communication_pattern(%(name)s, %(type)s, %(pname)s) AS removed",
             {"name": name, "type": pattern_type, "pname": pattern_name},
         )
         return bool(row["removed"])
 
-    def upsert_template(
+    @method
+    async def upsert_template(
         self,
         name: str,
         scenario: str,
@@ -244,7 +262,7 @@ class Characters:
         priority: int = 50,
         is_active: bool = True,
     ) -> int:
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT cdl.upsert_response_template(character_name => %(name)s, "
             "scenario => %(scenario)s, template_name => %(tname)s, template_text => %(text)s, "
             "conditions => %(cond)s, priority => %(prio)s, is_active => %(active)s) AS id",
@@ -260,14 +278,16 @@ class Characters:
         )
         return int(row["id"])
 
-    def remove_template(self, name: str, scenario: str, template_name: str) -> bool:
-        row = self._client._one(
+    @method
+    async def remove_template(self, name: str, scenario: str, template_name: str) -> bool:
+        row = await self._client._one(
             "SELECT cdl.remove_response_template(%(name)s, %(scenario)s, %(tname)s) AS removed",
             {"name": name, "scenario": scenario, "tname": template_name},
         )
         return bool(row["removed"])
 
-    def upsert_knowledge(
+    @method
+    async def upsert_knowledge(
         self,
         name: str,
         knowledge_type: str,
@@ -279,7 +299,7 @@ class Characters:
         tags: Sequence[str] | None = None,
         is_public: bool = True,
     ) -> int:
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT cdl.upsert_knowledge(character_name => %(name)s, "
             "knowledge_type => %(type)s, knowledge_key => %(key)s, content => %(content)s, "
             "parent_key => %(parent)s, confidence => %(conf)s::numeric, importance => %(imp)s, "
@@ -298,19 +318,22 @@ class Characters:
         )
         return int(row["id"])
 
-    def remove_knowledge(self, name: str, key: str) -> bool:
-        row = self._client._one(
+    @method
+    async def remove_knowledge(self, name: str, key: str) -> bool:
+        row = await self._client._one(
             "SELECT cdl.remove_knowledge(%(name)s, %(key)s) AS removed", {"name": name, "key": key}
         )
         return bool(row["removed"])
 
-    def render_documents(self, max_count: int = 1000) -> int:
+    @method
+    async def render_documents(self, max_count: int = 1000) -> int:
         """Render the documents that bursts of writes left unrendered, so that ``get`` takes its
         fast path again (it is correct either way); returns how many were rendered."""
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT cdl.render_character_documents(max_count => %(n)s) AS n", {"n": max_count}
         )
         return int(row["n"])
 
-    def refresh_analytics(self) -> None:
-        self._client._one("SELECT cdl.refresh_character_analytics() AS done")
+    @method
+    async def refresh_analytics(self) -> None:
+        await self._client._one("SELECT cdl.refresh_character_analytics() AS done")

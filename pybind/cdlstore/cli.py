@@ -1,19 +1,51 @@
-"""The ``cdlstore`` command line."""
+# PYTHON_ARGCOMPLETE_OK
+"""The ``cdlstore`` command line: argparse, with shell completion by argcomplete.
+
+Every command that prints data takes ``--json`` (one JSON document on stdout; a stream of them, one
+per line, for ``ops events tail`` and ``chat``); otherwise it prints readable lines or tables.
+Errors are one line on stderr, ``cdlstore: error: [CODE] message | HINT: ...``, and the exit code
+says what kind of error it was (:data:`EXIT_CODES`)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
-from datetime import date
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from . import __version__, migrations
-from .client import check_dsn, connect
+from .client import Client, check_dsn, connect
 from .dsn import default_dsn
-from .errors import CdlstoreError
+from .errors import (
+    AlreadyExists,
+    CdlstoreError,
+    Conflict,
+    ConnectionFailed,
+    Forbidden,
+    InvalidInput,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+)
 from .models import WorkflowStep
+
+# What a script can rely on: 0 success, 1 any other error, 2 bad usage (argparse), and these.
+EXIT_CODES: dict[type[CdlstoreError], int] = {
+    ConnectionFailed: 3,
+    NotFound: 4,
+    InvalidInput: 5,
+    Conflict: 6,
+    InvalidState: 6,
+    AlreadyExists: 6,
+    Forbidden: 6,
+    LimitExceeded: 7,
+}
 
 
 def _migrate(args: argparse.Namespace) -> None:
@@ -97,16 +129,100 @@ def _db(args: argparse.Namespace) -> None:
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    print(json.dumps(_plain(data), indent=2, ensure_ascii=False, default=str))
+
+
+def _plain(data: Any) -> Any:
+    """Models (and lists of them) as JSON-ready data."""
+    if hasattr(data, "model_dump"):
+        return data.model_dump(mode="json")
+    if isinstance(data, list | tuple):
+        return [_plain(d) for d in data]
+    return data
+
+
+def _cell(value: Any, width: int = 48) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(rows: Sequence[Any], columns: Sequence[str]) -> None:
+    """Rows (models or dicts) as aligned columns with a header; nothing at all when empty."""
+    if not rows:
+        return
+    cells = [[_cell(_plain(r).get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _show(args: argparse.Namespace, data: Any, columns: Sequence[str]) -> None:
+    """--json: the data as one JSON document; else a table of it."""
+    if args.json:
+        _print_json(data)
+    else:
+        _table(data if isinstance(data, list) else [data], columns)
+
+
+def _progress(total: int | None, unit: str, label: str) -> Any:
+    """A tqdm progress bar on stderr while stdout is a terminal; None otherwise."""
+    if not sys.stdout.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, desc=label, leave=False, file=sys.stderr)
+
+
+def _import_characters(chars: Any, files: Sequence[str], as_json: bool) -> None:
+    """Import each file, then print the key (normalized name) each was stored under -- also for
+    the files imported before one that failed."""
+    bar = _progress(len(files), "file", "import") if len(files) > 1 else None
+    ids: list[tuple[str, int]] = []
+    try:
+        for path in files:
+            ids.append((path, chars.import_file(path)))
+            if bar is not None:
+                bar.update()
+    finally:
+        if bar is not None:
+            bar.close()
+        keys = {c.id: c.normalized_name for c in chars.list()} if ids else {}
+        imported = [{"file": f, "id": i, "key": keys.get(i)} for f, i in ids]
+        if as_json:
+            _print_json(imported)
+        else:
+            for row in imported:
+                print(f"imported {row['file']} as {row['key']} (character {row['id']})")
 
 
 def _character(args: argparse.Namespace) -> None:
     with connect(min_size=1, max_size=1) as client:
         chars = client.characters
         if args.action == "import":
-            for path in args.files:
-                character_id = chars.import_file(path)
-                print(f"imported {path} as character {character_id}")
+            _import_characters(chars, args.files, args.json)
+        elif args.action == "list":
+            rows = chars.list(args.status, args.archetype)
+            if args.json:
+                _print_json(rows)
+            else:
+                _table(
+                    [
+                        {
+                            "key": c.normalized_name,
+                            "name": c.name,
+                            "status": c.status,
+                            "updated": c.updated_at,
+                        }
+                        for c in rows
+                    ],
+                    ["key", "name", "status", "updated"],
+                )
         elif args.action == "show":
             character = chars.get(args.name)
             if args.json:
@@ -129,7 +245,11 @@ def _character(args: argparse.Namespace) -> None:
         elif args.action == "export":
             _print_json(chars.export(args.name))
         elif args.action == "versions":
-            for v in chars.versions(args.name):
+            versions = chars.versions(args.name)
+            if args.json:
+                _print_json(versions)
+                return
+            for v in versions:
                 when = v.created_at.isoformat(timespec="seconds")
                 print(
                     f"{v.version_number:>4}  {when}  {v.version_name or ''}  {v.description or ''}"
@@ -137,13 +257,21 @@ def _character(args: argparse.Namespace) -> None:
         elif args.action == "diff":
             _print_json(chars.diff(args.name, args.v1, args.v2).model_dump(exclude_none=True))
         elif args.action == "search":
-            for hit in chars.search(args.query, limit=args.limit):
+            hits = chars.search(args.query, limit=args.limit)
+            if args.json:
+                _print_json(hits)
+                return
+            for hit in hits:
                 print(
                     f"{hit.rank:.3f}  {hit.normalized_name}  {hit.source}:{hit.match_path}  "
                     f"{hit.snippet}"
                 )
         elif args.action == "render":
-            print(f"{chars.render_documents(args.max_count)} document(s) rendered")
+            n = chars.render_documents(args.max_count)
+            if args.json:
+                _print_json({"rendered": n})
+            else:
+                print(f"{n} document(s) rendered")
 
 
 def _json_arg(text: str) -> dict[str, Any]:
@@ -171,33 +299,111 @@ def _workflow(args: argparse.Namespace) -> None:
     with connect(min_size=1, max_size=1) as client:
         if args.action == "import":
             file_id = client.workflows.import_file(args.character, args.file)
-            print(f"imported {args.file} for {args.character} (workflow file {file_id})")
+            if args.json:
+                _print_json({"character": args.character, "workflow_file_id": file_id})
+            else:
+                print(f"imported {args.file} for {args.character} (workflow file {file_id})")
+        elif args.action == "graph":
+            if args.json:
+                _print_json(client.workflows.get_graph(args.character, args.workflow))
+            else:
+                print(client.workflows.graph(args.character, args.workflow, args.format), end="")
         else:
-            for c in client.workflows.check(args.character, args.message, args.user, args.context):
+            candidates = client.workflows.check(
+                args.character, args.message, args.user, args.context
+            )
+            if args.json:
+                _print_json(candidates)
+                return
+            for c in candidates:
                 print(json.dumps(c.model_dump(), ensure_ascii=False))
 
 
-def _chat(args: argparse.Namespace) -> None:
-    """Each line is one user message; '/yes' confirms an LLM-validated workflow."""
-    with connect(min_size=1, max_size=1) as client:
-        last = None
+def _reply_line(name: str, step: WorkflowStep) -> str:
+    """One readable line for a processed message: what happened, the state, the prompt."""
+    parts = [f"{name}: {step.action.replace('_', ' ')}"]
+    if step.workflow_name:
+        parts.append(f"{step.workflow_name} → {step.state or '-'} ({step.status or '-'})")
+    line = " · ".join(parts)
+    if step.prompt_injection:
+        line += "\n    prompt: " + " ".join(step.prompt_injection.split())
+    if step.llm_prompt:
+        line += "\n    needs an LLM check (type /yes to confirm): " + " ".join(
+            step.llm_prompt.split()
+        )
+    return line
+
+
+def _read_lines(prompt: str, interactive: bool) -> Iterator[str]:
+    """Lines of the user: with a prompt and readline history on a terminal, else plain stdin."""
+    if not interactive:
         for line in sys.stdin:
-            message = line.rstrip("\n")
-            confirmed = message.strip() == "/yes" and last is not None
+            yield line.rstrip("\n")
+        return
+    import readline
+
+    history = Path(os.environ.get("CDLSTORE_CHAT_HISTORY", Path.home() / ".cdlstore_chat_history"))
+    with contextlib.suppress(OSError):
+        readline.read_history_file(history)
+    try:
+        while True:
+            try:
+                yield input(prompt)
+            except EOFError:
+                print()
+                return
+    finally:
+        with contextlib.suppress(OSError):
+            readline.write_history_file(history)
+
+
+def _chat(args: argparse.Namespace) -> None:
+    """Each line is one user message; '/yes' confirms an LLM-validated workflow, '/quit' ends.
+    Every user message and every reply is written to the ops conversation chat:CHARACTER:USER."""
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    with connect(min_size=1, max_size=2) as client:
+        character = client.characters.get(args.character)
+        key = character.normalized_name
+        conversation = f"chat:{key}:{args.user}"
+        if interactive:
+            print(f"Chatting with {character.name} ({key}) as {args.user}.")
+            print(f"Messages are kept in the ops conversation {conversation}.")
+            print("/yes confirms an LLM check, /quit or Ctrl-D ends.")
+        last = None
+        ops = client.operations
+        for line in _read_lines(f"{args.user}> ", interactive):
+            message = line.strip()
+            if message == "/quit":
+                break
+            confirmed = message == "/yes" and last is not None
             if confirmed:
                 message = last or ""
-            elif not message.strip():
+            elif not message:
                 continue
-            step = client.workflows.process(
-                args.user, args.character, message, confirmed, args.context
+            if not confirmed:
+                ops.append_message(conversation, "user", message, metadata={"user_id": args.user})
+            step = client.workflows.process(args.user, key, message, confirmed, args.context)
+            shown = step.model_dump(mode="json", exclude_none=True)
+            ops.append_message(
+                conversation,
+                "assistant",
+                step.prompt_injection or step.action,
+                metadata={"step": shown},
+                agent_id=key,
             )
-            print(f"> {message}")
-            _print_step(step)
+            if args.json:
+                print(json.dumps(shown, ensure_ascii=False), flush=True)
+            else:
+                print(_reply_line(character.name, step), flush=True)
             last = message if step.action == "needs_llm_validation" else None
 
 
 def _export(args: argparse.Namespace) -> None:
-    from .operations import terminal_progress
+    bar = _progress(None, "row", f"{args.type} {args.date}")
+
+    def progress(chunk: bytes) -> None:  # a row is a line (jsonl; csv but for quoted newlines)
+        if bar is not None:
+            bar.update(chunk.count(b"\n"))
 
     with connect(min_size=1, max_size=1) as client:
         path, rows = client.operations.export(
@@ -205,27 +411,20 @@ def _export(args: argparse.Namespace) -> None:
             args.date,
             args.format,
             args.out,
-            terminal_progress(f"{args.type} {args.date}"),
+            on_chunk=progress if bar is not None else None,
         )
-    print(f"{'' if not sys.stderr.isatty() else chr(10)}wrote {rows} rows to {path}")
+    if bar is not None:
+        bar.close()
+    if args.json:
+        _print_json({"path": str(path), "rows": rows})
+    else:
+        print(f"wrote {rows} rows to {path}")
 
 
 def _metrics(args: argparse.Namespace) -> None:
-    import time
+    from .metrics import serve
 
-    from prometheus_client import REGISTRY, start_http_server
-
-    from .metrics import OpsCollector
-
-    client = connect(min_size=1, max_size=2)
-    REGISTRY.register(OpsCollector(client))
-    start_http_server(args.port, addr=args.host)
-    print(f"serving ops metrics on http://{args.host}:{args.port}/metrics", file=sys.stderr)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        client.close()
+    serve(args.host, args.port)
 
 
 def _game(args: argparse.Namespace) -> None:
@@ -237,6 +436,9 @@ def _game(args: argparse.Namespace) -> None:
             if not isinstance(documents, list):
                 raise CdlstoreError(f"{args.file}: expected a JSON list of documents")
             report = client.game.import_documents(args.container, documents)
+            if args.json:
+                _print_json(report)
+                return
             for doc in report["documents"]:
                 if doc["status"] == "rejected":
                     print(f"rejected {doc['id']}: {doc['reason']}", file=sys.stderr)
@@ -247,6 +449,9 @@ def _game(args: argparse.Namespace) -> None:
             )
         else:
             result = client.game.compare(args.container)
+            if args.json:
+                _print_json(result)
+                return
             for d in result["differences"]:
                 print(json.dumps(d, ensure_ascii=False))
             print(
@@ -256,11 +461,237 @@ def _game(args: argparse.Namespace) -> None:
             )
 
 
+DOC_COLUMNS = ["document_uuid", "version", "type", "name", "created_at", "created_by"]
+TASK_COLUMNS = ["execution_id", "task_name", "task_type", "status", "retry_count", "created_at"]
+RUN_COLUMNS = ["workflow_id", "name", "workflow_type", "status", "completed_steps", "created_at"]
+
+
+def _read_body(source: str) -> Any:
+    """A JSON body from a file, or from stdin for '-'."""
+    from .characters import read_document
+
+    if source != "-":
+        return read_document(source)
+    try:
+        return json.load(sys.stdin)
+    except ValueError as exc:
+        raise InvalidInput(f"stdin is not JSON: {exc}") from exc
+
+
+def _document(args: argparse.Namespace, doc: Any) -> None:
+    if args.json:
+        _print_json(doc)
+        return
+    _table([doc], DOC_COLUMNS)
+    print(json.dumps(doc.body, indent=2, ensure_ascii=False, default=str))
+
+
+def _docs(args: argparse.Namespace) -> None:
+    with connect(min_size=1, max_size=1) as client:
+        docs = client.documents
+        if args.action == "put":
+            ref = docs.put(
+                args.namespace,
+                args.type,
+                _read_body(args.file),
+                name=args.name,
+                metadata=args.metadata,
+                session_id=args.session,
+                document_uuid=args.uuid,
+                expected_version=args.expected_version,
+            )
+            _show(args, ref, ["document_uuid", "version"])
+        elif args.action == "get":
+            if args.tag:
+                _document(args, docs.get_by_tag(args.uuid, args.tag))
+            else:
+                _document(args, docs.get(args.uuid, args.version))
+        elif args.action == "history":
+            history = docs.history(args.uuid, args.limit)
+            if args.json:
+                _print_json(history)
+                return
+            deleted = f", deleted {_cell(history.deleted_at)}" if history.deleted_at else ""
+            print(f"{history.namespace}/{history.type} {history.document_uuid}{deleted}")
+            _table(history.versions, ["version", "created_at", "created_by", "session_id", "tags"])
+        elif args.action == "tag":
+            old = docs.set_tag(
+                args.uuid,
+                args.version,
+                args.tag,
+                expected_version=args.expected_version,
+                force=args.force,
+            )
+            if args.json:
+                _print_json({"tag": args.tag, "version": args.version, "previous_version": old})
+            else:
+                print(f"{args.tag} -> version {args.version} (was {old if old else 'unset'})")
+        elif args.action == "tagged":
+            _show(args, docs.get_tagged(args.namespace, args.type, args.tag, False), DOC_COLUMNS)
+        elif args.action == "list":
+            page = max(1, min(args.limit, 1000))
+            found = list(
+                itertools.islice(
+                    docs.list(args.namespace, args.type, args.filter, page_size=page), args.limit
+                )
+            )
+            _show(args, found, DOC_COLUMNS)
+        elif args.action == "changes":
+            events = docs.read_changes(args.consumer, args.limit)
+            if events and not args.peek:
+                docs.ack_changes(args.consumer, events[-1].id)
+            _show(args, events, ["id", "operation", "document_uuid", "version", "created_at"])
+
+
+def _ops(args: argparse.Namespace) -> None:
+    with connect(min_size=1, max_size=2) as client:
+        ops = client.operations
+        if args.what == "tasks":
+            if args.action == "list":
+                tasks = ops.list_tasks(args.status, args.type, args.workflow, args.limit)
+                _show(args, tasks, TASK_COLUMNS)
+            else:
+                task = {
+                    "show": lambda: ops.get_task(args.id),
+                    "retry": lambda: ops.retry_task(args.id),
+                    "cancel": lambda: ops.cancel_task(args.id, args.reason),
+                }[args.action]()
+                _show(args, task, [*TASK_COLUMNS, "error"])
+        elif args.what == "runs":
+            if args.action == "list":
+                page = ops.list_workflows(args.status, args.type, args.limit)
+                _show(args, page.items, RUN_COLUMNS)
+            else:
+                _show(args, ops.get_workflow(args.id), [*RUN_COLUMNS, "error"])
+        else:
+            _tail_events(args, client)
+
+
+def _tail_events(args: argparse.Namespace, client: Client) -> None:
+    """The newest events, oldest first, then (unless --no-follow) each new one as it comes."""
+    ops = client.operations
+    page = ops.list_events(event_type=args.type, page_size=args.limit)
+    columns = ["event_id", "created_at", "event_type", "entity_type", "entity_id", "severity"]
+    for event in reversed(page.items):
+        _event_line(args, event.model_dump(mode="json"), columns)
+    if args.no_follow:
+        return
+    seen = 0
+    with contextlib.suppress(KeyboardInterrupt):
+        for note in ops.listen_events():
+            if args.type is None or note.get("event_type") == args.type:
+                _event_line(args, note, columns)
+                seen += 1
+                if args.max_events is not None and seen >= args.max_events:
+                    return
+
+
+def _event_line(args: argparse.Namespace, event: dict[str, Any], columns: Sequence[str]) -> None:
+    if args.json:
+        print(json.dumps(event, ensure_ascii=False, default=str), flush=True)
+    else:
+        print("  ".join(_cell(event.get(c), 36) for c in columns), flush=True)
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError("expected YYYY-MM-DD") from exc
+
+
+Adder = Callable[[str, Callable[[argparse.Namespace], None], str], argparse.ArgumentParser]
+
+
+def _docs_parser(add: Adder, out: argparse.ArgumentParser) -> None:
+    """cdlstore docs ..."""
+    p = add(
+        "docs",
+        _docs,
+        "The versioned document store: put, get, history, tag, tagged, list, changes.",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("put", parents=[out], help="store a document or its next version")
+    a.add_argument("namespace")
+    a.add_argument("type")
+    a.add_argument("file", help="a JSON (or YAML) file with the body; - reads stdin")
+    a.add_argument("--name")
+    a.add_argument("--metadata", type=_json_arg, help="a JSON object")
+    a.add_argument("--session", help="the session id it belongs to")
+    a.add_argument("--uuid", help="the document to write a new version of")
+    a.add_argument("--expected-version", type=int, help="write only if still at this version")
+    a = actions.add_parser("get", parents=[out], help="a document version with its body")
+    a.add_argument("uuid")
+    a.add_argument("--version", type=int, help="default: the newest")
+    a.add_argument("--tag", help="the version this tag points at")
+    a = actions.add_parser(
+        "history", parents=[out], help="every version, newest first, with its tags"
+    )
+    a.add_argument("uuid")
+    a.add_argument("--limit", type=int, default=100)
+    a = actions.add_parser("tag", parents=[out], help="point a tag at a version")
+    a.add_argument("uuid")
+    a.add_argument("version", type=int)
+    a.add_argument("tag")
+    a.add_argument("--expected-version", type=int, help="compare-and-swap: where it points now")
+    a.add_argument("--force", action="store_true", help="move a protected tag")
+    a = actions.add_parser("tagged", parents=[out], help="the documents of a type with a tag")
+    a.add_argument("namespace")
+    a.add_argument("type")
+    a.add_argument("tag")
+    a = actions.add_parser("list", parents=[out], help="the newest version of each document")
+    a.add_argument("namespace")
+    a.add_argument("type")
+    a.add_argument("--filter", type=_json_arg, help="metadata containing this JSON object")
+    a.add_argument("--limit", type=int, default=100)
+    a = actions.add_parser(
+        "changes", parents=[out], help="a consumer's next change events, then acknowledge them"
+    )
+    a.add_argument("consumer")
+    a.add_argument("--limit", type=int, default=100)
+    a.add_argument("--peek", action="store_true", help="do not acknowledge them")
+
+
+def _ops_parser(add: Adder, out: argparse.ArgumentParser) -> None:
+    """cdlstore ops tasks|runs|events ..."""
+    p = add("ops", _ops, "Agent operations: tasks, workflow runs, the event feed.")
+    whats = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+    tasks = whats.add_parser("tasks", help="the task queue: list, show, retry, cancel")
+    actions = tasks.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("list", parents=[out], help="tasks, newest first")
+    a.add_argument("--status", choices=["pending", "running", "completed", "failed", "cancelled"])
+    a.add_argument("--type", help="only this task type")
+    a.add_argument("--workflow", help="only the tasks of this workflow run")
+    a.add_argument("--limit", type=int, default=50)
+    for name, text in [
+        ("show", "one task"),
+        ("retry", "queue a failed or cancelled task again"),
+        ("cancel", "cancel a pending or running task"),
+    ]:
+        a = actions.add_parser(name, parents=[out], help=text)
+        a.add_argument("id", metavar="EXECUTION_ID")
+        if name == "cancel":
+            a.add_argument("--reason")
+    runs = whats.add_parser("runs", help="workflow runs: list, show")
+    actions = runs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("list", parents=[out], help="workflow runs, newest first")
+    a.add_argument("--status", choices=["pending", "running", "completed", "failed"])
+    a.add_argument("--type", help="only this workflow type")
+    a.add_argument("--limit", type=int, default=50)
+    a = actions.add_parser("show", parents=[out], help="one workflow run")
+    a.add_argument("id", metavar="WORKFLOW_ID")
+    events = whats.add_parser("events", help="the event feed")
+    actions = events.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser(
+        "tail",
+        parents=[out],
+        help="the newest events, then each new one as it is recorded (Ctrl-C ends); --json "
+        "prints one JSON document per line",
+    )
+    a.add_argument("--type", help="only this event type")
+    a.add_argument("--limit", type=int, default=20, help="how many past events (default 20)")
+    a.add_argument("--no-follow", action="store_true", help="print the past events and stop")
+    a.add_argument("--max-events", type=int, help="stop after this many new events")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -317,44 +748,80 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", choices=["start", "stop", "status", "bindir"])
 
+    out = argparse.ArgumentParser(add_help=False)
+    out.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
     p = add(
         "character",
         _character,
-        "Characters (CDL): import files, show, export, versions, diff, search, render.",
+        "Characters (CDL): import files, list, show, export, versions, diff, search, render.",
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = actions.add_parser("import", help="import CDL files (JSON; YAML by suffix)")
+    a = actions.add_parser(
+        "import", parents=[out], help="import CDL files (JSON; YAML by suffix); prints each key"
+    )
     a.add_argument("files", nargs="+", metavar="FILE")
+    a = actions.add_parser(
+        "list", parents=[out], help="every character: key, name, status, updated"
+    )
+    a.add_argument("--status", help="only this status (e.g. active, archived)")
+    a.add_argument("--archetype", help="only this archetype")
     a = actions.add_parser("show", help="a readable summary of a character")
     a.add_argument("name")
     a.add_argument("--json", action="store_true", help="print the whole document instead")
-    a = actions.add_parser("export", help="print the character as a wrapped CDL file")
+    a = actions.add_parser("export", help="print the character as a wrapped CDL file (JSON)")
     a.add_argument("name")
-    a = actions.add_parser("versions", help="list the versions of a character")
+    a = actions.add_parser("versions", parents=[out], help="list the versions of a character")
     a.add_argument("name")
-    a = actions.add_parser("diff", help="field-level difference of two versions")
+    a = actions.add_parser("diff", help="field-level difference of two versions (JSON)")
     a.add_argument("name")
     a.add_argument("v1", type=int)
     a.add_argument("v2", type=int)
-    a = actions.add_parser("search", help="full-text search over all characters")
+    a = actions.add_parser("search", parents=[out], help="full-text search over all characters")
     a.add_argument("query")
     a.add_argument("--limit", type=int, default=20)
     a = actions.add_parser(
         "render",
+        parents=[out],
         help="render documents that bursts of writes left unrendered (run it now and then)",
     )
     a.add_argument("--max-count", type=int, default=1000)
 
-    p = add("workflow", _workflow, "Character workflows: import a YAML file, check a message.")
+    p = add(
+        "workflow",
+        _workflow,
+        "Character workflows: import a YAML file, check a message, draw the state machines.",
+    )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = actions.add_parser("import", help="import or replace a character's workflow file")
+    a = actions.add_parser(
+        "import", parents=[out], help="import or replace a character's workflow file"
+    )
     a.add_argument("character")
     a.add_argument("file")
-    a = actions.add_parser("check", help="which workflows a message would start (starts nothing)")
+    a = actions.add_parser(
+        "check", parents=[out], help="which workflows a message would start (starts nothing)"
+    )
     a.add_argument("character")
     a.add_argument("message")
     a.add_argument("--user", default="cli")
     a.add_argument("--context", type=_json_arg, default={}, help="caller context, a JSON object")
+    a = actions.add_parser(
+        "graph",
+        parents=[out],
+        help="draw a character's workflows (or one): states, transitions with their triggers "
+        "and actions, initial and final states, timeouts (--json: the graph data)",
+    )
+    a.add_argument("character")
+    a.add_argument("workflow", nargs="?")
+    a.add_argument(
+        "--format",
+        choices=["mermaid", "dot", "svg"],
+        default="mermaid",
+        help="mermaid (stateDiagram-v2, the default), dot (Graphviz) or svg (drawn by dot)",
+    )
+
+    _docs_parser(add, out)
+    _ops_parser(add, out)
 
     p = add(
         "export-training",
@@ -366,6 +833,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", required=True, type=_day, help="YYYY-MM-DD (UTC)")
     p.add_argument("--format", default="jsonl", choices=["csv", "jsonl"])
     p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--json", action="store_true", help="print {path, rows} as JSON")
 
     p = add(
         "game",
@@ -374,13 +842,20 @@ def build_parser() -> argparse.ArgumentParser:
         "relational copy with the documents kept in docstore (namespace game).",
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = actions.add_parser("import", help="upsert a JSON list of exported documents")
+    a = actions.add_parser("import", parents=[out], help="upsert a JSON list of exported documents")
     a.add_argument("container")
     a.add_argument("file")
-    a = actions.add_parser("compare", help="list the records that differ from their documents")
+    a = actions.add_parser(
+        "compare", parents=[out], help="list the records that differ from their documents"
+    )
     a.add_argument("container")
 
-    p = add("metrics", _metrics, "Serve ops.metrics() in the Prometheus text format.")
+    p = add(
+        "metrics",
+        _metrics,
+        "Serve ops.metrics() in the Prometheus text format at /metrics (cdlstore_up 0 while the "
+        "database is unreachable, never an error page) and a liveness check at /healthz.",
+    )
     p.add_argument("action", choices=["serve"])
     p.add_argument("--port", type=int, default=9187)
     p.add_argument("--host", default="127.0.0.1")
@@ -388,22 +863,36 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "chat",
         _chat,
-        "Talk to a character's workflows: each line read from standard input "
-        "is processed and the step shown; '/yes' confirms an LLM-validated workflow.",
+        "Talk to a character's workflows: each line (at a prompt, with history, on a terminal) "
+        "is processed and the reply shown; '/yes' confirms an LLM-validated workflow, '/quit' "
+        "ends. Every message and reply is written to the ops conversation chat:CHARACTER:USER "
+        "(export-training --type messages).",
     )
     p.add_argument("character")
-    p.add_argument("--user", required=True)
+    p.add_argument("--user", default=os.environ.get("USER") or "cli", help="default: $USER")
+    p.add_argument("--json", action="store_true", help="one JSON document per reply")
     p.add_argument("--context", type=_json_arg, default={}, help="caller context, a JSON object")
     return parser
 
 
+def _error_line(exc: CdlstoreError) -> str:
+    code = f"[{exc.sqlstate}] " if exc.sqlstate else ""
+    return " ".join(f"cdlstore: error: {code}{exc}".split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    import argcomplete
+
+    argcomplete.autocomplete(parser)
+    args = parser.parse_args(argv)
     try:
         args.func(args)
     except CdlstoreError as exc:
-        print(f"cdlstore: error: {exc}", file=sys.stderr)
-        return 1
+        print(_error_line(exc), file=sys.stderr)
+        return next((n for cls, n in EXIT_CODES.items() if isinstance(exc, cls)), 1)
+    except KeyboardInterrupt:
+        return 130
     except BrokenPipeError:  # e.g. piped into head
         sys.stderr.close()
     return 0

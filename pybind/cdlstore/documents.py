@@ -2,38 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from .errors import CdlstoreError, translated
-from .models import ChangeEvent, Document, DocumentPage, DocumentRef, PruneReport, TagEvent
-
-if TYPE_CHECKING:
-    from .client import Client
+from .domain import Domain, M, iterator, method
+from .models import (
+    ChangeEvent,
+    Document,
+    DocumentHistory,
+    DocumentPage,
+    DocumentRef,
+    PruneReport,
+    TagEvent,
+)
 
 CHANNEL = "cdlstore_docstore"
 
 
-def _pages(fetch: Callable[[str | None], DocumentPage]) -> Iterator[Document]:
+async def _pages(fetch: Callable[[str | None], Awaitable[DocumentPage]]) -> AsyncIterator[Document]:
     """The items of every page, following next_cursor."""
     after = None
     while True:
-        page = fetch(after)
-        yield from page.items
+        page = await fetch(after)
+        for item in page.items:
+            yield item
         if page.next_cursor is None:
             return
         after = page.next_cursor
 
 
-class Documents:
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def put(
+class Documents(Domain[M]):
+    @method
+    async def put(
         self,
         namespace: str,
         type: str,
@@ -48,7 +52,7 @@ class Documents:
         expected_version: int | None = None,
     ) -> DocumentRef:
         """A new document, or the next version of one (only if still ``expected_version``)."""
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT (r).document_uuid, (r).version FROM docstore.put_document("
             "namespace => %(ns)s, type => %(type)s, body => %(body)s, name => %(name)s, "
             "metadata => %(meta)s, created_by => %(by)s, created_by_type => %(by_type)s, "
@@ -69,48 +73,54 @@ class Documents:
         )
         return DocumentRef.model_validate(row)
 
-    def get(self, document_uuid: UUID | str, version: int | None = None) -> Document:
-        row = self._client._one(
+    @method
+    async def get(self, document_uuid: UUID | str, version: int | None = None) -> Document:
+        row = await self._client._one(
             "SELECT docstore.get_document(%(uuid)s, %(version)s) AS doc",
             {"uuid": document_uuid, "version": version},
         )
         return Document.model_validate(row["doc"])
 
-    def get_by_tag(self, document_uuid: UUID | str, tag: str) -> Document:
-        row = self._client._one(
+    @method
+    async def get_by_tag(self, document_uuid: UUID | str, tag: str) -> Document:
+        row = await self._client._one(
             "SELECT docstore.get_document_by_tag(%(uuid)s, %(tag)s) AS doc",
             {"uuid": document_uuid, "tag": tag},
         )
         return Document.model_validate(row["doc"])
 
-    def get_by_tag_at(
+    @method
+    async def get_by_tag_at(
         self, document_uuid: UUID | str, tag: str, as_of: datetime
     ) -> Document | None:
         """What the tag pointed at at ``as_of``; None when it pointed at nothing."""
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT docstore.get_document_by_tag_at(%(uuid)s, %(tag)s, %(at)s) AS doc",
             {"uuid": document_uuid, "tag": tag, "at": as_of},
         )
         return Document.model_validate(row["doc"]) if row["doc"] is not None else None
 
-    def get_tagged(
+    @method
+    async def get_tagged(
         self, namespace: str, type: str, tag: str, include_body: bool = True
     ) -> list[Document]:
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT docstore.get_tagged(%(ns)s, %(type)s, %(tag)s, %(body)s) AS docs",
             {"ns": namespace, "type": type, "tag": tag, "body": include_body},
         )
         return [Document.model_validate(d) for d in row["docs"]]
 
-    def declare_tag(
+    @method
+    async def declare_tag(
         self, namespace: str, tag: str, *, protected: bool = False, immutable: bool = False
     ) -> None:
-        self._client._one(
+        await self._client._one(
             "SELECT docstore.declare_tag(%(ns)s, %(tag)s, %(p)s, %(i)s) AS done",
             {"ns": namespace, "tag": tag, "p": protected, "i": immutable},
         )
 
-    def set_tag(
+    @method
+    async def set_tag(
         self,
         document_uuid: UUID | str,
         version: int,
@@ -124,7 +134,7 @@ class Documents:
     ) -> int | None:
         """Point a tag at a version; returns where it pointed before. Compare-and-swap with
         ``expected_version`` (Conflict otherwise)."""
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT docstore.set_tag(document_uuid => %(uuid)s, version => %(v)s, tag => %(tag)s, "
             "actor => %(actor)s, actor_type => %(atype)s, session_id => %(session)s, "
             "expected_version => %(expected)s, force => %(force)s) AS old",
@@ -142,7 +152,8 @@ class Documents:
         old: int | None = row["old"]
         return old
 
-    def remove_tag(
+    @method
+    async def remove_tag(
         self,
         document_uuid: UUID | str,
         tag: str,
@@ -151,7 +162,7 @@ class Documents:
         expected_version: int | None = None,
         force: bool = False,
     ) -> int | None:
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT docstore.remove_tag(document_uuid => %(uuid)s, tag => %(tag)s, "
             "actor => %(actor)s, expected_version => %(expected)s, force => %(force)s) AS old",
             {
@@ -165,14 +176,16 @@ class Documents:
         old: int | None = row["old"]
         return old
 
-    def tag_history(self, document_uuid: UUID | str, tag: str) -> list[TagEvent]:
-        row = self._client._one(
+    @method
+    async def tag_history(self, document_uuid: UUID | str, tag: str) -> list[TagEvent]:
+        row = await self._client._one(
             "SELECT docstore.tag_history(%(uuid)s, %(tag)s) AS events",
             {"uuid": document_uuid, "tag": tag},
         )
         return [TagEvent.model_validate(e) for e in row["events"]]
 
-    def session_page(
+    @method
+    async def session_page(
         self,
         session_id: str,
         types: Sequence[str] | None = None,
@@ -180,7 +193,7 @@ class Documents:
         page_size: int = 100,
         after: str | None = None,
     ) -> DocumentPage:
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT docstore.list_by_session(session_id => %(s)s, types => %(types)s, "
             "include_body => %(body)s, page_size => %(size)s, after => %(after)s) AS page",
             {
@@ -193,19 +206,22 @@ class Documents:
         )
         return DocumentPage.model_validate(row["page"])
 
-    def get_by_session(
+    @iterator
+    async def get_by_session(
         self,
         session_id: str,
         types: Sequence[str] | None = None,
         include_body: bool = True,
         limit: int = 100,
-    ) -> Iterator[Document]:
+    ) -> AsyncIterator[Document]:
         """Every version written in a session, newest first, page by page."""
-        return _pages(
+        async for doc in _pages(
             lambda after: self.session_page(session_id, types, include_body, limit, after)
-        )
+        ):
+            yield doc
 
-    def list_page(
+    @method
+    async def list_page(
         self,
         namespace: str,
         type: str,
@@ -214,7 +230,7 @@ class Documents:
         page_size: int = 100,
         after: str | None = None,
     ) -> DocumentPage:
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT docstore.list_documents(namespace => %(ns)s, type => %(type)s, "
             "metadata_filter => %(filter)s, include_body => %(body)s, page_size => %(size)s, "
             "after => %(after)s) AS page",
@@ -229,83 +245,105 @@ class Documents:
         )
         return DocumentPage.model_validate(row["page"])
 
-    def delete(
+    @method
+    async def delete(
         self, document_uuid: UUID | str, actor: str | None = None, session_id: str | None = None
     ) -> bool:
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT docstore.delete_document(document_uuid => %(uuid)s, actor => %(actor)s, "
             "session_id => %(s)s) AS done",
             {"uuid": document_uuid, "actor": actor, "s": session_id},
         )
         return bool(row["done"])
 
-    def purge(self, document_uuid: UUID | str, actor: str | None = None) -> bool:
-        row = self._client._one(
+    @method
+    async def purge(self, document_uuid: UUID | str, actor: str | None = None) -> bool:
+        row = await self._client._one(
             "SELECT docstore.purge_document(%(uuid)s, %(actor)s) AS done",
             {"uuid": document_uuid, "actor": actor},
         )
         return bool(row["done"])
 
-    def prune(
+    @method
+    async def prune(
         self, namespace: str, type: str, keep_last: int, older_than: timedelta, dry_run: bool = True
     ) -> PruneReport:
-        row = self._client._one(
+        row = await self._client._one(
             "SELECT docstore.prune_versions(%(ns)s, %(type)s, %(keep)s, %(older)s, %(dry)s) "
             "AS report",
             {"ns": namespace, "type": type, "keep": keep_last, "older": older_than, "dry": dry_run},
         )
         return PruneReport.model_validate(row["report"])
 
-    def create_metadata_index(self, type: str, field: str) -> str:
+    @method
+    async def create_metadata_index(self, type: str, field: str) -> str:
         """Create (concurrently, so writers go on) an index on ``metadata->>field`` for one type.
         Needs an autocommit connection of a role that may create indexes. Returns the DDL."""
-        ddl: str = self._client._one(
-            "SELECT docstore.create_metadata_index(%(type)s, %(field)s) AS ddl",
-            {"type": type, "field": field},
+        ddl: str = (
+            await self._client._one(
+                "SELECT docstore.create_metadata_index(%(type)s, %(field)s) AS ddl",
+                {"type": type, "field": field},
+            )
         )["ddl"]
-        with translated(), self._client._source.connection() as conn:
-            if not conn.autocommit:
-                raise CdlstoreError("create_metadata_index needs an autocommit connection")
-            conn.execute(ddl)  # the DDL is built by the database with quoted names
+        # the DDL is built by the database with quoted names
+        await self._client._execute_outside_transaction(ddl)
         return ddl
 
-    def read_changes(self, consumer: str, max_count: int = 100) -> list[ChangeEvent]:
-        row = self._client._one(
+    @method
+    async def read_changes(self, consumer: str, max_count: int = 100) -> list[ChangeEvent]:
+        row = await self._client._one(
             "SELECT docstore.read_changes(%(c)s, %(n)s) AS events", {"c": consumer, "n": max_count}
         )
         return [ChangeEvent.model_validate(e) for e in row["events"]]
 
-    def ack_changes(self, consumer: str, up_to_id: int) -> bool:
-        row = self._client._one(
+    @method
+    async def ack_changes(self, consumer: str, up_to_id: int) -> bool:
+        row = await self._client._one(
             "SELECT docstore.ack_changes(%(c)s, %(id)s) AS moved", {"c": consumer, "id": up_to_id}
         )
         return bool(row["moved"])
 
-    def changes(self, consumer: str, batch: int = 100) -> Iterator[ChangeEvent]:
+    @iterator
+    async def changes(self, consumer: str, batch: int = 100) -> AsyncIterator[ChangeEvent]:
         """Read, yield and acknowledge until caught up: after a crash a consumer resumes after
         the last batch it finished, missing nothing."""
         while True:
-            events = self.read_changes(consumer, batch)
+            events = await self.read_changes(consumer, batch)
             if not events:
                 return
-            yield from events
-            self.ack_changes(consumer, events[-1].id)
+            for event in events:
+                yield event
+            await self.ack_changes(consumer, events[-1].id)
 
-    def listen(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+    @iterator
+    async def listen(self, timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:
         """Live change notifications (small payloads; read_changes has the full events)."""
-        return self._client.listen(CHANNEL, timeout)
+        async for note in self._client.listen(CHANNEL, timeout):
+            yield note
 
-    def list(
+    @iterator
+    async def list(
         self,
         namespace: str,
         type: str,
         metadata_filter: dict[str, Any] | None = None,
         include_body: bool = False,
         page_size: int = 100,
-    ) -> Iterator[Document]:
+    ) -> AsyncIterator[Document]:
         """The newest version of every live document of a type, newest first."""
-        return _pages(
+        async for doc in _pages(
             lambda after: self.list_page(
                 namespace, type, metadata_filter, include_body, page_size, after
             )
+        ):
+            yield doc
+
+    @method
+    async def history(self, document_uuid: UUID | str, max_versions: int = 100) -> DocumentHistory:
+        """Every version of a document (newest first, no bodies) with the tags on each."""
+        row = await self._client._one(
+            "SELECT docstore.document_history(document_uuid => %(uuid)s, "
+            "max_versions => %(n)s) AS history",
+            {"uuid": document_uuid, "n": max_versions},
         )
+        return DocumentHistory.model_validate(row["history"])

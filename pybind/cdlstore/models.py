@@ -170,6 +170,23 @@ class Document(_Model):
     tag: str | None = None
 
 
+class DocumentVersion(Document):
+    """A version in a document's history, with the tags that point at it."""
+
+    tags: list[str] = []
+
+
+class DocumentHistory(_Model):
+    document_uuid: UUID
+    namespace: str
+    type: str
+    latest_version: int
+    created_at: datetime
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+    versions: list[DocumentVersion]
+
+
 class DocumentPage(_Model):
     items: list[Document]
     next_cursor: str | None = None

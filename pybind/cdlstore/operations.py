@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from .errors import InvalidInput, translated
+from .domain import Domain, M, iterator, method
+from .errors import InvalidInput
 from .models import EventPage, Message, Task, WorkflowRun, WorkflowRunPage
-
-if TYPE_CHECKING:
-    from .client import Client
 
 EXPORTS = {
     "events": "export_events",
@@ -28,15 +26,13 @@ EXPORTS = {
 EVENT_CHANNEL = "cdlstore_ops_events"
 
 
-class Operations:
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def _run(self, function: str, params: dict[str, Any]) -> Any:
-        return self._client._call(f"ops.{function}", params)
+class Operations(Domain[M]):
+    async def _run(self, function: str, params: dict[str, Any]) -> Any:
+        return await self._client._call(f"ops.{function}", params)
 
     # workflow runs
-    def create_workflow(
+    @method
+    async def create_workflow(
         self,
         name: str,
         workflow_type: str = "generic",
@@ -49,7 +45,7 @@ class Operations:
         tags: Sequence[str] = (),
         deadline: datetime | None = None,
     ) -> UUID:
-        result: UUID = self._run(
+        result: UUID = await self._run(
             "create_workflow",
             {
                 "name": name,
@@ -65,14 +61,18 @@ class Operations:
         )
         return result
 
-    def start_workflow(self, workflow_id: UUID | str) -> WorkflowRun:
-        return WorkflowRun.model_validate(self._run("start_workflow", {"workflow_id": workflow_id}))
+    @method
+    async def start_workflow(self, workflow_id: UUID | str) -> WorkflowRun:
+        return WorkflowRun.model_validate(
+            await self._run("start_workflow", {"workflow_id": workflow_id})
+        )
 
-    def advance_step(
+    @method
+    async def advance_step(
         self, workflow_id: UUID | str, step_result: Any = None, state_data: Any = None
     ) -> WorkflowRun:
         return WorkflowRun.model_validate(
-            self._run(
+            await self._run(
                 "advance_workflow_step",
                 {
                     "workflow_id": workflow_id,
@@ -82,9 +82,10 @@ class Operations:
             )
         )
 
-    def complete_workflow(self, workflow_id: UUID | str, result: Any = None) -> WorkflowRun:
+    @method
+    async def complete_workflow(self, workflow_id: UUID | str, result: Any = None) -> WorkflowRun:
         return WorkflowRun.model_validate(
-            self._run(
+            await self._run(
                 "complete_workflow",
                 {
                     "workflow_id": workflow_id,
@@ -93,15 +94,20 @@ class Operations:
             )
         )
 
-    def fail_workflow(self, workflow_id: UUID | str, error: str) -> WorkflowRun:
+    @method
+    async def fail_workflow(self, workflow_id: UUID | str, error: str) -> WorkflowRun:
         return WorkflowRun.model_validate(
-            self._run("fail_workflow", {"workflow_id": workflow_id, "error": error})
+            await self._run("fail_workflow", {"workflow_id": workflow_id, "error": error})
         )
 
-    def get_workflow(self, workflow_id: UUID | str) -> WorkflowRun:
-        return WorkflowRun.model_validate(self._run("get_workflow", {"workflow_id": workflow_id}))
+    @method
+    async def get_workflow(self, workflow_id: UUID | str) -> WorkflowRun:
+        return WorkflowRun.model_validate(
+            await self._run("get_workflow", {"workflow_id": workflow_id})
+        )
 
-    def list_workflows(
+    @method
+    async def list_workflows(
         self,
         status: str | None = None,
         workflow_type: str | None = None,
@@ -109,7 +115,7 @@ class Operations:
         after: str | None = None,
     ) -> WorkflowRunPage:
         return WorkflowRunPage.model_validate(
-            self._run(
+            await self._run(
                 "list_workflows",
                 {
                     "status": status,
@@ -120,16 +126,20 @@ class Operations:
             )
         )
 
-    def expire_workflows(self, as_of: datetime | None = None) -> int:
+    @method
+    async def expire_workflows(self, as_of: datetime | None = None) -> int:
         return int(
-            self._client._one(
-                "SELECT ops.expire_workflows(coalesce(%(t)s::timestamptz, now())) AS n",
-                {"t": as_of},
+            (
+                await self._client._one(
+                    "SELECT ops.expire_workflows(coalesce(%(t)s::timestamptz, now())) AS n",
+                    {"t": as_of},
+                )
             )["n"]
         )
 
     # the task queue
-    def enqueue(
+    @method
+    async def enqueue(
         self,
         task_name: str,
         task_type: str,
@@ -141,7 +151,7 @@ class Operations:
         timeout_seconds: int = 300,
         available_at: datetime | None = None,
     ) -> UUID:
-        result: UUID = self._run(
+        result: UUID = await self._run(
             "enqueue_task",
             {
                 "task_name": task_name,
@@ -156,26 +166,32 @@ class Operations:
         )
         return result
 
-    def enqueue_many(self, tasks: Sequence[dict[str, Any]]) -> list[UUID]:
+    @method
+    async def enqueue_many(self, tasks: Sequence[dict[str, Any]]) -> list[UUID]:
         """Queue a batch ({task_name, task_type, input_data, priority, ...}) in one transaction."""
-        result: list[UUID] = self._run("enqueue_tasks", {"tasks": Jsonb(list(tasks))})
+        result: list[UUID] = await self._run("enqueue_tasks", {"tasks": Jsonb(list(tasks))})
         return result
 
-    def complete_many(self, completions: dict[UUID, Any]) -> int:
+    @method
+    async def complete_many(self, completions: dict[UUID, Any]) -> int:
         """Complete a batch of running tasks (execution id -> output) in one transaction."""
         batch = [{"execution_id": str(k), "output": v} for k, v in completions.items()]
-        return int(self._run("complete_tasks", {"completions": Jsonb(batch)}))
+        return int(await self._run("complete_tasks", {"completions": Jsonb(batch)}))
 
-    def claim(self, agent_id: str, task_types: Sequence[str], max_count: int = 1) -> list[Task]:
-        rows = self._run(
+    @method
+    async def claim(
+        self, agent_id: str, task_types: Sequence[str], max_count: int = 1
+    ) -> list[Task]:
+        rows = await self._run(
             "claim_tasks",
             {"agent_id": agent_id, "task_types": list(task_types), "max_count": max_count},
         )
         return [Task.model_validate(r) for r in rows]
 
-    def complete(self, execution_id: UUID | str, output: Any = None) -> Task:
+    @method
+    async def complete(self, execution_id: UUID | str, output: Any = None) -> Task:
         return Task.model_validate(
-            self._run(
+            await self._run(
                 "complete_task",
                 {
                     "execution_id": execution_id,
@@ -184,23 +200,64 @@ class Operations:
             )
         )
 
-    def fail(self, execution_id: UUID | str, error: str) -> Task:
+    @method
+    async def fail(self, execution_id: UUID | str, error: str) -> Task:
         return Task.model_validate(
-            self._run("fail_task", {"execution_id": execution_id, "error": error})
+            await self._run("fail_task", {"execution_id": execution_id, "error": error})
         )
 
-    def expire_tasks(self, as_of: datetime | None = None) -> int:
+    @method
+    async def expire_tasks(self, as_of: datetime | None = None) -> int:
         return int(
-            self._client._one(
-                "SELECT ops.expire_tasks(coalesce(%(t)s::timestamptz, now())) AS n", {"t": as_of}
+            (
+                await self._client._one(
+                    "SELECT ops.expire_tasks(coalesce(%(t)s::timestamptz, now())) AS n",
+                    {"t": as_of},
+                )
             )["n"]
         )
 
-    def get_task(self, execution_id: UUID | str) -> Task:
-        return Task.model_validate(self._run("get_task", {"execution_id": execution_id}))
+    @method
+    async def get_task(self, execution_id: UUID | str) -> Task:
+        return Task.model_validate(await self._run("get_task", {"execution_id": execution_id}))
+
+    @method
+    async def list_tasks(
+        self,
+        status: str | None = None,
+        task_type: str | None = None,
+        workflow_id: UUID | str | None = None,
+        max_count: int = 50,
+        before: datetime | None = None,
+    ) -> list[Task]:
+        """Tasks, newest first; ``before`` (the last one's created_at) gives the next page."""
+        rows = await self._run(
+            "list_tasks",
+            {
+                "status": status,
+                "task_type": task_type,
+                "workflow_id": workflow_id,
+                "max_count": max_count,
+                "before": before,
+            },
+        )
+        return [Task.model_validate(r) for r in rows]
+
+    @method
+    async def retry_task(self, execution_id: UUID | str) -> Task:
+        """Queue a failed or cancelled task again, its retries starting over."""
+        return Task.model_validate(await self._run("retry_task", {"execution_id": execution_id}))
+
+    @method
+    async def cancel_task(self, execution_id: UUID | str, reason: str | None = None) -> Task:
+        """Cancel a pending or running task."""
+        return Task.model_validate(
+            await self._run("cancel_task", {"execution_id": execution_id, "reason": reason})
+        )
 
     # events and conversations
-    def record_event(
+    @method
+    async def record_event(
         self,
         event_type: str,
         *,
@@ -214,7 +271,7 @@ class Operations:
         severity: str = "info",
     ) -> int:
         return int(
-            self._run(
+            await self._run(
                 "record_event",
                 {
                     "event_type": event_type,
@@ -230,7 +287,8 @@ class Operations:
             )
         )
 
-    def list_events(
+    @method
+    async def list_events(
         self,
         *,
         event_type: str | None = None,
@@ -242,7 +300,7 @@ class Operations:
         after: str | None = None,
     ) -> EventPage:
         return EventPage.model_validate(
-            self._run(
+            await self._run(
                 "list_events",
                 {
                     "event_type": event_type,
@@ -256,11 +314,14 @@ class Operations:
             )
         )
 
-    def listen_events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+    @iterator
+    async def listen_events(self, timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:
         """New events as they are recorded (small payloads; list_events has the full rows)."""
-        return self._client.listen(EVENT_CHANNEL, timeout)
+        async for note in self._client.listen(EVENT_CHANNEL, timeout):
+            yield note
 
-    def append_message(
+    @method
+    async def append_message(
         self,
         instance_id: str,
         role: str,
@@ -272,7 +333,7 @@ class Operations:
         is_error: bool = False,
     ) -> int:
         return int(
-            self._run(
+            await self._run(
                 "append_message",
                 {
                     "instance_id": instance_id,
@@ -286,30 +347,35 @@ class Operations:
             )
         )
 
-    def get_conversation(
+    @method
+    async def get_conversation(
         self, instance_id: str, limit: int = 100, before: int | None = None
     ) -> list[Message]:
-        rows = self._run(
+        rows = await self._run(
             "get_conversation",
             {"instance_id": instance_id, "max_messages": limit, "before": before},
         )
         return [Message.model_validate(r) for r in rows]
 
-    def metrics(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._run("metrics", {})
+    @method
+    async def metrics(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._run("metrics", {})
         return result
 
     # exports
-    def export(
+    @method
+    async def export(
         self,
         kind: str,
         day: date,
         fmt: str,
         out_dir: str | Path,
         progress: Callable[[int], None] | None = None,
+        on_chunk: Callable[[bytes], None] | None = None,
     ) -> tuple[Path, int]:
         """Stream one UTC day of `kind` with COPY ... TO STDOUT into out_dir/kind/kind_DAY.fmt,
-        replacing that file atomically. Returns the file and its row count."""
+        replacing that file atomically. Returns the file and its row count. ``progress`` gets
+        the bytes written so far, ``on_chunk`` each chunk as it is written."""
         if kind not in EXPORTS or fmt not in ("csv", "jsonl"):
             raise InvalidInput(
                 f"export type must be one of {', '.join(EXPORTS)} and format csv or jsonl"
@@ -328,17 +394,21 @@ class Operations:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
         written = 0
-        with translated(), self._client._source.connection() as conn, conn.cursor() as cur:
-            with conn.transaction(), partial.open("wb") as out:
-                # an export may rightly take longer than the client's statement timeout
-                cur.execute("SELECT set_config('statement_timeout', '0', true)")
-                with cur.copy(copy) as stream:
-                    for chunk in stream:
-                        out.write(chunk)
-                        written += len(chunk)
-                        if progress:
-                            progress(written)
-                count = cur.rowcount
+        with partial.open("wb") as out:
+
+            def write(chunk: bytes) -> None:
+                nonlocal written
+                out.write(chunk)
+                written += len(chunk)
+                if progress:
+                    progress(written)
+                if on_chunk:
+                    on_chunk(chunk)
+
+            # an export may rightly take longer than the client's statement timeout
+            count = await self._client._copy_out(
+                copy, write, setup="SELECT set_config('statement_timeout', '0', true)"
+            )
         os.replace(partial, target)
         return target, count
 
