@@ -287,11 +287,17 @@ def test_metrics_replace_connections_a_restart_left_dead(own_clone: str, serve: 
         status, text = get(base + "/metrics")
         assert status == 200 and "cdlstore_up 1.0" in text and "cdlstore_queue_depth" in text
         with psycopg.connect(own_clone, autocommit=True) as admin:
-            killed = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ).fetchone()
-        assert killed and killed[0] >= 1
+            pids = [
+                pid
+                for (pid,) in admin.execute(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).fetchall()
+            ]
+            assert pids
+            admin.execute(
+                "SELECT pg_terminate_backend(pid, 10000) FROM unnest(%s::int[]) pid", [pids]
+            )
         for _ in range(3):
             status, text = get(base + "/metrics")
             assert status == 200 and "cdlstore_up 1.0" in text

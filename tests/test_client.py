@@ -262,11 +262,11 @@ def test_cli_migrate_status_dry_run_and_dsn(
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (["--to", "0042_nothing", "--dry-run"], "cdlstore: error: unknown migration '0042_"),
-        (["--dsn", "this is = not a dsn"], "cdlstore: error: invalid database URL"),
-        (["--dsn", "postgresql://nobody@127.0.0.1:1/none"], "cdlstore: error: cannot connect"),
+        (["--to", "0042_nothing", "--dry-run"], "cdlstore: error: unknown migration '0042_", 1),
+        (["--dsn", "this is = not a dsn"], "cdlstore: error: invalid database URL", 3),
+        (["--dsn", "postgresql://nobody@127.0.0.1:1/none"], "cdlstore: error: cannot connect", 3),
     ],
 )
 def test_cli_migrate_bad_input_is_one_line_and_changes_nothing(
@@ -275,11 +275,12 @@ def test_cli_migrate_bad_input_is_one_line_and_changes_nothing(
     capsys: pytest.CaptureFixture[str],
     args: list[str],
     message: str,
+    code: int,
 ) -> None:
     from cdlstore import cli
 
     monkeypatch.setenv("DATABASE_URL", own_db)
-    assert cli.main(["migrate", *args]) == 1
+    assert cli.main(["migrate", *args]) == code
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), err
