@@ -141,27 +141,34 @@ def _workflow(args: argparse.Namespace) -> None:
             file_id = client.workflows.import_file(args.character, args.file)
             print(f"imported {args.file} for {args.character} (workflow file {file_id})")
         else:
-            for c in client.workflows.check(args.character, args.message, args.user, args.context):
+            for c in client.workflows.check(args.user, args.character, args.message, args.context):
                 print(json.dumps(c.model_dump(), ensure_ascii=False))
 
 
 def _chat(args: argparse.Namespace) -> None:
-    """Each line is one user message; '/yes' confirms an LLM-validated workflow."""
+    """Each line is one user message; '/yes' confirms an LLM-validated workflow, '/no' declines
+    it (the next candidate is then offered or started)."""
     with connect(min_size=1, max_size=1) as client:
-        last = None
+        last: str | None = None
+        verdicts: dict[str, bool] = {}
+        pending: str | None = None
         for line in sys.stdin:
             message = line.rstrip("\n")
-            confirmed = message.strip() == "/yes" and last is not None
-            if confirmed:
-                message = last or ""
-            elif not message.strip():
+            answer = message.strip() if message.strip() in ("/yes", "/no") else None
+            if answer and last is not None and pending is not None:
+                verdicts[pending] = answer == "/yes"
+                message = last
+            elif not message.strip() or answer:
                 continue
+            else:
+                verdicts = {}
             step = client.workflows.process(
-                args.user, args.character, message, confirmed, args.context
+                args.user, args.character, message, context=args.context, llm_verdicts=verdicts
             )
             print(f"> {message}")
             _print_step(step)
-            last = message if step.action == "needs_llm_validation" else None
+            waiting = step.action == "needs_llm_validation"
+            last, pending = (message, step.workflow_name) if waiting else (None, None)
 
 
 def _export(args: argparse.Namespace) -> None:
