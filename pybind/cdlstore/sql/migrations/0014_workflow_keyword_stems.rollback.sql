@@ -1,7 +1,11 @@
 DROP FUNCTION IF EXISTS cdl.process_workflow_message(varchar, varchar, text, boolean, jsonb, jsonb);
 -- the helpers of this step (the function files of the step before bring back theirs)
 DROP FUNCTION IF EXISTS cdl._match_lists(text, tsvector, tsquery, text[], text[]);
-DROP FUNCTION IF EXISTS cdl._enter_state(bigint, text, text, timestamptz);
+DROP FUNCTION IF EXISTS cdl._start(text, bigint, bigint, jsonb, jsonb);
+DROP FUNCTION IF EXISTS cdl._state_status(boolean, text, text);
+DROP FUNCTION IF EXISTS cdl._state_timeout(boolean, integer, jsonb, timestamptz);
+DROP FUNCTION IF EXISTS cdl._step_json(text, bigint, text, text, cdl.workflow_status_enum, jsonb, text, text);
+DROP FUNCTION IF EXISTS cdl._log_end(bigint, text, cdl.workflow_status_enum, text);
 DROP FUNCTION IF EXISTS cdl._transition(bigint, text, bigint, text, text, tsvector);
 DROP FUNCTION IF EXISTS cdl._check_verdicts(jsonb);
 DROP FUNCTION IF EXISTS cdl._message_facts(jsonb);

@@ -34,3 +34,4 @@ DROP FUNCTION IF EXISTS cdl.process_workflow_message(varchar, varchar, text, boo
 DROP FUNCTION IF EXISTS cdl._workflow_regexes(text[], text[]);
 DROP FUNCTION IF EXISTS cdl._match_lists(text, text, text, text[]);
 DROP FUNCTION IF EXISTS cdl._enter_state(bigint, text, text, text, timestamptz);
+DROP FUNCTION IF EXISTS cdl._start(text, bigint, bigint, jsonb, jsonb);  -- now returns the step

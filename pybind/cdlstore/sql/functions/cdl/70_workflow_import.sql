@@ -426,18 +426,20 @@ IMMUTABLE
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
-    result text := replace(replace(template, '{{', chr(1)), '}}', chr(2));
-    key text;
-    value jsonb;
+    result text;
+    entry record;
 BEGIN
-    IF template IS NULL THEN
-        RETURN NULL;
+    IF template IS NULL OR strpos(template, '{') = 0 THEN
+        RETURN template;
     END IF;
-    FOREACH key IN ARRAY cdl._placeholders(template, prefix) LOOP
-        value := context -> key;
-        IF value IS NOT NULL AND jsonb_typeof(value) <> 'null' THEN
-            result := replace(result, '{' || prefix || key || '}',
-                              CASE jsonb_typeof(value) WHEN 'string' THEN value #>> '{}' ELSE value::text END);
+    result := replace(replace(template, '{{', chr(1)), '}}', chr(2));
+    -- per context key (a few) rather than per placeholder found by a regex: no regex to run
+    FOR entry IN SELECT e.key, e.value FROM jsonb_each(context) AS e LOOP
+        IF jsonb_typeof(entry.value) <> 'null' AND strpos(result, '{' || prefix || entry.key || '}') > 0
+           AND entry.key ~ '^[A-Za-z0-9_]+$' THEN
+            result := replace(result, '{' || prefix || entry.key || '}',
+                              CASE jsonb_typeof(entry.value) WHEN 'string' THEN entry.value #>> '{}'
+                                   ELSE entry.value::text END);
         END IF;
     END LOOP;
     RETURN replace(replace(result, chr(1), '{'), chr(2), '}');

@@ -224,48 +224,78 @@ CREATE OR REPLACE FUNCTION cdl._log(
     p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text,
     message text DEFAULT NULL, details jsonb DEFAULT '{}')
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql  -- not sql: an INSERT in a SQL function is planned on every call
+SET search_path = cdl, pg_temp
 AS $$
+BEGIN
     INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-    VALUES (p_instance_id, p_user_id, event, from_state, to_state, message, coalesce(details, '{}'))
+    VALUES (p_instance_id, p_user_id, event, from_state, to_state, message, coalesce(details, '{}'));
+END
 $$;
 
 COMMENT ON FUNCTION cdl._log(bigint, text, cdl.workflow_event_enum, text, text, text, jsonb) IS
     'One row of the workflow execution log.';
 
-CREATE OR REPLACE FUNCTION cdl._enter_state(p_instance_id bigint, state text, action text, as_of timestamptz)
+CREATE OR REPLACE FUNCTION cdl._state_status(is_final boolean, state text, action text)
+RETURNS cdl.workflow_status_enum
+LANGUAGE sql
+STABLE PARALLEL SAFE  -- as the enum cast and timestamptz + interval are, so that it is inlined
+AS $$
+    -- a final state ends the instance: cancelled for cancel_transaction or a state named
+    -- cancelled, else completed
+    SELECT (CASE WHEN NOT is_final THEN 'active'
+                 WHEN action = 'cancel_transaction' OR state = 'cancelled' THEN 'cancelled'
+                 ELSE 'completed' END)::cdl.workflow_status_enum
+$$;
+
+COMMENT ON FUNCTION cdl._state_status(boolean, text, text) IS 'The status of an instance that enters a state.';
+
+CREATE OR REPLACE FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamptz)
+RETURNS timestamptz
+LANGUAGE sql
+STABLE PARALLEL SAFE  -- as the enum cast and timestamptz + interval are, so that it is inlined
+AS $$
+    -- a state's own timeout, else the file's default; none in a final state
+    SELECT CASE WHEN NOT is_final
+                THEN as_of + make_interval(secs => coalesce(timeout_seconds,
+                                                            (config ->> 'default_timeout_seconds')::numeric)) END
+$$;
+
+COMMENT ON FUNCTION cdl._state_timeout(boolean, integer, jsonb, timestamptz) IS
+    'When an instance that enters a state at as_of times out (the state''s timeout or the file''s default).';
+
+CREATE OR REPLACE FUNCTION cdl._step_json(
+    action text, instance_id bigint, workflow_name text, state text, status cdl.workflow_status_enum,
+    context jsonb, prompt_injection text, system_prompt_addition text)
+RETURNS jsonb
+LANGUAGE sql
+STABLE PARALLEL SAFE  -- as jsonb_build_object is
+AS $$
+    SELECT jsonb_build_object('action', action, 'instance_id', instance_id, 'workflow_name', workflow_name,
+               'state', state, 'status', status, 'context', context,
+               'prompt_injection', cdl._render(prompt_injection, context, 'context.'),
+               'system_prompt_addition', cdl._render(system_prompt_addition, context, 'context.'))
+$$;
+
+COMMENT ON FUNCTION cdl._step_json(text, bigint, text, text, cdl.workflow_status_enum, jsonb, text, text) IS
+    'The result of process_workflow_message: the step and the instance, prompts rendered.';
+
+CREATE OR REPLACE FUNCTION cdl._log_end(p_instance_id bigint, p_user_id text, status cdl.workflow_status_enum, state text)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
-DECLARE
-    inst record;
 BEGIN
-    -- the caller holds the instance's row lock (or has just created it) and logged the step
-    UPDATE cdl.workflow_instances i
-    SET current_state = state, updated_at = as_of,
-        status = CASE WHEN NOT s.is_final THEN 'active'
-                      WHEN action = 'cancel_transaction' OR state = 'cancelled' THEN 'cancelled'
-                      ELSE 'completed' END::cdl.workflow_status_enum,
-        timeout_at = CASE WHEN s.is_final THEN NULL
-                          ELSE as_of + make_interval(secs => coalesce(s.timeout_seconds,
-                                                     (f.config ->> 'default_timeout_seconds')::numeric)) END,
-        completed_at = CASE WHEN s.is_final THEN as_of END
-    FROM cdl.workflow_states s, cdl.character_workflows w, cdl.workflow_files f
-    WHERE i.id = p_instance_id AND s.workflow_id = i.workflow_id AND s.state_name = state
-      AND w.id = i.workflow_id AND f.id = w.file_id
-    RETURNING i.user_id, i.status INTO inst;
-    IF inst.status <> 'active' THEN
-        PERFORM cdl._log(p_instance_id, inst.user_id,
-                         (CASE inst.status WHEN 'cancelled' THEN 'workflow_cancelled'
-                          ELSE 'workflow_completed' END)::cdl.workflow_event_enum, state, NULL);
+    IF status IN ('completed', 'cancelled') THEN
+        PERFORM cdl._log(p_instance_id, p_user_id, (CASE status WHEN 'cancelled' THEN 'workflow_cancelled'
+                                                    ELSE 'workflow_completed' END)::cdl.workflow_event_enum,
+                         state, NULL);
     END IF;
 END
 $$;
 
-COMMENT ON FUNCTION cdl._enter_state(bigint, text, text, timestamptz) IS
-    'Move an instance into a state: timeout from the state or the file''s default; a final state '
-    'ends it (cancelled for cancel_transaction or a state named cancelled, else completed), logged.';
+COMMENT ON FUNCTION cdl._log_end(bigint, text, cdl.workflow_status_enum, text) IS
+    'Log the end of an instance that a state entry completed or cancelled.';
 
 CREATE OR REPLACE FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text)
 RETURNS void
@@ -279,7 +309,7 @@ COMMENT ON FUNCTION cdl._lock_user(bigint, text) IS 'Serialize the workflow work
 
 CREATE OR REPLACE FUNCTION cdl._start(
     p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb)
-RETURNS bigint
+RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
@@ -288,7 +318,14 @@ DECLARE
     v_active integer;
     v_id bigint;
 BEGIN
-    SELECT cw.*, f.config INTO w FROM cdl.character_workflows cw JOIN cdl.workflow_files f ON f.id = cw.file_id
+    SELECT cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
+           cw.system_prompt_addition, f.config, s.prompt_injection,
+           cdl._state_status(s.is_final, s.state_name, cw.on_trigger_action) AS status,
+           cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at
+    INTO w
+    FROM cdl.character_workflows cw
+    JOIN cdl.workflow_files f ON f.id = cw.file_id
+    JOIN cdl.workflow_states s ON s.workflow_id = cw.id AND s.state_name = cw.initial_state
     WHERE cw.id = p_workflow_id;
     SELECT count(*) INTO v_active FROM cdl.workflow_instances i
     WHERE i.user_id = p_user_id AND i.character_id = p_character_id AND i.status = 'active';
@@ -300,19 +337,23 @@ BEGIN
         RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, v_active,
             w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
     END IF;
-    INSERT INTO cdl.workflow_instances (user_id, character_id, workflow_id, current_state, context)
-    VALUES (p_user_id, p_character_id, p_workflow_id, w.initial_state, context)
+    -- the instance is written once, already in its initial state
+    INSERT INTO cdl.workflow_instances (user_id, character_id, workflow_id, current_state, context, status,
+                                        timeout_at, completed_at)
+    VALUES (p_user_id, p_character_id, p_workflow_id, w.initial_state, context, w.status, w.timeout_at,
+            CASE WHEN w.status <> 'active' THEN now() END)
     RETURNING id INTO v_id;
     PERFORM cdl._log(v_id, p_user_id, 'workflow_started', NULL, w.initial_state, trigger ->> 'message',
                      trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
                                                                'action', w.on_trigger_action));
-    PERFORM cdl._enter_state(v_id, w.initial_state, w.on_trigger_action, now());
-    RETURN v_id;
+    PERFORM cdl._log_end(v_id, p_user_id, w.status, w.initial_state);
+    RETURN cdl._step_json('started', v_id, w.workflow_name, w.initial_state, w.status, context,
+                          w.prompt_injection, w.system_prompt_addition);
 END
 $$;
 
 COMMENT ON FUNCTION cdl._start(text, bigint, bigint, jsonb, jsonb) IS
-    'Start an instance within the file''s limits (CD007 beyond them), logged.';
+    'Start an instance within the file''s limits (CD007 beyond them), logged; returns the started step.';
 
 CREATE OR REPLACE FUNCTION cdl._expire(as_of timestamptz, p_user_id text DEFAULT NULL, p_character_id bigint DEFAULT NULL)
 RETURNS integer
@@ -354,10 +395,8 @@ STABLE
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
-    RETURN (SELECT jsonb_build_object('action', action, 'instance_id', i.id, 'workflow_name', w.workflow_name,
-                       'state', i.current_state, 'status', i.status, 'context', i.context,
-                       'prompt_injection', cdl._render(s.prompt_injection, i.context, 'context.'),
-                       'system_prompt_addition', cdl._render(w.system_prompt_addition, i.context, 'context.'))
+    RETURN (SELECT cdl._step_json(action, i.id, w.workflow_name, i.current_state, i.status, i.context,
+                                  s.prompt_injection, w.system_prompt_addition)
             FROM cdl.workflow_instances i
             JOIN cdl.character_workflows w ON w.id = i.workflow_id
             LEFT JOIN cdl.workflow_states s ON s.workflow_id = i.workflow_id AND s.state_name = i.current_state
@@ -365,7 +404,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION cdl._step(text, bigint) IS 'The result of process_workflow_message for an instance.';
+COMMENT ON FUNCTION cdl._step(text, bigint) IS 'The result of process_workflow_message for a stored instance.';
 
 CREATE OR REPLACE FUNCTION cdl.start_workflow_instance(
     user_id varchar, character_name varchar, workflow_name varchar, initial_context jsonb DEFAULT '{}')
@@ -393,8 +432,8 @@ BEGIN
     PERFORM cdl._lock_user(v_character_id, user_id);
     PERFORM cdl._expire(now(), user_id, v_character_id);
     x := cdl._extract_context(v_workflow_id, '', NULL, '{}');
-    RETURN cdl._start(user_id, v_character_id, v_workflow_id, x.context || initial_context,
-                      jsonb_build_object('started_by', 'start_workflow_instance'));
+    RETURN (cdl._start(user_id, v_character_id, v_workflow_id, x.context || initial_context,
+                       jsonb_build_object('started_by', 'start_workflow_instance')) ->> 'instance_id')::bigint;
 END
 $$;
 
@@ -421,35 +460,47 @@ COMMENT ON FUNCTION cdl._check_verdicts(jsonb) IS 'Reject llm_verdicts that are 
 
 CREATE OR REPLACE FUNCTION cdl._transition(
     p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector)
-RETURNS boolean
+RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     tr record;
     m record;
+    v_context jsonb;
 BEGIN
     -- only the current state's transitions, in file order; the first that matches moves it
-    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action
+    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action, w.workflow_name,
+                     w.system_prompt_addition, s.prompt_injection,
+                     cdl._state_status(s.is_final, s.state_name, t.action) AS status,
+                     cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at
               FROM cdl.workflow_transitions t
+              JOIN cdl.workflow_states s ON s.workflow_id = t.workflow_id AND s.state_name = t.to_state
+              JOIN cdl.character_workflows w ON w.id = t.workflow_id
+              JOIN cdl.workflow_files f ON f.id = w.file_id
               WHERE t.workflow_id = p_workflow_id AND t.from_state = p_state
               ORDER BY t.sort_order LOOP
         m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords);
-        IF m.pattern IS NOT NULL OR m.keyword IS NOT NULL THEN
-            PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state,
-                             message, jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword,
-                                                         'action', tr.action));
-            PERFORM cdl._enter_state(p_instance_id, tr.to_state, tr.action, now());
-            RETURN true;
-        END IF;
+        CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
+        PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
+                         jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action));
+        -- the caller holds the instance's row lock
+        UPDATE cdl.workflow_instances i
+        SET current_state = tr.to_state, status = tr.status, timeout_at = tr.timeout_at, updated_at = now(),
+            completed_at = CASE WHEN tr.status <> 'active' THEN now() END
+        WHERE i.id = p_instance_id
+        RETURNING i.context INTO v_context;
+        PERFORM cdl._log_end(p_instance_id, p_user_id, tr.status, tr.to_state);
+        RETURN cdl._step_json('transitioned', p_instance_id, tr.workflow_name, tr.to_state, tr.status, v_context,
+                              tr.prompt_injection, tr.system_prompt_addition);
     END LOOP;
-    RETURN false;
+    RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION cdl._transition(bigint, text, bigint, text, text, tsvector) IS
-    'Apply the first transition of the instance''s current state that the message matches; '
-    'false when none does.';
+    'Apply the first transition of the instance''s current state that the message matches, '
+    'logged; returns the transitioned step, NULL when none matches.';
 
 CREATE OR REPLACE FUNCTION cdl.process_workflow_message(
     user_id varchar, character_name varchar, message text, llm_confirmed boolean DEFAULT false,
@@ -468,30 +519,40 @@ DECLARE
     v_verdict boolean;
     v_first boolean := true;
     v_first_active bigint;
-    v_started bigint;
+    v_step jsonb;
     v_active integer := 0;
 BEGIN
     PERFORM cdl._check_message(user_id, message);
-    PERFORM cdl._check_verdicts(llm_verdicts);
+    IF llm_verdicts IS DISTINCT FROM '{}' THEN
+        PERFORM cdl._check_verdicts(llm_verdicts);
+    END IF;
     PERFORM cdl._lock_user(v_character_id, user_id);
-    PERFORM cdl._expire(now(), user_id, v_character_id);
-    SELECT f.config INTO v_config FROM cdl.workflow_files f WHERE f.character_id = v_character_id AND f.is_current;
     v_words := to_tsvector('cdl.keywords', message);
 
     -- the active instances, locked: a sweeper that is ending one is waited for, and then it
-    -- is no longer active (an instance ends exactly once)
-    FOR inst IN SELECT i.id, i.user_id, i.workflow_id, i.current_state FROM cdl.workflow_instances i
+    -- is no longer active (an instance ends exactly once); overdue ones are ended first
+    FOR inst IN SELECT i.id, i.user_id, i.workflow_id, i.current_state, i.timeout_at <= now() AS overdue
+                FROM cdl.workflow_instances i
                 WHERE i.user_id = process_workflow_message.user_id AND i.character_id = v_character_id
-                  AND i.status = 'active' ORDER BY i.id FOR UPDATE LOOP
+                  AND i.status = 'active' ORDER BY coalesce(i.timeout_at <= now(), false) DESC, i.id
+                FOR UPDATE LOOP
+        IF inst.overdue THEN
+            PERFORM cdl._expire(now(), user_id, v_character_id);
+            CONTINUE;
+        END IF;
         v_active := v_active + 1;
         v_first_active := coalesce(v_first_active, inst.id);
-        IF cdl._transition(inst.id, inst.user_id, inst.workflow_id, inst.current_state, message, v_words) THEN
-            RETURN cdl._step('transitioned', inst.id);
+        v_step := cdl._transition(inst.id, inst.user_id, inst.workflow_id, inst.current_state, message, v_words);
+        IF v_step IS NOT NULL THEN
+            RETURN v_step;
         END IF;
     END LOOP;
-    IF v_active > 0 AND (NOT coalesce((v_config ->> 'concurrent_workflows')::boolean, false)
-                         OR v_active >= (v_config ->> 'max_pending_per_user')::numeric) THEN
-        RETURN cdl._step('unchanged', v_first_active);
+    IF v_active > 0 THEN
+        SELECT f.config INTO v_config FROM cdl.workflow_files f WHERE f.character_id = v_character_id AND f.is_current;
+        IF NOT coalesce((v_config ->> 'concurrent_workflows')::boolean, false)
+           OR v_active >= (v_config ->> 'max_pending_per_user')::numeric THEN
+            RETURN cdl._step('unchanged', v_first_active);
+        END IF;
     END IF;
 
     -- otherwise the first workflow the message starts, by the file's priority, skipping those
@@ -506,10 +567,9 @@ BEGIN
             RETURN jsonb_build_object('action', 'needs_llm_validation', 'workflow_name', cand.workflow_name,
                                       'llm_prompt', cand.llm_prompt, 'context', cand.context);
         END IF;
-        v_started := cdl._start(user_id, v_character_id, cand.workflow_id, cand.context,
+        RETURN cdl._start(user_id, v_character_id, cand.workflow_id, cand.context,
             jsonb_build_object('message', message, 'pattern', cand.pattern, 'keyword', cand.keyword,
                                'llm_verdict', v_verdict));
-        RETURN cdl._step('started', v_started);  -- a statement of its own: it must see the new row
     END LOOP;
     RETURN CASE WHEN v_first_active IS NOT NULL THEN cdl._step('unchanged', v_first_active)
                 ELSE jsonb_build_object('action', 'none') END;
