@@ -1970,7 +1970,7 @@ $$;
 
 ALTER FUNCTION cdl.check_workflow_triggers(character_name character varying, user_message text, user_id character varying, request_context jsonb) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.check_workflow_triggers(character_name character varying, user_message text, user_id character varying, request_context jsonb) IS 'Which workflows the message would start, starting nothing: per candidate the workflow, the pattern and keyword that matched, the extracted context and any LLM validation prompt, in the order of the file''s workflow_priority. request_context is checked by context_required.';
+COMMENT ON FUNCTION cdl.check_workflow_triggers(character_name character varying, user_message text, user_id character varying, request_context jsonb) IS 'Which workflows the message would start, starting nothing: per candidate the workflow, the pattern and keyword that matched, the extracted context and any LLM validation prompt, in the order of the file''s workflow_priority. context_required is tested against the built-in message facts (message_type = user_request) overridden by request_context.';
 
 CREATE FUNCTION cdl.create_character_version(name character varying, version_name character varying DEFAULT NULL::character varying, description text DEFAULT NULL::text) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER

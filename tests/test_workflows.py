@@ -297,12 +297,19 @@ def test_cli_workflow_and_chat(own_clone: str) -> None:
         "iris_marlow",
         "--user",
         "cli-user",
-        stdin="pour me a grog\nhere you are\nwarm me up\n/yes\n",
+        stdin="pour me a grog\nhere you are\nwarm me up\n/yes\nwarm me up\n/no\n",
     )
     assert chat.returncode == 0, chat.stderr
     actions = [
         json.loads(line)["action"] for line in chat.stdout.splitlines() if line.startswith("  {")
     ]
-    assert actions == ["started", "transitioned", "needs_llm_validation", "started"]
+    assert actions == [
+        "started",
+        "transitioned",
+        "needs_llm_validation",
+        "started",
+        "needs_llm_validation",
+        "none",  # declined, and no other workflow matches
+    ]
     bad = run_cli(own_clone, "workflow", "check", "iris_marlow", "hi", "--context", "[1]")
     assert bad.returncode == 2 and "must be a JSON object" in bad.stderr

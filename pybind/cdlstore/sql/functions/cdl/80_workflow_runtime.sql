@@ -218,7 +218,8 @@ $$;
 COMMENT ON FUNCTION cdl.check_workflow_triggers(varchar, text, varchar, jsonb) IS
     'Which workflows the message would start, starting nothing: per candidate the workflow, the '
     'pattern and keyword that matched, the extracted context and any LLM validation prompt, in '
-    'the order of the file''s workflow_priority. request_context is checked by context_required.';
+    'the order of the file''s workflow_priority. context_required is tested against the built-in '
+    'message facts (message_type = user_request) overridden by request_context.';
 
 CREATE OR REPLACE FUNCTION cdl._log(
     p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text,
