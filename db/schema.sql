@@ -1853,17 +1853,16 @@ DECLARE
     m record;
     x record;
     v_facts jsonb := cdl._message_facts(request_context);
-    v_priority text;
     v_lower text := lower(message);
     v_words tsvector := to_tsvector('cdl.keywords', message);
 BEGIN
-    SELECT f.config ->> 'workflow_priority' INTO v_priority
-    FROM cdl.workflow_files f WHERE f.character_id = p_character_id AND f.is_current;
     -- per workflow, only the patterns whose required text is in the message run as regexes
     -- (PostgreSQL caches only 32 compiled ones per connection); keywords are one tsquery
     FOR w IN SELECT cw.id, cw.workflow_name, cw.sort_order, cw.context_required, cw.llm_validation,
-                    cw.system_prompt_addition, cw.keyword_query, t.patterns, t.keywords
+                    cw.system_prompt_addition, cw.keyword_query, t.patterns, t.keywords,
+                    f.config ->> 'workflow_priority' AS priority
              FROM cdl.character_workflows cw
+             JOIN cdl.workflow_files f ON f.id = cw.file_id
              CROSS JOIN LATERAL (
                  SELECT array_agg(t.trigger_value ORDER BY t.sort_order)
                             FILTER (WHERE t.trigger_type = 'pattern_match'
@@ -1883,7 +1882,7 @@ BEGIN
         CONTINUE WHEN x.rejected IS NOT NULL;
         workflow_id := w.id;
         workflow_name := w.workflow_name;
-        sort_order := CASE WHEN v_priority = 'best_match' AND m.pattern IS NULL THEN 1000000 ELSE 0 END
+        sort_order := CASE WHEN w.priority = 'best_match' AND m.pattern IS NULL THEN 1000000 ELSE 0 END
                       + w.sort_order;
         pattern := m.pattern;
         keyword := m.keyword;
