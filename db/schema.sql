@@ -947,6 +947,35 @@ ALTER FUNCTION cdl._placeholders(template text, prefix text) OWNER TO cdlstore_o
 
 COMMENT ON FUNCTION cdl._placeholders(template text, prefix text) IS 'The keys of the {<prefix>key} placeholders of a template.';
 
+CREATE FUNCTION cdl._regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    -- the bound {m}, {m,} or {m,n} at position i (and a non-greedy ?)
+    bound text[] := regexp_match(substr(pattern, i, 16), '^\{([0-9]{1,4})(,([0-9]{0,4}))?\}(\??)');
+BEGIN
+    IF bound IS NULL THEN
+        problem := 'does not compile: a malformed bound {m,n}';
+        RETURN;
+    END IF;
+    factor := greatest(bound[1]::integer, coalesce(nullif(bound[3], '')::integer,
+                                                   bound[1]::integer + (bound[2] IS NOT NULL)::integer), 1);
+    width := length(bound[1]) + length(coalesce(bound[2], '')) + 2 + length(bound[4]);
+    IF of_group AND group_holds_bound THEN
+        problem := format('repeats a group with {%s%s} and that group holds a counted repetition itself; '
+                          'nested counted repetitions are too costly to compile', bound[1], coalesce(bound[2], ''));
+    ELSIF of_group AND factor > cdl._regex_limit('group_count') THEN
+        problem := format('repeats a group with {%s%s}; a group may be counted at most %s times',
+                          bound[1], coalesce(bound[2], ''), cdl._regex_limit('group_count'));
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdl._regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) IS 'The counted repetition at position i of a pattern: how many times it repeats, how long it is written, and why it is refused when it repeats a group too often or around another bound.';
+
 CREATE FUNCTION cdl._regex_escape(value text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $_$
@@ -965,8 +994,7 @@ DECLARE
     n integer := length(pattern);
     i integer := 1;
     c text;
-    bound text[];
-    factor integer;
+    bound record;
     size integer[] := ARRAY[0];          -- per open group: its items so far, repetitions expanded
     holds_bound boolean[] := ARRAY[false];
     last_size integer;                   -- the item a quantifier would apply to; NULL when none
@@ -1001,40 +1029,27 @@ BEGIN
             last_size := size[k];
             last_group := true;
             last_bound := holds_bound[k];
-            size := size[1:k - 1];
-            holds_bound := holds_bound[1:k - 1];
-            size[k - 1] := size[k - 1] + last_size;
-            holds_bound[k - 1] := holds_bound[k - 1] OR last_bound;
-        ELSIF c IN ('*', '+', '?') THEN
+            size := size[1:k - 2] || (size[k - 1] + last_size);
+            holds_bound := holds_bound[1:k - 2] || (holds_bound[k - 1] OR last_bound);
+        ELSIF c IN ('*', '+', '?', '|') THEN
             last_size := NULL;
-            i := i + CASE WHEN substr(pattern, i + 1, 1) = '?' THEN 2 ELSE 1 END;  -- non-greedy
+            i := i + CASE WHEN c <> '|' AND substr(pattern, i + 1, 1) = '?' THEN 2 ELSE 1 END;  -- non-greedy
             CONTINUE;
         ELSIF c = '{' AND substr(pattern, i + 1, 1) ~ '^[0-9]$' THEN
-            bound := regexp_match(substr(pattern, i, 16), '^\{([0-9]{1,4})(,([0-9]{0,4}))?\}');
-            IF bound IS NULL OR last_size IS NULL THEN
-                RETURN 'does not compile: a malformed or misplaced bound {m,n}';
+            bound := cdl._regex_bound(pattern, i, coalesce(last_size IS NOT NULL AND last_group, false),
+                                      coalesce(last_bound, false));
+            IF bound.problem IS NOT NULL OR last_size IS NULL THEN
+                RETURN coalesce(bound.problem, 'does not compile: a bound {m,n} that follows nothing to repeat');
             END IF;
-            factor := greatest(bound[1]::integer, coalesce(nullif(bound[3], '')::integer,
-                                                           bound[1]::integer + (bound[2] IS NOT NULL)::integer), 1);
-            IF last_group AND last_bound THEN
-                RETURN format('repeats a group with {%s%s} and that group holds a counted repetition itself; '
-                              'nested counted repetitions are too costly to compile', bound[1], coalesce(bound[2], ''));
-            ELSIF last_group AND factor > cdl._regex_limit('group_count') THEN
-                RETURN format('repeats a group with {%s%s}; a group may be counted at most %s times',
-                              bound[1], coalesce(bound[2], ''), cdl._regex_limit('group_count'));
-            END IF;
-            size[k] := size[k] + last_size * (least(factor, 10000) - 1);
+            size[k] := size[k] + last_size * (bound.factor - 1);
             holds_bound[k] := true;
             IF size[k] > cdl._regex_limit('size') THEN
                 RETURN format('expands to %s or more items once its counted repetitions are written out; '
                               'at most %s are allowed', size[k], cdl._regex_limit('size'));
             END IF;
             last_size := NULL;
-            i := i + length(bound[1]) + length(coalesce(bound[2], '')) + 2;
-            i := i + CASE WHEN substr(pattern, i, 1) = '?' THEN 1 ELSE 0 END;
+            i := i + bound.width;
             CONTINUE;
-        ELSIF c = '|' THEN
-            last_size := NULL;
         ELSE
             IF c = '\' AND substr(pattern, i + 1, 1) ~ '^[1-9]$' THEN
                 RETURN format('uses the back-reference \%s; back-references can make matching exponential',
@@ -1047,10 +1062,7 @@ BEGIN
         END IF;
         i := i + 1;
     END LOOP;
-    IF cardinality(size) > 1 THEN
-        RETURN 'does not compile: a ( is not closed';
-    END IF;
-    RETURN NULL;
+    RETURN CASE WHEN cardinality(size) > 1 THEN 'does not compile: a ( is not closed' END;
 END
 $_$;
 
@@ -6630,6 +6642,8 @@ REVOKE ALL ON FUNCTION cdl._parse_path(field_path text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdl._path_text(keys text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._placeholders(template text, prefix text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._regex_escape(value text) FROM PUBLIC;
 

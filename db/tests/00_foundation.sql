@@ -59,7 +59,7 @@ SELECT functions_are('cdl', ARRAY[
     '_expire', '_extract_context', '_field_type', '_infer_data_type',
     '_jsonb_remove_path', '_jsonb_set_path', '_keyword_query', '_lock_character', '_lock_user', '_log', '_log_end',
     '_log_field_change', '_match_lists', '_message_facts', '_nodes', '_parse_path', '_path_text', '_placeholders',
-    '_regex_escape', '_regex_grammar_problem', '_regex_limit', '_regex_problem', '_register_definitions',
+    '_regex_bound', '_regex_escape', '_regex_grammar_problem', '_regex_limit', '_regex_problem', '_register_definitions',
     '_render', '_render_document', '_runnable_regex', '_state_status', '_state_timeout', '_step_json', '_transition',
     '_replace_fields', '_required_literal',
     '_save_document', '_search', '_start', '_step', '_store_cdl', '_stored_cdl', '_validate_nodes',

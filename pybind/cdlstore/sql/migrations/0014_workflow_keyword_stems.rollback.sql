@@ -12,6 +12,7 @@ DROP FUNCTION IF EXISTS cdl._message_facts(jsonb);
 DROP FUNCTION IF EXISTS cdl._wf_keywords(json, text);
 DROP FUNCTION IF EXISTS cdl._keyword_query(text[]);
 DROP FUNCTION IF EXISTS cdl._regex_grammar_problem(text);
+DROP FUNCTION IF EXISTS cdl._regex_bound(text, integer, boolean, boolean);
 DROP FUNCTION IF EXISTS cdl._regex_limit(text);
 DROP FUNCTION IF EXISTS cdl._runnable_regex(text);
 ALTER TABLE cdl.character_workflows ADD COLUMN keyword_regex text;
