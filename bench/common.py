@@ -48,7 +48,8 @@ def pgbench(dsn: str, *args: str, script: str | None = None, options: str = "") 
         sys.exit(f"pgbench failed: {out.stderr}")
     tps = float(re.search(r"tps = ([\d.]+)", out.stdout).group(1))  # type: ignore[union-attr]
     latency = float(re.search(r"latency average = ([\d.]+) ms", out.stdout).group(1))  # type: ignore[union-attr]
-    return {"tps": tps, "latency_ms": latency}
+    done = re.search(r"number of transactions actually processed: (\d+)", out.stdout)
+    return {"tps": tps, "latency_ms": latency, "transactions": float(done.group(1) if done else 0)}
 
 
 def best_alternating(

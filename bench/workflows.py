@@ -1,7 +1,9 @@
 """Workflow engine benchmark (`make bench`). Numbers only, never pass/fail.
 
 1. process_workflow_message calls/s for 1,000 users with 2 clients, against pgbench TPC-B
-   (the default script) on the same server in the same run;
+   (the default script) on the same server in the same run: each pgbench transaction is an
+   order and its payment (two calls), and only the messages whose action was started or
+   transitioned are counted (from the execution log); the share of the others is printed;
 2. check_workflow_triggers p95 latency on one character with 32 and with 500 trigger patterns.
 """
 
@@ -74,6 +76,37 @@ def p95_ms(conn: psycopg.Connection[Any], messages: list[str], rounds: int = 100
     return statistics.quantiles(times, n=20)[18]
 
 
+ORDER_AND_PAY = (
+    "\\set u random(1, 500)\n"
+    "SELECT cdl.process_workflow_message('c' || :client_id || '-' || :u, 'bench_bar',\n"
+    "    'pour me a grog');\n"
+    "SELECT cdl.process_workflow_message('c' || :client_id || '-' || :u, 'bench_bar',\n"
+    "    'here you are');\n"
+)
+REAL_STEPS = (
+    "SELECT count(*) FILTER (WHERE event_type IN ('workflow_started', 'transition_triggered')) "
+    "FROM cdl.workflow_execution_log"
+)
+
+
+def order_and_pay(dsn: str, rounds: int = 3) -> tuple[float, float, float]:
+    """Best of a few alternating rounds: real messages/s (started or transitioned), the share
+    of the other messages, and TPC-B tps. Users are per client, so every order can start."""
+    best_real = best_tpcb = 0.0
+    share_other = 0.0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for _ in range(rounds):
+            best_tpcb = max(best_tpcb, pgbench(dsn, "-c", "2", "-j", "2")["tps"])
+            before = conn.execute(REAL_STEPS).fetchone()[0]  # type: ignore[index]
+            run = pgbench(dsn, "-c", "2", "-j", "2", script=ORDER_AND_PAY)
+            steps = conn.execute(REAL_STEPS).fetchone()[0] - before  # type: ignore[index]
+            sent = 2 * run["transactions"]
+            real = 2 * run["tps"] * steps / sent if sent else 0.0
+            if real > best_real:
+                best_real, share_other = real, 1 - steps / sent
+    return best_real, share_other, best_tpcb
+
+
 def main() -> None:
     dsn = testdb.create_template(DB)
     print(f"benchmark database {DB}; {SECONDS} s per pgbench run", flush=True)
@@ -82,19 +115,13 @@ def main() -> None:
         client.characters.import_json({"name": "bench_bar"})
         client.workflows.import_data("bench_bar", BAR)
         pgbench_init(dsn)
-        tpcb = pgbench(dsn, "-c", "2", "-j", "2")
-        script = (
-            "\\set u random(1, 1000)\n\\set m random(1, 3)\n"
-            "SELECT cdl.process_workflow_message('user' || :u, 'bench_bar', "
-            "(ARRAY['pour me a grog', 'here you are', 'lovely weather'])[:m]);\n"
-        )
-        ours = pgbench(dsn, "-c", "2", "-j", "2", script=script)
+        real, share_other, tpcb = order_and_pay(dsn)
         results.append(
             (
-                "process_workflow_message, 1,000 users, 2 clients",
-                f"{ours['tps']:.0f} msgs/s",
-                f"{ours['tps'] / tpcb['tps']:.2f} x pgbench TPC-B "
-                f"({tpcb['tps']:.0f} tps); goal 0.8",
+                "process_workflow_message, order -> pay, 2 clients",
+                f"{real:.0f} msgs/s",
+                f"{real / tpcb:.2f} x pgbench TPC-B ({tpcb:.0f} tps); goal 0.8; "
+                f"{share_other:.1%} of the messages were neither started nor transitioned",
             )
         )
         client.characters.import_json({"name": "patterns"})

@@ -285,6 +285,10 @@ BEGIN
         RAISE EXCEPTION 'field % must be a % (data type %), got a %', field_path, expected, data_type, kind
             USING ERRCODE = 'CD001', DETAIL = format('value: %s', left(value::text, 200));
     END IF;
+    IF kind = 'string' AND rules ? 'pattern' AND length(value #>> '{}') > cdl._regex_limit('text') THEN
+        RAISE EXCEPTION 'field % is % characters long; a value checked against a pattern may have at most %',
+            field_path, length(value #>> '{}'), cdl._regex_limit('text') USING ERRCODE = 'CD007';
+    END IF;
     broken := CASE
         WHEN rules ? 'allowed_values' AND NOT rules -> 'allowed_values' @> jsonb_build_array(value)
             THEN format('allowed_values %s', rules -> 'allowed_values')
@@ -295,7 +299,8 @@ BEGIN
         WHEN kind = 'string' AND rules ? 'max_length'
              AND length(value #>> '{}') > (rules ->> 'max_length')::numeric
             THEN format('max_length %s', rules -> 'max_length')
-        WHEN kind = 'string' AND rules ? 'pattern' AND NOT (value #>> '{}') ~ (rules ->> 'pattern')
+        WHEN kind = 'string' AND rules ? 'pattern'
+             AND NOT (value #>> '{}') ~ cdl._runnable_regex(rules ->> 'pattern')
             THEN format('pattern %s', rules -> 'pattern')
     END;
     IF broken IS NOT NULL THEN
@@ -337,9 +342,9 @@ BEGIN
     IF message IS NULL THEN
         RAISE EXCEPTION 'message must not be NULL' USING ERRCODE = 'CD001';
     END IF;
-    IF length(message) > 10000 THEN
-        RAISE EXCEPTION 'message is % characters long; at most 10000 are matched', length(message)
-            USING ERRCODE = 'CD007';
+    IF length(message) > cdl._regex_limit('text') THEN
+        RAISE EXCEPTION 'message is % characters long; at most % are matched', length(message),
+            cdl._regex_limit('text') USING ERRCODE = 'CD007';
     END IF;
 END
 $$;
@@ -387,6 +392,23 @@ $$;
 ALTER FUNCTION cdl._check_rules(field_path text, rules jsonb) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._check_rules(field_path text, rules jsonb) IS 'Reject validation rules that are unknown or malformed.';
+
+CREATE FUNCTION cdl._check_verdicts(llm_verdicts jsonb) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    IF llm_verdicts IS NOT NULL AND (jsonb_typeof(llm_verdicts) <> 'object'
+       OR EXISTS (SELECT FROM jsonb_each(llm_verdicts) WHERE jsonb_typeof(value) <> 'boolean')) THEN
+        RAISE EXCEPTION 'llm_verdicts must be a JSON object of workflow name to true or false'
+            USING ERRCODE = 'CD001', HINT = 'e.g. {"custom_drink_order": false}';
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdl._check_verdicts(llm_verdicts jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._check_verdicts(llm_verdicts jsonb) IS 'Reject llm_verdicts that are not {workflow: boolean}.';
 
 CREATE FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) RETURNS integer
     LANGUAGE plpgsql
@@ -565,49 +587,6 @@ ALTER FUNCTION cdl._document_part(p_character_id bigint, part text) OWNER TO cdl
 
 COMMENT ON FUNCTION cdl._document_part(p_character_id bigint, part text) IS 'One list of get_character_complete, built from its table.';
 
-CREATE FUNCTION cdl._enter_state(p_instance_id bigint, from_state text, state text, action text, as_of timestamp with time zone) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path TO 'cdl', 'pg_temp'
-    AS $$
-DECLARE
-    inst record;
-    st record;
-    v_status cdl.workflow_status_enum;
-BEGIN
-    SELECT i.*, f.config INTO inst
-    FROM cdl.workflow_instances i
-    JOIN cdl.character_workflows w ON w.id = i.workflow_id
-    JOIN cdl.workflow_files f ON f.id = w.file_id
-    WHERE i.id = p_instance_id;
-    SELECT * INTO st FROM cdl.workflow_states s WHERE s.workflow_id = inst.workflow_id AND s.state_name = state;
-    IF action IS NOT NULL THEN
-        PERFORM cdl._log(p_instance_id, inst.user_id, 'action_executed', from_state, state, NULL,
-                         jsonb_build_object('action', action));
-    END IF;
-    v_status := CASE WHEN NOT st.is_final THEN 'active'
-                     WHEN action = 'cancel_transaction' OR state = 'cancelled' THEN 'cancelled'
-                     ELSE 'completed' END;
-    UPDATE cdl.workflow_instances
-    SET current_state = state, status = v_status, updated_at = as_of,
-        timeout_at = CASE WHEN st.is_final THEN NULL
-                          ELSE as_of + make_interval(secs => coalesce(st.timeout_seconds,
-                                                     (inst.config ->> 'default_timeout_seconds')::numeric)) END,
-        completed_at = CASE WHEN st.is_final THEN as_of END
-    WHERE id = p_instance_id;
-    PERFORM cdl._log(p_instance_id, inst.user_id, 'state_entered', from_state, state);
-    IF st.is_final THEN
-        PERFORM cdl._log(p_instance_id, inst.user_id,
-                         (CASE v_status WHEN 'cancelled' THEN 'workflow_cancelled'
-                          ELSE 'workflow_completed' END)::cdl.workflow_event_enum,
-                         state, NULL);
-    END IF;
-END
-$$;
-
-ALTER FUNCTION cdl._enter_state(p_instance_id bigint, from_state text, state text, action text, as_of timestamp with time zone) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._enter_state(p_instance_id bigint, from_state text, state text, action text, as_of timestamp with time zone) IS 'Move an instance into a state: timeout from the state or the file''s default; a final state ends it (cancelled for cancel_transaction or a state named cancelled, else completed).';
-
 CREATE FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text DEFAULT NULL::text, p_character_id bigint DEFAULT NULL::bigint) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -775,6 +754,19 @@ ALTER FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) OWNER TO
 
 COMMENT ON FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) IS 'jsonb_set that creates the missing objects on the way.';
 
+CREATE FUNCTION cdl._keyword_query(keywords text[]) RETURNS tsquery
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    -- any keyword (a phrase: its words in order), each word by its English stem
+    SELECT string_agg('(' || phraseto_tsquery('cdl.keywords', k)::text || ')', ' | ' ORDER BY i)::tsquery
+    FROM unnest(keywords) WITH ORDINALITY AS u (k, i)
+    WHERE to_tsvector('cdl.keywords', k) <> ''::tsvector
+$$;
+
+ALTER FUNCTION cdl._keyword_query(keywords text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._keyword_query(keywords text[]) IS 'The keywords of a trigger list as one tsquery (cdl.keywords: English stems, no stop words); NULL when none.';
+
 CREATE FUNCTION cdl._lock_character(name text, sections text[] DEFAULT '{}'::text[], OUT character_id bigint, OUT doc jsonb) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -811,15 +803,35 @@ ALTER FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) OWNER TO cd
 COMMENT ON FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) IS 'Serialize the workflow work of one user with one character.';
 
 CREATE FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text DEFAULT NULL::text, details jsonb DEFAULT '{}'::jsonb) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
     AS $$
+BEGIN
     INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-    VALUES (p_instance_id, p_user_id, event, from_state, to_state, message, coalesce(details, '{}'))
+    VALUES (p_instance_id, p_user_id, event, from_state, to_state, message, coalesce(details, '{}'));
+END
 $$;
 
 ALTER FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb) IS 'One row of the workflow execution log.';
+
+CREATE FUNCTION cdl._log_end(p_instance_id bigint, p_user_id text, status cdl.workflow_status_enum, state text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    IF status IN ('completed', 'cancelled') THEN
+        PERFORM cdl._log(p_instance_id, p_user_id, (CASE status WHEN 'cancelled' THEN 'workflow_cancelled'
+                                                    ELSE 'workflow_completed' END)::cdl.workflow_event_enum,
+                         state, NULL);
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdl._log_end(p_instance_id bigint, p_user_id text, status cdl.workflow_status_enum, state text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._log_end(p_instance_id bigint, p_user_id text, status cdl.workflow_status_enum, state text) IS 'Log the end of an instance that a state entry completed or cancelled.';
 
 CREATE FUNCTION cdl._log_field_change() RETURNS trigger
     LANGUAGE plpgsql
@@ -858,31 +870,47 @@ ALTER FUNCTION cdl._log_field_change() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._log_field_change() IS 'Trigger: one character_change_log row for every field value added, updated or removed.';
 
-CREATE FUNCTION cdl._match_lists(message text, pattern_regex text, keyword_regex text, patterns text[], OUT pattern text, OUT groups text[], OUT keyword text) RETURNS record
+CREATE FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], OUT pattern text, OUT groups text[], OUT keyword text) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
-    -- with a combined expression (a transition's), it answers "any pattern?" first; then the
-    -- patterns are tried in file order for the first one and its groups
-    IF cardinality(patterns) > 0 AND (pattern_regex IS NULL OR message ~* pattern_regex) THEN
-        FOR i IN 1 .. cardinality(patterns) LOOP
-            groups := regexp_match(message, '(' || patterns[i] || ')', 'i');
-            IF groups IS NOT NULL THEN
-                pattern := patterns[i];
-                EXIT;
-            END IF;
-        END LOOP;
-    END IF;
-    IF keyword_regex IS NOT NULL THEN
-        keyword := lower((regexp_match(message, keyword_regex, 'i'))[1]);
+    -- each pattern runs as it was checked at import (cdl._runnable_regex), in file order
+    FOR i IN 1 .. coalesce(cardinality(patterns), 0) LOOP
+        groups := regexp_match(message, cdl._runnable_regex(patterns[i]), 'i');
+        IF groups IS NOT NULL THEN
+            pattern := patterns[i];
+            EXIT;
+        END IF;
+    END LOOP;
+    IF keyword_query IS NOT NULL AND words @@ keyword_query THEN
+        SELECT lower(u.k) INTO keyword FROM unnest(keywords) WITH ORDINALITY AS u (k, i)
+        WHERE words @@ phraseto_tsquery('cdl.keywords', u.k) ORDER BY u.i LIMIT 1;
     END IF;
 END
 $$;
 
-ALTER FUNCTION cdl._match_lists(message text, pattern_regex text, keyword_regex text, patterns text[], OUT pattern text, OUT groups text[], OUT keyword text) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], OUT pattern text, OUT groups text[], OUT keyword text) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._match_lists(message text, pattern_regex text, keyword_regex text, patterns text[], OUT pattern text, OUT groups text[], OUT keyword text) IS 'The first pattern (file order) found anywhere in message, with its groups (element 1 is the whole match), and the keyword found as a whole word; case-insensitive.';
+COMMENT ON FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], OUT pattern text, OUT groups text[], OUT keyword text) IS 'The first pattern (file order) found anywhere in message, with its groups (element 1 is the whole match; case-insensitive), and the first keyword whose words are in the message by English stem (words: to_tsvector(''cdl.keywords'', message)).';
+
+CREATE FUNCTION cdl._message_facts(request_context jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    IF request_context IS NOT NULL AND jsonb_typeof(request_context) <> 'object' THEN
+        RAISE EXCEPTION 'request_context must be a JSON object, got %', jsonb_typeof(request_context)
+            USING ERRCODE = 'CD001';
+    END IF;
+    -- a message handed to the engine is a user's request; the caller's context overrides
+    RETURN jsonb_build_object('message_type', 'user_request') || coalesce(request_context, '{}');
+END
+$$;
+
+ALTER FUNCTION cdl._message_facts(request_context jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._message_facts(request_context jsonb) IS 'The facts context_required tests: the built-in ones (message_type = user_request) under the caller''s request_context (CD001 when it is not an object).';
 
 CREATE FUNCTION cdl._nodes(prefix text[], doc jsonb) RETURNS TABLE(path text[], value jsonb, is_leaf boolean)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -984,6 +1012,35 @@ ALTER FUNCTION cdl._placeholders(template text, prefix text) OWNER TO cdlstore_o
 
 COMMENT ON FUNCTION cdl._placeholders(template text, prefix text) IS 'The keys of the {<prefix>key} placeholders of a template.';
 
+CREATE FUNCTION cdl._regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    -- the bound {m}, {m,} or {m,n} at position i (and a non-greedy ?)
+    bound text[] := regexp_match(substr(pattern, i, 16), '^\{([0-9]{1,4})(,([0-9]{0,4}))?\}(\??)');
+BEGIN
+    IF bound IS NULL THEN
+        problem := 'does not compile: a malformed bound {m,n}';
+        RETURN;
+    END IF;
+    factor := greatest(bound[1]::integer, coalesce(nullif(bound[3], '')::integer,
+                                                   bound[1]::integer + (bound[2] IS NOT NULL)::integer), 1);
+    width := length(bound[1]) + length(coalesce(bound[2], '')) + 2 + length(bound[4]);
+    IF of_group AND group_holds_bound THEN
+        problem := format('repeats a group with {%s%s} and that group holds a counted repetition itself; '
+                          'nested counted repetitions are too costly to compile', bound[1], coalesce(bound[2], ''));
+    ELSIF of_group AND factor > cdl._regex_limit('group_count') THEN
+        problem := format('repeats a group with {%s%s}; a group may be counted at most %s times',
+                          bound[1], coalesce(bound[2], ''), cdl._regex_limit('group_count'));
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdl._regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) IS 'The counted repetition at position i of a pattern: how many times it repeats, how long it is written, and why it is refused when it repeats a group too often or around another bound.';
+
 CREATE FUNCTION cdl._regex_escape(value text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $_$
@@ -994,94 +1051,142 @@ ALTER FUNCTION cdl._regex_escape(value text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._regex_escape(value text) IS 'A text matched literally inside a regular expression.';
 
-CREATE FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) RETURNS text
-    LANGUAGE plpgsql
+CREATE FUNCTION cdl._regex_grammar_problem(pattern text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path TO 'cdl', 'pg_temp'
     AS $_$
 DECLARE
     n integer := length(pattern);
     i integer := 1;
     c text;
-    bound text[];
-    -- per open group: does it hold a counted repetition {m,n}?
+    bound record;
+    size integer[] := ARRAY[0];          -- per open group: its items so far, repetitions expanded
     holds_bound boolean[] := ARRAY[false];
-    closed_group boolean;  -- the item just before: a group (and whether it held one), else NULL
-    started timestamptz;
-    took interval;
+    last_size integer;                   -- the item a quantifier would apply to; NULL when none
+    last_group boolean;
+    last_bound boolean;
+    k integer;
 BEGIN
-    -- PostgreSQL's regex engine matches in time linear in the message, but back-references
-    -- and counted repetitions of groups make compiling or matching explode
-    -- (((a?){255}){5} takes a minute to compile); refuse those before anything runs them.
-    IF n > 1000 THEN
-        RETURN format('is %s characters long; at most 1000 are allowed', n);
+    -- The accepted language: PostgreSQL ARE without directors (***), embedded options (?x),
+    -- lookahead or lookbehind, back-references; bounded repetition under small limits.
+    IF left(pattern, 3) = '***' THEN
+        RETURN 'starts with a director (***= or ***:); write the expression itself';
     END IF;
     WHILE i <= n LOOP
         c := substr(pattern, i, 1);
-        IF c = '\' THEN
-            IF substr(pattern, i + 1, 1) ~ '^[1-9]$' THEN
+        k := cardinality(size);
+        IF c = '(' THEN
+            IF substr(pattern, i, 3) IN ('(?=', '(?!') OR substr(pattern, i, 4) IN ('(?<=', '(?<!') THEN
+                RETURN 'uses a lookahead or lookbehind constraint; they can make matching cubic';
+            ELSIF substr(pattern, i, 2) = '(?' AND substr(pattern, i, 3) <> '(?:' THEN
+                RETURN 'uses embedded options or a comment (?...); write the expression itself '
+                       '(matching is case-insensitive for triggers)';
+            END IF;
+            size := size || 0;
+            holds_bound := holds_bound || false;
+            last_size := NULL;
+            i := i + CASE WHEN substr(pattern, i, 3) = '(?:' THEN 3 ELSE 1 END;
+            CONTINUE;
+        ELSIF c = ')' THEN
+            IF k = 1 THEN
+                RETURN 'does not compile: a ) closes no group';
+            END IF;
+            last_size := size[k];
+            last_group := true;
+            last_bound := holds_bound[k];
+            size := size[1:k - 2] || (size[k - 1] + last_size);
+            holds_bound := holds_bound[1:k - 2] || (holds_bound[k - 1] OR last_bound);
+        ELSIF c IN ('*', '+', '?', '|') THEN
+            last_size := NULL;
+            i := i + CASE WHEN c <> '|' AND substr(pattern, i + 1, 1) = '?' THEN 2 ELSE 1 END;  -- non-greedy
+            CONTINUE;
+        ELSIF c = '{' AND substr(pattern, i + 1, 1) ~ '^[0-9]$' THEN
+            bound := cdl._regex_bound(pattern, i, coalesce(last_size IS NOT NULL AND last_group, false),
+                                      coalesce(last_bound, false));
+            IF bound.problem IS NOT NULL OR last_size IS NULL THEN
+                RETURN coalesce(bound.problem, 'does not compile: a bound {m,n} that follows nothing to repeat');
+            END IF;
+            size[k] := size[k] + last_size * (bound.factor - 1);
+            holds_bound[k] := true;
+            IF size[k] > cdl._regex_limit('size') THEN
+                RETURN format('expands to %s or more items once its counted repetitions are written out; '
+                              'at most %s are allowed', size[k], cdl._regex_limit('size'));
+            END IF;
+            last_size := NULL;
+            i := i + bound.width;
+            CONTINUE;
+        ELSE
+            IF c = '\' AND substr(pattern, i + 1, 1) ~ '^[1-9]$' THEN
                 RETURN format('uses the back-reference \%s; back-references can make matching exponential',
                               substr(pattern, i + 1, 1));
             END IF;
-            i := i + 2;
-            closed_group := NULL;
-            CONTINUE;
-        ELSIF c = '[' THEN
-            i := cdl._bracket_end(pattern, i);
-            closed_group := NULL;
-        ELSIF c = '(' THEN
-            holds_bound := holds_bound || false;
-            closed_group := NULL;
-        ELSIF c = ')' AND cardinality(holds_bound) > 1 THEN
-            closed_group := holds_bound[cardinality(holds_bound)];
-            holds_bound := holds_bound[1:cardinality(holds_bound) - 1];
-            holds_bound[cardinality(holds_bound)] := holds_bound[cardinality(holds_bound)] OR closed_group;
-            i := i + 1;
-            CONTINUE;
-        ELSIF c = '{' THEN
-            bound := regexp_match(substr(pattern, i), '^\{([0-9]{1,6})(,([0-9]{0,6}))?\}');
-            IF bound IS NOT NULL THEN
-                IF closed_group THEN
-                    RETURN format('repeats a group with %s and that group holds a counted repetition '
-                                  'itself; nested counted repetitions are too costly to compile',
-                                  '{' || bound[1] || coalesce(bound[2], '') || '}');
-                ELSIF closed_group IS NOT NULL
-                      AND greatest(bound[1]::integer, coalesce(nullif(bound[3], '')::integer, 0)) > 10 THEN
-                    RETURN format('repeats a group with %s; a group may be counted at most 10 times',
-                                  '{' || bound[1] || coalesce(bound[2], '') || '}');
-                END IF;
-                holds_bound[cardinality(holds_bound)] := true;
-                i := i + length(bound[1]) + length(coalesce(bound[2], '')) + 2;
-                closed_group := NULL;
-                CONTINUE;
-            END IF;
-            closed_group := NULL;
-        ELSIF c NOT IN ('*', '+', '?') THEN
-            closed_group := NULL;  -- (...)* and (...)+ stay a group for a {m,n} that cannot follow
+            last_size := 1;
+            last_group := false;
+            size[k] := size[k] + 1;
+            i := CASE c WHEN '\' THEN i + 1 WHEN '[' THEN cdl._bracket_end(pattern, i) ELSE i END;
         END IF;
         i := i + 1;
     END LOOP;
+    RETURN CASE WHEN cardinality(size) > 1 THEN 'does not compile: a ( is not closed' END;
+END
+$_$;
+
+ALTER FUNCTION cdl._regex_grammar_problem(pattern text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._regex_grammar_problem(pattern text) IS 'Why a pattern is outside the accepted subset of ARE (director, embedded options, lookaround, back-reference, counted repetition over the limits, unbalanced groups); NULL when inside.';
+
+CREATE FUNCTION cdl._regex_limit(what text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE what WHEN 'length' THEN 1000        -- characters of a pattern
+                     WHEN 'size' THEN 1000          -- items once counted repetitions are expanded
+                     WHEN 'group_count' THEN 10     -- {m,n} on a group
+                     WHEN 'text' THEN 10000 END     -- characters of a text matched against a pattern
+$$;
+
+ALTER FUNCTION cdl._regex_limit(what text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._regex_limit(what text) IS 'The limits of patterns from outside and of the texts matched against them.';
+
+CREATE FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    problem text;
+    started timestamptz;
+    took interval;
+BEGIN
+    IF length(pattern) > cdl._regex_limit('length') THEN
+        RETURN format('is %s characters long; at most %s are allowed', length(pattern), cdl._regex_limit('length'));
+    END IF;
+    problem := cdl._regex_grammar_problem(pattern);
+    IF problem IS NOT NULL THEN
+        RETURN problem;
+    END IF;
+    -- compile exactly what will run
     started := clock_timestamp();
     BEGIN
         IF case_insensitive THEN
-            PERFORM '' ~* pattern;
+            PERFORM '' ~* cdl._runnable_regex(pattern);
         ELSE
-            PERFORM '' ~ pattern;
+            PERFORM '' ~ cdl._runnable_regex(pattern);
         END IF;
-    EXCEPTION WHEN invalid_regular_expression THEN
+    EXCEPTION WHEN invalid_regular_expression OR program_limit_exceeded THEN
         RETURN format('does not compile: %s', SQLERRM);
     END;
     took := clock_timestamp() - started;
-    IF took > interval '250 ms' THEN
+    IF took > interval '250 ms' THEN  -- a backstop: the limits above keep compiling to a few ms
         RETURN format('takes %s ms to compile; at most 250 ms are allowed',
                       round(extract(epoch FROM took) * 1000));
     END IF;
     RETURN NULL;
 END
-$_$;
+$$;
 
 ALTER FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) IS 'Why a user-supplied regular expression is refused (too long, a back-reference, a counted repetition of a group over 10 or nested, does not compile, slow to compile); NULL when safe.';
+COMMENT ON FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) IS 'Why a user-supplied regular expression is refused (too long, outside the accepted subset of ARE: see _regex_grammar_problem, does not compile as it will run, slow to compile); NULL when safe.';
 
 CREATE FUNCTION cdl._register_definitions(prefix text[], doc jsonb) RETURNS void
     LANGUAGE plpgsql
@@ -1139,25 +1244,27 @@ COMMENT ON FUNCTION cdl._register_definitions(prefix text[], doc jsonb) IS 'Regi
 CREATE FUNCTION cdl._render(template text, context jsonb, prefix text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'cdl', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
-    result text := replace(replace(template, '{{', chr(1)), '}}', chr(2));
-    key text;
-    value jsonb;
+    result text;
+    entry record;
 BEGIN
-    IF template IS NULL THEN
-        RETURN NULL;
+    IF template IS NULL OR strpos(template, '{') = 0 THEN
+        RETURN template;
     END IF;
-    FOREACH key IN ARRAY cdl._placeholders(template, prefix) LOOP
-        value := context -> key;
-        IF value IS NOT NULL AND jsonb_typeof(value) <> 'null' THEN
-            result := replace(result, '{' || prefix || key || '}',
-                              CASE jsonb_typeof(value) WHEN 'string' THEN value #>> '{}' ELSE value::text END);
+    result := replace(replace(template, '{{', chr(1)), '}}', chr(2));
+    -- per context key (a few) rather than per placeholder found by a regex: no regex to run
+    FOR entry IN SELECT e.key, e.value FROM jsonb_each(context) AS e LOOP
+        IF jsonb_typeof(entry.value) <> 'null' AND strpos(result, '{' || prefix || entry.key || '}') > 0
+           AND entry.key ~ '^[A-Za-z0-9_]+$' THEN
+            result := replace(result, '{' || prefix || entry.key || '}',
+                              CASE jsonb_typeof(entry.value) WHEN 'string' THEN entry.value #>> '{}'
+                                   ELSE entry.value::text END);
         END IF;
     END LOOP;
     RETURN replace(replace(result, chr(1), '{'), chr(2), '}');
 END
-$$;
+$_$;
 
 ALTER FUNCTION cdl._render(template text, context jsonb, prefix text) OWNER TO cdlstore_owner;
 
@@ -1350,6 +1457,17 @@ ALTER FUNCTION cdl._required_literal(pattern text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._required_literal(pattern text) IS 'Text (lower case, ASCII) that every match of the regex contains, to skip the regex cheaply.';
 
+CREATE FUNCTION cdl._runnable_regex(pattern text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    -- the one expression that runs for a pattern from outside: group 1 is the whole match
+    SELECT '(' || pattern || ')'
+$$;
+
+ALTER FUNCTION cdl._runnable_regex(pattern text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._runnable_regex(pattern text) IS 'The expression that runs for a checked pattern (trigger, transition or field validation).';
+
 CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[] DEFAULT '{}'::text[], sections text[] DEFAULT NULL::text[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -1460,7 +1578,7 @@ ALTER FUNCTION cdl._search(p_character_id bigint, query text, max_results intege
 
 COMMENT ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) IS 'Ranked full-text matches in string field values, knowledge and communication patterns.';
 
-CREATE FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) RETURNS bigint
+CREATE FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
@@ -1469,7 +1587,14 @@ DECLARE
     v_active integer;
     v_id bigint;
 BEGIN
-    SELECT cw.*, f.config INTO w FROM cdl.character_workflows cw JOIN cdl.workflow_files f ON f.id = cw.file_id
+    SELECT cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
+           cw.system_prompt_addition, f.config, s.prompt_injection,
+           cdl._state_status(s.is_final, s.state_name, cw.on_trigger_action) AS status,
+           cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at
+    INTO w
+    FROM cdl.character_workflows cw
+    JOIN cdl.workflow_files f ON f.id = cw.file_id
+    JOIN cdl.workflow_states s ON s.workflow_id = cw.id AND s.state_name = cw.initial_state
     WHERE cw.id = p_workflow_id;
     SELECT count(*) INTO v_active FROM cdl.workflow_instances i
     WHERE i.user_id = p_user_id AND i.character_id = p_character_id AND i.status = 'active';
@@ -1481,37 +1606,83 @@ BEGIN
         RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, v_active,
             w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
     END IF;
-    INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context)
+    -- the instance is written once, already in its initial state; its id carries the user's shard
+    INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context, status,
+                                        timeout_at, completed_at)
     OVERRIDING SYSTEM VALUE
-    VALUES (cdl._instance_id(p_user_id), p_user_id, p_character_id, p_workflow_id, w.initial_state, context)
+    VALUES (cdl._instance_id(p_user_id), p_user_id, p_character_id, p_workflow_id, w.initial_state, context,
+            w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
     RETURNING id INTO v_id;
     PERFORM cdl._log(v_id, p_user_id, 'workflow_started', NULL, w.initial_state, trigger ->> 'message',
-                     trigger - 'message' || jsonb_build_object('definition_version', w.definition_version));
-    PERFORM cdl._enter_state(v_id, NULL, w.initial_state, w.on_trigger_action, now());
-    RETURN v_id;
+                     trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
+                                                               'action', w.on_trigger_action));
+    PERFORM cdl._log_end(v_id, p_user_id, w.status, w.initial_state);
+    RETURN cdl._step_json('started', v_id, w.workflow_name, w.initial_state, w.status, context,
+                          w.prompt_injection, w.system_prompt_addition);
 END
 $$;
 
 ALTER FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) IS 'Start an instance within the file''s limits (CD007 beyond them), logged.';
+COMMENT ON FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) IS 'Start an instance within the file''s limits (CD007 beyond them), logged; returns the started step.';
+
+CREATE FUNCTION cdl._state_status(is_final boolean, state text, action text) RETURNS cdl.workflow_status_enum
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    -- a final state ends the instance: cancelled for cancel_transaction or a state named
+    -- cancelled, else completed
+    SELECT (CASE WHEN NOT is_final THEN 'active'
+                 WHEN action = 'cancel_transaction' OR state = 'cancelled' THEN 'cancelled'
+                 ELSE 'completed' END)::cdl.workflow_status_enum
+$$;
+
+ALTER FUNCTION cdl._state_status(is_final boolean, state text, action text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._state_status(is_final boolean, state text, action text) IS 'The status of an instance that enters a state.';
+
+CREATE FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    -- a state's own timeout, else the file's default; none in a final state
+    SELECT CASE WHEN NOT is_final
+                THEN as_of + make_interval(secs => coalesce(timeout_seconds,
+                                                            (config ->> 'default_timeout_seconds')::numeric)) END
+$$;
+
+ALTER FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamp with time zone) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamp with time zone) IS 'When an instance that enters a state at as_of times out (the state''s timeout or the file''s default).';
 
 CREATE FUNCTION cdl._step(action text, p_instance_id bigint) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
     AS $$
-    SELECT jsonb_build_object('action', action, 'instance_id', i.id, 'workflow_name', w.workflow_name,
-               'state', i.current_state, 'status', i.status, 'context', i.context,
-               'prompt_injection', cdl._render(s.prompt_injection, i.context, 'context.'),
-               'system_prompt_addition', cdl._render(w.system_prompt_addition, i.context, 'context.'))
-    FROM cdl.workflow_instances i
-    JOIN cdl.character_workflows w ON w.id = i.workflow_id
-    LEFT JOIN cdl.workflow_states s ON s.workflow_id = i.workflow_id AND s.state_name = i.current_state
-    WHERE i.id = p_instance_id
+BEGIN
+    RETURN (SELECT cdl._step_json(action, i.id, w.workflow_name, i.current_state, i.status, i.context,
+                                  s.prompt_injection, w.system_prompt_addition)
+            FROM cdl.workflow_instances i
+            JOIN cdl.character_workflows w ON w.id = i.workflow_id
+            LEFT JOIN cdl.workflow_states s ON s.workflow_id = i.workflow_id AND s.state_name = i.current_state
+            WHERE i.id = p_instance_id);
+END
 $$;
 
 ALTER FUNCTION cdl._step(action text, p_instance_id bigint) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._step(action text, p_instance_id bigint) IS 'The result of process_workflow_message for an instance.';
+COMMENT ON FUNCTION cdl._step(action text, p_instance_id bigint) IS 'The result of process_workflow_message for a stored instance.';
+
+CREATE FUNCTION cdl._step_json(action text, instance_id bigint, workflow_name text, state text, status cdl.workflow_status_enum, context jsonb, prompt_injection text, system_prompt_addition text) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT jsonb_build_object('action', action, 'instance_id', instance_id, 'workflow_name', workflow_name,
+               'state', state, 'status', status, 'context', context,
+               'prompt_injection', cdl._render(prompt_injection, context, 'context.'),
+               'system_prompt_addition', cdl._render(system_prompt_addition, context, 'context.'))
+$$;
+
+ALTER FUNCTION cdl._step_json(action text, instance_id bigint, workflow_name text, state text, status cdl.workflow_status_enum, context jsonb, prompt_injection text, system_prompt_addition text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._step_json(action text, instance_id bigint, workflow_name text, state text, status cdl.workflow_status_enum, context jsonb, prompt_injection text, system_prompt_addition text) IS 'The result of process_workflow_message: the step and the instance, prompts rendered.';
 
 CREATE FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source character varying) RETURNS integer
     LANGUAGE plpgsql
@@ -1546,6 +1717,48 @@ $$;
 ALTER FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[]) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[]) IS 'The CDL of a character as imported, or only the named top-level sections of it.';
+
+CREATE FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    tr record;
+    m record;
+    v_context jsonb;
+BEGIN
+    -- only the current state's transitions, in file order; the first that matches moves it
+    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action, w.workflow_name,
+                     w.system_prompt_addition, s.prompt_injection,
+                     cdl._state_status(s.is_final, s.state_name, t.action) AS status,
+                     cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at
+              FROM cdl.workflow_transitions t
+              JOIN cdl.workflow_states s ON s.workflow_id = t.workflow_id AND s.state_name = t.to_state
+              JOIN cdl.character_workflows w ON w.id = t.workflow_id
+              JOIN cdl.workflow_files f ON f.id = w.file_id
+              WHERE t.workflow_id = p_workflow_id AND t.from_state = p_state
+              ORDER BY t.sort_order LOOP
+        m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords);
+        CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
+        PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
+                         jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action));
+        -- the caller holds the instance's row lock
+        UPDATE cdl.workflow_instances i
+        SET current_state = tr.to_state, status = tr.status, timeout_at = tr.timeout_at, updated_at = now(),
+            completed_at = CASE WHEN tr.status <> 'active' THEN now() END
+        WHERE i.id = p_instance_id
+        RETURNING i.context INTO v_context;
+        PERFORM cdl._log_end(p_instance_id, p_user_id, tr.status, tr.to_state);
+        RETURN cdl._step_json('transitioned', p_instance_id, tr.workflow_name, tr.to_state, tr.status, v_context,
+                              tr.prompt_injection, tr.system_prompt_addition);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector) IS 'Apply the first transition of the instance''s current state that the message matches, logged; returns the transitioned step, NULL when none matches.';
 
 CREATE FUNCTION cdl._validate_nodes(prefix text[], doc jsonb) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -1650,6 +1863,29 @@ ALTER FUNCTION cdl._wf_fail(place text, problem text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._wf_fail(place text, problem text) IS 'Raise CD001 naming the place in the workflow file.';
 
+CREATE FUNCTION cdl._wf_keywords(value json, place text) RETURNS text[]
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    keywords text[] := cdl._wf_strings(value, place);
+BEGIN
+    FOR i IN 1 .. cardinality(keywords) LOOP
+        IF length(keywords[i]) > 200 THEN
+            PERFORM cdl._wf_fail(format('%s[%s]', place, i - 1), 'a keyword is at most 200 characters');
+        ELSIF to_tsvector('cdl.keywords', keywords[i]) = ''::tsvector THEN
+            PERFORM cdl._wf_fail(format('%s[%s]', place, i - 1),
+                                 format('keyword "%s" has no word to match', keywords[i]));
+        END IF;
+    END LOOP;
+    RETURN keywords;
+END
+$$;
+
+ALTER FUNCTION cdl._wf_keywords(value json, place text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._wf_keywords(value json, place text) IS 'A list of keywords that each hold a word; CD001 naming the first that does not.';
+
 CREATE FUNCTION cdl._wf_patterns(value json, place text) RETURNS text[]
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -1710,37 +1946,37 @@ DECLARE
     w record;
     m record;
     x record;
-    v_priority text;
-    v_lower text;
+    v_facts jsonb := cdl._message_facts(request_context);
+    v_lower text := lower(message);
+    v_words tsvector := to_tsvector('cdl.keywords', message);
 BEGIN
-    SELECT f.config ->> 'workflow_priority' INTO v_priority
-    FROM cdl.workflow_files f WHERE f.character_id = p_character_id AND f.is_current;
-    v_lower := lower(message);
-    -- per workflow, only the patterns and keywords whose required text is in the message are
-    -- tried, so that a few regexes run (PostgreSQL caches only 32 compiled ones per connection)
-    FOR w IN WITH hits AS (
-                 SELECT t.workflow_id,
-                        coalesce(array_agg(t.trigger_value ORDER BY t.sort_order)
-                                 FILTER (WHERE t.trigger_type = 'pattern_match'), '{}') AS patterns,
-                        bool_or(t.trigger_type = 'keyword_match') AS keyword_possible
-                 FROM cdl.workflow_triggers t
-                 JOIN cdl.character_workflows cw ON cw.id = t.workflow_id
-                 WHERE cw.character_id = p_character_id AND cw.is_current
-                   AND (t.required_literal IS NULL OR strpos(v_lower, t.required_literal) > 0)
-                 GROUP BY t.workflow_id)
-             SELECT cw.*, hits.patterns, hits.keyword_possible
-             FROM cdl.character_workflows cw JOIN hits ON hits.workflow_id = cw.id
+    -- per workflow, only the patterns whose required text is in the message run as regexes
+    -- (PostgreSQL caches only 32 compiled ones per connection); keywords are one tsquery
+    FOR w IN SELECT cw.id, cw.workflow_name, cw.sort_order, cw.context_required, cw.llm_validation,
+                    cw.system_prompt_addition, cw.keyword_query, t.patterns, t.keywords,
+                    f.config ->> 'workflow_priority' AS priority
+             FROM cdl.character_workflows cw
+             JOIN cdl.workflow_files f ON f.id = cw.file_id
+             CROSS JOIN LATERAL (
+                 SELECT array_agg(t.trigger_value ORDER BY t.sort_order)
+                            FILTER (WHERE t.trigger_type = 'pattern_match'
+                                    AND (t.required_literal IS NULL OR strpos(v_lower, t.required_literal) > 0))
+                            AS patterns,
+                        array_agg(t.trigger_value ORDER BY t.sort_order)
+                            FILTER (WHERE t.trigger_type = 'keyword_match') AS keywords
+                 FROM cdl.workflow_triggers t WHERE t.workflow_id = cw.id) AS t
+             WHERE cw.character_id = p_character_id AND cw.is_current
+               AND (t.patterns IS NOT NULL OR v_words @@ cw.keyword_query)
              ORDER BY cw.sort_order LOOP
-        m := cdl._match_lists(message, NULL, CASE WHEN w.keyword_possible THEN w.keyword_regex END,
-                              w.patterns);
+        m := cdl._match_lists(message, v_words, w.keyword_query, w.patterns, w.keywords);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
         CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
-                              WHERE (request_context ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
+                              WHERE (v_facts ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
         x := cdl._extract_context(w.id, message, m.groups, '{}');
         CONTINUE WHEN x.rejected IS NOT NULL;
         workflow_id := w.id;
         workflow_name := w.workflow_name;
-        sort_order := CASE WHEN v_priority = 'best_match' AND m.pattern IS NULL THEN 1000000 ELSE 0 END
+        sort_order := CASE WHEN w.priority = 'best_match' AND m.pattern IS NULL THEN 1000000 ELSE 0 END
                       + w.sort_order;
         pattern := m.pattern;
         keyword := m.keyword;
@@ -1755,22 +1991,7 @@ $$;
 
 ALTER FUNCTION cdl._workflow_candidates(p_character_id bigint, message text, request_context jsonb) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._workflow_candidates(p_character_id bigint, message text, request_context jsonb) IS 'The current workflows a message would start, each with its match and extracted context; sort_order orders them by the file''s workflow_priority.';
-
-CREATE FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) RETURNS record
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-    -- one compiled expression per list (used for the few patterns of a transition)
-    SELECT CASE WHEN cardinality(patterns) > 0
-                THEN '(?:' || array_to_string(patterns, ')|(?:') || ')' END,
-           CASE WHEN cardinality(keywords) > 0
-                THEN '\m(' || (SELECT string_agg(cdl._regex_escape(k), '|') FROM unnest(keywords) AS k)
-                     || ')\M' END
-$$;
-
-ALTER FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) IS 'The trigger lists as two expressions: any pattern and any whole-word keyword.';
+COMMENT ON FUNCTION cdl._workflow_candidates(p_character_id bigint, message text, request_context jsonb) IS 'The current workflows a message would start, each with its match and extracted context; sort_order orders them by the file''s workflow_priority. context_required is tested against cdl._message_facts(request_context).';
 
 CREATE FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1886,7 +2107,7 @@ $$;
 
 ALTER FUNCTION cdl.check_workflow_triggers(character_name character varying, user_message text, user_id character varying, request_context jsonb) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.check_workflow_triggers(character_name character varying, user_message text, user_id character varying, request_context jsonb) IS 'Which workflows the message would start, starting nothing: per candidate the workflow, the pattern and keyword that matched, the extracted context and any LLM validation prompt, in the order of the file''s workflow_priority. request_context is checked by context_required.';
+COMMENT ON FUNCTION cdl.check_workflow_triggers(character_name character varying, user_message text, user_id character varying, request_context jsonb) IS 'Which workflows the message would start, starting nothing: per candidate the workflow, the pattern and keyword that matched, the extracted context and any LLM validation prompt, in the order of the file''s workflow_priority. context_required is tested against the built-in message facts (message_type = user_request) overridden by request_context.';
 
 CREATE FUNCTION cdl.create_character_version(name character varying, version_name character varying DEFAULT NULL::character varying, description text DEFAULT NULL::text) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2340,7 +2561,7 @@ BEGIN
             PERFORM cdl._wf_fail(place || '.triggers', 'must be a mapping');
         END IF;
         v_patterns := cdl._wf_patterns(wf.def #> '{triggers,patterns}', place || '.triggers.patterns');
-        v_keywords := cdl._wf_strings(wf.def #> '{triggers,keywords}', place || '.triggers.keywords');
+        v_keywords := cdl._wf_keywords(wf.def #> '{triggers,keywords}', place || '.triggers.keywords');
         IF cardinality(v_patterns) + cardinality(v_keywords) = 0 THEN
             PERFORM cdl._wf_fail(place || '.triggers', 'needs at least one pattern or keyword');
         END IF;
@@ -2432,7 +2653,7 @@ BEGIN
                 END IF;
                 PERFORM cdl._wf_patterns(tr.value #> '{triggers,patterns}',
                     format('%s.states.%s.transitions[%s].triggers.patterns', place, st.name, v_n));
-                PERFORM cdl._wf_strings(tr.value #> '{triggers,keywords}',
+                PERFORM cdl._wf_keywords(tr.value #> '{triggers,keywords}',
                     format('%s.states.%s.transitions[%s].triggers.keywords', place, st.name, v_n));
                 PERFORM cdl._wf_action(tr.value -> 'action',
                     format('%s.states.%s.transitions[%s].action', place, st.name, v_n));
@@ -2489,23 +2710,22 @@ BEGIN
             CONTINUE;
         END IF;
         UPDATE cdl.character_workflows SET is_current = false WHERE id = v_current.id;
-        SELECT r.pattern_regex, r.keyword_regex INTO tr FROM cdl._workflow_regexes(v_patterns, v_keywords) r;
         INSERT INTO cdl.character_workflows
             (character_id, file_id, workflow_name, definition_version, content_hash, description,
              sort_order, initial_state, on_trigger_action, context_required, validation_rules,
-             llm_validation, system_prompt_addition, keyword_regex, definition)
+             llm_validation, system_prompt_addition, keyword_query, definition)
         VALUES (target.character_id, v_file_id, wf.name, coalesce(v_current.definition_version, 0) + 1,
                 v_wf_hash, wf.def ->> 'description', wf.position, wf.def ->> 'initial_state',
                 wf.def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
                 coalesce(v_def #> '{on_trigger,validation}', '[]'),
                 coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
-                wf.def ->> 'system_prompt_addition', tr.keyword_regex, v_def)
+                wf.def ->> 'system_prompt_addition', cdl._keyword_query(v_keywords), v_def)
         RETURNING id INTO v_wf_id;
         INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, required_literal, sort_order)
         SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, cdl._required_literal(p), i
         FROM unnest(v_patterns) WITH ORDINALITY AS u (p, i)
         UNION ALL
-        SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, CASE WHEN k ~ '^[ -~]+$' THEN lower(k) END, i
+        SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, NULL, i  -- keywords: keyword_query
         FROM unnest(v_keywords) WITH ORDINALITY AS u (k, i);
         INSERT INTO cdl.workflow_states
             (workflow_id, state_name, description, prompt_injection, is_final, timeout_seconds,
@@ -2516,14 +2736,13 @@ BEGIN
                s.value #>> '{timeout,action}', s.value #>> '{timeout,message}', s.ordinality
         FROM json_each(wf.def -> 'states') WITH ORDINALITY AS s;
         INSERT INTO cdl.workflow_transitions
-            (workflow_id, from_state, to_state, patterns, keywords, pattern_regex, keyword_regex, action, sort_order)
+            (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order)
         SELECT v_wf_id, s.key, t.value ->> 'to_state', lists.patterns, lists.keywords,
-               r.pattern_regex, r.keyword_regex, t.value ->> 'action', t.ordinality
+               cdl._keyword_query(lists.keywords), t.value ->> 'action', t.ordinality
         FROM json_each(wf.def -> 'states') AS s
         CROSS JOIN LATERAL json_array_elements(coalesce(s.value -> 'transitions', '[]')) WITH ORDINALITY AS t
         CROSS JOIN LATERAL (SELECT cdl._wf_strings(t.value #> '{triggers,patterns}', '') AS patterns,
-                                   cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists
-        CROSS JOIN LATERAL cdl._workflow_regexes(lists.patterns, lists.keywords) AS r;
+                                   cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists;
         INSERT INTO cdl.workflow_context_extractors (workflow_id, context_key, extractor_type, config, sort_order)
         SELECT v_wf_id, e.key,
                (CASE e.value ->> 'from' WHEN 'pattern_group' THEN 'pattern_group' WHEN 'lookup' THEN 'lookup_table'
@@ -2608,71 +2827,79 @@ ALTER FUNCTION cdl.normalize_name(name text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.normalize_name(name text) IS 'The normalized form of a character name: ^[a-z0-9_]+$ (NULL when nothing is left).';
 
-CREATE FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean DEFAULT false, request_context jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
+CREATE FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean DEFAULT false, request_context jsonb DEFAULT '{}'::jsonb, llm_verdicts jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     v_character_id bigint := cdl._character_id(character_name);
     v_config jsonb;
+    v_words tsvector;
     inst record;
-    tr record;
-    m record;
     cand record;
+    v_verdict boolean;
+    v_first boolean := true;
     v_first_active bigint;
-    v_started bigint;
+    v_step jsonb;
     v_active integer := 0;
 BEGIN
     PERFORM cdl._check_message(user_id, message);
+    IF llm_verdicts IS DISTINCT FROM '{}' THEN
+        PERFORM cdl._check_verdicts(llm_verdicts);
+    END IF;
     PERFORM cdl._lock_user(v_character_id, user_id);
-    PERFORM cdl._expire(now(), user_id, v_character_id);
-    SELECT f.config INTO v_config FROM cdl.workflow_files f WHERE f.character_id = v_character_id AND f.is_current;
+    v_words := to_tsvector('cdl.keywords', message);
 
-    -- an active instance: only its current state's transitions, in file order
-    FOR inst IN SELECT i.id, i.workflow_id, i.current_state FROM cdl.workflow_instances i
+    -- the active instances, locked: a sweeper that is ending one is waited for, and then it
+    -- is no longer active (an instance ends exactly once); overdue ones are ended first
+    FOR inst IN SELECT i.id, i.user_id, i.workflow_id, i.current_state, i.timeout_at <= now() AS overdue
+                FROM cdl.workflow_instances i
                 WHERE i.user_id = process_workflow_message.user_id AND i.character_id = v_character_id
-                  AND i.status = 'active' ORDER BY i.id LOOP
+                  AND i.status = 'active' ORDER BY coalesce(i.timeout_at <= now(), false) DESC, i.id
+                FOR UPDATE LOOP
+        IF inst.overdue THEN
+            PERFORM cdl._expire(now(), user_id, v_character_id);
+            CONTINUE;
+        END IF;
         v_active := v_active + 1;
         v_first_active := coalesce(v_first_active, inst.id);
-        FOR tr IN SELECT t.* FROM cdl.workflow_transitions t
-                  WHERE t.workflow_id = inst.workflow_id AND t.from_state = inst.current_state
-                  ORDER BY t.sort_order LOOP
-            m := cdl._match_lists(message, tr.pattern_regex, tr.keyword_regex, tr.patterns);
-            IF m.pattern IS NOT NULL OR m.keyword IS NOT NULL THEN
-                PERFORM cdl._log(inst.id, user_id, 'state_exited', inst.current_state, tr.to_state);
-                PERFORM cdl._log(inst.id, user_id, 'transition_triggered', inst.current_state, tr.to_state,
-                                 message, jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword));
-                PERFORM cdl._enter_state(inst.id, inst.current_state, tr.to_state, tr.action, now());
-                RETURN cdl._step('transitioned', inst.id);
-            END IF;
-        END LOOP;
+        v_step := cdl._transition(inst.id, inst.user_id, inst.workflow_id, inst.current_state, message, v_words);
+        IF v_step IS NOT NULL THEN
+            RETURN v_step;
+        END IF;
     END LOOP;
-    IF v_active > 0 AND (NOT coalesce((v_config ->> 'concurrent_workflows')::boolean, false)
-                         OR v_active >= (v_config ->> 'max_pending_per_user')::numeric) THEN
-        RETURN cdl._step('unchanged', v_first_active);
+    IF v_active > 0 THEN
+        SELECT f.config INTO v_config FROM cdl.workflow_files f WHERE f.character_id = v_character_id AND f.is_current;
+        IF NOT coalesce((v_config ->> 'concurrent_workflows')::boolean, false)
+           OR v_active >= (v_config ->> 'max_pending_per_user')::numeric THEN
+            RETURN cdl._step('unchanged', v_first_active);
+        END IF;
     END IF;
 
-    -- otherwise the first workflow the message starts, by the file's priority
-    SELECT * INTO cand FROM cdl._workflow_candidates(v_character_id, message, coalesce(request_context, '{}')) c
-    ORDER BY c.sort_order LIMIT 1;
-    IF cand.workflow_id IS NULL THEN
-        RETURN CASE WHEN v_first_active IS NOT NULL THEN cdl._step('unchanged', v_first_active)
-                    ELSE jsonb_build_object('action', 'none') END;
-    END IF;
-    IF cand.llm_required AND NOT coalesce(llm_confirmed, false) THEN
-        RETURN jsonb_build_object('action', 'needs_llm_validation', 'workflow_name', cand.workflow_name,
-                                  'llm_prompt', cand.llm_prompt, 'context', cand.context);
-    END IF;
-    v_started := cdl._start(user_id, v_character_id, cand.workflow_id, cand.context,
-        jsonb_build_object('message', message, 'pattern', cand.pattern, 'keyword', cand.keyword,
-                           'llm_confirmed', coalesce(llm_confirmed, false)));
-    RETURN cdl._step('started', v_started);  -- a statement of its own: it must see the new row
+    -- otherwise the first workflow the message starts, by the file's priority, skipping those
+    -- the caller's LLM declined
+    FOR cand IN SELECT * FROM cdl._workflow_candidates(v_character_id, message, request_context) c
+                ORDER BY c.sort_order LOOP
+        v_verdict := coalesce((llm_verdicts -> cand.workflow_name::text)::boolean,
+                              CASE WHEN v_first AND llm_confirmed THEN true END);
+        v_first := false;
+        CONTINUE WHEN v_verdict IS FALSE;
+        IF cand.llm_required AND v_verdict IS NULL THEN
+            RETURN jsonb_build_object('action', 'needs_llm_validation', 'workflow_name', cand.workflow_name,
+                                      'llm_prompt', cand.llm_prompt, 'context', cand.context);
+        END IF;
+        RETURN cdl._start(user_id, v_character_id, cand.workflow_id, cand.context,
+            jsonb_build_object('message', message, 'pattern', cand.pattern, 'keyword', cand.keyword,
+                               'llm_verdict', v_verdict));
+    END LOOP;
+    RETURN CASE WHEN v_first_active IS NOT NULL THEN cdl._step('unchanged', v_first_active)
+                ELSE jsonb_build_object('action', 'none') END;
 END
 $$;
 
-ALTER FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb, llm_verdicts jsonb) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb) IS 'The one call per user message: moves the user''s active instance or starts a workflow. Returns {action: started | transitioned | unchanged | needs_llm_validation | none, instance_id, workflow_name, state, status, context, prompt_injection, system_prompt_addition}.';
+COMMENT ON FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb, llm_verdicts jsonb) IS 'The one call per user message: moves the user''s active instance or starts a workflow. llm_verdicts ({workflow: true | false}) reports the caller''s LLM answers: a declined workflow is skipped for the next candidate; llm_confirmed confirms the first candidate. Returns {action: started | transitioned | unchanged | needs_llm_validation | none, instance_id, workflow_name, state, status, context, prompt_injection, system_prompt_addition}.';
 
 CREATE FUNCTION cdl.refresh_character_analytics() RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2974,8 +3201,8 @@ BEGIN
     PERFORM cdl._lock_user(v_character_id, user_id);
     PERFORM cdl._expire(now(), user_id, v_character_id);
     x := cdl._extract_context(v_workflow_id, '', NULL, '{}');
-    RETURN cdl._start(user_id, v_character_id, v_workflow_id, x.context || initial_context,
-                      jsonb_build_object('started_by', 'start_workflow_instance'));
+    RETURN (cdl._start(user_id, v_character_id, v_workflow_id, x.context || initial_context,
+                       jsonb_build_object('started_by', 'start_workflow_instance')) ->> 'instance_id')::bigint;
 END
 $$;
 
@@ -5454,6 +5681,78 @@ ALTER FUNCTION ops.start_workflow(workflow_id uuid) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops.start_workflow(workflow_id uuid) IS 'pending -> running. CD004 from any other status.';
 
+CREATE TEXT SEARCH DICTIONARY cdl.keyword_stem (
+    TEMPLATE = pg_catalog.snowball,
+    language = 'english' );
+
+ALTER TEXT SEARCH DICTIONARY cdl.keyword_stem OWNER TO postgres;
+
+COMMENT ON TEXT SEARCH DICTIONARY cdl.keyword_stem IS 'English Snowball stems without a stop-word list.';
+
+CREATE TEXT SEARCH CONFIGURATION cdl.keywords (
+    PARSER = pg_catalog."default" );
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR asciiword WITH cdl.keyword_stem;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR word WITH cdl.keyword_stem;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR numword WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR email WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR url WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR host WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR sfloat WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR version WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR hword_numpart WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR hword_part WITH cdl.keyword_stem;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR hword_asciipart WITH cdl.keyword_stem;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR numhword WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR asciihword WITH cdl.keyword_stem;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR hword WITH cdl.keyword_stem;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR url_path WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR file WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR "float" WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR "int" WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords
+    ADD MAPPING FOR uint WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION cdl.keywords OWNER TO postgres;
+
+COMMENT ON TEXT SEARCH CONFIGURATION cdl.keywords IS 'Workflow keywords and messages: words by English stem, no stop words.';
+
 CREATE TABLE cdl.character_change_log (
     id bigint NOT NULL,
     character_id bigint NOT NULL,
@@ -5522,10 +5821,10 @@ CREATE TABLE cdl.character_workflows (
     validation_rules jsonb DEFAULT '[]'::jsonb NOT NULL,
     llm_validation jsonb DEFAULT '{"enabled": false}'::jsonb NOT NULL,
     system_prompt_addition text,
-    keyword_regex text,
     definition jsonb NOT NULL,
     is_current boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    keyword_query tsquery,
     CONSTRAINT character_workflows_definition_version_check CHECK ((definition_version > 0))
 );
 
@@ -5900,10 +6199,9 @@ CREATE TABLE cdl.workflow_transitions (
     to_state character varying(100) NOT NULL,
     patterns text[] DEFAULT '{}'::text[] NOT NULL,
     keywords text[] DEFAULT '{}'::text[] NOT NULL,
-    pattern_regex text,
-    keyword_regex text,
     action character varying(50),
-    sort_order integer NOT NULL
+    sort_order integer NOT NULL,
+    keyword_query tsquery
 );
 
 ALTER TABLE cdl.workflow_transitions OWNER TO cdlstore_owner;
@@ -6660,6 +6958,8 @@ REVOKE ALL ON FUNCTION cdl._check_message(user_id text, message text) FROM PUBLI
 
 REVOKE ALL ON FUNCTION cdl._check_rules(field_path text, rules jsonb) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._check_verdicts(llm_verdicts jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._deep_merge(base jsonb, winner jsonb) FROM PUBLIC;
@@ -6671,8 +6971,6 @@ REVOKE ALL ON FUNCTION cdl._definition_sequences() FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._document_part(p_character_id bigint, part text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION cdl._enter_state(p_instance_id bigint, from_state text, state text, action text, as_of timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text, p_character_id bigint) FROM PUBLIC;
 
@@ -6688,15 +6986,21 @@ REVOKE ALL ON FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[]) FROM PUBLI
 
 REVOKE ALL ON FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._keyword_query(keywords text[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._log_end(p_instance_id bigint, p_user_id text, status cdl.workflow_status_enum, state text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._log_field_change() FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._match_lists(message text, pattern_regex text, keyword_regex text, patterns text[], OUT pattern text, OUT groups text[], OUT keyword text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], OUT pattern text, OUT groups text[], OUT keyword text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._message_facts(request_context jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._nodes(prefix text[], doc jsonb) FROM PUBLIC;
 
@@ -6706,7 +7010,13 @@ REVOKE ALL ON FUNCTION cdl._path_text(keys text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._placeholders(template text, prefix text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._regex_escape(value text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._regex_grammar_problem(pattern text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._regex_limit(what text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) FROM PUBLIC;
 
@@ -6722,17 +7032,27 @@ REVOKE ALL ON FUNCTION cdl._require_proxy() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._required_literal(pattern text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._runnable_regex(pattern text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[], sections text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._state_status(is_final boolean, state text, action text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamp with time zone) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._step(action text, p_instance_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._step_json(action text, instance_id bigint, workflow_name text, state text, status cdl.workflow_status_enum, context jsonb, prompt_injection text, system_prompt_addition text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source character varying) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._validate_nodes(prefix text[], doc jsonb) FROM PUBLIC;
 
@@ -6744,13 +7064,13 @@ REVOKE ALL ON FUNCTION cdl._wf_action(value json, place text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._wf_fail(place text, problem text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._wf_keywords(value json, place text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._wf_patterns(value json, place text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._wf_strings(value json, place text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._workflow_candidates(p_character_id bigint, message text, request_context jsonb) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION cdl._workflow_regexes(patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) TO cdlstore_app;
@@ -6808,8 +7128,8 @@ GRANT ALL ON FUNCTION cdl.list_characters(status_filter character varying, arche
 
 REVOKE ALL ON FUNCTION cdl.normalize_name(name text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb) TO cdlstore_app;
+REVOKE ALL ON FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb, llm_verdicts jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb, llm_verdicts jsonb) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.refresh_character_analytics() FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.refresh_character_analytics() TO cdlstore_app;

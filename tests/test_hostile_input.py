@@ -74,7 +74,7 @@ def test_any_message_to_the_workflows(client: Client, message: str, user: str) -
         client.characters.import_file(root / "characters" / "iris_marlow.json")
         client.workflows.import_file("iris_marlow", root / "workflows" / "iris_marlow.yaml")
     for call in (
-        lambda: client.workflows.check("iris_marlow", message, user),
+        lambda: client.workflows.check(user, "iris_marlow", message),
         lambda: client.workflows.process(user, "iris_marlow", message),
     ):
         try:
@@ -219,11 +219,12 @@ def test_any_workflow_file(client: Client, conn: psycopg.Connection[Any], docume
 
 @SETTINGS
 @given(pattern=st.text(alphabet="ab()[]*+?|\\.{},0123456789:w", max_size=24))
-def test_any_regex_is_refused_or_compiles_quickly(
+def test_any_regex_is_refused_or_runs_as_checked(
     client: Client, conn: psycopg.Connection[Any], pattern: str
 ) -> None:
-    """A pattern from outside is refused with CD001 or accepted -- and never runs past a
-    statement timeout (which would raise LimitExceeded and fail this test)."""
+    """A pattern from outside is refused with CD001 or accepted -- and then runs, as a validation
+    rule and as a trigger, never past a statement timeout (LimitExceeded would fail this test)
+    and never with a server error (2201B: what ran is not what was checked)."""
     conn.execute("SET statement_timeout = '5s'")
     rules = "SELECT array_agg(validation_rules) AS r FROM cdl.character_field_definitions"
     before = conn.execute(rules).fetchone()
@@ -233,6 +234,33 @@ def test_any_regex_is_refused_or_compiles_quickly(
         )
     except errors.InvalidInput:
         assert conn.execute(rules).fetchone() == before
+        return
+    # accepted: it runs as checked, on a value and as a workflow trigger, without a server error
+    for call in (
+        lambda: client.characters.import_json(
+            {"identity": {"name": "Rex"}, "hostile": {"rule": "ab" * 40}}
+        ),
+        lambda: client.characters.import_json({"identity": {"name": "Wf"}}),
+        lambda: client.workflows.import_data(
+            "wf",
+            {
+                "workflows": {
+                    "w": {
+                        "triggers": {"patterns": [pattern]},
+                        "states": {"s": {"final": True}},
+                        "initial_state": "s",
+                    }
+                }
+            },
+        ),
+        lambda: client.workflows.process("u", "wf", "ab" * 40 + "{},:w"),
+    ):
+        try:
+            with conn.transaction():
+                call()
+        except errors.CdlstoreError as exc:
+            assert type(exc) is not errors.CdlstoreError, exc  # one of our classes, not 2201B
+            assert exc.sqlstate != "57014", exc  # not cancelled by the statement timeout
 
 
 def test_matching_runs_under_the_statement_timeout(own_clone: str) -> None:
@@ -256,7 +284,7 @@ def test_matching_runs_under_the_statement_timeout(own_clone: str) -> None:
     ):
         slow.characters.import_json({"identity": {"name": "Timer"}})
         slow.workflows.import_data("timer", workflow)
-        assert slow.workflows.check("timer", message, "u1") is not None  # runs unbounded
+        assert slow.workflows.check("u1", "timer", message) is not None  # runs unbounded
         with bounded._source.connection() as c:  # type: ignore[attr-defined]
             assert c.execute("SHOW statement_timeout").fetchone()["statement_timeout"] == "1ms"
         with pytest.raises(errors.LimitExceeded) as caught:

@@ -34,7 +34,7 @@ def iris(client: Client) -> Client:
 
 def test_a_conversation(iris: Client) -> None:
     wf = iris.workflows
-    [candidate] = wf.check("iris_marlow", "I'd like a COCOA", "u1")
+    [candidate] = wf.check("u1", "iris_marlow", "I'd like a COCOA")
     assert (candidate.workflow, candidate.keyword, candidate.context) == (
         "hot_drink",
         "cocoa",
@@ -71,17 +71,19 @@ def test_llm_validation_start_cancel_and_timeouts(iris: Client) -> None:
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is absent")
 def test_the_fixture_bartender_end_to_end(client: Client) -> None:
+    """The shipped WhisperEngine file as it is, called as WhisperEngine calls it: no context."""
     client.characters.import_file(FIXTURES / "dotty.json")
     client.workflows.import_file("dotty", FIXTURES / "dotty_bartender.yaml")
-    wf, request = client.workflows, {"message_type": "user_request"}
-    assert wf.process("bob", "dotty", "I'll have a whiskey").action == "none"  # context_required
-    step = wf.process("bob", "dotty", "I'll have a whiskey", context=request)
-    assert (step.workflow_name, step.context) == (
+    wf = client.workflows
+    step = wf.process("bob", "dotty", "I'll have a whiskey")  # context_required: message_type
+    assert (step.action, step.workflow_name, step.context) == (
+        "started",
         "drink_order",
         {"drink_name": "whiskey", "price": 5},
     )
+    assert step.prompt_injection and "Price: 5 coins" in step.prompt_injection
     assert wf.process("bob", "dotty", "here you go, 5 coins").status == "completed"
-    assert wf.process("bob", "dotty", "give me a beer", context=request).context["price"] == 4
+    assert wf.process("bob", "dotty", "give me a beer").context["price"] == 4
     assert wf.process("bob", "dotty", "never mind").status == "cancelled"
     assert wf.process("bob", "dotty", "surprise me").action == "needs_llm_validation"
     assert wf.process("bob", "dotty", "surprise me", llm_confirmed=True).state == "pending"
@@ -89,8 +91,30 @@ def test_the_fixture_bartender_end_to_end(client: Client) -> None:
     step = wf.process("bob", "dotty", "open a tab")
     assert step.prompt_injection and "Current tab total: 0 coins" in step.prompt_injection
     assert wf.process("bob", "dotty", "close my tab").status == "completed"
-    wf.process("bob", "dotty", "order a rum", context=request)
+    wf.process("bob", "dotty", "order a rum")
     assert wf.expire_timeouts(datetime.now(UTC) + timedelta(minutes=6)) == 1
+    assert (
+        wf.process("sam", "dotty", "I'll have a whiskey", context={"message_type": "system"}).action
+        == "none"
+    )
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is absent")
+def test_the_fixture_bartender_stems_and_llm_fall_through(client: Client) -> None:
+    client.characters.import_file(FIXTURES / "dotty.json")
+    client.workflows.import_file("dotty", FIXTURES / "dotty_bartender.yaml")
+    wf = client.workflows
+    assert wf.check("ann", "dotty", "let's begin") == []  # gin is not in begin
+    assert wf.check("ann", "dotty", "a table for two") == []  # tab is not table
+    step = wf.process("ann", "dotty", "Two beers for my friend")  # beer by its stem
+    assert (step.action, step.workflow_name) == ("started", "drink_order")
+    assert wf.check("ann", "dotty", "Two beers for my friend")[0].keyword == "beer"
+    assert wf.process("ann", "dotty", "paid").status == "completed"
+    message = "Surprise me and put it on my tab"
+    asked = wf.process("ann", "dotty", message)
+    assert (asked.action, asked.workflow_name) == ("needs_llm_validation", "custom_drink_order")
+    step = wf.process("ann", "dotty", message, llm_verdicts={"custom_drink_order": False})
+    assert (step.action, step.workflow_name, step.state) == ("started", "open_tab", "active")
 
 
 def test_bad_workflow_files(iris: Client, tmp_path: Path, conn: psycopg.Connection[Any]) -> None:
@@ -112,7 +136,7 @@ def test_bad_workflow_files(iris: Client, tmp_path: Path, conn: psycopg.Connecti
 
 @pytest.mark.parametrize("message", ["(((", "a{2,}[", "\\", ".*" * 50, "é ñ 漢字 🙂"])
 def test_messages_are_text_not_regex(iris: Client, message: str) -> None:
-    assert iris.workflows.check("iris_marlow", message, "u3") == []
+    assert iris.workflows.check("u3", "iris_marlow", message) == []
     assert iris.workflows.process("u3", "iris_marlow", message).action == "none"
 
 
@@ -167,6 +191,88 @@ def test_concurrent_messages_of_one_user(own_clone: str) -> None:
     assert events["workflow_timeout"] == 20
 
 
+def _wait_until_blocked(watcher: psycopg.Connection[Any], pid: int) -> None:
+    """Until the backend pid waits for a lock (a deterministic interleaving, not a sleep)."""
+    for _ in range(2000):
+        row = watcher.execute(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]
+        ).fetchone()
+        if row and row[0] == "Lock":
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError(f"backend {pid} never waited for a lock")
+
+
+def _ends(conn: psycopg.Connection[Any]) -> list[str]:
+    rows = conn.execute(
+        "SELECT event_type::text FROM cdl.workflow_execution_log WHERE event_type IN "
+        "('workflow_timeout', 'workflow_completed', 'workflow_cancelled') ORDER BY id"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_the_sweeper_first_then_a_message_ends_an_instance_once(own_clone: str) -> None:
+    """The sweeper's transaction holds the instance it is timing out while the payment arrives:
+    the message waits, then sees the instance has ended (no transition, no second end)."""
+    with cdlstore.connect(own_clone) as client:
+        client.characters.import_file(EXAMPLE_CHARACTER)
+        client.workflows.import_file("iris_marlow", EXAMPLE_WORKFLOWS)
+        assert client.workflows.process("pat", "iris_marlow", "pour me a tea").action == "started"
+    with (
+        psycopg.connect(own_clone) as sweeper,
+        psycopg.connect(own_clone, autocommit=True) as payer,
+        psycopg.connect(own_clone, autocommit=True) as watcher,
+    ):
+        later = datetime.now(UTC) + timedelta(hours=1)
+        assert sweeper.execute("SELECT cdl.expire_workflow_timeouts(%s)", [later]).fetchone() == (
+            1,
+        )
+        result: list[Any] = []
+        pay = threading.Thread(
+            target=lambda: result.append(
+                payer.execute(
+                    "SELECT cdl.process_workflow_message('pat', 'iris_marlow', 'here you are')"
+                ).fetchone()[0]
+            )
+        )
+        pay.start()
+        _wait_until_blocked(watcher, payer.info.backend_pid)
+        sweeper.commit()
+        pay.join(timeout=30)
+        assert result and result[0]["action"] != "transitioned"
+        status = watcher.execute("SELECT status::text FROM cdl.workflow_instances").fetchall()
+        assert status == [("timeout",)]
+        assert _ends(watcher) == ["workflow_timeout"]
+
+
+def test_a_message_first_then_the_sweeper_ends_an_instance_once(own_clone: str) -> None:
+    """The payment's transaction is open when the sweeper runs: the sweeper skips the instance
+    (SKIP LOCKED) and the payment completes it."""
+    with cdlstore.connect(own_clone) as client:
+        client.characters.import_file(EXAMPLE_CHARACTER)
+        client.workflows.import_file("iris_marlow", EXAMPLE_WORKFLOWS)
+        client.workflows.process("pat", "iris_marlow", "pour me a tea")
+    with (
+        psycopg.connect(own_clone) as payer,
+        psycopg.connect(own_clone, autocommit=True) as sweeper,
+    ):
+        step = payer.execute(
+            "SELECT cdl.process_workflow_message('pat', 'iris_marlow', 'here you are')"
+        ).fetchone()[0]
+        assert step["action"] == "transitioned"
+        later = datetime.now(UTC) + timedelta(hours=1)
+        assert sweeper.execute("SELECT cdl.expire_workflow_timeouts(%s)", [later]).fetchone() == (
+            0,
+        )
+        payer.commit()
+        assert sweeper.execute("SELECT cdl.expire_workflow_timeouts(%s)", [later]).fetchone() == (
+            0,
+        )
+        status = sweeper.execute("SELECT status::text FROM cdl.workflow_instances").fetchall()
+        assert status == [("completed",)]
+        assert _ends(sweeper) == ["workflow_completed"]
+
+
 def run_cli(dsn: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, DATABASE_URL=dsn)
     return subprocess.run(
@@ -192,10 +298,17 @@ def test_cli_workflow_and_chat(own_clone: str) -> None:
         "--user",
         "cli-user",
         "--json",
-        stdin="pour me a grog\nhere you are\nwarm me up\n/yes\n",
+        stdin="pour me a grog\nhere you are\nwarm me up\n/yes\nwarm me up\n/no\n",
     )
     assert chat.returncode == 0, chat.stderr
     actions = [json.loads(line)["action"] for line in chat.stdout.splitlines()]
-    assert actions == ["started", "transitioned", "needs_llm_validation", "started"]
+    assert actions == [
+        "started",
+        "transitioned",
+        "needs_llm_validation",
+        "started",
+        "needs_llm_validation",
+        "none",  # declined, and no other workflow matches
+    ]
     bad = run_cli(own_clone, "workflow", "check", "iris_marlow", "hi", "--context", "[1]")
     assert bad.returncode == 2 and "must be a JSON object" in bad.stderr

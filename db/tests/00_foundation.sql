@@ -54,16 +54,17 @@ SELECT enums_are('cdl', ARRAY[
 
 -- Every function of every schema: a stale overload or a forgotten helper fails here.
 SELECT functions_are('cdl', ARRAY[
-    '_actor', '_character_id', '_check_field_value', '_check_label', '_check_message',
+    '_actor', '_character_id', '_check_field_value', '_check_label', '_check_message', '_check_verdicts',
     '_bracket_end', '_check_rules', '_create_version', '_deep_merge', '_derived_columns', '_document_part',
-    '_enter_state', '_expire', '_extract_context', '_field_type', '_infer_data_type',
-    '_jsonb_remove_path', '_jsonb_set_path', '_lock_character', '_lock_user', '_log',
-    '_log_field_change', '_match_lists', '_nodes', '_parse_path', '_path_text', '_placeholders',
-    '_regex_escape', '_regex_problem', '_register_definitions', '_render', '_render_document',
+    '_expire', '_extract_context', '_field_type', '_infer_data_type',
+    '_jsonb_remove_path', '_jsonb_set_path', '_keyword_query', '_lock_character', '_lock_user', '_log', '_log_end',
+    '_log_field_change', '_match_lists', '_message_facts', '_nodes', '_parse_path', '_path_text', '_placeholders',
+    '_regex_bound', '_regex_escape', '_regex_grammar_problem', '_regex_limit', '_regex_problem', '_register_definitions',
+    '_render', '_render_document', '_runnable_regex', '_state_status', '_state_timeout', '_step_json', '_transition',
     '_replace_fields', '_required_literal',
     '_save_document', '_search', '_start', '_step', '_store_cdl', '_stored_cdl', '_validate_nodes',
     '_value_jsonb', '_version_snapshot', '_wf_action', '_wf_fail', '_wf_patterns',
-    '_wf_strings', '_workflow_candidates', '_workflow_regexes',
+    '_wf_keywords', '_wf_strings', '_workflow_candidates',
     '_definition_call', '_definition_sequences', '_instance_id', '_require_proxy',
     'apply_definition', 'definition_log_since', 'definition_version', 'archive_character',
     'cancel_workflow_instance', 'check_workflow_triggers', 'create_character_version',

@@ -1,6 +1,6 @@
 -- Field writes: upsert, remove, definitions and their rules, the change log, freshness.
 BEGIN;
-SELECT plan(37);
+SELECT plan(42);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SET LOCAL cdlstore.actor = 'pgtap-author';
@@ -67,6 +67,16 @@ SELECT throws_ok($$SELECT cdl.define_character_field('x.y', 'string', NULL, '{"p
 SELECT throws_like($$SELECT cdl.define_character_field('x.y', 'string', NULL, '{"pattern": "(\\w*\\s*){1,250}"}')$$,
     'validation pattern of x.y repeats a group with {1,250}; a group may be counted at most 10 times',
     'a validation pattern is checked like a trigger pattern');
+SELECT throws_like($$SELECT cdl.define_character_field('x.y', 'string', NULL, '{"pattern": "(?=.*(?=.*z))a"}')$$,
+    'validation pattern of x.y uses a lookahead or lookbehind constraint%', 'a lookahead is refused (cubic matching)');
+SELECT lives_ok($$SELECT cdl.define_character_field('identity.motto', 'string', NULL, '{"pattern": "^[a-z ]*$"}')$$,
+    'declare a pattern on a free text field');
+SELECT throws_like($$SELECT cdl.upsert_character_field('ada_lovelace', 'identity.motto', to_jsonb(repeat('a ', 5000) || 'a'))$$,
+    'field identity.motto is 10001 characters long; a value checked against a pattern may have at most 10000',
+    'a value checked against a pattern has a length limit');
+SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #> '{cdl,identity,motto}', NULL, 'and nothing was written');
+SELECT lives_ok($$SELECT cdl.upsert_character_field('ada_lovelace', 'identity.motto', to_jsonb(repeat('a ', 5000)))$$,
+    'a value at the limit is matched');
 SELECT throws_ok($$SELECT cdl.define_character_field('x.y', 'string', NULL, '{"colour": "red"}')$$, 'CD001',
     NULL, 'an unknown rule');
 SELECT throws_ok($$SELECT cdl.define_character_field('x.y', 'colour')$$, 'CD001', NULL, 'an unknown data type');

@@ -1,6 +1,6 @@
 -- Workflow files: import, versions, and every kind of bad file.
 BEGIN;
-SELECT plan(30);
+SELECT plan(45);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SELECT ok(cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow()) > 0, 'a workflow file imports');
@@ -37,7 +37,7 @@ SELECT throws_ok($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', '[1]')$$
 SELECT throws_ok($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', '{"workflows": {}}')$$, 'CD001',
     'workflows: must be a mapping of at least one workflow', 'no workflows');
 SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"strictly (\\w+)"', '"strictly ((\\w+)"'))$$,
-    'workflows.strict.triggers.patterns[0]: regex "strictly ((%" does not compile: invalid regular expression%',
+    'workflows.strict.triggers.patterns[0]: regex "strictly ((%" does not compile: %',
     'a regex that does not compile');
 SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"strictly (\\w+)"', '"(a)\\1"'))$$,
     'workflows.strict.triggers.patterns[0]: regex "(a)%" uses the back-reference %', 'a back-reference is refused');
@@ -49,6 +49,38 @@ SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.
     'nested counted repetitions are refused');
 SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"strictly (\\w+)"', to_json(repeat('a', 1001))::text))$$,
     '%patterns[0]: regex "aaa%" is 1001 characters long; at most 1000 are allowed', 'a pattern over 1000 characters is refused');
+-- the accepted subset of ARE (issue 14): each hostile pattern refused at import, before it compiles
+CREATE TEMP TABLE hostile (pattern text, problem text);
+INSERT INTO hostile VALUES
+    ('(?=.*(?=.*z))a', 'uses a lookahead or lookbehind constraint%'),
+    ('b(?!c)', 'uses a lookahead or lookbehind constraint%'),
+    ('(?<=a)b', 'uses a lookahead or lookbehind constraint%'),
+    ('(?<!a)b', 'uses a lookahead or lookbehind constraint%'),
+    ('(?x)((a?) {255}) {5}', 'uses embedded options%'),
+    ('(?i)hello', 'uses embedded options%'),
+    ('(?x) hello', 'uses embedded options%'),
+    ('a(?#comment)b', 'uses embedded options or a comment%'),
+    ('***=hello', 'starts with a director%'),
+    ('***:hello', 'starts with a director%'),
+    ('(\w*\s*){1,250}x', 'repeats a group with {1,250}; a group may be counted at most 10 times'),
+    ('\w{0,255}\s{0,255}\w{0,255}\s{0,255}\w{0,255}', 'expands to 1020 or more items%'),
+    ('((a|b){2}c){3}', 'repeats a group with {3} and that group holds a counted repetition itself%'),
+    ('a)(b', 'does not compile: a ) closes no group');
+CREATE TEMP TABLE refused AS
+SELECT h.pattern, h.problem, cdl._regex_problem(h.pattern, true) AS said, clock_timestamp() AS at FROM hostile h;
+SELECT is((SELECT string_agg(pattern, ' ') FROM refused WHERE said IS NULL OR said NOT LIKE problem), NULL,
+    'every hostile pattern is refused with its reason');
+SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"strictly (\\w+)"', '"(?i)strictly"'))$$,
+    '%patterns[0]: regex "(?i)strictly" uses embedded options%', 'an import names the place and the reason');
+SELECT ok((SELECT max(at) - min(at) FROM refused) < interval '1 second' AND
+          (SELECT max(at) FROM refused) - now() < interval '5 seconds',
+    'and refusing all of them takes well under a second');
+SELECT is(cdl._regex_problem(p, true), NULL, 'an accepted pattern: ' || p)
+FROM unnest(ARRAY['i''?ll have (a |an )?(.*)', '(.*) please', '\d+ coins?', 'here (you go|ya go|you are)',
+                  'close (the |my )?tab', 'no thanks?', '[[:alpha:]]{2,40} (now|later){1,3}', '(?:a|b)+?c{2}',
+                  '\mword\M', 'x{,', 'a{1}?b']) AS p;
+SELECT is(cdl._runnable_regex('a|b'), '(a|b)', 'the runtime runs the pattern as group 1');
+
 SELECT throws_ok($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"to_state": "paid"', '"to_state": "payed"'))$$,
     'CD001', 'workflows.order.states.pending.transitions[0].to_state: state "payed" does not exist', 'an unknown to_state');
 SELECT throws_ok($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"initial_state": "brewing"', '"initial_state": "boiling"'))$$,

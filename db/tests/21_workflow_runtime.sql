@@ -1,6 +1,6 @@
 -- Workflow runtime: every rule of matching, extraction, priority, instances, timeouts, logs.
 BEGIN;
-SELECT plan(52);
+SELECT plan(70);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow());
@@ -115,10 +115,11 @@ SELECT results_eq($$SELECT message, details FROM cdl.workflow_execution_log l JO
 SELECT results_eq($$SELECT l.event_type::text, l.from_state::text, l.to_state::text
                     FROM cdl.workflow_execution_log l JOIN cdl.workflow_instances i ON i.id = l.instance_id
                     WHERE i.user_id = 'u2' ORDER BY l.id$$,
-    $$VALUES ('workflow_started', NULL, 'pending'), ('action_executed', NULL, 'pending'), ('state_entered', NULL, 'pending'),
-             ('state_exited', 'pending', 'paid'), ('transition_triggered', 'pending', 'paid'),
-             ('action_executed', 'pending', 'paid'), ('state_entered', 'pending', 'paid'),
-             ('workflow_completed', 'paid', NULL)$$, 'every step is logged');
+    $$VALUES ('workflow_started', NULL, 'pending'), ('transition_triggered', 'pending', 'paid'),
+             ('workflow_completed', 'paid', NULL)$$, 'every step is logged, one row each');
+SELECT results_eq($$SELECT l.details ->> 'action' FROM cdl.workflow_execution_log l JOIN cdl.workflow_instances i ON i.id = l.instance_id
+                    WHERE i.user_id = 'u2' AND l.event_type IN ('workflow_started', 'transition_triggered') ORDER BY l.id$$,
+    $$VALUES ('create_transaction'), ('complete_transaction')$$, 'with the action it ran');
 
 -- cancel
 SELECT is(cdl.cancel_workflow_instance((SELECT id FROM cdl.workflow_instances WHERE user_id = 'u4'), 'closing'), true, 'cancel');
@@ -130,6 +131,52 @@ SELECT throws_ok($$SELECT cdl.process_workflow_message('u1', 'ada_lovelace', NUL
 SELECT throws_ok($$SELECT cdl.process_workflow_message('', 'ada_lovelace', 'hi')$$, 'CD001', NULL, 'an empty user id');
 SELECT throws_ok($$SELECT cdl.process_workflow_message('u1', 'ada_lovelace', repeat('x', 10001))$$, 'CD007', NULL, 'a huge message');
 SELECT throws_ok($$SELECT cdl.process_workflow_message('u1', 'nobody', 'hi')$$, 'CD002', NULL, 'an unknown character');
+
+-- keywords by English stem, whole words, phrases, no stop words (issue 16)
+SELECT cdl.import_character_from_json('{"identity": {"name": "Stem Bar"}}');
+SELECT cdl.import_workflow_from_yaml('stem_bar', $${"workflows": {
+  "beer": {"triggers": {"keywords": ["beer", "gin"]}, "states": {"poured": {"final": true}}, "initial_state": "poured"},
+  "tab": {"triggers": {"keywords": ["tab", "no", "pay later"]}, "states": {"open": {"final": true}}, "initial_state": "open"},
+  "request": {"triggers": {"keywords": ["menu"], "context_required": [{"type": "message_type", "value": "user_request"}]},
+              "states": {"shown": {"final": true}}, "initial_state": "shown"}}}$$);
+SELECT is(pg_temp.names(cdl.check_workflow_triggers('stem_bar', 'Two BEERS for my friend', 'u1')), 'beer',
+    'a keyword matches its plural (by stem)');
+SELECT is(cdl.check_workflow_triggers('stem_bar', 'Two BEERS for my friend', 'u1') #>> '{0,keyword}', 'beer',
+    'and names the keyword as written');
+SELECT is(cdl.check_workflow_triggers('stem_bar', 'let''s begin', 'u1'), '[]'::jsonb, 'gin is not in begin');
+SELECT is(cdl.check_workflow_triggers('stem_bar', 'book a table', 'u1'), '[]'::jsonb, 'tab is not table');
+SELECT is(pg_temp.names(cdl.check_workflow_triggers('stem_bar', 'No, thanks', 'u1')), 'tab',
+    'no stop words: "no" is a keyword like any other');
+SELECT is(pg_temp.names(cdl.check_workflow_triggers('stem_bar', 'I''m paying later', 'u1')), 'tab',
+    'a phrase matches its words in order, by stem');
+SELECT is(cdl.check_workflow_triggers('stem_bar', 'later I pay', 'u1'), '[]'::jsonb, 'and not out of order');
+SELECT is(pg_temp.names(cdl.check_workflow_triggers('stem_bar', 'the menu', 'u1')), 'request',
+    'a message is a user_request without any request context');
+SELECT is(cdl.check_workflow_triggers('stem_bar', 'the menu', 'u1', '{"message_type": "system"}'), '[]'::jsonb,
+    'the caller''s context overrides the built-in facts');
+SELECT throws_ok($$SELECT cdl.check_workflow_triggers('stem_bar', 'the menu', 'u1', '[1]')$$, 'CD001', NULL,
+    'a request_context that is not an object');
+SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('stem_bar', '{"workflows": {"x": {"triggers": {"keywords": ["?!"]},
+    "states": {"s": {"final": true}}, "initial_state": "s"}}}')$$, '%keywords[0]: keyword "?!" has no word to match',
+    'a keyword without a word is refused');
+
+-- LLM verdicts fall through to the next candidate (issue 16)
+SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"first_match"', '"best_match"'));
+SELECT is(cdl.process_workflow_message('u7', 'ada_lovelace', 'surprise me with gin') ->> 'workflow_name', 'custom',
+    'the first candidate needs the LLM');
+SELECT is(cdl.process_workflow_message('u7', 'ada_lovelace', 'surprise me with gin', false, '{}', '{"custom": false}')
+          - 'instance_id' - 'prompt_injection' - 'system_prompt_addition' - 'context',
+    '{"action": "started", "workflow_name": "order", "state": "pending", "status": "active"}'::jsonb,
+    'declined, the next candidate starts');
+SELECT is(cdl.process_workflow_message('u8', 'ada_lovelace', 'surprise me', false, '{}', '{"custom": false}'),
+    '{"action": "none"}'::jsonb, 'declined with nothing after it, nothing starts');
+SELECT is(cdl.process_workflow_message('u8', 'ada_lovelace', 'surprise me', true, '{}', '{"custom": true}') ->> 'action',
+    'started', 'a verdict of true starts it');
+SELECT throws_ok($$SELECT cdl.process_workflow_message('u8', 'ada_lovelace', 'hi', false, '{}', '{"custom": "yes"}')$$,
+    'CD001', NULL, 'a verdict that is not a boolean');
+SELECT throws_ok($$SELECT cdl.process_workflow_message('u8', 'ada_lovelace', 'hi', false, '{}', '[true]')$$,
+    'CD001', NULL, 'verdicts that are not an object');
+SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow());
 
 -- the app role runs the engine
 SET LOCAL ROLE cdlstore_app;

@@ -284,17 +284,6 @@ def _json_arg(text: str) -> dict[str, Any]:
     return value
 
 
-def _print_step(step: WorkflowStep) -> None:
-    shown = step.model_dump(
-        exclude_none=True, exclude={"prompt_injection", "system_prompt_addition", "llm_prompt"}
-    )
-    print("  " + json.dumps(shown, ensure_ascii=False, default=str))
-    if step.prompt_injection:
-        print("  prompt: " + step.prompt_injection.strip().replace("\n", "\n          "))
-    if step.llm_prompt:
-        print("  llm check: " + step.llm_prompt.strip().replace("\n", "\n             "))
-
-
 def _workflow(args: argparse.Namespace) -> None:
     with connect(min_size=1, max_size=1) as client:
         if args.action == "import":
@@ -310,7 +299,7 @@ def _workflow(args: argparse.Namespace) -> None:
                 print(client.workflows.graph(args.character, args.workflow, args.format), end="")
         else:
             candidates = client.workflows.check(
-                args.character, args.message, args.user, args.context
+                args.user, args.character, args.message, args.context
             )
             if args.json:
                 _print_json(candidates)
@@ -328,7 +317,7 @@ def _reply_line(name: str, step: WorkflowStep) -> str:
     if step.prompt_injection:
         line += "\n    prompt: " + " ".join(step.prompt_injection.split())
     if step.llm_prompt:
-        line += "\n    needs an LLM check (type /yes to confirm): " + " ".join(
+        line += "\n    needs an LLM check (/yes confirms, /no declines): " + " ".join(
             step.llm_prompt.split()
         )
     return line
@@ -358,8 +347,9 @@ def _read_lines(prompt: str, interactive: bool) -> Iterator[str]:
 
 
 def _chat(args: argparse.Namespace) -> None:
-    """Each line is one user message; '/yes' confirms an LLM-validated workflow, '/quit' ends.
-    Every user message and every reply is written to the ops conversation chat:CHARACTER:USER."""
+    """Each line is one user message; '/yes' confirms an LLM-validated workflow, '/no' declines it
+    (the next candidate is then offered or started), '/quit' ends. Every user message and every
+    reply is written to the ops conversation chat:CHARACTER:USER."""
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     with connect(min_size=1, max_size=2) as client:
         character = client.characters.get(args.character)
@@ -368,21 +358,27 @@ def _chat(args: argparse.Namespace) -> None:
         if interactive:
             print(f"Chatting with {character.name} ({key}) as {args.user}.")
             print(f"Messages are kept in the ops conversation {conversation}.")
-            print("/yes confirms an LLM check, /quit or Ctrl-D ends.")
-        last = None
+            print("/yes confirms an LLM check, /no declines it, /quit or Ctrl-D ends.")
+        last: str | None = None
+        pending: str | None = None
+        verdicts: dict[str, bool] = {}
         ops = client.operations
         for line in _read_lines(f"{args.user}> ", interactive):
             message = line.strip()
             if message == "/quit":
                 break
-            confirmed = message == "/yes" and last is not None
-            if confirmed:
+            answer = message in ("/yes", "/no") and last is not None and pending is not None
+            if answer:
+                verdicts[pending or ""] = message == "/yes"
                 message = last or ""
-            elif not message:
+            elif not message or message in ("/yes", "/no"):
                 continue
-            if not confirmed:
+            else:
+                verdicts = {}
                 ops.append_message(conversation, "user", message, metadata={"user_id": args.user})
-            step = client.workflows.process(args.user, key, message, confirmed, args.context)
+            step = client.workflows.process(
+                args.user, key, message, context=args.context, llm_verdicts=verdicts
+            )
             shown = step.model_dump(mode="json", exclude_none=True)
             ops.append_message(
                 conversation,
@@ -395,7 +391,8 @@ def _chat(args: argparse.Namespace) -> None:
                 print(json.dumps(shown, ensure_ascii=False), flush=True)
             else:
                 print(_reply_line(character.name, step), flush=True)
-            last = message if step.action == "needs_llm_validation" else None
+            waiting = step.action == "needs_llm_validation"
+            last, pending = (message, step.workflow_name) if waiting else (None, None)
 
 
 def _export(args: argparse.Namespace) -> None:

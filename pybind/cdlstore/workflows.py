@@ -41,9 +41,10 @@ class Workflows(Domain[M]):
 
     @method
     async def check(
-        self, character: str, message: str, user_id: str, context: dict[str, Any] | None = None
+        self, user_id: str, character: str, message: str, context: dict[str, Any] | None = None
     ) -> list[TriggerCandidate]:
-        """Which workflows the message would start; nothing is started."""
+        """Which workflows the message would start; nothing is started. The user comes first,
+        as in ``process`` (it is the shard key)."""
         row = await self._client._one(
             "SELECT cdl.check_workflow_triggers(character_name => %(c)s, user_message => %(m)s, "
             "user_id => %(u)s, request_context => %(ctx)s) AS candidates",
@@ -59,17 +60,23 @@ class Workflows(Domain[M]):
         message: str,
         llm_confirmed: bool = False,
         context: dict[str, Any] | None = None,
+        llm_verdicts: dict[str, bool] | None = None,
     ) -> WorkflowStep:
-        """The one call per user message: start, move or leave the user's workflow."""
+        """The one call per user message: start, move or leave the user's workflow.
+
+        ``llm_verdicts`` maps workflow names to the caller's LLM answers: a declined workflow is
+        skipped and the next candidate is offered or started."""
         row = await self._client._one(
             "SELECT cdl.process_workflow_message(user_id => %(u)s, character_name => %(c)s, "
-            "message => %(m)s, llm_confirmed => %(llm)s, request_context => %(ctx)s) AS step",
+            "message => %(m)s, llm_confirmed => %(llm)s, request_context => %(ctx)s, "
+            "llm_verdicts => %(v)s) AS step",
             {
                 "u": user_id,
                 "c": character,
                 "m": message,
                 "llm": llm_confirmed,
                 "ctx": Jsonb(context or {}),
+                "v": Jsonb(llm_verdicts or {}),
             },
         )
         return WorkflowStep.model_validate(row["step"])

@@ -91,6 +91,10 @@ BEGIN
         RAISE EXCEPTION 'field % must be a % (data type %), got a %', field_path, expected, data_type, kind
             USING ERRCODE = 'CD001', DETAIL = format('value: %s', left(value::text, 200));
     END IF;
+    IF kind = 'string' AND rules ? 'pattern' AND length(value #>> '{}') > cdl._regex_limit('text') THEN
+        RAISE EXCEPTION 'field % is % characters long; a value checked against a pattern may have at most %',
+            field_path, length(value #>> '{}'), cdl._regex_limit('text') USING ERRCODE = 'CD007';
+    END IF;
     broken := CASE
         WHEN rules ? 'allowed_values' AND NOT rules -> 'allowed_values' @> jsonb_build_array(value)
             THEN format('allowed_values %s', rules -> 'allowed_values')
@@ -101,7 +105,8 @@ BEGIN
         WHEN kind = 'string' AND rules ? 'max_length'
              AND length(value #>> '{}') > (rules ->> 'max_length')::numeric
             THEN format('max_length %s', rules -> 'max_length')
-        WHEN kind = 'string' AND rules ? 'pattern' AND NOT (value #>> '{}') ~ (rules ->> 'pattern')
+        WHEN kind = 'string' AND rules ? 'pattern'
+             AND NOT (value #>> '{}') ~ cdl._runnable_regex(rules ->> 'pattern')
             THEN format('pattern %s', rules -> 'pattern')
     END;
     IF broken IS NOT NULL THEN

@@ -11,22 +11,19 @@ $$;
 
 COMMENT ON FUNCTION cdl._regex_escape(text) IS 'A text matched literally inside a regular expression.';
 
-CREATE OR REPLACE FUNCTION cdl._workflow_regexes(
-    patterns text[], keywords text[], OUT pattern_regex text, OUT keyword_regex text)
-RETURNS record
+CREATE OR REPLACE FUNCTION cdl._keyword_query(keywords text[])
+RETURNS tsquery
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE
 AS $$
-    -- one compiled expression per list (used for the few patterns of a transition)
-    SELECT CASE WHEN cardinality(patterns) > 0
-                THEN '(?:' || array_to_string(patterns, ')|(?:') || ')' END,
-           CASE WHEN cardinality(keywords) > 0
-                THEN '\m(' || (SELECT string_agg(cdl._regex_escape(k), '|') FROM unnest(keywords) AS k)
-                     || ')\M' END
+    -- any keyword (a phrase: its words in order), each word by its English stem
+    SELECT string_agg('(' || phraseto_tsquery('cdl.keywords', k)::text || ')', ' | ' ORDER BY i)::tsquery
+    FROM unnest(keywords) WITH ORDINALITY AS u (k, i)
+    WHERE to_tsvector('cdl.keywords', k) <> ''::tsvector
 $$;
 
-COMMENT ON FUNCTION cdl._workflow_regexes(text[], text[]) IS
-    'The trigger lists as two expressions: any pattern and any whole-word keyword.';
+COMMENT ON FUNCTION cdl._keyword_query(text[]) IS
+    'The keywords of a trigger list as one tsquery (cdl.keywords: English stems, no stop words); NULL when none.';
 
 CREATE OR REPLACE FUNCTION cdl._bracket_end(pattern text, start integer)
 RETURNS integer
@@ -58,6 +55,151 @@ $$;
 COMMENT ON FUNCTION cdl._bracket_end(text, integer) IS
     'The position of the "]" that closes the bracket expression opened at start (past the end when none).';
 
+CREATE OR REPLACE FUNCTION cdl._runnable_regex(pattern text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $$
+    -- the one expression that runs for a pattern from outside: group 1 is the whole match
+    SELECT '(' || pattern || ')'
+$$;
+
+COMMENT ON FUNCTION cdl._runnable_regex(text) IS
+    'The expression that runs for a checked pattern (trigger, transition or field validation).';
+
+CREATE OR REPLACE FUNCTION cdl._regex_limit(what text)
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE what WHEN 'length' THEN 1000        -- characters of a pattern
+                     WHEN 'size' THEN 1000          -- items once counted repetitions are expanded
+                     WHEN 'group_count' THEN 10     -- {m,n} on a group
+                     WHEN 'text' THEN 10000 END     -- characters of a text matched against a pattern
+$$;
+
+COMMENT ON FUNCTION cdl._regex_limit(text) IS
+    'The limits of patterns from outside and of the texts matched against them.';
+
+CREATE OR REPLACE FUNCTION cdl._regex_bound(
+    pattern text, i integer, of_group boolean, group_holds_bound boolean,
+    OUT problem text, OUT factor integer, OUT width integer)
+RETURNS record
+LANGUAGE plpgsql
+IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    -- the bound {m}, {m,} or {m,n} at position i (and a non-greedy ?)
+    bound text[] := regexp_match(substr(pattern, i, 16), '^\{([0-9]{1,4})(,([0-9]{0,4}))?\}(\??)');
+BEGIN
+    IF bound IS NULL THEN
+        problem := 'does not compile: a malformed bound {m,n}';
+        RETURN;
+    END IF;
+    factor := greatest(bound[1]::integer, coalesce(nullif(bound[3], '')::integer,
+                                                   bound[1]::integer + (bound[2] IS NOT NULL)::integer), 1);
+    width := length(bound[1]) + length(coalesce(bound[2], '')) + 2 + length(bound[4]);
+    IF of_group AND group_holds_bound THEN
+        problem := format('repeats a group with {%s%s} and that group holds a counted repetition itself; '
+                          'nested counted repetitions are too costly to compile', bound[1], coalesce(bound[2], ''));
+    ELSIF of_group AND factor > cdl._regex_limit('group_count') THEN
+        problem := format('repeats a group with {%s%s}; a group may be counted at most %s times',
+                          bound[1], coalesce(bound[2], ''), cdl._regex_limit('group_count'));
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._regex_bound(text, integer, boolean, boolean) IS
+    'The counted repetition at position i of a pattern: how many times it repeats, how long it is '
+    'written, and why it is refused when it repeats a group too often or around another bound.';
+
+CREATE OR REPLACE FUNCTION cdl._regex_grammar_problem(pattern text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    n integer := length(pattern);
+    i integer := 1;
+    c text;
+    bound record;
+    size integer[] := ARRAY[0];          -- per open group: its items so far, repetitions expanded
+    holds_bound boolean[] := ARRAY[false];
+    last_size integer;                   -- the item a quantifier would apply to; NULL when none
+    last_group boolean;
+    last_bound boolean;
+    k integer;
+BEGIN
+    -- The accepted language: PostgreSQL ARE without directors (***), embedded options (?x),
+    -- lookahead or lookbehind, back-references; bounded repetition under small limits.
+    IF left(pattern, 3) = '***' THEN
+        RETURN 'starts with a director (***= or ***:); write the expression itself';
+    END IF;
+    WHILE i <= n LOOP
+        c := substr(pattern, i, 1);
+        k := cardinality(size);
+        IF c = '(' THEN
+            IF substr(pattern, i, 3) IN ('(?=', '(?!') OR substr(pattern, i, 4) IN ('(?<=', '(?<!') THEN
+                RETURN 'uses a lookahead or lookbehind constraint; they can make matching cubic';
+            ELSIF substr(pattern, i, 2) = '(?' AND substr(pattern, i, 3) <> '(?:' THEN
+                RETURN 'uses embedded options or a comment (?...); write the expression itself '
+                       '(matching is case-insensitive for triggers)';
+            END IF;
+            size := size || 0;
+            holds_bound := holds_bound || false;
+            last_size := NULL;
+            i := i + CASE WHEN substr(pattern, i, 3) = '(?:' THEN 3 ELSE 1 END;
+            CONTINUE;
+        ELSIF c = ')' THEN
+            IF k = 1 THEN
+                RETURN 'does not compile: a ) closes no group';
+            END IF;
+            last_size := size[k];
+            last_group := true;
+            last_bound := holds_bound[k];
+            size := size[1:k - 2] || (size[k - 1] + last_size);
+            holds_bound := holds_bound[1:k - 2] || (holds_bound[k - 1] OR last_bound);
+        ELSIF c IN ('*', '+', '?', '|') THEN
+            last_size := NULL;
+            i := i + CASE WHEN c <> '|' AND substr(pattern, i + 1, 1) = '?' THEN 2 ELSE 1 END;  -- non-greedy
+            CONTINUE;
+        ELSIF c = '{' AND substr(pattern, i + 1, 1) ~ '^[0-9]$' THEN
+            bound := cdl._regex_bound(pattern, i, coalesce(last_size IS NOT NULL AND last_group, false),
+                                      coalesce(last_bound, false));
+            IF bound.problem IS NOT NULL OR last_size IS NULL THEN
+                RETURN coalesce(bound.problem, 'does not compile: a bound {m,n} that follows nothing to repeat');
+            END IF;
+            size[k] := size[k] + last_size * (bound.factor - 1);
+            holds_bound[k] := true;
+            IF size[k] > cdl._regex_limit('size') THEN
+                RETURN format('expands to %s or more items once its counted repetitions are written out; '
+                              'at most %s are allowed', size[k], cdl._regex_limit('size'));
+            END IF;
+            last_size := NULL;
+            i := i + bound.width;
+            CONTINUE;
+        ELSE
+            IF c = '\' AND substr(pattern, i + 1, 1) ~ '^[1-9]$' THEN
+                RETURN format('uses the back-reference \%s; back-references can make matching exponential',
+                              substr(pattern, i + 1, 1));
+            END IF;
+            last_size := 1;
+            last_group := false;
+            size[k] := size[k] + 1;
+            i := CASE c WHEN '\' THEN i + 1 WHEN '[' THEN cdl._bracket_end(pattern, i) ELSE i END;
+        END IF;
+        i := i + 1;
+    END LOOP;
+    RETURN CASE WHEN cardinality(size) > 1 THEN 'does not compile: a ( is not closed' END;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._regex_grammar_problem(text) IS
+    'Why a pattern is outside the accepted subset of ARE (director, embedded options, lookaround, '
+    'back-reference, counted repetition over the limits, unbalanced groups); NULL when inside.';
+
 CREATE OR REPLACE FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean)
 RETURNS text
 LANGUAGE plpgsql
@@ -65,79 +207,30 @@ VOLATILE
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
-    n integer := length(pattern);
-    i integer := 1;
-    c text;
-    bound text[];
-    -- per open group: does it hold a counted repetition {m,n}?
-    holds_bound boolean[] := ARRAY[false];
-    closed_group boolean;  -- the item just before: a group (and whether it held one), else NULL
+    problem text;
     started timestamptz;
     took interval;
 BEGIN
-    -- PostgreSQL's regex engine matches in time linear in the message, but back-references
-    -- and counted repetitions of groups make compiling or matching explode
-    -- (((a?){255}){5} takes a minute to compile); refuse those before anything runs them.
-    IF n > 1000 THEN
-        RETURN format('is %s characters long; at most 1000 are allowed', n);
+    IF length(pattern) > cdl._regex_limit('length') THEN
+        RETURN format('is %s characters long; at most %s are allowed', length(pattern), cdl._regex_limit('length'));
     END IF;
-    WHILE i <= n LOOP
-        c := substr(pattern, i, 1);
-        IF c = '\' THEN
-            IF substr(pattern, i + 1, 1) ~ '^[1-9]$' THEN
-                RETURN format('uses the back-reference \%s; back-references can make matching exponential',
-                              substr(pattern, i + 1, 1));
-            END IF;
-            i := i + 2;
-            closed_group := NULL;
-            CONTINUE;
-        ELSIF c = '[' THEN
-            i := cdl._bracket_end(pattern, i);
-            closed_group := NULL;
-        ELSIF c = '(' THEN
-            holds_bound := holds_bound || false;
-            closed_group := NULL;
-        ELSIF c = ')' AND cardinality(holds_bound) > 1 THEN
-            closed_group := holds_bound[cardinality(holds_bound)];
-            holds_bound := holds_bound[1:cardinality(holds_bound) - 1];
-            holds_bound[cardinality(holds_bound)] := holds_bound[cardinality(holds_bound)] OR closed_group;
-            i := i + 1;
-            CONTINUE;
-        ELSIF c = '{' THEN
-            bound := regexp_match(substr(pattern, i), '^\{([0-9]{1,6})(,([0-9]{0,6}))?\}');
-            IF bound IS NOT NULL THEN
-                IF closed_group THEN
-                    RETURN format('repeats a group with %s and that group holds a counted repetition '
-                                  'itself; nested counted repetitions are too costly to compile',
-                                  '{' || bound[1] || coalesce(bound[2], '') || '}');
-                ELSIF closed_group IS NOT NULL
-                      AND greatest(bound[1]::integer, coalesce(nullif(bound[3], '')::integer, 0)) > 10 THEN
-                    RETURN format('repeats a group with %s; a group may be counted at most 10 times',
-                                  '{' || bound[1] || coalesce(bound[2], '') || '}');
-                END IF;
-                holds_bound[cardinality(holds_bound)] := true;
-                i := i + length(bound[1]) + length(coalesce(bound[2], '')) + 2;
-                closed_group := NULL;
-                CONTINUE;
-            END IF;
-            closed_group := NULL;
-        ELSIF c NOT IN ('*', '+', '?') THEN
-            closed_group := NULL;  -- (...)* and (...)+ stay a group for a {m,n} that cannot follow
-        END IF;
-        i := i + 1;
-    END LOOP;
+    problem := cdl._regex_grammar_problem(pattern);
+    IF problem IS NOT NULL THEN
+        RETURN problem;
+    END IF;
+    -- compile exactly what will run
     started := clock_timestamp();
     BEGIN
         IF case_insensitive THEN
-            PERFORM '' ~* pattern;
+            PERFORM '' ~* cdl._runnable_regex(pattern);
         ELSE
-            PERFORM '' ~ pattern;
+            PERFORM '' ~ cdl._runnable_regex(pattern);
         END IF;
-    EXCEPTION WHEN invalid_regular_expression THEN
+    EXCEPTION WHEN invalid_regular_expression OR program_limit_exceeded THEN
         RETURN format('does not compile: %s', SQLERRM);
     END;
     took := clock_timestamp() - started;
-    IF took > interval '250 ms' THEN
+    IF took > interval '250 ms' THEN  -- a backstop: the limits above keep compiling to a few ms
         RETURN format('takes %s ms to compile; at most 250 ms are allowed',
                       round(extract(epoch FROM took) * 1000));
     END IF;
@@ -146,8 +239,8 @@ END
 $$;
 
 COMMENT ON FUNCTION cdl._regex_problem(text, boolean) IS
-    'Why a user-supplied regular expression is refused (too long, a back-reference, a counted '
-    'repetition of a group over 10 or nested, does not compile, slow to compile); NULL when safe.';
+    'Why a user-supplied regular expression is refused (too long, outside the accepted subset of '
+    'ARE: see _regex_grammar_problem, does not compile as it will run, slow to compile); NULL when safe.';
 
 CREATE OR REPLACE FUNCTION cdl._required_literal(pattern text)
 RETURNS text
@@ -286,6 +379,29 @@ $$;
 
 COMMENT ON FUNCTION cdl._wf_patterns(json, text) IS 'A list of regexes that compile; CD001 naming the first that does not.';
 
+CREATE OR REPLACE FUNCTION cdl._wf_keywords(value json, place text)
+RETURNS text[]
+LANGUAGE plpgsql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    keywords text[] := cdl._wf_strings(value, place);
+BEGIN
+    FOR i IN 1 .. cardinality(keywords) LOOP
+        IF length(keywords[i]) > 200 THEN
+            PERFORM cdl._wf_fail(format('%s[%s]', place, i - 1), 'a keyword is at most 200 characters');
+        ELSIF to_tsvector('cdl.keywords', keywords[i]) = ''::tsvector THEN
+            PERFORM cdl._wf_fail(format('%s[%s]', place, i - 1),
+                                 format('keyword "%s" has no word to match', keywords[i]));
+        END IF;
+    END LOOP;
+    RETURN keywords;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._wf_keywords(json, text) IS 'A list of keywords that each hold a word; CD001 naming the first that does not.';
+
 CREATE OR REPLACE FUNCTION cdl._wf_action(value json, place text)
 RETURNS text
 LANGUAGE plpgsql
@@ -326,18 +442,20 @@ IMMUTABLE
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
-    result text := replace(replace(template, '{{', chr(1)), '}}', chr(2));
-    key text;
-    value jsonb;
+    result text;
+    entry record;
 BEGIN
-    IF template IS NULL THEN
-        RETURN NULL;
+    IF template IS NULL OR strpos(template, '{') = 0 THEN
+        RETURN template;
     END IF;
-    FOREACH key IN ARRAY cdl._placeholders(template, prefix) LOOP
-        value := context -> key;
-        IF value IS NOT NULL AND jsonb_typeof(value) <> 'null' THEN
-            result := replace(result, '{' || prefix || key || '}',
-                              CASE jsonb_typeof(value) WHEN 'string' THEN value #>> '{}' ELSE value::text END);
+    result := replace(replace(template, '{{', chr(1)), '}}', chr(2));
+    -- per context key (a few) rather than per placeholder found by a regex: no regex to run
+    FOR entry IN SELECT e.key, e.value FROM jsonb_each(context) AS e LOOP
+        IF jsonb_typeof(entry.value) <> 'null' AND strpos(result, '{' || prefix || entry.key || '}') > 0
+           AND entry.key ~ '^[A-Za-z0-9_]+$' THEN
+            result := replace(result, '{' || prefix || entry.key || '}',
+                              CASE jsonb_typeof(entry.value) WHEN 'string' THEN entry.value #>> '{}'
+                                   ELSE entry.value::text END);
         END IF;
     END LOOP;
     RETURN replace(replace(result, chr(1), '{'), chr(2), '}');
@@ -465,7 +583,7 @@ BEGIN
             PERFORM cdl._wf_fail(place || '.triggers', 'must be a mapping');
         END IF;
         v_patterns := cdl._wf_patterns(wf.def #> '{triggers,patterns}', place || '.triggers.patterns');
-        v_keywords := cdl._wf_strings(wf.def #> '{triggers,keywords}', place || '.triggers.keywords');
+        v_keywords := cdl._wf_keywords(wf.def #> '{triggers,keywords}', place || '.triggers.keywords');
         IF cardinality(v_patterns) + cardinality(v_keywords) = 0 THEN
             PERFORM cdl._wf_fail(place || '.triggers', 'needs at least one pattern or keyword');
         END IF;
@@ -557,7 +675,7 @@ BEGIN
                 END IF;
                 PERFORM cdl._wf_patterns(tr.value #> '{triggers,patterns}',
                     format('%s.states.%s.transitions[%s].triggers.patterns', place, st.name, v_n));
-                PERFORM cdl._wf_strings(tr.value #> '{triggers,keywords}',
+                PERFORM cdl._wf_keywords(tr.value #> '{triggers,keywords}',
                     format('%s.states.%s.transitions[%s].triggers.keywords', place, st.name, v_n));
                 PERFORM cdl._wf_action(tr.value -> 'action',
                     format('%s.states.%s.transitions[%s].action', place, st.name, v_n));
@@ -614,23 +732,22 @@ BEGIN
             CONTINUE;
         END IF;
         UPDATE cdl.character_workflows SET is_current = false WHERE id = v_current.id;
-        SELECT r.pattern_regex, r.keyword_regex INTO tr FROM cdl._workflow_regexes(v_patterns, v_keywords) r;
         INSERT INTO cdl.character_workflows
             (character_id, file_id, workflow_name, definition_version, content_hash, description,
              sort_order, initial_state, on_trigger_action, context_required, validation_rules,
-             llm_validation, system_prompt_addition, keyword_regex, definition)
+             llm_validation, system_prompt_addition, keyword_query, definition)
         VALUES (target.character_id, v_file_id, wf.name, coalesce(v_current.definition_version, 0) + 1,
                 v_wf_hash, wf.def ->> 'description', wf.position, wf.def ->> 'initial_state',
                 wf.def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
                 coalesce(v_def #> '{on_trigger,validation}', '[]'),
                 coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
-                wf.def ->> 'system_prompt_addition', tr.keyword_regex, v_def)
+                wf.def ->> 'system_prompt_addition', cdl._keyword_query(v_keywords), v_def)
         RETURNING id INTO v_wf_id;
         INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, required_literal, sort_order)
         SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, cdl._required_literal(p), i
         FROM unnest(v_patterns) WITH ORDINALITY AS u (p, i)
         UNION ALL
-        SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, CASE WHEN k ~ '^[ -~]+$' THEN lower(k) END, i
+        SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, NULL, i  -- keywords: keyword_query
         FROM unnest(v_keywords) WITH ORDINALITY AS u (k, i);
         INSERT INTO cdl.workflow_states
             (workflow_id, state_name, description, prompt_injection, is_final, timeout_seconds,
@@ -641,14 +758,13 @@ BEGIN
                s.value #>> '{timeout,action}', s.value #>> '{timeout,message}', s.ordinality
         FROM json_each(wf.def -> 'states') WITH ORDINALITY AS s;
         INSERT INTO cdl.workflow_transitions
-            (workflow_id, from_state, to_state, patterns, keywords, pattern_regex, keyword_regex, action, sort_order)
+            (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order)
         SELECT v_wf_id, s.key, t.value ->> 'to_state', lists.patterns, lists.keywords,
-               r.pattern_regex, r.keyword_regex, t.value ->> 'action', t.ordinality
+               cdl._keyword_query(lists.keywords), t.value ->> 'action', t.ordinality
         FROM json_each(wf.def -> 'states') AS s
         CROSS JOIN LATERAL json_array_elements(coalesce(s.value -> 'transitions', '[]')) WITH ORDINALITY AS t
         CROSS JOIN LATERAL (SELECT cdl._wf_strings(t.value #> '{triggers,patterns}', '') AS patterns,
-                                   cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists
-        CROSS JOIN LATERAL cdl._workflow_regexes(lists.patterns, lists.keywords) AS r;
+                                   cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists;
         INSERT INTO cdl.workflow_context_extractors (workflow_id, context_key, extractor_type, config, sort_order)
         SELECT v_wf_id, e.key,
                (CASE e.value ->> 'from' WHEN 'pattern_group' THEN 'pattern_group' WHEN 'lookup' THEN 'lookup_table'

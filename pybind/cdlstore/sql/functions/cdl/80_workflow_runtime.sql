@@ -1,7 +1,7 @@
 -- Workflow runtime: trigger matching, context extraction, instances, transitions, timeouts.
 
 CREATE OR REPLACE FUNCTION cdl._match_lists(
-    message text, pattern_regex text, keyword_regex text, patterns text[],
+    message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[],
     OUT pattern text, OUT groups text[], OUT keyword text)
 RETURNS record
 LANGUAGE plpgsql
@@ -9,26 +9,45 @@ STABLE
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
-    -- with a combined expression (a transition's), it answers "any pattern?" first; then the
-    -- patterns are tried in file order for the first one and its groups
-    IF cardinality(patterns) > 0 AND (pattern_regex IS NULL OR message ~* pattern_regex) THEN
-        FOR i IN 1 .. cardinality(patterns) LOOP
-            groups := regexp_match(message, '(' || patterns[i] || ')', 'i');
-            IF groups IS NOT NULL THEN
-                pattern := patterns[i];
-                EXIT;
-            END IF;
-        END LOOP;
-    END IF;
-    IF keyword_regex IS NOT NULL THEN
-        keyword := lower((regexp_match(message, keyword_regex, 'i'))[1]);
+    -- each pattern runs as it was checked at import (cdl._runnable_regex), in file order
+    FOR i IN 1 .. coalesce(cardinality(patterns), 0) LOOP
+        groups := regexp_match(message, cdl._runnable_regex(patterns[i]), 'i');
+        IF groups IS NOT NULL THEN
+            pattern := patterns[i];
+            EXIT;
+        END IF;
+    END LOOP;
+    IF keyword_query IS NOT NULL AND words @@ keyword_query THEN
+        SELECT lower(u.k) INTO keyword FROM unnest(keywords) WITH ORDINALITY AS u (k, i)
+        WHERE words @@ phraseto_tsquery('cdl.keywords', u.k) ORDER BY u.i LIMIT 1;
     END IF;
 END
 $$;
 
-COMMENT ON FUNCTION cdl._match_lists(text, text, text, text[]) IS
+COMMENT ON FUNCTION cdl._match_lists(text, tsvector, tsquery, text[], text[]) IS
     'The first pattern (file order) found anywhere in message, with its groups (element 1 is the '
-    'whole match), and the keyword found as a whole word; case-insensitive.';
+    'whole match; case-insensitive), and the first keyword whose words are in the message by '
+    'English stem (words: to_tsvector(''cdl.keywords'', message)).';
+
+CREATE OR REPLACE FUNCTION cdl._message_facts(request_context jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    IF request_context IS NOT NULL AND jsonb_typeof(request_context) <> 'object' THEN
+        RAISE EXCEPTION 'request_context must be a JSON object, got %', jsonb_typeof(request_context)
+            USING ERRCODE = 'CD001';
+    END IF;
+    -- a message handed to the engine is a user's request; the caller's context overrides
+    RETURN jsonb_build_object('message_type', 'user_request') || coalesce(request_context, '{}');
+END
+$$;
+
+COMMENT ON FUNCTION cdl._message_facts(jsonb) IS
+    'The facts context_required tests: the built-in ones (message_type = user_request) under the '
+    'caller''s request_context (CD001 when it is not an object).';
 
 CREATE OR REPLACE FUNCTION cdl._extract_context(
     p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text)
@@ -105,37 +124,37 @@ DECLARE
     w record;
     m record;
     x record;
-    v_priority text;
-    v_lower text;
+    v_facts jsonb := cdl._message_facts(request_context);
+    v_lower text := lower(message);
+    v_words tsvector := to_tsvector('cdl.keywords', message);
 BEGIN
-    SELECT f.config ->> 'workflow_priority' INTO v_priority
-    FROM cdl.workflow_files f WHERE f.character_id = p_character_id AND f.is_current;
-    v_lower := lower(message);
-    -- per workflow, only the patterns and keywords whose required text is in the message are
-    -- tried, so that a few regexes run (PostgreSQL caches only 32 compiled ones per connection)
-    FOR w IN WITH hits AS (
-                 SELECT t.workflow_id,
-                        coalesce(array_agg(t.trigger_value ORDER BY t.sort_order)
-                                 FILTER (WHERE t.trigger_type = 'pattern_match'), '{}') AS patterns,
-                        bool_or(t.trigger_type = 'keyword_match') AS keyword_possible
-                 FROM cdl.workflow_triggers t
-                 JOIN cdl.character_workflows cw ON cw.id = t.workflow_id
-                 WHERE cw.character_id = p_character_id AND cw.is_current
-                   AND (t.required_literal IS NULL OR strpos(v_lower, t.required_literal) > 0)
-                 GROUP BY t.workflow_id)
-             SELECT cw.*, hits.patterns, hits.keyword_possible
-             FROM cdl.character_workflows cw JOIN hits ON hits.workflow_id = cw.id
+    -- per workflow, only the patterns whose required text is in the message run as regexes
+    -- (PostgreSQL caches only 32 compiled ones per connection); keywords are one tsquery
+    FOR w IN SELECT cw.id, cw.workflow_name, cw.sort_order, cw.context_required, cw.llm_validation,
+                    cw.system_prompt_addition, cw.keyword_query, t.patterns, t.keywords,
+                    f.config ->> 'workflow_priority' AS priority
+             FROM cdl.character_workflows cw
+             JOIN cdl.workflow_files f ON f.id = cw.file_id
+             CROSS JOIN LATERAL (
+                 SELECT array_agg(t.trigger_value ORDER BY t.sort_order)
+                            FILTER (WHERE t.trigger_type = 'pattern_match'
+                                    AND (t.required_literal IS NULL OR strpos(v_lower, t.required_literal) > 0))
+                            AS patterns,
+                        array_agg(t.trigger_value ORDER BY t.sort_order)
+                            FILTER (WHERE t.trigger_type = 'keyword_match') AS keywords
+                 FROM cdl.workflow_triggers t WHERE t.workflow_id = cw.id) AS t
+             WHERE cw.character_id = p_character_id AND cw.is_current
+               AND (t.patterns IS NOT NULL OR v_words @@ cw.keyword_query)
              ORDER BY cw.sort_order LOOP
-        m := cdl._match_lists(message, NULL, CASE WHEN w.keyword_possible THEN w.keyword_regex END,
-                              w.patterns);
+        m := cdl._match_lists(message, v_words, w.keyword_query, w.patterns, w.keywords);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
         CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
-                              WHERE (request_context ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
+                              WHERE (v_facts ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
         x := cdl._extract_context(w.id, message, m.groups, '{}');
         CONTINUE WHEN x.rejected IS NOT NULL;
         workflow_id := w.id;
         workflow_name := w.workflow_name;
-        sort_order := CASE WHEN v_priority = 'best_match' AND m.pattern IS NULL THEN 1000000 ELSE 0 END
+        sort_order := CASE WHEN w.priority = 'best_match' AND m.pattern IS NULL THEN 1000000 ELSE 0 END
                       + w.sort_order;
         pattern := m.pattern;
         keyword := m.keyword;
@@ -150,7 +169,8 @@ $$;
 
 COMMENT ON FUNCTION cdl._workflow_candidates(bigint, text, jsonb) IS
     'The current workflows a message would start, each with its match and extracted context; '
-    'sort_order orders them by the file''s workflow_priority.';
+    'sort_order orders them by the file''s workflow_priority. context_required is tested '
+    'against cdl._message_facts(request_context).';
 
 CREATE OR REPLACE FUNCTION cdl._check_message(user_id text, message text)
 RETURNS void
@@ -165,9 +185,9 @@ BEGIN
     IF message IS NULL THEN
         RAISE EXCEPTION 'message must not be NULL' USING ERRCODE = 'CD001';
     END IF;
-    IF length(message) > 10000 THEN
-        RAISE EXCEPTION 'message is % characters long; at most 10000 are matched', length(message)
-            USING ERRCODE = 'CD007';
+    IF length(message) > cdl._regex_limit('text') THEN
+        RAISE EXCEPTION 'message is % characters long; at most % are matched', length(message),
+            cdl._regex_limit('text') USING ERRCODE = 'CD007';
     END IF;
 END
 $$;
@@ -197,65 +217,85 @@ $$;
 COMMENT ON FUNCTION cdl.check_workflow_triggers(varchar, text, varchar, jsonb) IS
     'Which workflows the message would start, starting nothing: per candidate the workflow, the '
     'pattern and keyword that matched, the extracted context and any LLM validation prompt, in '
-    'the order of the file''s workflow_priority. request_context is checked by context_required.';
+    'the order of the file''s workflow_priority. context_required is tested against the built-in '
+    'message facts (message_type = user_request) overridden by request_context.';
 
 CREATE OR REPLACE FUNCTION cdl._log(
     p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text,
     message text DEFAULT NULL, details jsonb DEFAULT '{}')
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql  -- not sql: an INSERT in a SQL function is planned on every call
+SET search_path = cdl, pg_temp
 AS $$
+BEGIN
     INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-    VALUES (p_instance_id, p_user_id, event, from_state, to_state, message, coalesce(details, '{}'))
+    VALUES (p_instance_id, p_user_id, event, from_state, to_state, message, coalesce(details, '{}'));
+END
 $$;
 
 COMMENT ON FUNCTION cdl._log(bigint, text, cdl.workflow_event_enum, text, text, text, jsonb) IS
     'One row of the workflow execution log.';
 
-CREATE OR REPLACE FUNCTION cdl._enter_state(
-    p_instance_id bigint, from_state text, state text, action text, as_of timestamptz)
+CREATE OR REPLACE FUNCTION cdl._state_status(is_final boolean, state text, action text)
+RETURNS cdl.workflow_status_enum
+LANGUAGE sql
+STABLE PARALLEL SAFE  -- as the enum cast and timestamptz + interval are, so that it is inlined
+AS $$
+    -- a final state ends the instance: cancelled for cancel_transaction or a state named
+    -- cancelled, else completed
+    SELECT (CASE WHEN NOT is_final THEN 'active'
+                 WHEN action = 'cancel_transaction' OR state = 'cancelled' THEN 'cancelled'
+                 ELSE 'completed' END)::cdl.workflow_status_enum
+$$;
+
+COMMENT ON FUNCTION cdl._state_status(boolean, text, text) IS 'The status of an instance that enters a state.';
+
+CREATE OR REPLACE FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamptz)
+RETURNS timestamptz
+LANGUAGE sql
+STABLE PARALLEL SAFE  -- as the enum cast and timestamptz + interval are, so that it is inlined
+AS $$
+    -- a state's own timeout, else the file's default; none in a final state
+    SELECT CASE WHEN NOT is_final
+                THEN as_of + make_interval(secs => coalesce(timeout_seconds,
+                                                            (config ->> 'default_timeout_seconds')::numeric)) END
+$$;
+
+COMMENT ON FUNCTION cdl._state_timeout(boolean, integer, jsonb, timestamptz) IS
+    'When an instance that enters a state at as_of times out (the state''s timeout or the file''s default).';
+
+CREATE OR REPLACE FUNCTION cdl._step_json(
+    action text, instance_id bigint, workflow_name text, state text, status cdl.workflow_status_enum,
+    context jsonb, prompt_injection text, system_prompt_addition text)
+RETURNS jsonb
+LANGUAGE sql
+STABLE PARALLEL SAFE  -- as jsonb_build_object is
+AS $$
+    SELECT jsonb_build_object('action', action, 'instance_id', instance_id, 'workflow_name', workflow_name,
+               'state', state, 'status', status, 'context', context,
+               'prompt_injection', cdl._render(prompt_injection, context, 'context.'),
+               'system_prompt_addition', cdl._render(system_prompt_addition, context, 'context.'))
+$$;
+
+COMMENT ON FUNCTION cdl._step_json(text, bigint, text, text, cdl.workflow_status_enum, jsonb, text, text) IS
+    'The result of process_workflow_message: the step and the instance, prompts rendered.';
+
+CREATE OR REPLACE FUNCTION cdl._log_end(p_instance_id bigint, p_user_id text, status cdl.workflow_status_enum, state text)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
-DECLARE
-    inst record;
-    st record;
-    v_status cdl.workflow_status_enum;
 BEGIN
-    SELECT i.*, f.config INTO inst
-    FROM cdl.workflow_instances i
-    JOIN cdl.character_workflows w ON w.id = i.workflow_id
-    JOIN cdl.workflow_files f ON f.id = w.file_id
-    WHERE i.id = p_instance_id;
-    SELECT * INTO st FROM cdl.workflow_states s WHERE s.workflow_id = inst.workflow_id AND s.state_name = state;
-    IF action IS NOT NULL THEN
-        PERFORM cdl._log(p_instance_id, inst.user_id, 'action_executed', from_state, state, NULL,
-                         jsonb_build_object('action', action));
-    END IF;
-    v_status := CASE WHEN NOT st.is_final THEN 'active'
-                     WHEN action = 'cancel_transaction' OR state = 'cancelled' THEN 'cancelled'
-                     ELSE 'completed' END;
-    UPDATE cdl.workflow_instances
-    SET current_state = state, status = v_status, updated_at = as_of,
-        timeout_at = CASE WHEN st.is_final THEN NULL
-                          ELSE as_of + make_interval(secs => coalesce(st.timeout_seconds,
-                                                     (inst.config ->> 'default_timeout_seconds')::numeric)) END,
-        completed_at = CASE WHEN st.is_final THEN as_of END
-    WHERE id = p_instance_id;
-    PERFORM cdl._log(p_instance_id, inst.user_id, 'state_entered', from_state, state);
-    IF st.is_final THEN
-        PERFORM cdl._log(p_instance_id, inst.user_id,
-                         (CASE v_status WHEN 'cancelled' THEN 'workflow_cancelled'
-                          ELSE 'workflow_completed' END)::cdl.workflow_event_enum,
+    IF status IN ('completed', 'cancelled') THEN
+        PERFORM cdl._log(p_instance_id, p_user_id, (CASE status WHEN 'cancelled' THEN 'workflow_cancelled'
+                                                    ELSE 'workflow_completed' END)::cdl.workflow_event_enum,
                          state, NULL);
     END IF;
 END
 $$;
 
-COMMENT ON FUNCTION cdl._enter_state(bigint, text, text, text, timestamptz) IS
-    'Move an instance into a state: timeout from the state or the file''s default; a final state '
-    'ends it (cancelled for cancel_transaction or a state named cancelled, else completed).';
+COMMENT ON FUNCTION cdl._log_end(bigint, text, cdl.workflow_status_enum, text) IS
+    'Log the end of an instance that a state entry completed or cancelled.';
 
 CREATE OR REPLACE FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text)
 RETURNS void
@@ -269,7 +309,7 @@ COMMENT ON FUNCTION cdl._lock_user(bigint, text) IS 'Serialize the workflow work
 
 CREATE OR REPLACE FUNCTION cdl._start(
     p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb)
-RETURNS bigint
+RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
@@ -278,7 +318,14 @@ DECLARE
     v_active integer;
     v_id bigint;
 BEGIN
-    SELECT cw.*, f.config INTO w FROM cdl.character_workflows cw JOIN cdl.workflow_files f ON f.id = cw.file_id
+    SELECT cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
+           cw.system_prompt_addition, f.config, s.prompt_injection,
+           cdl._state_status(s.is_final, s.state_name, cw.on_trigger_action) AS status,
+           cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at
+    INTO w
+    FROM cdl.character_workflows cw
+    JOIN cdl.workflow_files f ON f.id = cw.file_id
+    JOIN cdl.workflow_states s ON s.workflow_id = cw.id AND s.state_name = cw.initial_state
     WHERE cw.id = p_workflow_id;
     SELECT count(*) INTO v_active FROM cdl.workflow_instances i
     WHERE i.user_id = p_user_id AND i.character_id = p_character_id AND i.status = 'active';
@@ -290,19 +337,24 @@ BEGIN
         RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, v_active,
             w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
     END IF;
-    INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context)
+    -- the instance is written once, already in its initial state; its id carries the user's shard
+    INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context, status,
+                                        timeout_at, completed_at)
     OVERRIDING SYSTEM VALUE
-    VALUES (cdl._instance_id(p_user_id), p_user_id, p_character_id, p_workflow_id, w.initial_state, context)
+    VALUES (cdl._instance_id(p_user_id), p_user_id, p_character_id, p_workflow_id, w.initial_state, context,
+            w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
     RETURNING id INTO v_id;
     PERFORM cdl._log(v_id, p_user_id, 'workflow_started', NULL, w.initial_state, trigger ->> 'message',
-                     trigger - 'message' || jsonb_build_object('definition_version', w.definition_version));
-    PERFORM cdl._enter_state(v_id, NULL, w.initial_state, w.on_trigger_action, now());
-    RETURN v_id;
+                     trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
+                                                               'action', w.on_trigger_action));
+    PERFORM cdl._log_end(v_id, p_user_id, w.status, w.initial_state);
+    RETURN cdl._step_json('started', v_id, w.workflow_name, w.initial_state, w.status, context,
+                          w.prompt_injection, w.system_prompt_addition);
 END
 $$;
 
 COMMENT ON FUNCTION cdl._start(text, bigint, bigint, jsonb, jsonb) IS
-    'Start an instance within the file''s limits (CD007 beyond them), logged.';
+    'Start an instance within the file''s limits (CD007 beyond them), logged; returns the started step.';
 
 CREATE OR REPLACE FUNCTION cdl._expire(as_of timestamptz, p_user_id text DEFAULT NULL, p_character_id bigint DEFAULT NULL)
 RETURNS integer
@@ -339,20 +391,21 @@ COMMENT ON FUNCTION cdl._expire(timestamptz, text, bigint) IS
 
 CREATE OR REPLACE FUNCTION cdl._step(action text, p_instance_id bigint)
 RETURNS jsonb
-LANGUAGE sql
+LANGUAGE plpgsql  -- not sql: a plpgsql function keeps its plan from call to call
 STABLE
+SET search_path = cdl, pg_temp
 AS $$
-    SELECT jsonb_build_object('action', action, 'instance_id', i.id, 'workflow_name', w.workflow_name,
-               'state', i.current_state, 'status', i.status, 'context', i.context,
-               'prompt_injection', cdl._render(s.prompt_injection, i.context, 'context.'),
-               'system_prompt_addition', cdl._render(w.system_prompt_addition, i.context, 'context.'))
-    FROM cdl.workflow_instances i
-    JOIN cdl.character_workflows w ON w.id = i.workflow_id
-    LEFT JOIN cdl.workflow_states s ON s.workflow_id = i.workflow_id AND s.state_name = i.current_state
-    WHERE i.id = p_instance_id
+BEGIN
+    RETURN (SELECT cdl._step_json(action, i.id, w.workflow_name, i.current_state, i.status, i.context,
+                                  s.prompt_injection, w.system_prompt_addition)
+            FROM cdl.workflow_instances i
+            JOIN cdl.character_workflows w ON w.id = i.workflow_id
+            LEFT JOIN cdl.workflow_states s ON s.workflow_id = i.workflow_id AND s.state_name = i.current_state
+            WHERE i.id = p_instance_id);
+END
 $$;
 
-COMMENT ON FUNCTION cdl._step(text, bigint) IS 'The result of process_workflow_message for an instance.';
+COMMENT ON FUNCTION cdl._step(text, bigint) IS 'The result of process_workflow_message for a stored instance.';
 
 CREATE OR REPLACE FUNCTION cdl.start_workflow_instance(
     user_id varchar, character_name varchar, workflow_name varchar, initial_context jsonb DEFAULT '{}')
@@ -380,8 +433,8 @@ BEGIN
     PERFORM cdl._lock_user(v_character_id, user_id);
     PERFORM cdl._expire(now(), user_id, v_character_id);
     x := cdl._extract_context(v_workflow_id, '', NULL, '{}');
-    RETURN cdl._start(user_id, v_character_id, v_workflow_id, x.context || initial_context,
-                      jsonb_build_object('started_by', 'start_workflow_instance'));
+    RETURN (cdl._start(user_id, v_character_id, v_workflow_id, x.context || initial_context,
+                       jsonb_build_object('started_by', 'start_workflow_instance')) ->> 'instance_id')::bigint;
 END
 $$;
 
@@ -389,9 +442,70 @@ COMMENT ON FUNCTION cdl.start_workflow_instance(varchar, varchar, varchar, jsonb
     'Start a workflow for a user directly (no trigger); literal extractors and initial_context '
     'make the context. CD002 unknown, CD007 beyond the file''s limits. Returns the instance id.';
 
+CREATE OR REPLACE FUNCTION cdl._check_verdicts(llm_verdicts jsonb)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    IF llm_verdicts IS NOT NULL AND (jsonb_typeof(llm_verdicts) <> 'object'
+       OR EXISTS (SELECT FROM jsonb_each(llm_verdicts) WHERE jsonb_typeof(value) <> 'boolean')) THEN
+        RAISE EXCEPTION 'llm_verdicts must be a JSON object of workflow name to true or false'
+            USING ERRCODE = 'CD001', HINT = 'e.g. {"custom_drink_order": false}';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._check_verdicts(jsonb) IS 'Reject llm_verdicts that are not {workflow: boolean}.';
+
+CREATE OR REPLACE FUNCTION cdl._transition(
+    p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    tr record;
+    m record;
+    v_context jsonb;
+BEGIN
+    -- only the current state's transitions, in file order; the first that matches moves it
+    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action, w.workflow_name,
+                     w.system_prompt_addition, s.prompt_injection,
+                     cdl._state_status(s.is_final, s.state_name, t.action) AS status,
+                     cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at
+              FROM cdl.workflow_transitions t
+              JOIN cdl.workflow_states s ON s.workflow_id = t.workflow_id AND s.state_name = t.to_state
+              JOIN cdl.character_workflows w ON w.id = t.workflow_id
+              JOIN cdl.workflow_files f ON f.id = w.file_id
+              WHERE t.workflow_id = p_workflow_id AND t.from_state = p_state
+              ORDER BY t.sort_order LOOP
+        m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords);
+        CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
+        PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
+                         jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action));
+        -- the caller holds the instance's row lock
+        UPDATE cdl.workflow_instances i
+        SET current_state = tr.to_state, status = tr.status, timeout_at = tr.timeout_at, updated_at = now(),
+            completed_at = CASE WHEN tr.status <> 'active' THEN now() END
+        WHERE i.id = p_instance_id
+        RETURNING i.context INTO v_context;
+        PERFORM cdl._log_end(p_instance_id, p_user_id, tr.status, tr.to_state);
+        RETURN cdl._step_json('transitioned', p_instance_id, tr.workflow_name, tr.to_state, tr.status, v_context,
+                              tr.prompt_injection, tr.system_prompt_addition);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._transition(bigint, text, bigint, text, text, tsvector) IS
+    'Apply the first transition of the instance''s current state that the message matches, '
+    'logged; returns the transitioned step, NULL when none matches.';
+
 CREATE OR REPLACE FUNCTION cdl.process_workflow_message(
     user_id varchar, character_name varchar, message text, llm_confirmed boolean DEFAULT false,
-    request_context jsonb DEFAULT '{}')
+    request_context jsonb DEFAULT '{}', llm_verdicts jsonb DEFAULT '{}')
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -400,63 +514,73 @@ AS $$
 DECLARE
     v_character_id bigint := cdl._character_id(character_name);
     v_config jsonb;
+    v_words tsvector;
     inst record;
-    tr record;
-    m record;
     cand record;
+    v_verdict boolean;
+    v_first boolean := true;
     v_first_active bigint;
-    v_started bigint;
+    v_step jsonb;
     v_active integer := 0;
 BEGIN
     PERFORM cdl._check_message(user_id, message);
+    IF llm_verdicts IS DISTINCT FROM '{}' THEN
+        PERFORM cdl._check_verdicts(llm_verdicts);
+    END IF;
     PERFORM cdl._lock_user(v_character_id, user_id);
-    PERFORM cdl._expire(now(), user_id, v_character_id);
-    SELECT f.config INTO v_config FROM cdl.workflow_files f WHERE f.character_id = v_character_id AND f.is_current;
+    v_words := to_tsvector('cdl.keywords', message);
 
-    -- an active instance: only its current state's transitions, in file order
-    FOR inst IN SELECT i.id, i.workflow_id, i.current_state FROM cdl.workflow_instances i
+    -- the active instances, locked: a sweeper that is ending one is waited for, and then it
+    -- is no longer active (an instance ends exactly once); overdue ones are ended first
+    FOR inst IN SELECT i.id, i.user_id, i.workflow_id, i.current_state, i.timeout_at <= now() AS overdue
+                FROM cdl.workflow_instances i
                 WHERE i.user_id = process_workflow_message.user_id AND i.character_id = v_character_id
-                  AND i.status = 'active' ORDER BY i.id LOOP
+                  AND i.status = 'active' ORDER BY coalesce(i.timeout_at <= now(), false) DESC, i.id
+                FOR UPDATE LOOP
+        IF inst.overdue THEN
+            PERFORM cdl._expire(now(), user_id, v_character_id);
+            CONTINUE;
+        END IF;
         v_active := v_active + 1;
         v_first_active := coalesce(v_first_active, inst.id);
-        FOR tr IN SELECT t.* FROM cdl.workflow_transitions t
-                  WHERE t.workflow_id = inst.workflow_id AND t.from_state = inst.current_state
-                  ORDER BY t.sort_order LOOP
-            m := cdl._match_lists(message, tr.pattern_regex, tr.keyword_regex, tr.patterns);
-            IF m.pattern IS NOT NULL OR m.keyword IS NOT NULL THEN
-                PERFORM cdl._log(inst.id, user_id, 'state_exited', inst.current_state, tr.to_state);
-                PERFORM cdl._log(inst.id, user_id, 'transition_triggered', inst.current_state, tr.to_state,
-                                 message, jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword));
-                PERFORM cdl._enter_state(inst.id, inst.current_state, tr.to_state, tr.action, now());
-                RETURN cdl._step('transitioned', inst.id);
-            END IF;
-        END LOOP;
+        v_step := cdl._transition(inst.id, inst.user_id, inst.workflow_id, inst.current_state, message, v_words);
+        IF v_step IS NOT NULL THEN
+            RETURN v_step;
+        END IF;
     END LOOP;
-    IF v_active > 0 AND (NOT coalesce((v_config ->> 'concurrent_workflows')::boolean, false)
-                         OR v_active >= (v_config ->> 'max_pending_per_user')::numeric) THEN
-        RETURN cdl._step('unchanged', v_first_active);
+    IF v_active > 0 THEN
+        SELECT f.config INTO v_config FROM cdl.workflow_files f WHERE f.character_id = v_character_id AND f.is_current;
+        IF NOT coalesce((v_config ->> 'concurrent_workflows')::boolean, false)
+           OR v_active >= (v_config ->> 'max_pending_per_user')::numeric THEN
+            RETURN cdl._step('unchanged', v_first_active);
+        END IF;
     END IF;
 
-    -- otherwise the first workflow the message starts, by the file's priority
-    SELECT * INTO cand FROM cdl._workflow_candidates(v_character_id, message, coalesce(request_context, '{}')) c
-    ORDER BY c.sort_order LIMIT 1;
-    IF cand.workflow_id IS NULL THEN
-        RETURN CASE WHEN v_first_active IS NOT NULL THEN cdl._step('unchanged', v_first_active)
-                    ELSE jsonb_build_object('action', 'none') END;
-    END IF;
-    IF cand.llm_required AND NOT coalesce(llm_confirmed, false) THEN
-        RETURN jsonb_build_object('action', 'needs_llm_validation', 'workflow_name', cand.workflow_name,
-                                  'llm_prompt', cand.llm_prompt, 'context', cand.context);
-    END IF;
-    v_started := cdl._start(user_id, v_character_id, cand.workflow_id, cand.context,
-        jsonb_build_object('message', message, 'pattern', cand.pattern, 'keyword', cand.keyword,
-                           'llm_confirmed', coalesce(llm_confirmed, false)));
-    RETURN cdl._step('started', v_started);  -- a statement of its own: it must see the new row
+    -- otherwise the first workflow the message starts, by the file's priority, skipping those
+    -- the caller's LLM declined
+    FOR cand IN SELECT * FROM cdl._workflow_candidates(v_character_id, message, request_context) c
+                ORDER BY c.sort_order LOOP
+        v_verdict := coalesce((llm_verdicts -> cand.workflow_name::text)::boolean,
+                              CASE WHEN v_first AND llm_confirmed THEN true END);
+        v_first := false;
+        CONTINUE WHEN v_verdict IS FALSE;
+        IF cand.llm_required AND v_verdict IS NULL THEN
+            RETURN jsonb_build_object('action', 'needs_llm_validation', 'workflow_name', cand.workflow_name,
+                                      'llm_prompt', cand.llm_prompt, 'context', cand.context);
+        END IF;
+        RETURN cdl._start(user_id, v_character_id, cand.workflow_id, cand.context,
+            jsonb_build_object('message', message, 'pattern', cand.pattern, 'keyword', cand.keyword,
+                               'llm_verdict', v_verdict));
+    END LOOP;
+    RETURN CASE WHEN v_first_active IS NOT NULL THEN cdl._step('unchanged', v_first_active)
+                ELSE jsonb_build_object('action', 'none') END;
 END
 $$;
 
-COMMENT ON FUNCTION cdl.process_workflow_message(varchar, varchar, text, boolean, jsonb) IS
+COMMENT ON FUNCTION cdl.process_workflow_message(varchar, varchar, text, boolean, jsonb, jsonb) IS
     'The one call per user message: moves the user''s active instance or starts a workflow. '
+    'llm_verdicts ({workflow: true | false}) reports the caller''s LLM answers: a declined '
+    'workflow is skipped for the next candidate; llm_confirmed confirms the first candidate. '
     'Returns {action: started | transitioned | unchanged | needs_llm_validation | none, instance_id, '
     'workflow_name, state, status, context, prompt_injection, system_prompt_addition}.';
 
