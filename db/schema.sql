@@ -4,6 +4,12 @@ ALTER SCHEMA cdl OWNER TO cdlstore_owner;
 
 COMMENT ON SCHEMA cdl IS 'AI characters (CDL) and their workflows';
 
+CREATE SCHEMA cdlstore_internal;
+
+ALTER SCHEMA cdlstore_internal OWNER TO cdlstore_owner;
+
+COMMENT ON SCHEMA cdlstore_internal IS 'What the four schemas share; granted to no one';
+
 CREATE SCHEMA docstore;
 
 ALTER SCHEMA docstore OWNER TO cdlstore_owner;
@@ -2962,6 +2968,194 @@ ALTER FUNCTION cdl.upsert_response_template(character_name character varying, sc
 
 COMMENT ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) IS 'Add or replace a response template (scenario, name) of a character. Returns its id.';
 
+CREATE FUNCTION cdlstore_internal.feed_ack(p_feed text, p_consumer text, up_to_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    c feed_consumers := feed_consumer(p_feed, p_consumer);
+    x xid8;
+BEGIN
+    EXECUTE format('SELECT e.xid FROM %s WHERE %s = $1',
+                   CASE p_feed WHEN 'docstore' THEN 'docstore.change_event e' ELSE 'ops.events e' END,
+                   CASE p_feed WHEN 'docstore' THEN 'e.id' ELSE 'e.event_id' END)
+    INTO x USING up_to_id;
+    IF x IS NULL THEN
+        RAISE EXCEPTION 'change event % not found', coalesce(up_to_id::text, 'NULL') USING ERRCODE = 'CD002';
+    ELSIF pg_visible_in_snapshot(x, c.lo) OR (c.hi IS NOT NULL AND pg_visible_in_snapshot(x, c.hi)
+          AND (x, up_to_id) <= (coalesce(c.acked_xid, '0'::xid8), coalesce(c.acked_id, 0))) THEN
+        RETURN false;  -- acknowledged already
+    ELSIF c.handed_xid IS NULL OR NOT pg_visible_in_snapshot(x, c.hi) OR (x, up_to_id) > (c.handed_xid, c.handed_id) THEN
+        RAISE EXCEPTION 'event % has not been handed out to consumer % yet', up_to_id, quote_literal(p_consumer)
+            USING ERRCODE = 'CD001',
+                  HINT = 'Acknowledge only ids that reading the changes returned: an id taken elsewhere '
+                         '(e.g. a NOTIFY) may be ahead of an earlier transaction''s event.';
+    END IF;
+    UPDATE feed_consumers f SET acked_xid = x, acked_id = up_to_id, updated_at = now()
+    WHERE f.feed = c.feed AND f.consumer = c.consumer AND f.tenant IS NOT DISTINCT FROM c.tenant;
+    RETURN true;
+END
+$_$;
+
+ALTER FUNCTION cdlstore_internal.feed_ack(p_feed text, p_consumer text, up_to_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.feed_ack(p_feed text, p_consumer text, up_to_id bigint) IS 'Acknowledge a consumer''s events up to one it was handed: true when it moved, false for an older one; CD001 for one not handed out yet, CD002 for an unknown id.';
+
+CREATE FUNCTION cdlstore_internal.feed_announce() RETURNS void
+    LANGUAGE sql
+    AS $$
+    -- classid 1717920868 ('feed'), objid the low 32 bits of this transaction's xid
+    SELECT pg_advisory_xact_lock_shared(1717920868,
+        (((pg_current_xact_id()::text::bigint + 2147483648) % 4294967296) - 2147483648)::integer)
+$$;
+
+ALTER FUNCTION cdlstore_internal.feed_announce() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.feed_announce() IS 'A feed writer, before it appends an event: its transaction holds back later batches until it ends.';
+
+CREATE FUNCTION cdlstore_internal.feed_batch(p_feed text, lo pg_snapshot, hi pg_snapshot, after_xid xid8, after_id bigint, max_count integer) RETURNS TABLE(xid xid8, id bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    source text := CASE p_feed WHEN 'docstore' THEN 'docstore.change_event e'
+                               WHEN 'ops' THEN 'ops.events e' END;
+    key text := CASE p_feed WHEN 'docstore' THEN 'e.id' WHEN 'ops' THEN 'e.event_id' END;
+BEGIN
+    -- not visible in lo: an xid lo saw running, or one from lo's xmax on; two index scans
+    RETURN QUERY EXECUTE format($q$
+        SELECT b.xid, b.id FROM (
+            (SELECT e.xid, %2$s AS id FROM %1$s
+             WHERE e.xid = ANY (ARRAY(SELECT pg_snapshot_xip($1))) AND (e.xid, %2$s) > ($3, $4)
+               AND pg_visible_in_snapshot(e.xid, $2)
+             ORDER BY e.xid, %2$s LIMIT $5)
+            UNION ALL
+            (SELECT e.xid, %2$s FROM %1$s
+             WHERE e.xid >= pg_snapshot_xmax($1) AND e.xid < pg_snapshot_xmax($2)
+               AND (e.xid, %2$s) > ($3, $4) AND pg_visible_in_snapshot(e.xid, $2)
+             ORDER BY e.xid, %2$s LIMIT $5)) AS b
+        ORDER BY b.xid, b.id LIMIT $5$q$, source, key)
+    USING lo, hi, coalesce(after_xid, '0'::xid8), coalesce(after_id, 0), max_count;
+END
+$_$;
+
+ALTER FUNCTION cdlstore_internal.feed_batch(p_feed text, lo pg_snapshot, hi pg_snapshot, after_xid xid8, after_id bigint, max_count integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.feed_batch(p_feed text, lo pg_snapshot, hi pg_snapshot, after_xid xid8, after_id bigint, max_count integer) IS 'The next (xid, id) of a feed''s batch (visible in hi, not in lo) after a position.';
+
+CREATE TABLE cdlstore_internal.feed_consumers (
+    feed text NOT NULL,
+    consumer text NOT NULL,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    lo pg_snapshot DEFAULT '1:1:'::pg_snapshot NOT NULL,
+    hi pg_snapshot,
+    acked_xid xid8,
+    acked_id bigint,
+    handed_xid xid8,
+    handed_id bigint,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT feed_consumers_consumer_check CHECK (((consumer <> ''::text) AND (length(consumer) <= 200))),
+    CONSTRAINT feed_consumers_feed_check CHECK ((feed = ANY (ARRAY['docstore'::text, 'ops'::text])))
+);
+
+ALTER TABLE ONLY cdlstore_internal.feed_consumers FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE cdlstore_internal.feed_consumers OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.feed_consumer(p_feed text, p_consumer text) RETURNS cdlstore_internal.feed_consumers
+    LANGUAGE plpgsql
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    c cdlstore_internal.feed_consumers;
+BEGIN
+    IF p_consumer IS NULL OR btrim(p_consumer) = '' OR length(p_consumer) > 200 THEN
+        RAISE EXCEPTION 'consumer must be a non-empty name of at most 200 characters' USING ERRCODE = 'CD001';
+    END IF;
+    INSERT INTO feed_consumers (feed, consumer) VALUES (p_feed, p_consumer)
+    ON CONFLICT ON CONSTRAINT feed_consumers_key DO NOTHING;
+    SELECT * INTO c FROM feed_consumers f
+    WHERE f.feed = p_feed AND f.consumer = p_consumer
+      AND f.tenant IS NOT DISTINCT FROM nullif(current_setting('cdlstore.tenant', true), '')
+    FOR UPDATE;
+    RETURN c;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.feed_consumer(p_feed text, p_consumer text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.feed_consumer(p_feed text, p_consumer text) IS 'Lock a consumer''s position (created at the start of the feed when new). CD001 for a bad name.';
+
+CREATE FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) RETURNS pg_snapshot
+    LANGUAGE plpgsql
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    now_snap pg_snapshot := pg_current_snapshot();
+    ref bigint := pg_snapshot_xmax(now_snap)::text::bigint + 2147483647;
+    cap bigint;
+BEGIN
+    -- the oldest announced feed writer of this database that is still running (not this one)
+    SELECT min(ref - ((ref - l.objid::bigint) % 4294967296 + 4294967296) % 4294967296) INTO cap
+    FROM pg_catalog.pg_locks l
+    WHERE l.locktype = 'advisory' AND l.classid = 1717920868 AND l.objsubid = 2 AND l.granted
+      AND l.pid <> pg_backend_pid()
+      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database());
+    IF cap IS NULL THEN
+        RETURN now_snap;
+    END IF;
+    -- never below lo: what lo sees stays seen (a writer announced late just comes later)
+    cap := greatest(cap, pg_snapshot_xmax(lo)::text::bigint);
+    IF cap >= pg_snapshot_xmax(now_snap)::text::bigint THEN
+        RETURN now_snap;
+    END IF;
+    RETURN format('%s:%s:%s', least(pg_snapshot_xmin(now_snap)::text::bigint, cap), cap,
+                  (SELECT string_agg(x::text, ',' ORDER BY x) FROM pg_snapshot_xip(now_snap) AS x
+                   WHERE x::text::bigint < cap))::pg_snapshot;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) IS 'The snapshot a new batch ends at: the current one, cut before the oldest running feed writer.';
+
+CREATE FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) RETURNS TABLE(xid xid8, id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    c feed_consumers := feed_consumer(p_feed, p_consumer);
+    xids xid8[];
+    ids bigint[];
+    n integer;
+BEGIN
+    IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', max_count USING ERRCODE = 'CD001';
+    END IF;
+    IF c.hi IS NULL OR NOT EXISTS (SELECT FROM feed_batch(p_feed, c.lo, c.hi, c.acked_xid, c.acked_id, 1)) THEN
+        -- the batch is acknowledged: the next one starts where it ended
+        c.lo := coalesce(c.hi, c.lo);
+        c.hi := feed_horizon(c.lo);
+        c.acked_xid := NULL; c.acked_id := NULL; c.handed_xid := NULL; c.handed_id := NULL;
+    END IF;
+    SELECT array_agg(b.xid ORDER BY b.xid, b.id), array_agg(b.id ORDER BY b.xid, b.id) INTO xids, ids
+    FROM feed_batch(p_feed, c.lo, c.hi, c.acked_xid, c.acked_id, max_count) b;
+    n := coalesce(cardinality(ids), 0);
+    IF n > 0 AND (c.handed_xid IS NULL OR (xids[n], ids[n]) > (c.handed_xid, c.handed_id)) THEN
+        c.handed_xid := xids[n]; c.handed_id := ids[n];
+    END IF;
+    UPDATE feed_consumers f
+    SET lo = c.lo, hi = c.hi, acked_xid = c.acked_xid, acked_id = c.acked_id,
+        handed_xid = c.handed_xid, handed_id = c.handed_id, updated_at = now()
+    WHERE f.feed = c.feed AND f.consumer = c.consumer AND f.tenant IS NOT DISTINCT FROM c.tenant;
+    RETURN QUERY SELECT u.xid, u.id FROM unnest(xids, ids) WITH ORDINALITY AS u (xid, id, n) ORDER BY u.n;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) IS 'Hand out the next events of a consumer''s batch after its acknowledged one (the same again until acknowledged); a new batch when this one is done. Records how far it handed out.';
+
 CREATE FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'docstore', 'pg_temp'
@@ -3088,6 +3282,7 @@ CREATE FUNCTION docstore._emit(operation text, p_namespace text, p_type text, p_
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.feed_announce();
     INSERT INTO docstore.change_event (operation, namespace, type, document_uuid, version, tag, actor, session_id)
     VALUES (operation, p_namespace, p_type, p_uuid, p_version, p_tag, p_actor, p_session)
     RETURNING id INTO v_id;
@@ -3209,26 +3404,14 @@ CREATE FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) RETURNS boo
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
-#variable_conflict use_variable
-DECLARE
-    e record;
 BEGIN
-    PERFORM docstore._check_name(consumer, 'consumer');
-    SELECT x.xid, x.id INTO e FROM docstore.change_event x WHERE x.id = up_to_id;
-    IF e.id IS NULL THEN
-        RAISE EXCEPTION 'change event % not found', up_to_id USING ERRCODE = 'CD002';
-    END IF;
-    INSERT INTO docstore.consumer_offset AS c (consumer, last_xid, last_id) VALUES (consumer, e.xid, e.id)
-    ON CONFLICT ON CONSTRAINT consumer_offset_pkey DO UPDATE
-    SET last_xid = EXCLUDED.last_xid, last_id = EXCLUDED.last_id, updated_at = now()
-    WHERE (c.last_xid, c.last_id) < (EXCLUDED.last_xid, EXCLUDED.last_id);
-    RETURN FOUND;
+    RETURN cdlstore_internal.feed_ack('docstore', consumer, up_to_id);
 END
 $$;
 
 ALTER FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) IS 'Record that a consumer has handled every event up to this one; an older id changes nothing (false).';
+COMMENT ON FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) IS 'Record that a consumer has handled every event up to this one: an older id changes nothing (false); an id read_changes has not handed out yet is refused (CD001), unknown CD002.';
 
 CREATE FUNCTION docstore.create_metadata_index(type text, field text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER
@@ -3608,33 +3791,22 @@ ALTER FUNCTION docstore.put_document(namespace text, type text, body jsonb, name
 COMMENT ON FUNCTION docstore.put_document(namespace text, type text, body jsonb, name text, metadata jsonb, created_by text, created_by_type text, session_id text, document_uuid uuid, expected_version integer) IS 'Store a new document (version 1) or the next version of one. With expected_version the write succeeds only if that is still the newest version (CD003 otherwise). Returns (document_uuid, version).';
 
 CREATE FUNCTION docstore.read_changes(consumer text, max_count integer DEFAULT 100) RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
-#variable_conflict use_variable
-DECLARE
-    o record;
 BEGIN
-    PERFORM docstore._check_name(consumer, 'consumer');
-    IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
-        RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', max_count USING ERRCODE = 'CD001';
-    END IF;
-    SELECT c.last_xid, c.last_id INTO o FROM docstore.consumer_offset c WHERE c.consumer = consumer;
-    -- only transactions that have ended: none of them can still add an event behind the offset
     RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'id', e.id, 'operation', e.operation, 'namespace', e.namespace, 'type', e.type,
                 'document_uuid', e.document_uuid, 'version', e.version, 'tag', e.tag, 'actor', e.actor,
-                'session_id', e.session_id, 'created_at', e.created_at) ORDER BY e.xid, e.id), '[]')
-            FROM (SELECT * FROM docstore.change_event e
-                  WHERE (e.xid, e.id) > (coalesce(o.last_xid, '0'::xid8), coalesce(o.last_id, 0))
-                    AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
-                  ORDER BY e.xid, e.id LIMIT max_count) AS e);
+                'session_id', e.session_id, 'created_at', e.created_at) ORDER BY f.xid, f.id), '[]')
+            FROM cdlstore_internal.feed_read('docstore', consumer, max_count) AS f
+            JOIN docstore.change_event e ON e.id = f.id);
 END
 $$;
 
 ALTER FUNCTION docstore.read_changes(consumer text, max_count integer) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION docstore.read_changes(consumer text, max_count integer) IS 'The next change events after the consumer''s acknowledged offset, in commit-safe order: events of transactions still running wait, so nothing is ever skipped.';
+COMMENT ON FUNCTION docstore.read_changes(consumer text, max_count integer) IS 'The next change events after the consumer''s acknowledged one (the same again until acknowledged). Nothing is skipped: an event of a transaction still running comes later; only transactions that write change events hold later ones back.';
 
 CREATE FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text DEFAULT NULL::text, actor_type text DEFAULT NULL::text, session_id text DEFAULT NULL::text, expected_version integer DEFAULT NULL::integer, force boolean DEFAULT false) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4247,7 +4419,7 @@ CREATE TABLE ops.task_executions (
     retry_count integer DEFAULT 0 NOT NULL,
     max_retries integer DEFAULT 3 NOT NULL,
     timeout_seconds integer DEFAULT 300 NOT NULL,
-    execution_time_ms integer,
+    execution_time_ms bigint,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     available_at timestamp with time zone DEFAULT now() NOT NULL,
     started_at timestamp with time zone,
@@ -4347,6 +4519,7 @@ BEGIN
         RAISE EXCEPTION 'invalid severity %', coalesce(quote_literal(p_severity), 'NULL') USING ERRCODE = 'CD001',
             DETAIL = 'Allowed: debug, info, warning, error, critical.';
     END IF;
+    PERFORM cdlstore_internal.feed_announce();
     INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, session_id, source,
                             payload, severity)
     VALUES (p_type, p_entity_type, p_entity_id, p_workflow_id, p_agent_id, p_session_id, p_source,
@@ -4526,6 +4699,19 @@ $$;
 ALTER FUNCTION ops._workflow_json(w ops.workflows) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops._workflow_json(w ops.workflows) IS 'A workflow run as the API returns it.';
+
+CREATE FUNCTION ops.ack_events(consumer text, up_to_id bigint) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN cdlstore_internal.feed_ack('ops', consumer, up_to_id);
+END
+$$;
+
+ALTER FUNCTION ops.ack_events(consumer text, up_to_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.ack_events(consumer text, up_to_id bigint) IS 'Record that a consumer has handled every event up to this one (false when older; CD001 when read_events has not handed it out yet; CD002 when unknown).';
 
 CREATE FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb DEFAULT '{}'::jsonb, state_data jsonb DEFAULT NULL::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4813,6 +4999,7 @@ CREATE TABLE ops.events (
     severity text DEFAULT 'info'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
     CONSTRAINT events_event_type_check CHECK ((event_type <> ''::text)),
     CONSTRAINT events_severity_check CHECK ((severity = ANY (ARRAY['debug'::text, 'info'::text, 'warning'::text, 'error'::text, 'critical'::text])))
 );
@@ -4992,7 +5179,7 @@ BEGIN
     IF after IS NOT NULL THEN
         SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
     END IF;
-    SELECT array_agg(to_jsonb(e) ORDER BY e.event_id DESC), array_agg(e.created_at ORDER BY e.event_id DESC),
+    SELECT array_agg(to_jsonb(e) - 'xid' ORDER BY e.event_id DESC), array_agg(e.created_at ORDER BY e.event_id DESC),
            array_agg(e.event_id ORDER BY e.event_id DESC)
     INTO items, at_keys, id_keys
     FROM (SELECT * FROM ops.events e
@@ -5078,6 +5265,21 @@ $$;
 ALTER FUNCTION ops.metrics() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops.metrics() IS 'Gauges and counters: runs and tasks by status, retries, error rate, queue depth, age of the oldest pending task, task execution time percentiles (last hour), events.';
+
+CREATE FUNCTION ops.read_events(consumer text, max_count integer DEFAULT 100) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN (SELECT coalesce(jsonb_agg(to_jsonb(e) - 'xid' ORDER BY f.xid, f.id), '[]')
+            FROM cdlstore_internal.feed_read('ops', consumer, max_count) AS f
+            JOIN ops.events e ON e.event_id = f.id);
+END
+$$;
+
+ALTER FUNCTION ops.read_events(consumer text, max_count integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.read_events(consumer text, max_count integer) IS 'The consumer''s next events (task lifecycle included) after its acknowledged one, the same again until acknowledged with ack_events; gap-free like docstore.read_changes.';
 
 CREATE FUNCTION ops.record_event(event_type text, entity_type text DEFAULT NULL::text, entity_id text DEFAULT NULL::text, workflow_id uuid DEFAULT NULL::uuid, agent_id text DEFAULT NULL::text, session_id text DEFAULT NULL::text, source text DEFAULT NULL::text, payload jsonb DEFAULT '{}'::jsonb, severity text DEFAULT 'info'::text) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -5202,7 +5404,7 @@ CREATE TABLE cdl.characters (
     created_by character varying(200),
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT characters_normalized_name_check CHECK (((normalized_name)::text ~ '^[a-z0-9_]+$'::text)),
+    CONSTRAINT characters_normalized_name_check CHECK ((((normalized_name)::text <> ''::text) AND ((normalized_name)::text !~ '[A-Z[:space:]\u0001-\u002f\u003a-\u0040\u005b-\u005e\u0060\u007b-\u007f]'::text))),
     CONSTRAINT characters_version_count_check CHECK ((version_count >= 0))
 );
 
@@ -5625,19 +5827,6 @@ ALTER TABLE docstore.change_event ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTI
     CACHE 1
 );
 
-CREATE TABLE docstore.consumer_offset (
-    consumer text NOT NULL,
-    last_xid xid8 DEFAULT '0'::xid8 NOT NULL,
-    last_id bigint DEFAULT 0 NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
-    CONSTRAINT consumer_offset_consumer_check CHECK (((consumer <> ''::text) AND (length(consumer) <= 200)))
-);
-
-ALTER TABLE ONLY docstore.consumer_offset FORCE ROW LEVEL SECURITY;
-
-ALTER TABLE docstore.consumer_offset OWNER TO cdlstore_owner;
-
 CREATE TABLE docstore.document_body (
     document_body_uuid uuid DEFAULT gen_random_uuid() NOT NULL,
     body_hash bytea NOT NULL,
@@ -5946,14 +6135,14 @@ ALTER TABLE ONLY cdl.workflow_triggers
 ALTER TABLE ONLY cdl.workflow_triggers
     ADD CONSTRAINT workflow_triggers_workflow_id_trigger_type_sort_order_key UNIQUE (workflow_id, trigger_type, sort_order);
 
+ALTER TABLE ONLY cdlstore_internal.feed_consumers
+    ADD CONSTRAINT feed_consumers_key UNIQUE NULLS NOT DISTINCT (tenant, feed, consumer);
+
 ALTER TABLE ONLY docstore.active_tag
     ADD CONSTRAINT active_tag_pkey PRIMARY KEY (document_uuid, tag);
 
 ALTER TABLE ONLY docstore.change_event
     ADD CONSTRAINT change_event_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY docstore.consumer_offset
-    ADD CONSTRAINT consumer_offset_pkey UNIQUE NULLS NOT DISTINCT (tenant, consumer);
 
 ALTER TABLE ONLY docstore.document_body
     ADD CONSTRAINT document_body_body_hash_key UNIQUE NULLS NOT DISTINCT (tenant, body_hash);
@@ -6097,6 +6286,8 @@ CREATE INDEX agent_playground_messages_instance_idx ON ops.agent_playground_mess
 
 CREATE INDEX events_created_idx ON ops.events USING btree (created_at);
 
+CREATE INDEX events_feed_idx ON ops.events USING btree (xid, event_id);
+
 CREATE INDEX events_type_idx ON ops.events USING btree (event_type, event_id);
 
 CREATE INDEX events_workflow_idx ON ops.events USING btree (workflow_id, event_id) WHERE (workflow_id IS NOT NULL);
@@ -6225,11 +6416,13 @@ ALTER TABLE ONLY game.user_profiles
 ALTER TABLE ONLY ops.task_executions
     ADD CONSTRAINT task_executions_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES ops.workflows(workflow_id) ON DELETE SET NULL;
 
+ALTER TABLE cdlstore_internal.feed_consumers ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY tenant_isolation ON cdlstore_internal.feed_consumers USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
 ALTER TABLE docstore.active_tag ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.change_event ENABLE ROW LEVEL SECURITY;
-
-ALTER TABLE docstore.consumer_offset ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.document_body ENABLE ROW LEVEL SECURITY;
 
@@ -6244,8 +6437,6 @@ ALTER TABLE docstore.tag_policy ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON docstore.active_tag USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
 
 CREATE POLICY tenant_isolation ON docstore.change_event USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
-
-CREATE POLICY tenant_isolation ON docstore.consumer_offset USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
 
 CREATE POLICY tenant_isolation ON docstore.document_body USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
 
@@ -6478,6 +6669,18 @@ GRANT ALL ON FUNCTION cdl.upsert_knowledge(character_name character varying, kno
 REVOKE ALL ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION cdlstore_internal.feed_ack(p_feed text, p_consumer text, up_to_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.feed_announce() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.feed_batch(p_feed text, lo pg_snapshot, hi pg_snapshot, after_xid xid8, after_id bigint, max_count integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.feed_consumer(p_feed text, p_consumer text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._check_name(value text, what text) FROM PUBLIC;
@@ -6623,6 +6826,9 @@ REVOKE ALL ON FUNCTION ops._task_json(t ops.task_executions) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops._workflow_json(w ops.workflows) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION ops.ack_events(consumer text, up_to_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.ack_events(consumer text, up_to_id bigint) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb, state_data jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb, state_data jsonb) TO cdlstore_app;
 
@@ -6691,6 +6897,9 @@ GRANT ALL ON FUNCTION ops.list_workflows(status text, workflow_type text, page_s
 
 REVOKE ALL ON FUNCTION ops.metrics() FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.metrics() TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.read_events(consumer text, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.read_events(consumer text, max_count integer) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) TO cdlstore_app;

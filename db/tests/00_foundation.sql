@@ -83,12 +83,12 @@ SELECT functions_are('docstore', ARRAY[
     'tag_history']);
 SELECT functions_are('ops', ARRAY[
     '_complete', '_day', '_enqueue', '_event', '_fail_task', '_fail_workflow', '_move_workflow',
-    '_refuse_change', '_running_task', '_task_json', '_workflow_json', 'advance_workflow_step',
+    '_refuse_change', '_running_task', '_task_json', '_workflow_json', 'ack_events', 'advance_workflow_step',
     'append_message', 'claim_tasks', 'complete_task', 'complete_tasks', 'complete_workflow',
     'create_workflow', 'enqueue_task', 'enqueue_tasks', 'expire_tasks', 'expire_workflows',
     'export_events', 'export_messages', 'export_tasks', 'export_workflows', 'fail_task',
     'fail_workflow', 'get_conversation', 'get_task', 'get_workflow', 'list_events',
-    'list_workflows', 'metrics', 'record_event', 'start_workflow']);
+    'list_workflows', 'metrics', 'read_events', 'record_event', 'start_workflow']);
 SELECT functions_are('game', ARRAY[
     '_as_document', '_container', '_end_session', '_import_one', '_normalized', '_ref',
     '_session_for_change', '_session_json', 'abandon_game_session', 'award_badge',

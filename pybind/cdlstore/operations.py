@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .errors import InvalidInput, translated
-from .models import EventPage, Message, Task, WorkflowRun, WorkflowRunPage
+from .models import Event, EventPage, Message, Task, WorkflowRun, WorkflowRunPage
 
 if TYPE_CHECKING:
     from .client import Client
@@ -255,6 +255,25 @@ class Operations:
                 },
             )
         )
+
+    def read_events(self, consumer: str, max_count: int = 100) -> list[Event]:
+        """The consumer's next events, gap-free (task lifecycle included); the same again until
+        acknowledged with ``ack_events``."""
+        events = self._run("read_events", {"consumer": consumer, "max_count": max_count})
+        return [Event.model_validate(e) for e in events]
+
+    def ack_events(self, consumer: str, up_to_id: int) -> bool:
+        return bool(self._run("ack_events", {"consumer": consumer, "up_to_id": up_to_id}))
+
+    def events(self, consumer: str, batch: int = 100) -> Iterator[Event]:
+        """Read, yield and acknowledge until caught up: after a crash a consumer resumes after
+        the last batch it finished, missing nothing."""
+        while True:
+            events = self.read_events(consumer, batch)
+            if not events:
+                return
+            yield from events
+            self.ack_events(consumer, events[-1].event_id)
 
     def listen_events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
         """New events as they are recorded (small payloads; list_events has the full rows)."""

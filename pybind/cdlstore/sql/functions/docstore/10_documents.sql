@@ -26,6 +26,7 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.feed_announce();
     INSERT INTO docstore.change_event (operation, namespace, type, document_uuid, version, tag, actor, session_id)
     VALUES (operation, p_namespace, p_type, p_uuid, p_version, p_tag, p_actor, p_session)
     RETURNING id INTO v_id;
