@@ -315,6 +315,52 @@ ALTER FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_e
 
 COMMENT ON FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) IS 'Raise CD001, naming the path and the rule, when value does not fit its definition.';
 
+CREATE FUNCTION cdl._check_key(p_key text, p_name text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    owner text;
+BEGIN
+    -- a derived key may not take over a character whose name folds to something else
+    -- (an older key, one passed explicitly, or a name cut at 200 characters)
+    SELECT c.name INTO owner FROM cdl.characters c WHERE c.normalized_name = p_key;
+    IF owner IS NOT NULL AND cdl.normalize_name(owner) IS DISTINCT FROM cdl.normalize_name(p_name) THEN
+        RAISE EXCEPTION 'the key % of % belongs to the character %', quote_literal(p_key),
+            quote_literal(p_name), quote_literal(owner)
+            USING ERRCODE = 'CD003', HINT = 'Pass normalized_name to choose the key: the same one to replace that character.';
+    END IF;
+    RETURN p_key;
+END
+$$;
+
+ALTER FUNCTION cdl._check_key(p_key text, p_name text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._check_key(p_key text, p_name text) IS 'A key derived from a name, unless it belongs to a character of another name (CD003).';
+
+CREATE FUNCTION cdl._check_key_count(doc jsonb) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $_$
+DECLARE
+    n integer;
+BEGIN
+    -- every value (object member or array element) takes at least two bytes of JSON text, so a
+    -- small document is not counted; .type() counts without copying the values
+    IF octet_length(doc::text) > 2 * 20000 THEN
+        n := jsonb_array_length(jsonb_path_query_array(doc, 'strict $.**.type()')) - 1;
+        IF n > 20000 THEN
+            RAISE EXCEPTION 'CDL document has % values; at most 20,000 are accepted', n
+                USING ERRCODE = 'CD007', HINT = 'Every object member and array element counts.';
+        END IF;
+    END IF;
+END
+$_$;
+
+ALTER FUNCTION cdl._check_key_count(doc jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._check_key_count(doc jsonb) IS 'Refuse a CDL document of more than 20,000 values (CD007) before importing any of it.';
+
 CREATE FUNCTION cdl._check_label(value text, labels anyarray, what text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'cdl', 'pg_temp'
@@ -1960,6 +2006,7 @@ BEGIN
         RAISE EXCEPTION 'CDL document is % bytes; at most 4 MiB are accepted',
             octet_length(character_json::text) USING ERRCODE = 'CD007';
     END IF;
+    PERFORM cdl._check_key_count(character_json);
     IF import_source IS NULL OR btrim(import_source) = '' THEN
         RAISE EXCEPTION 'import_source must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -1978,8 +2025,9 @@ BEGIN
                   HINT = 'Give character.metadata.name, identity.name or name as a non-empty string.';
     END IF;
     IF normalized_name IS NOT NULL THEN
-        IF normalized_name !~ '^[a-z0-9_]+$' OR length(normalized_name) > 200 THEN
-            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ (at most 200 characters)',
+        IF (normalized_name !~ '^[a-z0-9_]+$' AND normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name))
+           OR length(normalized_name) > 200 THEN
+            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ or be a key normalize_name returns (at most 200 characters)',
                 quote_literal(normalized_name) USING ERRCODE = 'CD001';
         END IF;
         v_normalized := normalized_name;
@@ -1989,6 +2037,7 @@ BEGIN
             RAISE EXCEPTION 'the name % normalizes to nothing', quote_literal(derived.name)
                 USING ERRCODE = 'CD001', HINT = 'Pass normalized_name explicitly.';
         END IF;
+        v_normalized := cdl._check_key(v_normalized, derived.name);
     END IF;
     IF length(derived.name) > 200 THEN
         RAISE EXCEPTION 'the name is % characters long; at most 200 are allowed', length(derived.name)
@@ -2394,19 +2443,22 @@ COMMENT ON FUNCTION cdl.list_characters(status_filter character varying, archety
 CREATE FUNCTION cdl.normalize_name(name text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $_$
-    -- lower case, accents removed, every other run of characters becomes '_';
+    -- compatibility forms (width) folded, accents removed, lower case; letters and digits of
+    -- every script are kept, every run of spaces, punctuation, symbols and controls becomes '_';
     -- a name already in that form (the usual argument) is returned as it is, cheaply
     SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name ELSE nullif(trim(BOTH '_' FROM regexp_replace(
         lower(replace(replace(replace(replace(replace(replace(replace(replace(
             regexp_replace(normalize(name, NFKD),
                            '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
             'ß', 'ss'), 'Æ', 'ae'), 'æ', 'ae'), 'Œ', 'oe'), 'œ', 'oe'), 'Ø', 'o'), 'ø', 'o'), 'ł', 'l')),
-        '[^a-z0-9]+', '_', 'g')), '') END
+        '[\u0001-\u002f\u003a-\u0040\u005b-\u0060\u007b-\u00bf\u00d7\u00f7\u02b9-\u02ff\u2000-\u2bff'
+        '\u2e00-\u2e7f\u3000-\u303f\ufe10-\ufe1f\ufe30-\ufe6f\ufeff\uff01-\uff0f\uff1a-\uff20'
+        '\uff3b-\uff40\uff5b-\uff65\ufff0-\uffff\U0001f000-\U0001faff[:space:]]+', '_', 'g')), '') END
 $_$;
 
 ALTER FUNCTION cdl.normalize_name(name text) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.normalize_name(name text) IS 'The normalized form of a character name: ^[a-z0-9_]+$ (NULL when nothing is left).';
+COMMENT ON FUNCTION cdl.normalize_name(name text) IS 'The key of a character name: width and accents folded, lower case, letters and digits of any script kept, every other run of characters one ''_'' ("Agent Смирнов" -> agent_смирнов); NULL when nothing is left.';
 
 CREATE FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean DEFAULT false, request_context jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -6483,6 +6535,10 @@ REVOKE ALL ON FUNCTION cdl._bracket_end(pattern text, start integer) FROM PUBLIC
 REVOKE ALL ON FUNCTION cdl._character_id(name text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._check_key(p_key text, p_name text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._check_key_count(doc jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_label(value text, labels anyarray, what text) FROM PUBLIC;
 

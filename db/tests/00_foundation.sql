@@ -57,7 +57,7 @@ SELECT functions_are('cdl', ARRAY[
     '_actor', '_character_id', '_check_field_value', '_check_label', '_check_message',
     '_bracket_end', '_check_rules', '_create_version', '_deep_merge', '_derived_columns', '_document_part',
     '_enter_state', '_expire', '_extract_context', '_field_type', '_infer_data_type',
-    '_jsonb_remove_path', '_jsonb_set_path', '_lock_character', '_lock_user', '_log',
+    '_check_key', '_check_key_count', '_jsonb_remove_path', '_jsonb_set_path', '_lock_character', '_lock_user', '_log',
     '_log_field_change', '_match_lists', '_nodes', '_parse_path', '_path_text', '_placeholders',
     '_regex_escape', '_regex_problem', '_register_definitions', '_render', '_render_document',
     '_replace_fields', '_required_literal',
