@@ -901,6 +901,10 @@ DECLARE
     ch text;
     i integer := 1;
 BEGIN
+    IF octet_length(field_path) > 1000 THEN
+        RAISE EXCEPTION 'a field path is at most 1,000 bytes long, got %', octet_length(field_path)
+            USING ERRCODE = 'CD001';
+    END IF;
     IF field_path IS NULL OR field_path = '' THEN
         RAISE EXCEPTION 'field path is empty' USING ERRCODE = 'CD001',
             HINT = 'Give a dot path such as identity.name.';
@@ -1393,6 +1397,7 @@ BEGIN
     IF query IS NULL OR btrim(query) = '' THEN
         RAISE EXCEPTION 'search query is empty' USING ERRCODE = 'CD001';
     END IF;
+    PERFORM cdlstore_internal.input_text(query, 'search query', 1000);
     IF max_results IS NULL OR max_results NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_results must be between 1 and 1000, got %', max_results
             USING ERRCODE = 'CD001';
@@ -1530,6 +1535,17 @@ BEGIN
     IF depth > 32 THEN
         RAISE EXCEPTION 'CDL is nested % levels deep; at most 32 are allowed', depth
             USING ERRCODE = 'CD001';
+    END IF;
+    -- an index entry holds ~2.7 KB, a tsvector 1 MB: paths and strings stay well below
+    SELECT cdl._path_text(n.path) INTO missing FROM cdl._nodes(prefix, doc) AS n
+    WHERE octet_length(cdl._path_text(n.path)) > 1000 LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'the field path %... is over 1,000 bytes long', left(missing, 60) USING ERRCODE = 'CD001';
+    END IF;
+    SELECT cdl._path_text(n.path) INTO missing FROM cdl._nodes(prefix, doc) AS n
+    WHERE jsonb_typeof(n.value) = 'string' AND octet_length(n.value #>> '{}') > 512 * 1024 LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'the string at % is over 512 KiB', left(missing, 60) USING ERRCODE = 'CD007';
     END IF;
     -- one index lookup per node (LIMIT keeps the planner from hashing every definition)
     PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, n.value)
@@ -1851,6 +1867,7 @@ BEGIN
     IF is_required IS NULL THEN
         RAISE EXCEPTION 'is_required must not be NULL' USING ERRCODE = 'CD001';
     END IF;
+    PERFORM cdlstore_internal.input_text(category, 'category', 100, false);
     PERFORM cdl._register_definitions(keys, NULL);  -- the path and its parents, if new
     UPDATE cdl.character_field_definitions d
     SET data_type = v_type, field_type = v_field_type, validation_rules = define_character_field.validation_rules,
@@ -2132,8 +2149,9 @@ BEGIN
         PERFORM cdl._wf_fail('config.max_pending_per_user', 'must be a number of at least 1');
     END IF;
     IF jsonb_typeof(v_config -> 'default_timeout_seconds') NOT IN ('number', 'null')
-       OR (v_config ->> 'default_timeout_seconds')::numeric <= 0 THEN
-        PERFORM cdl._wf_fail('config.default_timeout_seconds', 'must be a positive number of seconds');
+       OR (v_config ->> 'default_timeout_seconds')::numeric <= 0
+       OR (v_config ->> 'default_timeout_seconds')::numeric > 2147483647 THEN
+        PERFORM cdl._wf_fail('config.default_timeout_seconds', 'must be a positive number of seconds, at most 2147483647');
     END IF;
     v_lookups := coalesce((workflow_yaml -> 'lookup_tables')::jsonb, '{}');
     IF jsonb_typeof(v_lookups) <> 'object' THEN
@@ -2166,6 +2184,9 @@ BEGIN
     FOR wf IN SELECT key AS name, value AS def, ordinality AS position
               FROM json_each(workflow_yaml -> 'workflows') WITH ORDINALITY LOOP
         place := 'workflows.' || wf.name;
+        IF wf.name = ANY (names) THEN
+            PERFORM cdl._wf_fail(place, 'a workflow name appears twice');
+        END IF;
         names := names || wf.name;
         IF json_typeof(wf.def) <> 'object' THEN
             PERFORM cdl._wf_fail(place, 'must be a mapping');
@@ -2180,6 +2201,10 @@ BEGIN
         FROM json_object_keys(wf.def -> 'states') WITH ORDINALITY AS k (key, ordinality);
         IF v_states IS NULL THEN
             PERFORM cdl._wf_fail(place || '.states', 'must be a mapping of at least one state');
+        END IF;
+        IF cardinality(v_states) > (SELECT count(DISTINCT s) FROM unnest(v_states) AS s)
+           OR EXISTS (SELECT FROM unnest(v_states) AS s WHERE length(s) NOT BETWEEN 1 AND 100) THEN
+            PERFORM cdl._wf_fail(place || '.states', 'state names are 1 to 100 characters, each given once');
         END IF;
         IF NOT coalesce(wf.def ->> 'initial_state' = ANY (v_states), false) THEN
             PERFORM cdl._wf_fail(place || '.initial_state',
@@ -2208,6 +2233,10 @@ BEGIN
         v_keys := '{}';
         IF json_typeof(wf.def #> '{on_trigger,extract_context}') NOT IN ('object', 'null') THEN
             PERFORM cdl._wf_fail(place || '.on_trigger.extract_context', 'must be a mapping');
+        END IF;
+        IF EXISTS (SELECT FROM json_object_keys(coalesce(wf.def #> '{on_trigger,extract_context}', '{}')) AS k
+                   GROUP BY k HAVING count(*) > 1 OR length(k) NOT BETWEEN 1 AND 100) THEN
+            PERFORM cdl._wf_fail(place || '.on_trigger.extract_context', 'context keys are 1 to 100 characters, each given once');
         END IF;
         FOR ex IN SELECT key, value FROM json_each(coalesce(wf.def #> '{on_trigger,extract_context}', '{}')) LOOP
             IF json_typeof(ex.value) <> 'object' THEN
@@ -2289,9 +2318,10 @@ BEGIN
             END LOOP;
             IF json_typeof(st.def -> 'timeout') = 'object' THEN
                 IF json_typeof(st.def #> '{timeout,duration_seconds}') IS DISTINCT FROM 'number'
-                   OR (st.def #>> '{timeout,duration_seconds}')::numeric <= 0 THEN
+                   OR (st.def #>> '{timeout,duration_seconds}')::numeric <= 0
+                   OR (st.def #>> '{timeout,duration_seconds}')::numeric > 2147483647 THEN
                     PERFORM cdl._wf_fail(place || '.states.' || st.name || '.timeout.duration_seconds',
-                                         'must be a positive number of seconds');
+                                         'must be a positive number of seconds, at most 2147483647');
                 END IF;
                 PERFORM cdl._wf_action(st.def #> '{timeout,action}', place || '.states.' || st.name || '.timeout.action');
             ELSIF json_typeof(st.def -> 'timeout') NOT IN ('null') THEN
@@ -2446,7 +2476,9 @@ CREATE FUNCTION cdl.normalize_name(name text) RETURNS text
     -- compatibility forms (width) folded, accents removed, lower case; letters and digits of
     -- every script are kept, every run of spaces, punctuation, symbols and controls becomes '_';
     -- a name already in that form (the usual argument) is returned as it is, cheaply
-    SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name ELSE nullif(trim(BOTH '_' FROM regexp_replace(
+    -- (a name of over 1,000 characters has no key: no character can have it)
+    SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name WHEN length(name) > 1000 THEN NULL
+                ELSE nullif(trim(BOTH '_' FROM regexp_replace(
         lower(replace(replace(replace(replace(replace(replace(replace(replace(
             regexp_replace(normalize(name, NFKD),
                            '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
@@ -2458,7 +2490,7 @@ $_$;
 
 ALTER FUNCTION cdl.normalize_name(name text) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.normalize_name(name text) IS 'The key of a character name: width and accents folded, lower case, letters and digits of any script kept, every other run of characters one ''_'' ("Agent Смирнов" -> agent_смирнов); NULL when nothing is left.';
+COMMENT ON FUNCTION cdl.normalize_name(name text) IS 'The key of a character name: width and accents folded, lower case, letters and digits of any script kept, every other run of characters one ''_'' ("Agent Смирнов" -> agent_смирнов); NULL when nothing is left or the name is over 1,000 characters.';
 
 CREATE FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean DEFAULT false, request_context jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2783,6 +2815,9 @@ CREATE FUNCTION cdl.search_characters(query text, status character varying DEFAU
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    IF max_results IS NULL OR max_results NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_results must be between 1 and 1000, got %', max_results USING ERRCODE = 'CD001';
+    END IF;
     IF status IS NOT NULL THEN
         PERFORM cdl._check_label(status, enum_range(NULL::cdl.character_status_enum), 'status');
     END IF;
@@ -2850,9 +2885,7 @@ BEGIN
         RAISE EXCEPTION 'field_value is required' USING ERRCODE = 'CD001',
             HINT = 'Pass the JSON null (''null''::jsonb) to store a null, or remove the field.';
     END IF;
-    IF field_source IS NULL OR btrim(field_source) = '' THEN
-        RAISE EXCEPTION 'field_source must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(field_source, 'field_source', 100);
     IF confidence IS NULL OR confidence < 0 OR confidence > 1 THEN
         RAISE EXCEPTION 'confidence must be between 0 and 1, got %', confidence USING ERRCODE = 'CD001';
     END IF;
@@ -2890,6 +2923,10 @@ DECLARE
 BEGIN
     PERFORM cdl._check_label(pattern_type, enum_range(NULL::cdl.communication_pattern_enum), 'pattern type');
     PERFORM cdl._check_label(frequency, ARRAY['rare', 'occasional', 'regular', 'frequent', 'always'], 'frequency');
+    PERFORM cdlstore_internal.input_text(context, 'context', 100, false);
+    IF octet_length(pattern_value) > 512 * 1024 THEN  -- searched as a tsvector: at most 1 MB
+        RAISE EXCEPTION 'pattern_value is over 512 KiB' USING ERRCODE = 'CD007';
+    END IF;
     IF coalesce(btrim(pattern_name), '') = '' OR length(pattern_name) > 100 THEN
         RAISE EXCEPTION 'pattern_name must be 1 to 100 characters' USING ERRCODE = 'CD001';
     END IF;
@@ -2933,6 +2970,10 @@ BEGIN
     IF coalesce(btrim(content), '') = '' THEN
         RAISE EXCEPTION 'knowledge content must not be empty' USING ERRCODE = 'CD001';
     END IF;
+    IF octet_length(content) > 512 * 1024 THEN  -- a tsvector holds at most 1 MB
+        RAISE EXCEPTION 'knowledge content is over 512 KiB' USING ERRCODE = 'CD007';
+    END IF;
+    PERFORM cdlstore_internal.input_text(t, 'a tag') FROM unnest(tags) AS t;
     IF confidence IS NULL OR confidence NOT BETWEEN 0 AND 1
        OR importance IS NULL OR importance NOT BETWEEN 1 AND 10
        OR tags IS NULL OR array_position(tags, NULL) IS NOT NULL OR is_public IS NULL THEN
@@ -3208,6 +3249,25 @@ ALTER FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_cou
 
 COMMENT ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) IS 'Hand out the next events of a consumer''s batch after its acknowledged one (the same again until acknowledged); a new batch when this one is done. Records how far it handed out.';
 
+CREATE FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer DEFAULT 200, required boolean DEFAULT true) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF required AND (value IS NULL OR btrim(value) = '') THEN
+        RAISE EXCEPTION '% must not be empty', what USING ERRCODE = 'CD001';
+    ELSIF length(value) > max_length THEN
+        RAISE EXCEPTION '% is % characters long; at most % are allowed', what, length(value), max_length
+            USING ERRCODE = 'CD001';
+    END IF;
+    RETURN value;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer, required boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer, required boolean) IS 'The value, unless it is empty (when required) or longer than max_length characters: CD001.';
+
 CREATE FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'docstore', 'pg_temp'
@@ -3217,7 +3277,7 @@ DECLARE
     current record;
     policy record;
 BEGIN
-    PERFORM docstore._check_name(p_tag, 'tag');
+    PERFORM docstore._check_name(p_tag, 'tag'), cdlstore_internal.input_text(p_tag, 'tag', 100);
     -- the document row lock orders every tag change of the document: compare-and-swap holds
     SELECT x.namespace, x.type, x.deleted_at INTO d FROM docstore.documents x
     WHERE x.document_uuid = p_uuid FOR NO KEY UPDATE;
@@ -3488,7 +3548,7 @@ CREATE FUNCTION docstore.declare_tag(namespace text, tag text, is_protected bool
 #variable_conflict use_variable
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
-    PERFORM docstore._check_name(tag, 'tag');
+    PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
     IF is_protected IS NULL OR is_immutable IS NULL THEN
         RAISE EXCEPTION 'is_protected and is_immutable must not be NULL' USING ERRCODE = 'CD001';
     END IF;
@@ -3597,7 +3657,7 @@ CREATE FUNCTION docstore.get_tagged(namespace text, type text, tag text, include
     AS $$
 #variable_conflict use_variable
 BEGIN
-    PERFORM docstore._check_name(tag, 'tag');
+    PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
     RETURN (SELECT coalesce(jsonb_agg(CASE WHEN include_body THEN t.document ELSE t.document - 'body' END
                                       ORDER BY t.document_uuid), '[]')
             FROM docstore.active_tag t
@@ -3771,6 +3831,7 @@ DECLARE
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
+    PERFORM cdlstore_internal.input_text(session_id, 'session_id', 200, false);
     IF body IS NULL THEN
         RAISE EXCEPTION 'body is required' USING ERRCODE = 'CD001';
     END IF;
@@ -4184,9 +4245,7 @@ CREATE FUNCTION game.award_badge(profile_id bigint, badge text, axis text DEFAUL
     SET search_path TO 'game', 'pg_temp'
     AS $$
 BEGIN
-    IF coalesce(btrim(badge), '') = '' THEN
-        RAISE EXCEPTION 'badge must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(badge, 'badge'), cdlstore_internal.input_text(axis, 'axis', 200, false);
     IF NOT EXISTS (SELECT FROM game.user_profiles p WHERE p.id = award_badge.profile_id) THEN
         RAISE EXCEPTION 'profile % not found', profile_id USING ERRCODE = 'CD002';
     END IF;
@@ -4261,6 +4320,8 @@ CREATE FUNCTION game.create_account(email text, display_name text DEFAULT NULL::
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.input_text(email, 'email', 254),
+            cdlstore_internal.input_text(external_id, 'external_id', 200, false);
     IF email IS NULL OR email !~ '^[^@\s]+@[^@\s]+$' THEN
         RAISE EXCEPTION 'invalid email %', coalesce(quote_literal(email), 'NULL') USING ERRCODE = 'CD001';
     END IF;
@@ -4286,6 +4347,7 @@ CREATE FUNCTION game.create_profile(account_id bigint, name text, age_group text
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.input_text(external_id, 'external_id', 200, false);
     IF coalesce(btrim(name), '') = '' OR preferences IS NULL OR jsonb_typeof(preferences) <> 'object' THEN
         RAISE EXCEPTION 'a profile needs a name, and preferences must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
@@ -4345,6 +4407,7 @@ CREATE FUNCTION game.get_scenario_leaderboard(scenario_id text, axis text, max_r
     SET search_path TO 'game', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.input_text(scenario_id, 'scenario_id'), cdlstore_internal.input_text(axis, 'axis');
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_rows must be between 1 and 1000' USING ERRCODE = 'CD001';
     END IF;
@@ -4412,6 +4475,8 @@ BEGIN
        OR EXISTS (SELECT FROM jsonb_each(compass_deltas) d WHERE jsonb_typeof(d.value) <> 'number') THEN
         RAISE EXCEPTION 'compass_deltas must map each axis to a number' USING ERRCODE = 'CD001';
     END IF;
+    PERFORM cdlstore_internal.input_text(d.key, 'a compass axis') FROM jsonb_each(compass_deltas) d;
+    PERFORM cdlstore_internal.input_text(scene_id, 'scene_id'), cdlstore_internal.input_text(choice, 'choice', 1000, false);
     s := game._session_for_change(session_id, expected_version);
     UPDATE game.game_sessions x
     SET current_scene = scene_id, version = x.version + 1, updated_at = now(),
@@ -4440,9 +4505,7 @@ CREATE FUNCTION game.start_game_session(profile_id bigint, scenario_id text) RET
 DECLARE
     s game.game_sessions;
 BEGIN
-    IF coalesce(btrim(scenario_id), '') = '' THEN
-        RAISE EXCEPTION 'scenario_id must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(scenario_id, 'scenario_id');
     INSERT INTO game.game_sessions (account_id, profile_id, scenario_id)
     SELECT p.account_id, p.id, scenario_id FROM game.user_profiles p WHERE p.id = start_game_session.profile_id
     RETURNING * INTO s;
@@ -4500,7 +4563,7 @@ DECLARE
 BEGIN
     UPDATE ops.task_executions x
     SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
-        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
+        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
     WHERE x.execution_id = t.execution_id RETURNING * INTO t;
     PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
                        jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info', false);
@@ -4535,13 +4598,14 @@ CREATE FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority
 DECLARE
     v_id uuid;
 BEGIN
-    IF coalesce(btrim(p_name), '') = '' OR coalesce(btrim(p_type), '') = '' THEN
-        RAISE EXCEPTION 'task_name and task_type must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(p_name, 'task_name'), cdlstore_internal.input_text(p_type, 'task_type');
     IF p_input IS NULL OR p_priority IS NULL OR p_max_retries IS NULL OR p_max_retries < 0
        OR p_timeout IS NULL OR p_timeout < 1 THEN
         RAISE EXCEPTION 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
             USING ERRCODE = 'CD001';
+    END IF;
+    IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
+        RAISE EXCEPTION 'workflow run % not found', p_workflow USING ERRCODE = 'CD002';
     END IF;
     INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
                                      timeout_seconds, available_at)
@@ -4564,9 +4628,12 @@ CREATE FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_
 DECLARE
     v_id bigint;
 BEGIN
-    IF p_type IS NULL OR btrim(p_type) = '' THEN
-        RAISE EXCEPTION 'event_type must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(p_type, 'event_type'),
+            cdlstore_internal.input_text(p_entity_type, 'entity_type', 200, false),
+            cdlstore_internal.input_text(p_entity_id, 'entity_id', 200, false),
+            cdlstore_internal.input_text(p_agent_id, 'agent_id', 200, false),
+            cdlstore_internal.input_text(p_session_id, 'session_id', 200, false),
+            cdlstore_internal.input_text(p_source, 'source', 200, false);
     IF p_severity IS NULL OR p_severity NOT IN ('debug', 'info', 'warning', 'error', 'critical') THEN
         RAISE EXCEPTION 'invalid severity %', coalesce(quote_literal(p_severity), 'NULL') USING ERRCODE = 'CD001',
             DETAIL = 'Allowed: debug, info, warning, error, critical.';
@@ -4605,7 +4672,7 @@ BEGIN
         available_at = CASE WHEN retry THEN clock_timestamp() + least(power(2, x.retry_count), 3600) * interval '1 second'
                             ELSE x.available_at END,
         completed_at = CASE WHEN retry THEN NULL ELSE clock_timestamp() END,
-        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
+        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
     WHERE x.execution_id = t.execution_id RETURNING * INTO t;
     PERFORM ops._event(CASE WHEN retry THEN 'task_retry_scheduled' ELSE 'task_failed' END, 'task',
                        t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
@@ -4803,9 +4870,8 @@ CREATE FUNCTION ops.append_message(instance_id text, role text, content text, to
 DECLARE
     v_id bigint;
 BEGIN
-    IF coalesce(btrim(instance_id), '') = '' THEN
-        RAISE EXCEPTION 'instance_id must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(instance_id, 'instance_id'),
+            cdlstore_internal.input_text(agent_id, 'agent_id', 200, false);
     IF role IS NULL OR role NOT IN ('system', 'user', 'assistant', 'tool') THEN
         RAISE EXCEPTION 'invalid role %', coalesce(quote_literal(role), 'NULL') USING ERRCODE = 'CD001',
             DETAIL = 'Allowed: system, user, assistant, tool.';
@@ -4834,6 +4900,8 @@ CREATE FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count inte
 DECLARE
     claimed jsonb;
 BEGIN
+    PERFORM cdlstore_internal.input_text(agent_id, 'agent_id'),
+            cdlstore_internal.input_text(t, 'a task type') FROM unnest(task_types) AS t;
     IF coalesce(btrim(agent_id), '') = '' OR task_types IS NULL OR cardinality(task_types) = 0
        OR max_count IS NULL OR max_count NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'agent_id, at least one task type and max_count between 1 and 1000 are required'
@@ -4936,9 +5004,7 @@ CREATE FUNCTION ops.create_workflow(name text, workflow_type text DEFAULT 'gener
 DECLARE
     v_id uuid;
 BEGIN
-    IF coalesce(btrim(name), '') = '' OR coalesce(btrim(workflow_type), '') = '' THEN
-        RAISE EXCEPTION 'name and workflow_type must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(name, 'name'), cdlstore_internal.input_text(workflow_type, 'workflow_type');
     IF total_steps < 0 OR metadata IS NULL OR jsonb_typeof(metadata) <> 'object' OR state_data IS NULL THEN
         RAISE EXCEPTION 'total_steps must not be negative, metadata must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
@@ -6736,6 +6802,8 @@ REVOKE ALL ON FUNCTION cdlstore_internal.feed_consumer(p_feed text, p_consumer t
 REVOKE ALL ON FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer, required boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) FROM PUBLIC;
 

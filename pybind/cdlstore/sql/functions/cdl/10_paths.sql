@@ -12,7 +12,9 @@ AS $$
     -- compatibility forms (width) folded, accents removed, lower case; letters and digits of
     -- every script are kept, every run of spaces, punctuation, symbols and controls becomes '_';
     -- a name already in that form (the usual argument) is returned as it is, cheaply
-    SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name ELSE nullif(trim(BOTH '_' FROM regexp_replace(
+    -- (a name of over 1,000 characters has no key: no character can have it)
+    SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name WHEN length(name) > 1000 THEN NULL
+                ELSE nullif(trim(BOTH '_' FROM regexp_replace(
         lower(replace(replace(replace(replace(replace(replace(replace(replace(
             regexp_replace(normalize(name, NFKD),
                            '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
@@ -25,7 +27,7 @@ $$;
 COMMENT ON FUNCTION cdl.normalize_name(text) IS
     'The key of a character name: width and accents folded, lower case, letters and digits of any '
     'script kept, every other run of characters one ''_'' ("Agent Смирнов" -> agent_смирнов); '
-    'NULL when nothing is left.';
+    'NULL when nothing is left or the name is over 1,000 characters.';
 
 CREATE OR REPLACE FUNCTION cdl._check_key(p_key text, p_name text)
 RETURNS text
@@ -119,6 +121,10 @@ DECLARE
     ch text;
     i integer := 1;
 BEGIN
+    IF octet_length(field_path) > 1000 THEN
+        RAISE EXCEPTION 'a field path is at most 1,000 bytes long, got %', octet_length(field_path)
+            USING ERRCODE = 'CD001';
+    END IF;
     IF field_path IS NULL OR field_path = '' THEN
         RAISE EXCEPTION 'field path is empty' USING ERRCODE = 'CD001',
             HINT = 'Give a dot path such as identity.name.';

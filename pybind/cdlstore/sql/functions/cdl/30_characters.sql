@@ -498,9 +498,7 @@ BEGIN
         RAISE EXCEPTION 'field_value is required' USING ERRCODE = 'CD001',
             HINT = 'Pass the JSON null (''null''::jsonb) to store a null, or remove the field.';
     END IF;
-    IF field_source IS NULL OR btrim(field_source) = '' THEN
-        RAISE EXCEPTION 'field_source must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(field_source, 'field_source', 100);
     IF confidence IS NULL OR confidence < 0 OR confidence > 1 THEN
         RAISE EXCEPTION 'confidence must be between 0 and 1, got %', confidence USING ERRCODE = 'CD001';
     END IF;
@@ -579,6 +577,7 @@ BEGIN
     IF is_required IS NULL THEN
         RAISE EXCEPTION 'is_required must not be NULL' USING ERRCODE = 'CD001';
     END IF;
+    PERFORM cdlstore_internal.input_text(category, 'category', 100, false);
     PERFORM cdl._register_definitions(keys, NULL);  -- the path and its parents, if new
     UPDATE cdl.character_field_definitions d
     SET data_type = v_type, field_type = v_field_type, validation_rules = define_character_field.validation_rules,

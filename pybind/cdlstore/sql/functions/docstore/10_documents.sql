@@ -136,6 +136,7 @@ DECLARE
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
+    PERFORM cdlstore_internal.input_text(session_id, 'session_id', 200, false);
     IF body IS NULL THEN
         RAISE EXCEPTION 'body is required' USING ERRCODE = 'CD001';
     END IF;

@@ -30,9 +30,12 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
-    IF p_type IS NULL OR btrim(p_type) = '' THEN
-        RAISE EXCEPTION 'event_type must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(p_type, 'event_type'),
+            cdlstore_internal.input_text(p_entity_type, 'entity_type', 200, false),
+            cdlstore_internal.input_text(p_entity_id, 'entity_id', 200, false),
+            cdlstore_internal.input_text(p_agent_id, 'agent_id', 200, false),
+            cdlstore_internal.input_text(p_session_id, 'session_id', 200, false),
+            cdlstore_internal.input_text(p_source, 'source', 200, false);
     IF p_severity IS NULL OR p_severity NOT IN ('debug', 'info', 'warning', 'error', 'critical') THEN
         RAISE EXCEPTION 'invalid severity %', coalesce(quote_literal(p_severity), 'NULL') USING ERRCODE = 'CD001',
             DETAIL = 'Allowed: debug, info, warning, error, critical.';
