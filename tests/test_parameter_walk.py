@@ -6,8 +6,6 @@ of our CD codes. Any other SQLSTATE (54000 from a btree index, 23514 from a CHEC
 from __future__ import annotations
 
 import base64
-import os
-import time
 import json
 import random
 from typing import Any
@@ -177,14 +175,8 @@ def test_every_api_parameter_refuses_hostile_values_with_our_codes(
         for index, type_ in enumerate(fn["types"]):
             for value in HOSTILE.get(type_, []):
                 walked += 1
-                started = time.monotonic()
                 code = call(conn, fn, index, value, seeded)
-                if os.environ.get("WALK_TIMES"):
-                    print(
-                        f"{time.monotonic() - started:.3f} {fn['name']} {fn['names'][index]} {value[:10]!r} {code}"
-                    )
                 if code is not None and not code.startswith("CD"):
                     escaped.append(f"{fn['signature']} {fn['names'][index]}={value[:20]!r}: {code}")
     assert walked > 500
-    print("\n".join(escaped))
-    assert escaped == []
+    assert not escaped, "\n".join(escaped)
