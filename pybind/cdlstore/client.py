@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from .characters import Characters
 from .documents import Documents
-from .errors import CdlstoreError, ConnectionFailed, translated
+from .errors import CdlstoreError, ConnectionFailed, InvalidInput, translated
 from .game import Game
 from .localdb import default_dsn
 from .operations import Operations
@@ -43,6 +43,27 @@ class SingleConnection:
         yield self._conn
 
 
+INT4 = range(-(2**31), 2**31)
+
+
+def _out_of_range(exc: CdlstoreError, params: dict[str, Any] | None) -> CdlstoreError:
+    """A Python int past PostgreSQL's integer is sent as bigint or numeric, and then no API
+    function matches (42883): that is bad input, InvalidInput naming the parameter."""
+    if exc.sqlstate != "42883":
+        return exc
+    bad = [
+        f"{name}={value}"
+        for name, value in (params or {}).items()
+        if isinstance(value, int) and not isinstance(value, bool) and value not in INT4
+    ]
+    if not bad:
+        return exc
+    return InvalidInput(
+        f"integer out of range: {', '.join(bad)}",
+        hint="Integer parameters hold -2147483648 to 2147483647 (bigint ones more).",
+    )
+
+
 class Client:
     """Typed access to the cdlstore SQL API. Build it with :func:`cdlstore.connect`."""
 
@@ -57,11 +78,14 @@ class Client:
     def _all(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run one API call: one statement, so one transaction of its own on a pooled
         (autocommit) connection, or a savepoint inside the caller's transaction."""
-        with translated(), self._source.connection() as conn:
-            if conn.autocommit:
-                return conn.execute(query, params).fetchall()
-            with conn.transaction():
-                return conn.execute(query, params).fetchall()
+        try:
+            with translated(), self._source.connection() as conn:
+                if conn.autocommit:
+                    return conn.execute(query, params).fetchall()
+                with conn.transaction():
+                    return conn.execute(query, params).fetchall()
+        except CdlstoreError as exc:
+            raise _out_of_range(exc, params) from exc.__cause__
 
     def _one(self, query: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Like :meth:`_all`, for calls that return exactly one row."""

@@ -46,8 +46,10 @@ BEGIN
     ELSIF d.deleted_at IS NOT NULL THEN
         RAISE EXCEPTION 'document % is deleted', p_uuid USING ERRCODE = 'CD004';
     END IF;
+    -- KEY SHARE: a prune cannot remove the version under the tag; one it removed is gone
     IF p_version IS NOT NULL AND NOT EXISTS (SELECT FROM docstore.document_header h
-                                             WHERE h.document_uuid = p_uuid AND h.version = p_version) THEN
+                                             WHERE h.document_uuid = p_uuid AND h.version = p_version
+                                             FOR KEY SHARE) THEN
         RAISE EXCEPTION 'document % has no version %', p_uuid, p_version USING ERRCODE = 'CD002';
     END IF;
     SELECT t.document_version INTO current FROM docstore.active_tag t WHERE t.document_uuid = p_uuid AND t.tag = p_tag;
