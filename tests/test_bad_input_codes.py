@@ -171,7 +171,8 @@ def race(held: psycopg.Connection[Any], call: Any) -> Any:
     with psycopg.connect(held.info.dsn, autocommit=True) as probe:
         while worker.is_alive():
             row = probe.execute(
-                "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE %s = ANY (pg_blocking_pids(pid)))",
+                "SELECT EXISTS (SELECT FROM pg_stat_activity"
+                " WHERE %s = ANY (pg_blocking_pids(pid)))",
                 (pid,),
             ).fetchone()
             if row and row[0]:
