@@ -76,6 +76,7 @@ bench: db
 	@$(BIN)/python -m bench.workflows
 	@$(BIN)/python -m bench.documents
 	@$(BIN)/python -m bench.operations
+	@$(BIN)/python -m bench.feeds
 
 clean: db-stop
 	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache

@@ -32,7 +32,8 @@ DECLARE
     f regprocedure;
 BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
-             WHERE p.pronamespace = 'cdlstore_internal'::regnamespace AND p.proname LIKE 'feed\_%' LOOP
+             WHERE p.pronamespace = 'cdlstore_internal'::regnamespace
+               AND (p.proname LIKE 'feed\_%' OR p.proname = 'input_text') LOOP
         EXECUTE format('DROP FUNCTION %s', f);
     END LOOP;
     DROP TABLE cdlstore_internal.feed_consumers;
