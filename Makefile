@@ -83,6 +83,7 @@ bench: db
 	@$(BIN)/python -m bench.documents
 	@$(BIN)/python -m bench.operations
 	@$(BIN)/python -m bench.clients
+	@$(BIN)/python -m bench.feeds
 
 # A PL/Proxy proxy in front of SHARDS shard clusters (pybind/cdlstore/dev/cluster.py).
 SHARDS ?= 2

@@ -4,6 +4,12 @@ ALTER SCHEMA cdl OWNER TO cdlstore_owner;
 
 COMMENT ON SCHEMA cdl IS 'AI characters (CDL) and their workflows';
 
+CREATE SCHEMA cdlstore_internal;
+
+ALTER SCHEMA cdlstore_internal OWNER TO cdlstore_owner;
+
+COMMENT ON SCHEMA cdlstore_internal IS 'What the four schemas share; granted to no one';
+
 CREATE SCHEMA docstore;
 
 ALTER SCHEMA docstore OWNER TO cdlstore_owner;
@@ -313,6 +319,52 @@ $$;
 ALTER FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) IS 'Raise CD001, naming the path and the rule, when value does not fit its definition.';
+
+CREATE FUNCTION cdl._check_key(p_key text, p_name text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    owner text;
+BEGIN
+    -- a derived key may not take over a character whose name folds to something else
+    -- (an older key, one passed explicitly, or a name cut at 200 characters)
+    SELECT c.name INTO owner FROM cdl.characters c WHERE c.normalized_name = p_key;
+    IF owner IS NOT NULL AND cdl.normalize_name(owner) IS DISTINCT FROM cdl.normalize_name(p_name) THEN
+        RAISE EXCEPTION 'the key % of % belongs to the character %', quote_literal(p_key),
+            quote_literal(p_name), quote_literal(owner)
+            USING ERRCODE = 'CD003', HINT = 'Pass normalized_name to choose the key: the same one to replace that character.';
+    END IF;
+    RETURN p_key;
+END
+$$;
+
+ALTER FUNCTION cdl._check_key(p_key text, p_name text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._check_key(p_key text, p_name text) IS 'A key derived from a name, unless it belongs to a character of another name (CD003).';
+
+CREATE FUNCTION cdl._check_key_count(doc jsonb) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $_$
+DECLARE
+    n integer;
+BEGIN
+    -- every value (object member or array element) takes at least two bytes of JSON text, so a
+    -- small document is not counted; .type() counts without copying the values
+    IF octet_length(doc::text) > 2 * 20000 THEN
+        n := jsonb_array_length(jsonb_path_query_array(doc, 'strict $.**.type()')) - 1;
+        IF n > 20000 THEN
+            RAISE EXCEPTION 'CDL document has % values; at most 20,000 are accepted', n
+                USING ERRCODE = 'CD007', HINT = 'Every object member and array element counts.';
+        END IF;
+    END IF;
+END
+$_$;
+
+ALTER FUNCTION cdl._check_key_count(doc jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._check_key_count(doc jsonb) IS 'Refuse a CDL document of more than 20,000 values (CD007) before importing any of it.';
 
 CREATE FUNCTION cdl._check_label(value text, labels anyarray, what text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
@@ -942,6 +994,10 @@ DECLARE
     ch text;
     i integer := 1;
 BEGIN
+    IF octet_length(field_path) > 1000 THEN
+        RAISE EXCEPTION 'a field path is at most 1,000 bytes long, got %', octet_length(field_path)
+            USING ERRCODE = 'CD001';
+    END IF;
     IF field_path IS NULL OR field_path = '' THEN
         RAISE EXCEPTION 'field path is empty' USING ERRCODE = 'CD001',
             HINT = 'Give a dot path such as identity.name.';
@@ -1540,6 +1596,7 @@ BEGIN
     IF query IS NULL OR btrim(query) = '' THEN
         RAISE EXCEPTION 'search query is empty' USING ERRCODE = 'CD001';
     END IF;
+    PERFORM cdlstore_internal.input_text(query, 'search query', 1000);
     IF max_results IS NULL OR max_results NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_results must be between 1 and 1000, got %', max_results
             USING ERRCODE = 'CD001';
@@ -1773,6 +1830,17 @@ BEGIN
     IF depth > 32 THEN
         RAISE EXCEPTION 'CDL is nested % levels deep; at most 32 are allowed', depth
             USING ERRCODE = 'CD001';
+    END IF;
+    -- an index entry holds ~2.7 KB, a tsvector 1 MB: paths and strings stay well below
+    SELECT cdl._path_text(n.path) INTO missing FROM cdl._nodes(prefix, doc) AS n
+    WHERE octet_length(cdl._path_text(n.path)) > 1000 LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'the field path %... is over 1,000 bytes long', left(missing, 60) USING ERRCODE = 'CD001';
+    END IF;
+    SELECT cdl._path_text(n.path) INTO missing FROM cdl._nodes(prefix, doc) AS n
+    WHERE jsonb_typeof(n.value) = 'string' AND octet_length(n.value #>> '{}') > 512 * 1024 LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'the string at % is over 512 KiB', left(missing, 60) USING ERRCODE = 'CD007';
     END IF;
     -- one index lookup per node (LIMIT keeps the planner from hashing every definition)
     PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, n.value)
@@ -2146,6 +2214,7 @@ BEGIN
     IF is_required IS NULL THEN
         RAISE EXCEPTION 'is_required must not be NULL' USING ERRCODE = 'CD001';
     END IF;
+    PERFORM cdlstore_internal.input_text(category, 'category', 100, false);
     PERFORM cdl._register_definitions(keys, NULL);  -- the path and its parents, if new
     UPDATE cdl.character_field_definitions d
     SET data_type = v_type, field_type = v_field_type, validation_rules = define_character_field.validation_rules,
@@ -2381,6 +2450,7 @@ BEGIN
         RAISE EXCEPTION 'CDL document is % bytes; at most 4 MiB are accepted',
             octet_length(character_json::text) USING ERRCODE = 'CD007';
     END IF;
+    PERFORM cdl._check_key_count(character_json);
     IF import_source IS NULL OR btrim(import_source) = '' THEN
         RAISE EXCEPTION 'import_source must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -2399,8 +2469,9 @@ BEGIN
                   HINT = 'Give character.metadata.name, identity.name or name as a non-empty string.';
     END IF;
     IF normalized_name IS NOT NULL THEN
-        IF normalized_name !~ '^[a-z0-9_]+$' OR length(normalized_name) > 200 THEN
-            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ (at most 200 characters)',
+        IF (normalized_name !~ '^[a-z0-9_]+$' AND normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name))
+           OR length(normalized_name) > 200 THEN
+            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ or be a key normalize_name returns (at most 200 characters)',
                 quote_literal(normalized_name) USING ERRCODE = 'CD001';
         END IF;
         v_normalized := normalized_name;
@@ -2410,6 +2481,7 @@ BEGIN
             RAISE EXCEPTION 'the name % normalizes to nothing', quote_literal(derived.name)
                 USING ERRCODE = 'CD001', HINT = 'Pass normalized_name explicitly.';
         END IF;
+        v_normalized := cdl._check_key(v_normalized, derived.name);
     END IF;
     IF length(derived.name) > 200 THEN
         RAISE EXCEPTION 'the name is % characters long; at most 200 are allowed', length(derived.name)
@@ -2504,8 +2576,9 @@ BEGIN
         PERFORM cdl._wf_fail('config.max_pending_per_user', 'must be a number of at least 1');
     END IF;
     IF jsonb_typeof(v_config -> 'default_timeout_seconds') NOT IN ('number', 'null')
-       OR (v_config ->> 'default_timeout_seconds')::numeric <= 0 THEN
-        PERFORM cdl._wf_fail('config.default_timeout_seconds', 'must be a positive number of seconds');
+       OR (v_config ->> 'default_timeout_seconds')::numeric <= 0
+       OR (v_config ->> 'default_timeout_seconds')::numeric > 2147483647 THEN
+        PERFORM cdl._wf_fail('config.default_timeout_seconds', 'must be a positive number of seconds, at most 2147483647');
     END IF;
     v_lookups := coalesce((workflow_yaml -> 'lookup_tables')::jsonb, '{}');
     IF jsonb_typeof(v_lookups) <> 'object' THEN
@@ -2538,6 +2611,9 @@ BEGIN
     FOR wf IN SELECT key AS name, value AS def, ordinality AS position
               FROM json_each(workflow_yaml -> 'workflows') WITH ORDINALITY LOOP
         place := 'workflows.' || wf.name;
+        IF wf.name = ANY (names) THEN
+            PERFORM cdl._wf_fail(place, 'a workflow name appears twice');
+        END IF;
         names := names || wf.name;
         IF json_typeof(wf.def) <> 'object' THEN
             PERFORM cdl._wf_fail(place, 'must be a mapping');
@@ -2552,6 +2628,10 @@ BEGIN
         FROM json_object_keys(wf.def -> 'states') WITH ORDINALITY AS k (key, ordinality);
         IF v_states IS NULL THEN
             PERFORM cdl._wf_fail(place || '.states', 'must be a mapping of at least one state');
+        END IF;
+        IF cardinality(v_states) > (SELECT count(DISTINCT s) FROM unnest(v_states) AS s)
+           OR EXISTS (SELECT FROM unnest(v_states) AS s WHERE length(s) NOT BETWEEN 1 AND 100) THEN
+            PERFORM cdl._wf_fail(place || '.states', 'state names are 1 to 100 characters, each given once');
         END IF;
         IF NOT coalesce(wf.def ->> 'initial_state' = ANY (v_states), false) THEN
             PERFORM cdl._wf_fail(place || '.initial_state',
@@ -2580,6 +2660,10 @@ BEGIN
         v_keys := '{}';
         IF json_typeof(wf.def #> '{on_trigger,extract_context}') NOT IN ('object', 'null') THEN
             PERFORM cdl._wf_fail(place || '.on_trigger.extract_context', 'must be a mapping');
+        END IF;
+        IF EXISTS (SELECT FROM json_object_keys(coalesce(wf.def #> '{on_trigger,extract_context}', '{}')) AS k
+                   GROUP BY k HAVING count(*) > 1 OR length(k) NOT BETWEEN 1 AND 100) THEN
+            PERFORM cdl._wf_fail(place || '.on_trigger.extract_context', 'context keys are 1 to 100 characters, each given once');
         END IF;
         FOR ex IN SELECT key, value FROM json_each(coalesce(wf.def #> '{on_trigger,extract_context}', '{}')) LOOP
             IF json_typeof(ex.value) <> 'object' THEN
@@ -2661,9 +2745,10 @@ BEGIN
             END LOOP;
             IF json_typeof(st.def -> 'timeout') = 'object' THEN
                 IF json_typeof(st.def #> '{timeout,duration_seconds}') IS DISTINCT FROM 'number'
-                   OR (st.def #>> '{timeout,duration_seconds}')::numeric <= 0 THEN
+                   OR (st.def #>> '{timeout,duration_seconds}')::numeric <= 0
+                   OR (st.def #>> '{timeout,duration_seconds}')::numeric > 2147483647 THEN
                     PERFORM cdl._wf_fail(place || '.states.' || st.name || '.timeout.duration_seconds',
-                                         'must be a positive number of seconds');
+                                         'must be a positive number of seconds, at most 2147483647');
                 END IF;
                 PERFORM cdl._wf_action(st.def #> '{timeout,action}', place || '.states.' || st.name || '.timeout.action');
             ELSIF json_typeof(st.def -> 'timeout') NOT IN ('null') THEN
@@ -2813,19 +2898,24 @@ COMMENT ON FUNCTION cdl.list_characters(status_filter character varying, archety
 CREATE FUNCTION cdl.normalize_name(name text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $_$
-    -- lower case, accents removed, every other run of characters becomes '_';
+    -- compatibility forms (width) folded, accents removed, lower case; letters and digits of
+    -- every script are kept, every run of spaces, punctuation, symbols and controls becomes '_';
     -- a name already in that form (the usual argument) is returned as it is, cheaply
-    SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name ELSE nullif(trim(BOTH '_' FROM regexp_replace(
+    -- (a name of over 1,000 characters has no key: no character can have it)
+    SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name WHEN length(name) > 1000 THEN NULL
+                ELSE nullif(trim(BOTH '_' FROM regexp_replace(
         lower(replace(replace(replace(replace(replace(replace(replace(replace(
             regexp_replace(normalize(name, NFKD),
                            '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
             'ß', 'ss'), 'Æ', 'ae'), 'æ', 'ae'), 'Œ', 'oe'), 'œ', 'oe'), 'Ø', 'o'), 'ø', 'o'), 'ł', 'l')),
-        '[^a-z0-9]+', '_', 'g')), '') END
+        '[\u0001-\u002f\u003a-\u0040\u005b-\u0060\u007b-\u00bf\u00d7\u00f7\u02b9-\u02ff\u2000-\u2bff'
+        '\u2e00-\u2e7f\u3000-\u303f\ufe10-\ufe1f\ufe30-\ufe6f\ufeff\uff01-\uff0f\uff1a-\uff20'
+        '\uff3b-\uff40\uff5b-\uff65\ufff0-\uffff\U0001f000-\U0001faff[:space:]]+', '_', 'g')), '') END
 $_$;
 
 ALTER FUNCTION cdl.normalize_name(name text) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.normalize_name(name text) IS 'The normalized form of a character name: ^[a-z0-9_]+$ (NULL when nothing is left).';
+COMMENT ON FUNCTION cdl.normalize_name(name text) IS 'The key of a character name: width and accents folded, lower case, letters and digits of any script kept, every other run of characters one ''_'' ("Agent Смирнов" -> agent_смирнов); NULL when nothing is left or the name is over 1,000 characters.';
 
 CREATE FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean DEFAULT false, request_context jsonb DEFAULT '{}'::jsonb, llm_verdicts jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3158,6 +3248,9 @@ CREATE FUNCTION cdl.search_characters(query text, status character varying DEFAU
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    IF max_results IS NULL OR max_results NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_results must be between 1 and 1000, got %', max_results USING ERRCODE = 'CD001';
+    END IF;
     IF status IS NOT NULL THEN
         PERFORM cdl._check_label(status, enum_range(NULL::cdl.character_status_enum), 'status');
     END IF;
@@ -3225,9 +3318,7 @@ BEGIN
         RAISE EXCEPTION 'field_value is required' USING ERRCODE = 'CD001',
             HINT = 'Pass the JSON null (''null''::jsonb) to store a null, or remove the field.';
     END IF;
-    IF field_source IS NULL OR btrim(field_source) = '' THEN
-        RAISE EXCEPTION 'field_source must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(field_source, 'field_source', 100);
     IF confidence IS NULL OR confidence < 0 OR confidence > 1 THEN
         RAISE EXCEPTION 'confidence must be between 0 and 1, got %', confidence USING ERRCODE = 'CD001';
     END IF;
@@ -3265,6 +3356,10 @@ DECLARE
 BEGIN
     PERFORM cdl._check_label(pattern_type, enum_range(NULL::cdl.communication_pattern_enum), 'pattern type');
     PERFORM cdl._check_label(frequency, ARRAY['rare', 'occasional', 'regular', 'frequent', 'always'], 'frequency');
+    PERFORM cdlstore_internal.input_text(context, 'context', 100, false);
+    IF octet_length(pattern_value) > 512 * 1024 THEN  -- searched as a tsvector: at most 1 MB
+        RAISE EXCEPTION 'pattern_value is over 512 KiB' USING ERRCODE = 'CD007';
+    END IF;
     IF coalesce(btrim(pattern_name), '') = '' OR length(pattern_name) > 100 THEN
         RAISE EXCEPTION 'pattern_name must be 1 to 100 characters' USING ERRCODE = 'CD001';
     END IF;
@@ -3308,6 +3403,10 @@ BEGIN
     IF coalesce(btrim(content), '') = '' THEN
         RAISE EXCEPTION 'knowledge content must not be empty' USING ERRCODE = 'CD001';
     END IF;
+    IF octet_length(content) > 512 * 1024 THEN  -- a tsvector holds at most 1 MB
+        RAISE EXCEPTION 'knowledge content is over 512 KiB' USING ERRCODE = 'CD007';
+    END IF;
+    PERFORM cdlstore_internal.input_text(t, 'a tag') FROM unnest(tags) AS t;
     IF confidence IS NULL OR confidence NOT BETWEEN 0 AND 1
        OR importance IS NULL OR importance NOT BETWEEN 1 AND 10
        OR tags IS NULL OR array_position(tags, NULL) IS NOT NULL OR is_public IS NULL THEN
@@ -3395,6 +3494,213 @@ ALTER FUNCTION cdl.upsert_response_template(character_name character varying, sc
 
 COMMENT ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) IS 'Add or replace a response template (scenario, name) of a character. Returns its id.';
 
+CREATE FUNCTION cdlstore_internal.feed_ack(p_feed text, p_consumer text, up_to_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    c feed_consumers := feed_consumer(p_feed, p_consumer);
+    x xid8;
+BEGIN
+    EXECUTE format('SELECT e.xid FROM %s WHERE %s = $1',
+                   CASE p_feed WHEN 'docstore' THEN 'docstore.change_event e' ELSE 'ops.events e' END,
+                   CASE p_feed WHEN 'docstore' THEN 'e.id' ELSE 'e.event_id' END)
+    INTO x USING up_to_id;
+    IF x IS NULL THEN
+        RAISE EXCEPTION 'change event % not found', coalesce(up_to_id::text, 'NULL') USING ERRCODE = 'CD002';
+    ELSIF pg_visible_in_snapshot(x, c.lo) OR (c.hi IS NOT NULL AND pg_visible_in_snapshot(x, c.hi)
+          AND (x, up_to_id) <= (coalesce(c.acked_xid, '0'::xid8), coalesce(c.acked_id, 0))) THEN
+        RETURN false;  -- acknowledged already
+    ELSIF c.handed_xid IS NULL OR NOT pg_visible_in_snapshot(x, c.hi) OR (x, up_to_id) > (c.handed_xid, c.handed_id) THEN
+        RAISE EXCEPTION 'event % has not been handed out to consumer % yet', up_to_id, quote_literal(p_consumer)
+            USING ERRCODE = 'CD001',
+                  HINT = 'Acknowledge only ids that reading the changes returned: an id taken elsewhere '
+                         '(e.g. a NOTIFY) may be ahead of an earlier transaction''s event.';
+    END IF;
+    UPDATE feed_consumers f SET acked_xid = x, acked_id = up_to_id, updated_at = now()
+    WHERE f.feed = c.feed AND f.consumer = c.consumer AND f.tenant IS NOT DISTINCT FROM c.tenant;
+    RETURN true;
+END
+$_$;
+
+ALTER FUNCTION cdlstore_internal.feed_ack(p_feed text, p_consumer text, up_to_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.feed_ack(p_feed text, p_consumer text, up_to_id bigint) IS 'Acknowledge a consumer''s events up to one it was handed: true when it moved, false for an older one; CD001 for one not handed out yet, CD002 for an unknown id.';
+
+CREATE FUNCTION cdlstore_internal.feed_announce() RETURNS void
+    LANGUAGE sql
+    AS $$
+    -- classid 1717920868 ('feed'), objid the low 32 bits of this transaction's xid
+    SELECT pg_advisory_xact_lock_shared(1717920868,
+        (((pg_current_xact_id()::text::bigint + 2147483648) % 4294967296) - 2147483648)::integer)
+$$;
+
+ALTER FUNCTION cdlstore_internal.feed_announce() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.feed_announce() IS 'A feed writer, before it appends an event: its transaction holds back later batches until it ends.';
+
+CREATE FUNCTION cdlstore_internal.feed_batch(p_feed text, lo pg_snapshot, hi pg_snapshot, after_xid xid8, after_id bigint, max_count integer) RETURNS TABLE(xid xid8, id bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    source text := CASE p_feed WHEN 'docstore' THEN 'docstore.change_event e'
+                               WHEN 'ops' THEN 'ops.events e' END;
+    key text := CASE p_feed WHEN 'docstore' THEN 'e.id' WHEN 'ops' THEN 'e.event_id' END;
+BEGIN
+    -- not visible in lo: an xid lo saw running, or one from lo's xmax on; two index scans
+    RETURN QUERY EXECUTE format($q$
+        SELECT b.xid, b.id FROM (
+            (SELECT e.xid, %2$s AS id FROM %1$s
+             WHERE e.xid = ANY (ARRAY(SELECT pg_snapshot_xip($1))) AND (e.xid, %2$s) > ($3, $4)
+               AND pg_visible_in_snapshot(e.xid, $2)
+             ORDER BY e.xid, %2$s LIMIT $5)
+            UNION ALL
+            (SELECT e.xid, %2$s FROM %1$s
+             WHERE e.xid >= pg_snapshot_xmax($1) AND e.xid < pg_snapshot_xmax($2)
+               AND (e.xid, %2$s) > ($3, $4) AND pg_visible_in_snapshot(e.xid, $2)
+             ORDER BY e.xid, %2$s LIMIT $5)) AS b
+        ORDER BY b.xid, b.id LIMIT $5$q$, source, key)
+    USING lo, hi, coalesce(after_xid, '0'::xid8), coalesce(after_id, 0), max_count;
+END
+$_$;
+
+ALTER FUNCTION cdlstore_internal.feed_batch(p_feed text, lo pg_snapshot, hi pg_snapshot, after_xid xid8, after_id bigint, max_count integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.feed_batch(p_feed text, lo pg_snapshot, hi pg_snapshot, after_xid xid8, after_id bigint, max_count integer) IS 'The next (xid, id) of a feed''s batch (visible in hi, not in lo) after a position.';
+
+CREATE TABLE cdlstore_internal.feed_consumers (
+    feed text NOT NULL,
+    consumer text NOT NULL,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    lo pg_snapshot DEFAULT '1:1:'::pg_snapshot NOT NULL,
+    hi pg_snapshot,
+    acked_xid xid8,
+    acked_id bigint,
+    handed_xid xid8,
+    handed_id bigint,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT feed_consumers_consumer_check CHECK (((consumer <> ''::text) AND (length(consumer) <= 200))),
+    CONSTRAINT feed_consumers_feed_check CHECK ((feed = ANY (ARRAY['docstore'::text, 'ops'::text])))
+);
+
+ALTER TABLE ONLY cdlstore_internal.feed_consumers FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE cdlstore_internal.feed_consumers OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.feed_consumer(p_feed text, p_consumer text) RETURNS cdlstore_internal.feed_consumers
+    LANGUAGE plpgsql
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    c cdlstore_internal.feed_consumers;
+BEGIN
+    IF p_consumer IS NULL OR btrim(p_consumer) = '' OR length(p_consumer) > 200 THEN
+        RAISE EXCEPTION 'consumer must be a non-empty name of at most 200 characters' USING ERRCODE = 'CD001';
+    END IF;
+    INSERT INTO feed_consumers (feed, consumer) VALUES (p_feed, p_consumer)
+    ON CONFLICT ON CONSTRAINT feed_consumers_key DO NOTHING;
+    SELECT * INTO c FROM feed_consumers f
+    WHERE f.feed = p_feed AND f.consumer = p_consumer
+      AND f.tenant IS NOT DISTINCT FROM nullif(current_setting('cdlstore.tenant', true), '')
+    FOR UPDATE;
+    RETURN c;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.feed_consumer(p_feed text, p_consumer text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.feed_consumer(p_feed text, p_consumer text) IS 'Lock a consumer''s position (created at the start of the feed when new). CD001 for a bad name.';
+
+CREATE FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) RETURNS pg_snapshot
+    LANGUAGE plpgsql
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    now_snap pg_snapshot := pg_current_snapshot();
+    ref bigint := pg_snapshot_xmax(now_snap)::text::bigint + 2147483647;
+    cap bigint;
+BEGIN
+    -- the oldest announced feed writer of this database that is still running (not this one)
+    SELECT min(ref - ((ref - l.objid::bigint) % 4294967296 + 4294967296) % 4294967296) INTO cap
+    FROM pg_catalog.pg_locks l
+    WHERE l.locktype = 'advisory' AND l.classid = 1717920868 AND l.objsubid = 2 AND l.granted
+      AND l.pid <> pg_backend_pid()
+      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database());
+    IF cap IS NULL THEN
+        RETURN now_snap;
+    END IF;
+    -- never below lo: what lo sees stays seen (a writer announced late just comes later)
+    cap := greatest(cap, pg_snapshot_xmax(lo)::text::bigint);
+    IF cap >= pg_snapshot_xmax(now_snap)::text::bigint THEN
+        RETURN now_snap;
+    END IF;
+    RETURN format('%s:%s:%s', least(pg_snapshot_xmin(now_snap)::text::bigint, cap), cap,
+                  (SELECT string_agg(x::text, ',' ORDER BY x) FROM pg_snapshot_xip(now_snap) AS x
+                   WHERE x::text::bigint < cap))::pg_snapshot;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) IS 'The snapshot a new batch ends at: the current one, cut before the oldest running feed writer.';
+
+CREATE FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) RETURNS TABLE(xid xid8, id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    c feed_consumers := feed_consumer(p_feed, p_consumer);
+    xids xid8[];
+    ids bigint[];
+    n integer;
+BEGIN
+    IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', max_count USING ERRCODE = 'CD001';
+    END IF;
+    IF c.hi IS NULL OR NOT EXISTS (SELECT FROM feed_batch(p_feed, c.lo, c.hi, c.acked_xid, c.acked_id, 1)) THEN
+        -- the batch is acknowledged: the next one starts where it ended
+        c.lo := coalesce(c.hi, c.lo);
+        c.hi := feed_horizon(c.lo);
+        c.acked_xid := NULL; c.acked_id := NULL; c.handed_xid := NULL; c.handed_id := NULL;
+    END IF;
+    SELECT array_agg(b.xid ORDER BY b.xid, b.id), array_agg(b.id ORDER BY b.xid, b.id) INTO xids, ids
+    FROM feed_batch(p_feed, c.lo, c.hi, c.acked_xid, c.acked_id, max_count) b;
+    n := coalesce(cardinality(ids), 0);
+    IF n > 0 AND (c.handed_xid IS NULL OR (xids[n], ids[n]) > (c.handed_xid, c.handed_id)) THEN
+        c.handed_xid := xids[n]; c.handed_id := ids[n];
+    END IF;
+    UPDATE feed_consumers f
+    SET lo = c.lo, hi = c.hi, acked_xid = c.acked_xid, acked_id = c.acked_id,
+        handed_xid = c.handed_xid, handed_id = c.handed_id, updated_at = now()
+    WHERE f.feed = c.feed AND f.consumer = c.consumer AND f.tenant IS NOT DISTINCT FROM c.tenant;
+    RETURN QUERY SELECT u.xid, u.id FROM unnest(xids, ids) WITH ORDINALITY AS u (xid, id, n) ORDER BY u.n;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) IS 'Hand out the next events of a consumer''s batch after its acknowledged one (the same again until acknowledged); a new batch when this one is done. Records how far it handed out.';
+
+CREATE FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer DEFAULT 200, required boolean DEFAULT true) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF required AND (value IS NULL OR btrim(value) = '') THEN
+        RAISE EXCEPTION '% must not be empty', what USING ERRCODE = 'CD001';
+    ELSIF length(value) > max_length THEN
+        RAISE EXCEPTION '% is % characters long; at most % are allowed', what, length(value), max_length
+            USING ERRCODE = 'CD001';
+    END IF;
+    RETURN value;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer, required boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer, required boolean) IS 'The value, unless it is empty (when required) or longer than max_length characters: CD001.';
+
 CREATE FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'docstore', 'pg_temp'
@@ -3404,7 +3710,7 @@ DECLARE
     current record;
     policy record;
 BEGIN
-    PERFORM docstore._check_name(p_tag, 'tag');
+    PERFORM docstore._check_name(p_tag, 'tag'), cdlstore_internal.input_text(p_tag, 'tag', 100);
     -- the document row lock orders every tag change of the document: compare-and-swap holds
     SELECT x.namespace, x.type, x.deleted_at INTO d FROM docstore.documents x
     WHERE x.document_uuid = p_uuid FOR NO KEY UPDATE;
@@ -3413,8 +3719,10 @@ BEGIN
     ELSIF d.deleted_at IS NOT NULL THEN
         RAISE EXCEPTION 'document % is deleted', p_uuid USING ERRCODE = 'CD004';
     END IF;
+    -- KEY SHARE: a prune cannot remove the version under the tag; one it removed is gone
     IF p_version IS NOT NULL AND NOT EXISTS (SELECT FROM docstore.document_header h
-                                             WHERE h.document_uuid = p_uuid AND h.version = p_version) THEN
+                                             WHERE h.document_uuid = p_uuid AND h.version = p_version
+                                             FOR KEY SHARE) THEN
         RAISE EXCEPTION 'document % has no version %', p_uuid, p_version USING ERRCODE = 'CD002';
     END IF;
     SELECT t.document_version INTO current FROM docstore.active_tag t WHERE t.document_uuid = p_uuid AND t.tag = p_tag;
@@ -3503,11 +3811,21 @@ ALTER FUNCTION docstore._cursor(created_at timestamp with time zone, id bigint) 
 COMMENT ON FUNCTION docstore._cursor(created_at timestamp with time zone, id bigint) IS 'An opaque page cursor for a (created_at, id) key.';
 
 CREATE FUNCTION docstore._drop_orphan_bodies(candidates uuid[]) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
+    SET search_path TO 'docstore', 'pg_temp'
     AS $$
+DECLARE
+    locked uuid[];
+BEGIN
+    -- a body a put is about to share is locked by it (KEY SHARE): skipped, kept
+    SELECT array_agg(b.document_body_uuid) INTO locked FROM (
+        SELECT b.document_body_uuid FROM docstore.document_body b
+        WHERE b.document_body_uuid = ANY (candidates) FOR UPDATE SKIP LOCKED) AS b;
+    -- a new statement, so a version committed meanwhile that uses a body is seen
     DELETE FROM docstore.document_body b
-    WHERE b.document_body_uuid = ANY (candidates)
-      AND NOT EXISTS (SELECT FROM docstore.document_header h WHERE h.document_body_uuid = b.document_body_uuid)
+    WHERE b.document_body_uuid = ANY (locked)
+      AND NOT EXISTS (SELECT FROM docstore.document_header h WHERE h.document_body_uuid = b.document_body_uuid);
+END
 $$;
 
 ALTER FUNCTION docstore._drop_orphan_bodies(candidates uuid[]) OWNER TO cdlstore_owner;
@@ -3521,6 +3839,7 @@ CREATE FUNCTION docstore._emit(operation text, p_namespace text, p_type text, p_
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.feed_announce();
     INSERT INTO docstore.change_event (operation, namespace, type, document_uuid, version, tag, actor, session_id)
     VALUES (operation, p_namespace, p_type, p_uuid, p_version, p_tag, p_actor, p_session)
     RETURNING id INTO v_id;
@@ -3642,26 +3961,14 @@ CREATE FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) RETURNS boo
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
-#variable_conflict use_variable
-DECLARE
-    e record;
 BEGIN
-    PERFORM docstore._check_name(consumer, 'consumer');
-    SELECT x.xid, x.id INTO e FROM docstore.change_event x WHERE x.id = up_to_id;
-    IF e.id IS NULL THEN
-        RAISE EXCEPTION 'change event % not found', up_to_id USING ERRCODE = 'CD002';
-    END IF;
-    INSERT INTO docstore.consumer_offset AS c (consumer, last_xid, last_id) VALUES (consumer, e.xid, e.id)
-    ON CONFLICT ON CONSTRAINT consumer_offset_pkey DO UPDATE
-    SET last_xid = EXCLUDED.last_xid, last_id = EXCLUDED.last_id, updated_at = now()
-    WHERE (c.last_xid, c.last_id) < (EXCLUDED.last_xid, EXCLUDED.last_id);
-    RETURN FOUND;
+    RETURN cdlstore_internal.feed_ack('docstore', consumer, up_to_id);
 END
 $$;
 
 ALTER FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) IS 'Record that a consumer has handled every event up to this one; an older id changes nothing (false).';
+COMMENT ON FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) IS 'Record that a consumer has handled every event up to this one: an older id changes nothing (false); an id read_changes has not handed out yet is refused (CD001), unknown CD002.';
 
 CREATE FUNCTION docstore.create_metadata_index(type text, field text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER
@@ -3686,7 +3993,7 @@ CREATE FUNCTION docstore.declare_tag(namespace text, tag text, is_protected bool
 #variable_conflict use_variable
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
-    PERFORM docstore._check_name(tag, 'tag');
+    PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
     IF is_protected IS NULL OR is_immutable IS NULL THEN
         RAISE EXCEPTION 'is_protected and is_immutable must not be NULL' USING ERRCODE = 'CD001';
     END IF;
@@ -3831,7 +4138,7 @@ CREATE FUNCTION docstore.get_tagged(namespace text, type text, tag text, include
     AS $$
 #variable_conflict use_variable
 BEGIN
-    PERFORM docstore._check_name(tag, 'tag');
+    PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
     RETURN (SELECT coalesce(jsonb_agg(CASE WHEN include_body THEN t.document ELSE t.document - 'body' END
                                       ORDER BY t.document_uuid), '[]')
             FROM docstore.active_tag t
@@ -3929,6 +4236,7 @@ CREATE FUNCTION docstore.prune_versions(namespace text, type text, keep_last int
 DECLARE
     doomed jsonb;
     bodies uuid[];
+    locked bigint[];
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
@@ -3946,12 +4254,22 @@ BEGIN
       AND NOT EXISTS (SELECT FROM docstore.active_tag t
                       WHERE t.document_uuid = h.document_uuid AND t.document_version = h.version);
     IF NOT dry_run AND jsonb_array_length(doomed) > 0 THEN
+        -- a version a tag is being set on is locked by it (KEY SHARE): skipped; the tags are
+        -- checked again by the DELETE, a new statement that sees tags set meanwhile
+        SELECT array_agg(h.id) INTO locked FROM (
+            SELECT h.id FROM docstore.document_header h,
+                             jsonb_to_recordset(doomed) AS x (document_uuid uuid, version integer)
+            WHERE h.document_uuid = x.document_uuid AND h.version = x.version FOR UPDATE OF h SKIP LOCKED) AS h;
         WITH gone AS (
             DELETE FROM docstore.document_header h
-            USING jsonb_to_recordset(doomed) AS x (document_uuid uuid, version integer)
-            WHERE h.document_uuid = x.document_uuid AND h.version = x.version
-            RETURNING h.document_body_uuid)
-        SELECT array_agg(DISTINCT g.document_body_uuid) INTO bodies FROM gone g;
+            WHERE h.id = ANY (locked)
+              AND NOT EXISTS (SELECT FROM docstore.active_tag t
+                              WHERE t.document_uuid = h.document_uuid AND t.document_version = h.version)
+            RETURNING h.document_uuid, h.version, h.document_body_uuid)
+        SELECT array_agg(DISTINCT g.document_body_uuid),
+               coalesce(jsonb_agg(jsonb_build_object('document_uuid', g.document_uuid, 'version', g.version)
+                                  ORDER BY g.document_uuid, g.version), '[]')
+        INTO bodies, doomed FROM gone g;
         PERFORM docstore._drop_orphan_bodies(bodies);
         PERFORM docstore._emit('prune', namespace, type, x.document_uuid, x.version, NULL, NULL, NULL)
         FROM jsonb_to_recordset(doomed) AS x (document_uuid uuid, version integer);
@@ -4005,6 +4323,7 @@ DECLARE
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
+    PERFORM cdlstore_internal.input_text(session_id, 'session_id', 200, false);
     IF body IS NULL THEN
         RAISE EXCEPTION 'body is required' USING ERRCODE = 'CD001';
     END IF;
@@ -4057,12 +4376,17 @@ BEGIN
     v_version := v_doc.latest_version;
 
     v_hash := sha256(convert_to(body::text, 'UTF8'));
-    INSERT INTO docstore.document_body (body_hash, body) VALUES (v_hash, body)
-    ON CONFLICT ON CONSTRAINT document_body_body_hash_key DO NOTHING
-    RETURNING document_body_uuid INTO v_body;
-    IF v_body IS NULL THEN
-        SELECT b.document_body_uuid INTO v_body FROM docstore.document_body b WHERE b.body_hash = v_hash;
-    END IF;
+    LOOP
+        INSERT INTO docstore.document_body (body_hash, body) VALUES (v_hash, body)
+        ON CONFLICT ON CONSTRAINT document_body_body_hash_key DO NOTHING
+        RETURNING document_body_uuid INTO v_body;
+        EXIT WHEN v_body IS NOT NULL;
+        -- a shared body: the lock keeps a purge from dropping it under us; one it dropped
+        -- meanwhile is found no more, and inserted again
+        SELECT b.document_body_uuid INTO v_body FROM docstore.document_body b WHERE b.body_hash = v_hash
+        FOR KEY SHARE;
+        EXIT WHEN v_body IS NOT NULL;
+    END LOOP;
     INSERT INTO docstore.document_header
         (namespace, type, document_uuid, version, name, metadata, document_body_uuid, created_by,
          created_by_type, session_id)
@@ -4077,33 +4401,22 @@ ALTER FUNCTION docstore.put_document(namespace text, type text, body jsonb, name
 COMMENT ON FUNCTION docstore.put_document(namespace text, type text, body jsonb, name text, metadata jsonb, created_by text, created_by_type text, session_id text, document_uuid uuid, expected_version integer) IS 'Store a new document (version 1) or the next version of one. With expected_version the write succeeds only if that is still the newest version (CD003 otherwise). Returns (document_uuid, version).';
 
 CREATE FUNCTION docstore.read_changes(consumer text, max_count integer DEFAULT 100) RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
-#variable_conflict use_variable
-DECLARE
-    o record;
 BEGIN
-    PERFORM docstore._check_name(consumer, 'consumer');
-    IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
-        RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', max_count USING ERRCODE = 'CD001';
-    END IF;
-    SELECT c.last_xid, c.last_id INTO o FROM docstore.consumer_offset c WHERE c.consumer = consumer;
-    -- only transactions that have ended: none of them can still add an event behind the offset
     RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'id', e.id, 'operation', e.operation, 'namespace', e.namespace, 'type', e.type,
                 'document_uuid', e.document_uuid, 'version', e.version, 'tag', e.tag, 'actor', e.actor,
-                'session_id', e.session_id, 'created_at', e.created_at) ORDER BY e.xid, e.id), '[]')
-            FROM (SELECT * FROM docstore.change_event e
-                  WHERE (e.xid, e.id) > (coalesce(o.last_xid, '0'::xid8), coalesce(o.last_id, 0))
-                    AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
-                  ORDER BY e.xid, e.id LIMIT max_count) AS e);
+                'session_id', e.session_id, 'created_at', e.created_at) ORDER BY f.xid, f.id), '[]')
+            FROM cdlstore_internal.feed_read('docstore', consumer, max_count) AS f
+            JOIN docstore.change_event e ON e.id = f.id);
 END
 $$;
 
 ALTER FUNCTION docstore.read_changes(consumer text, max_count integer) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION docstore.read_changes(consumer text, max_count integer) IS 'The next change events after the consumer''s acknowledged offset, in commit-safe order: events of transactions still running wait, so nothing is ever skipped.';
+COMMENT ON FUNCTION docstore.read_changes(consumer text, max_count integer) IS 'The next change events after the consumer''s acknowledged one (the same again until acknowledged). Nothing is skipped: an event of a transaction still running comes later; only transactions that write change events hold later ones back.';
 
 CREATE FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text DEFAULT NULL::text, actor_type text DEFAULT NULL::text, session_id text DEFAULT NULL::text, expected_version integer DEFAULT NULL::integer, force boolean DEFAULT false) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4429,9 +4742,7 @@ CREATE FUNCTION game.award_badge(profile_id bigint, badge text, axis text DEFAUL
     SET search_path TO 'game', 'pg_temp'
     AS $$
 BEGIN
-    IF coalesce(btrim(badge), '') = '' THEN
-        RAISE EXCEPTION 'badge must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(badge, 'badge'), cdlstore_internal.input_text(axis, 'axis', 200, false);
     IF NOT EXISTS (SELECT FROM game.user_profiles p WHERE p.id = award_badge.profile_id) THEN
         RAISE EXCEPTION 'profile % not found', profile_id USING ERRCODE = 'CD002';
     END IF;
@@ -4506,6 +4817,8 @@ CREATE FUNCTION game.create_account(email text, display_name text DEFAULT NULL::
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.input_text(email, 'email', 254),
+            cdlstore_internal.input_text(external_id, 'external_id', 200, false);
     IF email IS NULL OR email !~ '^[^@\s]+@[^@\s]+$' THEN
         RAISE EXCEPTION 'invalid email %', coalesce(quote_literal(email), 'NULL') USING ERRCODE = 'CD001';
     END IF;
@@ -4531,6 +4844,7 @@ CREATE FUNCTION game.create_profile(account_id bigint, name text, age_group text
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.input_text(external_id, 'external_id', 200, false);
     IF coalesce(btrim(name), '') = '' OR preferences IS NULL OR jsonb_typeof(preferences) <> 'object' THEN
         RAISE EXCEPTION 'a profile needs a name, and preferences must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
@@ -4590,6 +4904,7 @@ CREATE FUNCTION game.get_scenario_leaderboard(scenario_id text, axis text, max_r
     SET search_path TO 'game', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.input_text(scenario_id, 'scenario_id'), cdlstore_internal.input_text(axis, 'axis');
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_rows must be between 1 and 1000' USING ERRCODE = 'CD001';
     END IF;
@@ -4657,6 +4972,8 @@ BEGIN
        OR EXISTS (SELECT FROM jsonb_each(compass_deltas) d WHERE jsonb_typeof(d.value) <> 'number') THEN
         RAISE EXCEPTION 'compass_deltas must map each axis to a number' USING ERRCODE = 'CD001';
     END IF;
+    PERFORM cdlstore_internal.input_text(d.key, 'a compass axis') FROM jsonb_each(compass_deltas) d;
+    PERFORM cdlstore_internal.input_text(scene_id, 'scene_id'), cdlstore_internal.input_text(choice, 'choice', 1000, false);
     s := game._session_for_change(session_id, expected_version);
     UPDATE game.game_sessions x
     SET current_scene = scene_id, version = x.version + 1, updated_at = now(),
@@ -4685,9 +5002,7 @@ CREATE FUNCTION game.start_game_session(profile_id bigint, scenario_id text) RET
 DECLARE
     s game.game_sessions;
 BEGIN
-    IF coalesce(btrim(scenario_id), '') = '' THEN
-        RAISE EXCEPTION 'scenario_id must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(scenario_id, 'scenario_id');
     INSERT INTO game.game_sessions (account_id, profile_id, scenario_id)
     SELECT p.account_id, p.id, scenario_id FROM game.user_profiles p WHERE p.id = start_game_session.profile_id
     RETURNING * INTO s;
@@ -4716,7 +5031,7 @@ CREATE TABLE ops.task_executions (
     retry_count integer DEFAULT 0 NOT NULL,
     max_retries integer DEFAULT 3 NOT NULL,
     timeout_seconds integer DEFAULT 300 NOT NULL,
-    execution_time_ms integer,
+    execution_time_ms bigint,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     available_at timestamp with time zone DEFAULT now() NOT NULL,
     started_at timestamp with time zone,
@@ -4745,7 +5060,7 @@ DECLARE
 BEGIN
     UPDATE ops.task_executions x
     SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
-        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
+        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
     WHERE x.execution_id = t.execution_id RETURNING * INTO t;
     PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
                        jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info', false);
@@ -4780,13 +5095,14 @@ CREATE FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority
 DECLARE
     v_id uuid;
 BEGIN
-    IF coalesce(btrim(p_name), '') = '' OR coalesce(btrim(p_type), '') = '' THEN
-        RAISE EXCEPTION 'task_name and task_type must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(p_name, 'task_name'), cdlstore_internal.input_text(p_type, 'task_type');
     IF p_input IS NULL OR p_priority IS NULL OR p_max_retries IS NULL OR p_max_retries < 0
        OR p_timeout IS NULL OR p_timeout < 1 THEN
         RAISE EXCEPTION 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
             USING ERRCODE = 'CD001';
+    END IF;
+    IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
+        RAISE EXCEPTION 'workflow run % not found', p_workflow USING ERRCODE = 'CD002';
     END IF;
     INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
                                      timeout_seconds, available_at)
@@ -4809,13 +5125,17 @@ CREATE FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_
 DECLARE
     v_id bigint;
 BEGIN
-    IF p_type IS NULL OR btrim(p_type) = '' THEN
-        RAISE EXCEPTION 'event_type must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(p_type, 'event_type'),
+            cdlstore_internal.input_text(p_entity_type, 'entity_type', 200, false),
+            cdlstore_internal.input_text(p_entity_id, 'entity_id', 200, false),
+            cdlstore_internal.input_text(p_agent_id, 'agent_id', 200, false),
+            cdlstore_internal.input_text(p_session_id, 'session_id', 200, false),
+            cdlstore_internal.input_text(p_source, 'source', 200, false);
     IF p_severity IS NULL OR p_severity NOT IN ('debug', 'info', 'warning', 'error', 'critical') THEN
         RAISE EXCEPTION 'invalid severity %', coalesce(quote_literal(p_severity), 'NULL') USING ERRCODE = 'CD001',
             DETAIL = 'Allowed: debug, info, warning, error, critical.';
     END IF;
+    PERFORM cdlstore_internal.feed_announce();
     INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, session_id, source,
                             payload, severity)
     VALUES (p_type, p_entity_type, p_entity_id, p_workflow_id, p_agent_id, p_session_id, p_source,
@@ -4849,7 +5169,7 @@ BEGIN
         available_at = CASE WHEN retry THEN clock_timestamp() + least(power(2, x.retry_count), 3600) * interval '1 second'
                             ELSE x.available_at END,
         completed_at = CASE WHEN retry THEN NULL ELSE clock_timestamp() END,
-        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
+        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
     WHERE x.execution_id = t.execution_id RETURNING * INTO t;
     PERFORM ops._event(CASE WHEN retry THEN 'task_retry_scheduled' ELSE 'task_failed' END, 'task',
                        t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
@@ -5021,6 +5341,19 @@ ALTER FUNCTION ops._workflow_json(w ops.workflows) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops._workflow_json(w ops.workflows) IS 'A workflow run as the API returns it.';
 
+CREATE FUNCTION ops.ack_events(consumer text, up_to_id bigint) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN cdlstore_internal.feed_ack('ops', consumer, up_to_id);
+END
+$$;
+
+ALTER FUNCTION ops.ack_events(consumer text, up_to_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.ack_events(consumer text, up_to_id bigint) IS 'Record that a consumer has handled every event up to this one (false when older; CD001 when read_events has not handed it out yet; CD002 when unknown).';
+
 CREATE FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb DEFAULT '{}'::jsonb, state_data jsonb DEFAULT NULL::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
@@ -5059,9 +5392,8 @@ CREATE FUNCTION ops.append_message(instance_id text, role text, content text, to
 DECLARE
     v_id bigint;
 BEGIN
-    IF coalesce(btrim(instance_id), '') = '' THEN
-        RAISE EXCEPTION 'instance_id must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(instance_id, 'instance_id'),
+            cdlstore_internal.input_text(agent_id, 'agent_id', 200, false);
     IF role IS NULL OR role NOT IN ('system', 'user', 'assistant', 'tool') THEN
         RAISE EXCEPTION 'invalid role %', coalesce(quote_literal(role), 'NULL') USING ERRCODE = 'CD001',
             DETAIL = 'Allowed: system, user, assistant, tool.';
@@ -5116,6 +5448,8 @@ CREATE FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count inte
 DECLARE
     claimed jsonb;
 BEGIN
+    PERFORM cdlstore_internal.input_text(agent_id, 'agent_id'),
+            cdlstore_internal.input_text(t, 'a task type') FROM unnest(task_types) AS t;
     IF coalesce(btrim(agent_id), '') = '' OR task_types IS NULL OR cardinality(task_types) = 0
        OR max_count IS NULL OR max_count NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'agent_id, at least one task type and max_count between 1 and 1000 are required'
@@ -5218,9 +5552,7 @@ CREATE FUNCTION ops.create_workflow(name text, workflow_type text DEFAULT 'gener
 DECLARE
     v_id uuid;
 BEGIN
-    IF coalesce(btrim(name), '') = '' OR coalesce(btrim(workflow_type), '') = '' THEN
-        RAISE EXCEPTION 'name and workflow_type must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(name, 'name'), cdlstore_internal.input_text(workflow_type, 'workflow_type');
     IF total_steps < 0 OR metadata IS NULL OR jsonb_typeof(metadata) <> 'object' OR state_data IS NULL THEN
         RAISE EXCEPTION 'total_steps must not be negative, metadata must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
@@ -5333,6 +5665,7 @@ CREATE TABLE ops.events (
     severity text DEFAULT 'info'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
     CONSTRAINT events_event_type_check CHECK ((event_type <> ''::text)),
     CONSTRAINT events_severity_check CHECK ((severity = ANY (ARRAY['debug'::text, 'info'::text, 'warning'::text, 'error'::text, 'critical'::text])))
 );
@@ -5512,7 +5845,7 @@ BEGIN
     IF after IS NOT NULL THEN
         SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
     END IF;
-    SELECT array_agg(to_jsonb(e) ORDER BY e.event_id DESC), array_agg(e.created_at ORDER BY e.event_id DESC),
+    SELECT array_agg(to_jsonb(e) - 'xid' ORDER BY e.event_id DESC), array_agg(e.created_at ORDER BY e.event_id DESC),
            array_agg(e.event_id ORDER BY e.event_id DESC)
     INTO items, at_keys, id_keys
     FROM (SELECT * FROM ops.events e
@@ -5626,6 +5959,21 @@ $$;
 ALTER FUNCTION ops.metrics() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops.metrics() IS 'Gauges and counters: runs and tasks by status, retries, error rate, queue depth, age of the oldest pending task, task execution time percentiles (last hour), events.';
+
+CREATE FUNCTION ops.read_events(consumer text, max_count integer DEFAULT 100) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN (SELECT coalesce(jsonb_agg(to_jsonb(e) - 'xid' ORDER BY f.xid, f.id), '[]')
+            FROM cdlstore_internal.feed_read('ops', consumer, max_count) AS f
+            JOIN ops.events e ON e.event_id = f.id);
+END
+$$;
+
+ALTER FUNCTION ops.read_events(consumer text, max_count integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.read_events(consumer text, max_count integer) IS 'The consumer''s next events (task lifecycle included) after its acknowledged one, the same again until acknowledged with ack_events; gap-free like docstore.read_changes.';
 
 CREATE FUNCTION ops.record_event(event_type text, entity_type text DEFAULT NULL::text, entity_id text DEFAULT NULL::text, workflow_id uuid DEFAULT NULL::uuid, agent_id text DEFAULT NULL::text, session_id text DEFAULT NULL::text, source text DEFAULT NULL::text, payload jsonb DEFAULT '{}'::jsonb, severity text DEFAULT 'info'::text) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -5845,7 +6193,7 @@ CREATE TABLE cdl.characters (
     created_by character varying(200),
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT characters_normalized_name_check CHECK (((normalized_name)::text ~ '^[a-z0-9_]+$'::text)),
+    CONSTRAINT characters_normalized_name_check CHECK ((((normalized_name)::text <> ''::text) AND ((normalized_name)::text !~ '[A-Z[:space:]\u0001-\u002f\u003a-\u0040\u005b-\u005e\u0060\u007b-\u007f]'::text))),
     CONSTRAINT characters_version_count_check CHECK ((version_count >= 0))
 );
 
@@ -6281,19 +6629,6 @@ ALTER TABLE docstore.change_event ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTI
     CACHE 1
 );
 
-CREATE TABLE docstore.consumer_offset (
-    consumer text NOT NULL,
-    last_xid xid8 DEFAULT '0'::xid8 NOT NULL,
-    last_id bigint DEFAULT 0 NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
-    CONSTRAINT consumer_offset_consumer_check CHECK (((consumer <> ''::text) AND (length(consumer) <= 200)))
-);
-
-ALTER TABLE ONLY docstore.consumer_offset FORCE ROW LEVEL SECURITY;
-
-ALTER TABLE docstore.consumer_offset OWNER TO cdlstore_owner;
-
 CREATE TABLE docstore.document_body (
     document_body_uuid uuid DEFAULT gen_random_uuid() NOT NULL,
     body_hash bytea NOT NULL,
@@ -6605,14 +6940,14 @@ ALTER TABLE ONLY cdl.workflow_triggers
 ALTER TABLE ONLY cdl.workflow_triggers
     ADD CONSTRAINT workflow_triggers_workflow_id_trigger_type_sort_order_key UNIQUE (workflow_id, trigger_type, sort_order);
 
+ALTER TABLE ONLY cdlstore_internal.feed_consumers
+    ADD CONSTRAINT feed_consumers_key UNIQUE NULLS NOT DISTINCT (tenant, feed, consumer);
+
 ALTER TABLE ONLY docstore.active_tag
     ADD CONSTRAINT active_tag_pkey PRIMARY KEY (document_uuid, tag);
 
 ALTER TABLE ONLY docstore.change_event
     ADD CONSTRAINT change_event_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY docstore.consumer_offset
-    ADD CONSTRAINT consumer_offset_pkey UNIQUE NULLS NOT DISTINCT (tenant, consumer);
 
 ALTER TABLE ONLY docstore.document_body
     ADD CONSTRAINT document_body_body_hash_key UNIQUE NULLS NOT DISTINCT (tenant, body_hash);
@@ -6756,6 +7091,8 @@ CREATE INDEX agent_playground_messages_instance_idx ON ops.agent_playground_mess
 
 CREATE INDEX events_created_idx ON ops.events USING btree (created_at);
 
+CREATE INDEX events_feed_idx ON ops.events USING btree (xid, event_id);
+
 CREATE INDEX events_type_idx ON ops.events USING btree (event_type, event_id);
 
 CREATE INDEX events_workflow_idx ON ops.events USING btree (workflow_id, event_id) WHERE (workflow_id IS NOT NULL);
@@ -6884,11 +7221,13 @@ ALTER TABLE ONLY game.user_profiles
 ALTER TABLE ONLY ops.task_executions
     ADD CONSTRAINT task_executions_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES ops.workflows(workflow_id) ON DELETE SET NULL;
 
+ALTER TABLE cdlstore_internal.feed_consumers ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY tenant_isolation ON cdlstore_internal.feed_consumers USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
 ALTER TABLE docstore.active_tag ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.change_event ENABLE ROW LEVEL SECURITY;
-
-ALTER TABLE docstore.consumer_offset ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.document_body ENABLE ROW LEVEL SECURITY;
 
@@ -6903,8 +7242,6 @@ ALTER TABLE docstore.tag_policy ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON docstore.active_tag USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
 
 CREATE POLICY tenant_isolation ON docstore.change_event USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
-
-CREATE POLICY tenant_isolation ON docstore.consumer_offset USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
 
 CREATE POLICY tenant_isolation ON docstore.document_body USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
 
@@ -6951,6 +7288,10 @@ REVOKE ALL ON FUNCTION cdl._bracket_end(pattern text, start integer) FROM PUBLIC
 REVOKE ALL ON FUNCTION cdl._character_id(name text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._check_key(p_key text, p_name text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._check_key_count(doc jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_label(value text, labels anyarray, what text) FROM PUBLIC;
 
@@ -7179,6 +7520,20 @@ GRANT ALL ON FUNCTION cdl.upsert_knowledge(character_name character varying, kno
 REVOKE ALL ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION cdlstore_internal.feed_ack(p_feed text, p_consumer text, up_to_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.feed_announce() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.feed_batch(p_feed text, lo pg_snapshot, hi pg_snapshot, after_xid xid8, after_id bigint, max_count integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.feed_consumer(p_feed text, p_consumer text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer, required boolean) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._check_name(value text, what text) FROM PUBLIC;
@@ -7329,6 +7684,9 @@ REVOKE ALL ON FUNCTION ops._task_json(t ops.task_executions) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops._workflow_json(w ops.workflows) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION ops.ack_events(consumer text, up_to_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.ack_events(consumer text, up_to_id bigint) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb, state_data jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb, state_data jsonb) TO cdlstore_app;
 
@@ -7403,6 +7761,9 @@ GRANT ALL ON FUNCTION ops.list_workflows(status text, workflow_type text, page_s
 
 REVOKE ALL ON FUNCTION ops.metrics() FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.metrics() TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.read_events(consumer text, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.read_events(consumer text, max_count integer) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) TO cdlstore_app;

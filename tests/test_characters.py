@@ -262,3 +262,52 @@ def test_a_copy_of_the_sample_is_not_changed_by_import(client: Client) -> None:
     sample = copy.deepcopy(SAMPLE)
     client.characters.import_json(sample)
     assert sample == SAMPLE
+
+
+def test_names_whose_letters_normalization_would_drop_do_not_collide(client: Client) -> None:
+    chars = client.characters
+    ids = {name: chars.import_json({"identity": {"name": name}}) for name in NAMES_OF_SCRIPTS}
+    assert len(set(ids.values())) == 3  # before: one character overwritten twice
+    for name, key in NAMES_OF_SCRIPTS.items():
+        found = chars.get(name)
+        assert (found.id, found.normalized_name, found.name) == (ids[name], key, name)
+    # case, accents, width and punctuation still fold: one character
+    elena = chars.import_json({"identity": {"name": "Élena"}})
+    assert chars.import_json({"identity": {"name": "ELENA!"}}) == elena
+    assert chars.import_json({"identity": {"name": "Ｅｌｅｎａ"}}) == elena
+    assert chars.get("elena").id == elena
+
+
+NAMES_OF_SCRIPTS = {
+    "Agent Смирнов": "agent_смирнов",
+    "Agent Иванов": "agent_иванов",
+    "Agent 王": "agent_王",
+}
+
+
+def test_a_derived_key_of_another_name_is_a_conflict(
+    client: Client, conn: psycopg.Connection[Any]
+) -> None:
+    chars = client.characters
+    iris = chars.import_json({"identity": {"name": "Iris Marlow"}}, normalized_name="iris")
+    before = table_counts(conn)
+    with pytest.raises(errors.Conflict, match="belongs to the character 'Iris Marlow'"):
+        chars.import_json({"identity": {"name": "Iris", "age": 3}})
+    assert table_counts(conn) == before
+    assert chars.get("iris").name == "Iris Marlow"
+    # passing the key says the caller means that character
+    assert chars.import_json({"identity": {"name": "Iris"}}, normalized_name="iris") == iris
+    with pytest.raises(errors.InvalidInput):
+        chars.import_json({"identity": {"name": "X"}}, normalized_name="Not A Key")
+
+
+def test_a_document_of_too_many_values_is_refused_early(
+    client: Client, conn: psycopg.Connection[Any]
+) -> None:
+    before = table_counts(conn)
+    wide = {"identity": {"name": "Wide"}, "memory": {f"k{i}": i for i in range(100_000)}}
+    with pytest.raises(errors.LimitExceeded, match="at most 20,000"):
+        client.characters.import_json(wide)
+    assert table_counts(conn) == before
+    fits = {"identity": {"name": "Fits"}, "memory": {f"k{i}": i for i in range(19_990)}}
+    assert client.characters.import_json(fits) > 0

@@ -261,3 +261,43 @@ def test_tenants_are_confined(own_clone: str) -> None:
             ref.document_uuid
         ]
         assert acme.documents.get(ref.document_uuid).body == {"secret": 1}
+
+
+def _other_database(dsn: str) -> str:
+    return psycopg.conninfo.make_conninfo(dsn, dbname="postgres")
+
+
+def test_a_transaction_that_writes_no_event_holds_the_feed_back_nowhere(own_clone: str) -> None:
+    with (
+        cdlstore.connect(own_clone) as client,
+        psycopg.connect(own_clone) as same_db,
+        psycopg.connect(_other_database(own_clone)) as other_db,
+    ):
+        for idle in (same_db, other_db):  # each holds an xid and stays open
+            idle.execute("SELECT pg_current_xact_id()")
+        refs = [client.documents.put("ns", "note", {"i": i}) for i in range(5)]
+        events = client.documents.read_changes("indexer")
+        assert [e.document_uuid for e in events] == [r.document_uuid for r in refs]
+
+
+def test_a_late_writer_is_not_skipped_and_an_ack_ahead_is_refused(own_clone: str) -> None:
+    with cdlstore.connect(own_clone) as client, psycopg.connect(own_clone) as slow:
+        docs = client.documents
+        # the slow transaction has its xid before the fast one, and writes its event later
+        slow.execute("SELECT pg_current_xact_id()")
+        fast = docs.put("ns", "note", {"fast": True})
+        [event] = docs.read_changes("indexer")
+        assert docs.ack_changes("indexer", event.id) is True
+        slow.execute("SELECT docstore.put_document('ns', 'note', '{\"slow\": true}')")
+        # an id taken from elsewhere (a NOTIFY) while the slow event is not committed yet
+        later = docs.put("ns", "note", {"later": True})
+        notified = slow.execute("SELECT max(id) FROM docstore.change_event").fetchone()
+        assert notified is not None
+        with pytest.raises(errors.InvalidInput, match="not been handed out"):
+            docs.ack_changes("indexer", notified[0])
+        slow.commit()
+        rest = docs.read_changes("indexer")
+        assert len(rest) == 2 and rest[1].document_uuid == later.document_uuid
+        assert fast.document_uuid == event.document_uuid
+        assert docs.ack_changes("indexer", rest[-1].id) is True
+        assert docs.read_changes("indexer") == []

@@ -190,3 +190,31 @@ def test_batches_are_all_or_none(client: Client) -> None:
     assert ops.get_task(ids[0]).output_data == {"n": 0}
     with pytest.raises(errors.InvalidState):
         ops.complete_many({ids[0]: None})
+
+
+def test_the_event_feed_misses_no_task_event(own_clone: str) -> None:
+    with (
+        cdlstore.connect(own_clone) as client,
+        psycopg.connect(own_clone) as slow,
+        psycopg.connect(psycopg.conninfo.make_conninfo(own_clone, dbname="postgres")) as idle,
+    ):
+        ops = client.operations
+        idle.execute("SELECT pg_current_xact_id()")  # an unrelated xid holds nothing back
+        first = ops.enqueue("a", "embed", {})
+        assert [e.entity_id for e in ops.events("tail")] == [str(first)]
+        # a task enqueued in a transaction still open: later events wait for it, then both come
+        slow.execute("SELECT ops.enqueue_task('b', 'embed')")
+        [task] = ops.claim("worker-1", ["embed"])
+        assert ops.read_events("tail") == []
+        slow.commit()
+        events = ops.read_events("tail")
+        assert [e.event_type for e in events] == ["task_enqueued", "task_claimed"]
+        assert events[1].entity_id == str(task.execution_id)
+        ahead = ops.record_event("later")  # committed, but not handed out yet
+        with pytest.raises(errors.InvalidInput):
+            ops.ack_events("tail", ahead)
+        with pytest.raises(errors.NotFound):
+            ops.ack_events("tail", 10**12)
+        assert ops.ack_events("tail", events[-1].event_id) is True
+        assert ops.ack_events("tail", events[0].event_id) is False
+        assert [e.event_id for e in ops.events("tail")] == [ahead]

@@ -56,7 +56,7 @@ SELECT enums_are('cdl', ARRAY[
 SELECT functions_are('cdl', ARRAY[
     '_actor', '_character_id', '_check_field_value', '_check_label', '_check_message', '_check_verdicts',
     '_bracket_end', '_check_rules', '_create_version', '_deep_merge', '_derived_columns', '_document_part',
-    '_expire', '_extract_context', '_field_type', '_infer_data_type',
+    '_check_key', '_check_key_count', '_expire', '_extract_context', '_field_type', '_infer_data_type',
     '_jsonb_remove_path', '_jsonb_set_path', '_keyword_query', '_lock_character', '_lock_user', '_log', '_log_end',
     '_log_field_change', '_match_lists', '_message_facts', '_nodes', '_parse_path', '_path_text', '_placeholders',
     '_regex_bound', '_regex_escape', '_regex_grammar_problem', '_regex_limit', '_regex_problem', '_register_definitions',
@@ -86,12 +86,12 @@ SELECT functions_are('docstore', ARRAY[
     'tag_history', 'document_history']);
 SELECT functions_are('ops', ARRAY[
     '_complete', '_day', '_enqueue', '_event', '_fail_task', '_fail_workflow', '_move_workflow',
-    '_refuse_change', '_running_task', '_task_json', '_workflow_json', 'advance_workflow_step',
+    '_refuse_change', '_running_task', '_task_json', '_workflow_json', 'ack_events', 'advance_workflow_step',
     'append_message', 'claim_tasks', 'complete_task', 'complete_tasks', 'complete_workflow',
     'create_workflow', 'enqueue_task', 'enqueue_tasks', 'expire_tasks', 'expire_workflows',
     'export_events', 'export_messages', 'export_tasks', 'export_workflows', 'fail_task',
     'fail_workflow', 'get_conversation', 'get_task', 'get_workflow', 'list_events',
-    'list_workflows', 'metrics', 'record_event', 'start_workflow',
+    'list_workflows', 'metrics', 'read_events', 'record_event', 'start_workflow',
     '_task_for_change', 'list_tasks', 'retry_task', 'cancel_task']);
 SELECT functions_are('game', ARRAY[
     '_as_document', '_container', '_end_session', '_import_one', '_normalized', '_ref',

@@ -1,19 +1,19 @@
 -- Least privilege, walked from the catalog: a new function, table or view cannot slip through.
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 
 CREATE TEMP VIEW our_functions AS
 SELECT p.oid::regprocedure::text AS name, p.prosecdef, p.proconfig, l.lanname, pg_get_userbyid(p.proowner) AS owner,
        p.proacl
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
-WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game');
+WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game', 'cdlstore_internal');
 
 CREATE TEMP VIEW our_relations AS
 SELECT c.oid::regclass::text AS name, c.relkind, pg_get_userbyid(c.relowner) AS owner,
        (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
           AND a.attidentity = '' AND a.attgenerated = '' ORDER BY a.attnum LIMIT 1) AS column_name
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game') AND c.relkind IN ('r', 'p', 'S', 'v', 'm');
+WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game', 'cdlstore_internal') AND c.relkind IN ('r', 'p', 'S', 'v', 'm');
 
 SELECT is((SELECT array_agg(name ORDER BY name) FROM our_functions WHERE owner <> 'cdlstore_owner'), NULL,
     'every function is owned by cdlstore_owner');
@@ -68,5 +68,8 @@ RESET ROLE;
 SELECT is((SELECT array_agg(name || ' ' || operation || ' ' || sqlstate) FROM refused WHERE sqlstate <> '42501'), NULL,
     'as cdlstore_app, SELECT, INSERT, UPDATE and DELETE on every table fail with 42501');
 
+SELECT ok(NOT has_schema_privilege('cdlstore_app', 'cdlstore_internal', 'USAGE')
+          AND NOT has_schema_privilege('public', 'cdlstore_internal', 'USAGE'),
+    'cdlstore_internal (the shared feed and helpers) is granted to no one');
 SELECT * FROM finish();
 ROLLBACK;

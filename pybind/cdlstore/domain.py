@@ -207,7 +207,7 @@ class SyncExecutor:
     async def _all(self, query: Query, params: Any = None) -> list[Row]:
         """One API call: one statement, so one transaction of its own on a pooled (autocommit)
         connection, or a savepoint inside the caller's transaction."""
-        with translated(), self._source.connection() as conn:
+        with translated(params), self._source.connection() as conn:
             if conn.autocommit:
                 return conn.execute(query, params).fetchall()
             with conn.transaction():
@@ -263,7 +263,7 @@ class AsyncExecutor:
         self._conninfo = conninfo
 
     async def _all(self, query: Query, params: Any = None) -> list[Row]:
-        with translated():
+        with translated(params):
             async with self._source.connection() as conn:
                 if conn.autocommit:
                     return await (await conn.execute(query, params)).fetchall()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 
@@ -138,9 +139,31 @@ def from_psycopg(exc: psycopg.Error) -> CdlstoreError:
 
 
 @contextmanager
-def translated() -> Iterator[None]:
-    """Re-raise psycopg errors as cdlstore errors (``from`` the original)."""
+def translated(params: Any = None) -> Iterator[None]:
+    """Re-raise psycopg errors as cdlstore errors (``from`` the original). With the call's
+    ``params``, an integer past PostgreSQL's range becomes InvalidInput naming it."""
     try:
         yield
     except psycopg.Error as exc:
-        raise from_psycopg(exc) from exc
+        raise _out_of_range(from_psycopg(exc), params) from exc
+
+
+INT4 = range(-(2**31), 2**31)
+
+
+def _out_of_range(exc: CdlstoreError, params: Any) -> CdlstoreError:
+    """A Python int past PostgreSQL's integer is sent as bigint or numeric, and then no API
+    function matches (42883): that is bad input, InvalidInput naming the parameter."""
+    if exc.sqlstate != "42883" or not isinstance(params, dict):
+        return exc
+    bad = [
+        f"{name}={value}"
+        for name, value in params.items()
+        if isinstance(value, int) and not isinstance(value, bool) and value not in INT4
+    ]
+    if not bad:
+        return exc
+    return InvalidInput(
+        f"integer out of range: {', '.join(bad)}",
+        hint="Integer parameters hold -2147483648 to 2147483647 (bigint ones more).",
+    )

@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from .domain import Domain, M, iterator, method
 from .errors import InvalidInput
-from .models import EventPage, Message, Task, WorkflowRun, WorkflowRunPage
+from .models import Event, EventPage, Message, Task, WorkflowRun, WorkflowRunPage
 
 EXPORTS = {
     "events": "export_events",
@@ -313,6 +313,29 @@ class Operations(Domain[M]):
                 },
             )
         )
+
+    @method
+    async def read_events(self, consumer: str, max_count: int = 100) -> list[Event]:
+        """The consumer's next events, gap-free (task lifecycle included); the same again until
+        acknowledged with ``ack_events``."""
+        events = await self._run("read_events", {"consumer": consumer, "max_count": max_count})
+        return [Event.model_validate(e) for e in events]
+
+    @method
+    async def ack_events(self, consumer: str, up_to_id: int) -> bool:
+        return bool(await self._run("ack_events", {"consumer": consumer, "up_to_id": up_to_id}))
+
+    @iterator
+    async def events(self, consumer: str, batch: int = 100) -> AsyncIterator[Event]:
+        """Read, yield and acknowledge until caught up: after a crash a consumer resumes after
+        the last batch it finished, missing nothing."""
+        while True:
+            events = await self.read_events(consumer, batch)
+            if not events:
+                return
+            for event in events:
+                yield event
+            await self.ack_events(consumer, events[-1].event_id)
 
     @iterator
     async def listen_events(self, timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:

@@ -1,5 +1,5 @@
 -- Ownership and grants, applied after the function files on every migrate, in the same
--- transaction. One rule for every object of the four schemas:
+-- transaction. One rule for every object of the four schemas and cdlstore_internal:
 -- - everything is owned by cdlstore_owner;
 -- - no function is executable by PUBLIC;
 -- - SECURITY DEFINER functions are the API and are granted to cdlstore_app; the others
@@ -17,7 +17,7 @@ BEGIN
                CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kind
         FROM pg_catalog.pg_proc p
         JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game') AND p.prokind IN ('f', 'p')
+        WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game', 'cdlstore_internal') AND p.prokind IN ('f', 'p')
     LOOP
         EXECUTE format('ALTER %s %s OWNER TO cdlstore_owner', obj.kind, obj.signature);
         EXECUTE format('REVOKE ALL ON %s %s FROM PUBLIC', obj.kind, obj.signature);
@@ -34,7 +34,7 @@ BEGIN
                               WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END AS kind
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game')
+        WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game', 'cdlstore_internal')
           AND c.relkind IN ('r', 'p', 'S', 'v', 'm')
           AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d  -- identity/serial sequences
                           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
@@ -51,7 +51,7 @@ BEGIN
         SELECT t.oid::regtype AS name, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END AS kind
         FROM pg_catalog.pg_type t
         JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-        WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game')
+        WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game', 'cdlstore_internal')
           AND (t.typtype IN ('e', 'd', 'r')
                OR (t.typtype = 'c' AND (SELECT relkind FROM pg_catalog.pg_class
                                         WHERE oid = t.typrelid) = 'c'))

@@ -9,18 +9,73 @@ RETURNS text
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE  -- not STRICT: a STRICT function is inlined only when its body is strict
 AS $$
-    -- lower case, accents removed, every other run of characters becomes '_';
+    -- compatibility forms (width) folded, accents removed, lower case; letters and digits of
+    -- every script are kept, every run of spaces, punctuation, symbols and controls becomes '_';
     -- a name already in that form (the usual argument) is returned as it is, cheaply
-    SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name ELSE nullif(trim(BOTH '_' FROM regexp_replace(
+    -- (a name of over 1,000 characters has no key: no character can have it)
+    SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name WHEN length(name) > 1000 THEN NULL
+                ELSE nullif(trim(BOTH '_' FROM regexp_replace(
         lower(replace(replace(replace(replace(replace(replace(replace(replace(
             regexp_replace(normalize(name, NFKD),
                            '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
             'ß', 'ss'), 'Æ', 'ae'), 'æ', 'ae'), 'Œ', 'oe'), 'œ', 'oe'), 'Ø', 'o'), 'ø', 'o'), 'ł', 'l')),
-        '[^a-z0-9]+', '_', 'g')), '') END
+        '[\u0001-\u002f\u003a-\u0040\u005b-\u0060\u007b-\u00bf\u00d7\u00f7\u02b9-\u02ff\u2000-\u2bff'
+        '\u2e00-\u2e7f\u3000-\u303f\ufe10-\ufe1f\ufe30-\ufe6f\ufeff\uff01-\uff0f\uff1a-\uff20'
+        '\uff3b-\uff40\uff5b-\uff65\ufff0-\uffff\U0001f000-\U0001faff[:space:]]+', '_', 'g')), '') END
 $$;
 
 COMMENT ON FUNCTION cdl.normalize_name(text) IS
-    'The normalized form of a character name: ^[a-z0-9_]+$ (NULL when nothing is left).';
+    'The key of a character name: width and accents folded, lower case, letters and digits of any '
+    'script kept, every other run of characters one ''_'' ("Agent Смирнов" -> agent_смирнов); '
+    'NULL when nothing is left or the name is over 1,000 characters.';
+
+CREATE OR REPLACE FUNCTION cdl._check_key(p_key text, p_name text)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    owner text;
+BEGIN
+    -- a derived key may not take over a character whose name folds to something else
+    -- (an older key, one passed explicitly, or a name cut at 200 characters)
+    SELECT c.name INTO owner FROM cdl.characters c WHERE c.normalized_name = p_key;
+    IF owner IS NOT NULL AND cdl.normalize_name(owner) IS DISTINCT FROM cdl.normalize_name(p_name) THEN
+        RAISE EXCEPTION 'the key % of % belongs to the character %', quote_literal(p_key),
+            quote_literal(p_name), quote_literal(owner)
+            USING ERRCODE = 'CD003', HINT = 'Pass normalized_name to choose the key: the same one to replace that character.';
+    END IF;
+    RETURN p_key;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._check_key(text, text) IS
+    'A key derived from a name, unless it belongs to a character of another name (CD003).';
+
+CREATE OR REPLACE FUNCTION cdl._check_key_count(doc jsonb)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    -- every value (object member or array element) takes at least two bytes of JSON text, so a
+    -- small document is not counted; .type() counts without copying the values
+    IF octet_length(doc::text) > 2 * 20000 THEN
+        n := jsonb_array_length(jsonb_path_query_array(doc, 'strict $.**.type()')) - 1;
+        IF n > 20000 THEN
+            RAISE EXCEPTION 'CDL document has % values; at most 20,000 are accepted', n
+                USING ERRCODE = 'CD007', HINT = 'Every object member and array element counts.';
+        END IF;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._check_key_count(jsonb) IS
+    'Refuse a CDL document of more than 20,000 values (CD007) before importing any of it.';
 
 CREATE OR REPLACE FUNCTION cdl._actor()
 RETURNS varchar
@@ -66,6 +121,10 @@ DECLARE
     ch text;
     i integer := 1;
 BEGIN
+    IF octet_length(field_path) > 1000 THEN
+        RAISE EXCEPTION 'a field path is at most 1,000 bytes long, got %', octet_length(field_path)
+            USING ERRCODE = 'CD001';
+    END IF;
     IF field_path IS NULL OR field_path = '' THEN
         RAISE EXCEPTION 'field path is empty' USING ERRCODE = 'CD001',
             HINT = 'Give a dot path such as identity.name.';

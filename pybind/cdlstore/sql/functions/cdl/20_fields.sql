@@ -135,6 +135,17 @@ BEGIN
         RAISE EXCEPTION 'CDL is nested % levels deep; at most 32 are allowed', depth
             USING ERRCODE = 'CD001';
     END IF;
+    -- an index entry holds ~2.7 KB, a tsvector 1 MB: paths and strings stay well below
+    SELECT cdl._path_text(n.path) INTO missing FROM cdl._nodes(prefix, doc) AS n
+    WHERE octet_length(cdl._path_text(n.path)) > 1000 LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'the field path %... is over 1,000 bytes long', left(missing, 60) USING ERRCODE = 'CD001';
+    END IF;
+    SELECT cdl._path_text(n.path) INTO missing FROM cdl._nodes(prefix, doc) AS n
+    WHERE jsonb_typeof(n.value) = 'string' AND octet_length(n.value #>> '{}') > 512 * 1024 LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'the string at % is over 512 KiB', left(missing, 60) USING ERRCODE = 'CD007';
+    END IF;
     -- one index lookup per node (LIMIT keeps the planner from hashing every definition)
     PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, n.value)
     FROM cdl._nodes(prefix, doc) AS n

@@ -310,6 +310,7 @@ BEGIN
         RAISE EXCEPTION 'CDL document is % bytes; at most 4 MiB are accepted',
             octet_length(character_json::text) USING ERRCODE = 'CD007';
     END IF;
+    PERFORM cdl._check_key_count(character_json);
     IF import_source IS NULL OR btrim(import_source) = '' THEN
         RAISE EXCEPTION 'import_source must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -328,8 +329,9 @@ BEGIN
                   HINT = 'Give character.metadata.name, identity.name or name as a non-empty string.';
     END IF;
     IF normalized_name IS NOT NULL THEN
-        IF normalized_name !~ '^[a-z0-9_]+$' OR length(normalized_name) > 200 THEN
-            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ (at most 200 characters)',
+        IF (normalized_name !~ '^[a-z0-9_]+$' AND normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name))
+           OR length(normalized_name) > 200 THEN
+            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ or be a key normalize_name returns (at most 200 characters)',
                 quote_literal(normalized_name) USING ERRCODE = 'CD001';
         END IF;
         v_normalized := normalized_name;
@@ -339,6 +341,7 @@ BEGIN
             RAISE EXCEPTION 'the name % normalizes to nothing', quote_literal(derived.name)
                 USING ERRCODE = 'CD001', HINT = 'Pass normalized_name explicitly.';
         END IF;
+        v_normalized := cdl._check_key(v_normalized, derived.name);
     END IF;
     IF length(derived.name) > 200 THEN
         RAISE EXCEPTION 'the name is % characters long; at most 200 are allowed', length(derived.name)
@@ -495,9 +498,7 @@ BEGIN
         RAISE EXCEPTION 'field_value is required' USING ERRCODE = 'CD001',
             HINT = 'Pass the JSON null (''null''::jsonb) to store a null, or remove the field.';
     END IF;
-    IF field_source IS NULL OR btrim(field_source) = '' THEN
-        RAISE EXCEPTION 'field_source must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(field_source, 'field_source', 100);
     IF confidence IS NULL OR confidence < 0 OR confidence > 1 THEN
         RAISE EXCEPTION 'confidence must be between 0 and 1, got %', confidence USING ERRCODE = 'CD001';
     END IF;
@@ -576,6 +577,7 @@ BEGIN
     IF is_required IS NULL THEN
         RAISE EXCEPTION 'is_required must not be NULL' USING ERRCODE = 'CD001';
     END IF;
+    PERFORM cdlstore_internal.input_text(category, 'category', 100, false);
     PERFORM cdl._register_definitions(keys, NULL);  -- the path and its parents, if new
     UPDATE cdl.character_field_definitions d
     SET data_type = v_type, field_type = v_field_type, validation_rules = define_character_field.validation_rules,

@@ -14,6 +14,10 @@ DECLARE
 BEGIN
     PERFORM cdl._check_label(pattern_type, enum_range(NULL::cdl.communication_pattern_enum), 'pattern type');
     PERFORM cdl._check_label(frequency, ARRAY['rare', 'occasional', 'regular', 'frequent', 'always'], 'frequency');
+    PERFORM cdlstore_internal.input_text(context, 'context', 100, false);
+    IF octet_length(pattern_value) > 512 * 1024 THEN  -- searched as a tsvector: at most 1 MB
+        RAISE EXCEPTION 'pattern_value is over 512 KiB' USING ERRCODE = 'CD007';
+    END IF;
     IF coalesce(btrim(pattern_name), '') = '' OR length(pattern_name) > 100 THEN
         RAISE EXCEPTION 'pattern_name must be 1 to 100 characters' USING ERRCODE = 'CD001';
     END IF;
@@ -158,6 +162,10 @@ BEGIN
     IF coalesce(btrim(content), '') = '' THEN
         RAISE EXCEPTION 'knowledge content must not be empty' USING ERRCODE = 'CD001';
     END IF;
+    IF octet_length(content) > 512 * 1024 THEN  -- a tsvector holds at most 1 MB
+        RAISE EXCEPTION 'knowledge content is over 512 KiB' USING ERRCODE = 'CD007';
+    END IF;
+    PERFORM cdlstore_internal.input_text(t, 'a tag') FROM unnest(tags) AS t;
     IF confidence IS NULL OR confidence NOT BETWEEN 0 AND 1
        OR importance IS NULL OR importance NOT BETWEEN 1 AND 10
        OR tags IS NULL OR array_position(tags, NULL) IS NOT NULL OR is_public IS NULL THEN

@@ -12,6 +12,7 @@ BEGIN
     IF query IS NULL OR btrim(query) = '' THEN
         RAISE EXCEPTION 'search query is empty' USING ERRCODE = 'CD001';
     END IF;
+    PERFORM cdlstore_internal.input_text(query, 'search query', 1000);
     IF max_results IS NULL OR max_results NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_results must be between 1 and 1000, got %', max_results
             USING ERRCODE = 'CD001';
@@ -59,6 +60,9 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    IF max_results IS NULL OR max_results NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_results must be between 1 and 1000, got %', max_results USING ERRCODE = 'CD001';
+    END IF;
     IF status IS NOT NULL THEN
         PERFORM cdl._check_label(status, enum_range(NULL::cdl.character_status_enum), 'status');
     END IF;

@@ -526,8 +526,9 @@ BEGIN
         PERFORM cdl._wf_fail('config.max_pending_per_user', 'must be a number of at least 1');
     END IF;
     IF jsonb_typeof(v_config -> 'default_timeout_seconds') NOT IN ('number', 'null')
-       OR (v_config ->> 'default_timeout_seconds')::numeric <= 0 THEN
-        PERFORM cdl._wf_fail('config.default_timeout_seconds', 'must be a positive number of seconds');
+       OR (v_config ->> 'default_timeout_seconds')::numeric <= 0
+       OR (v_config ->> 'default_timeout_seconds')::numeric > 2147483647 THEN
+        PERFORM cdl._wf_fail('config.default_timeout_seconds', 'must be a positive number of seconds, at most 2147483647');
     END IF;
     v_lookups := coalesce((workflow_yaml -> 'lookup_tables')::jsonb, '{}');
     IF jsonb_typeof(v_lookups) <> 'object' THEN
@@ -560,6 +561,9 @@ BEGIN
     FOR wf IN SELECT key AS name, value AS def, ordinality AS position
               FROM json_each(workflow_yaml -> 'workflows') WITH ORDINALITY LOOP
         place := 'workflows.' || wf.name;
+        IF wf.name = ANY (names) THEN
+            PERFORM cdl._wf_fail(place, 'a workflow name appears twice');
+        END IF;
         names := names || wf.name;
         IF json_typeof(wf.def) <> 'object' THEN
             PERFORM cdl._wf_fail(place, 'must be a mapping');
@@ -574,6 +578,10 @@ BEGIN
         FROM json_object_keys(wf.def -> 'states') WITH ORDINALITY AS k (key, ordinality);
         IF v_states IS NULL THEN
             PERFORM cdl._wf_fail(place || '.states', 'must be a mapping of at least one state');
+        END IF;
+        IF cardinality(v_states) > (SELECT count(DISTINCT s) FROM unnest(v_states) AS s)
+           OR EXISTS (SELECT FROM unnest(v_states) AS s WHERE length(s) NOT BETWEEN 1 AND 100) THEN
+            PERFORM cdl._wf_fail(place || '.states', 'state names are 1 to 100 characters, each given once');
         END IF;
         IF NOT coalesce(wf.def ->> 'initial_state' = ANY (v_states), false) THEN
             PERFORM cdl._wf_fail(place || '.initial_state',
@@ -602,6 +610,10 @@ BEGIN
         v_keys := '{}';
         IF json_typeof(wf.def #> '{on_trigger,extract_context}') NOT IN ('object', 'null') THEN
             PERFORM cdl._wf_fail(place || '.on_trigger.extract_context', 'must be a mapping');
+        END IF;
+        IF EXISTS (SELECT FROM json_object_keys(coalesce(wf.def #> '{on_trigger,extract_context}', '{}')) AS k
+                   GROUP BY k HAVING count(*) > 1 OR length(k) NOT BETWEEN 1 AND 100) THEN
+            PERFORM cdl._wf_fail(place || '.on_trigger.extract_context', 'context keys are 1 to 100 characters, each given once');
         END IF;
         FOR ex IN SELECT key, value FROM json_each(coalesce(wf.def #> '{on_trigger,extract_context}', '{}')) LOOP
             IF json_typeof(ex.value) <> 'object' THEN
@@ -683,9 +695,10 @@ BEGIN
             END LOOP;
             IF json_typeof(st.def -> 'timeout') = 'object' THEN
                 IF json_typeof(st.def #> '{timeout,duration_seconds}') IS DISTINCT FROM 'number'
-                   OR (st.def #>> '{timeout,duration_seconds}')::numeric <= 0 THEN
+                   OR (st.def #>> '{timeout,duration_seconds}')::numeric <= 0
+                   OR (st.def #>> '{timeout,duration_seconds}')::numeric > 2147483647 THEN
                     PERFORM cdl._wf_fail(place || '.states.' || st.name || '.timeout.duration_seconds',
-                                         'must be a positive number of seconds');
+                                         'must be a positive number of seconds, at most 2147483647');
                 END IF;
                 PERFORM cdl._wf_action(st.def #> '{timeout,action}', place || '.states.' || st.name || '.timeout.action');
             ELSIF json_typeof(st.def -> 'timeout') NOT IN ('null') THEN

@@ -26,6 +26,7 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.feed_announce();
     INSERT INTO docstore.change_event (operation, namespace, type, document_uuid, version, tag, actor, session_id)
     VALUES (operation, p_namespace, p_type, p_uuid, p_version, p_tag, p_actor, p_session)
     RETURNING id INTO v_id;
@@ -106,11 +107,21 @@ COMMENT ON FUNCTION docstore._check_page(integer) IS 'Reject a page size outside
 
 CREATE OR REPLACE FUNCTION docstore._drop_orphan_bodies(candidates uuid[])
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
+SET search_path = docstore, pg_temp
 AS $$
+DECLARE
+    locked uuid[];
+BEGIN
+    -- a body a put is about to share is locked by it (KEY SHARE): skipped, kept
+    SELECT array_agg(b.document_body_uuid) INTO locked FROM (
+        SELECT b.document_body_uuid FROM docstore.document_body b
+        WHERE b.document_body_uuid = ANY (candidates) FOR UPDATE SKIP LOCKED) AS b;
+    -- a new statement, so a version committed meanwhile that uses a body is seen
     DELETE FROM docstore.document_body b
-    WHERE b.document_body_uuid = ANY (candidates)
-      AND NOT EXISTS (SELECT FROM docstore.document_header h WHERE h.document_body_uuid = b.document_body_uuid)
+    WHERE b.document_body_uuid = ANY (locked)
+      AND NOT EXISTS (SELECT FROM docstore.document_header h WHERE h.document_body_uuid = b.document_body_uuid);
+END
 $$;
 
 COMMENT ON FUNCTION docstore._drop_orphan_bodies(uuid[]) IS 'Remove those of the bodies that no version uses any more.';
@@ -135,6 +146,7 @@ DECLARE
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
+    PERFORM cdlstore_internal.input_text(session_id, 'session_id', 200, false);
     IF body IS NULL THEN
         RAISE EXCEPTION 'body is required' USING ERRCODE = 'CD001';
     END IF;
@@ -187,12 +199,17 @@ BEGIN
     v_version := v_doc.latest_version;
 
     v_hash := sha256(convert_to(body::text, 'UTF8'));
-    INSERT INTO docstore.document_body (body_hash, body) VALUES (v_hash, body)
-    ON CONFLICT ON CONSTRAINT document_body_body_hash_key DO NOTHING
-    RETURNING document_body_uuid INTO v_body;
-    IF v_body IS NULL THEN
-        SELECT b.document_body_uuid INTO v_body FROM docstore.document_body b WHERE b.body_hash = v_hash;
-    END IF;
+    LOOP
+        INSERT INTO docstore.document_body (body_hash, body) VALUES (v_hash, body)
+        ON CONFLICT ON CONSTRAINT document_body_body_hash_key DO NOTHING
+        RETURNING document_body_uuid INTO v_body;
+        EXIT WHEN v_body IS NOT NULL;
+        -- a shared body: the lock keeps a purge from dropping it under us; one it dropped
+        -- meanwhile is found no more, and inserted again
+        SELECT b.document_body_uuid INTO v_body FROM docstore.document_body b WHERE b.body_hash = v_hash
+        FOR KEY SHARE;
+        EXIT WHEN v_body IS NOT NULL;
+    END LOOP;
     INSERT INTO docstore.document_header
         (namespace, type, document_uuid, version, name, metadata, document_body_uuid, created_by,
          created_by_type, session_id)
@@ -419,6 +436,7 @@ AS $$
 DECLARE
     doomed jsonb;
     bodies uuid[];
+    locked bigint[];
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
@@ -436,12 +454,22 @@ BEGIN
       AND NOT EXISTS (SELECT FROM docstore.active_tag t
                       WHERE t.document_uuid = h.document_uuid AND t.document_version = h.version);
     IF NOT dry_run AND jsonb_array_length(doomed) > 0 THEN
+        -- a version a tag is being set on is locked by it (KEY SHARE): skipped; the tags are
+        -- checked again by the DELETE, a new statement that sees tags set meanwhile
+        SELECT array_agg(h.id) INTO locked FROM (
+            SELECT h.id FROM docstore.document_header h,
+                             jsonb_to_recordset(doomed) AS x (document_uuid uuid, version integer)
+            WHERE h.document_uuid = x.document_uuid AND h.version = x.version FOR UPDATE OF h SKIP LOCKED) AS h;
         WITH gone AS (
             DELETE FROM docstore.document_header h
-            USING jsonb_to_recordset(doomed) AS x (document_uuid uuid, version integer)
-            WHERE h.document_uuid = x.document_uuid AND h.version = x.version
-            RETURNING h.document_body_uuid)
-        SELECT array_agg(DISTINCT g.document_body_uuid) INTO bodies FROM gone g;
+            WHERE h.id = ANY (locked)
+              AND NOT EXISTS (SELECT FROM docstore.active_tag t
+                              WHERE t.document_uuid = h.document_uuid AND t.document_version = h.version)
+            RETURNING h.document_uuid, h.version, h.document_body_uuid)
+        SELECT array_agg(DISTINCT g.document_body_uuid),
+               coalesce(jsonb_agg(jsonb_build_object('document_uuid', g.document_uuid, 'version', g.version)
+                                  ORDER BY g.document_uuid, g.version), '[]')
+        INTO bodies, doomed FROM gone g;
         PERFORM docstore._drop_orphan_bodies(bodies);
         PERFORM docstore._emit('prune', namespace, type, x.document_uuid, x.version, NULL, NULL, NULL)
         FROM jsonb_to_recordset(doomed) AS x (document_uuid uuid, version integer);

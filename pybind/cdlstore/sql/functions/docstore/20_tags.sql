@@ -10,7 +10,7 @@ AS $$
 #variable_conflict use_variable
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
-    PERFORM docstore._check_name(tag, 'tag');
+    PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
     IF is_protected IS NULL OR is_immutable IS NULL THEN
         RAISE EXCEPTION 'is_protected and is_immutable must not be NULL' USING ERRCODE = 'CD001';
     END IF;
@@ -37,7 +37,7 @@ DECLARE
     current record;
     policy record;
 BEGIN
-    PERFORM docstore._check_name(p_tag, 'tag');
+    PERFORM docstore._check_name(p_tag, 'tag'), cdlstore_internal.input_text(p_tag, 'tag', 100);
     -- the document row lock orders every tag change of the document: compare-and-swap holds
     SELECT x.namespace, x.type, x.deleted_at INTO d FROM docstore.documents x
     WHERE x.document_uuid = p_uuid FOR NO KEY UPDATE;
@@ -46,8 +46,10 @@ BEGIN
     ELSIF d.deleted_at IS NOT NULL THEN
         RAISE EXCEPTION 'document % is deleted', p_uuid USING ERRCODE = 'CD004';
     END IF;
+    -- KEY SHARE: a prune cannot remove the version under the tag; one it removed is gone
     IF p_version IS NOT NULL AND NOT EXISTS (SELECT FROM docstore.document_header h
-                                             WHERE h.document_uuid = p_uuid AND h.version = p_version) THEN
+                                             WHERE h.document_uuid = p_uuid AND h.version = p_version
+                                             FOR KEY SHARE) THEN
         RAISE EXCEPTION 'document % has no version %', p_uuid, p_version USING ERRCODE = 'CD002';
     END IF;
     SELECT t.document_version INTO current FROM docstore.active_tag t WHERE t.document_uuid = p_uuid AND t.tag = p_tag;
@@ -162,7 +164,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
-    PERFORM docstore._check_name(tag, 'tag');
+    PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
     RETURN (SELECT coalesce(jsonb_agg(CASE WHEN include_body THEN t.document ELSE t.document - 'body' END
                                       ORDER BY t.document_uuid), '[]')
             FROM docstore.active_tag t

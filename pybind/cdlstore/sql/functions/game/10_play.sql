@@ -9,6 +9,8 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.input_text(email, 'email', 254),
+            cdlstore_internal.input_text(external_id, 'external_id', 200, false);
     IF email IS NULL OR email !~ '^[^@\s]+@[^@\s]+$' THEN
         RAISE EXCEPTION 'invalid email %', coalesce(quote_literal(email), 'NULL') USING ERRCODE = 'CD001';
     END IF;
@@ -37,6 +39,7 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.input_text(external_id, 'external_id', 200, false);
     IF coalesce(btrim(name), '') = '' OR preferences IS NULL OR jsonb_typeof(preferences) <> 'object' THEN
         RAISE EXCEPTION 'a profile needs a name, and preferences must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
@@ -71,9 +74,7 @@ AS $$
 DECLARE
     s game.game_sessions;
 BEGIN
-    IF coalesce(btrim(scenario_id), '') = '' THEN
-        RAISE EXCEPTION 'scenario_id must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(scenario_id, 'scenario_id');
     INSERT INTO game.game_sessions (account_id, profile_id, scenario_id)
     SELECT p.account_id, p.id, scenario_id FROM game.user_profiles p WHERE p.id = start_game_session.profile_id
     RETURNING * INTO s;
@@ -127,6 +128,8 @@ BEGIN
        OR EXISTS (SELECT FROM jsonb_each(compass_deltas) d WHERE jsonb_typeof(d.value) <> 'number') THEN
         RAISE EXCEPTION 'compass_deltas must map each axis to a number' USING ERRCODE = 'CD001';
     END IF;
+    PERFORM cdlstore_internal.input_text(d.key, 'a compass axis') FROM jsonb_each(compass_deltas) d;
+    PERFORM cdlstore_internal.input_text(scene_id, 'scene_id'), cdlstore_internal.input_text(choice, 'choice', 1000, false);
     s := game._session_for_change(session_id, expected_version);
     UPDATE game.game_sessions x
     SET current_scene = scene_id, version = x.version + 1, updated_at = now(),
@@ -213,9 +216,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 BEGIN
-    IF coalesce(btrim(badge), '') = '' THEN
-        RAISE EXCEPTION 'badge must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(badge, 'badge'), cdlstore_internal.input_text(axis, 'axis', 200, false);
     IF NOT EXISTS (SELECT FROM game.user_profiles p WHERE p.id = award_badge.profile_id) THEN
         RAISE EXCEPTION 'profile % not found', profile_id USING ERRCODE = 'CD002';
     END IF;
@@ -254,6 +255,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.input_text(scenario_id, 'scenario_id'), cdlstore_internal.input_text(axis, 'axis');
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_rows must be between 1 and 1000' USING ERRCODE = 'CD001';
     END IF;

@@ -30,13 +30,17 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
-    IF p_type IS NULL OR btrim(p_type) = '' THEN
-        RAISE EXCEPTION 'event_type must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(p_type, 'event_type'),
+            cdlstore_internal.input_text(p_entity_type, 'entity_type', 200, false),
+            cdlstore_internal.input_text(p_entity_id, 'entity_id', 200, false),
+            cdlstore_internal.input_text(p_agent_id, 'agent_id', 200, false),
+            cdlstore_internal.input_text(p_session_id, 'session_id', 200, false),
+            cdlstore_internal.input_text(p_source, 'source', 200, false);
     IF p_severity IS NULL OR p_severity NOT IN ('debug', 'info', 'warning', 'error', 'critical') THEN
         RAISE EXCEPTION 'invalid severity %', coalesce(quote_literal(p_severity), 'NULL') USING ERRCODE = 'CD001',
             DETAIL = 'Allowed: debug, info, warning, error, critical.';
     END IF;
+    PERFORM cdlstore_internal.feed_announce();
     INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, session_id, source,
                             payload, severity)
     VALUES (p_type, p_entity_type, p_entity_id, p_workflow_id, p_agent_id, p_session_id, p_source,
@@ -94,7 +98,7 @@ BEGIN
     IF after IS NOT NULL THEN
         SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
     END IF;
-    SELECT array_agg(to_jsonb(e) ORDER BY e.event_id DESC), array_agg(e.created_at ORDER BY e.event_id DESC),
+    SELECT array_agg(to_jsonb(e) - 'xid' ORDER BY e.event_id DESC), array_agg(e.created_at ORDER BY e.event_id DESC),
            array_agg(e.event_id ORDER BY e.event_id DESC)
     INTO items, at_keys, id_keys
     FROM (SELECT * FROM ops.events e
@@ -111,3 +115,35 @@ $$;
 
 COMMENT ON FUNCTION ops.list_events(text, text, text, uuid, text, integer, text) IS
     'Events, newest first, filtered: {items, next_cursor} (keyset on event_id).';
+
+CREATE OR REPLACE FUNCTION ops.read_events(consumer text, max_count integer DEFAULT 100)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ops, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT coalesce(jsonb_agg(to_jsonb(e) - 'xid' ORDER BY f.xid, f.id), '[]')
+            FROM cdlstore_internal.feed_read('ops', consumer, max_count) AS f
+            JOIN ops.events e ON e.event_id = f.id);
+END
+$$;
+
+COMMENT ON FUNCTION ops.read_events(text, integer) IS
+    'The consumer''s next events (task lifecycle included) after its acknowledged one, the same '
+    'again until acknowledged with ack_events; gap-free like docstore.read_changes.';
+
+CREATE OR REPLACE FUNCTION ops.ack_events(consumer text, up_to_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ops, pg_temp
+AS $$
+BEGIN
+    RETURN cdlstore_internal.feed_ack('ops', consumer, up_to_id);
+END
+$$;
+
+COMMENT ON FUNCTION ops.ack_events(text, bigint) IS
+    'Record that a consumer has handled every event up to this one (false when older; CD001 when '
+    'read_events has not handed it out yet; CD002 when unknown).';

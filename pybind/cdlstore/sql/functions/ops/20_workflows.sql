@@ -45,9 +45,7 @@ AS $$
 DECLARE
     v_id uuid;
 BEGIN
-    IF coalesce(btrim(name), '') = '' OR coalesce(btrim(workflow_type), '') = '' THEN
-        RAISE EXCEPTION 'name and workflow_type must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(name, 'name'), cdlstore_internal.input_text(workflow_type, 'workflow_type');
     IF total_steps < 0 OR metadata IS NULL OR jsonb_typeof(metadata) <> 'object' OR state_data IS NULL THEN
         RAISE EXCEPTION 'total_steps must not be negative, metadata must be a JSON object' USING ERRCODE = 'CD001';
     END IF;

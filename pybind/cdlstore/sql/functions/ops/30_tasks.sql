@@ -20,13 +20,14 @@ AS $$
 DECLARE
     v_id uuid;
 BEGIN
-    IF coalesce(btrim(p_name), '') = '' OR coalesce(btrim(p_type), '') = '' THEN
-        RAISE EXCEPTION 'task_name and task_type must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(p_name, 'task_name'), cdlstore_internal.input_text(p_type, 'task_type');
     IF p_input IS NULL OR p_priority IS NULL OR p_max_retries IS NULL OR p_max_retries < 0
        OR p_timeout IS NULL OR p_timeout < 1 THEN
         RAISE EXCEPTION 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
             USING ERRCODE = 'CD001';
+    END IF;
+    IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
+        RAISE EXCEPTION 'workflow run % not found', p_workflow USING ERRCODE = 'CD002';
     END IF;
     INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
                                      timeout_seconds, available_at)
@@ -97,6 +98,8 @@ AS $$
 DECLARE
     claimed jsonb;
 BEGIN
+    PERFORM cdlstore_internal.input_text(agent_id, 'agent_id'),
+            cdlstore_internal.input_text(t, 'a task type') FROM unnest(task_types) AS t;
     IF coalesce(btrim(agent_id), '') = '' OR task_types IS NULL OR cardinality(task_types) = 0
        OR max_count IS NULL OR max_count NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'agent_id, at least one task type and max_count between 1 and 1000 are required'
@@ -168,7 +171,7 @@ DECLARE
 BEGIN
     UPDATE ops.task_executions x
     SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
-        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
+        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
     WHERE x.execution_id = t.execution_id RETURNING * INTO t;
     PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
                        jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info', false);
@@ -231,7 +234,7 @@ BEGIN
         available_at = CASE WHEN retry THEN clock_timestamp() + least(power(2, x.retry_count), 3600) * interval '1 second'
                             ELSE x.available_at END,
         completed_at = CASE WHEN retry THEN NULL ELSE clock_timestamp() END,
-        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
+        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
     WHERE x.execution_id = t.execution_id RETURNING * INTO t;
     PERFORM ops._event(CASE WHEN retry THEN 'task_retry_scheduled' ELSE 'task_failed' END, 'task',
                        t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',

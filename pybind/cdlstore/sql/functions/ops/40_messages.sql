@@ -11,9 +11,8 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
-    IF coalesce(btrim(instance_id), '') = '' THEN
-        RAISE EXCEPTION 'instance_id must not be empty' USING ERRCODE = 'CD001';
-    END IF;
+    PERFORM cdlstore_internal.input_text(instance_id, 'instance_id'),
+            cdlstore_internal.input_text(agent_id, 'agent_id', 200, false);
     IF role IS NULL OR role NOT IN ('system', 'user', 'assistant', 'tool') THEN
         RAISE EXCEPTION 'invalid role %', coalesce(quote_literal(role), 'NULL') USING ERRCODE = 'CD001',
             DETAIL = 'Allowed: system, user, assistant, tool.';
