@@ -399,14 +399,14 @@ BEGIN
     UPDATE cdl.characters SET version_count = version_count + 1
     WHERE id = p_character_id RETURNING version_count INTO v_number;
     INSERT INTO cdl.character_versions
-        (character_id, version_number, version_name, description, snapshot, created_by)
+        (character_id, version_number, version_name, description, snapshot, cdl_text, created_by)
     SELECT p_character_id, v_number, _create_version.version_name, _create_version.description,
            jsonb_build_object('cdl', cdl._stored_cdl(c.id), 'cdl_version', c.cdl_version,
                               'file_description', c.file_description,
                               'communication_patterns', d.lists -> 'communication_patterns',
                               'response_templates', d.lists -> 'response_templates',
                               'knowledge', d.lists -> 'knowledge'),
-           cdl._actor()
+           cdl._stored_text(c.id), cdl._actor()
     FROM cdl.character_documents d JOIN cdl.characters c ON c.id = d.character_id
     WHERE d.character_id = p_character_id;
     INSERT INTO cdl.character_change_log (character_id, change_type, new_value, changed_by)
@@ -421,24 +421,6 @@ $$;
 ALTER FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) IS 'Snapshot a locked character as its next version; returns the version number.';
-
-CREATE FUNCTION cdl._deep_merge(base jsonb, winner jsonb) RETURNS jsonb
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
-    AS $$
-BEGIN
-    RETURN (SELECT coalesce(jsonb_object_agg(k.key,
-               CASE WHEN jsonb_typeof(base -> k.key) = 'object'
-                         AND jsonb_typeof(winner -> k.key) = 'object'
-                    THEN cdl._deep_merge(base -> k.key, winner -> k.key)
-                    ELSE coalesce(winner -> k.key, base -> k.key) END), '{}')
-    FROM (SELECT jsonb_object_keys(base) UNION SELECT jsonb_object_keys(winner)) AS k (key));
-END
-$$;
-
-ALTER FUNCTION cdl._deep_merge(base jsonb, winner jsonb) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._deep_merge(base jsonb, winner jsonb) IS 'Objects merged key by key; where both sides hold a non-object value, winner wins.';
 
 CREATE FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) RETURNS record
     LANGUAGE plpgsql IMMUTABLE
@@ -658,6 +640,98 @@ ALTER FUNCTION cdl._field_type(section text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._field_type(section text) IS 'The field type of a top section of CDL; custom when unknown.';
 
+CREATE FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $_$
+DECLARE
+    body jsonb;
+    body_text json;
+    derived record;
+    v_normalized text;
+    v_id bigint;
+    v_created boolean;
+    old_cdl jsonb;
+    changed integer;
+BEGIN
+    IF character_json IS NULL OR jsonb_typeof(character_json) <> 'object' THEN
+        RAISE EXCEPTION 'a CDL document must be a JSON object, got %',
+            coalesce(jsonb_typeof(character_json), 'NULL') USING ERRCODE = 'CD001';
+    END IF;
+    IF octet_length(character_json::text) > 4 * 1024 * 1024 THEN
+        RAISE EXCEPTION 'CDL document is % bytes; at most 4 MiB are accepted',
+            octet_length(character_json::text) USING ERRCODE = 'CD007';
+    END IF;
+    IF import_source IS NULL OR btrim(import_source) = '' THEN
+        RAISE EXCEPTION 'import_source must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    -- wrapped {"cdl_version", "format", "description", "character": {...}}, possibly with more
+    -- sections beside "character" (merged into it, "character" winning), or flat
+    -- (ordered is character_json as text, its keys in the order to keep, each once)
+    IF jsonb_typeof(character_json -> 'character') = 'object' THEN
+        body_text := cdl._json_merge(
+            (SELECT coalesce(json_object_agg(e.key, e.value ORDER BY e.n), '{}')
+             FROM json_each(ordered) WITH ORDINALITY AS e (key, value, n)
+             WHERE e.key NOT IN ('character', 'cdl_version', 'format', 'description')),
+            ordered -> 'character');
+        body := body_text::jsonb;
+    ELSE
+        body := character_json;
+        body_text := ordered;
+    END IF;
+    derived := cdl._derived_columns(body);
+    IF derived.name IS NULL THEN
+        RAISE EXCEPTION 'the CDL document has no name'
+            USING ERRCODE = 'CD001',
+                  HINT = 'Give character.metadata.name, identity.name or name as a non-empty string.';
+    END IF;
+    IF normalized_name IS NOT NULL THEN
+        IF normalized_name !~ '^[a-z0-9_]+$' OR length(normalized_name) > 200 THEN
+            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ (at most 200 characters)',
+                quote_literal(normalized_name) USING ERRCODE = 'CD001';
+        END IF;
+        v_normalized := normalized_name;
+    ELSE
+        v_normalized := left(cdl.normalize_name(derived.name), 200);
+        IF v_normalized IS NULL THEN
+            RAISE EXCEPTION 'the name % normalizes to nothing', quote_literal(derived.name)
+                USING ERRCODE = 'CD001', HINT = 'Pass normalized_name explicitly.';
+        END IF;
+    END IF;
+    IF length(derived.name) > 200 THEN
+        RAISE EXCEPTION 'the name is % characters long; at most 200 are allowed', length(derived.name)
+            USING ERRCODE = 'CD001';
+    END IF;
+    PERFORM cdl._validate_nodes('{}', body);
+
+    INSERT INTO cdl.characters AS c
+        (name, normalized_name, archetype, cdl_version, file_description, import_source, created_by)
+    VALUES (derived.name, v_normalized, coalesce(derived.archetype, 'real_world'),
+            coalesce(left(character_json ->> 'cdl_version', 20), '1.0'),
+            CASE WHEN jsonb_typeof(character_json -> 'character') = 'object'
+                 THEN character_json ->> 'description' END,
+            import_source, cdl._actor())
+    ON CONFLICT ON CONSTRAINT characters_normalized_name_key DO UPDATE
+    SET cdl_version = EXCLUDED.cdl_version, file_description = EXCLUDED.file_description,
+        import_source = EXCLUDED.import_source
+    RETURNING c.id, (c.xmax = 0) INTO v_id, v_created;
+
+    IF v_created THEN
+        INSERT INTO cdl.character_documents (normalized_name, character_id) VALUES (v_normalized, v_id);
+    END IF;
+    old_cdl := cdl._stored_cdl(v_id);
+    changed := cdl._store_cdl(v_id, old_cdl, body, body_text, import_source);
+    INSERT INTO cdl.character_change_log (character_id, change_type, change_source, changed_by, new_value)
+    VALUES (v_id, CASE WHEN v_created THEN 'character_created' ELSE 'bulk_import' END::cdl.change_type_enum,
+            import_source, cdl._actor(), jsonb_build_object('fields_changed', changed));
+    RETURN v_id;
+END
+$_$;
+
+ALTER FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) IS 'import_character_from_json of a document given as jsonb and as text in the order to keep.';
+
 CREATE FUNCTION cdl._infer_data_type(value jsonb) RETURNS cdl.data_type_enum
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
@@ -674,23 +748,130 @@ ALTER FUNCTION cdl._infer_data_type(value jsonb) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._infer_data_type(value jsonb) IS 'The data type of a field first seen with this value.';
 
-CREATE FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[]) RETURNS jsonb
+CREATE FUNCTION cdl._json_leaves(doc json) RETURNS TABLE(path text, value json, place integer[])
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    -- place: the position of each key on the way down; sorting by it gives the document order
+    WITH RECURSIVE t (keys, value, place) AS (
+        SELECT '{}'::text[], doc, '{}'::integer[]
+        UNION ALL
+        SELECT t.keys || e.key, e.value, t.place || e.n::integer
+        FROM t
+        CROSS JOIN LATERAL json_each(
+            CASE WHEN json_typeof(t.value) = 'object' THEN t.value ELSE '{}' END)
+            WITH ORDINALITY AS e (key, value, n)
+    )
+    SELECT cdl._path_text(t.keys), t.value, t.place
+    FROM t
+    WHERE cardinality(t.keys) > 0
+      AND (json_typeof(t.value) <> 'object' OR t.value::text ~ '^\s*\{\s*\}\s*$')
+$_$;
+
+ALTER FUNCTION cdl._json_leaves(doc json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._json_leaves(doc json) IS 'The leaves of a CDL text (as cdl._nodes has them) with their dot paths, each with its place in the document order.';
+
+CREATE FUNCTION cdl._json_merge(base json, winner json) RETURNS json
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
-    doc := doc #- keys;
-    FOR i IN REVERSE cardinality(keys) - 1 .. 1 LOOP
-        EXIT WHEN doc #> keys[1:i] <> '{}'::jsonb;
-        doc := doc #- keys[1:i];  -- an object emptied by the removal goes too
-    END LOOP;
+    -- the keys of winner in its order, then the keys only base has, in base's order
+    RETURN (SELECT coalesce(json_object_agg(coalesce(w.key, b.key),
+               CASE WHEN json_typeof(b.value) = 'object' AND json_typeof(w.value) = 'object'
+                    THEN cdl._json_merge(b.value, w.value)
+                    ELSE coalesce(w.value, b.value) END
+               ORDER BY w.n NULLS LAST, b.n), '{}')
+            FROM json_each(winner) WITH ORDINALITY AS w (key, value, n)
+            FULL JOIN json_each(base) WITH ORDINALITY AS b (key, value, n) ON b.key = w.key);
+END
+$$;
+
+ALTER FUNCTION cdl._json_merge(base json, winner json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._json_merge(base json, winner json) IS 'Objects (keys written once) merged key by key; where both sides hold a non-object value, winner wins. Winner''s keys come first, in its order, then the keys only base has.';
+
+CREATE FUNCTION cdl._json_ordered(doc json, depth integer DEFAULT 0) RETURNS json
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    IF depth > 64 THEN
+        RAISE EXCEPTION 'CDL is nested more than 64 levels deep; at most 32 are allowed'
+            USING ERRCODE = 'CD001';
+    END IF;
+    IF json_typeof(doc) = 'object' THEN
+        -- a key written twice keeps its first place and its last value, as jsonb keeps the last
+        RETURN (SELECT coalesce(json_object_agg(e.key,
+                       CASE WHEN json_typeof(e.value) IN ('object', 'array')
+                            THEN cdl._json_ordered(e.value, depth + 1) ELSE e.value END
+                       ORDER BY e.first), '{}')
+                FROM (SELECT DISTINCT ON (m.key) m.key, m.value, min(m.n) OVER (PARTITION BY m.key) AS first
+                      FROM json_each(doc) WITH ORDINALITY AS m (key, value, n)
+                      ORDER BY m.key, m.n DESC) AS e);
+    ELSIF json_typeof(doc) = 'array' THEN
+        RETURN (SELECT coalesce(json_agg(
+                       CASE WHEN json_typeof(a.value) IN ('object', 'array')
+                            THEN cdl._json_ordered(a.value, depth + 1) ELSE a.value END
+                       ORDER BY a.n), '[]')
+                FROM json_array_elements(doc) WITH ORDINALITY AS a (value, n));
+    END IF;
     RETURN doc;
 END
 $$;
 
-ALTER FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[]) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._json_ordered(doc json, depth integer) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[]) IS 'Remove a path, and the objects that the removal leaves empty.';
+COMMENT ON FUNCTION cdl._json_ordered(doc json, depth integer) IS 'A JSON text with every object''s keys in their written order, each once: a key written twice keeps its first place and its last value (the value jsonb keeps). CD001 past 64 levels.';
+
+CREATE FUNCTION cdl._json_remove(doc json, keys text[]) RETURNS json
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    child json;
+BEGIN
+    IF cardinality(keys) > 1 THEN
+        child := cdl._json_remove(doc -> keys[1], keys[2:]);
+    END IF;
+    -- the other keys keep their order; an object emptied by the removal goes too
+    RETURN (SELECT coalesce(json_object_agg(e.key, CASE WHEN e.key = keys[1] THEN child ELSE e.value END
+                                             ORDER BY e.n), '{}')
+            FROM json_each(doc) WITH ORDINALITY AS e (key, value, n)
+            WHERE e.key <> keys[1] OR (child IS NOT NULL AND child::text <> '{}'));
+END
+$$;
+
+ALTER FUNCTION cdl._json_remove(doc json, keys text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._json_remove(doc json, keys text[]) IS 'The object doc without the path keys, the other keys in their order; objects that the removal leaves empty go too.';
+
+CREATE FUNCTION cdl._json_set(doc json, keys text[], new_value json) RETURNS json
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    IF cardinality(keys) = 0 THEN
+        RETURN new_value;
+    END IF;
+    IF json_typeof(doc) IS DISTINCT FROM 'object' THEN
+        doc := '{}';
+    END IF;
+    -- a key that is there keeps its place; a new one goes to the end
+    RETURN (WITH m AS (SELECT e.key, e.value, e.n FROM json_each(doc) WITH ORDINALITY AS e (key, value, n))
+            SELECT json_object_agg(s.key, s.value ORDER BY s.n)
+            FROM (SELECT m.key, CASE WHEN m.key = keys[1] THEN cdl._json_set(m.value, keys[2:], new_value)
+                                     ELSE m.value END AS value, m.n
+                  FROM m
+                  UNION ALL
+                  SELECT keys[1], cdl._json_set(NULL, keys[2:], new_value), 9223372036854775807
+                  WHERE NOT EXISTS (SELECT FROM m WHERE m.key = keys[1])) AS s);
+END
+$$;
+
+ALTER FUNCTION cdl._json_set(doc json, keys text[], new_value json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._json_set(doc json, keys text[], new_value json) IS 'The object doc with new_value at the path keys (the missing objects on the way created): a key already there keeps its place, a new key is appended to its parent.';
 
 CREATE FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -710,7 +891,7 @@ ALTER FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) OWNER TO
 
 COMMENT ON FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) IS 'jsonb_set that creates the missing objects on the way.';
 
-CREATE FUNCTION cdl._lock_character(name text, sections text[] DEFAULT '{}'::text[], OUT character_id bigint, OUT doc jsonb) RETURNS record
+CREATE FUNCTION cdl._lock_character(name text, sections text[] DEFAULT '{}'::text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
@@ -726,13 +907,22 @@ BEGIN
         RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL')
             USING ERRCODE = 'CD002', HINT = 'Names match after normalization (cdl.normalize_name).';
     END IF;
-    doc := CASE WHEN sections = '{}' THEN '{}' ELSE cdl._stored_cdl(character_id, sections) END;
+    doc := '{}';
+    ordered := '{}';
+    IF sections IS NULL OR sections <> '{}' THEN
+        SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}'),
+               coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
+        INTO doc, ordered
+        FROM cdl.character_sections AS s
+        WHERE s.character_id = _lock_character.character_id
+          AND (_lock_character.sections IS NULL OR s.section = ANY (_lock_character.sections));
+    END IF;
 END
 $$;
 
-ALTER FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb) IS 'Lock a character for writing; return its id and the named sections of its CDL (NULL: all of it, the default: none). CD002 when unknown.';
+COMMENT ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) IS 'Lock a character for writing; return its id and the named sections of its CDL (NULL: all of it, the default: none) as jsonb (doc) and as text in their order (ordered). CD002 when unknown.';
 
 CREATE FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) RETURNS void
     LANGUAGE sql
@@ -1110,8 +1300,7 @@ BEGIN
                 'status', c.status, 'cdl_version', c.cdl_version, 'import_source', c.import_source,
                 'version_count', c.version_count, 'created_by', c.created_by,
                 'created_at', c.created_at, 'updated_at', c.updated_at,
-                'cdl', coalesce((SELECT json_object_agg(s.section, s.content ORDER BY s.section)
-                                 FROM cdl.character_sections AS s WHERE s.character_id = c.id), '{}'),
+                'cdl', cdl._stored_text(c.id),
                 'communication_patterns', d.lists -> 'communication_patterns',
                 'response_templates', d.lists -> 'response_templates',
                 'knowledge', d.lists -> 'knowledge', 'workflows', d.lists -> 'workflows')
@@ -1269,32 +1458,43 @@ ALTER FUNCTION cdl._required_literal(pattern text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._required_literal(pattern text) IS 'Text (lower case, ASCII) that every match of the regex contains, to skip the regex cheaply.';
 
-CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[] DEFAULT '{}'::text[], sections text[] DEFAULT NULL::text[]) RETURNS void
+CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[] DEFAULT '{}'::text[], sections text[] DEFAULT NULL::text[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     derive boolean := false;
+    present text[];
     sources text[] := ARRAY['metadata', 'identity', 'name', 'archetype'];  -- what _derived_columns reads
     now_ts timestamptz := clock_timestamp();
     has_text boolean;
     due boolean;
 BEGIN
     -- the caller holds the character's lock. The CDL first, a row per top-level section:
-    -- only the named sections (all when NULL) are written, and only when they changed
+    -- only the named sections (all when NULL) are written, and only when they changed. The
+    -- text keeps the order of the keys; a whole CDL places the sections in its order, a new
+    -- section of a field write goes last
     IF new_cdl IS NOT NULL THEN
-        IF _save_document.sections IS NULL OR NOT new_cdl ?& _save_document.sections THEN
+        present := ARRAY(SELECT json_object_keys(new_cdl));
+        IF _save_document.sections IS NULL OR NOT present @> _save_document.sections THEN
             DELETE FROM cdl.character_sections AS s
             WHERE s.character_id = p_character_id
               AND (_save_document.sections IS NULL OR s.section = ANY (_save_document.sections))
-              AND NOT new_cdl ? s.section;
+              AND NOT s.section = ANY (present);
         END IF;
-        INSERT INTO cdl.character_sections AS s (character_id, section, content)
-        SELECT p_character_id, e.key, e.value
-        FROM jsonb_each(new_cdl) AS e
+        INSERT INTO cdl.character_sections AS s (character_id, section, position, content, ordered)
+        SELECT p_character_id, e.key,
+               CASE WHEN _save_document.sections IS NULL THEN e.n
+                    ELSE (SELECT coalesce(max(x.position), 0) + 1 FROM cdl.character_sections AS x
+                          WHERE x.character_id = p_character_id) END,
+               e.value::jsonb, e.value
+        FROM json_each(new_cdl) WITH ORDINALITY AS e (key, value, n)
         WHERE _save_document.sections IS NULL OR e.key = ANY (_save_document.sections)
-        ON CONFLICT (character_id, section) DO UPDATE SET content = EXCLUDED.content
-        WHERE s.content IS DISTINCT FROM EXCLUDED.content;
+        ON CONFLICT (character_id, section) DO UPDATE
+        SET content = EXCLUDED.content, ordered = EXCLUDED.ordered,
+            position = CASE WHEN _save_document.sections IS NULL THEN EXCLUDED.position ELSE s.position END
+        WHERE s.ordered::text IS DISTINCT FROM EXCLUDED.ordered::text
+           OR (_save_document.sections IS NULL AND s.position <> EXCLUDED.position);
         derive := _save_document.sections IS NULL OR _save_document.sections && sources;
     END IF;
     -- the columns that come from the CDL, when a section they come from was written
@@ -1327,9 +1527,9 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[], sections text[]) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], sections text[]) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[], sections text[]) IS 'Bring the stored character up to date after a write: the named sections of its CDL from new_cdl (all of it when sections is NULL; none when new_cdl is NULL), the columns derived from them, the named lists, and the rendered text (dropped when it was rendered less than a second ago). Called by every write, in its transaction, holding the character''s lock.';
+COMMENT ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], sections text[]) IS 'Bring the stored character up to date after a write: the named sections of its CDL from new_cdl, json in the order to keep (all of it when sections is NULL; none when new_cdl is NULL), the columns derived from them, the named lists, and the rendered text (dropped when it was rendered less than a second ago). Called by every write, in its transaction, holding the character''s lock.';
 
 CREATE FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) RETURNS TABLE(character_id bigint, source text, match_path text, snippet text, rank real)
     LANGUAGE plpgsql STABLE
@@ -1431,7 +1631,7 @@ ALTER FUNCTION cdl._step(action text, p_instance_id bigint) OWNER TO cdlstore_ow
 
 COMMENT ON FUNCTION cdl._step(action text, p_instance_id bigint) IS 'The result of process_workflow_message for an instance.';
 
-CREATE FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source character varying) RETURNS integer
+CREATE FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source character varying) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
@@ -1439,15 +1639,15 @@ DECLARE
     changed integer;
 BEGIN
     changed := cdl._replace_fields(p_character_id, '{}', old_cdl, new_cdl, p_source);
-    PERFORM cdl._save_document(p_character_id, new_cdl,
+    PERFORM cdl._save_document(p_character_id, new_text,
         ARRAY['communication_patterns', 'response_templates', 'knowledge', 'workflows']);
     RETURN changed;
 END
 $$;
 
-ALTER FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source character varying) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source character varying) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source character varying) IS 'Replace the whole CDL of a locked, validated character: fields and document.';
+COMMENT ON FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source character varying) IS 'Replace the whole CDL of a locked, validated character: fields and document (new_text is new_cdl as text in the order to keep).';
 
 CREATE FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[] DEFAULT NULL::text[]) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -1464,6 +1664,20 @@ $$;
 ALTER FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[]) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[]) IS 'The CDL of a character as imported, or only the named top-level sections of it.';
+
+CREATE FUNCTION cdl._stored_text(p_character_id bigint) RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN (SELECT coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
+            FROM cdl.character_sections AS s WHERE s.character_id = p_character_id);
+END
+$$;
+
+ALTER FUNCTION cdl._stored_text(p_character_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._stored_text(p_character_id bigint) IS 'The CDL of a character as json text, every object''s keys in the order they were written.';
 
 CREATE FUNCTION cdl._validate_nodes(prefix text[], doc jsonb) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -1831,6 +2045,41 @@ ALTER FUNCTION cdl.define_character_field(field_path character varying, data_typ
 
 COMMENT ON FUNCTION cdl.define_character_field(field_path character varying, data_type character varying, field_type character varying, validation_rules jsonb, description text, is_required boolean, category character varying) IS 'Declare a field: its data type and validation rules (allowed_values, minimum, maximum, pattern, max_length) are then enforced on every write. Existing values must fit. CD001.';
 
+CREATE FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    v_id bigint;
+    old_cdl json;
+    new_cdl json;
+BEGIN
+    v_id := cdl._character_id(diff_character_versions.name);
+    PERFORM cdl._version_snapshot(v_id, from_version), cdl._version_snapshot(v_id, to_version);
+    SELECT v.cdl_text INTO old_cdl FROM cdl.character_versions v
+    WHERE v.character_id = v_id AND v.version_number = from_version;
+    SELECT v.cdl_text INTO new_cdl FROM cdl.character_versions v
+    WHERE v.character_id = v_id AND v.version_number = to_version;
+    -- in document order: what is added or changed where the newer version has it, what is
+    -- removed where the older one had it
+    RETURN (
+        SELECT json_build_object(
+            'from_version', from_version, 'to_version', to_version,
+            'added', coalesce(json_agg(json_build_object('path', b.path, 'value', b.value) ORDER BY b.place)
+                              FILTER (WHERE a.path IS NULL), '[]'),
+            'removed', coalesce(json_agg(json_build_object('path', a.path, 'value', a.value) ORDER BY a.place)
+                                FILTER (WHERE b.path IS NULL), '[]'),
+            'changed', coalesce(json_agg(json_build_object('path', a.path, 'old_value', a.value,
+                                                            'new_value', b.value) ORDER BY b.place)
+                                FILTER (WHERE a.value::jsonb <> b.value::jsonb), '[]'))
+        FROM cdl._json_leaves(old_cdl) AS a FULL JOIN cdl._json_leaves(new_cdl) AS b ON a.path = b.path);
+END
+$$;
+
+ALTER FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) IS 'Field-level difference of two versions, as json in document order (values with their keys in order): {added: [{path, value}], removed: [{path, value}], changed: [{path, old_value, new_value}]}. CD002 when the character or a version is unknown.';
+
 CREATE FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
@@ -1861,7 +2110,7 @@ $$;
 
 ALTER FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) IS 'Field-level difference of two versions: {added: [{path, value}], removed: [{path, value}], changed: [{path, old_value, new_value}]}.';
+COMMENT ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) IS 'Field-level difference of two versions: {added: [{path, value}], removed: [{path, value}], changed: [{path, old_value, new_value}]}, as jsonb, by path. Kept for clients of the last release: the text form, which untyped and text arguments call, returns json in document order.';
 
 CREATE FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1875,6 +2124,33 @@ $$;
 ALTER FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) IS 'End every active instance past its timeout (status timeout, logged with the state''s timeout action and message). Safe to run from many sessions at once. Returns how many ended.';
+
+CREATE FUNCTION cdl.export_character_json(name text) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    result json;
+BEGIN
+    SELECT CASE WHEN c.file_description IS NULL
+                THEN json_build_object('cdl_version', c.cdl_version, 'format', 'json',
+                                       'character', cdl._stored_text(c.id))
+                ELSE json_build_object('cdl_version', c.cdl_version, 'format', 'json',
+                                       'description', c.file_description,
+                                       'character', cdl._stored_text(c.id)) END
+    INTO result
+    FROM cdl.characters c
+    WHERE c.normalized_name = cdl.normalize_name(export_character_json.name);
+    IF result IS NULL THEN
+        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL') USING ERRCODE = 'CD002';
+    END IF;
+    RETURN result;
+END
+$$;
+
+ALTER FUNCTION cdl.export_character_json(name text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.export_character_json(name text) IS 'The character in the wrapped CDL form {cdl_version, format, description?, character}, as json: every object''s keys in the order they were imported and written. CD002 when unknown.';
 
 CREATE FUNCTION cdl.export_character_json(name character varying) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -1899,7 +2175,7 @@ $$;
 
 ALTER FUNCTION cdl.export_character_json(name character varying) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.export_character_json(name character varying) IS 'The character in the wrapped CDL form {cdl_version, format, description?, character}.';
+COMMENT ON FUNCTION cdl.export_character_json(name character varying) IS 'The character in the wrapped CDL form {cdl_version, format, description?, character}, as jsonb (keys in jsonb''s order). Kept for clients of the last release: the text form export_character_json(text), which untyped and text arguments call, returns json in order.';
 
 CREATE FUNCTION cdl.get_character_complete(name character varying) RETURNS json
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -1936,87 +2212,45 @@ COMMENT ON FUNCTION cdl.get_user_active_workflows(user_id character varying) IS 
 CREATE FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying DEFAULT 'json_import'::character varying, normalized_name character varying DEFAULT NULL::character varying) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
-    AS $_$
-DECLARE
-    body jsonb;
-    derived record;
-    v_normalized text;
-    v_id bigint;
-    v_created boolean;
-    old_cdl jsonb;
-    changed integer;
+    AS $$
 BEGIN
-    IF character_json IS NULL OR jsonb_typeof(character_json) <> 'object' THEN
-        RAISE EXCEPTION 'a CDL document must be a JSON object, got %',
-            coalesce(jsonb_typeof(character_json), 'NULL') USING ERRCODE = 'CD001';
-    END IF;
-    IF octet_length(character_json::text) > 4 * 1024 * 1024 THEN
-        RAISE EXCEPTION 'CDL document is % bytes; at most 4 MiB are accepted',
-            octet_length(character_json::text) USING ERRCODE = 'CD007';
-    END IF;
-    IF import_source IS NULL OR btrim(import_source) = '' THEN
-        RAISE EXCEPTION 'import_source must not be empty' USING ERRCODE = 'CD001';
-    END IF;
-    -- wrapped {"cdl_version", "format", "description", "character": {...}}, possibly with more
-    -- sections beside "character" (merged into it, "character" winning), or flat
-    IF jsonb_typeof(character_json -> 'character') = 'object' THEN
-        body := cdl._deep_merge(character_json - ARRAY['character', 'cdl_version', 'format', 'description'],
-                                character_json -> 'character');
-    ELSE
-        body := character_json;
-    END IF;
-    derived := cdl._derived_columns(body);
-    IF derived.name IS NULL THEN
-        RAISE EXCEPTION 'the CDL document has no name'
-            USING ERRCODE = 'CD001',
-                  HINT = 'Give character.metadata.name, identity.name or name as a non-empty string.';
-    END IF;
-    IF normalized_name IS NOT NULL THEN
-        IF normalized_name !~ '^[a-z0-9_]+$' OR length(normalized_name) > 200 THEN
-            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ (at most 200 characters)',
-                quote_literal(normalized_name) USING ERRCODE = 'CD001';
-        END IF;
-        v_normalized := normalized_name;
-    ELSE
-        v_normalized := left(cdl.normalize_name(derived.name), 200);
-        IF v_normalized IS NULL THEN
-            RAISE EXCEPTION 'the name % normalizes to nothing', quote_literal(derived.name)
-                USING ERRCODE = 'CD001', HINT = 'Pass normalized_name explicitly.';
-        END IF;
-    END IF;
-    IF length(derived.name) > 200 THEN
-        RAISE EXCEPTION 'the name is % characters long; at most 200 are allowed', length(derived.name)
-            USING ERRCODE = 'CD001';
-    END IF;
-    PERFORM cdl._validate_nodes('{}', body);
-
-    INSERT INTO cdl.characters AS c
-        (name, normalized_name, archetype, cdl_version, file_description, import_source, created_by)
-    VALUES (derived.name, v_normalized, coalesce(derived.archetype, 'real_world'),
-            coalesce(left(character_json ->> 'cdl_version', 20), '1.0'),
-            CASE WHEN jsonb_typeof(character_json -> 'character') = 'object'
-                 THEN character_json ->> 'description' END,
-            import_source, cdl._actor())
-    ON CONFLICT ON CONSTRAINT characters_normalized_name_key DO UPDATE
-    SET cdl_version = EXCLUDED.cdl_version, file_description = EXCLUDED.file_description,
-        import_source = EXCLUDED.import_source
-    RETURNING c.id, (c.xmax = 0) INTO v_id, v_created;
-
-    IF v_created THEN
-        INSERT INTO cdl.character_documents (normalized_name, character_id) VALUES (v_normalized, v_id);
-    END IF;
-    old_cdl := cdl._stored_cdl(v_id);
-    changed := cdl._store_cdl(v_id, old_cdl, body, import_source);
-    INSERT INTO cdl.character_change_log (character_id, change_type, change_source, changed_by, new_value)
-    VALUES (v_id, CASE WHEN v_created THEN 'character_created' ELSE 'bulk_import' END::cdl.change_type_enum,
-            import_source, cdl._actor(), jsonb_build_object('fields_changed', changed));
-    RETURN v_id;
+    RETURN cdl._import_character(character_json, character_json::json, import_source, normalized_name);
 END
-$_$;
+$$;
 
 ALTER FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) IS 'Import a CDL document (wrapped, flat or mixed) in one transaction; re-importing a name updates it in place. Returns the character id. Errors: CD001 bad input, CD007 too large.';
+COMMENT ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) IS 'Import a CDL document (wrapped, flat or mixed) in one transaction; re-importing a name updates it in place. Returns the character id. Keys come in jsonb''s order: pass the text of the file (the text form) to keep its order. Errors: CD001 bad input, CD007 too large.';
+
+CREATE FUNCTION cdl.import_character_from_json(character_json text, import_source character varying DEFAULT 'json_import'::character varying, normalized_name character varying DEFAULT NULL::character varying) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    ordered json;
+    doc jsonb;
+BEGIN
+    IF octet_length(character_json) > 4 * 1024 * 1024 THEN
+        RAISE EXCEPTION 'CDL document is % bytes; at most 4 MiB are accepted',
+            octet_length(character_json) USING ERRCODE = 'CD007';
+    END IF;
+    BEGIN
+        doc := character_json::jsonb;
+    EXCEPTION WHEN data_exception THEN  -- not JSON, a \u0000, a number out of range
+        RAISE EXCEPTION 'the CDL document is not valid JSON: %', SQLERRM USING ERRCODE = 'CD001';
+    WHEN program_limit_exceeded THEN
+        RAISE EXCEPTION 'the CDL document is nested too deeply' USING ERRCODE = 'CD007';
+    END;
+    IF jsonb_typeof(doc) = 'object' THEN
+        ordered := cdl._json_ordered(character_json::json);
+    END IF;
+    RETURN cdl._import_character(doc, ordered, import_source, normalized_name);
+END
+$$;
+
+ALTER FUNCTION cdl.import_character_from_json(character_json text, import_source character varying, normalized_name character varying) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.import_character_from_json(character_json text, import_source character varying, normalized_name character varying) IS 'Import a CDL document given as JSON text, keeping the order of its keys everywhere it is read back (a key written twice keeps its first place and its last value); otherwise as the jsonb form. Errors: CD001 bad input (not JSON), CD007 too large.';
 
 CREATE FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2498,7 +2732,7 @@ BEGIN
     END IF;
     PERFORM cdl._validate_nodes(keys, NULL);  -- a required field cannot go
     removed := cdl._replace_fields(target.character_id, keys, target.doc, NULL, 'manual');
-    PERFORM cdl._save_document(target.character_id, cdl._jsonb_remove_path(target.doc, keys), '{}', keys[1:1]);
+    PERFORM cdl._save_document(target.character_id, cdl._json_remove(target.ordered, keys), '{}', keys[1:1]);
     RETURN removed;
 END
 $$;
@@ -2635,9 +2869,12 @@ CREATE FUNCTION cdl.rollback_character(name character varying, version_number in
 DECLARE
     target record;
     snap jsonb;
+    snap_text json;
 BEGIN
     target := cdl._lock_character(name, NULL);  -- all of its CDL
     snap := cdl._version_snapshot(target.character_id, version_number);
+    SELECT v.cdl_text INTO snap_text FROM cdl.character_versions AS v
+    WHERE v.character_id = target.character_id AND v.version_number = rollback_character.version_number;
     PERFORM cdl._validate_nodes('{}', snap -> 'cdl');  -- definitions may have tightened since
     PERFORM cdl._replace_fields(target.character_id, '{}', target.doc, snap -> 'cdl', 'rollback');
 
@@ -2678,7 +2915,7 @@ BEGIN
     SET cdl_version = coalesce(snap ->> 'cdl_version', cdl_version),
         file_description = snap ->> 'file_description'
     WHERE id = target.character_id;
-    PERFORM cdl._save_document(target.character_id, snap -> 'cdl',
+    PERFORM cdl._save_document(target.character_id, snap_text,  -- in the version's key order
         ARRAY['communication_patterns', 'response_templates', 'knowledge']);
     INSERT INTO cdl.character_change_log (character_id, change_type, change_source, new_value, changed_by)
     VALUES (target.character_id, 'character_updated', 'rollback',
@@ -2811,8 +3048,10 @@ BEGIN
     changed := cdl._replace_fields(target.character_id, keys, target.doc, field_value,
                                    field_source, confidence, is_public);
     IF changed > 0 OR target.doc #> keys IS DISTINCT FROM field_value THEN
+        -- in the section's text, a key that is there keeps its place and a new one goes last
         PERFORM cdl._save_document(target.character_id,
-                                   cdl._jsonb_set_path(target.doc, keys, field_value), '{}', keys[1:1]);
+            json_build_object(keys[1], cdl._json_set(target.ordered -> keys[1], keys[2:], field_value::json)),
+            '{}', keys[1:1]);
     END IF;
     RETURN changed;
 END
@@ -5342,9 +5581,12 @@ ALTER TABLE cdl.character_knowledge ALTER COLUMN id ADD GENERATED ALWAYS AS IDEN
 CREATE TABLE cdl.character_sections (
     character_id bigint NOT NULL,
     section text NOT NULL,
-    content jsonb NOT NULL
+    content jsonb NOT NULL,
+    "position" integer NOT NULL,
+    ordered json NOT NULL
 );
 ALTER TABLE ONLY cdl.character_sections ALTER COLUMN content SET COMPRESSION lz4;
+ALTER TABLE ONLY cdl.character_sections ALTER COLUMN ordered SET COMPRESSION lz4;
 
 ALTER TABLE cdl.character_sections OWNER TO cdlstore_owner;
 
@@ -5357,6 +5599,7 @@ CREATE TABLE cdl.character_versions (
     snapshot jsonb NOT NULL,
     created_by character varying(200),
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cdl_text json NOT NULL,
     CONSTRAINT character_versions_version_number_check CHECK ((version_number > 0))
 );
 
@@ -6301,8 +6544,6 @@ REVOKE ALL ON FUNCTION cdl._check_rules(field_path text, rules jsonb) FROM PUBLI
 
 REVOKE ALL ON FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._deep_merge(base jsonb, winner jsonb) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._document_part(p_character_id bigint, part text) FROM PUBLIC;
@@ -6315,13 +6556,23 @@ REVOKE ALL ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, 
 
 REVOKE ALL ON FUNCTION cdl._field_type(section text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._infer_data_type(value jsonb) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._json_leaves(doc json) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._json_merge(base json, winner json) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._json_ordered(doc json, depth integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._json_remove(doc json, keys text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._json_set(doc json, keys text[], new_value json) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) FROM PUBLIC;
 
@@ -6353,7 +6604,7 @@ REVOKE ALL ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[],
 
 REVOKE ALL ON FUNCTION cdl._required_literal(pattern text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[], sections text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], sections text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) FROM PUBLIC;
 
@@ -6361,9 +6612,11 @@ REVOKE ALL ON FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workf
 
 REVOKE ALL ON FUNCTION cdl._step(action text, p_instance_id bigint) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source character varying) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source character varying) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._stored_text(p_character_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._validate_nodes(prefix text[], doc jsonb) FROM PUBLIC;
 
@@ -6398,11 +6651,17 @@ GRANT ALL ON FUNCTION cdl.create_character_version(name character varying, versi
 REVOKE ALL ON FUNCTION cdl.define_character_field(field_path character varying, data_type character varying, field_type character varying, validation_rules jsonb, description text, is_required boolean, category character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.define_character_field(field_path character varying, data_type character varying, field_type character varying, validation_rules jsonb, description text, is_required boolean, category character varying) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.export_character_json(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.export_character_json(name text) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.export_character_json(name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.export_character_json(name character varying) TO cdlstore_app;
@@ -6415,6 +6674,9 @@ GRANT ALL ON FUNCTION cdl.get_user_active_workflows(user_id character varying) T
 
 REVOKE ALL ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.import_character_from_json(character_json text, import_source character varying, normalized_name character varying) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.import_character_from_json(character_json text, import_source character varying, normalized_name character varying) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) TO cdlstore_app;

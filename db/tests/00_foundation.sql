@@ -55,13 +55,14 @@ SELECT enums_are('cdl', ARRAY[
 -- Every function of every schema: a stale overload or a forgotten helper fails here.
 SELECT functions_are('cdl', ARRAY[
     '_actor', '_character_id', '_check_field_value', '_check_label', '_check_message',
-    '_bracket_end', '_check_rules', '_create_version', '_deep_merge', '_derived_columns', '_document_part',
+    '_bracket_end', '_check_rules', '_create_version', '_derived_columns', '_document_part',
     '_enter_state', '_expire', '_extract_context', '_field_type', '_infer_data_type',
-    '_jsonb_remove_path', '_jsonb_set_path', '_lock_character', '_lock_user', '_log',
+    '_import_character', '_json_leaves', '_json_merge', '_json_ordered', '_json_remove',
+    '_json_set', '_jsonb_set_path', '_lock_character', '_lock_user', '_log',
     '_log_field_change', '_match_lists', '_nodes', '_parse_path', '_path_text', '_placeholders',
     '_regex_escape', '_regex_problem', '_register_definitions', '_render', '_render_document',
     '_replace_fields', '_required_literal',
-    '_save_document', '_search', '_start', '_step', '_store_cdl', '_stored_cdl', '_validate_nodes',
+    '_save_document', '_search', '_start', '_step', '_store_cdl', '_stored_cdl', '_stored_text', '_validate_nodes',
     '_value_jsonb', '_version_snapshot', '_wf_action', '_wf_fail', '_wf_patterns',
     '_wf_strings', '_workflow_candidates', '_workflow_regexes', 'archive_character',
     'cancel_workflow_instance', 'check_workflow_triggers', 'create_character_version',

@@ -1,7 +1,8 @@
 -- Characters: import, one-call loading, export, listing, field changes.
 
 CREATE OR REPLACE FUNCTION cdl._lock_character(
-    name text, sections text[] DEFAULT '{}', OUT character_id bigint, OUT doc jsonb)
+    name text, sections text[] DEFAULT '{}', OUT character_id bigint, OUT doc jsonb,
+    OUT ordered json)
 RETURNS record
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
@@ -18,13 +19,22 @@ BEGIN
         RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL')
             USING ERRCODE = 'CD002', HINT = 'Names match after normalization (cdl.normalize_name).';
     END IF;
-    doc := CASE WHEN sections = '{}' THEN '{}' ELSE cdl._stored_cdl(character_id, sections) END;
+    doc := '{}';
+    ordered := '{}';
+    IF sections IS NULL OR sections <> '{}' THEN
+        SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}'),
+               coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
+        INTO doc, ordered
+        FROM cdl.character_sections AS s
+        WHERE s.character_id = _lock_character.character_id
+          AND (_lock_character.sections IS NULL OR s.section = ANY (_lock_character.sections));
+    END IF;
 END
 $$;
 
 COMMENT ON FUNCTION cdl._lock_character(text, text[]) IS
     'Lock a character for writing; return its id and the named sections of its CDL (NULL: all '
-    'of it, the default: none). CD002 when unknown.';
+    'of it, the default: none) as jsonb (doc) and as text in their order (ordered). CD002 when unknown.';
 
 CREATE OR REPLACE FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[] DEFAULT NULL)
 RETURNS jsonb
@@ -42,6 +52,21 @@ $$;
 
 COMMENT ON FUNCTION cdl._stored_cdl(bigint, text[]) IS
     'The CDL of a character as imported, or only the named top-level sections of it.';
+
+CREATE OR REPLACE FUNCTION cdl._stored_text(p_character_id bigint)
+RETURNS json
+LANGUAGE plpgsql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
+            FROM cdl.character_sections AS s WHERE s.character_id = p_character_id);
+END
+$$;
+
+COMMENT ON FUNCTION cdl._stored_text(bigint) IS
+    'The CDL of a character as json text, every object''s keys in the order they were written.';
 
 CREATE OR REPLACE FUNCTION cdl._character_id(name text)
 RETURNS bigint
@@ -153,8 +178,7 @@ BEGIN
                 'status', c.status, 'cdl_version', c.cdl_version, 'import_source', c.import_source,
                 'version_count', c.version_count, 'created_by', c.created_by,
                 'created_at', c.created_at, 'updated_at', c.updated_at,
-                'cdl', coalesce((SELECT json_object_agg(s.section, s.content ORDER BY s.section)
-                                 FROM cdl.character_sections AS s WHERE s.character_id = c.id), '{}'),
+                'cdl', cdl._stored_text(c.id),
                 'communication_patterns', d.lists -> 'communication_patterns',
                 'response_templates', d.lists -> 'response_templates',
                 'knowledge', d.lists -> 'knowledge', 'workflows', d.lists -> 'workflows')
@@ -167,33 +191,44 @@ COMMENT ON FUNCTION cdl._render_document(bigint) IS
     'The whole character as get_character_complete returns it, built from its tables.';
 
 CREATE OR REPLACE FUNCTION cdl._save_document(
-    p_character_id bigint, new_cdl jsonb, parts text[] DEFAULT '{}', sections text[] DEFAULT NULL)
+    p_character_id bigint, new_cdl json, parts text[] DEFAULT '{}', sections text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     derive boolean := false;
+    present text[];
     sources text[] := ARRAY['metadata', 'identity', 'name', 'archetype'];  -- what _derived_columns reads
     now_ts timestamptz := clock_timestamp();
     has_text boolean;
     due boolean;
 BEGIN
     -- the caller holds the character's lock. The CDL first, a row per top-level section:
-    -- only the named sections (all when NULL) are written, and only when they changed
+    -- only the named sections (all when NULL) are written, and only when they changed. The
+    -- text keeps the order of the keys; a whole CDL places the sections in its order, a new
+    -- section of a field write goes last
     IF new_cdl IS NOT NULL THEN
-        IF _save_document.sections IS NULL OR NOT new_cdl ?& _save_document.sections THEN
+        present := ARRAY(SELECT json_object_keys(new_cdl));
+        IF _save_document.sections IS NULL OR NOT present @> _save_document.sections THEN
             DELETE FROM cdl.character_sections AS s
             WHERE s.character_id = p_character_id
               AND (_save_document.sections IS NULL OR s.section = ANY (_save_document.sections))
-              AND NOT new_cdl ? s.section;
+              AND NOT s.section = ANY (present);
         END IF;
-        INSERT INTO cdl.character_sections AS s (character_id, section, content)
-        SELECT p_character_id, e.key, e.value
-        FROM jsonb_each(new_cdl) AS e
+        INSERT INTO cdl.character_sections AS s (character_id, section, position, content, ordered)
+        SELECT p_character_id, e.key,
+               CASE WHEN _save_document.sections IS NULL THEN e.n
+                    ELSE (SELECT coalesce(max(x.position), 0) + 1 FROM cdl.character_sections AS x
+                          WHERE x.character_id = p_character_id) END,
+               e.value::jsonb, e.value
+        FROM json_each(new_cdl) WITH ORDINALITY AS e (key, value, n)
         WHERE _save_document.sections IS NULL OR e.key = ANY (_save_document.sections)
-        ON CONFLICT (character_id, section) DO UPDATE SET content = EXCLUDED.content
-        WHERE s.content IS DISTINCT FROM EXCLUDED.content;
+        ON CONFLICT (character_id, section) DO UPDATE
+        SET content = EXCLUDED.content, ordered = EXCLUDED.ordered,
+            position = CASE WHEN _save_document.sections IS NULL THEN EXCLUDED.position ELSE s.position END
+        WHERE s.ordered::text IS DISTINCT FROM EXCLUDED.ordered::text
+           OR (_save_document.sections IS NULL AND s.position <> EXCLUDED.position);
         derive := _save_document.sections IS NULL OR _save_document.sections && sources;
     END IF;
     -- the columns that come from the CDL, when a section they come from was written
@@ -226,9 +261,10 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION cdl._save_document(bigint, jsonb, text[], text[]) IS
+COMMENT ON FUNCTION cdl._save_document(bigint, json, text[], text[]) IS
     'Bring the stored character up to date after a write: the named sections of its CDL from '
-    'new_cdl (all of it when sections is NULL; none when new_cdl is NULL), the columns derived '
+    'new_cdl, json in the order to keep (all of it when sections is NULL; none when new_cdl is '
+    'NULL), the columns derived '
     'from them, the named lists, and the rendered text (dropped when it was rendered less than '
     'a second ago). Called by every write, in its transaction, holding the character''s lock.';
 
@@ -266,7 +302,7 @@ COMMENT ON FUNCTION cdl.render_character_documents(integer) IS
     'correct without it, and faster with it); returns how many. Run it now and then.';
 
 CREATE OR REPLACE FUNCTION cdl._store_cdl(
-    p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source varchar)
+    p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source varchar)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
@@ -275,26 +311,25 @@ DECLARE
     changed integer;
 BEGIN
     changed := cdl._replace_fields(p_character_id, '{}', old_cdl, new_cdl, p_source);
-    PERFORM cdl._save_document(p_character_id, new_cdl,
+    PERFORM cdl._save_document(p_character_id, new_text,
         ARRAY['communication_patterns', 'response_templates', 'knowledge', 'workflows']);
     RETURN changed;
 END
 $$;
 
-COMMENT ON FUNCTION cdl._store_cdl(bigint, jsonb, jsonb, varchar) IS
-    'Replace the whole CDL of a locked, validated character: fields and document.';
+COMMENT ON FUNCTION cdl._store_cdl(bigint, jsonb, jsonb, json, varchar) IS
+    'Replace the whole CDL of a locked, validated character: fields and document (new_text is '
+    'new_cdl as text in the order to keep).';
 
-CREATE OR REPLACE FUNCTION cdl.import_character_from_json(
-    character_json jsonb,
-    import_source varchar DEFAULT 'json_import',
-    normalized_name varchar DEFAULT NULL)
+CREATE OR REPLACE FUNCTION cdl._import_character(
+    character_json jsonb, ordered json, import_source varchar, normalized_name varchar)
 RETURNS bigint
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     body jsonb;
+    body_text json;
     derived record;
     v_normalized text;
     v_id bigint;
@@ -315,11 +350,17 @@ BEGIN
     END IF;
     -- wrapped {"cdl_version", "format", "description", "character": {...}}, possibly with more
     -- sections beside "character" (merged into it, "character" winning), or flat
+    -- (ordered is character_json as text, its keys in the order to keep, each once)
     IF jsonb_typeof(character_json -> 'character') = 'object' THEN
-        body := cdl._deep_merge(character_json - ARRAY['character', 'cdl_version', 'format', 'description'],
-                                character_json -> 'character');
+        body_text := cdl._json_merge(
+            (SELECT coalesce(json_object_agg(e.key, e.value ORDER BY e.n), '{}')
+             FROM json_each(ordered) WITH ORDINALITY AS e (key, value, n)
+             WHERE e.key NOT IN ('character', 'cdl_version', 'format', 'description')),
+            ordered -> 'character');
+        body := body_text::jsonb;
     ELSE
         body := character_json;
+        body_text := ordered;
     END IF;
     derived := cdl._derived_columns(body);
     IF derived.name IS NULL THEN
@@ -362,7 +403,7 @@ BEGIN
         INSERT INTO cdl.character_documents (normalized_name, character_id) VALUES (v_normalized, v_id);
     END IF;
     old_cdl := cdl._stored_cdl(v_id);
-    changed := cdl._store_cdl(v_id, old_cdl, body, import_source);
+    changed := cdl._store_cdl(v_id, old_cdl, body, body_text, import_source);
     INSERT INTO cdl.character_change_log (character_id, change_type, change_source, changed_by, new_value)
     VALUES (v_id, CASE WHEN v_created THEN 'character_created' ELSE 'bulk_import' END::cdl.change_type_enum,
             import_source, cdl._actor(), jsonb_build_object('fields_changed', changed));
@@ -370,9 +411,63 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION cdl._import_character(jsonb, json, varchar, varchar) IS
+    'import_character_from_json of a document given as jsonb and as text in the order to keep.';
+
+CREATE OR REPLACE FUNCTION cdl.import_character_from_json(
+    character_json jsonb,
+    import_source varchar DEFAULT 'json_import',
+    normalized_name varchar DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    RETURN cdl._import_character(character_json, character_json::json, import_source, normalized_name);
+END
+$$;
+
 COMMENT ON FUNCTION cdl.import_character_from_json(jsonb, varchar, varchar) IS
     'Import a CDL document (wrapped, flat or mixed) in one transaction; re-importing a name '
-    'updates it in place. Returns the character id. Errors: CD001 bad input, CD007 too large.';
+    'updates it in place. Returns the character id. Keys come in jsonb''s order: pass the text '
+    'of the file (the text form) to keep its order. Errors: CD001 bad input, CD007 too large.';
+
+CREATE OR REPLACE FUNCTION cdl.import_character_from_json(
+    character_json text,
+    import_source varchar DEFAULT 'json_import',
+    normalized_name varchar DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    ordered json;
+    doc jsonb;
+BEGIN
+    IF octet_length(character_json) > 4 * 1024 * 1024 THEN
+        RAISE EXCEPTION 'CDL document is % bytes; at most 4 MiB are accepted',
+            octet_length(character_json) USING ERRCODE = 'CD007';
+    END IF;
+    BEGIN
+        doc := character_json::jsonb;
+    EXCEPTION WHEN data_exception THEN  -- not JSON, a \u0000, a number out of range
+        RAISE EXCEPTION 'the CDL document is not valid JSON: %', SQLERRM USING ERRCODE = 'CD001';
+    WHEN program_limit_exceeded THEN
+        RAISE EXCEPTION 'the CDL document is nested too deeply' USING ERRCODE = 'CD007';
+    END;
+    IF jsonb_typeof(doc) = 'object' THEN
+        ordered := cdl._json_ordered(character_json::json);
+    END IF;
+    RETURN cdl._import_character(doc, ordered, import_source, normalized_name);
+END
+$$;
+
+COMMENT ON FUNCTION cdl.import_character_from_json(text, varchar, varchar) IS
+    'Import a CDL document given as JSON text, keeping the order of its keys everywhere it is '
+    'read back (a key written twice keeps its first place and its last value); otherwise as '
+    'the jsonb form. Errors: CD001 bad input (not JSON), CD007 too large.';
 
 CREATE OR REPLACE FUNCTION cdl.get_character_complete(name varchar)
 RETURNS json
@@ -417,7 +512,39 @@ END
 $$;
 
 COMMENT ON FUNCTION cdl.export_character_json(varchar) IS
-    'The character in the wrapped CDL form {cdl_version, format, description?, character}.';
+    'The character in the wrapped CDL form {cdl_version, format, description?, character}, as '
+    'jsonb (keys in jsonb''s order). Kept for clients of the last release: the text form '
+    'export_character_json(text), which untyped and text arguments call, returns json in order.';
+
+CREATE OR REPLACE FUNCTION cdl.export_character_json(name text)
+RETURNS json
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    result json;
+BEGIN
+    SELECT CASE WHEN c.file_description IS NULL
+                THEN json_build_object('cdl_version', c.cdl_version, 'format', 'json',
+                                       'character', cdl._stored_text(c.id))
+                ELSE json_build_object('cdl_version', c.cdl_version, 'format', 'json',
+                                       'description', c.file_description,
+                                       'character', cdl._stored_text(c.id)) END
+    INTO result
+    FROM cdl.characters c
+    WHERE c.normalized_name = cdl.normalize_name(export_character_json.name);
+    IF result IS NULL THEN
+        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL') USING ERRCODE = 'CD002';
+    END IF;
+    RETURN result;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.export_character_json(text) IS
+    'The character in the wrapped CDL form {cdl_version, format, description?, character}, as '
+    'json: every object''s keys in the order they were imported and written. CD002 when unknown.';
 
 CREATE OR REPLACE FUNCTION cdl.list_characters(
     status_filter varchar DEFAULT NULL, archetype_filter varchar DEFAULT NULL)
@@ -514,8 +641,10 @@ BEGIN
     changed := cdl._replace_fields(target.character_id, keys, target.doc, field_value,
                                    field_source, confidence, is_public);
     IF changed > 0 OR target.doc #> keys IS DISTINCT FROM field_value THEN
+        -- in the section's text, a key that is there keeps its place and a new one goes last
         PERFORM cdl._save_document(target.character_id,
-                                   cdl._jsonb_set_path(target.doc, keys, field_value), '{}', keys[1:1]);
+            json_build_object(keys[1], cdl._json_set(target.ordered -> keys[1], keys[2:], field_value::json)),
+            '{}', keys[1:1]);
     END IF;
     RETURN changed;
 END
@@ -544,7 +673,7 @@ BEGIN
     END IF;
     PERFORM cdl._validate_nodes(keys, NULL);  -- a required field cannot go
     removed := cdl._replace_fields(target.character_id, keys, target.doc, NULL, 'manual');
-    PERFORM cdl._save_document(target.character_id, cdl._jsonb_remove_path(target.doc, keys), '{}', keys[1:1]);
+    PERFORM cdl._save_document(target.character_id, cdl._json_remove(target.ordered, keys), '{}', keys[1:1]);
     RETURN removed;
 END
 $$;

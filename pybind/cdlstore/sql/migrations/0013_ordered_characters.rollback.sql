@@ -1,0 +1,15 @@
+DROP FUNCTION IF EXISTS cdl.import_character_from_json(text, varchar, varchar);
+DROP FUNCTION IF EXISTS cdl.export_character_json(text);
+DROP FUNCTION IF EXISTS cdl.diff_character_versions(text, integer, integer);
+DROP FUNCTION IF EXISTS cdl._import_character(jsonb, json, varchar, varchar);
+DROP FUNCTION IF EXISTS cdl._lock_character(text, text[]);
+DROP FUNCTION IF EXISTS cdl._save_document(bigint, json, text[], text[]);
+DROP FUNCTION IF EXISTS cdl._store_cdl(bigint, jsonb, json, varchar);
+DROP FUNCTION IF EXISTS cdl._stored_text(bigint, text[]);
+DROP FUNCTION IF EXISTS cdl._json_ordered(json, integer);
+DROP FUNCTION IF EXISTS cdl._json_merge(json, json);
+DROP FUNCTION IF EXISTS cdl._json_set(json, text[], json);
+DROP FUNCTION IF EXISTS cdl._json_remove(json, text[]);
+DROP FUNCTION IF EXISTS cdl._json_leaves(json);
+ALTER TABLE cdl.character_versions DROP COLUMN cdl_text;
+ALTER TABLE cdl.character_sections DROP COLUMN position, DROP COLUMN ordered;
