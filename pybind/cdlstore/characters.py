@@ -63,7 +63,9 @@ class Characters:
         """Import a CDL document (wrapped, flat or mixed), a dict or its JSON text; returns the
         character id. Its keys keep their order (a dict's, or the text's)."""
         try:
-            text = document if isinstance(document, str) else json.dumps(document, ensure_ascii=False)
+            text = (
+                document if isinstance(document, str) else json.dumps(document, ensure_ascii=False)
+            )
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"the CDL document cannot be written as JSON: {exc}") from exc
         row = self._client._one(
