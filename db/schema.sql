@@ -849,7 +849,10 @@ COMMENT ON FUNCTION cdl._json_remove(doc json, keys text[]) IS 'The object doc w
 CREATE FUNCTION cdl._json_set(doc json, keys text[], new_value json) RETURNS json
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'cdl', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+DECLARE
+    result json;
 BEGIN
     IF cardinality(keys) = 0 THEN
         RETURN new_value;
@@ -857,15 +860,20 @@ BEGIN
     IF json_typeof(doc) IS DISTINCT FROM 'object' THEN
         doc := '{}';
     END IF;
-    -- a key that is there keeps its place; a new one goes to the end
-    RETURN (WITH m AS (SELECT e.key, e.value, e.n FROM json_each(doc) WITH ORDINALITY AS e (key, value, n))
-            SELECT json_object_agg(s.key, s.value ORDER BY s.n)
-            FROM (SELECT m.key, CASE WHEN m.key = keys[1] THEN cdl._json_set(m.value, keys[2:], new_value)
-                                     ELSE m.value END AS value, m.n
-                  FROM m
-                  UNION ALL
-                  SELECT keys[1], cdl._json_set(NULL, keys[2:], new_value), 9223372036854775807
-                  WHERE NOT EXISTS (SELECT FROM m WHERE m.key = keys[1])) AS s);
+    -- a key that is there keeps its place (the usual case: one pass) ...
+    SELECT CASE WHEN bool_or(e.key = keys[1]) THEN json_object_agg(e.key,
+               CASE WHEN e.key <> keys[1] THEN e.value
+                    WHEN cardinality(keys) = 1 THEN new_value
+                    ELSE cdl._json_set(e.value, keys[2:], new_value) END ORDER BY e.n) END
+    INTO result
+    FROM json_each(doc) WITH ORDINALITY AS e (key, value, n);
+    IF result IS NULL THEN  -- ... and a new one goes to the end
+        SELECT json_object_agg(s.key, s.value ORDER BY s.n) INTO result
+        FROM (SELECT e.key, e.value, e.n FROM json_each(doc) WITH ORDINALITY AS e (key, value, n)
+              UNION ALL
+              SELECT keys[1], cdl._json_set(NULL, keys[2:], new_value), 9223372036854775807) AS s;
+    END IF;
+    RETURN result;
 END
 $$;
 
@@ -894,6 +902,7 @@ COMMENT ON FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) IS 
 CREATE FUNCTION cdl._lock_character(name text, sections text[] DEFAULT '{}'::text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 BEGIN
     -- every write locks the character row first: writes to one character are serialized.
@@ -909,13 +918,15 @@ BEGIN
     END IF;
     doc := '{}';
     ordered := '{}';
-    IF sections IS NULL OR sections <> '{}' THEN
+    IF sections IS NULL THEN
+        doc := cdl._stored_cdl(character_id);
+        ordered := cdl._stored_text(character_id);
+    ELSIF sections <> '{}' THEN  -- a statement of its own, so that its plan looks up these rows only
         SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}'),
                coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
         INTO doc, ordered
         FROM cdl.character_sections AS s
-        WHERE s.character_id = _lock_character.character_id
-          AND (_lock_character.sections IS NULL OR s.section = ANY (_lock_character.sections));
+        WHERE s.character_id = _lock_character.character_id AND s.section = ANY (_lock_character.sections);
     END IF;
 END
 $$;
@@ -1328,10 +1339,21 @@ DECLARE
 BEGIN
     IF cardinality(prefix) > 0 AND (jsonb_typeof(old_node) <> 'object' OR old_node = '{}')
        AND (jsonb_typeof(new_value) <> 'object' OR new_value = '{}') THEN
-        -- a leaf for a leaf, the usual field write: the same one row, its definition known
-        old_paths := ARRAY[cdl._path_text(prefix)];
-        new_paths := old_paths;
-        new_values := ARRAY[new_value];
+        -- a leaf for a leaf, the usual field write: the same one row (the document mirrors
+        -- the rows), its definition known; nothing to do when the row holds it already
+        UPDATE cdl.character_field_values AS v
+        SET string_value = CASE jsonb_typeof(new_value) WHEN 'string' THEN new_value #>> '{}' END,
+            number_value = CASE jsonb_typeof(new_value) WHEN 'number' THEN new_value::numeric END,
+            boolean_value = CASE jsonb_typeof(new_value) WHEN 'boolean' THEN new_value::boolean END,
+            json_value = CASE WHEN jsonb_typeof(new_value) IN ('array', 'object', 'null') THEN new_value END,
+            confidence = p_confidence, source = p_source, is_public = p_is_public, updated_at = now()
+        WHERE v.character_id = p_character_id
+          AND v.field_definition_id = (SELECT d.id FROM cdl.character_field_definitions AS d
+                                       WHERE d.path_keys = prefix)
+          AND (cdl._value_jsonb(v.string_value, v.number_value, v.boolean_value, v.json_value),
+               v.confidence, v.is_public) IS DISTINCT FROM (new_value, p_confidence, p_is_public);
+        GET DIAGNOSTICS written = ROW_COUNT;
+        RETURN written;
     ELSE
         -- what the character holds at and around prefix now (the document mirrors the rows) ...
         SELECT coalesce(array_agg(p), '{}') INTO old_paths
@@ -1458,54 +1480,40 @@ ALTER FUNCTION cdl._required_literal(pattern text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._required_literal(pattern text) IS 'Text (lower case, ASCII) that every match of the regex contains, to skip the regex cheaply.';
 
-CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[] DEFAULT '{}'::text[], sections text[] DEFAULT NULL::text[]) RETURNS void
+CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[] DEFAULT '{}'::text[], written text[] DEFAULT NULL::text[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
-    derive boolean := false;
-    present text[];
-    sources text[] := ARRAY['metadata', 'identity', 'name', 'archetype'];  -- what _derived_columns reads
+    derive boolean;
     now_ts timestamptz := clock_timestamp();
     has_text boolean;
     due boolean;
 BEGIN
-    -- the caller holds the character's lock. The CDL first, a row per top-level section:
-    -- only the named sections (all when NULL) are written, and only when they changed. The
-    -- text keeps the order of the keys; a whole CDL places the sections in its order, a new
-    -- section of a field write goes last
+    -- the caller holds the character's lock. The CDL first
     IF new_cdl IS NOT NULL THEN
-        present := ARRAY(SELECT json_object_keys(new_cdl));
-        IF _save_document.sections IS NULL OR NOT present @> _save_document.sections THEN
-            DELETE FROM cdl.character_sections AS s
-            WHERE s.character_id = p_character_id
-              AND (_save_document.sections IS NULL OR s.section = ANY (_save_document.sections))
-              AND NOT s.section = ANY (present);
-        END IF;
-        INSERT INTO cdl.character_sections AS s (character_id, section, position, content, ordered)
-        SELECT p_character_id, e.key,
-               CASE WHEN _save_document.sections IS NULL THEN e.n
-                    ELSE (SELECT coalesce(max(x.position), 0) + 1 FROM cdl.character_sections AS x
-                          WHERE x.character_id = p_character_id) END,
-               e.value::jsonb, e.value
-        FROM json_each(new_cdl) WITH ORDINALITY AS e (key, value, n)
-        WHERE _save_document.sections IS NULL OR e.key = ANY (_save_document.sections)
-        ON CONFLICT (character_id, section) DO UPDATE
-        SET content = EXCLUDED.content, ordered = EXCLUDED.ordered,
-            position = CASE WHEN _save_document.sections IS NULL THEN EXCLUDED.position ELSE s.position END
-        WHERE s.ordered::text IS DISTINCT FROM EXCLUDED.ordered::text
-           OR (_save_document.sections IS NULL AND s.position <> EXCLUDED.position);
-        derive := _save_document.sections IS NULL OR _save_document.sections && sources;
+        PERFORM cdl._save_sections(p_character_id, new_cdl, written);
     END IF;
-    -- the columns that come from the CDL, when a section they come from was written
-    UPDATE cdl.characters AS c
-    SET name = coalesce(d.name, c.name),
-        occupation = CASE WHEN derive THEN d.occupation ELSE c.occupation END,
-        description = CASE WHEN derive THEN d.description ELSE c.description END,
-        archetype = coalesce(d.archetype, c.archetype),
-        updated_at = now()
-    FROM cdl._derived_columns(CASE WHEN derive THEN cdl._stored_cdl(p_character_id, sources) END) AS d
-    WHERE c.id = p_character_id;
+    -- the columns that come from the CDL, when a path they come from was written (the paths
+    -- _derived_columns reads: metadata.name, identity.name, name, identity.occupation,
+    -- identity.description, identity.archetype, metadata.archetype, archetype)
+    derive := new_cdl IS NOT NULL AND (written IS NULL OR CASE written[1]
+        WHEN 'name' THEN true
+        WHEN 'archetype' THEN true
+        WHEN 'metadata' THEN cardinality(written) = 1 OR written[2] IN ('name', 'archetype')
+        WHEN 'identity' THEN cardinality(written) = 1
+                             OR written[2] IN ('name', 'occupation', 'description', 'archetype')
+        ELSE false END);
+    IF derive THEN
+        UPDATE cdl.characters AS c
+        SET name = coalesce(d.name, c.name), occupation = d.occupation, description = d.description,
+            archetype = coalesce(d.archetype, c.archetype), updated_at = now()
+        FROM cdl._derived_columns(cdl._stored_cdl(p_character_id, ARRAY['metadata', 'identity', 'name',
+                                                                        'archetype'])) AS d
+        WHERE c.id = p_character_id;
+    ELSE
+        UPDATE cdl.characters AS c SET updated_at = now() WHERE c.id = p_character_id;
+    END IF;
     IF cardinality(parts) > 0 THEN
         UPDATE cdl.character_documents AS d
         SET lists = d.lists || (SELECT jsonb_object_agg(p, cdl._document_part(p_character_id, p))
@@ -1527,9 +1535,52 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], sections text[]) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], sections text[]) IS 'Bring the stored character up to date after a write: the named sections of its CDL from new_cdl, json in the order to keep (all of it when sections is NULL; none when new_cdl is NULL), the columns derived from them, the named lists, and the rendered text (dropped when it was rendered less than a second ago). Called by every write, in its transaction, holding the character''s lock.';
+COMMENT ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) IS 'Bring the stored character up to date after a write: its CDL from new_cdl, json in the order to keep (all of it, or only the section of the field path written; none when new_cdl is NULL), the columns derived from what was written, the named lists, and the rendered text (dropped when it was rendered less than a second ago). Called by every write, in its transaction, holding the character''s lock.';
+
+CREATE FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+DECLARE
+    section_text json;
+BEGIN
+    -- a row per top-level section, its text in the order to keep and its jsonb (parsed from
+    -- that text: the two hold the same). A field write rewrites its own section only; a new
+    -- section goes last
+    IF written IS NOT NULL THEN
+        section_text := new_cdl -> written[1];
+        IF section_text IS NULL THEN
+            DELETE FROM cdl.character_sections AS s
+            WHERE s.character_id = p_character_id AND s.section = written[1];
+            RETURN;
+        END IF;
+        UPDATE cdl.character_sections AS s SET content = section_text::jsonb, ordered = section_text
+        WHERE s.character_id = p_character_id AND s.section = written[1];
+        IF NOT FOUND THEN
+            INSERT INTO cdl.character_sections (character_id, section, position, content, ordered)
+            SELECT p_character_id, written[1], coalesce(max(s.position), 0) + 1, section_text::jsonb, section_text
+            FROM cdl.character_sections AS s WHERE s.character_id = p_character_id;
+        END IF;
+        RETURN;
+    END IF;
+    -- a whole CDL: its sections in its order, each row written only when it changed
+    DELETE FROM cdl.character_sections AS s
+    WHERE s.character_id = p_character_id AND NOT s.section = ANY (ARRAY(SELECT json_object_keys(new_cdl)));
+    INSERT INTO cdl.character_sections AS s (character_id, section, position, content, ordered)
+    SELECT p_character_id, e.key, e.n, e.value::jsonb, e.value
+    FROM json_each(new_cdl) WITH ORDINALITY AS e (key, value, n)
+    ON CONFLICT (character_id, section) DO UPDATE
+    SET content = EXCLUDED.content, ordered = EXCLUDED.ordered, position = EXCLUDED.position
+    WHERE s.ordered::text IS DISTINCT FROM EXCLUDED.ordered::text OR s.position <> EXCLUDED.position;
+END
+$$;
+
+ALTER FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) IS 'Store the CDL new_cdl (json in the order to keep) of a locked character, a row per top-level section: all of it, or for a field write at the path written its section only (absent from new_cdl: removed).';
 
 CREATE FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) RETURNS TABLE(character_id bigint, source text, match_path text, snippet text, rank real)
     LANGUAGE plpgsql STABLE
@@ -1688,6 +1739,21 @@ DECLARE
     depth integer;
     missing text;
 BEGIN
+    IF cardinality(prefix) BETWEEN 1 AND 32 AND (jsonb_typeof(doc) <> 'object' OR doc = '{}') THEN
+        -- a leaf, the usual field write: its own definition, and nothing required below it
+        PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, doc)
+        FROM cdl.character_field_definitions AS d
+        WHERE d.path_keys = prefix AND NOT d.is_inferred;
+        SELECT d.field_path INTO missing
+        FROM cdl.character_field_definitions AS d
+        WHERE d.is_required AND NOT d.is_inferred
+          AND cardinality(d.path_keys) > cardinality(prefix) AND d.path_keys[1:cardinality(prefix)] = prefix
+        LIMIT 1;
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'field % is required', missing USING ERRCODE = 'CD001';
+        END IF;
+        RETURN;
+    END IF;
     SELECT max(cardinality(n.path)) INTO depth FROM cdl._nodes(prefix, doc) AS n;
     IF depth > 32 THEN
         RAISE EXCEPTION 'CDL is nested % levels deep; at most 32 are allowed', depth
@@ -2732,7 +2798,7 @@ BEGIN
     END IF;
     PERFORM cdl._validate_nodes(keys, NULL);  -- a required field cannot go
     removed := cdl._replace_fields(target.character_id, keys, target.doc, NULL, 'manual');
-    PERFORM cdl._save_document(target.character_id, cdl._json_remove(target.ordered, keys), '{}', keys[1:1]);
+    PERFORM cdl._save_document(target.character_id, cdl._json_remove(target.ordered, keys), '{}', keys);
     RETURN removed;
 END
 $$;
@@ -3051,7 +3117,7 @@ BEGIN
         -- in the section's text, a key that is there keeps its place and a new one goes last
         PERFORM cdl._save_document(target.character_id,
             json_build_object(keys[1], cdl._json_set(target.ordered -> keys[1], keys[2:], field_value::json)),
-            '{}', keys[1:1]);
+            '{}', keys);
     END IF;
     RETURN changed;
 END
@@ -6604,7 +6670,9 @@ REVOKE ALL ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[],
 
 REVOKE ALL ON FUNCTION cdl._required_literal(pattern text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], sections text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) FROM PUBLIC;
 

@@ -62,7 +62,7 @@ SELECT functions_are('cdl', ARRAY[
     '_log_field_change', '_match_lists', '_nodes', '_parse_path', '_path_text', '_placeholders',
     '_regex_escape', '_regex_problem', '_register_definitions', '_render', '_render_document',
     '_replace_fields', '_required_literal',
-    '_save_document', '_search', '_start', '_step', '_store_cdl', '_stored_cdl', '_stored_text', '_validate_nodes',
+    '_save_document', '_save_sections', '_search', '_start', '_step', '_store_cdl', '_stored_cdl', '_stored_text', '_validate_nodes',
     '_value_jsonb', '_version_snapshot', '_wf_action', '_wf_fail', '_wf_patterns',
     '_wf_strings', '_workflow_candidates', '_workflow_regexes', 'archive_character',
     'cancel_workflow_instance', 'check_workflow_triggers', 'create_character_version',

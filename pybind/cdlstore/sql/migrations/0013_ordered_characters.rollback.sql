@@ -4,6 +4,7 @@ DROP FUNCTION IF EXISTS cdl.diff_character_versions(text, integer, integer);
 DROP FUNCTION IF EXISTS cdl._import_character(jsonb, json, varchar, varchar);
 DROP FUNCTION IF EXISTS cdl._lock_character(text, text[]);
 DROP FUNCTION IF EXISTS cdl._save_document(bigint, json, text[], text[]);
+DROP FUNCTION IF EXISTS cdl._save_sections(bigint, json, text[]);
 DROP FUNCTION IF EXISTS cdl._store_cdl(bigint, jsonb, json, varchar);
 DROP FUNCTION IF EXISTS cdl._stored_text(bigint, text[]);
 DROP FUNCTION IF EXISTS cdl._json_ordered(json, integer);

@@ -191,7 +191,10 @@ RETURNS json
 LANGUAGE plpgsql
 IMMUTABLE PARALLEL SAFE
 SET search_path = cdl, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
 AS $$
+DECLARE
+    result json;
 BEGIN
     IF cardinality(keys) = 0 THEN
         RETURN new_value;
@@ -199,15 +202,20 @@ BEGIN
     IF json_typeof(doc) IS DISTINCT FROM 'object' THEN
         doc := '{}';
     END IF;
-    -- a key that is there keeps its place; a new one goes to the end
-    RETURN (WITH m AS (SELECT e.key, e.value, e.n FROM json_each(doc) WITH ORDINALITY AS e (key, value, n))
-            SELECT json_object_agg(s.key, s.value ORDER BY s.n)
-            FROM (SELECT m.key, CASE WHEN m.key = keys[1] THEN cdl._json_set(m.value, keys[2:], new_value)
-                                     ELSE m.value END AS value, m.n
-                  FROM m
-                  UNION ALL
-                  SELECT keys[1], cdl._json_set(NULL, keys[2:], new_value), 9223372036854775807
-                  WHERE NOT EXISTS (SELECT FROM m WHERE m.key = keys[1])) AS s);
+    -- a key that is there keeps its place (the usual case: one pass) ...
+    SELECT CASE WHEN bool_or(e.key = keys[1]) THEN json_object_agg(e.key,
+               CASE WHEN e.key <> keys[1] THEN e.value
+                    WHEN cardinality(keys) = 1 THEN new_value
+                    ELSE cdl._json_set(e.value, keys[2:], new_value) END ORDER BY e.n) END
+    INTO result
+    FROM json_each(doc) WITH ORDINALITY AS e (key, value, n);
+    IF result IS NULL THEN  -- ... and a new one goes to the end
+        SELECT json_object_agg(s.key, s.value ORDER BY s.n) INTO result
+        FROM (SELECT e.key, e.value, e.n FROM json_each(doc) WITH ORDINALITY AS e (key, value, n)
+              UNION ALL
+              SELECT keys[1], cdl._json_set(NULL, keys[2:], new_value), 9223372036854775807) AS s;
+    END IF;
+    RETURN result;
 END
 $$;
 

@@ -6,6 +6,7 @@ CREATE OR REPLACE FUNCTION cdl._lock_character(
 RETURNS record
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
 AS $$
 BEGIN
     -- every write locks the character row first: writes to one character are serialized.
@@ -21,13 +22,15 @@ BEGIN
     END IF;
     doc := '{}';
     ordered := '{}';
-    IF sections IS NULL OR sections <> '{}' THEN
+    IF sections IS NULL THEN
+        doc := cdl._stored_cdl(character_id);
+        ordered := cdl._stored_text(character_id);
+    ELSIF sections <> '{}' THEN  -- a statement of its own, so that its plan looks up these rows only
         SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}'),
                coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
         INTO doc, ordered
         FROM cdl.character_sections AS s
-        WHERE s.character_id = _lock_character.character_id
-          AND (_lock_character.sections IS NULL OR s.section = ANY (_lock_character.sections));
+        WHERE s.character_id = _lock_character.character_id AND s.section = ANY (_lock_character.sections);
     END IF;
 END
 $$;
@@ -190,56 +193,87 @@ $$;
 COMMENT ON FUNCTION cdl._render_document(bigint) IS
     'The whole character as get_character_complete returns it, built from its tables.';
 
+CREATE OR REPLACE FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
+AS $$
+DECLARE
+    section_text json;
+BEGIN
+    -- a row per top-level section, its text in the order to keep and its jsonb (parsed from
+    -- that text: the two hold the same). A field write rewrites its own section only; a new
+    -- section goes last
+    IF written IS NOT NULL THEN
+        section_text := new_cdl -> written[1];
+        IF section_text IS NULL THEN
+            DELETE FROM cdl.character_sections AS s
+            WHERE s.character_id = p_character_id AND s.section = written[1];
+            RETURN;
+        END IF;
+        UPDATE cdl.character_sections AS s SET content = section_text::jsonb, ordered = section_text
+        WHERE s.character_id = p_character_id AND s.section = written[1];
+        IF NOT FOUND THEN
+            INSERT INTO cdl.character_sections (character_id, section, position, content, ordered)
+            SELECT p_character_id, written[1], coalesce(max(s.position), 0) + 1, section_text::jsonb, section_text
+            FROM cdl.character_sections AS s WHERE s.character_id = p_character_id;
+        END IF;
+        RETURN;
+    END IF;
+    -- a whole CDL: its sections in its order, each row written only when it changed
+    DELETE FROM cdl.character_sections AS s
+    WHERE s.character_id = p_character_id AND NOT s.section = ANY (ARRAY(SELECT json_object_keys(new_cdl)));
+    INSERT INTO cdl.character_sections AS s (character_id, section, position, content, ordered)
+    SELECT p_character_id, e.key, e.n, e.value::jsonb, e.value
+    FROM json_each(new_cdl) WITH ORDINALITY AS e (key, value, n)
+    ON CONFLICT (character_id, section) DO UPDATE
+    SET content = EXCLUDED.content, ordered = EXCLUDED.ordered, position = EXCLUDED.position
+    WHERE s.ordered::text IS DISTINCT FROM EXCLUDED.ordered::text OR s.position <> EXCLUDED.position;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._save_sections(bigint, json, text[]) IS
+    'Store the CDL new_cdl (json in the order to keep) of a locked character, a row per '
+    'top-level section: all of it, or for a field write at the path written its section only '
+    '(absent from new_cdl: removed).';
+
 CREATE OR REPLACE FUNCTION cdl._save_document(
-    p_character_id bigint, new_cdl json, parts text[] DEFAULT '{}', sections text[] DEFAULT NULL)
+    p_character_id bigint, new_cdl json, parts text[] DEFAULT '{}', written text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
-    derive boolean := false;
-    present text[];
-    sources text[] := ARRAY['metadata', 'identity', 'name', 'archetype'];  -- what _derived_columns reads
+    derive boolean;
     now_ts timestamptz := clock_timestamp();
     has_text boolean;
     due boolean;
 BEGIN
-    -- the caller holds the character's lock. The CDL first, a row per top-level section:
-    -- only the named sections (all when NULL) are written, and only when they changed. The
-    -- text keeps the order of the keys; a whole CDL places the sections in its order, a new
-    -- section of a field write goes last
+    -- the caller holds the character's lock. The CDL first
     IF new_cdl IS NOT NULL THEN
-        present := ARRAY(SELECT json_object_keys(new_cdl));
-        IF _save_document.sections IS NULL OR NOT present @> _save_document.sections THEN
-            DELETE FROM cdl.character_sections AS s
-            WHERE s.character_id = p_character_id
-              AND (_save_document.sections IS NULL OR s.section = ANY (_save_document.sections))
-              AND NOT s.section = ANY (present);
-        END IF;
-        INSERT INTO cdl.character_sections AS s (character_id, section, position, content, ordered)
-        SELECT p_character_id, e.key,
-               CASE WHEN _save_document.sections IS NULL THEN e.n
-                    ELSE (SELECT coalesce(max(x.position), 0) + 1 FROM cdl.character_sections AS x
-                          WHERE x.character_id = p_character_id) END,
-               e.value::jsonb, e.value
-        FROM json_each(new_cdl) WITH ORDINALITY AS e (key, value, n)
-        WHERE _save_document.sections IS NULL OR e.key = ANY (_save_document.sections)
-        ON CONFLICT (character_id, section) DO UPDATE
-        SET content = EXCLUDED.content, ordered = EXCLUDED.ordered,
-            position = CASE WHEN _save_document.sections IS NULL THEN EXCLUDED.position ELSE s.position END
-        WHERE s.ordered::text IS DISTINCT FROM EXCLUDED.ordered::text
-           OR (_save_document.sections IS NULL AND s.position <> EXCLUDED.position);
-        derive := _save_document.sections IS NULL OR _save_document.sections && sources;
+        PERFORM cdl._save_sections(p_character_id, new_cdl, written);
     END IF;
-    -- the columns that come from the CDL, when a section they come from was written
-    UPDATE cdl.characters AS c
-    SET name = coalesce(d.name, c.name),
-        occupation = CASE WHEN derive THEN d.occupation ELSE c.occupation END,
-        description = CASE WHEN derive THEN d.description ELSE c.description END,
-        archetype = coalesce(d.archetype, c.archetype),
-        updated_at = now()
-    FROM cdl._derived_columns(CASE WHEN derive THEN cdl._stored_cdl(p_character_id, sources) END) AS d
-    WHERE c.id = p_character_id;
+    -- the columns that come from the CDL, when a path they come from was written (the paths
+    -- _derived_columns reads: metadata.name, identity.name, name, identity.occupation,
+    -- identity.description, identity.archetype, metadata.archetype, archetype)
+    derive := new_cdl IS NOT NULL AND (written IS NULL OR CASE written[1]
+        WHEN 'name' THEN true
+        WHEN 'archetype' THEN true
+        WHEN 'metadata' THEN cardinality(written) = 1 OR written[2] IN ('name', 'archetype')
+        WHEN 'identity' THEN cardinality(written) = 1
+                             OR written[2] IN ('name', 'occupation', 'description', 'archetype')
+        ELSE false END);
+    IF derive THEN
+        UPDATE cdl.characters AS c
+        SET name = coalesce(d.name, c.name), occupation = d.occupation, description = d.description,
+            archetype = coalesce(d.archetype, c.archetype), updated_at = now()
+        FROM cdl._derived_columns(cdl._stored_cdl(p_character_id, ARRAY['metadata', 'identity', 'name',
+                                                                        'archetype'])) AS d
+        WHERE c.id = p_character_id;
+    ELSE
+        UPDATE cdl.characters AS c SET updated_at = now() WHERE c.id = p_character_id;
+    END IF;
     IF cardinality(parts) > 0 THEN
         UPDATE cdl.character_documents AS d
         SET lists = d.lists || (SELECT jsonb_object_agg(p, cdl._document_part(p_character_id, p))
@@ -262,11 +296,11 @@ END
 $$;
 
 COMMENT ON FUNCTION cdl._save_document(bigint, json, text[], text[]) IS
-    'Bring the stored character up to date after a write: the named sections of its CDL from '
-    'new_cdl, json in the order to keep (all of it when sections is NULL; none when new_cdl is '
-    'NULL), the columns derived '
-    'from them, the named lists, and the rendered text (dropped when it was rendered less than '
-    'a second ago). Called by every write, in its transaction, holding the character''s lock.';
+    'Bring the stored character up to date after a write: its CDL from new_cdl, json in the '
+    'order to keep (all of it, or only the section of the field path written; none when new_cdl '
+    'is NULL), the columns derived from what was written, the named lists, and the rendered '
+    'text (dropped when it was rendered less than a second ago). Called by every write, in its '
+    'transaction, holding the character''s lock.';
 
 CREATE OR REPLACE FUNCTION cdl.render_character_documents(max_count integer DEFAULT 1000)
 RETURNS integer
@@ -644,7 +678,7 @@ BEGIN
         -- in the section's text, a key that is there keeps its place and a new one goes last
         PERFORM cdl._save_document(target.character_id,
             json_build_object(keys[1], cdl._json_set(target.ordered -> keys[1], keys[2:], field_value::json)),
-            '{}', keys[1:1]);
+            '{}', keys);
     END IF;
     RETURN changed;
 END
@@ -673,7 +707,7 @@ BEGIN
     END IF;
     PERFORM cdl._validate_nodes(keys, NULL);  -- a required field cannot go
     removed := cdl._replace_fields(target.character_id, keys, target.doc, NULL, 'manual');
-    PERFORM cdl._save_document(target.character_id, cdl._json_remove(target.ordered, keys), '{}', keys[1:1]);
+    PERFORM cdl._save_document(target.character_id, cdl._json_remove(target.ordered, keys), '{}', keys);
     RETURN removed;
 END
 $$;
