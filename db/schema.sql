@@ -629,6 +629,32 @@ ALTER FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups t
 
 COMMENT ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) IS 'Run a workflow''s extractors in file order over base, each followed by its validation rules; rejected says why a reject rule stopped the workflow.';
 
+CREATE FUNCTION cdl._field_place(p_character_id bigint, keys text[]) RETURNS integer[]
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    node json;
+    place integer[];
+    n integer;
+BEGIN
+    SELECT ARRAY[s.position], s.ordered INTO place, node
+    FROM cdl.character_sections AS s WHERE s.character_id = p_character_id AND s.section = keys[1];
+    FOR i IN 2 .. cardinality(keys) LOOP
+        SELECT e.n, e.value INTO n, node
+        FROM json_each(CASE WHEN json_typeof(node) = 'object' THEN node ELSE '{}' END)
+             WITH ORDINALITY AS e (key, value, n)
+        WHERE e.key = keys[i];
+        place := place || n;
+    END LOOP;
+    RETURN place;
+END
+$$;
+
+ALTER FUNCTION cdl._field_place(p_character_id bigint, keys text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._field_place(p_character_id bigint, keys text[]) IS 'Where a field stands in its character''s document order: the place of each key on its path (sorting by it gives the order the character was written in).';
+
 CREATE FUNCTION cdl._field_type(section text) RETURNS cdl.field_type_enum
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
@@ -1582,7 +1608,7 @@ ALTER FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written t
 
 COMMENT ON FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) IS 'Store the CDL new_cdl (json in the order to keep) of a locked character, a row per top-level section: all of it, or for a field write at the path written its section only (absent from new_cdl: removed).';
 
-CREATE FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) RETURNS TABLE(character_id bigint, source text, match_path text, snippet text, rank real)
+CREATE FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) RETURNS TABLE(character_id bigint, source text, match_path text, snippet text, rank real, place integer[])
     LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
@@ -1597,11 +1623,14 @@ BEGIN
             USING ERRCODE = 'CD001';
     END IF;
     tsq := websearch_to_tsquery('english', query);
+    -- equal ranks: fields in their character's document order, then the rest by path
     RETURN QUERY
     SELECT m.character_id, m.source, m.match_path,
-           ts_headline('english', m.body, tsq, 'MaxWords=20, MinWords=8, MaxFragments=1'), m.rank
+           ts_headline('english', m.body, tsq, 'MaxWords=20, MinWords=8, MaxFragments=1'), m.rank, m.place
     FROM (
-        SELECT v.character_id, 'field'::text AS source, d.field_path AS match_path,
+        SELECT r.*, CASE WHEN r.keys IS NOT NULL THEN cdl._field_place(r.character_id, r.keys) END AS place
+        FROM (
+        SELECT v.character_id, 'field'::text AS source, d.field_path AS match_path, d.path_keys AS keys,
                v.string_value AS body,
                ts_rank(to_tsvector('english'::regconfig, v.string_value), tsq) AS rank
         FROM cdl.character_field_values v
@@ -1609,26 +1638,27 @@ BEGIN
         WHERE to_tsvector('english'::regconfig, v.string_value) @@ tsq
           AND (p_character_id IS NULL OR v.character_id = p_character_id)
         UNION ALL
-        SELECT k.character_id, 'knowledge', k.knowledge_type || '.' || k.knowledge_key, k.content,
+        SELECT k.character_id, 'knowledge', k.knowledge_type || '.' || k.knowledge_key, NULL, k.content,
                ts_rank(k.search_vector, tsq)
         FROM cdl.character_knowledge k
         WHERE k.search_vector @@ tsq AND (p_character_id IS NULL OR k.character_id = p_character_id)
         UNION ALL
-        SELECT p.character_id, 'communication_pattern', p.pattern_type || '.' || p.pattern_name,
+        SELECT p.character_id, 'communication_pattern', p.pattern_type || '.' || p.pattern_name, NULL,
                p.pattern_value, ts_rank(to_tsvector('english'::regconfig, p.pattern_value), tsq)
         FROM cdl.communication_patterns p
         WHERE to_tsvector('english'::regconfig, p.pattern_value) @@ tsq
           AND (p_character_id IS NULL OR p.character_id = p_character_id)
         ORDER BY rank DESC, match_path
         LIMIT max_results
+        ) AS r
     ) AS m
-    ORDER BY m.rank DESC, m.match_path;
+    ORDER BY m.rank DESC, m.character_id, m.place NULLS LAST, m.match_path;
 END
 $$;
 
 ALTER FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) IS 'Ranked full-text matches in string field values, knowledge and communication patterns.';
+COMMENT ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) IS 'Ranked full-text matches in string field values, knowledge and communication patterns; equal ranks list a character''s fields in its document order (place), then the rest by path.';
 
 CREATE FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) RETURNS bigint
     LANGUAGE plpgsql
@@ -3038,7 +3068,7 @@ BEGIN
           JOIN cdl.characters c ON c.id = s.character_id
           WHERE search_characters.status IS NULL
              OR c.status = search_characters.status::cdl.character_status_enum
-          ORDER BY c.id, s.rank DESC, s.match_path) AS best
+          ORDER BY c.id, s.rank DESC, s.place NULLS LAST, s.match_path) AS best
     ORDER BY best.rank DESC, best.normalized_name
     LIMIT max_results;
 END
@@ -6619,6 +6649,8 @@ REVOKE ALL ON FUNCTION cdl._enter_state(p_instance_id bigint, from_state text, s
 REVOKE ALL ON FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text, p_character_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._field_place(p_character_id bigint, keys text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._field_type(section text) FROM PUBLIC;
 

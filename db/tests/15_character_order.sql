@@ -1,7 +1,7 @@
 -- Key order: the text form of import keeps the order of the file; field writes keep places,
 -- append new keys and keep the rest in order when one goes; rollback restores the order.
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 
 CREATE FUNCTION pg_temp.keys(doc json) RETURNS text[] LANGUAGE sql AS
     $$ SELECT ARRAY(SELECT json_object_keys(doc)) $$;
@@ -65,6 +65,14 @@ SELECT is(pg_temp.keys(pg_temp.cdl('rolf_back')), ARRAY['name', 'alpha', 'zeta']
 SELECT cdl.rollback_character('rolf_back', 1);
 SELECT is(pg_temp.keys(pg_temp.cdl('rolf_back')), ARRAY['name', 'zeta', 'alpha'], 'rollback restores the sections'' order');
 SELECT is(pg_temp.keys(pg_temp.cdl('rolf_back') -> 'zeta'), ARRAY['y', 'b'], 'and the keys'' order');
+
+-- search: equal ranks come in the character's document order
+SELECT cdl.import_character_from_json('{"name": "Sear Ch", "zeta": {"note": "a lighthouse keeper"},
+    "alpha": {"b": {"note": "a lighthouse keeper"}, "a": "a lighthouse keeper"}}');
+SELECT is(ARRAY(SELECT match_path FROM cdl.search_character_knowledge('sear_ch', 'lighthouse')),
+    ARRAY['zeta.note', 'alpha.b.note', 'alpha.a'], 'equal ranks: fields in document order');
+SELECT is((SELECT match_path FROM cdl.search_characters('lighthouse keeper') WHERE normalized_name = 'sear_ch'),
+    'zeta.note', 'the best match of a character is its first in document order');
 
 -- bad text: our error, nothing written
 CREATE TEMP TABLE before AS SELECT (SELECT count(*) FROM cdl.characters) AS n,

@@ -12,5 +12,7 @@ DROP FUNCTION IF EXISTS cdl._json_merge(json, json);
 DROP FUNCTION IF EXISTS cdl._json_set(json, text[], json);
 DROP FUNCTION IF EXISTS cdl._json_remove(json, text[]);
 DROP FUNCTION IF EXISTS cdl._json_leaves(json);
+DROP FUNCTION IF EXISTS cdl._field_place(bigint, text[]);
+DROP FUNCTION IF EXISTS cdl._search(bigint, text, integer);
 ALTER TABLE cdl.character_versions DROP COLUMN cdl_text;
 ALTER TABLE cdl.character_sections DROP COLUMN position, DROP COLUMN ordered;

@@ -33,3 +33,4 @@ DROP FUNCTION IF EXISTS cdl._save_document(bigint, jsonb, text[], text[]);
 DROP FUNCTION IF EXISTS cdl._store_cdl(bigint, jsonb, jsonb, varchar);
 DROP FUNCTION IF EXISTS cdl._deep_merge(jsonb, jsonb);
 DROP FUNCTION IF EXISTS cdl._jsonb_remove_path(jsonb, text[]);
+DROP FUNCTION IF EXISTS cdl._search(bigint, text, integer);
