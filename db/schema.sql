@@ -245,6 +245,26 @@ ALTER FUNCTION cdl._bracket_end(pattern text, start integer) OWNER TO cdlstore_o
 
 COMMENT ON FUNCTION cdl._bracket_end(pattern text, start integer) IS 'The position of the "]" that closes the bracket expression opened at start (past the end when none).';
 
+CREATE FUNCTION cdl._cdl_body(doc json) RETURNS json
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    IF json_typeof(doc -> 'character') IS DISTINCT FROM 'object' THEN
+        RETURN doc;  -- flat
+    END IF;
+    RETURN cdl._json_merge(
+        (SELECT coalesce(json_object_agg(e.key, e.value ORDER BY e.n), '{}')
+         FROM json_each(doc) WITH ORDINALITY AS e (key, value, n)
+         WHERE e.key NOT IN ('character', 'cdl_version', 'format', 'description')),
+        doc -> 'character');
+END
+$$;
+
+ALTER FUNCTION cdl._cdl_body(doc json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._cdl_body(doc json) IS 'The CDL of a document (keys written once), in order: a flat one as it is; of a wrapped or mixed one, character merged with the sections beside it (character winning, its keys first).';
+
 CREATE FUNCTION cdl._character_id(name text) RETURNS bigint
     LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
@@ -694,17 +714,9 @@ BEGIN
     -- wrapped {"cdl_version", "format", "description", "character": {...}}, possibly with more
     -- sections beside "character" (merged into it, "character" winning), or flat
     -- (ordered is character_json as text, its keys in the order to keep, each once)
-    IF jsonb_typeof(character_json -> 'character') = 'object' THEN
-        body_text := cdl._json_merge(
-            (SELECT coalesce(json_object_agg(e.key, e.value ORDER BY e.n), '{}')
-             FROM json_each(ordered) WITH ORDINALITY AS e (key, value, n)
-             WHERE e.key NOT IN ('character', 'cdl_version', 'format', 'description')),
-            ordered -> 'character');
-        body := body_text::jsonb;
-    ELSE
-        body := character_json;
-        body_text := ordered;
-    END IF;
+    body_text := cdl._cdl_body(ordered);
+    body := CASE WHEN jsonb_typeof(character_json -> 'character') = 'object' THEN body_text::jsonb
+                 ELSE character_json END;
     derived := cdl._derived_columns(body);
     IF derived.name IS NULL THEN
         RAISE EXCEPTION 'the CDL document has no name'
@@ -6627,6 +6639,8 @@ GRANT USAGE ON SCHEMA ops TO cdlstore_readonly;
 REVOKE ALL ON FUNCTION cdl._actor() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._bracket_end(pattern text, start integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._cdl_body(doc json) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._character_id(name text) FROM PUBLIC;
 

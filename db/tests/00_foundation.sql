@@ -55,7 +55,7 @@ SELECT enums_are('cdl', ARRAY[
 -- Every function of every schema: a stale overload or a forgotten helper fails here.
 SELECT functions_are('cdl', ARRAY[
     '_actor', '_character_id', '_check_field_value', '_check_label', '_check_message',
-    '_bracket_end', '_check_rules', '_create_version', '_derived_columns', '_document_part',
+    '_bracket_end', '_cdl_body', '_check_rules', '_create_version', '_derived_columns', '_document_part',
     '_enter_state', '_expire', '_extract_context', '_field_place', '_field_type', '_infer_data_type',
     '_import_character', '_json_leaves', '_json_merge', '_json_ordered', '_json_remove',
     '_json_set', '_jsonb_set_path', '_lock_character', '_lock_user', '_log',

@@ -2,6 +2,7 @@ DROP FUNCTION IF EXISTS cdl.import_character_from_json(text, varchar, varchar);
 DROP FUNCTION IF EXISTS cdl.export_character_json(text);
 DROP FUNCTION IF EXISTS cdl.diff_character_versions(text, integer, integer);
 DROP FUNCTION IF EXISTS cdl._import_character(jsonb, json, varchar, varchar);
+DROP FUNCTION IF EXISTS cdl._cdl_body(json);
 DROP FUNCTION IF EXISTS cdl._lock_character(text, text[]);
 DROP FUNCTION IF EXISTS cdl._save_document(bigint, json, text[], text[]);
 DROP FUNCTION IF EXISTS cdl._save_sections(bigint, json, text[]);

@@ -355,6 +355,28 @@ COMMENT ON FUNCTION cdl._store_cdl(bigint, jsonb, jsonb, json, varchar) IS
     'Replace the whole CDL of a locked, validated character: fields and document (new_text is '
     'new_cdl as text in the order to keep).';
 
+CREATE OR REPLACE FUNCTION cdl._cdl_body(doc json)
+RETURNS json
+LANGUAGE plpgsql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    IF json_typeof(doc -> 'character') IS DISTINCT FROM 'object' THEN
+        RETURN doc;  -- flat
+    END IF;
+    RETURN cdl._json_merge(
+        (SELECT coalesce(json_object_agg(e.key, e.value ORDER BY e.n), '{}')
+         FROM json_each(doc) WITH ORDINALITY AS e (key, value, n)
+         WHERE e.key NOT IN ('character', 'cdl_version', 'format', 'description')),
+        doc -> 'character');
+END
+$$;
+
+COMMENT ON FUNCTION cdl._cdl_body(json) IS
+    'The CDL of a document (keys written once), in order: a flat one as it is; of a wrapped or '
+    'mixed one, character merged with the sections beside it (character winning, its keys first).';
+
 CREATE OR REPLACE FUNCTION cdl._import_character(
     character_json jsonb, ordered json, import_source varchar, normalized_name varchar)
 RETURNS bigint
@@ -385,17 +407,9 @@ BEGIN
     -- wrapped {"cdl_version", "format", "description", "character": {...}}, possibly with more
     -- sections beside "character" (merged into it, "character" winning), or flat
     -- (ordered is character_json as text, its keys in the order to keep, each once)
-    IF jsonb_typeof(character_json -> 'character') = 'object' THEN
-        body_text := cdl._json_merge(
-            (SELECT coalesce(json_object_agg(e.key, e.value ORDER BY e.n), '{}')
-             FROM json_each(ordered) WITH ORDINALITY AS e (key, value, n)
-             WHERE e.key NOT IN ('character', 'cdl_version', 'format', 'description')),
-            ordered -> 'character');
-        body := body_text::jsonb;
-    ELSE
-        body := character_json;
-        body_text := ordered;
-    END IF;
+    body_text := cdl._cdl_body(ordered);
+    body := CASE WHEN jsonb_typeof(character_json -> 'character') = 'object' THEN body_text::jsonb
+                 ELSE character_json END;
     derived := cdl._derived_columns(body);
     IF derived.name IS NULL THEN
         RAISE EXCEPTION 'the CDL document has no name'
