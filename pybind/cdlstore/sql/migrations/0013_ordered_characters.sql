@@ -22,7 +22,9 @@ END
 $$;
 
 ALTER TABLE cdl.character_versions ADD COLUMN cdl_text json;
-UPDATE cdl.character_versions SET cdl_text = (snapshot -> 'cdl')::json;
+UPDATE cdl.character_versions
+SET cdl_text = (SELECT coalesce(json_object_agg(e.key, e.value::json ORDER BY e.key), '{}')
+                FROM jsonb_each(snapshot -> 'cdl') AS e);
 ALTER TABLE cdl.character_versions ALTER COLUMN cdl_text SET NOT NULL;
 
 -- functions whose signature changes, or that are gone, are dropped here; the function files
