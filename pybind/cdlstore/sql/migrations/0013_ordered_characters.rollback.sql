@@ -7,7 +7,7 @@ DROP FUNCTION IF EXISTS cdl._lock_character(text, text[]);
 DROP FUNCTION IF EXISTS cdl._save_document(bigint, json, text[], text[]);
 DROP FUNCTION IF EXISTS cdl._save_sections(bigint, json, text[]);
 DROP FUNCTION IF EXISTS cdl._store_cdl(bigint, jsonb, json, varchar);
-DROP FUNCTION IF EXISTS cdl._stored_text(bigint, text[]);
+DROP FUNCTION IF EXISTS cdl._stored_text(bigint);
 DROP FUNCTION IF EXISTS cdl._json_ordered(json, integer);
 DROP FUNCTION IF EXISTS cdl._json_merge(json, json);
 DROP FUNCTION IF EXISTS cdl._json_set(json, text[], json);
