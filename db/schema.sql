@@ -251,6 +251,26 @@ ALTER FUNCTION cdl._bracket_end(pattern text, start integer) OWNER TO cdlstore_o
 
 COMMENT ON FUNCTION cdl._bracket_end(pattern text, start integer) IS 'The position of the "]" that closes the bracket expression opened at start (past the end when none).';
 
+CREATE FUNCTION cdl._cdl_body(doc json) RETURNS json
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    IF json_typeof(doc -> 'character') IS DISTINCT FROM 'object' THEN
+        RETURN doc;  -- flat
+    END IF;
+    RETURN cdl._json_merge(
+        (SELECT coalesce(json_object_agg(e.key, e.value ORDER BY e.n), '{}')
+         FROM json_each(doc) WITH ORDINALITY AS e (key, value, n)
+         WHERE e.key NOT IN ('character', 'cdl_version', 'format', 'description')),
+        doc -> 'character');
+END
+$$;
+
+ALTER FUNCTION cdl._cdl_body(doc json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._cdl_body(doc json) IS 'The CDL of a document (keys written once), in order: a flat one as it is; of a wrapped or mixed one, character merged with the sections beside it (character winning, its keys first).';
+
 CREATE FUNCTION cdl._character_id(name text) RETURNS bigint
     LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
@@ -473,14 +493,14 @@ BEGIN
     UPDATE cdl.characters SET version_count = version_count + 1
     WHERE id = p_character_id RETURNING version_count INTO v_number;
     INSERT INTO cdl.character_versions
-        (character_id, version_number, version_name, description, snapshot, created_by)
+        (character_id, version_number, version_name, description, snapshot, cdl_text, created_by)
     SELECT p_character_id, v_number, _create_version.version_name, _create_version.description,
            jsonb_build_object('cdl', cdl._stored_cdl(c.id), 'cdl_version', c.cdl_version,
                               'file_description', c.file_description,
                               'communication_patterns', d.lists -> 'communication_patterns',
                               'response_templates', d.lists -> 'response_templates',
                               'knowledge', d.lists -> 'knowledge'),
-           cdl._actor()
+           cdl._stored_text(c.id), cdl._actor()
     FROM cdl.character_documents d JOIN cdl.characters c ON c.id = d.character_id
     WHERE d.character_id = p_character_id;
     INSERT INTO cdl.character_change_log (character_id, change_type, new_value, changed_by)
@@ -495,24 +515,6 @@ $$;
 ALTER FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) IS 'Snapshot a locked character as its next version; returns the version number.';
-
-CREATE FUNCTION cdl._deep_merge(base jsonb, winner jsonb) RETURNS jsonb
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
-    AS $$
-BEGIN
-    RETURN (SELECT coalesce(jsonb_object_agg(k.key,
-               CASE WHEN jsonb_typeof(base -> k.key) = 'object'
-                         AND jsonb_typeof(winner -> k.key) = 'object'
-                    THEN cdl._deep_merge(base -> k.key, winner -> k.key)
-                    ELSE coalesce(winner -> k.key, base -> k.key) END), '{}')
-    FROM (SELECT jsonb_object_keys(base) UNION SELECT jsonb_object_keys(winner)) AS k (key));
-END
-$$;
-
-ALTER FUNCTION cdl._deep_merge(base jsonb, winner jsonb) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._deep_merge(base jsonb, winner jsonb) IS 'Objects merged key by key; where both sides hold a non-object value, winner wins.';
 
 CREATE FUNCTION cdl._definition_call(p_function text) RETURNS text
     LANGUAGE plpgsql STABLE
@@ -731,6 +733,32 @@ ALTER FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups t
 
 COMMENT ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) IS 'Run a workflow''s extractors in file order over base, each followed by its validation rules; rejected says why a reject rule stopped the workflow.';
 
+CREATE FUNCTION cdl._field_place(p_character_id bigint, keys text[]) RETURNS integer[]
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    node json;
+    place integer[];
+    n integer;
+BEGIN
+    SELECT ARRAY[s.position], s.ordered INTO place, node
+    FROM cdl.character_sections AS s WHERE s.character_id = p_character_id AND s.section = keys[1];
+    FOR i IN 2 .. cardinality(keys) LOOP
+        SELECT e.n, e.value INTO n, node
+        FROM json_each(CASE WHEN json_typeof(node) = 'object' THEN node ELSE '{}' END)
+             WITH ORDINALITY AS e (key, value, n)
+        WHERE e.key = keys[i];
+        place := place || n;
+    END LOOP;
+    RETURN place;
+END
+$$;
+
+ALTER FUNCTION cdl._field_place(p_character_id bigint, keys text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._field_place(p_character_id bigint, keys text[]) IS 'Where a field stands in its character''s document order: the place of each key on its path (sorting by it gives the order the character was written in).';
+
 CREATE FUNCTION cdl._field_type(section text) RETURNS cdl.field_type_enum
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
@@ -741,6 +769,93 @@ $$;
 ALTER FUNCTION cdl._field_type(section text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._field_type(section text) IS 'The field type of a top section of CDL; custom when unknown.';
+
+CREATE FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $_$
+DECLARE
+    body jsonb;
+    body_text json;
+    derived record;
+    v_normalized text;
+    v_id bigint;
+    v_created boolean;
+    old_cdl jsonb;
+    changed integer;
+BEGIN
+    IF character_json IS NULL OR jsonb_typeof(character_json) <> 'object' THEN
+        RAISE EXCEPTION 'a CDL document must be a JSON object, got %',
+            coalesce(jsonb_typeof(character_json), 'NULL') USING ERRCODE = 'CD001';
+    END IF;
+    IF octet_length(character_json::text) > 4 * 1024 * 1024 THEN
+        RAISE EXCEPTION 'CDL document is % bytes; at most 4 MiB are accepted',
+            octet_length(character_json::text) USING ERRCODE = 'CD007';
+    END IF;
+    PERFORM cdl._check_key_count(character_json);
+    IF import_source IS NULL OR btrim(import_source) = '' THEN
+        RAISE EXCEPTION 'import_source must not be empty' USING ERRCODE = 'CD001';
+    END IF;
+    -- wrapped {"cdl_version", "format", "description", "character": {...}}, possibly with more
+    -- sections beside "character" (merged into it, "character" winning), or flat
+    -- (ordered is character_json as text, its keys in the order to keep, each once)
+    body_text := cdl._cdl_body(ordered);
+    body := CASE WHEN jsonb_typeof(character_json -> 'character') = 'object' THEN body_text::jsonb
+                 ELSE character_json END;
+    derived := cdl._derived_columns(body);
+    IF derived.name IS NULL THEN
+        RAISE EXCEPTION 'the CDL document has no name'
+            USING ERRCODE = 'CD001',
+                  HINT = 'Give character.metadata.name, identity.name or name as a non-empty string.';
+    END IF;
+    IF normalized_name IS NOT NULL THEN
+        IF (normalized_name !~ '^[a-z0-9_]+$' AND normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name))
+           OR length(normalized_name) > 200 THEN
+            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ or be a key normalize_name returns (at most 200 characters)',
+                quote_literal(normalized_name) USING ERRCODE = 'CD001';
+        END IF;
+        v_normalized := normalized_name;
+    ELSE
+        v_normalized := left(cdl.normalize_name(derived.name), 200);
+        IF v_normalized IS NULL THEN
+            RAISE EXCEPTION 'the name % normalizes to nothing', quote_literal(derived.name)
+                USING ERRCODE = 'CD001', HINT = 'Pass normalized_name explicitly.';
+        END IF;
+        v_normalized := cdl._check_key(v_normalized, derived.name);
+    END IF;
+    IF length(derived.name) > 200 THEN
+        RAISE EXCEPTION 'the name is % characters long; at most 200 are allowed', length(derived.name)
+            USING ERRCODE = 'CD001';
+    END IF;
+    PERFORM cdl._validate_nodes('{}', body);
+
+    INSERT INTO cdl.characters AS c
+        (name, normalized_name, archetype, cdl_version, file_description, import_source, created_by)
+    VALUES (derived.name, v_normalized, coalesce(derived.archetype, 'real_world'),
+            coalesce(left(character_json ->> 'cdl_version', 20), '1.0'),
+            CASE WHEN jsonb_typeof(character_json -> 'character') = 'object'
+                 THEN character_json ->> 'description' END,
+            import_source, cdl._actor())
+    ON CONFLICT ON CONSTRAINT characters_normalized_name_key DO UPDATE
+    SET cdl_version = EXCLUDED.cdl_version, file_description = EXCLUDED.file_description,
+        import_source = EXCLUDED.import_source
+    RETURNING c.id, (c.xmax = 0) INTO v_id, v_created;
+
+    IF v_created THEN
+        INSERT INTO cdl.character_documents (normalized_name, character_id) VALUES (v_normalized, v_id);
+    END IF;
+    old_cdl := cdl._stored_cdl(v_id);
+    changed := cdl._store_cdl(v_id, old_cdl, body, body_text, import_source);
+    INSERT INTO cdl.character_change_log (character_id, change_type, change_source, changed_by, new_value)
+    VALUES (v_id, CASE WHEN v_created THEN 'character_created' ELSE 'bulk_import' END::cdl.change_type_enum,
+            import_source, cdl._actor(), jsonb_build_object('fields_changed', changed));
+    RETURN v_id;
+END
+$_$;
+
+ALTER FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) IS 'import_character_from_json of a document given as jsonb and as text in the order to keep.';
 
 CREATE FUNCTION cdl._infer_data_type(value jsonb) RETURNS cdl.data_type_enum
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -770,23 +885,138 @@ ALTER FUNCTION cdl._instance_id(p_user_id text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._instance_id(p_user_id text) IS 'A new workflow instance id that routes to the shard of its user (low 10 bits: hash of user_id).';
 
-CREATE FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[]) RETURNS jsonb
+CREATE FUNCTION cdl._json_leaves(doc json) RETURNS TABLE(path text, value json, place integer[])
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    -- place: the position of each key on the way down; sorting by it gives the document order
+    WITH RECURSIVE t (keys, value, place) AS (
+        SELECT '{}'::text[], doc, '{}'::integer[]
+        UNION ALL
+        SELECT t.keys || e.key, e.value, t.place || e.n::integer
+        FROM t
+        CROSS JOIN LATERAL json_each(
+            CASE WHEN json_typeof(t.value) = 'object' THEN t.value ELSE '{}' END)
+            WITH ORDINALITY AS e (key, value, n)
+    )
+    SELECT cdl._path_text(t.keys), t.value, t.place
+    FROM t
+    WHERE cardinality(t.keys) > 0
+      AND (json_typeof(t.value) <> 'object' OR t.value::text ~ '^\s*\{\s*\}\s*$')
+$_$;
+
+ALTER FUNCTION cdl._json_leaves(doc json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._json_leaves(doc json) IS 'The leaves of a CDL text (as cdl._nodes has them) with their dot paths, each with its place in the document order.';
+
+CREATE FUNCTION cdl._json_merge(base json, winner json) RETURNS json
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
-    doc := doc #- keys;
-    FOR i IN REVERSE cardinality(keys) - 1 .. 1 LOOP
-        EXIT WHEN doc #> keys[1:i] <> '{}'::jsonb;
-        doc := doc #- keys[1:i];  -- an object emptied by the removal goes too
-    END LOOP;
+    -- the keys of winner in its order, then the keys only base has, in base's order
+    RETURN (SELECT coalesce(json_object_agg(coalesce(w.key, b.key),
+               CASE WHEN json_typeof(b.value) = 'object' AND json_typeof(w.value) = 'object'
+                    THEN cdl._json_merge(b.value, w.value)
+                    ELSE coalesce(w.value, b.value) END
+               ORDER BY w.n NULLS LAST, b.n), '{}')
+            FROM json_each(winner) WITH ORDINALITY AS w (key, value, n)
+            FULL JOIN json_each(base) WITH ORDINALITY AS b (key, value, n) ON b.key = w.key);
+END
+$$;
+
+ALTER FUNCTION cdl._json_merge(base json, winner json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._json_merge(base json, winner json) IS 'Objects (keys written once) merged key by key; where both sides hold a non-object value, winner wins. Winner''s keys come first, in its order, then the keys only base has.';
+
+CREATE FUNCTION cdl._json_ordered(doc json, depth integer DEFAULT 0) RETURNS json
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    IF depth > 64 THEN
+        RAISE EXCEPTION 'CDL is nested more than 64 levels deep; at most 32 are allowed'
+            USING ERRCODE = 'CD001';
+    END IF;
+    IF json_typeof(doc) = 'object' THEN
+        -- a key written twice keeps its first place and its last value, as jsonb keeps the last
+        RETURN (SELECT coalesce(json_object_agg(e.key,
+                       CASE WHEN json_typeof(e.value) IN ('object', 'array')
+                            THEN cdl._json_ordered(e.value, depth + 1) ELSE e.value END
+                       ORDER BY e.first), '{}')
+                FROM (SELECT DISTINCT ON (m.key) m.key, m.value, min(m.n) OVER (PARTITION BY m.key) AS first
+                      FROM json_each(doc) WITH ORDINALITY AS m (key, value, n)
+                      ORDER BY m.key, m.n DESC) AS e);
+    ELSIF json_typeof(doc) = 'array' THEN
+        RETURN (SELECT coalesce(json_agg(
+                       CASE WHEN json_typeof(a.value) IN ('object', 'array')
+                            THEN cdl._json_ordered(a.value, depth + 1) ELSE a.value END
+                       ORDER BY a.n), '[]')
+                FROM json_array_elements(doc) WITH ORDINALITY AS a (value, n));
+    END IF;
     RETURN doc;
 END
 $$;
 
-ALTER FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[]) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._json_ordered(doc json, depth integer) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[]) IS 'Remove a path, and the objects that the removal leaves empty.';
+COMMENT ON FUNCTION cdl._json_ordered(doc json, depth integer) IS 'A JSON text with every object''s keys in their written order, each once: a key written twice keeps its first place and its last value (the value jsonb keeps). CD001 past 64 levels.';
+
+CREATE FUNCTION cdl._json_remove(doc json, keys text[]) RETURNS json
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    child json;
+BEGIN
+    IF cardinality(keys) > 1 THEN
+        child := cdl._json_remove(doc -> keys[1], keys[2:]);
+    END IF;
+    -- the other keys keep their order; an object emptied by the removal goes too
+    RETURN (SELECT coalesce(json_object_agg(e.key, CASE WHEN e.key = keys[1] THEN child ELSE e.value END
+                                             ORDER BY e.n), '{}')
+            FROM json_each(doc) WITH ORDINALITY AS e (key, value, n)
+            WHERE e.key <> keys[1] OR (child IS NOT NULL AND child::text <> '{}'));
+END
+$$;
+
+ALTER FUNCTION cdl._json_remove(doc json, keys text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._json_remove(doc json, keys text[]) IS 'The object doc without the path keys, the other keys in their order; objects that the removal leaves empty go too.';
+
+CREATE FUNCTION cdl._json_set(doc json, keys text[], new_value json) RETURNS json
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'cdl', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+DECLARE
+    result json;
+BEGIN
+    IF cardinality(keys) = 0 THEN
+        RETURN new_value;
+    END IF;
+    IF json_typeof(doc) IS DISTINCT FROM 'object' THEN
+        doc := '{}';
+    END IF;
+    -- a key that is there keeps its place (the usual case: one pass) ...
+    SELECT CASE WHEN bool_or(e.key = keys[1]) THEN json_object_agg(e.key,
+               CASE WHEN e.key <> keys[1] THEN e.value
+                    WHEN cardinality(keys) = 1 THEN new_value
+                    ELSE cdl._json_set(e.value, keys[2:], new_value) END ORDER BY e.n) END
+    INTO result
+    FROM json_each(doc) WITH ORDINALITY AS e (key, value, n);
+    IF result IS NULL THEN  -- ... and a new one goes to the end
+        SELECT json_object_agg(s.key, s.value ORDER BY s.n) INTO result
+        FROM (SELECT e.key, e.value, e.n FROM json_each(doc) WITH ORDINALITY AS e (key, value, n)
+              UNION ALL
+              SELECT keys[1], cdl._json_set(NULL, keys[2:], new_value), 9223372036854775807) AS s;
+    END IF;
+    RETURN result;
+END
+$$;
+
+ALTER FUNCTION cdl._json_set(doc json, keys text[], new_value json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._json_set(doc json, keys text[], new_value json) IS 'The object doc with new_value at the path keys (the missing objects on the way created): a key already there keeps its place, a new key is appended to its parent.';
 
 CREATE FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -819,9 +1049,10 @@ ALTER FUNCTION cdl._keyword_query(keywords text[]) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._keyword_query(keywords text[]) IS 'The keywords of a trigger list as one tsquery (cdl.keywords: English stems, no stop words); NULL when none.';
 
-CREATE FUNCTION cdl._lock_character(name text, sections text[] DEFAULT '{}'::text[], OUT character_id bigint, OUT doc jsonb) RETURNS record
+CREATE FUNCTION cdl._lock_character(name text, sections text[] DEFAULT '{}'::text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 BEGIN
     -- every write locks the character row first: writes to one character are serialized.
@@ -835,13 +1066,24 @@ BEGIN
         RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL')
             USING ERRCODE = 'CD002', HINT = 'Names match after normalization (cdl.normalize_name).';
     END IF;
-    doc := CASE WHEN sections = '{}' THEN '{}' ELSE cdl._stored_cdl(character_id, sections) END;
+    doc := '{}';
+    ordered := '{}';
+    IF sections IS NULL THEN
+        doc := cdl._stored_cdl(character_id);
+        ordered := cdl._stored_text(character_id);
+    ELSIF sections <> '{}' THEN  -- a statement of its own, so that its plan looks up these rows only
+        SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}'),
+               coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
+        INTO doc, ordered
+        FROM cdl.character_sections AS s
+        WHERE s.character_id = _lock_character.character_id AND s.section = ANY (_lock_character.sections);
+    END IF;
 END
 $$;
 
-ALTER FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb) IS 'Lock a character for writing; return its id and the named sections of its CDL (NULL: all of it, the default: none). CD002 when unknown.';
+COMMENT ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) IS 'Lock a character for writing; return its id and the named sections of its CDL (NULL: all of it, the default: none) as jsonb (doc) and as text in their order (ordered). CD002 when unknown.';
 
 CREATE FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) RETURNS void
     LANGUAGE sql
@@ -1338,8 +1580,7 @@ BEGIN
                 'status', c.status, 'cdl_version', c.cdl_version, 'import_source', c.import_source,
                 'version_count', c.version_count, 'created_by', c.created_by,
                 'created_at', c.created_at, 'updated_at', c.updated_at,
-                'cdl', coalesce((SELECT json_object_agg(s.section, s.content ORDER BY s.section)
-                                 FROM cdl.character_sections AS s WHERE s.character_id = c.id), '{}'),
+                'cdl', cdl._stored_text(c.id),
                 'communication_patterns', d.lists -> 'communication_patterns',
                 'response_templates', d.lists -> 'response_templates',
                 'knowledge', d.lists -> 'knowledge', 'workflows', d.lists -> 'workflows')
@@ -1367,10 +1608,21 @@ DECLARE
 BEGIN
     IF cardinality(prefix) > 0 AND (jsonb_typeof(old_node) <> 'object' OR old_node = '{}')
        AND (jsonb_typeof(new_value) <> 'object' OR new_value = '{}') THEN
-        -- a leaf for a leaf, the usual field write: the same one row, its definition known
-        old_paths := ARRAY[cdl._path_text(prefix)];
-        new_paths := old_paths;
-        new_values := ARRAY[new_value];
+        -- a leaf for a leaf, the usual field write: the same one row (the document mirrors
+        -- the rows), its definition known; nothing to do when the row holds it already
+        UPDATE cdl.character_field_values AS v
+        SET string_value = CASE jsonb_typeof(new_value) WHEN 'string' THEN new_value #>> '{}' END,
+            number_value = CASE jsonb_typeof(new_value) WHEN 'number' THEN new_value::numeric END,
+            boolean_value = CASE jsonb_typeof(new_value) WHEN 'boolean' THEN new_value::boolean END,
+            json_value = CASE WHEN jsonb_typeof(new_value) IN ('array', 'object', 'null') THEN new_value END,
+            confidence = p_confidence, source = p_source, is_public = p_is_public, updated_at = now()
+        WHERE v.character_id = p_character_id
+          AND v.field_definition_id = (SELECT d.id FROM cdl.character_field_definitions AS d
+                                       WHERE d.path_keys = prefix)
+          AND (cdl._value_jsonb(v.string_value, v.number_value, v.boolean_value, v.json_value),
+               v.confidence, v.is_public) IS DISTINCT FROM (new_value, p_confidence, p_is_public);
+        GET DIAGNOSTICS written = ROW_COUNT;
+        RETURN written;
     ELSE
         -- what the character holds at and around prefix now (the document mirrors the rows) ...
         SELECT coalesce(array_agg(p), '{}') INTO old_paths
@@ -1524,43 +1776,40 @@ ALTER FUNCTION cdl._runnable_regex(pattern text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._runnable_regex(pattern text) IS 'The expression that runs for a checked pattern (trigger, transition or field validation).';
 
-CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[] DEFAULT '{}'::text[], sections text[] DEFAULT NULL::text[]) RETURNS void
+CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[] DEFAULT '{}'::text[], written text[] DEFAULT NULL::text[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
-    derive boolean := false;
-    sources text[] := ARRAY['metadata', 'identity', 'name', 'archetype'];  -- what _derived_columns reads
+    derive boolean;
     now_ts timestamptz := clock_timestamp();
     has_text boolean;
     due boolean;
 BEGIN
-    -- the caller holds the character's lock. The CDL first, a row per top-level section:
-    -- only the named sections (all when NULL) are written, and only when they changed
+    -- the caller holds the character's lock. The CDL first
     IF new_cdl IS NOT NULL THEN
-        IF _save_document.sections IS NULL OR NOT new_cdl ?& _save_document.sections THEN
-            DELETE FROM cdl.character_sections AS s
-            WHERE s.character_id = p_character_id
-              AND (_save_document.sections IS NULL OR s.section = ANY (_save_document.sections))
-              AND NOT new_cdl ? s.section;
-        END IF;
-        INSERT INTO cdl.character_sections AS s (character_id, section, content)
-        SELECT p_character_id, e.key, e.value
-        FROM jsonb_each(new_cdl) AS e
-        WHERE _save_document.sections IS NULL OR e.key = ANY (_save_document.sections)
-        ON CONFLICT (character_id, section) DO UPDATE SET content = EXCLUDED.content
-        WHERE s.content IS DISTINCT FROM EXCLUDED.content;
-        derive := _save_document.sections IS NULL OR _save_document.sections && sources;
+        PERFORM cdl._save_sections(p_character_id, new_cdl, written);
     END IF;
-    -- the columns that come from the CDL, when a section they come from was written
-    UPDATE cdl.characters AS c
-    SET name = coalesce(d.name, c.name),
-        occupation = CASE WHEN derive THEN d.occupation ELSE c.occupation END,
-        description = CASE WHEN derive THEN d.description ELSE c.description END,
-        archetype = coalesce(d.archetype, c.archetype),
-        updated_at = now()
-    FROM cdl._derived_columns(CASE WHEN derive THEN cdl._stored_cdl(p_character_id, sources) END) AS d
-    WHERE c.id = p_character_id;
+    -- the columns that come from the CDL, when a path they come from was written (the paths
+    -- _derived_columns reads: metadata.name, identity.name, name, identity.occupation,
+    -- identity.description, identity.archetype, metadata.archetype, archetype)
+    derive := new_cdl IS NOT NULL AND (written IS NULL OR CASE written[1]
+        WHEN 'name' THEN true
+        WHEN 'archetype' THEN true
+        WHEN 'metadata' THEN cardinality(written) = 1 OR written[2] IN ('name', 'archetype')
+        WHEN 'identity' THEN cardinality(written) = 1
+                             OR written[2] IN ('name', 'occupation', 'description', 'archetype')
+        ELSE false END);
+    IF derive THEN
+        UPDATE cdl.characters AS c
+        SET name = coalesce(d.name, c.name), occupation = d.occupation, description = d.description,
+            archetype = coalesce(d.archetype, c.archetype), updated_at = now()
+        FROM cdl._derived_columns(cdl._stored_cdl(p_character_id, ARRAY['metadata', 'identity', 'name',
+                                                                        'archetype'])) AS d
+        WHERE c.id = p_character_id;
+    ELSE
+        UPDATE cdl.characters AS c SET updated_at = now() WHERE c.id = p_character_id;
+    END IF;
     IF cardinality(parts) > 0 THEN
         UPDATE cdl.character_documents AS d
         SET lists = d.lists || (SELECT jsonb_object_agg(p, cdl._document_part(p_character_id, p))
@@ -1582,11 +1831,54 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[], sections text[]) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[], sections text[]) IS 'Bring the stored character up to date after a write: the named sections of its CDL from new_cdl (all of it when sections is NULL; none when new_cdl is NULL), the columns derived from them, the named lists, and the rendered text (dropped when it was rendered less than a second ago). Called by every write, in its transaction, holding the character''s lock.';
+COMMENT ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) IS 'Bring the stored character up to date after a write: its CDL from new_cdl, json in the order to keep (all of it, or only the section of the field path written; none when new_cdl is NULL), the columns derived from what was written, the named lists, and the rendered text (dropped when it was rendered less than a second ago). Called by every write, in its transaction, holding the character''s lock.';
 
-CREATE FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) RETURNS TABLE(character_id bigint, source text, match_path text, snippet text, rank real)
+CREATE FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+DECLARE
+    section_text json;
+BEGIN
+    -- a row per top-level section, its text in the order to keep and its jsonb (parsed from
+    -- that text: the two hold the same). A field write rewrites its own section only; a new
+    -- section goes last
+    IF written IS NOT NULL THEN
+        section_text := new_cdl -> written[1];
+        IF section_text IS NULL THEN
+            DELETE FROM cdl.character_sections AS s
+            WHERE s.character_id = p_character_id AND s.section = written[1];
+            RETURN;
+        END IF;
+        UPDATE cdl.character_sections AS s SET content = section_text::jsonb, ordered = section_text
+        WHERE s.character_id = p_character_id AND s.section = written[1];
+        IF NOT FOUND THEN
+            INSERT INTO cdl.character_sections (character_id, section, position, content, ordered)
+            SELECT p_character_id, written[1], coalesce(max(s.position), 0) + 1, section_text::jsonb, section_text
+            FROM cdl.character_sections AS s WHERE s.character_id = p_character_id;
+        END IF;
+        RETURN;
+    END IF;
+    -- a whole CDL: its sections in its order, each row written only when it changed
+    DELETE FROM cdl.character_sections AS s
+    WHERE s.character_id = p_character_id AND NOT s.section = ANY (ARRAY(SELECT json_object_keys(new_cdl)));
+    INSERT INTO cdl.character_sections AS s (character_id, section, position, content, ordered)
+    SELECT p_character_id, e.key, e.n, e.value::jsonb, e.value
+    FROM json_each(new_cdl) WITH ORDINALITY AS e (key, value, n)
+    ON CONFLICT (character_id, section) DO UPDATE
+    SET content = EXCLUDED.content, ordered = EXCLUDED.ordered, position = EXCLUDED.position
+    WHERE s.ordered::text IS DISTINCT FROM EXCLUDED.ordered::text OR s.position <> EXCLUDED.position;
+END
+$$;
+
+ALTER FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) IS 'Store the CDL new_cdl (json in the order to keep) of a locked character, a row per top-level section: all of it, or for a field write at the path written its section only (absent from new_cdl: removed).';
+
+CREATE FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) RETURNS TABLE(character_id bigint, source text, match_path text, snippet text, rank real, place integer[])
     LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
@@ -1602,11 +1894,14 @@ BEGIN
             USING ERRCODE = 'CD001';
     END IF;
     tsq := websearch_to_tsquery('english', query);
+    -- equal ranks: fields in their character's document order, then the rest by path
     RETURN QUERY
     SELECT m.character_id, m.source, m.match_path,
-           ts_headline('english', m.body, tsq, 'MaxWords=20, MinWords=8, MaxFragments=1'), m.rank
+           ts_headline('english', m.body, tsq, 'MaxWords=20, MinWords=8, MaxFragments=1'), m.rank, m.place
     FROM (
-        SELECT v.character_id, 'field'::text AS source, d.field_path AS match_path,
+        SELECT r.*, CASE WHEN r.keys IS NOT NULL THEN cdl._field_place(r.character_id, r.keys) END AS place
+        FROM (
+        SELECT v.character_id, 'field'::text AS source, d.field_path AS match_path, d.path_keys AS keys,
                v.string_value AS body,
                ts_rank(to_tsvector('english'::regconfig, v.string_value), tsq) AS rank
         FROM cdl.character_field_values v
@@ -1614,26 +1909,27 @@ BEGIN
         WHERE to_tsvector('english'::regconfig, v.string_value) @@ tsq
           AND (p_character_id IS NULL OR v.character_id = p_character_id)
         UNION ALL
-        SELECT k.character_id, 'knowledge', k.knowledge_type || '.' || k.knowledge_key, k.content,
+        SELECT k.character_id, 'knowledge', k.knowledge_type || '.' || k.knowledge_key, NULL, k.content,
                ts_rank(k.search_vector, tsq)
         FROM cdl.character_knowledge k
         WHERE k.search_vector @@ tsq AND (p_character_id IS NULL OR k.character_id = p_character_id)
         UNION ALL
-        SELECT p.character_id, 'communication_pattern', p.pattern_type || '.' || p.pattern_name,
+        SELECT p.character_id, 'communication_pattern', p.pattern_type || '.' || p.pattern_name, NULL,
                p.pattern_value, ts_rank(to_tsvector('english'::regconfig, p.pattern_value), tsq)
         FROM cdl.communication_patterns p
         WHERE to_tsvector('english'::regconfig, p.pattern_value) @@ tsq
           AND (p_character_id IS NULL OR p.character_id = p_character_id)
         ORDER BY rank DESC, match_path
         LIMIT max_results
+        ) AS r
     ) AS m
-    ORDER BY m.rank DESC, m.match_path;
+    ORDER BY m.rank DESC, m.character_id, m.place NULLS LAST, m.match_path;
 END
 $$;
 
 ALTER FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) IS 'Ranked full-text matches in string field values, knowledge and communication patterns.';
+COMMENT ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) IS 'Ranked full-text matches in string field values, knowledge and communication patterns; equal ranks list a character''s fields in its document order (place), then the rest by path.';
 
 CREATE FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) RETURNS jsonb
     LANGUAGE plpgsql
@@ -1741,7 +2037,7 @@ ALTER FUNCTION cdl._step_json(action text, instance_id bigint, workflow_name tex
 
 COMMENT ON FUNCTION cdl._step_json(action text, instance_id bigint, workflow_name text, state text, status cdl.workflow_status_enum, context jsonb, prompt_injection text, system_prompt_addition text) IS 'The result of process_workflow_message: the step and the instance, prompts rendered.';
 
-CREATE FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source character varying) RETURNS integer
+CREATE FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source character varying) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
@@ -1749,15 +2045,15 @@ DECLARE
     changed integer;
 BEGIN
     changed := cdl._replace_fields(p_character_id, '{}', old_cdl, new_cdl, p_source);
-    PERFORM cdl._save_document(p_character_id, new_cdl,
+    PERFORM cdl._save_document(p_character_id, new_text,
         ARRAY['communication_patterns', 'response_templates', 'knowledge', 'workflows']);
     RETURN changed;
 END
 $$;
 
-ALTER FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source character varying) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source character varying) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source character varying) IS 'Replace the whole CDL of a locked, validated character: fields and document.';
+COMMENT ON FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source character varying) IS 'Replace the whole CDL of a locked, validated character: fields and document (new_text is new_cdl as text in the order to keep).';
 
 CREATE FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[] DEFAULT NULL::text[]) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -1774,6 +2070,20 @@ $$;
 ALTER FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[]) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[]) IS 'The CDL of a character as imported, or only the named top-level sections of it.';
+
+CREATE FUNCTION cdl._stored_text(p_character_id bigint) RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN (SELECT coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
+            FROM cdl.character_sections AS s WHERE s.character_id = p_character_id);
+END
+$$;
+
+ALTER FUNCTION cdl._stored_text(p_character_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._stored_text(p_character_id bigint) IS 'The CDL of a character as json text, every object''s keys in the order they were written.';
 
 CREATE FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector) RETURNS jsonb
     LANGUAGE plpgsql
@@ -1826,6 +2136,21 @@ DECLARE
     depth integer;
     missing text;
 BEGIN
+    IF cardinality(prefix) BETWEEN 1 AND 32 AND (jsonb_typeof(doc) <> 'object' OR doc = '{}') THEN
+        -- a leaf, the usual field write: its own definition, and nothing required below it
+        PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, doc)
+        FROM cdl.character_field_definitions AS d
+        WHERE d.path_keys = prefix AND NOT d.is_inferred;
+        SELECT d.field_path INTO missing
+        FROM cdl.character_field_definitions AS d
+        WHERE d.is_required AND NOT d.is_inferred
+          AND cardinality(d.path_keys) > cardinality(prefix) AND d.path_keys[1:cardinality(prefix)] = prefix
+        LIMIT 1;
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'field % is required', missing USING ERRCODE = 'CD001';
+        END IF;
+        RETURN;
+    END IF;
     SELECT max(cardinality(n.path)) INTO depth FROM cdl._nodes(prefix, doc) AS n;
     IF depth > 32 THEN
         RAISE EXCEPTION 'CDL is nested % levels deep; at most 32 are allowed', depth
@@ -2276,6 +2601,41 @@ ALTER FUNCTION cdl.definition_version() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.definition_version() IS 'The newest definition version this shard applied through the proxy (0: none).';
 
+CREATE FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    v_id bigint;
+    old_cdl json;
+    new_cdl json;
+BEGIN
+    v_id := cdl._character_id(diff_character_versions.name);
+    PERFORM cdl._version_snapshot(v_id, from_version), cdl._version_snapshot(v_id, to_version);
+    SELECT v.cdl_text INTO old_cdl FROM cdl.character_versions v
+    WHERE v.character_id = v_id AND v.version_number = from_version;
+    SELECT v.cdl_text INTO new_cdl FROM cdl.character_versions v
+    WHERE v.character_id = v_id AND v.version_number = to_version;
+    -- in document order: what is added or changed where the newer version has it, what is
+    -- removed where the older one had it
+    RETURN (
+        SELECT json_build_object(
+            'from_version', from_version, 'to_version', to_version,
+            'added', coalesce(json_agg(json_build_object('path', b.path, 'value', b.value) ORDER BY b.place)
+                              FILTER (WHERE a.path IS NULL), '[]'),
+            'removed', coalesce(json_agg(json_build_object('path', a.path, 'value', a.value) ORDER BY a.place)
+                                FILTER (WHERE b.path IS NULL), '[]'),
+            'changed', coalesce(json_agg(json_build_object('path', a.path, 'old_value', a.value,
+                                                            'new_value', b.value) ORDER BY b.place)
+                                FILTER (WHERE a.value::jsonb <> b.value::jsonb), '[]'))
+        FROM cdl._json_leaves(old_cdl) AS a FULL JOIN cdl._json_leaves(new_cdl) AS b ON a.path = b.path);
+END
+$$;
+
+ALTER FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) IS 'Field-level difference of two versions, as json in document order (values with their keys in order): {added: [{path, value}], removed: [{path, value}], changed: [{path, old_value, new_value}]}. CD002 when the character or a version is unknown.';
+
 CREATE FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
@@ -2306,7 +2666,7 @@ $$;
 
 ALTER FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) IS 'Field-level difference of two versions: {added: [{path, value}], removed: [{path, value}], changed: [{path, old_value, new_value}]}.';
+COMMENT ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) IS 'Field-level difference of two versions: {added: [{path, value}], removed: [{path, value}], changed: [{path, old_value, new_value}]}, as jsonb, by path. Kept for clients of the last release: the text form, which untyped and text arguments call, returns json in document order.';
 
 CREATE FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2320,6 +2680,33 @@ $$;
 ALTER FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) IS 'End every active instance past its timeout (status timeout, logged with the state''s timeout action and message). Safe to run from many sessions at once. Returns how many ended.';
+
+CREATE FUNCTION cdl.export_character_json(name text) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    result json;
+BEGIN
+    SELECT CASE WHEN c.file_description IS NULL
+                THEN json_build_object('cdl_version', c.cdl_version, 'format', 'json',
+                                       'character', cdl._stored_text(c.id))
+                ELSE json_build_object('cdl_version', c.cdl_version, 'format', 'json',
+                                       'description', c.file_description,
+                                       'character', cdl._stored_text(c.id)) END
+    INTO result
+    FROM cdl.characters c
+    WHERE c.normalized_name = cdl.normalize_name(export_character_json.name);
+    IF result IS NULL THEN
+        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL') USING ERRCODE = 'CD002';
+    END IF;
+    RETURN result;
+END
+$$;
+
+ALTER FUNCTION cdl.export_character_json(name text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.export_character_json(name text) IS 'The character in the wrapped CDL form {cdl_version, format, description?, character}, as json: every object''s keys in the order they were imported and written. CD002 when unknown.';
 
 CREATE FUNCTION cdl.export_character_json(name character varying) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -2344,7 +2731,7 @@ $$;
 
 ALTER FUNCTION cdl.export_character_json(name character varying) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.export_character_json(name character varying) IS 'The character in the wrapped CDL form {cdl_version, format, description?, character}.';
+COMMENT ON FUNCTION cdl.export_character_json(name character varying) IS 'The character in the wrapped CDL form {cdl_version, format, description?, character}, as jsonb (keys in jsonb''s order). Kept for clients of the last release: the text form export_character_json(text), which untyped and text arguments call, returns json in order.';
 
 CREATE FUNCTION cdl.get_character_complete(name character varying) RETURNS json
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -2432,90 +2819,45 @@ COMMENT ON FUNCTION cdl.get_workflow_graph(character_name text, workflow_name te
 CREATE FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying DEFAULT 'json_import'::character varying, normalized_name character varying DEFAULT NULL::character varying) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
-    AS $_$
-DECLARE
-    body jsonb;
-    derived record;
-    v_normalized text;
-    v_id bigint;
-    v_created boolean;
-    old_cdl jsonb;
-    changed integer;
+    AS $$
 BEGIN
-    IF character_json IS NULL OR jsonb_typeof(character_json) <> 'object' THEN
-        RAISE EXCEPTION 'a CDL document must be a JSON object, got %',
-            coalesce(jsonb_typeof(character_json), 'NULL') USING ERRCODE = 'CD001';
-    END IF;
-    IF octet_length(character_json::text) > 4 * 1024 * 1024 THEN
-        RAISE EXCEPTION 'CDL document is % bytes; at most 4 MiB are accepted',
-            octet_length(character_json::text) USING ERRCODE = 'CD007';
-    END IF;
-    PERFORM cdl._check_key_count(character_json);
-    IF import_source IS NULL OR btrim(import_source) = '' THEN
-        RAISE EXCEPTION 'import_source must not be empty' USING ERRCODE = 'CD001';
-    END IF;
-    -- wrapped {"cdl_version", "format", "description", "character": {...}}, possibly with more
-    -- sections beside "character" (merged into it, "character" winning), or flat
-    IF jsonb_typeof(character_json -> 'character') = 'object' THEN
-        body := cdl._deep_merge(character_json - ARRAY['character', 'cdl_version', 'format', 'description'],
-                                character_json -> 'character');
-    ELSE
-        body := character_json;
-    END IF;
-    derived := cdl._derived_columns(body);
-    IF derived.name IS NULL THEN
-        RAISE EXCEPTION 'the CDL document has no name'
-            USING ERRCODE = 'CD001',
-                  HINT = 'Give character.metadata.name, identity.name or name as a non-empty string.';
-    END IF;
-    IF normalized_name IS NOT NULL THEN
-        IF (normalized_name !~ '^[a-z0-9_]+$' AND normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name))
-           OR length(normalized_name) > 200 THEN
-            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ or be a key normalize_name returns (at most 200 characters)',
-                quote_literal(normalized_name) USING ERRCODE = 'CD001';
-        END IF;
-        v_normalized := normalized_name;
-    ELSE
-        v_normalized := left(cdl.normalize_name(derived.name), 200);
-        IF v_normalized IS NULL THEN
-            RAISE EXCEPTION 'the name % normalizes to nothing', quote_literal(derived.name)
-                USING ERRCODE = 'CD001', HINT = 'Pass normalized_name explicitly.';
-        END IF;
-        v_normalized := cdl._check_key(v_normalized, derived.name);
-    END IF;
-    IF length(derived.name) > 200 THEN
-        RAISE EXCEPTION 'the name is % characters long; at most 200 are allowed', length(derived.name)
-            USING ERRCODE = 'CD001';
-    END IF;
-    PERFORM cdl._validate_nodes('{}', body);
-
-    INSERT INTO cdl.characters AS c
-        (name, normalized_name, archetype, cdl_version, file_description, import_source, created_by)
-    VALUES (derived.name, v_normalized, coalesce(derived.archetype, 'real_world'),
-            coalesce(left(character_json ->> 'cdl_version', 20), '1.0'),
-            CASE WHEN jsonb_typeof(character_json -> 'character') = 'object'
-                 THEN character_json ->> 'description' END,
-            import_source, cdl._actor())
-    ON CONFLICT ON CONSTRAINT characters_normalized_name_key DO UPDATE
-    SET cdl_version = EXCLUDED.cdl_version, file_description = EXCLUDED.file_description,
-        import_source = EXCLUDED.import_source
-    RETURNING c.id, (c.xmax = 0) INTO v_id, v_created;
-
-    IF v_created THEN
-        INSERT INTO cdl.character_documents (normalized_name, character_id) VALUES (v_normalized, v_id);
-    END IF;
-    old_cdl := cdl._stored_cdl(v_id);
-    changed := cdl._store_cdl(v_id, old_cdl, body, import_source);
-    INSERT INTO cdl.character_change_log (character_id, change_type, change_source, changed_by, new_value)
-    VALUES (v_id, CASE WHEN v_created THEN 'character_created' ELSE 'bulk_import' END::cdl.change_type_enum,
-            import_source, cdl._actor(), jsonb_build_object('fields_changed', changed));
-    RETURN v_id;
+    RETURN cdl._import_character(character_json, character_json::json, import_source, normalized_name);
 END
-$_$;
+$$;
 
 ALTER FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) IS 'Import a CDL document (wrapped, flat or mixed) in one transaction; re-importing a name updates it in place. Returns the character id. Errors: CD001 bad input, CD007 too large.';
+COMMENT ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) IS 'Import a CDL document (wrapped, flat or mixed) in one transaction; re-importing a name updates it in place. Returns the character id. Keys come in jsonb''s order: pass the text of the file (the text form) to keep its order. Errors: CD001 bad input, CD007 too large.';
+
+CREATE FUNCTION cdl.import_character_from_json(character_json text, import_source character varying DEFAULT 'json_import'::character varying, normalized_name character varying DEFAULT NULL::character varying) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    ordered json;
+    doc jsonb;
+BEGIN
+    IF octet_length(character_json) > 4 * 1024 * 1024 THEN
+        RAISE EXCEPTION 'CDL document is % bytes; at most 4 MiB are accepted',
+            octet_length(character_json) USING ERRCODE = 'CD007';
+    END IF;
+    BEGIN
+        doc := character_json::jsonb;
+    EXCEPTION WHEN data_exception THEN  -- not JSON, a \u0000, a number out of range
+        RAISE EXCEPTION 'the CDL document is not valid JSON: %', SQLERRM USING ERRCODE = 'CD001';
+    WHEN program_limit_exceeded THEN
+        RAISE EXCEPTION 'the CDL document is nested too deeply' USING ERRCODE = 'CD007';
+    END;
+    IF jsonb_typeof(doc) = 'object' THEN
+        ordered := cdl._json_ordered(character_json::json);
+    END IF;
+    RETURN cdl._import_character(doc, ordered, import_source, normalized_name);
+END
+$$;
+
+ALTER FUNCTION cdl.import_character_from_json(character_json text, import_source character varying, normalized_name character varying) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.import_character_from_json(character_json text, import_source character varying, normalized_name character varying) IS 'Import a CDL document given as JSON text, keeping the order of its keys everywhere it is read back (a key written twice keeps its first place and its last value); otherwise as the jsonb form. Errors: CD001 bad input (not JSON), CD007 too large.';
 
 CREATE FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3021,7 +3363,7 @@ BEGIN
     END IF;
     PERFORM cdl._validate_nodes(keys, NULL);  -- a required field cannot go
     removed := cdl._replace_fields(target.character_id, keys, target.doc, NULL, 'manual');
-    PERFORM cdl._save_document(target.character_id, cdl._jsonb_remove_path(target.doc, keys), '{}', keys[1:1]);
+    PERFORM cdl._save_document(target.character_id, cdl._json_remove(target.ordered, keys), '{}', keys);
     RETURN removed;
 END
 $$;
@@ -3158,9 +3500,12 @@ CREATE FUNCTION cdl.rollback_character(name character varying, version_number in
 DECLARE
     target record;
     snap jsonb;
+    snap_text json;
 BEGIN
     target := cdl._lock_character(name, NULL);  -- all of its CDL
     snap := cdl._version_snapshot(target.character_id, version_number);
+    SELECT v.cdl_text INTO snap_text FROM cdl.character_versions AS v
+    WHERE v.character_id = target.character_id AND v.version_number = rollback_character.version_number;
     PERFORM cdl._validate_nodes('{}', snap -> 'cdl');  -- definitions may have tightened since
     PERFORM cdl._replace_fields(target.character_id, '{}', target.doc, snap -> 'cdl', 'rollback');
 
@@ -3201,7 +3546,7 @@ BEGIN
     SET cdl_version = coalesce(snap ->> 'cdl_version', cdl_version),
         file_description = snap ->> 'file_description'
     WHERE id = target.character_id;
-    PERFORM cdl._save_document(target.character_id, snap -> 'cdl',
+    PERFORM cdl._save_document(target.character_id, snap_text,  -- in the version's key order
         ARRAY['communication_patterns', 'response_templates', 'knowledge']);
     INSERT INTO cdl.character_change_log (character_id, change_type, change_source, new_value, changed_by)
     VALUES (target.character_id, 'character_updated', 'rollback',
@@ -3261,7 +3606,7 @@ BEGIN
           JOIN cdl.characters c ON c.id = s.character_id
           WHERE search_characters.status IS NULL
              OR c.status = search_characters.status::cdl.character_status_enum
-          ORDER BY c.id, s.rank DESC, s.match_path) AS best
+          ORDER BY c.id, s.rank DESC, s.place NULLS LAST, s.match_path) AS best
     ORDER BY best.rank DESC, best.normalized_name
     LIMIT max_results;
 END
@@ -3335,8 +3680,10 @@ BEGIN
     changed := cdl._replace_fields(target.character_id, keys, target.doc, field_value,
                                    field_source, confidence, is_public);
     IF changed > 0 OR target.doc #> keys IS DISTINCT FROM field_value THEN
+        -- in the section's text, a key that is there keeps its place and a new one goes last
         PERFORM cdl._save_document(target.character_id,
-                                   cdl._jsonb_set_path(target.doc, keys, field_value), '{}', keys[1:1]);
+            json_build_object(keys[1], cdl._json_set(target.ordered -> keys[1], keys[2:], field_value::json)),
+            '{}', keys);
     END IF;
     RETURN changed;
 END
@@ -6333,9 +6680,12 @@ ALTER TABLE cdl.character_knowledge ALTER COLUMN id ADD GENERATED ALWAYS AS IDEN
 CREATE TABLE cdl.character_sections (
     character_id bigint NOT NULL,
     section text NOT NULL,
-    content jsonb NOT NULL
+    content jsonb NOT NULL,
+    "position" integer NOT NULL,
+    ordered json NOT NULL
 );
 ALTER TABLE ONLY cdl.character_sections ALTER COLUMN content SET COMPRESSION lz4;
+ALTER TABLE ONLY cdl.character_sections ALTER COLUMN ordered SET COMPRESSION lz4;
 
 ALTER TABLE cdl.character_sections OWNER TO cdlstore_owner;
 
@@ -6348,6 +6698,7 @@ CREATE TABLE cdl.character_versions (
     snapshot jsonb NOT NULL,
     created_by character varying(200),
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cdl_text json NOT NULL,
     CONSTRAINT character_versions_version_number_check CHECK ((version_number > 0))
 );
 
@@ -7285,6 +7636,8 @@ REVOKE ALL ON FUNCTION cdl._actor() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._bracket_end(pattern text, start integer) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._cdl_body(doc json) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._character_id(name text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) FROM PUBLIC;
@@ -7303,8 +7656,6 @@ REVOKE ALL ON FUNCTION cdl._check_verdicts(llm_verdicts jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._deep_merge(base jsonb, winner jsonb) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION cdl._definition_call(p_function text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._definition_sequences() FROM PUBLIC;
@@ -7317,19 +7668,31 @@ REVOKE ALL ON FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id tex
 
 REVOKE ALL ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._field_place(p_character_id bigint, keys text[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._field_type(section text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._infer_data_type(value jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._instance_id(p_user_id text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._json_leaves(doc json) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._json_merge(base json, winner json) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._json_ordered(doc json, depth integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._json_remove(doc json, keys text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._json_set(doc json, keys text[], new_value json) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._keyword_query(keywords text[]) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) FROM PUBLIC;
 
@@ -7375,7 +7738,9 @@ REVOKE ALL ON FUNCTION cdl._required_literal(pattern text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._runnable_regex(pattern text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl jsonb, parts text[], sections text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) FROM PUBLIC;
 
@@ -7389,9 +7754,11 @@ REVOKE ALL ON FUNCTION cdl._step(action text, p_instance_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._step_json(action text, instance_id bigint, workflow_name text, state text, status cdl.workflow_status_enum, context jsonb, prompt_injection text, system_prompt_addition text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source character varying) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source character varying) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._stored_text(p_character_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector) FROM PUBLIC;
 
@@ -7437,11 +7804,17 @@ GRANT ALL ON FUNCTION cdl.definition_log_since(after_version bigint, max_count i
 REVOKE ALL ON FUNCTION cdl.definition_version() FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.definition_version() TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.diff_character_versions(name character varying, from_version integer, to_version integer) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.export_character_json(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.export_character_json(name text) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.export_character_json(name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.export_character_json(name character varying) TO cdlstore_app;
@@ -7457,6 +7830,9 @@ GRANT ALL ON FUNCTION cdl.get_workflow_graph(character_name text, workflow_name 
 
 REVOKE ALL ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.import_character_from_json(character_json jsonb, import_source character varying, normalized_name character varying) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.import_character_from_json(character_json text, import_source character varying, normalized_name character varying) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.import_character_from_json(character_json text, import_source character varying, normalized_name character varying) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) TO cdlstore_app;

@@ -247,7 +247,7 @@ def test_cli_character_commands(own_clone: str) -> None:
     assert doc["cdl"] == merged_character(json.loads(EXAMPLES[0].read_text()))
     exported = json.loads(run_cli(own_clone, "character", "export", "iris_marlow").stdout)
     assert exported["character"] == doc["cdl"]
-    assert "lighthouse" in run_cli(own_clone, "character", "search", "lighthouse").stdout
+    assert "lighthouse" in run_cli(own_clone, "character", "search", "lighthouse").stdout.lower()
     assert run_cli(own_clone, "character", "versions", "iris_marlow").stdout == ""
     missing = run_cli(own_clone, "character", "show", "nobody")
     assert missing.returncode == 4  # NotFound (cdlstore.cli.EXIT_CODES)

@@ -11,13 +11,13 @@ SELECT cdl.upsert_character_field('ada_lovelace', 'identity.hobby', '"horses"');
 SELECT cdl.remove_communication_pattern('ada_lovelace', 'greeting', 'hello');
 SELECT is(cdl.create_character_version('ada_lovelace', 'second'), 2, 'second version is 2');
 
-SELECT is(cdl.diff_character_versions('ada_lovelace', 1, 2),
+SELECT is(cdl.diff_character_versions('ada_lovelace', 1, 2)::jsonb,
     '{"from_version": 1, "to_version": 2,
       "added": [{"path": "identity.hobby", "value": "horses"}],
       "removed": [{"path": "personality.quirks", "value": []}],
       "changed": [{"path": "identity.age", "old_value": 36, "new_value": 37}]}'::jsonb,
     'diff lists added, removed and changed fields');
-SELECT is(cdl.diff_character_versions('ada_lovelace', 2, 2) -> 'changed', '[]'::jsonb, 'a version equals itself');
+SELECT is(cdl.diff_character_versions('ada_lovelace', 2, 2)::jsonb -> 'changed', '[]'::jsonb, 'a version equals itself');
 
 SELECT is(cdl.rollback_character('ada_lovelace', 1), 3, 'rollback creates version 3');
 SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb -> 'cdl', tests.sample_cdl() -> 'character',

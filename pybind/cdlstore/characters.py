@@ -79,13 +79,27 @@ def load_yaml(text: str) -> Any:
 
 def read_document(path: str | Path) -> Any:
     """A JSON file (or YAML, by suffix) as Python data; InvalidInput when it does not parse."""
+    return json.loads(read_json_text(path))
+
+
+def read_json_text(path: str | Path) -> str:
+    """A JSON file's own text (checked to parse), or a YAML file's data as JSON text, its
+    mappings in the order written; InvalidInput when it does not parse."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
-            return load_yaml(text)
-        return json.loads(text)
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError) as exc:
+            return json.dumps(load_yaml(text), ensure_ascii=False)
+        json.loads(text)
+        return text
+    except (
+        OSError,
+        UnicodeDecodeError,
+        ValueError,
+        TypeError,
+        RecursionError,
+        yaml.YAMLError,
+    ) as exc:
         raise InvalidInput(f"{path}: cannot read it as {path.suffix or 'JSON'}: {exc}") from exc
 
 
@@ -93,23 +107,31 @@ class Characters(Domain[M]):
     @method
     async def import_json(
         self,
-        document: dict[str, Any],
+        document: dict[str, Any] | str,
         import_source: str = "json_import",
         normalized_name: str | None = None,
     ) -> int:
-        """Import a CDL document (wrapped, flat or mixed); returns the character id."""
+        """Import a CDL document (wrapped, flat or mixed), a dict or its JSON text; returns the
+        character id. Its keys keep their order (a dict's, or the text's)."""
+        try:
+            text = (
+                document if isinstance(document, str) else json.dumps(document, ensure_ascii=False)
+            )
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"the CDL document cannot be written as JSON: {exc}") from exc
         row = await self._client._one(
-            "SELECT cdl.import_character_from_json(character_json => %(doc)s, "
+            "SELECT cdl.import_character_from_json(character_json => %(doc)s::text, "
             "import_source => %(source)s, normalized_name => %(normalized)s) AS id",
-            {"doc": Jsonb(document), "source": import_source, "normalized": normalized_name},
+            {"doc": text, "source": import_source, "normalized": normalized_name},
         )
         return int(row["id"])
 
     @method
     async def import_file(self, path: str | Path, normalized_name: str | None = None) -> int:
-        """Import a CDL file (JSON, or YAML by suffix); the import source is the file name."""
+        """Import a CDL file (JSON, or YAML by suffix), sending the file's own text so that its
+        key order is kept; the import source is the file name."""
         return await self.import_json(
-            read_document(path), f"file:{Path(path).name}"[:100], normalized_name
+            read_json_text(path), f"file:{Path(path).name}"[:100], normalized_name
         )
 
     @method
@@ -124,7 +146,7 @@ class Characters(Domain[M]):
     async def export(self, name: str) -> dict[str, Any]:
         """The character in the wrapped CDL form."""
         row = await self._client._one(
-            "SELECT cdl.export_character_json(%(name)s) AS doc", {"name": name}
+            "SELECT cdl.export_character_json(name => %(name)s::text) AS doc", {"name": name}
         )
         return dict(row["doc"])
 
@@ -222,7 +244,7 @@ class Characters(Domain[M]):
     @method
     async def diff(self, name: str, from_version: int, to_version: int) -> VersionDiff:
         row = await self._client._one(
-            "SELECT cdl.diff_character_versions(name => %(name)s, from_version => %(a)s, "
+            "SELECT cdl.diff_character_versions(name => %(name)s::text, from_version => %(a)s, "
             "to_version => %(b)s) AS diff",
             {"name": name, "a": from_version, "b": to_version},
         )

@@ -184,24 +184,127 @@ COMMENT ON FUNCTION cdl._nodes(text[], jsonb) IS
     'Every node of doc placed at prefix (the root too, unless prefix is empty). Leaves are '
     'scalars, nulls, arrays and empty objects: they are what character_field_values stores.';
 
-CREATE OR REPLACE FUNCTION cdl._deep_merge(base jsonb, winner jsonb)
-RETURNS jsonb
+-- The CDL keeps the key order of the file it came from. jsonb orders an object's keys by
+-- length, then bytes, so the order lives in json text: the helpers below take and give json,
+-- keep every object's keys in their order and put what is new at the end.
+
+CREATE OR REPLACE FUNCTION cdl._json_ordered(doc json, depth integer DEFAULT 0)
+RETURNS json
 LANGUAGE plpgsql
 IMMUTABLE PARALLEL SAFE
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
-    RETURN (SELECT coalesce(jsonb_object_agg(k.key,
-               CASE WHEN jsonb_typeof(base -> k.key) = 'object'
-                         AND jsonb_typeof(winner -> k.key) = 'object'
-                    THEN cdl._deep_merge(base -> k.key, winner -> k.key)
-                    ELSE coalesce(winner -> k.key, base -> k.key) END), '{}')
-    FROM (SELECT jsonb_object_keys(base) UNION SELECT jsonb_object_keys(winner)) AS k (key));
+    IF depth > 64 THEN
+        RAISE EXCEPTION 'CDL is nested more than 64 levels deep; at most 32 are allowed'
+            USING ERRCODE = 'CD001';
+    END IF;
+    IF json_typeof(doc) = 'object' THEN
+        -- a key written twice keeps its first place and its last value, as jsonb keeps the last
+        RETURN (SELECT coalesce(json_object_agg(e.key,
+                       CASE WHEN json_typeof(e.value) IN ('object', 'array')
+                            THEN cdl._json_ordered(e.value, depth + 1) ELSE e.value END
+                       ORDER BY e.first), '{}')
+                FROM (SELECT DISTINCT ON (m.key) m.key, m.value, min(m.n) OVER (PARTITION BY m.key) AS first
+                      FROM json_each(doc) WITH ORDINALITY AS m (key, value, n)
+                      ORDER BY m.key, m.n DESC) AS e);
+    ELSIF json_typeof(doc) = 'array' THEN
+        RETURN (SELECT coalesce(json_agg(
+                       CASE WHEN json_typeof(a.value) IN ('object', 'array')
+                            THEN cdl._json_ordered(a.value, depth + 1) ELSE a.value END
+                       ORDER BY a.n), '[]')
+                FROM json_array_elements(doc) WITH ORDINALITY AS a (value, n));
+    END IF;
+    RETURN doc;
 END
 $$;
 
-COMMENT ON FUNCTION cdl._deep_merge(jsonb, jsonb) IS
-    'Objects merged key by key; where both sides hold a non-object value, winner wins.';
+COMMENT ON FUNCTION cdl._json_ordered(json, integer) IS
+    'A JSON text with every object''s keys in their written order, each once: a key written '
+    'twice keeps its first place and its last value (the value jsonb keeps). CD001 past 64 levels.';
+
+CREATE OR REPLACE FUNCTION cdl._json_merge(base json, winner json)
+RETURNS json
+LANGUAGE plpgsql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    -- the keys of winner in its order, then the keys only base has, in base's order
+    RETURN (SELECT coalesce(json_object_agg(coalesce(w.key, b.key),
+               CASE WHEN json_typeof(b.value) = 'object' AND json_typeof(w.value) = 'object'
+                    THEN cdl._json_merge(b.value, w.value)
+                    ELSE coalesce(w.value, b.value) END
+               ORDER BY w.n NULLS LAST, b.n), '{}')
+            FROM json_each(winner) WITH ORDINALITY AS w (key, value, n)
+            FULL JOIN json_each(base) WITH ORDINALITY AS b (key, value, n) ON b.key = w.key);
+END
+$$;
+
+COMMENT ON FUNCTION cdl._json_merge(json, json) IS
+    'Objects (keys written once) merged key by key; where both sides hold a non-object value, '
+    'winner wins. Winner''s keys come first, in its order, then the keys only base has.';
+
+CREATE OR REPLACE FUNCTION cdl._json_set(doc json, keys text[], new_value json)
+RETURNS json
+LANGUAGE plpgsql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
+AS $$
+DECLARE
+    result json;
+BEGIN
+    IF cardinality(keys) = 0 THEN
+        RETURN new_value;
+    END IF;
+    IF json_typeof(doc) IS DISTINCT FROM 'object' THEN
+        doc := '{}';
+    END IF;
+    -- a key that is there keeps its place (the usual case: one pass) ...
+    SELECT CASE WHEN bool_or(e.key = keys[1]) THEN json_object_agg(e.key,
+               CASE WHEN e.key <> keys[1] THEN e.value
+                    WHEN cardinality(keys) = 1 THEN new_value
+                    ELSE cdl._json_set(e.value, keys[2:], new_value) END ORDER BY e.n) END
+    INTO result
+    FROM json_each(doc) WITH ORDINALITY AS e (key, value, n);
+    IF result IS NULL THEN  -- ... and a new one goes to the end
+        SELECT json_object_agg(s.key, s.value ORDER BY s.n) INTO result
+        FROM (SELECT e.key, e.value, e.n FROM json_each(doc) WITH ORDINALITY AS e (key, value, n)
+              UNION ALL
+              SELECT keys[1], cdl._json_set(NULL, keys[2:], new_value), 9223372036854775807) AS s;
+    END IF;
+    RETURN result;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._json_set(json, text[], json) IS
+    'The object doc with new_value at the path keys (the missing objects on the way created): a key '
+    'already there keeps its place, a new key is appended to its parent.';
+
+CREATE OR REPLACE FUNCTION cdl._json_remove(doc json, keys text[])
+RETURNS json
+LANGUAGE plpgsql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    child json;
+BEGIN
+    IF cardinality(keys) > 1 THEN
+        child := cdl._json_remove(doc -> keys[1], keys[2:]);
+    END IF;
+    -- the other keys keep their order; an object emptied by the removal goes too
+    RETURN (SELECT coalesce(json_object_agg(e.key, CASE WHEN e.key = keys[1] THEN child ELSE e.value END
+                                             ORDER BY e.n), '{}')
+            FROM json_each(doc) WITH ORDINALITY AS e (key, value, n)
+            WHERE e.key <> keys[1] OR (child IS NOT NULL AND child::text <> '{}'));
+END
+$$;
+
+COMMENT ON FUNCTION cdl._json_remove(json, text[]) IS
+    'The object doc without the path keys, the other keys in their order; objects that the '
+    'removal leaves empty go too.';
 
 CREATE OR REPLACE FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb)
 RETURNS jsonb
@@ -221,25 +324,6 @@ $$;
 
 COMMENT ON FUNCTION cdl._jsonb_set_path(jsonb, text[], jsonb) IS
     'jsonb_set that creates the missing objects on the way.';
-
-CREATE OR REPLACE FUNCTION cdl._jsonb_remove_path(doc jsonb, keys text[])
-RETURNS jsonb
-LANGUAGE plpgsql
-IMMUTABLE PARALLEL SAFE
-SET search_path = cdl, pg_temp
-AS $$
-BEGIN
-    doc := doc #- keys;
-    FOR i IN REVERSE cardinality(keys) - 1 .. 1 LOOP
-        EXIT WHEN doc #> keys[1:i] <> '{}'::jsonb;
-        doc := doc #- keys[1:i];  -- an object emptied by the removal goes too
-    END LOOP;
-    RETURN doc;
-END
-$$;
-
-COMMENT ON FUNCTION cdl._jsonb_remove_path(jsonb, text[]) IS
-    'Remove a path, and the objects that the removal leaves empty.';
 
 CREATE OR REPLACE FUNCTION cdl._value_jsonb(
     string_value text, number_value numeric, boolean_value boolean, json_value jsonb)

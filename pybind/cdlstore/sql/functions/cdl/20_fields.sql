@@ -130,6 +130,21 @@ DECLARE
     depth integer;
     missing text;
 BEGIN
+    IF cardinality(prefix) BETWEEN 1 AND 32 AND (jsonb_typeof(doc) <> 'object' OR doc = '{}') THEN
+        -- a leaf, the usual field write: its own definition, and nothing required below it
+        PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, doc)
+        FROM cdl.character_field_definitions AS d
+        WHERE d.path_keys = prefix AND NOT d.is_inferred;
+        SELECT d.field_path INTO missing
+        FROM cdl.character_field_definitions AS d
+        WHERE d.is_required AND NOT d.is_inferred
+          AND cardinality(d.path_keys) > cardinality(prefix) AND d.path_keys[1:cardinality(prefix)] = prefix
+        LIMIT 1;
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'field % is required', missing USING ERRCODE = 'CD001';
+        END IF;
+        RETURN;
+    END IF;
     SELECT max(cardinality(n.path)) INTO depth FROM cdl._nodes(prefix, doc) AS n;
     IF depth > 32 THEN
         RAISE EXCEPTION 'CDL is nested % levels deep; at most 32 are allowed', depth
@@ -241,10 +256,21 @@ DECLARE
 BEGIN
     IF cardinality(prefix) > 0 AND (jsonb_typeof(old_node) <> 'object' OR old_node = '{}')
        AND (jsonb_typeof(new_value) <> 'object' OR new_value = '{}') THEN
-        -- a leaf for a leaf, the usual field write: the same one row, its definition known
-        old_paths := ARRAY[cdl._path_text(prefix)];
-        new_paths := old_paths;
-        new_values := ARRAY[new_value];
+        -- a leaf for a leaf, the usual field write: the same one row (the document mirrors
+        -- the rows), its definition known; nothing to do when the row holds it already
+        UPDATE cdl.character_field_values AS v
+        SET string_value = CASE jsonb_typeof(new_value) WHEN 'string' THEN new_value #>> '{}' END,
+            number_value = CASE jsonb_typeof(new_value) WHEN 'number' THEN new_value::numeric END,
+            boolean_value = CASE jsonb_typeof(new_value) WHEN 'boolean' THEN new_value::boolean END,
+            json_value = CASE WHEN jsonb_typeof(new_value) IN ('array', 'object', 'null') THEN new_value END,
+            confidence = p_confidence, source = p_source, is_public = p_is_public, updated_at = now()
+        WHERE v.character_id = p_character_id
+          AND v.field_definition_id = (SELECT d.id FROM cdl.character_field_definitions AS d
+                                       WHERE d.path_keys = prefix)
+          AND (cdl._value_jsonb(v.string_value, v.number_value, v.boolean_value, v.json_value),
+               v.confidence, v.is_public) IS DISTINCT FROM (new_value, p_confidence, p_is_public);
+        GET DIAGNOSTICS written = ROW_COUNT;
+        RETURN written;
     ELSE
         -- what the character holds at and around prefix now (the document mirrors the rows) ...
         SELECT coalesce(array_agg(p), '{}') INTO old_paths

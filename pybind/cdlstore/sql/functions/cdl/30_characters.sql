@@ -1,10 +1,12 @@
 -- Characters: import, one-call loading, export, listing, field changes.
 
 CREATE OR REPLACE FUNCTION cdl._lock_character(
-    name text, sections text[] DEFAULT '{}', OUT character_id bigint, OUT doc jsonb)
+    name text, sections text[] DEFAULT '{}', OUT character_id bigint, OUT doc jsonb,
+    OUT ordered json)
 RETURNS record
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
 AS $$
 BEGIN
     -- every write locks the character row first: writes to one character are serialized.
@@ -18,13 +20,24 @@ BEGIN
         RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL')
             USING ERRCODE = 'CD002', HINT = 'Names match after normalization (cdl.normalize_name).';
     END IF;
-    doc := CASE WHEN sections = '{}' THEN '{}' ELSE cdl._stored_cdl(character_id, sections) END;
+    doc := '{}';
+    ordered := '{}';
+    IF sections IS NULL THEN
+        doc := cdl._stored_cdl(character_id);
+        ordered := cdl._stored_text(character_id);
+    ELSIF sections <> '{}' THEN  -- a statement of its own, so that its plan looks up these rows only
+        SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}'),
+               coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
+        INTO doc, ordered
+        FROM cdl.character_sections AS s
+        WHERE s.character_id = _lock_character.character_id AND s.section = ANY (_lock_character.sections);
+    END IF;
 END
 $$;
 
 COMMENT ON FUNCTION cdl._lock_character(text, text[]) IS
     'Lock a character for writing; return its id and the named sections of its CDL (NULL: all '
-    'of it, the default: none). CD002 when unknown.';
+    'of it, the default: none) as jsonb (doc) and as text in their order (ordered). CD002 when unknown.';
 
 CREATE OR REPLACE FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[] DEFAULT NULL)
 RETURNS jsonb
@@ -42,6 +55,21 @@ $$;
 
 COMMENT ON FUNCTION cdl._stored_cdl(bigint, text[]) IS
     'The CDL of a character as imported, or only the named top-level sections of it.';
+
+CREATE OR REPLACE FUNCTION cdl._stored_text(p_character_id bigint)
+RETURNS json
+LANGUAGE plpgsql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
+            FROM cdl.character_sections AS s WHERE s.character_id = p_character_id);
+END
+$$;
+
+COMMENT ON FUNCTION cdl._stored_text(bigint) IS
+    'The CDL of a character as json text, every object''s keys in the order they were written.';
 
 CREATE OR REPLACE FUNCTION cdl._character_id(name text)
 RETURNS bigint
@@ -153,8 +181,7 @@ BEGIN
                 'status', c.status, 'cdl_version', c.cdl_version, 'import_source', c.import_source,
                 'version_count', c.version_count, 'created_by', c.created_by,
                 'created_at', c.created_at, 'updated_at', c.updated_at,
-                'cdl', coalesce((SELECT json_object_agg(s.section, s.content ORDER BY s.section)
-                                 FROM cdl.character_sections AS s WHERE s.character_id = c.id), '{}'),
+                'cdl', cdl._stored_text(c.id),
                 'communication_patterns', d.lists -> 'communication_patterns',
                 'response_templates', d.lists -> 'response_templates',
                 'knowledge', d.lists -> 'knowledge', 'workflows', d.lists -> 'workflows')
@@ -166,45 +193,87 @@ $$;
 COMMENT ON FUNCTION cdl._render_document(bigint) IS
     'The whole character as get_character_complete returns it, built from its tables.';
 
+CREATE OR REPLACE FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
+AS $$
+DECLARE
+    section_text json;
+BEGIN
+    -- a row per top-level section, its text in the order to keep and its jsonb (parsed from
+    -- that text: the two hold the same). A field write rewrites its own section only; a new
+    -- section goes last
+    IF written IS NOT NULL THEN
+        section_text := new_cdl -> written[1];
+        IF section_text IS NULL THEN
+            DELETE FROM cdl.character_sections AS s
+            WHERE s.character_id = p_character_id AND s.section = written[1];
+            RETURN;
+        END IF;
+        UPDATE cdl.character_sections AS s SET content = section_text::jsonb, ordered = section_text
+        WHERE s.character_id = p_character_id AND s.section = written[1];
+        IF NOT FOUND THEN
+            INSERT INTO cdl.character_sections (character_id, section, position, content, ordered)
+            SELECT p_character_id, written[1], coalesce(max(s.position), 0) + 1, section_text::jsonb, section_text
+            FROM cdl.character_sections AS s WHERE s.character_id = p_character_id;
+        END IF;
+        RETURN;
+    END IF;
+    -- a whole CDL: its sections in its order, each row written only when it changed
+    DELETE FROM cdl.character_sections AS s
+    WHERE s.character_id = p_character_id AND NOT s.section = ANY (ARRAY(SELECT json_object_keys(new_cdl)));
+    INSERT INTO cdl.character_sections AS s (character_id, section, position, content, ordered)
+    SELECT p_character_id, e.key, e.n, e.value::jsonb, e.value
+    FROM json_each(new_cdl) WITH ORDINALITY AS e (key, value, n)
+    ON CONFLICT (character_id, section) DO UPDATE
+    SET content = EXCLUDED.content, ordered = EXCLUDED.ordered, position = EXCLUDED.position
+    WHERE s.ordered::text IS DISTINCT FROM EXCLUDED.ordered::text OR s.position <> EXCLUDED.position;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._save_sections(bigint, json, text[]) IS
+    'Store the CDL new_cdl (json in the order to keep) of a locked character, a row per '
+    'top-level section: all of it, or for a field write at the path written its section only '
+    '(absent from new_cdl: removed).';
+
 CREATE OR REPLACE FUNCTION cdl._save_document(
-    p_character_id bigint, new_cdl jsonb, parts text[] DEFAULT '{}', sections text[] DEFAULT NULL)
+    p_character_id bigint, new_cdl json, parts text[] DEFAULT '{}', written text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
-    derive boolean := false;
-    sources text[] := ARRAY['metadata', 'identity', 'name', 'archetype'];  -- what _derived_columns reads
+    derive boolean;
     now_ts timestamptz := clock_timestamp();
     has_text boolean;
     due boolean;
 BEGIN
-    -- the caller holds the character's lock. The CDL first, a row per top-level section:
-    -- only the named sections (all when NULL) are written, and only when they changed
+    -- the caller holds the character's lock. The CDL first
     IF new_cdl IS NOT NULL THEN
-        IF _save_document.sections IS NULL OR NOT new_cdl ?& _save_document.sections THEN
-            DELETE FROM cdl.character_sections AS s
-            WHERE s.character_id = p_character_id
-              AND (_save_document.sections IS NULL OR s.section = ANY (_save_document.sections))
-              AND NOT new_cdl ? s.section;
-        END IF;
-        INSERT INTO cdl.character_sections AS s (character_id, section, content)
-        SELECT p_character_id, e.key, e.value
-        FROM jsonb_each(new_cdl) AS e
-        WHERE _save_document.sections IS NULL OR e.key = ANY (_save_document.sections)
-        ON CONFLICT (character_id, section) DO UPDATE SET content = EXCLUDED.content
-        WHERE s.content IS DISTINCT FROM EXCLUDED.content;
-        derive := _save_document.sections IS NULL OR _save_document.sections && sources;
+        PERFORM cdl._save_sections(p_character_id, new_cdl, written);
     END IF;
-    -- the columns that come from the CDL, when a section they come from was written
-    UPDATE cdl.characters AS c
-    SET name = coalesce(d.name, c.name),
-        occupation = CASE WHEN derive THEN d.occupation ELSE c.occupation END,
-        description = CASE WHEN derive THEN d.description ELSE c.description END,
-        archetype = coalesce(d.archetype, c.archetype),
-        updated_at = now()
-    FROM cdl._derived_columns(CASE WHEN derive THEN cdl._stored_cdl(p_character_id, sources) END) AS d
-    WHERE c.id = p_character_id;
+    -- the columns that come from the CDL, when a path they come from was written (the paths
+    -- _derived_columns reads: metadata.name, identity.name, name, identity.occupation,
+    -- identity.description, identity.archetype, metadata.archetype, archetype)
+    derive := new_cdl IS NOT NULL AND (written IS NULL OR CASE written[1]
+        WHEN 'name' THEN true
+        WHEN 'archetype' THEN true
+        WHEN 'metadata' THEN cardinality(written) = 1 OR written[2] IN ('name', 'archetype')
+        WHEN 'identity' THEN cardinality(written) = 1
+                             OR written[2] IN ('name', 'occupation', 'description', 'archetype')
+        ELSE false END);
+    IF derive THEN
+        UPDATE cdl.characters AS c
+        SET name = coalesce(d.name, c.name), occupation = d.occupation, description = d.description,
+            archetype = coalesce(d.archetype, c.archetype), updated_at = now()
+        FROM cdl._derived_columns(cdl._stored_cdl(p_character_id, ARRAY['metadata', 'identity', 'name',
+                                                                        'archetype'])) AS d
+        WHERE c.id = p_character_id;
+    ELSE
+        UPDATE cdl.characters AS c SET updated_at = now() WHERE c.id = p_character_id;
+    END IF;
     IF cardinality(parts) > 0 THEN
         UPDATE cdl.character_documents AS d
         SET lists = d.lists || (SELECT jsonb_object_agg(p, cdl._document_part(p_character_id, p))
@@ -226,11 +295,12 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION cdl._save_document(bigint, jsonb, text[], text[]) IS
-    'Bring the stored character up to date after a write: the named sections of its CDL from '
-    'new_cdl (all of it when sections is NULL; none when new_cdl is NULL), the columns derived '
-    'from them, the named lists, and the rendered text (dropped when it was rendered less than '
-    'a second ago). Called by every write, in its transaction, holding the character''s lock.';
+COMMENT ON FUNCTION cdl._save_document(bigint, json, text[], text[]) IS
+    'Bring the stored character up to date after a write: its CDL from new_cdl, json in the '
+    'order to keep (all of it, or only the section of the field path written; none when new_cdl '
+    'is NULL), the columns derived from what was written, the named lists, and the rendered '
+    'text (dropped when it was rendered less than a second ago). Called by every write, in its '
+    'transaction, holding the character''s lock.';
 
 CREATE OR REPLACE FUNCTION cdl.render_character_documents(max_count integer DEFAULT 1000)
 RETURNS integer
@@ -266,7 +336,7 @@ COMMENT ON FUNCTION cdl.render_character_documents(integer) IS
     'correct without it, and faster with it); returns how many. Run it now and then.';
 
 CREATE OR REPLACE FUNCTION cdl._store_cdl(
-    p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source varchar)
+    p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source varchar)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
@@ -275,26 +345,47 @@ DECLARE
     changed integer;
 BEGIN
     changed := cdl._replace_fields(p_character_id, '{}', old_cdl, new_cdl, p_source);
-    PERFORM cdl._save_document(p_character_id, new_cdl,
+    PERFORM cdl._save_document(p_character_id, new_text,
         ARRAY['communication_patterns', 'response_templates', 'knowledge', 'workflows']);
     RETURN changed;
 END
 $$;
 
-COMMENT ON FUNCTION cdl._store_cdl(bigint, jsonb, jsonb, varchar) IS
-    'Replace the whole CDL of a locked, validated character: fields and document.';
+COMMENT ON FUNCTION cdl._store_cdl(bigint, jsonb, jsonb, json, varchar) IS
+    'Replace the whole CDL of a locked, validated character: fields and document (new_text is '
+    'new_cdl as text in the order to keep).';
 
-CREATE OR REPLACE FUNCTION cdl.import_character_from_json(
-    character_json jsonb,
-    import_source varchar DEFAULT 'json_import',
-    normalized_name varchar DEFAULT NULL)
+CREATE OR REPLACE FUNCTION cdl._cdl_body(doc json)
+RETURNS json
+LANGUAGE plpgsql
+IMMUTABLE PARALLEL SAFE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    IF json_typeof(doc -> 'character') IS DISTINCT FROM 'object' THEN
+        RETURN doc;  -- flat
+    END IF;
+    RETURN cdl._json_merge(
+        (SELECT coalesce(json_object_agg(e.key, e.value ORDER BY e.n), '{}')
+         FROM json_each(doc) WITH ORDINALITY AS e (key, value, n)
+         WHERE e.key NOT IN ('character', 'cdl_version', 'format', 'description')),
+        doc -> 'character');
+END
+$$;
+
+COMMENT ON FUNCTION cdl._cdl_body(json) IS
+    'The CDL of a document (keys written once), in order: a flat one as it is; of a wrapped or '
+    'mixed one, character merged with the sections beside it (character winning, its keys first).';
+
+CREATE OR REPLACE FUNCTION cdl._import_character(
+    character_json jsonb, ordered json, import_source varchar, normalized_name varchar)
 RETURNS bigint
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     body jsonb;
+    body_text json;
     derived record;
     v_normalized text;
     v_id bigint;
@@ -316,12 +407,10 @@ BEGIN
     END IF;
     -- wrapped {"cdl_version", "format", "description", "character": {...}}, possibly with more
     -- sections beside "character" (merged into it, "character" winning), or flat
-    IF jsonb_typeof(character_json -> 'character') = 'object' THEN
-        body := cdl._deep_merge(character_json - ARRAY['character', 'cdl_version', 'format', 'description'],
-                                character_json -> 'character');
-    ELSE
-        body := character_json;
-    END IF;
+    -- (ordered is character_json as text, its keys in the order to keep, each once)
+    body_text := cdl._cdl_body(ordered);
+    body := CASE WHEN jsonb_typeof(character_json -> 'character') = 'object' THEN body_text::jsonb
+                 ELSE character_json END;
     derived := cdl._derived_columns(body);
     IF derived.name IS NULL THEN
         RAISE EXCEPTION 'the CDL document has no name'
@@ -365,7 +454,7 @@ BEGIN
         INSERT INTO cdl.character_documents (normalized_name, character_id) VALUES (v_normalized, v_id);
     END IF;
     old_cdl := cdl._stored_cdl(v_id);
-    changed := cdl._store_cdl(v_id, old_cdl, body, import_source);
+    changed := cdl._store_cdl(v_id, old_cdl, body, body_text, import_source);
     INSERT INTO cdl.character_change_log (character_id, change_type, change_source, changed_by, new_value)
     VALUES (v_id, CASE WHEN v_created THEN 'character_created' ELSE 'bulk_import' END::cdl.change_type_enum,
             import_source, cdl._actor(), jsonb_build_object('fields_changed', changed));
@@ -373,9 +462,63 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION cdl._import_character(jsonb, json, varchar, varchar) IS
+    'import_character_from_json of a document given as jsonb and as text in the order to keep.';
+
+CREATE OR REPLACE FUNCTION cdl.import_character_from_json(
+    character_json jsonb,
+    import_source varchar DEFAULT 'json_import',
+    normalized_name varchar DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    RETURN cdl._import_character(character_json, character_json::json, import_source, normalized_name);
+END
+$$;
+
 COMMENT ON FUNCTION cdl.import_character_from_json(jsonb, varchar, varchar) IS
     'Import a CDL document (wrapped, flat or mixed) in one transaction; re-importing a name '
-    'updates it in place. Returns the character id. Errors: CD001 bad input, CD007 too large.';
+    'updates it in place. Returns the character id. Keys come in jsonb''s order: pass the text '
+    'of the file (the text form) to keep its order. Errors: CD001 bad input, CD007 too large.';
+
+CREATE OR REPLACE FUNCTION cdl.import_character_from_json(
+    character_json text,
+    import_source varchar DEFAULT 'json_import',
+    normalized_name varchar DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    ordered json;
+    doc jsonb;
+BEGIN
+    IF octet_length(character_json) > 4 * 1024 * 1024 THEN
+        RAISE EXCEPTION 'CDL document is % bytes; at most 4 MiB are accepted',
+            octet_length(character_json) USING ERRCODE = 'CD007';
+    END IF;
+    BEGIN
+        doc := character_json::jsonb;
+    EXCEPTION WHEN data_exception THEN  -- not JSON, a \u0000, a number out of range
+        RAISE EXCEPTION 'the CDL document is not valid JSON: %', SQLERRM USING ERRCODE = 'CD001';
+    WHEN program_limit_exceeded THEN
+        RAISE EXCEPTION 'the CDL document is nested too deeply' USING ERRCODE = 'CD007';
+    END;
+    IF jsonb_typeof(doc) = 'object' THEN
+        ordered := cdl._json_ordered(character_json::json);
+    END IF;
+    RETURN cdl._import_character(doc, ordered, import_source, normalized_name);
+END
+$$;
+
+COMMENT ON FUNCTION cdl.import_character_from_json(text, varchar, varchar) IS
+    'Import a CDL document given as JSON text, keeping the order of its keys everywhere it is '
+    'read back (a key written twice keeps its first place and its last value); otherwise as '
+    'the jsonb form. Errors: CD001 bad input (not JSON), CD007 too large.';
 
 CREATE OR REPLACE FUNCTION cdl.get_character_complete(name varchar)
 RETURNS json
@@ -420,7 +563,39 @@ END
 $$;
 
 COMMENT ON FUNCTION cdl.export_character_json(varchar) IS
-    'The character in the wrapped CDL form {cdl_version, format, description?, character}.';
+    'The character in the wrapped CDL form {cdl_version, format, description?, character}, as '
+    'jsonb (keys in jsonb''s order). Kept for clients of the last release: the text form '
+    'export_character_json(text), which untyped and text arguments call, returns json in order.';
+
+CREATE OR REPLACE FUNCTION cdl.export_character_json(name text)
+RETURNS json
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    result json;
+BEGIN
+    SELECT CASE WHEN c.file_description IS NULL
+                THEN json_build_object('cdl_version', c.cdl_version, 'format', 'json',
+                                       'character', cdl._stored_text(c.id))
+                ELSE json_build_object('cdl_version', c.cdl_version, 'format', 'json',
+                                       'description', c.file_description,
+                                       'character', cdl._stored_text(c.id)) END
+    INTO result
+    FROM cdl.characters c
+    WHERE c.normalized_name = cdl.normalize_name(export_character_json.name);
+    IF result IS NULL THEN
+        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL') USING ERRCODE = 'CD002';
+    END IF;
+    RETURN result;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.export_character_json(text) IS
+    'The character in the wrapped CDL form {cdl_version, format, description?, character}, as '
+    'json: every object''s keys in the order they were imported and written. CD002 when unknown.';
 
 CREATE OR REPLACE FUNCTION cdl.list_characters(
     status_filter varchar DEFAULT NULL, archetype_filter varchar DEFAULT NULL)
@@ -515,8 +690,10 @@ BEGIN
     changed := cdl._replace_fields(target.character_id, keys, target.doc, field_value,
                                    field_source, confidence, is_public);
     IF changed > 0 OR target.doc #> keys IS DISTINCT FROM field_value THEN
+        -- in the section's text, a key that is there keeps its place and a new one goes last
         PERFORM cdl._save_document(target.character_id,
-                                   cdl._jsonb_set_path(target.doc, keys, field_value), '{}', keys[1:1]);
+            json_build_object(keys[1], cdl._json_set(target.ordered -> keys[1], keys[2:], field_value::json)),
+            '{}', keys);
     END IF;
     RETURN changed;
 END
@@ -545,7 +722,7 @@ BEGIN
     END IF;
     PERFORM cdl._validate_nodes(keys, NULL);  -- a required field cannot go
     removed := cdl._replace_fields(target.character_id, keys, target.doc, NULL, 'manual');
-    PERFORM cdl._save_document(target.character_id, cdl._jsonb_remove_path(target.doc, keys), '{}', keys[1:1]);
+    PERFORM cdl._save_document(target.character_id, cdl._json_remove(target.ordered, keys), '{}', keys);
     RETURN removed;
 END
 $$;

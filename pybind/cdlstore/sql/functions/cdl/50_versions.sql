@@ -13,14 +13,14 @@ BEGIN
     UPDATE cdl.characters SET version_count = version_count + 1
     WHERE id = p_character_id RETURNING version_count INTO v_number;
     INSERT INTO cdl.character_versions
-        (character_id, version_number, version_name, description, snapshot, created_by)
+        (character_id, version_number, version_name, description, snapshot, cdl_text, created_by)
     SELECT p_character_id, v_number, _create_version.version_name, _create_version.description,
            jsonb_build_object('cdl', cdl._stored_cdl(c.id), 'cdl_version', c.cdl_version,
                               'file_description', c.file_description,
                               'communication_patterns', d.lists -> 'communication_patterns',
                               'response_templates', d.lists -> 'response_templates',
                               'knowledge', d.lists -> 'knowledge'),
-           cdl._actor()
+           cdl._stored_text(c.id), cdl._actor()
     FROM cdl.character_documents d JOIN cdl.characters c ON c.id = d.character_id
     WHERE d.character_id = p_character_id;
     INSERT INTO cdl.character_change_log (character_id, change_type, new_value, changed_by)
@@ -106,9 +106,12 @@ AS $$
 DECLARE
     target record;
     snap jsonb;
+    snap_text json;
 BEGIN
     target := cdl._lock_character(name, NULL);  -- all of its CDL
     snap := cdl._version_snapshot(target.character_id, version_number);
+    SELECT v.cdl_text INTO snap_text FROM cdl.character_versions AS v
+    WHERE v.character_id = target.character_id AND v.version_number = rollback_character.version_number;
     PERFORM cdl._validate_nodes('{}', snap -> 'cdl');  -- definitions may have tightened since
     PERFORM cdl._replace_fields(target.character_id, '{}', target.doc, snap -> 'cdl', 'rollback');
 
@@ -149,7 +152,7 @@ BEGIN
     SET cdl_version = coalesce(snap ->> 'cdl_version', cdl_version),
         file_description = snap ->> 'file_description'
     WHERE id = target.character_id;
-    PERFORM cdl._save_document(target.character_id, snap -> 'cdl',
+    PERFORM cdl._save_document(target.character_id, snap_text,  -- in the version's key order
         ARRAY['communication_patterns', 'response_templates', 'knowledge']);
     INSERT INTO cdl.character_change_log (character_id, change_type, change_source, new_value, changed_by)
     VALUES (target.character_id, 'character_updated', 'rollback',
@@ -196,4 +199,69 @@ $$;
 
 COMMENT ON FUNCTION cdl.diff_character_versions(varchar, integer, integer) IS
     'Field-level difference of two versions: {added: [{path, value}], removed: [{path, value}], '
-    'changed: [{path, old_value, new_value}]}.';
+    'changed: [{path, old_value, new_value}]}, as jsonb, by path. Kept for clients of the last '
+    'release: the text form, which untyped and text arguments call, returns json in document order.';
+
+CREATE OR REPLACE FUNCTION cdl._json_leaves(doc json)
+RETURNS TABLE (path text, value json, place integer[])
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $$
+    -- place: the position of each key on the way down; sorting by it gives the document order
+    WITH RECURSIVE t (keys, value, place) AS (
+        SELECT '{}'::text[], doc, '{}'::integer[]
+        UNION ALL
+        SELECT t.keys || e.key, e.value, t.place || e.n::integer
+        FROM t
+        CROSS JOIN LATERAL json_each(
+            CASE WHEN json_typeof(t.value) = 'object' THEN t.value ELSE '{}' END)
+            WITH ORDINALITY AS e (key, value, n)
+    )
+    SELECT cdl._path_text(t.keys), t.value, t.place
+    FROM t
+    WHERE cardinality(t.keys) > 0
+      AND (json_typeof(t.value) <> 'object' OR t.value::text ~ '^\s*\{\s*\}\s*$')
+$$;
+
+COMMENT ON FUNCTION cdl._json_leaves(json) IS
+    'The leaves of a CDL text (as cdl._nodes has them) with their dot paths, each with its place '
+    'in the document order.';
+
+CREATE OR REPLACE FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer)
+RETURNS json
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    v_id bigint;
+    old_cdl json;
+    new_cdl json;
+BEGIN
+    v_id := cdl._character_id(diff_character_versions.name);
+    PERFORM cdl._version_snapshot(v_id, from_version), cdl._version_snapshot(v_id, to_version);
+    SELECT v.cdl_text INTO old_cdl FROM cdl.character_versions v
+    WHERE v.character_id = v_id AND v.version_number = from_version;
+    SELECT v.cdl_text INTO new_cdl FROM cdl.character_versions v
+    WHERE v.character_id = v_id AND v.version_number = to_version;
+    -- in document order: what is added or changed where the newer version has it, what is
+    -- removed where the older one had it
+    RETURN (
+        SELECT json_build_object(
+            'from_version', from_version, 'to_version', to_version,
+            'added', coalesce(json_agg(json_build_object('path', b.path, 'value', b.value) ORDER BY b.place)
+                              FILTER (WHERE a.path IS NULL), '[]'),
+            'removed', coalesce(json_agg(json_build_object('path', a.path, 'value', a.value) ORDER BY a.place)
+                                FILTER (WHERE b.path IS NULL), '[]'),
+            'changed', coalesce(json_agg(json_build_object('path', a.path, 'old_value', a.value,
+                                                            'new_value', b.value) ORDER BY b.place)
+                                FILTER (WHERE a.value::jsonb <> b.value::jsonb), '[]'))
+        FROM cdl._json_leaves(old_cdl) AS a FULL JOIN cdl._json_leaves(new_cdl) AS b ON a.path = b.path);
+END
+$$;
+
+COMMENT ON FUNCTION cdl.diff_character_versions(text, integer, integer) IS
+    'Field-level difference of two versions, as json in document order (values with their keys '
+    'in order): {added: [{path, value}], removed: [{path, value}], changed: [{path, old_value, '
+    'new_value}]}. CD002 when the character or a version is unknown.';
