@@ -89,7 +89,7 @@ def definitions(sharded: Cluster, index: int) -> dict[str, list[Any]]:
                 [table],
             )
         ]
-        cols = ", ".join(f'"{c}"' for c in columns)
+        cols = ", ".join(f'"{c}"::text' for c in columns)  # as text: json has no ordering
         query = f"SELECT {cols} FROM cdl.{table} ORDER BY {cols}"  # noqa: S608 (catalog names)
         out[table] = sharded.on_shard(index, query)
     return out
