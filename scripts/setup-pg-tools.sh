@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the PostgreSQL tools the tests need are present: the server binaries, pgTAP,
-# pg_prove and (for lint) plpgsql_check. As root, missing ones are installed from Debian's
-# packages; otherwise the exact install command is printed. Silent when all is there.
+# pg_prove, (for lint) plpgsql_check and (for the schedule test) pg_cron. As root, missing ones
+# are installed from Debian's packages; otherwise the exact install command is printed. Silent when all is there.
 # Usage: scripts/setup-pg-tools.sh CDLSTORE_COMMAND
 set -euo pipefail
 cdlstore=$1
@@ -35,6 +35,7 @@ missing=()
 command -v pg_prove >/dev/null || missing+=(libtap-parser-sourcehandler-pgtap-perl)
 optional=()
 [ -n "${DATABASE_URL:-}" ] || [ -f "$sharedir/extension/plpgsql_check.control" ] || optional+=("postgresql-$major-plpgsql-check")
+[ -n "${DATABASE_URL:-}" ] || [ -f "$sharedir/extension/pg_cron.control" ] || optional+=("postgresql-$major-cron")
 
 if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
     if can_install; then
@@ -44,7 +45,7 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
         echo "    sudo apt-get install -y ${missing[*]} ${optional[*]}" >&2
         exit 1
     else
-        echo "setup: plpgsql_check is not installed, lint will skip it; to install:" >&2
+        echo "setup: plpgsql_check or pg_cron is not installed (lint or the pg_cron test will skip); to install:" >&2
         echo "    sudo apt-get install -y ${optional[*]}" >&2
     fi
 fi

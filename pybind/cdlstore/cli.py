@@ -348,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("character")
     p.add_argument("--user", required=True)
     p.add_argument("--context", type=_json_arg, default={}, help="caller context, a JSON object")
+
+    from .worker import add_commands
+
+    add_commands(add)  # worker, maintain, schedule
     return parser
 
 

@@ -161,9 +161,12 @@ class Operations:
         result: list[UUID] = self._run("enqueue_tasks", {"tasks": Jsonb(list(tasks))})
         return result
 
-    def complete_many(self, completions: dict[UUID, Any]) -> int:
-        """Complete a batch of running tasks (execution id -> output) in one transaction."""
-        batch = [{"execution_id": str(k), "output": v} for k, v in completions.items()]
+    def complete_many(self, completions: Sequence[tuple[Task, Any]]) -> int:
+        """Complete a batch of claimed tasks ((task, output) pairs) in one transaction."""
+        batch = [
+            {"execution_id": str(t.execution_id), "lease_token": str(t.lease_token), "output": out}
+            for t, out in completions
+        ]
         return int(self._run("complete_tasks", {"completions": Jsonb(batch)}))
 
     def claim(self, agent_id: str, task_types: Sequence[str], max_count: int = 1) -> list[Task]:
@@ -173,20 +176,46 @@ class Operations:
         )
         return [Task.model_validate(r) for r in rows]
 
-    def complete(self, execution_id: UUID | str, output: Any = None) -> Task:
+    def complete(
+        self, execution_id: UUID | str, lease_token: UUID | str, output: Any = None
+    ) -> Task:
         return Task.model_validate(
             self._run(
                 "complete_task",
                 {
                     "execution_id": execution_id,
+                    "lease_token": lease_token,
                     "output": Jsonb(output) if output is not None else None,
                 },
             )
         )
 
-    def fail(self, execution_id: UUID | str, error: str) -> Task:
+    def fail(self, execution_id: UUID | str, lease_token: UUID | str, error: str) -> Task:
         return Task.model_validate(
-            self._run("fail_task", {"execution_id": execution_id, "error": error})
+            self._run(
+                "fail_task",
+                {"execution_id": execution_id, "lease_token": lease_token, "error": error},
+            )
+        )
+
+    def heartbeat(
+        self, execution_id: UUID | str, lease_token: UUID | str, extend_seconds: int | None = None
+    ) -> datetime:
+        """Extend a claimed task's lease; returns its new end. Conflict when the lease is stale."""
+        result: datetime = self._run(
+            "heartbeat_task",
+            {
+                "execution_id": execution_id,
+                "lease_token": lease_token,
+                "extend_seconds": extend_seconds,
+            },
+        )
+        return result
+
+    def release(self, execution_id: UUID | str, lease_token: UUID | str) -> Task:
+        """Give back a claimed task that was not started: pending again at once."""
+        return Task.model_validate(
+            self._run("release_task", {"execution_id": execution_id, "lease_token": lease_token})
         )
 
     def expire_tasks(self, as_of: datetime | None = None) -> int:
