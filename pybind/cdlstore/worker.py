@@ -114,16 +114,19 @@ class Maintenance:
     def run(self, stop: threading.Event) -> None:
         """Run the duties until ``stop`` is set: each at its deadline, else every ``every`` s."""
         next_run = {d.name: 0.0 for d in self._duties}
+        last_run = {d.name: -1.0 for d in self._duties}
         while not stop.is_set():
             now = time.monotonic()
             for duty in self._duties:
                 try:
                     left = self._deadline(duty)
-                    if left is not None:
-                        next_run[duty.name] = min(next_run[duty.name], now + max(left, 0.0))
+                    if left is not None:  # at the deadline, but twice a second at most
+                        due = max(now + left, last_run[duty.name] + 0.5)
+                        next_run[duty.name] = min(next_run[duty.name], due)
                     if next_run[duty.name] <= now:
                         result = self.run_duty(duty)
                         log.debug("maintenance %s: %s", duty.name, result)
+                        last_run[duty.name] = now
                         next_run[duty.name] = now + duty.every
                 except CdlstoreError as exc:
                     log.error("maintenance duty %s failed: %s", duty.name, exc)
@@ -212,9 +215,10 @@ class Worker:
         """Register ``handler(task)`` for a task type; past ``time_limit`` seconds it is
         cancelled and its task failed."""
 
+        if not task_type.strip():
+            raise InvalidInput("a task type must not be empty")
+
         def register(handler: Handler) -> Handler:
-            if not task_type.strip():
-                raise InvalidInput("a task type must not be empty")
             self._handlers[task_type] = _Registered(handler, time_limit)
             return handler
 
