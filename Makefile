@@ -11,7 +11,7 @@ PGTAP_DB := cdlstore_test_pgtap
 PGTAP_FILES ?= db/tests/*.sql
 PYTEST_ARGS ?=
 
-.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint stress crash schema bench clean
+.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint stress crash schema bench bench-peers clean
 
 setup: $(VENV)/.installed
 	@scripts/setup-pg-tools.sh $(CDLSTORE)
@@ -76,6 +76,11 @@ bench: db
 	@$(BIN)/python -m bench.workflows
 	@$(BIN)/python -m bench.documents
 	@$(BIN)/python -m bench.operations
+
+# the queue beside pgqueuer and procrastinate (installed from PyPI by the bench extra)
+bench-peers: db
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	@$(BIN)/python -m bench.peers
 
 clean: db-stop
 	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache

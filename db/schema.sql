@@ -4726,7 +4726,7 @@ BEGIN
             timeout_at = clock_timestamp() + make_interval(secs => t.timeout_seconds),
             lease_token = gen_random_uuid()
         FROM next WHERE t.execution_id = next.execution_id
-        RETURNING ops._task_json(t) || jsonb_build_object('lease_token', t.lease_token) AS doc, t.execution_id,
+        RETURNING to_jsonb(t) AS doc, t.execution_id,  -- with its lease_token: the claimer's own
                   t.workflow_id, t.agent_id, t.retry_count, t.priority, t.created_at
     ), logged AS (
         INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, source, payload, severity)
@@ -4765,27 +4765,34 @@ DECLARE
     wanted integer;
     held integer;
     stale uuid;
+    stale_token uuid;
 BEGIN
     IF completions IS NULL OR jsonb_typeof(completions) <> 'array' OR jsonb_array_length(completions) > 1000
        OR EXISTS (SELECT FROM jsonb_array_elements(completions) c
-                  WHERE jsonb_typeof(c) <> 'object' OR c ->> 'execution_id' IS NULL OR c ->> 'lease_token' IS NULL) THEN
+                  WHERE jsonb_typeof(c) <> 'object' OR NOT c ?& '{execution_id,lease_token}') THEN
         RAISE EXCEPTION 'completions must be a list of at most 1000 {execution_id, lease_token, output}'
             USING ERRCODE = 'CD001';
     END IF;
-    -- set-based: lock the batch in one lock order, check every lease, then complete all at once
-    SELECT count(DISTINCT c.execution_id) INTO wanted FROM jsonb_to_recordset(completions) AS c (execution_id uuid);
-    IF wanted <> jsonb_array_length(completions) THEN
+    -- set-based: lock the batch in one lock order and check every lease in one query, then
+    -- complete it in another
+    WITH c AS MATERIALIZED (
+        SELECT * FROM jsonb_to_recordset(completions) AS c (execution_id uuid, lease_token uuid)
+    ), locked AS (
+        SELECT x.execution_id, x.lease_token FROM ops.task_executions x
+        WHERE x.execution_id IN (SELECT c.execution_id FROM c)
+        ORDER BY x.execution_id
+        FOR UPDATE
+    )
+    SELECT count(*), count(DISTINCT c.execution_id),
+           (array_agg(c.execution_id) FILTER (WHERE l.lease_token IS DISTINCT FROM c.lease_token))[1],
+           (array_agg(c.lease_token) FILTER (WHERE l.lease_token IS DISTINCT FROM c.lease_token))[1]
+    INTO held, wanted, stale, stale_token
+    FROM c LEFT JOIN locked l ON l.execution_id = c.execution_id;
+    IF wanted <> held THEN
         RAISE EXCEPTION 'an execution_id appears twice in completions' USING ERRCODE = 'CD001';
     END IF;
-    SELECT count(*), (array_agg(c.execution_id) FILTER (WHERE t.lease_token IS DISTINCT FROM c.lease_token))[1]
-    INTO held, stale
-    FROM (SELECT * FROM jsonb_to_recordset(completions) AS c (execution_id uuid, lease_token uuid)
-          ORDER BY c.execution_id) AS c  -- one lock order
-    LEFT JOIN LATERAL (SELECT x.lease_token FROM ops.task_executions x WHERE x.execution_id = c.execution_id
-                       FOR UPDATE) AS t ON true;
     IF stale IS NOT NULL THEN
-        PERFORM ops._leased_task(stale, (SELECT c.lease_token FROM jsonb_to_recordset(completions)
-                                         AS c (execution_id uuid, lease_token uuid) WHERE c.execution_id = stale));
+        PERFORM ops._leased_task(stale, stale_token);  -- raises what is wrong with it
     END IF;
     WITH done AS (
         UPDATE ops.task_executions x
@@ -4882,28 +4889,29 @@ BEGIN
        OR EXISTS (SELECT FROM jsonb_array_elements(tasks) t WHERE jsonb_typeof(t) <> 'object') THEN
         RAISE EXCEPTION 'tasks must be a list of at most 1000 objects' USING ERRCODE = 'CD001';
     END IF;
-    -- set-based: one query checks the batch, one statement queues it with its events
-    SELECT ops._task_problem(t.task_name, t.task_type, coalesce(t.input_data, '{}'), coalesce(t.priority, 0),
-                             coalesce(t.max_retries, 3), coalesce(t.timeout_seconds, 300))
-    INTO problem FROM jsonb_to_recordset(tasks) AS t (task_name text, task_type text, input_data jsonb,
-        priority integer, max_retries integer, timeout_seconds integer)
-    WHERE ops._task_problem(t.task_name, t.task_type, coalesce(t.input_data, '{}'), coalesce(t.priority, 0),
-                            coalesce(t.max_retries, 3), coalesce(t.timeout_seconds, 300)) IS NOT NULL
-    LIMIT 1;
-    IF problem IS NOT NULL THEN
-        RAISE EXCEPTION '%', problem USING ERRCODE = 'CD001';
-    END IF;
+    -- set-based, one statement: the batch is read once, checked, queued with its events; a
+    -- problem in any task queues none of them
     WITH input AS MATERIALIZED (
-        SELECT n.ordinality, gen_random_uuid() AS id, t.*
+        SELECT n.ordinality, gen_random_uuid() AS id, t.task_name, t.task_type,
+               coalesce(t.input_data, '{}') AS input_data, coalesce(t.priority, 0) AS priority, t.workflow_id,
+               coalesce(t.max_retries, 3) AS max_retries, coalesce(t.timeout_seconds, 300) AS timeout_seconds,
+               coalesce(t.available_at, now()) AS available_at
         FROM jsonb_array_elements(tasks) WITH ORDINALITY AS n
         CROSS JOIN LATERAL jsonb_to_record(n.value) AS t (task_name text, task_type text, input_data jsonb,
             priority integer, workflow_id uuid, max_retries integer, timeout_seconds integer, available_at timestamptz)
+    ), bad AS (
+        SELECT ops._task_problem(i.task_name, i.task_type, i.input_data, i.priority, i.max_retries,
+                                 i.timeout_seconds) AS problem
+        FROM input i
+        WHERE ops._task_problem(i.task_name, i.task_type, i.input_data, i.priority, i.max_retries,
+                                i.timeout_seconds) IS NOT NULL
+        LIMIT 1
     ), queued AS (
         INSERT INTO ops.task_executions (execution_id, task_name, task_type, input_data, priority, workflow_id,
                                          max_retries, timeout_seconds, available_at)
-        SELECT i.id, i.task_name, i.task_type, coalesce(i.input_data, '{}'), coalesce(i.priority, 0), i.workflow_id,
-               coalesce(i.max_retries, 3), coalesce(i.timeout_seconds, 300), coalesce(i.available_at, now())
-        FROM input i ORDER BY i.ordinality
+        SELECT i.id, i.task_name, i.task_type, i.input_data, i.priority, i.workflow_id, i.max_retries,
+               i.timeout_seconds, i.available_at
+        FROM input i WHERE NOT EXISTS (SELECT FROM bad) ORDER BY i.ordinality
         RETURNING execution_id, workflow_id, task_type
     ), logged AS (
         INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, source, payload, severity)
@@ -4911,7 +4919,11 @@ BEGIN
                jsonb_build_object('task_type', q.task_type), 'info'
         FROM queued q
     )
-    SELECT array_agg(i.id ORDER BY i.ordinality) INTO ids FROM input i;
+    SELECT (SELECT b.problem FROM bad b), (SELECT array_agg(i.id ORDER BY i.ordinality) FROM input i)
+    INTO problem, ids;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem USING ERRCODE = 'CD001';
+    END IF;
     IF cardinality(ids) > 0 THEN
         PERFORM ops._wake_workers();
     END IF;
@@ -6350,7 +6362,7 @@ CREATE INDEX task_executions_queue_idx ON ops.task_executions USING btree (task_
 
 CREATE INDEX task_executions_timeout_idx ON ops.task_executions USING btree (timeout_at) WHERE (status = 'running'::text);
 
-CREATE INDEX task_executions_workflow_idx ON ops.task_executions USING btree (workflow_id);
+CREATE INDEX task_executions_workflow_idx ON ops.task_executions USING btree (workflow_id) WHERE (workflow_id IS NOT NULL);
 
 CREATE INDEX workflows_deadline_idx ON ops.workflows USING btree (deadline) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text]));
 

@@ -10,3 +10,5 @@ DROP FUNCTION IF EXISTS docstore.apply_retention();
 DROP FUNCTION IF EXISTS cdl.next_workflow_timeout();
 DROP TABLE docstore.retention_policy;
 ALTER TABLE ops.task_executions DROP COLUMN lease_token;
+DROP INDEX ops.task_executions_workflow_idx;
+CREATE INDEX task_executions_workflow_idx ON ops.task_executions (workflow_id);

@@ -3,6 +3,10 @@
 -- present the token of its current lease, so a worker whose lease lapsed (and whose task was
 -- claimed again) can no longer end the new attempt. The token is cleared when the lease ends.
 ALTER TABLE ops.task_executions ADD COLUMN lease_token uuid;
+-- most tasks belong to no workflow run: leave them out of its index, one index entry fewer for
+-- every insert and every status change of the queue's hot path
+DROP INDEX ops.task_executions_workflow_idx;
+CREATE INDEX task_executions_workflow_idx ON ops.task_executions (workflow_id) WHERE workflow_id IS NOT NULL;
 
 -- complete_task and fail_task keep a single signature each, now with lease_token
 DROP FUNCTION IF EXISTS ops.complete_task(uuid, jsonb);
