@@ -1,6 +1,6 @@
 -- ops: workflow runs, the task queue, the append-only event log, conversations, metrics.
 BEGIN;
-SELECT plan(54);
+SELECT plan(57);
 
 CREATE TEMP TABLE w AS SELECT ops.create_workflow('nightly', 'etl', total_steps => 2, deadline => now() + interval '1 hour') AS id;
 SELECT is(ops.get_workflow((SELECT id FROM w)) ->> 'status', 'pending', 'a run starts pending');
@@ -97,6 +97,12 @@ SELECT throws_ok(format($$SELECT ops.complete_tasks(%L)$$,
     'CD003', NULL, 'one stale token refuses the whole batch');
 SELECT is((SELECT count(*)::int FROM ops.task_executions WHERE task_type = 'batch' AND status = 'running'), 2,
     'and completes none of it');
+SELECT throws_ok($$SELECT ops.complete_tasks('[{"execution_id": "nope", "lease_token": "nope"}]')$$, 'CD001', NULL,
+    'a completion whose ids are not uuids');
+SELECT throws_ok(format($$SELECT ops.complete_tasks(%L)$$, (SELECT jsonb_build_array(task, task) FROM batch LIMIT 1)),
+    'CD001', NULL, 'a task twice in one batch');
+SELECT throws_ok($$SELECT ops.complete_tasks('[{"execution_id": "00000000-0000-0000-0000-000000000000"}]')$$, 'CD001', NULL,
+    'a completion without its lease_token');
 SELECT is(ops.complete_tasks((SELECT jsonb_agg(jsonb_build_object('execution_id', task ->> 'execution_id',
                                      'lease_token', task ->> 'lease_token', 'output', '{"ok": 1}')) FROM batch)), 2,
     'complete a batch');
