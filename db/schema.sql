@@ -4302,62 +4302,39 @@ ALTER FUNCTION game.start_game_session(profile_id bigint, scenario_id text) OWNE
 
 COMMENT ON FUNCTION game.start_game_session(profile_id bigint, scenario_id text) IS 'Start a session of a profile in a scenario (version 1).';
 
-CREATE TABLE ops.task_executions (
-    execution_id uuid DEFAULT gen_random_uuid() NOT NULL,
-    workflow_id uuid,
-    agent_id text,
-    task_name text NOT NULL,
-    task_type text NOT NULL,
-    priority integer DEFAULT 0 NOT NULL,
-    status text DEFAULT 'pending'::text NOT NULL,
-    input_data jsonb DEFAULT '{}'::jsonb NOT NULL,
-    output_data jsonb,
-    error text,
-    retry_count integer DEFAULT 0 NOT NULL,
-    max_retries integer DEFAULT 3 NOT NULL,
-    timeout_seconds integer DEFAULT 300 NOT NULL,
-    execution_time_ms integer,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    available_at timestamp with time zone DEFAULT now() NOT NULL,
-    started_at timestamp with time zone,
-    timeout_at timestamp with time zone,
-    completed_at timestamp with time zone,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
-    lease_token uuid,
-    CONSTRAINT task_executions_max_retries_check CHECK ((max_retries >= 0)),
-    CONSTRAINT task_executions_retry_count_check CHECK ((retry_count >= 0)),
-    CONSTRAINT task_executions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text]))),
-    CONSTRAINT task_executions_task_name_check CHECK ((task_name <> ''::text)),
-    CONSTRAINT task_executions_task_type_check CHECK ((task_type <> ''::text)),
-    CONSTRAINT task_executions_timeout_seconds_check CHECK ((timeout_seconds > 0))
-)
-WITH (autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_threshold='500', autovacuum_vacuum_cost_delay='0', autovacuum_analyze_scale_factor='0.02');
-
-ALTER TABLE ONLY ops.task_executions FORCE ROW LEVEL SECURITY;
-
-ALTER TABLE ops.task_executions OWNER TO cdlstore_owner;
-
-CREATE FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb) RETURNS ops.task_executions
+CREATE FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
-    t ops.task_executions := ops._leased_task(p_id, p_token);
+    result jsonb;
 BEGIN
-    UPDATE ops.task_executions x
-    SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
-        lease_token = NULL,
-        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
-    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
-    PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
-                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info', false);
-    RETURN t;
+    -- one statement on the hot path: the row is updated only under its current lease (a
+    -- concurrent re-claim is waited for and then seen: its token no longer matches)
+    WITH done AS (
+        UPDATE ops.task_executions x
+        SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
+            lease_token = NULL,
+            execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
+        WHERE x.execution_id = p_id AND x.lease_token = p_token
+        RETURNING x.*
+    ), logged AS (
+        INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, source, payload, severity)
+        SELECT 'task_completed', 'task', d.execution_id::text, d.workflow_id, d.agent_id, 'ops',
+               jsonb_build_object('execution_time_ms', d.execution_time_ms), 'info'
+        FROM done d
+    )
+    SELECT ops._task_json(d::ops.task_executions) INTO result FROM done d;
+    IF result IS NULL THEN
+        PERFORM ops._leased_task(p_id, p_token);  -- raises what is wrong: CD001, CD002 or CD003
+    END IF;
+    RETURN result;
 END
 $$;
 
 ALTER FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb) IS 'Complete one leased task, timed by the database, with its event.';
+COMMENT ON FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb) IS 'Complete one leased task, timed by the database, with its event; the task as the API returns it.';
 
 CREATE FUNCTION ops._day(day date) RETURNS tstzrange
     LANGUAGE plpgsql IMMUTABLE
@@ -4433,6 +4410,41 @@ $$;
 ALTER FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text, p_notify boolean) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text, p_notify boolean) IS 'Append an event and (unless p_notify is false) NOTIFY cdlstore_ops_events, in the caller''s transaction. Task events are not notified: NOTIFY serializes commits, and the queue is the hot path.';
+
+CREATE TABLE ops.task_executions (
+    execution_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workflow_id uuid,
+    agent_id text,
+    task_name text NOT NULL,
+    task_type text NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    input_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    output_data jsonb,
+    error text,
+    retry_count integer DEFAULT 0 NOT NULL,
+    max_retries integer DEFAULT 3 NOT NULL,
+    timeout_seconds integer DEFAULT 300 NOT NULL,
+    execution_time_ms integer,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    available_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    timeout_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    lease_token uuid,
+    CONSTRAINT task_executions_max_retries_check CHECK ((max_retries >= 0)),
+    CONSTRAINT task_executions_retry_count_check CHECK ((retry_count >= 0)),
+    CONSTRAINT task_executions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text]))),
+    CONSTRAINT task_executions_task_name_check CHECK ((task_name <> ''::text)),
+    CONSTRAINT task_executions_task_type_check CHECK ((task_type <> ''::text)),
+    CONSTRAINT task_executions_timeout_seconds_check CHECK ((timeout_seconds > 0))
+)
+WITH (autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_threshold='500', autovacuum_vacuum_cost_delay='0', autovacuum_analyze_scale_factor='0.02');
+
+ALTER TABLE ONLY ops.task_executions FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE ops.task_executions OWNER TO cdlstore_owner;
 
 CREATE FUNCTION ops._fail_task(t ops.task_executions, error text) RETURNS ops.task_executions
     LANGUAGE plpgsql
@@ -4749,7 +4761,7 @@ CREATE FUNCTION ops.complete_task(execution_id uuid, lease_token uuid, output js
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
-    RETURN ops._task_json(ops._complete(execution_id, lease_token, output));
+    RETURN ops._complete(execution_id, lease_token, output);
 END
 $$;
 
@@ -5166,10 +5178,13 @@ BEGIN
     IF extend_seconds < 1 THEN
         RAISE EXCEPTION 'extend_seconds must be at least 1, got %', extend_seconds USING ERRCODE = 'CD001';
     END IF;
-    t := ops._leased_task(execution_id, lease_token);
     UPDATE ops.task_executions x
     SET timeout_at = clock_timestamp() + make_interval(secs => coalesce(extend_seconds, x.timeout_seconds))
-    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
+    WHERE x.execution_id = heartbeat_task.execution_id AND x.lease_token = heartbeat_task.lease_token
+    RETURNING * INTO t;
+    IF t.execution_id IS NULL THEN
+        PERFORM ops._leased_task(execution_id, lease_token);  -- raises what is wrong
+    END IF;
     RETURN t.timeout_at;
 END
 $$;

@@ -163,6 +163,15 @@ def test_worker_runs_handlers_and_wakes_on_new_work(
     assert (ops.get_task(odd).error or "").startswith("result is not JSON")
 
 
+def test_an_enqueue_batch_wakes_the_workers_once(app: Client, own_clone: str) -> None:
+    with psycopg.connect(own_clone, autocommit=True) as listener:
+        listener.execute("LISTEN cdlstore_tasks")
+        app.operations.enqueue_many([{"task_name": f"n{n}", "task_type": "wake"} for n in range(5)])
+        app.operations.enqueue("one more", "wake")
+        notes = list(listener.notifies(timeout=0.5))
+    assert [n.channel for n in notes] == ["cdlstore_tasks", "cdlstore_tasks"]  # two transactions
+
+
 def test_heartbeats_keep_the_lease_and_a_time_limit_cancels(
     app: Client, admin: psycopg.Connection[Any]
 ) -> None:

@@ -236,26 +236,38 @@ COMMENT ON FUNCTION ops._leased_task(uuid, uuid) IS
     'Lock a task whose current lease this token holds (CD001, CD002; CD003 for a stale token).';
 
 CREATE OR REPLACE FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb)
-RETURNS ops.task_executions
+RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
-    t ops.task_executions := ops._leased_task(p_id, p_token);
+    result jsonb;
 BEGIN
-    UPDATE ops.task_executions x
-    SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
-        lease_token = NULL,
-        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
-    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
-    PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
-                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info', false);
-    RETURN t;
+    -- one statement on the hot path: the row is updated only under its current lease (a
+    -- concurrent re-claim is waited for and then seen: its token no longer matches)
+    WITH done AS (
+        UPDATE ops.task_executions x
+        SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
+            lease_token = NULL,
+            execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::integer
+        WHERE x.execution_id = p_id AND x.lease_token = p_token
+        RETURNING x.*
+    ), logged AS (
+        INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, source, payload, severity)
+        SELECT 'task_completed', 'task', d.execution_id::text, d.workflow_id, d.agent_id, 'ops',
+               jsonb_build_object('execution_time_ms', d.execution_time_ms), 'info'
+        FROM done d
+    )
+    SELECT ops._task_json(d::ops.task_executions) INTO result FROM done d;
+    IF result IS NULL THEN
+        PERFORM ops._leased_task(p_id, p_token);  -- raises what is wrong: CD001, CD002 or CD003
+    END IF;
+    RETURN result;
 END
 $$;
 
 COMMENT ON FUNCTION ops._complete(uuid, uuid, jsonb) IS
-    'Complete one leased task, timed by the database, with its event.';
+    'Complete one leased task, timed by the database, with its event; the task as the API returns it.';
 
 CREATE OR REPLACE FUNCTION ops.complete_task(execution_id uuid, lease_token uuid, output jsonb DEFAULT NULL)
 RETURNS jsonb
@@ -264,7 +276,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
-    RETURN ops._task_json(ops._complete(execution_id, lease_token, output));
+    RETURN ops._complete(execution_id, lease_token, output);
 END
 $$;
 
@@ -393,10 +405,13 @@ BEGIN
     IF extend_seconds < 1 THEN
         RAISE EXCEPTION 'extend_seconds must be at least 1, got %', extend_seconds USING ERRCODE = 'CD001';
     END IF;
-    t := ops._leased_task(execution_id, lease_token);
     UPDATE ops.task_executions x
     SET timeout_at = clock_timestamp() + make_interval(secs => coalesce(extend_seconds, x.timeout_seconds))
-    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
+    WHERE x.execution_id = heartbeat_task.execution_id AND x.lease_token = heartbeat_task.lease_token
+    RETURNING * INTO t;
+    IF t.execution_id IS NULL THEN
+        PERFORM ops._leased_task(execution_id, lease_token);  -- raises what is wrong
+    END IF;
     RETURN t.timeout_at;
 END
 $$;
