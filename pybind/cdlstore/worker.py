@@ -246,6 +246,15 @@ class Worker:
         if install_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: self.stop())
+        pool = self.client._pool
+        if pool is not None and pool.max_size < self.concurrency + 3:
+            log.warning(
+                "the client's pool has %d connections; %d handlers, the claim loop, the "
+                "heartbeats and maintenance want %d",
+                pool.max_size,
+                self.concurrency,
+                self.concurrency + 3,
+            )
         self._stop.clear()
         helpers = [
             threading.Thread(target=self._handle_loop, name=f"cdlstore-handler-{n}", daemon=True)
@@ -305,6 +314,8 @@ class Worker:
                 self._run_one(task)
             except TaskCancelled:  # delivered late, after the handler had returned
                 pass
+            except Exception:  # e.g. no pooled connection in time: keep the thread serving
+                log.exception("task %s: its outcome may not be recorded", task.execution_id)
 
     def _run_one(self, task: Task) -> None:
         registered = self._handlers[task.task_type]

@@ -3,7 +3,7 @@ DROP FUNCTION IF EXISTS ops.complete_task(uuid, uuid, jsonb);
 DROP FUNCTION IF EXISTS ops.fail_task(uuid, uuid, text);
 DROP FUNCTION IF EXISTS ops.heartbeat_task(uuid, uuid, integer);
 DROP FUNCTION IF EXISTS ops.release_task(uuid, uuid);
-DROP FUNCTION IF EXISTS ops._running_task(uuid, uuid);
+DROP FUNCTION IF EXISTS ops._leased_task(uuid, uuid);
 DROP FUNCTION IF EXISTS ops._complete(uuid, uuid, jsonb);
 DROP FUNCTION IF EXISTS docstore.set_retention_policy(text, text, integer, interval);
 DROP FUNCTION IF EXISTS docstore.apply_retention();
