@@ -11,7 +11,7 @@ PGTAP_DB := cdlstore_test_pgtap
 PGTAP_FILES ?= db/tests/*.sql
 PYTEST_ARGS ?=
 
-.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint smoke stress crash schema bench clean \
+.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint smoke stress crash schema bench bench-peers clean \
 	cluster cluster-url cluster-shard-urls cluster-stop test-cluster bench-cluster
 
 setup: $(VENV)/.installed
@@ -84,6 +84,11 @@ bench: db
 	@$(BIN)/python -m bench.operations
 	@$(BIN)/python -m bench.clients
 	@$(BIN)/python -m bench.feeds
+
+# the queue beside pgqueuer and procrastinate (installed from PyPI by the bench extra)
+bench-peers: db
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	@$(BIN)/python -m bench.peers
 
 # A PL/Proxy proxy in front of SHARDS shard clusters (pybind/cdlstore/dev/cluster.py).
 SHARDS ?= 2

@@ -22,11 +22,13 @@ from bench.common import SECONDS, pgbench, pgbench_init
 
 DB = "cdlstore_bench_ops"
 CLAIM_COMPLETE = (
-    "SELECT ops.claim_tasks('w' || :client_id, '{work}', 1) -> 0 ->> 'execution_id' AS id \\gset\n"
-    "SELECT ops.complete_task(:id::text::uuid) WHERE :id::text <> '';\n"
+    "SELECT c ->> 'execution_id' AS id, c ->> 'lease_token' AS token "
+    "FROM (SELECT ops.claim_tasks('w' || :client_id, '{work}', 1) -> 0 AS c) s \\gset\n"
+    "SELECT ops.complete_task(:id::text::uuid, :token::text::uuid) WHERE :id::text <> '';\n"
 )
 BATCH_CLAIM_COMPLETE = (
-    "SELECT jsonb_agg(jsonb_build_object('execution_id', t ->> 'execution_id')) AS batch "
+    "SELECT jsonb_agg(jsonb_build_object('execution_id', t ->> 'execution_id', "
+    "'lease_token', t ->> 'lease_token')) AS batch "
     "FROM jsonb_array_elements(ops.claim_tasks('w' || :client_id, '{work}', 10)) t \\gset\n"
     "SELECT ops.complete_tasks(:batch::text::jsonb) WHERE :batch::text <> '';\n"
 )
@@ -34,14 +36,16 @@ BATCH_CYCLE = (
     "SELECT ops.enqueue_tasks(jsonb_agg(jsonb_build_object('task_name', 'cycle', "
     "'task_type', 'cycle'))) "
     "FROM generate_series(1, 10);\n"
-    "SELECT jsonb_agg(jsonb_build_object('execution_id', t ->> 'execution_id')) AS batch "
+    "SELECT jsonb_agg(jsonb_build_object('execution_id', t ->> 'execution_id', "
+    "'lease_token', t ->> 'lease_token')) AS batch "
     "FROM jsonb_array_elements(ops.claim_tasks('c' || :client_id, '{cycle}', 10)) t \\gset\n"
     "SELECT ops.complete_tasks(:batch::text::jsonb) WHERE :batch::text <> '';\n"
 )
 CYCLE = (
     "SELECT ops.enqueue_task('cycle', 'cycle', '{\"n\": 1}');\n"
-    "SELECT ops.claim_tasks('c' || :client_id, '{cycle}', 1) -> 0 ->> 'execution_id' AS id \\gset\n"
-    "SELECT ops.complete_task(:id::text::uuid) WHERE :id::text <> '';\n"
+    "SELECT c ->> 'execution_id' AS id, c ->> 'lease_token' AS token "
+    "FROM (SELECT ops.claim_tasks('c' || :client_id, '{cycle}', 1) -> 0 AS c) s \\gset\n"
+    "SELECT ops.complete_task(:id::text::uuid, :token::text::uuid) WHERE :id::text <> '';\n"
 )
 EXPORT = """
 import resource, sys, time

@@ -3237,6 +3237,17 @@ ALTER FUNCTION cdl.list_characters(status_filter character varying, archetype_fi
 
 COMMENT ON FUNCTION cdl.list_characters(status_filter character varying, archetype_filter character varying) IS 'Characters, optionally of one status and/or archetype, by normalized name.';
 
+CREATE FUNCTION cdl.next_workflow_timeout() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+    SELECT min(i.timeout_at) FROM cdl.workflow_instances i WHERE i.status = 'active' AND i.timeout_at IS NOT NULL
+$$;
+
+ALTER FUNCTION cdl.next_workflow_timeout() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.next_workflow_timeout() IS 'When the next active workflow instance times out (NULL: none will); the worker''s maintenance runs expire_workflow_timeouts then.';
+
 CREATE FUNCTION cdl.normalize_name(name text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $_$
@@ -4317,6 +4328,33 @@ ALTER FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) OWNER TO cdl
 
 COMMENT ON FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) IS 'Record that a consumer has handled every event up to this one: an older id changes nothing (false); an id read_changes has not handed out yet is refused (CD001), unknown CD002.';
 
+CREATE FUNCTION docstore.apply_retention() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+DECLARE
+    policy docstore.retention_policy;
+    session_tenant text := current_setting('cdlstore.tenant', true);
+    pruned integer := 0;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('docstore.apply_retention')) THEN
+        RETURN 0;  -- another session is applying the policies right now
+    END IF;
+    FOR policy IN SELECT * FROM docstore.retention_policy p ORDER BY p.tenant, p.namespace, p.type LOOP
+        -- each policy prunes its own tenant's documents only (an administrator sees every policy)
+        PERFORM set_config('cdlstore.tenant', coalesce(policy.tenant, ''), true);
+        pruned := pruned + (docstore.prune_versions(policy.namespace, policy.type, policy.keep_last,
+                                                    policy.older_than, dry_run => false) ->> 'count')::integer;
+    END LOOP;
+    PERFORM set_config('cdlstore.tenant', coalesce(session_tenant, ''), true);
+    RETURN pruned;
+END
+$$;
+
+ALTER FUNCTION docstore.apply_retention() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.apply_retention() IS 'Prune every (namespace, type) by its retention policy (untagged old versions only). Returns how many versions went. A maintenance duty: safe to run from many sessions at once.';
+
 CREATE FUNCTION docstore.create_metadata_index(type text, field text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER
     SET search_path TO 'docstore', 'pg_temp'
@@ -4777,6 +4815,37 @@ $$;
 ALTER FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) IS 'Remove a tag; returns the version it pointed at (NULL when there was none).';
+
+CREATE FUNCTION docstore.set_retention_policy(namespace text, type text, keep_last integer, older_than interval DEFAULT '00:00:00'::interval) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    tenant text := nullif(current_setting('cdlstore.tenant', true), '');
+BEGIN
+    PERFORM docstore._check_name(namespace, 'namespace');
+    PERFORM docstore._check_name(type, 'type');
+    IF keep_last IS NULL THEN  -- no policy: nothing is pruned any more
+        DELETE FROM docstore.retention_policy p
+        WHERE p.tenant IS NOT DISTINCT FROM tenant AND p.namespace = namespace AND p.type = type;
+        RETURN NULL;
+    END IF;
+    IF keep_last < 1 OR older_than IS NULL OR older_than < interval '0' THEN
+        RAISE EXCEPTION 'keep_last must be at least 1 and older_than a positive interval' USING ERRCODE = 'CD001';
+    END IF;
+    INSERT INTO docstore.retention_policy AS p (namespace, type, keep_last, older_than)
+    VALUES (namespace, type, keep_last, older_than)
+    ON CONFLICT ON CONSTRAINT retention_policy_key
+    DO UPDATE SET keep_last = excluded.keep_last, older_than = excluded.older_than, updated_at = now();
+    RETURN jsonb_build_object('namespace', namespace, 'type', type, 'keep_last', keep_last,
+                              'older_than', older_than);
+END
+$$;
+
+ALTER FUNCTION docstore.set_retention_policy(namespace text, type text, keep_last integer, older_than interval) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore.set_retention_policy(namespace text, type text, keep_last integer, older_than interval) IS 'Keep the keep_last newest versions of each document of (namespace, type), and any version younger than older_than or pointed to by a tag; apply_retention prunes the rest. keep_last NULL removes the policy.';
 
 CREATE FUNCTION docstore.set_tag(document_uuid uuid, version integer, tag text, actor text DEFAULT NULL::text, actor_type text DEFAULT NULL::text, session_id text DEFAULT NULL::text, expected_version integer DEFAULT NULL::integer, force boolean DEFAULT false) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -5364,60 +5433,40 @@ ALTER FUNCTION game.start_game_session(profile_id bigint, scenario_id text) OWNE
 
 COMMENT ON FUNCTION game.start_game_session(profile_id bigint, scenario_id text) IS 'Start a session of a profile in a scenario (version 1).';
 
-CREATE TABLE ops.task_executions (
-    execution_id uuid DEFAULT gen_random_uuid() NOT NULL,
-    workflow_id uuid,
-    agent_id text,
-    task_name text NOT NULL,
-    task_type text NOT NULL,
-    priority integer DEFAULT 0 NOT NULL,
-    status text DEFAULT 'pending'::text NOT NULL,
-    input_data jsonb DEFAULT '{}'::jsonb NOT NULL,
-    output_data jsonb,
-    error text,
-    retry_count integer DEFAULT 0 NOT NULL,
-    max_retries integer DEFAULT 3 NOT NULL,
-    timeout_seconds integer DEFAULT 300 NOT NULL,
-    execution_time_ms bigint,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    available_at timestamp with time zone DEFAULT now() NOT NULL,
-    started_at timestamp with time zone,
-    timeout_at timestamp with time zone,
-    completed_at timestamp with time zone,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
-    CONSTRAINT task_executions_max_retries_check CHECK ((max_retries >= 0)),
-    CONSTRAINT task_executions_retry_count_check CHECK ((retry_count >= 0)),
-    CONSTRAINT task_executions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
-    CONSTRAINT task_executions_task_name_check CHECK ((task_name <> ''::text)),
-    CONSTRAINT task_executions_task_type_check CHECK ((task_type <> ''::text)),
-    CONSTRAINT task_executions_timeout_seconds_check CHECK ((timeout_seconds > 0))
-)
-WITH (autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_threshold='500', autovacuum_vacuum_cost_delay='0', autovacuum_analyze_scale_factor='0.02');
-
-ALTER TABLE ONLY ops.task_executions FORCE ROW LEVEL SECURITY;
-
-ALTER TABLE ops.task_executions OWNER TO cdlstore_owner;
-
-CREATE FUNCTION ops._complete(p_id uuid, p_output jsonb) RETURNS ops.task_executions
+CREATE FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
-    t ops.task_executions := ops._running_task(p_id);
+    result jsonb;
 BEGIN
-    UPDATE ops.task_executions x
-    SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
-        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
-    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
-    PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
-                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info', false);
-    RETURN t;
+    PERFORM cdlstore_internal.feed_announce();  -- this transaction appends to the event feed
+    -- one statement on the hot path: the row is updated only under its current lease (a
+    -- concurrent re-claim is waited for and then seen: its token no longer matches)
+    WITH done AS (
+        UPDATE ops.task_executions x
+        SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
+            lease_token = NULL,
+            execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
+        WHERE x.execution_id = p_id AND x.lease_token = p_token
+        RETURNING x.*
+    ), logged AS (
+        INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, source, payload, severity)
+        SELECT 'task_completed', 'task', d.execution_id::text, d.workflow_id, d.agent_id, 'ops',
+               jsonb_build_object('execution_time_ms', d.execution_time_ms), 'info'
+        FROM done d
+    )
+    SELECT ops._task_json(d::ops.task_executions) INTO result FROM done d;
+    IF result IS NULL THEN
+        PERFORM ops._leased_task(p_id, p_token);  -- raises what is wrong: CD001, CD002 or CD003
+    END IF;
+    RETURN result;
 END
 $$;
 
-ALTER FUNCTION ops._complete(p_id uuid, p_output jsonb) OWNER TO cdlstore_owner;
+ALTER FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops._complete(p_id uuid, p_output jsonb) IS 'Complete one running task, timed by the database, with its event.';
+COMMENT ON FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb) IS 'Complete one leased task, timed by the database, with its event; the task as the API returns it.';
 
 CREATE FUNCTION ops._day(day date) RETURNS tstzrange
     LANGUAGE plpgsql IMMUTABLE
@@ -5441,12 +5490,11 @@ CREATE FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority
     AS $$
 DECLARE
     v_id uuid;
+    v_problem text;
 BEGIN
-    PERFORM cdlstore_internal.input_text(p_name, 'task_name'), cdlstore_internal.input_text(p_type, 'task_type');
-    IF p_input IS NULL OR p_priority IS NULL OR p_max_retries IS NULL OR p_max_retries < 0
-       OR p_timeout IS NULL OR p_timeout < 1 THEN
-        RAISE EXCEPTION 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
-            USING ERRCODE = 'CD001';
+    v_problem := ops._task_problem(p_name, p_type, p_input, p_priority, p_max_retries, p_timeout);
+    IF v_problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', v_problem USING ERRCODE = 'CD001';
     END IF;
     IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
         RAISE EXCEPTION 'workflow run % not found', p_workflow USING ERRCODE = 'CD002';
@@ -5457,13 +5505,14 @@ BEGIN
     RETURNING execution_id INTO v_id;
     PERFORM ops._event('task_enqueued', 'task', v_id::text, p_workflow, NULL, NULL, 'ops',
                        jsonb_build_object('task_type', p_type), 'info', false);
+    PERFORM ops._wake_workers();
     RETURN v_id;
 END
 $$;
 
 ALTER FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority integer, p_workflow uuid, p_max_retries integer, p_timeout integer, p_available_at timestamp with time zone) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority integer, p_workflow uuid, p_max_retries integer, p_timeout integer, p_available_at timestamp with time zone) IS 'Queue one task, checked, with its event.';
+COMMENT ON FUNCTION ops._enqueue(p_name text, p_type text, p_input jsonb, p_priority integer, p_workflow uuid, p_max_retries integer, p_timeout integer, p_available_at timestamp with time zone) IS 'Queue one task, checked, with its event, and wake the workers.';
 
 CREATE FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text, p_notify boolean DEFAULT true) RETURNS bigint
     LANGUAGE plpgsql
@@ -5501,6 +5550,41 @@ ALTER FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_w
 
 COMMENT ON FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text, p_notify boolean) IS 'Append an event and (unless p_notify is false) NOTIFY cdlstore_ops_events, in the caller''s transaction. Task events are not notified: NOTIFY serializes commits, and the queue is the hot path.';
 
+CREATE TABLE ops.task_executions (
+    execution_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workflow_id uuid,
+    agent_id text,
+    task_name text NOT NULL,
+    task_type text NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    input_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    output_data jsonb,
+    error text,
+    retry_count integer DEFAULT 0 NOT NULL,
+    max_retries integer DEFAULT 3 NOT NULL,
+    timeout_seconds integer DEFAULT 300 NOT NULL,
+    execution_time_ms bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    available_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    timeout_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    lease_token uuid,
+    CONSTRAINT task_executions_max_retries_check CHECK ((max_retries >= 0)),
+    CONSTRAINT task_executions_retry_count_check CHECK ((retry_count >= 0)),
+    CONSTRAINT task_executions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
+    CONSTRAINT task_executions_task_name_check CHECK ((task_name <> ''::text)),
+    CONSTRAINT task_executions_task_type_check CHECK ((task_type <> ''::text)),
+    CONSTRAINT task_executions_timeout_seconds_check CHECK ((timeout_seconds > 0))
+)
+WITH (autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_threshold='500', autovacuum_vacuum_cost_delay='0', autovacuum_analyze_scale_factor='0.02');
+
+ALTER TABLE ONLY ops.task_executions FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE ops.task_executions OWNER TO cdlstore_owner;
+
 CREATE FUNCTION ops._fail_task(t ops.task_executions, error text) RETURNS ops.task_executions
     LANGUAGE plpgsql
     SET search_path TO 'ops', 'pg_temp'
@@ -5511,7 +5595,7 @@ BEGIN
     UPDATE ops.task_executions x
     SET status = CASE WHEN retry THEN 'pending' ELSE 'failed' END,
         retry_count = x.retry_count + CASE WHEN retry THEN 1 ELSE 0 END,
-        error = _fail_task.error, timeout_at = NULL,
+        error = _fail_task.error, timeout_at = NULL, lease_token = NULL,
         -- exponential backoff: 1, 2, 4 ... seconds, at most an hour
         available_at = CASE WHEN retry THEN clock_timestamp() + least(power(2, x.retry_count), 3600) * interval '1 second'
                             ELSE x.available_at END,
@@ -5586,6 +5670,33 @@ ALTER FUNCTION ops._fail_workflow(w ops.workflows, error text) OWNER TO cdlstore
 
 COMMENT ON FUNCTION ops._fail_workflow(w ops.workflows, error text) IS 'Fail a locked run, with its event.';
 
+CREATE FUNCTION ops._leased_task(p_id uuid, p_token uuid) RETURNS ops.task_executions
+    LANGUAGE plpgsql
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    t ops.task_executions;
+BEGIN
+    IF p_id IS NULL OR p_token IS NULL THEN
+        RAISE EXCEPTION 'execution_id and lease_token are required' USING ERRCODE = 'CD001';
+    END IF;
+    SELECT * INTO t FROM ops.task_executions x WHERE x.execution_id = p_id FOR UPDATE;
+    IF t.execution_id IS NULL THEN
+        RAISE EXCEPTION 'task % not found', p_id USING ERRCODE = 'CD002';
+    ELSIF t.lease_token IS DISTINCT FROM p_token THEN
+        RAISE EXCEPTION 'the lease on task % is not held by this token', p_id USING ERRCODE = 'CD003',
+            DETAIL = format('The task is %s%s.', t.status,
+                            CASE WHEN t.status = 'running' THEN ' under a newer claim' ELSE '' END),
+            HINT = 'Its lease lapsed or ended: another attempt owns the task now; drop this result.';
+    END IF;
+    RETURN t;
+END
+$$;
+
+ALTER FUNCTION ops._leased_task(p_id uuid, p_token uuid) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._leased_task(p_id uuid, p_token uuid) IS 'Lock a task whose current lease this token holds (CD001, CD002; CD003 for a stale token).';
+
 CREATE FUNCTION ops._move_workflow(p_id uuid, p_to text, p_allowed_from text[]) RETURNS ops.workflows
     LANGUAGE plpgsql
     SET search_path TO 'ops', 'pg_temp'
@@ -5622,27 +5733,6 @@ ALTER FUNCTION ops._refuse_change() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops._refuse_change() IS 'Trigger: refuse UPDATE, DELETE and TRUNCATE of the event log.';
 
-CREATE FUNCTION ops._running_task(p_id uuid) RETURNS ops.task_executions
-    LANGUAGE plpgsql
-    SET search_path TO 'ops', 'pg_temp'
-    AS $$
-DECLARE
-    t ops.task_executions;
-BEGIN
-    SELECT * INTO t FROM ops.task_executions x WHERE x.execution_id = p_id FOR UPDATE;
-    IF t.execution_id IS NULL THEN
-        RAISE EXCEPTION 'task % not found', p_id USING ERRCODE = 'CD002';
-    ELSIF t.status <> 'running' THEN
-        RAISE EXCEPTION 'task % is %, not running', p_id, t.status USING ERRCODE = 'CD004';
-    END IF;
-    RETURN t;
-END
-$$;
-
-ALTER FUNCTION ops._running_task(p_id uuid) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION ops._running_task(p_id uuid) IS 'Lock a task that must be running (CD002, CD004).';
-
 CREATE FUNCTION ops._task_for_change(p_id uuid, p_from text[], p_change text) RETURNS ops.task_executions
     LANGUAGE plpgsql
     SET search_path TO 'ops', 'pg_temp'
@@ -5671,12 +5761,43 @@ COMMENT ON FUNCTION ops._task_for_change(p_id uuid, p_from text[], p_change text
 CREATE FUNCTION ops._task_json(t ops.task_executions) RETURNS jsonb
     LANGUAGE sql STABLE
     AS $$
-    SELECT to_jsonb(t)
+    SELECT to_jsonb(t) - 'lease_token'
 $$;
 
 ALTER FUNCTION ops._task_json(t ops.task_executions) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops._task_json(t ops.task_executions) IS 'A task as the API returns it.';
+COMMENT ON FUNCTION ops._task_json(t ops.task_executions) IS 'A task as the API returns it: without its lease token, which only claim_tasks hands out.';
+
+CREATE FUNCTION ops._task_problem(p_name text, p_type text, p_input jsonb, p_priority integer, p_max_retries integer, p_timeout integer) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT CASE
+        WHEN coalesce(btrim(p_name), '') = '' OR coalesce(btrim(p_type), '') = ''
+            THEN 'task_name and task_type must not be empty'
+        WHEN length(p_name) > 200 OR length(p_type) > 200
+            THEN 'task_name and task_type are at most 200 characters'
+        WHEN p_input IS NULL OR p_priority IS NULL OR p_max_retries IS NULL OR p_max_retries < 0
+             OR p_timeout IS NULL OR p_timeout < 1
+            THEN 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
+    END
+$$;
+
+ALTER FUNCTION ops._task_problem(p_name text, p_type text, p_input jsonb, p_priority integer, p_max_retries integer, p_timeout integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._task_problem(p_name text, p_type text, p_input jsonb, p_priority integer, p_max_retries integer, p_timeout integer) IS 'What is wrong with a task to queue (NULL: nothing), for enqueue_task and enqueue_tasks alike.';
+
+CREATE FUNCTION ops._wake_workers() RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+    -- one payload for every task: PostgreSQL folds equal notifications of a transaction into one,
+    -- so a transaction wakes the workers once, however many tasks it queues
+    SELECT pg_notify('cdlstore_tasks', '')
+$$;
+
+ALTER FUNCTION ops._wake_workers() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops._wake_workers() IS 'NOTIFY cdlstore_tasks (empty payload): workers LISTEN on it; sent once per transaction.';
 
 CREATE FUNCTION ops._workflow_json(w ops.workflows) RETURNS jsonb
     LANGUAGE sql STABLE
@@ -5774,7 +5895,7 @@ BEGIN
     t := ops._task_for_change(execution_id, '{pending,running}', 'cancelled');
     UPDATE ops.task_executions x
     SET status = 'cancelled', error = coalesce(nullif(btrim(reason), ''), 'cancelled'), completed_at = now(),
-        timeout_at = NULL
+        timeout_at = NULL, lease_token = NULL  -- its worker's lease ends: complete/fail get CD003
     WHERE x.execution_id = t.execution_id
     RETURNING * INTO t;
     PERFORM ops._event('task_cancelled', 'task', t.execution_id::text, t.workflow_id, NULL, NULL, 'ops',
@@ -5785,11 +5906,12 @@ $$;
 
 ALTER FUNCTION ops.cancel_task(execution_id uuid, reason text) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops.cancel_task(execution_id uuid, reason text) IS 'Cancel a pending or running task (a running one''s worker can then neither complete nor fail it). CD002 when unknown, CD004 when it has ended already.';
+COMMENT ON FUNCTION ops.cancel_task(execution_id uuid, reason text) IS 'Cancel a pending or running task (its lease ends: the worker''s complete or fail gets CD003). CD002 when unknown, CD004 when it has ended already.';
 
 CREATE FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer DEFAULT 1) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_variable
 DECLARE
@@ -5819,59 +5941,105 @@ BEGIN
     ), taken AS (
         UPDATE ops.task_executions t
         SET status = 'running', agent_id = claim_tasks.agent_id, started_at = clock_timestamp(),
-            timeout_at = clock_timestamp() + make_interval(secs => t.timeout_seconds)
+            timeout_at = clock_timestamp() + make_interval(secs => t.timeout_seconds),
+            lease_token = gen_random_uuid()
         FROM next WHERE t.execution_id = next.execution_id
-        RETURNING ops._task_json(t) AS doc, t.execution_id, t.workflow_id, t.agent_id, t.retry_count,
-                  t.priority, t.created_at
+        RETURNING to_jsonb(t) AS doc, t.execution_id,  -- with its lease_token: the claimer's own
+                  t.workflow_id, t.agent_id, t.retry_count, t.priority, t.created_at
     ), logged AS (
-        SELECT ops._event('task_claimed', 'task', x.execution_id::text, x.workflow_id, x.agent_id, NULL, 'ops',
-                          jsonb_build_object('attempt', x.retry_count + 1), 'info', false) AS event_id, x.*
+        INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, source, payload, severity)
+        SELECT 'task_claimed', 'task', x.execution_id::text, x.workflow_id, x.agent_id, 'ops',
+               jsonb_build_object('attempt', x.retry_count + 1), 'info'
         FROM taken x
     )
-    SELECT coalesce(jsonb_agg(l.doc ORDER BY l.priority DESC, l.created_at), '[]')
-    INTO claimed FROM logged l;
+    SELECT coalesce(jsonb_agg(x.doc ORDER BY x.priority DESC, x.created_at), '[]')
+    INTO claimed FROM taken x;
+    IF claimed <> '[]' THEN
+        -- after the claim, so that an empty poll takes no xid (announcing late only lets this
+        -- transaction's events come after a later writer's; none is skipped)
+        PERFORM cdlstore_internal.feed_announce();
+    END IF;
     RETURN claimed;
 END
 $$;
 
 ALTER FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer) IS 'Claim up to max_count pending tasks of these types (highest priority, then oldest) for an agent; concurrent workers never get the same task (FOR UPDATE SKIP LOCKED).';
+COMMENT ON FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer) IS 'Claim up to max_count pending tasks of these types (highest priority, then oldest) for an agent; concurrent workers never get the same task (FOR UPDATE SKIP LOCKED). Each task''s JSON carries the lease_token that complete_task, fail_task, heartbeat_task and release_task must present.';
 
-CREATE FUNCTION ops.complete_task(execution_id uuid, output jsonb DEFAULT NULL::jsonb) RETURNS jsonb
+CREATE FUNCTION ops.complete_task(execution_id uuid, lease_token uuid, output jsonb DEFAULT NULL::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
-    RETURN ops._task_json(ops._complete(execution_id, output));
+    RETURN ops._complete(execution_id, lease_token, output);
 END
 $$;
 
-ALTER FUNCTION ops.complete_task(execution_id uuid, output jsonb) OWNER TO cdlstore_owner;
+ALTER FUNCTION ops.complete_task(execution_id uuid, lease_token uuid, output jsonb) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops.complete_task(execution_id uuid, output jsonb) IS 'A running task is done; its execution time is measured by the database. CD004 if not running.';
+COMMENT ON FUNCTION ops.complete_task(execution_id uuid, lease_token uuid, output jsonb) IS 'A claimed task is done; its execution time is measured by the database. CD003 when lease_token is not the task''s current lease (it lapsed, or the task was claimed again): nothing changes.';
 
 CREATE FUNCTION ops.complete_tasks(completions jsonb) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
+DECLARE
+    wanted integer;
+    held integer;
+    stale uuid;
+    stale_token uuid;
 BEGIN
     IF completions IS NULL OR jsonb_typeof(completions) <> 'array' OR jsonb_array_length(completions) > 1000
        OR EXISTS (SELECT FROM jsonb_array_elements(completions) c
-                  WHERE jsonb_typeof(c) <> 'object' OR c ->> 'execution_id' IS NULL) THEN
-        RAISE EXCEPTION 'completions must be a list of at most 1000 {execution_id, output}' USING ERRCODE = 'CD001';
+                  WHERE jsonb_typeof(c) <> 'object' OR NOT c ?& '{execution_id,lease_token}') THEN
+        RAISE EXCEPTION 'completions must be a list of at most 1000 {execution_id, lease_token, output}'
+            USING ERRCODE = 'CD001';
     END IF;
-    PERFORM ops._complete((c ->> 'execution_id')::uuid, c -> 'output')
-    FROM jsonb_array_elements(completions) c ORDER BY c ->> 'execution_id';  -- one lock order
-    RETURN jsonb_array_length(completions);
+    -- set-based: lock the batch in one lock order and check every lease in one query, then
+    -- complete it in another
+    WITH c AS MATERIALIZED (
+        SELECT * FROM jsonb_to_recordset(completions) AS c (execution_id uuid, lease_token uuid)
+    ), locked AS (
+        SELECT x.execution_id, x.lease_token FROM ops.task_executions x
+        WHERE x.execution_id IN (SELECT c.execution_id FROM c)
+        ORDER BY x.execution_id
+        FOR UPDATE
+    )
+    SELECT count(*), count(DISTINCT c.execution_id),
+           (array_agg(c.execution_id) FILTER (WHERE l.lease_token IS DISTINCT FROM c.lease_token))[1],
+           (array_agg(c.lease_token) FILTER (WHERE l.lease_token IS DISTINCT FROM c.lease_token))[1]
+    INTO held, wanted, stale, stale_token
+    FROM c LEFT JOIN locked l ON l.execution_id = c.execution_id;
+    IF wanted <> held THEN
+        RAISE EXCEPTION 'an execution_id appears twice in completions' USING ERRCODE = 'CD001';
+    END IF;
+    IF stale IS NOT NULL THEN
+        PERFORM ops._leased_task(stale, stale_token);  -- raises what is wrong with it
+    END IF;
+    PERFORM cdlstore_internal.feed_announce();  -- this transaction appends to the event feed
+    WITH done AS (
+        UPDATE ops.task_executions x
+        SET status = 'completed', output_data = c.output, completed_at = clock_timestamp(), timeout_at = NULL,
+            lease_token = NULL,
+            execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
+        FROM jsonb_to_recordset(completions) AS c (execution_id uuid, output jsonb)
+        WHERE x.execution_id = c.execution_id
+        RETURNING x.execution_id, x.workflow_id, x.agent_id, x.execution_time_ms
+    )
+    INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, source, payload, severity)
+    SELECT 'task_completed', 'task', d.execution_id::text, d.workflow_id, d.agent_id, 'ops',
+           jsonb_build_object('execution_time_ms', d.execution_time_ms), 'info'
+    FROM done d;
+    RETURN held;
 EXCEPTION WHEN invalid_text_representation THEN
-    RAISE EXCEPTION 'an execution_id is not a uuid: %', SQLERRM USING ERRCODE = 'CD001';
+    RAISE EXCEPTION 'an execution_id or lease_token is not a uuid: %', SQLERRM USING ERRCODE = 'CD001';
 END
 $$;
 
 ALTER FUNCTION ops.complete_tasks(completions jsonb) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops.complete_tasks(completions jsonb) IS 'Complete a batch of running tasks ([{execution_id, output}]) in one transaction; all or none.';
+COMMENT ON FUNCTION ops.complete_tasks(completions jsonb) IS 'Complete a batch of claimed tasks ([{execution_id, lease_token, output}]) in one transaction; all or none: CD003 (nothing changes) when one lease_token is stale.';
 
 CREATE FUNCTION ops.complete_workflow(workflow_id uuid, result jsonb DEFAULT NULL::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -5935,18 +6103,54 @@ CREATE FUNCTION ops.enqueue_tasks(tasks jsonb) RETURNS uuid[]
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
+DECLARE
+    problem text;
+    ids uuid[];
 BEGIN
     IF tasks IS NULL OR jsonb_typeof(tasks) <> 'array' OR jsonb_array_length(tasks) > 1000
        OR EXISTS (SELECT FROM jsonb_array_elements(tasks) t WHERE jsonb_typeof(t) <> 'object') THEN
         RAISE EXCEPTION 'tasks must be a list of at most 1000 objects' USING ERRCODE = 'CD001';
     END IF;
-    RETURN ARRAY(
-        SELECT ops._enqueue(t.value ->> 'task_name', t.value ->> 'task_type', coalesce(t.value -> 'input_data', '{}'),
-                            coalesce((t.value ->> 'priority')::integer, 0), (t.value ->> 'workflow_id')::uuid,
-                            coalesce((t.value ->> 'max_retries')::integer, 3),
-                            coalesce((t.value ->> 'timeout_seconds')::integer, 300),
-                            (t.value ->> 'available_at')::timestamptz)
-        FROM jsonb_array_elements(tasks) WITH ORDINALITY AS t ORDER BY t.ordinality);
+    PERFORM cdlstore_internal.feed_announce();  -- this transaction appends to the event feed
+    -- set-based, one statement: the batch is read once, checked, queued with its events; a
+    -- problem in any task queues none of them
+    WITH input AS MATERIALIZED (
+        SELECT n.ordinality, gen_random_uuid() AS id, t.task_name, t.task_type,
+               coalesce(t.input_data, '{}') AS input_data, coalesce(t.priority, 0) AS priority, t.workflow_id,
+               coalesce(t.max_retries, 3) AS max_retries, coalesce(t.timeout_seconds, 300) AS timeout_seconds,
+               coalesce(t.available_at, now()) AS available_at
+        FROM jsonb_array_elements(tasks) WITH ORDINALITY AS n
+        CROSS JOIN LATERAL jsonb_to_record(n.value) AS t (task_name text, task_type text, input_data jsonb,
+            priority integer, workflow_id uuid, max_retries integer, timeout_seconds integer, available_at timestamptz)
+    ), bad AS (
+        SELECT ops._task_problem(i.task_name, i.task_type, i.input_data, i.priority, i.max_retries,
+                                 i.timeout_seconds) AS problem
+        FROM input i
+        WHERE ops._task_problem(i.task_name, i.task_type, i.input_data, i.priority, i.max_retries,
+                                i.timeout_seconds) IS NOT NULL
+        LIMIT 1
+    ), queued AS (
+        INSERT INTO ops.task_executions (execution_id, task_name, task_type, input_data, priority, workflow_id,
+                                         max_retries, timeout_seconds, available_at)
+        SELECT i.id, i.task_name, i.task_type, i.input_data, i.priority, i.workflow_id, i.max_retries,
+               i.timeout_seconds, i.available_at
+        FROM input i WHERE NOT EXISTS (SELECT FROM bad) ORDER BY i.ordinality
+        RETURNING execution_id, workflow_id, task_type
+    ), logged AS (
+        INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, source, payload, severity)
+        SELECT 'task_enqueued', 'task', q.execution_id::text, q.workflow_id, 'ops',
+               jsonb_build_object('task_type', q.task_type), 'info'
+        FROM queued q
+    )
+    SELECT (SELECT b.problem FROM bad b), (SELECT array_agg(i.id ORDER BY i.ordinality) FROM input i)
+    INTO problem, ids;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem USING ERRCODE = 'CD001';
+    END IF;
+    IF cardinality(ids) > 0 THEN
+        PERFORM ops._wake_workers();
+    END IF;
+    RETURN coalesce(ids, '{}');
 EXCEPTION WHEN invalid_text_representation OR datetime_field_overflow OR invalid_datetime_format
                OR numeric_value_out_of_range THEN
     RAISE EXCEPTION 'a task has a field of the wrong type: %', SQLERRM USING ERRCODE = 'CD001';
@@ -5965,7 +6169,7 @@ DECLARE
     t ops.task_executions;
     n integer := 0;
 BEGIN
-    FOR t IN SELECT * FROM ops.task_executions x WHERE x.status = 'running' AND x.timeout_at <= as_of
+    FOR t IN SELECT * FROM ops.task_executions x WHERE x.status = 'running' AND x.timeout_at <= coalesce(as_of, now())
              FOR UPDATE SKIP LOCKED LOOP
         PERFORM ops._fail_task(t, 'timed out');
         n := n + 1;
@@ -6085,7 +6289,7 @@ ALTER FUNCTION ops.export_workflows(day date) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops.export_workflows(day date) IS 'The workflow runs created on a UTC day, for COPY ... TO STDOUT.';
 
-CREATE FUNCTION ops.fail_task(execution_id uuid, error text) RETURNS jsonb
+CREATE FUNCTION ops.fail_task(execution_id uuid, lease_token uuid, error text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
@@ -6093,13 +6297,13 @@ BEGIN
     IF coalesce(btrim(error), '') = '' THEN
         RAISE EXCEPTION 'error must say what went wrong' USING ERRCODE = 'CD001';
     END IF;
-    RETURN ops._task_json(ops._fail_task(ops._running_task(execution_id), error));
+    RETURN ops._task_json(ops._fail_task(ops._leased_task(execution_id, lease_token), error));
 END
 $$;
 
-ALTER FUNCTION ops.fail_task(execution_id uuid, error text) OWNER TO cdlstore_owner;
+ALTER FUNCTION ops.fail_task(execution_id uuid, lease_token uuid, error text) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops.fail_task(execution_id uuid, error text) IS 'A running task failed: retried with exponential backoff until max_retries, then failed.';
+COMMENT ON FUNCTION ops.fail_task(execution_id uuid, lease_token uuid, error text) IS 'A claimed task failed: retried with exponential backoff until max_retries, then failed. CD003 when lease_token is not the task''s current lease: nothing changes.';
 
 CREATE FUNCTION ops.fail_workflow(workflow_id uuid, error text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -6175,6 +6379,31 @@ $$;
 ALTER FUNCTION ops.get_workflow(workflow_id uuid) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops.get_workflow(workflow_id uuid) IS 'A workflow run. CD002 when unknown.';
+
+CREATE FUNCTION ops.heartbeat_task(execution_id uuid, lease_token uuid, extend_seconds integer DEFAULT NULL::integer) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    t ops.task_executions;
+BEGIN
+    IF extend_seconds < 1 THEN
+        RAISE EXCEPTION 'extend_seconds must be at least 1, got %', extend_seconds USING ERRCODE = 'CD001';
+    END IF;
+    UPDATE ops.task_executions x
+    SET timeout_at = clock_timestamp() + make_interval(secs => coalesce(extend_seconds, x.timeout_seconds))
+    WHERE x.execution_id = heartbeat_task.execution_id AND x.lease_token = heartbeat_task.lease_token
+    RETURNING * INTO t;
+    IF t.execution_id IS NULL THEN
+        PERFORM ops._leased_task(execution_id, lease_token);  -- raises what is wrong
+    END IF;
+    RETURN t.timeout_at;
+END
+$$;
+
+ALTER FUNCTION ops.heartbeat_task(execution_id uuid, lease_token uuid, extend_seconds integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.heartbeat_task(execution_id uuid, lease_token uuid, extend_seconds integer) IS 'A worker still runs a claimed task: its lease ends extend_seconds from now (default: the task''s timeout_seconds). Returns the new end of the lease. CD003 when lease_token is stale.';
 
 CREATE FUNCTION ops.list_events(event_type text DEFAULT NULL::text, entity_type text DEFAULT NULL::text, entity_id text DEFAULT NULL::text, workflow_id uuid DEFAULT NULL::uuid, severity text DEFAULT NULL::text, page_size integer DEFAULT 100, after text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -6307,6 +6536,17 @@ ALTER FUNCTION ops.metrics() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops.metrics() IS 'Gauges and counters: runs and tasks by status, retries, error rate, queue depth, age of the oldest pending task, task execution time percentiles (last hour), events.';
 
+CREATE FUNCTION ops.next_task_timeout() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+    SELECT min(t.timeout_at) FROM ops.task_executions t WHERE t.status = 'running'
+$$;
+
+ALTER FUNCTION ops.next_task_timeout() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.next_task_timeout() IS 'When the next lease of a running task ends (NULL: none runs); the worker''s maintenance sleeps until then.';
+
 CREATE FUNCTION ops.read_events(consumer text, max_count integer DEFAULT 100) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
@@ -6335,6 +6575,28 @@ ALTER FUNCTION ops.record_event(event_type text, entity_type text, entity_id tex
 
 COMMENT ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) IS 'Append an event to the audit log (and NOTIFY it). Returns its id.';
 
+CREATE FUNCTION ops.release_task(execution_id uuid, lease_token uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+DECLARE
+    t ops.task_executions := ops._leased_task(execution_id, lease_token);
+BEGIN
+    UPDATE ops.task_executions x
+    SET status = 'pending', agent_id = NULL, started_at = NULL, timeout_at = NULL, lease_token = NULL,
+        available_at = clock_timestamp()
+    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
+    PERFORM ops._event('task_released', 'task', t.execution_id::text, t.workflow_id, NULL, NULL, 'ops',
+                       '{}', 'info', false);
+    PERFORM ops._wake_workers();
+    RETURN ops._task_json(t);
+END
+$$;
+
+ALTER FUNCTION ops.release_task(execution_id uuid, lease_token uuid) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.release_task(execution_id uuid, lease_token uuid) IS 'Give back a claimed task that was not started (a worker shutting down): pending again at once, no attempt counted. CD003 when lease_token is stale.';
+
 CREATE FUNCTION ops.retry_task(execution_id uuid) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
@@ -6345,7 +6607,8 @@ BEGIN
     t := ops._task_for_change(execution_id, '{failed,cancelled}', 'retried');
     UPDATE ops.task_executions x
     SET status = 'pending', retry_count = 0, available_at = now(), agent_id = NULL, error = NULL,
-        output_data = NULL, started_at = NULL, timeout_at = NULL, completed_at = NULL, execution_time_ms = NULL
+        output_data = NULL, started_at = NULL, timeout_at = NULL, completed_at = NULL, execution_time_ms = NULL,
+        lease_token = NULL
     WHERE x.execution_id = t.execution_id
     RETURNING * INTO t;
     PERFORM ops._event('task_retried', 'task', t.execution_id::text, t.workflow_id, NULL, NULL, 'ops',
@@ -7018,6 +7281,21 @@ ALTER TABLE ONLY docstore.documents FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.documents OWNER TO cdlstore_owner;
 
+CREATE TABLE docstore.retention_policy (
+    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    namespace text NOT NULL,
+    type text NOT NULL,
+    keep_last integer NOT NULL,
+    older_than interval NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT retention_policy_keep_last_check CHECK ((keep_last >= 1)),
+    CONSTRAINT retention_policy_older_than_check CHECK ((older_than >= '00:00:00'::interval))
+);
+
+ALTER TABLE ONLY docstore.retention_policy FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE docstore.retention_policy OWNER TO cdlstore_owner;
+
 CREATE TABLE docstore.tag_event (
     id bigint NOT NULL,
     document_uuid uuid NOT NULL,
@@ -7318,6 +7596,9 @@ ALTER TABLE ONLY docstore.document_header
 ALTER TABLE ONLY docstore.documents
     ADD CONSTRAINT documents_pkey PRIMARY KEY (document_uuid);
 
+ALTER TABLE ONLY docstore.retention_policy
+    ADD CONSTRAINT retention_policy_key UNIQUE NULLS NOT DISTINCT (tenant, namespace, type);
+
 ALTER TABLE ONLY docstore.tag_event
     ADD CONSTRAINT tag_event_pkey PRIMARY KEY (id);
 
@@ -7456,7 +7737,7 @@ CREATE INDEX task_executions_queue_idx ON ops.task_executions USING btree (task_
 
 CREATE INDEX task_executions_timeout_idx ON ops.task_executions USING btree (timeout_at) WHERE (status = 'running'::text);
 
-CREATE INDEX task_executions_workflow_idx ON ops.task_executions USING btree (workflow_id);
+CREATE INDEX task_executions_workflow_idx ON ops.task_executions USING btree (workflow_id) WHERE (workflow_id IS NOT NULL);
 
 CREATE INDEX workflows_deadline_idx ON ops.workflows USING btree (deadline) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text]));
 
@@ -7586,6 +7867,8 @@ ALTER TABLE docstore.document_header ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.documents ENABLE ROW LEVEL SECURITY;
 
+ALTER TABLE docstore.retention_policy ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE docstore.tag_event ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.tag_policy ENABLE ROW LEVEL SECURITY;
@@ -7599,6 +7882,8 @@ CREATE POLICY tenant_isolation ON docstore.document_body USING (((NULLIF(current
 CREATE POLICY tenant_isolation ON docstore.document_header USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
 
 CREATE POLICY tenant_isolation ON docstore.documents USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+
+CREATE POLICY tenant_isolation ON docstore.retention_policy USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
 
 CREATE POLICY tenant_isolation ON docstore.tag_event USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
 
@@ -7843,6 +8128,9 @@ GRANT ALL ON FUNCTION cdl.list_character_versions(name character varying) TO cdl
 REVOKE ALL ON FUNCTION cdl.list_characters(status_filter character varying, archetype_filter character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.list_characters(status_filter character varying, archetype_filter character varying) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION cdl.next_workflow_timeout() FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.next_workflow_timeout() TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION cdl.normalize_name(name text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl.process_workflow_message(user_id character varying, character_name character varying, message text, llm_confirmed boolean, request_context jsonb, llm_verdicts jsonb) FROM PUBLIC;
@@ -7933,6 +8221,9 @@ REVOKE ALL ON FUNCTION docstore._version(p_uuid uuid, p_version integer) FROM PU
 REVOKE ALL ON FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION docstore.apply_retention() FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.apply_retention() TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION docstore.create_metadata_index(type text, field text) FROM PUBLIC;
 GRANT ALL ON FUNCTION docstore.create_metadata_index(type text, field text) TO cdlstore_app;
 
@@ -7977,6 +8268,9 @@ GRANT ALL ON FUNCTION docstore.read_changes(consumer text, max_count integer) TO
 
 REVOKE ALL ON FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION docstore.set_retention_policy(namespace text, type text, keep_last integer, older_than interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION docstore.set_retention_policy(namespace text, type text, keep_last integer, older_than interval) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION docstore.set_tag(document_uuid uuid, version integer, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION docstore.set_tag(document_uuid uuid, version integer, tag text, actor text, actor_type text, session_id text, expected_version integer, force boolean) TO cdlstore_app;
@@ -8036,7 +8330,7 @@ GRANT ALL ON FUNCTION game.record_scene_choice(session_id bigint, expected_versi
 REVOKE ALL ON FUNCTION game.start_game_session(profile_id bigint, scenario_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION game.start_game_session(profile_id bigint, scenario_id text) TO cdlstore_app;
 
-REVOKE ALL ON FUNCTION ops._complete(p_id uuid, p_output jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops._day(day date) FROM PUBLIC;
 
@@ -8048,15 +8342,19 @@ REVOKE ALL ON FUNCTION ops._fail_task(t ops.task_executions, error text) FROM PU
 
 REVOKE ALL ON FUNCTION ops._fail_workflow(w ops.workflows, error text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION ops._leased_task(p_id uuid, p_token uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION ops._move_workflow(p_id uuid, p_to text, p_allowed_from text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops._refuse_change() FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION ops._running_task(p_id uuid) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION ops._task_for_change(p_id uuid, p_from text[], p_change text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops._task_json(t ops.task_executions) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ops._task_problem(p_name text, p_type text, p_input jsonb, p_priority integer, p_max_retries integer, p_timeout integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ops._wake_workers() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops._workflow_json(w ops.workflows) FROM PUBLIC;
 
@@ -8075,8 +8373,8 @@ GRANT ALL ON FUNCTION ops.cancel_task(execution_id uuid, reason text) TO cdlstor
 REVOKE ALL ON FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count integer) TO cdlstore_app;
 
-REVOKE ALL ON FUNCTION ops.complete_task(execution_id uuid, output jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION ops.complete_task(execution_id uuid, output jsonb) TO cdlstore_app;
+REVOKE ALL ON FUNCTION ops.complete_task(execution_id uuid, lease_token uuid, output jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.complete_task(execution_id uuid, lease_token uuid, output jsonb) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops.complete_tasks(completions jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.complete_tasks(completions jsonb) TO cdlstore_app;
@@ -8111,8 +8409,8 @@ GRANT ALL ON FUNCTION ops.export_tasks(day date) TO cdlstore_app;
 REVOKE ALL ON FUNCTION ops.export_workflows(day date) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.export_workflows(day date) TO cdlstore_app;
 
-REVOKE ALL ON FUNCTION ops.fail_task(execution_id uuid, error text) FROM PUBLIC;
-GRANT ALL ON FUNCTION ops.fail_task(execution_id uuid, error text) TO cdlstore_app;
+REVOKE ALL ON FUNCTION ops.fail_task(execution_id uuid, lease_token uuid, error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.fail_task(execution_id uuid, lease_token uuid, error text) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops.fail_workflow(workflow_id uuid, error text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.fail_workflow(workflow_id uuid, error text) TO cdlstore_app;
@@ -8126,6 +8424,9 @@ GRANT ALL ON FUNCTION ops.get_task(execution_id uuid) TO cdlstore_app;
 REVOKE ALL ON FUNCTION ops.get_workflow(workflow_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.get_workflow(workflow_id uuid) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION ops.heartbeat_task(execution_id uuid, lease_token uuid, extend_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.heartbeat_task(execution_id uuid, lease_token uuid, extend_seconds integer) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION ops.list_events(event_type text, entity_type text, entity_id text, workflow_id uuid, severity text, page_size integer, after text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.list_events(event_type text, entity_type text, entity_id text, workflow_id uuid, severity text, page_size integer, after text) TO cdlstore_app;
 
@@ -8138,11 +8439,17 @@ GRANT ALL ON FUNCTION ops.list_workflows(status text, workflow_type text, page_s
 REVOKE ALL ON FUNCTION ops.metrics() FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.metrics() TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION ops.next_task_timeout() FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.next_task_timeout() TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION ops.read_events(consumer text, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.read_events(consumer text, max_count integer) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.record_event(event_type text, entity_type text, entity_id text, workflow_id uuid, agent_id text, session_id text, source text, payload jsonb, severity text) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.release_task(execution_id uuid, lease_token uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.release_task(execution_id uuid, lease_token uuid) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops.retry_task(execution_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.retry_task(execution_id uuid) TO cdlstore_app;

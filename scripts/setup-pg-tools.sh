@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the PostgreSQL tools the tests need are present: the server binaries, pgTAP,
-# pg_prove, PL/Proxy (for the sharded cluster of `make cluster`), Graphviz's dot (workflow diagrams)
-# and (for lint) plpgsql_check. As root, missing ones are installed from Debian's
-# packages; otherwise the exact install command is printed. Silent when all is there.
+# pg_prove, PL/Proxy (for the sharded cluster of `make cluster`), Graphviz's dot (workflow diagrams),
+# (for lint) plpgsql_check and (for the schedule test) pg_cron. As root, missing ones are installed
+# from Debian's packages; otherwise the exact install command is printed. Silent when all is there.
 # Usage: scripts/setup-pg-tools.sh CDLSTORE_COMMAND
 set -euo pipefail
 cdlstore=$1
@@ -38,6 +38,7 @@ command -v pg_prove >/dev/null || missing+=(libtap-parser-sourcehandler-pgtap-pe
 command -v dot >/dev/null || missing+=(graphviz)  # `cdlstore workflow graph --format svg` and its test
 optional=()
 [ -n "${DATABASE_URL:-}" ] || [ -f "$sharedir/extension/plpgsql_check.control" ] || optional+=("postgresql-$major-plpgsql-check")
+[ -n "${DATABASE_URL:-}" ] || [ -f "$sharedir/extension/pg_cron.control" ] || optional+=("postgresql-$major-cron")
 
 if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
     if can_install; then
@@ -47,7 +48,7 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
         echo "    sudo apt-get install -y ${missing[*]} ${optional[*]}" >&2
         exit 1
     else
-        echo "setup: plpgsql_check is not installed, lint will skip it; to install:" >&2
+        echo "setup: plpgsql_check or pg_cron is not installed (lint or the pg_cron test will skip); to install:" >&2
         echo "    sudo apt-get install -y ${optional[*]}" >&2
     fi
 fi

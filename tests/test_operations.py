@@ -47,12 +47,13 @@ def test_queue_retries_and_events(client: Client) -> None:
     task_id = ops.enqueue("embed doc", "embed", {"doc": 1}, priority=5, max_retries=1)
     [task] = ops.claim("worker-1", ["embed"])
     assert task.execution_id == task_id and task.status == "running"
-    failed = ops.fail(task_id, "model overloaded")
+    assert task.lease_token is not None and ops.get_task(task_id).lease_token is None
+    failed = ops.fail(task_id, task.lease_token, "model overloaded")
     assert (failed.status, failed.retry_count) == ("pending", 1)
     assert ops.claim("worker-1", ["embed"]) == []  # backing off
     assert ops.expire_tasks() == 0
-    with pytest.raises(errors.InvalidState):
-        ops.complete(task_id)
+    with pytest.raises(errors.Conflict):  # the lease ended with the failure
+        ops.complete(task_id, task.lease_token)
     page = ops.list_events(entity_id=str(task_id), page_size=2)
     assert [e.event_type for e in page.items] == ["task_retry_scheduled", "task_claimed"]
     older = ops.list_events(entity_id=str(task_id), page_size=2, after=page.next_cursor)
@@ -116,9 +117,9 @@ def test_workers_claim_every_task_exactly_once(own_clone: str) -> None:
                     return
                 for t in tasks:
                     if int(t.execution_id.hex, 16) % 7 == 0 and t.retry_count == 0:
-                        ops.fail(t.execution_id, "flaky")  # retried after a 1 s backoff
+                        ops.fail(t.execution_id, t.lease_token, "flaky")  # retried after 1 s
                     else:
-                        ops.complete(t.execution_id)
+                        ops.complete(t.execution_id, t.lease_token)
                         with lock:
                             done.append(t.execution_id)
 
@@ -186,10 +187,10 @@ def test_batches_are_all_or_none(client: Client) -> None:
         )
     claimed = ops.claim("w", ["batch"], 10)
     assert [t.task_name for t in claimed] == ["b2", "b1", "b0"]
-    assert ops.complete_many({t.execution_id: {"n": t.priority} for t in claimed}) == 3
+    assert ops.complete_many([(t, {"n": t.priority}) for t in claimed]) == 3
     assert ops.get_task(ids[0]).output_data == {"n": 0}
-    with pytest.raises(errors.InvalidState):
-        ops.complete_many({ids[0]: None})
+    with pytest.raises(errors.Conflict):  # completed: the leases are spent
+        ops.complete_many([(claimed[0], None)])
 
 
 def test_the_event_feed_misses_no_task_event(own_clone: str) -> None:

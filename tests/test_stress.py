@@ -70,7 +70,7 @@ def test_many_clients_keep_every_invariant(own_clone: str) -> None:
                         tag = "tag-conflict"
                     tasks = client.operations.claim(f"w{n}", ["stress"], 1)
                     for task in tasks:
-                        client.operations.complete(task.execution_id)
+                        client.operations.complete(task.execution_id, task.lease_token)
                     with lock:
                         outcomes[step.action] += 1
                         outcomes[tag] += 1

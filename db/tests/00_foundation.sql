@@ -1,6 +1,6 @@
 -- Foundation: schemas, roles, the cdl enums, the function list of every schema.
 BEGIN;
-SELECT plan(44);
+SELECT plan(45);
 
 SELECT has_schema(s) FROM unnest(ARRAY['cdl', 'docstore', 'ops', 'game']) AS s;
 SELECT schema_owner_is(s, 'cdlstore_owner') FROM unnest(ARRAY['cdl', 'docstore', 'ops', 'game']) AS s;
@@ -72,7 +72,7 @@ SELECT functions_are('cdl', ARRAY[
     'define_character_field', 'diff_character_versions', 'expire_workflow_timeouts',
     'export_character_json', 'get_character_complete', 'get_user_active_workflows',
     'import_character_from_json', 'import_workflow_from_yaml', 'list_character_versions',
-    'list_characters', 'normalize_name', 'process_workflow_message',
+    'list_characters', 'next_workflow_timeout', 'normalize_name', 'process_workflow_message',
     'refresh_character_analytics', 'remove_character_field', 'render_character_documents', 'remove_communication_pattern',
     'remove_knowledge', 'remove_response_template', 'render_workflow_prompt',
     'rollback_character', 'schema_version', 'search_character_knowledge', 'search_characters',
@@ -80,19 +80,19 @@ SELECT functions_are('cdl', ARRAY[
     'upsert_knowledge', 'upsert_response_template', 'get_workflow_graph']);
 SELECT functions_are('docstore', ARRAY[
     '_change_tag', '_check_name', '_check_page', '_cursor', '_drop_orphan_bodies', '_emit',
-    '_item', '_page', '_uncursor', '_version', 'ack_changes', 'create_metadata_index',
+    '_item', '_page', '_uncursor', '_version', 'ack_changes', 'apply_retention', 'create_metadata_index',
     'declare_tag', 'delete_document', 'get_document', 'get_document_by_tag',
     'get_document_by_tag_at', 'get_tagged', 'list_by_session', 'list_documents',
     'prune_versions', 'purge_document', 'put_document', 'read_changes', 'remove_tag', 'set_tag',
-    'tag_history', 'document_history']);
+    'set_retention_policy', 'tag_history', 'document_history']);
 SELECT functions_are('ops', ARRAY[
-    '_complete', '_day', '_enqueue', '_event', '_fail_task', '_fail_workflow', '_move_workflow',
-    '_refuse_change', '_running_task', '_task_json', '_workflow_json', 'ack_events', 'advance_workflow_step',
+    '_complete', '_day', '_enqueue', '_event', '_fail_task', '_fail_workflow', '_leased_task', '_move_workflow',
+    '_refuse_change', '_task_json', '_task_problem', '_wake_workers', '_workflow_json', 'ack_events', 'advance_workflow_step',
     'append_message', 'claim_tasks', 'complete_task', 'complete_tasks', 'complete_workflow',
     'create_workflow', 'enqueue_task', 'enqueue_tasks', 'expire_tasks', 'expire_workflows',
     'export_events', 'export_messages', 'export_tasks', 'export_workflows', 'fail_task',
-    'fail_workflow', 'get_conversation', 'get_task', 'get_workflow', 'list_events',
-    'list_workflows', 'metrics', 'read_events', 'record_event', 'start_workflow',
+    'fail_workflow', 'get_conversation', 'get_task', 'get_workflow', 'heartbeat_task', 'list_events',
+    'list_workflows', 'metrics', 'next_task_timeout', 'read_events', 'record_event', 'release_task', 'start_workflow',
     '_task_for_change', 'list_tasks', 'retry_task', 'cancel_task']);
 SELECT functions_are('game', ARRAY[
     '_as_document', '_container', '_end_session', '_import_one', '_normalized', '_ref',
@@ -138,7 +138,8 @@ SELECT ok(pg_temp.inlined(f), f::text || ' is inlined')
 FROM unnest(ARRAY['cdl.normalize_name(text)', 'cdl._actor()', 'cdl._value_jsonb(text,numeric,boolean,jsonb)',
                   'cdl._infer_data_type(jsonb)', 'cdl._field_type(text)', 'cdl._regex_escape(text)',
                   'docstore._item(docstore.document_header,jsonb)', 'game._session_json(game.game_sessions)',
-                  'ops._workflow_json(ops.workflows)', 'ops._task_json(ops.task_executions)']::regprocedure[]) AS f;
+                  'ops._workflow_json(ops.workflows)', 'ops._task_json(ops.task_executions)',
+                  'ops._task_problem(text,text,jsonb,integer,integer,integer)']::regprocedure[]) AS f;
 
 SELECT * FROM finish();
 ROLLBACK;

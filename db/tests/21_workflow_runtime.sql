@@ -1,6 +1,6 @@
 -- Workflow runtime: every rule of matching, extraction, priority, instances, timeouts, logs.
 BEGIN;
-SELECT plan(70);
+SELECT plan(71);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow());
@@ -103,6 +103,8 @@ SELECT is((SELECT timeout_at - started_at FROM cdl.workflow_instances WHERE user
     'the state''s timeout');
 SELECT is((SELECT timeout_at - started_at FROM cdl.workflow_instances WHERE user_id = 'u4'), interval '300 seconds',
     'else the file''s default');
+SELECT is(cdl.next_workflow_timeout(), (SELECT timeout_at FROM cdl.workflow_instances WHERE user_id = 'u5'),
+    'next_workflow_timeout: the nearest deadline, which the worker waits for');
 SELECT is(cdl.expire_workflow_timeouts(now() + interval '2 minutes'), 1, 'one instance is past its timeout');
 SELECT is(cdl.expire_workflow_timeouts(now() + interval '2 minutes'), 0, 'and expires once');
 SELECT results_eq($$SELECT status::text FROM cdl.workflow_instances WHERE user_id = 'u5'$$, $$VALUES ('timeout')$$,

@@ -14,20 +14,23 @@ SELECT throws_ok($$SELECT ops.list_tasks(max_count => 1001)$$, 'CD001', NULL, 'm
 
 SELECT is(ops.cancel_task((SELECT a FROM t), 'not needed') ->> 'status', 'cancelled', 'a pending task is cancelled');
 SELECT is((SELECT error FROM ops.task_executions WHERE task_name = 'a'), 'not needed', 'with its reason');
-SELECT is(ops.claim_tasks('w1', '{embed}', 5) -> 0 ->> 'task_name', 'c', 'a cancelled task is not claimed');
-SELECT throws_ok(format($$SELECT ops.complete_task(%L)$$, (SELECT a FROM t)), 'CD004', NULL,
+CREATE TEMP TABLE claim1 AS SELECT ops.claim_tasks('w1', '{embed}', 5) AS j;
+SELECT is((SELECT j -> 0 ->> 'task_name' FROM claim1), 'c', 'a cancelled task is not claimed');
+SELECT throws_ok(format($$SELECT ops.complete_task(%L, gen_random_uuid())$$, (SELECT a FROM t)), 'CD003', NULL,
     'nor completed');
 SELECT throws_ok(format($$SELECT ops.cancel_task(%L)$$, (SELECT a FROM t)), 'CD004', NULL, 'nor cancelled twice');
 SELECT is(ops.cancel_task((SELECT c FROM t)) ->> 'error', 'cancelled', 'a running task is cancelled');
-SELECT throws_ok(format($$SELECT ops.fail_task(%L, 'late')$$, (SELECT c FROM t)), 'CD004', NULL,
-    'its worker can no longer fail it');
+SELECT throws_ok(format($$SELECT ops.fail_task(%L, %L, 'late')$$, (SELECT c FROM t),
+                        (SELECT j -> 0 ->> 'lease_token' FROM claim1)), 'CD003', NULL,
+    'its worker''s lease ended: it can no longer fail it');
 SELECT is(jsonb_array_length(ops.list_tasks('cancelled')), 2, 'list by status');
 
 SELECT is(ops.retry_task((SELECT c FROM t)) ->> 'status', 'pending', 'a cancelled task is retried');
 SELECT is((SELECT (retry_count, error, agent_id) FROM ops.task_executions WHERE task_name = 'c'),
     ROW(0, NULL::text, NULL::text), 'from scratch');
-SELECT ops.claim_tasks('w2', '{embed}', 5);
-SELECT is(ops.fail_task((SELECT c FROM t), 'boom') ->> 'status', 'failed', 'fails with no retries left');
+CREATE TEMP TABLE claim2 AS SELECT ops.claim_tasks('w2', '{embed}', 5) AS j;
+SELECT is(ops.fail_task((SELECT c FROM t), (SELECT (j -> 0 ->> 'lease_token')::uuid FROM claim2), 'boom') ->> 'status',
+    'failed', 'fails with no retries left');
 SELECT is(ops.retry_task((SELECT c FROM t)) ->> 'status', 'pending', 'a failed task is retried');
 SELECT throws_ok(format($$SELECT ops.retry_task(%L)$$, (SELECT b FROM t)), 'CD004', NULL,
     'a pending task is not retried');

@@ -869,6 +869,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default=os.environ.get("USER") or "cli", help="default: $USER")
     p.add_argument("--json", action="store_true", help="one JSON document per reply")
     p.add_argument("--context", type=_json_arg, default={}, help="caller context, a JSON object")
+
+    from .worker import add_commands
+
+    add_commands(add)  # worker, maintain, schedule
     return parser
 
 

@@ -270,6 +270,7 @@ class Task(_Model):
     started_at: datetime | None = None
     timeout_at: datetime | None = None
     completed_at: datetime | None = None
+    lease_token: UUID | None = None  # only in claim_tasks' answer: the token of this claim's lease
 
 
 class Event(_Model):

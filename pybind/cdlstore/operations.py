@@ -173,9 +173,12 @@ class Operations(Domain[M]):
         return result
 
     @method
-    async def complete_many(self, completions: dict[UUID, Any]) -> int:
-        """Complete a batch of running tasks (execution id -> output) in one transaction."""
-        batch = [{"execution_id": str(k), "output": v} for k, v in completions.items()]
+    async def complete_many(self, completions: Sequence[tuple[Task, Any]]) -> int:
+        """Complete a batch of claimed tasks ((task, output) pairs) in one transaction."""
+        batch = [
+            {"execution_id": str(t.execution_id), "lease_token": str(t.lease_token), "output": out}
+            for t, out in completions
+        ]
         return int(await self._run("complete_tasks", {"completions": Jsonb(batch)}))
 
     @method
@@ -189,21 +192,51 @@ class Operations(Domain[M]):
         return [Task.model_validate(r) for r in rows]
 
     @method
-    async def complete(self, execution_id: UUID | str, output: Any = None) -> Task:
+    async def complete(
+        self, execution_id: UUID | str, lease_token: UUID | str, output: Any = None
+    ) -> Task:
         return Task.model_validate(
             await self._run(
                 "complete_task",
                 {
                     "execution_id": execution_id,
+                    "lease_token": lease_token,
                     "output": Jsonb(output) if output is not None else None,
                 },
             )
         )
 
     @method
-    async def fail(self, execution_id: UUID | str, error: str) -> Task:
+    async def fail(self, execution_id: UUID | str, lease_token: UUID | str, error: str) -> Task:
         return Task.model_validate(
-            await self._run("fail_task", {"execution_id": execution_id, "error": error})
+            await self._run(
+                "fail_task",
+                {"execution_id": execution_id, "lease_token": lease_token, "error": error},
+            )
+        )
+
+    @method
+    async def heartbeat(
+        self, execution_id: UUID | str, lease_token: UUID | str, extend_seconds: int | None = None
+    ) -> datetime:
+        """Extend a claimed task's lease; returns its new end. Conflict when the lease is stale."""
+        result: datetime = await self._run(
+            "heartbeat_task",
+            {
+                "execution_id": execution_id,
+                "lease_token": lease_token,
+                "extend_seconds": extend_seconds,
+            },
+        )
+        return result
+
+    @method
+    async def release(self, execution_id: UUID | str, lease_token: UUID | str) -> Task:
+        """Give back a claimed task that was not started: pending again at once."""
+        return Task.model_validate(
+            await self._run(
+                "release_task", {"execution_id": execution_id, "lease_token": lease_token}
+            )
         )
 
     @method

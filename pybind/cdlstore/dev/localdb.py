@@ -108,6 +108,12 @@ def _write_settings(pgdata: Path, sock: Path) -> None:
         f"unix_socket_directories = '{sock}'\n"
         "unix_socket_permissions = 0700\n"
     )
+    if (find_bindir().parent / "lib" / "pg_cron.so").exists():  # installed by setup-pg-tools.sh
+        settings += (
+            "shared_preload_libraries = 'pg_cron'\n"
+            "cron.use_background_workers = on  # no TCP here: jobs run in background workers\n"
+            "max_worker_processes = 16\n"
+        )
     (pgdata / "cdlstore.conf").write_text(settings)
     os.chmod(pgdata / "cdlstore.conf", 0o644)
 

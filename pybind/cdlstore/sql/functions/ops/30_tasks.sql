@@ -5,10 +5,31 @@ RETURNS jsonb
 LANGUAGE sql
 STABLE  -- as to_jsonb is, so that it is inlined
 AS $$
-    SELECT to_jsonb(t)
+    SELECT to_jsonb(t) - 'lease_token'
 $$;
 
-COMMENT ON FUNCTION ops._task_json(ops.task_executions) IS 'A task as the API returns it.';
+COMMENT ON FUNCTION ops._task_json(ops.task_executions) IS
+    'A task as the API returns it: without its lease token, which only claim_tasks hands out.';
+
+CREATE OR REPLACE FUNCTION ops._task_problem(
+    p_name text, p_type text, p_input jsonb, p_priority integer, p_max_retries integer, p_timeout integer)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE  -- inlined: enqueue_tasks checks a whole batch in one query
+AS $$
+    SELECT CASE
+        WHEN coalesce(btrim(p_name), '') = '' OR coalesce(btrim(p_type), '') = ''
+            THEN 'task_name and task_type must not be empty'
+        WHEN length(p_name) > 200 OR length(p_type) > 200
+            THEN 'task_name and task_type are at most 200 characters'
+        WHEN p_input IS NULL OR p_priority IS NULL OR p_max_retries IS NULL OR p_max_retries < 0
+             OR p_timeout IS NULL OR p_timeout < 1
+            THEN 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
+    END
+$$;
+
+COMMENT ON FUNCTION ops._task_problem(text, text, jsonb, integer, integer, integer) IS
+    'What is wrong with a task to queue (NULL: nothing), for enqueue_task and enqueue_tasks alike.';
 
 CREATE OR REPLACE FUNCTION ops._enqueue(
     p_name text, p_type text, p_input jsonb, p_priority integer, p_workflow uuid, p_max_retries integer,
@@ -19,12 +40,11 @@ SET search_path = ops, pg_temp
 AS $$
 DECLARE
     v_id uuid;
+    v_problem text;
 BEGIN
-    PERFORM cdlstore_internal.input_text(p_name, 'task_name'), cdlstore_internal.input_text(p_type, 'task_type');
-    IF p_input IS NULL OR p_priority IS NULL OR p_max_retries IS NULL OR p_max_retries < 0
-       OR p_timeout IS NULL OR p_timeout < 1 THEN
-        RAISE EXCEPTION 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
-            USING ERRCODE = 'CD001';
+    v_problem := ops._task_problem(p_name, p_type, p_input, p_priority, p_max_retries, p_timeout);
+    IF v_problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', v_problem USING ERRCODE = 'CD001';
     END IF;
     IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
         RAISE EXCEPTION 'workflow run % not found', p_workflow USING ERRCODE = 'CD002';
@@ -35,12 +55,26 @@ BEGIN
     RETURNING execution_id INTO v_id;
     PERFORM ops._event('task_enqueued', 'task', v_id::text, p_workflow, NULL, NULL, 'ops',
                        jsonb_build_object('task_type', p_type), 'info', false);
+    PERFORM ops._wake_workers();
     RETURN v_id;
 END
 $$;
 
 COMMENT ON FUNCTION ops._enqueue(text, text, jsonb, integer, uuid, integer, integer, timestamptz) IS
-    'Queue one task, checked, with its event.';
+    'Queue one task, checked, with its event, and wake the workers.';
+
+CREATE OR REPLACE FUNCTION ops._wake_workers()
+RETURNS void
+LANGUAGE sql
+SET search_path = ops, pg_temp
+AS $$
+    -- one payload for every task: PostgreSQL folds equal notifications of a transaction into one,
+    -- so a transaction wakes the workers once, however many tasks it queues
+    SELECT pg_notify('cdlstore_tasks', '')
+$$;
+
+COMMENT ON FUNCTION ops._wake_workers() IS
+    'NOTIFY cdlstore_tasks (empty payload): workers LISTEN on it; sent once per transaction.';
 
 CREATE OR REPLACE FUNCTION ops.enqueue_task(
     task_name text, task_type text, input_data jsonb DEFAULT '{}', priority integer DEFAULT 0,
@@ -66,18 +100,54 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
+DECLARE
+    problem text;
+    ids uuid[];
 BEGIN
     IF tasks IS NULL OR jsonb_typeof(tasks) <> 'array' OR jsonb_array_length(tasks) > 1000
        OR EXISTS (SELECT FROM jsonb_array_elements(tasks) t WHERE jsonb_typeof(t) <> 'object') THEN
         RAISE EXCEPTION 'tasks must be a list of at most 1000 objects' USING ERRCODE = 'CD001';
     END IF;
-    RETURN ARRAY(
-        SELECT ops._enqueue(t.value ->> 'task_name', t.value ->> 'task_type', coalesce(t.value -> 'input_data', '{}'),
-                            coalesce((t.value ->> 'priority')::integer, 0), (t.value ->> 'workflow_id')::uuid,
-                            coalesce((t.value ->> 'max_retries')::integer, 3),
-                            coalesce((t.value ->> 'timeout_seconds')::integer, 300),
-                            (t.value ->> 'available_at')::timestamptz)
-        FROM jsonb_array_elements(tasks) WITH ORDINALITY AS t ORDER BY t.ordinality);
+    PERFORM cdlstore_internal.feed_announce();  -- this transaction appends to the event feed
+    -- set-based, one statement: the batch is read once, checked, queued with its events; a
+    -- problem in any task queues none of them
+    WITH input AS MATERIALIZED (
+        SELECT n.ordinality, gen_random_uuid() AS id, t.task_name, t.task_type,
+               coalesce(t.input_data, '{}') AS input_data, coalesce(t.priority, 0) AS priority, t.workflow_id,
+               coalesce(t.max_retries, 3) AS max_retries, coalesce(t.timeout_seconds, 300) AS timeout_seconds,
+               coalesce(t.available_at, now()) AS available_at
+        FROM jsonb_array_elements(tasks) WITH ORDINALITY AS n
+        CROSS JOIN LATERAL jsonb_to_record(n.value) AS t (task_name text, task_type text, input_data jsonb,
+            priority integer, workflow_id uuid, max_retries integer, timeout_seconds integer, available_at timestamptz)
+    ), bad AS (
+        SELECT ops._task_problem(i.task_name, i.task_type, i.input_data, i.priority, i.max_retries,
+                                 i.timeout_seconds) AS problem
+        FROM input i
+        WHERE ops._task_problem(i.task_name, i.task_type, i.input_data, i.priority, i.max_retries,
+                                i.timeout_seconds) IS NOT NULL
+        LIMIT 1
+    ), queued AS (
+        INSERT INTO ops.task_executions (execution_id, task_name, task_type, input_data, priority, workflow_id,
+                                         max_retries, timeout_seconds, available_at)
+        SELECT i.id, i.task_name, i.task_type, i.input_data, i.priority, i.workflow_id, i.max_retries,
+               i.timeout_seconds, i.available_at
+        FROM input i WHERE NOT EXISTS (SELECT FROM bad) ORDER BY i.ordinality
+        RETURNING execution_id, workflow_id, task_type
+    ), logged AS (
+        INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, source, payload, severity)
+        SELECT 'task_enqueued', 'task', q.execution_id::text, q.workflow_id, 'ops',
+               jsonb_build_object('task_type', q.task_type), 'info'
+        FROM queued q
+    )
+    SELECT (SELECT b.problem FROM bad b), (SELECT array_agg(i.id ORDER BY i.ordinality) FROM input i)
+    INTO problem, ids;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem USING ERRCODE = 'CD001';
+    END IF;
+    IF cardinality(ids) > 0 THEN
+        PERFORM ops._wake_workers();
+    END IF;
+    RETURN coalesce(ids, '{}');
 EXCEPTION WHEN invalid_text_representation OR datetime_field_overflow OR invalid_datetime_format
                OR numeric_value_out_of_range THEN
     RAISE EXCEPTION 'a task has a field of the wrong type: %', SQLERRM USING ERRCODE = 'CD001';
@@ -93,6 +163,8 @@ RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ops, pg_temp
+-- one generic plan per connection: a custom plan per call cost more to plan than to run
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -122,26 +194,34 @@ BEGIN
     ), taken AS (
         UPDATE ops.task_executions t
         SET status = 'running', agent_id = claim_tasks.agent_id, started_at = clock_timestamp(),
-            timeout_at = clock_timestamp() + make_interval(secs => t.timeout_seconds)
+            timeout_at = clock_timestamp() + make_interval(secs => t.timeout_seconds),
+            lease_token = gen_random_uuid()
         FROM next WHERE t.execution_id = next.execution_id
-        RETURNING ops._task_json(t) AS doc, t.execution_id, t.workflow_id, t.agent_id, t.retry_count,
-                  t.priority, t.created_at
+        RETURNING to_jsonb(t) AS doc, t.execution_id,  -- with its lease_token: the claimer's own
+                  t.workflow_id, t.agent_id, t.retry_count, t.priority, t.created_at
     ), logged AS (
-        SELECT ops._event('task_claimed', 'task', x.execution_id::text, x.workflow_id, x.agent_id, NULL, 'ops',
-                          jsonb_build_object('attempt', x.retry_count + 1), 'info', false) AS event_id, x.*
+        INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, source, payload, severity)
+        SELECT 'task_claimed', 'task', x.execution_id::text, x.workflow_id, x.agent_id, 'ops',
+               jsonb_build_object('attempt', x.retry_count + 1), 'info'
         FROM taken x
     )
-    SELECT coalesce(jsonb_agg(l.doc ORDER BY l.priority DESC, l.created_at), '[]')
-    INTO claimed FROM logged l;
+    SELECT coalesce(jsonb_agg(x.doc ORDER BY x.priority DESC, x.created_at), '[]')
+    INTO claimed FROM taken x;
+    IF claimed <> '[]' THEN
+        -- after the claim, so that an empty poll takes no xid (announcing late only lets this
+        -- transaction's events come after a later writer's; none is skipped)
+        PERFORM cdlstore_internal.feed_announce();
+    END IF;
     RETURN claimed;
 END
 $$;
 
 COMMENT ON FUNCTION ops.claim_tasks(text, text[], integer) IS
     'Claim up to max_count pending tasks of these types (highest priority, then oldest) for an agent; '
-    'concurrent workers never get the same task (FOR UPDATE SKIP LOCKED).';
+    'concurrent workers never get the same task (FOR UPDATE SKIP LOCKED). Each task''s JSON carries '
+    'the lease_token that complete_task, fail_task, heartbeat_task and release_task must present.';
 
-CREATE OR REPLACE FUNCTION ops._running_task(p_id uuid)
+CREATE OR REPLACE FUNCTION ops._leased_task(p_id uuid, p_token uuid)
 RETURNS ops.task_executions
 LANGUAGE plpgsql
 SET search_path = ops, pg_temp
@@ -149,51 +229,74 @@ AS $$
 DECLARE
     t ops.task_executions;
 BEGIN
+    IF p_id IS NULL OR p_token IS NULL THEN
+        RAISE EXCEPTION 'execution_id and lease_token are required' USING ERRCODE = 'CD001';
+    END IF;
     SELECT * INTO t FROM ops.task_executions x WHERE x.execution_id = p_id FOR UPDATE;
     IF t.execution_id IS NULL THEN
         RAISE EXCEPTION 'task % not found', p_id USING ERRCODE = 'CD002';
-    ELSIF t.status <> 'running' THEN
-        RAISE EXCEPTION 'task % is %, not running', p_id, t.status USING ERRCODE = 'CD004';
+    ELSIF t.lease_token IS DISTINCT FROM p_token THEN
+        RAISE EXCEPTION 'the lease on task % is not held by this token', p_id USING ERRCODE = 'CD003',
+            DETAIL = format('The task is %s%s.', t.status,
+                            CASE WHEN t.status = 'running' THEN ' under a newer claim' ELSE '' END),
+            HINT = 'Its lease lapsed or ended: another attempt owns the task now; drop this result.';
     END IF;
     RETURN t;
 END
 $$;
 
-COMMENT ON FUNCTION ops._running_task(uuid) IS 'Lock a task that must be running (CD002, CD004).';
+COMMENT ON FUNCTION ops._leased_task(uuid, uuid) IS
+    'Lock a task whose current lease this token holds (CD001, CD002; CD003 for a stale token).';
 
-CREATE OR REPLACE FUNCTION ops._complete(p_id uuid, p_output jsonb)
-RETURNS ops.task_executions
+CREATE OR REPLACE FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb)
+RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
-    t ops.task_executions := ops._running_task(p_id);
+    result jsonb;
 BEGIN
-    UPDATE ops.task_executions x
-    SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
-        execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
-    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
-    PERFORM ops._event('task_completed', 'task', t.execution_id::text, t.workflow_id, t.agent_id, NULL, 'ops',
-                       jsonb_build_object('execution_time_ms', t.execution_time_ms), 'info', false);
-    RETURN t;
+    PERFORM cdlstore_internal.feed_announce();  -- this transaction appends to the event feed
+    -- one statement on the hot path: the row is updated only under its current lease (a
+    -- concurrent re-claim is waited for and then seen: its token no longer matches)
+    WITH done AS (
+        UPDATE ops.task_executions x
+        SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
+            lease_token = NULL,
+            execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
+        WHERE x.execution_id = p_id AND x.lease_token = p_token
+        RETURNING x.*
+    ), logged AS (
+        INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, source, payload, severity)
+        SELECT 'task_completed', 'task', d.execution_id::text, d.workflow_id, d.agent_id, 'ops',
+               jsonb_build_object('execution_time_ms', d.execution_time_ms), 'info'
+        FROM done d
+    )
+    SELECT ops._task_json(d::ops.task_executions) INTO result FROM done d;
+    IF result IS NULL THEN
+        PERFORM ops._leased_task(p_id, p_token);  -- raises what is wrong: CD001, CD002 or CD003
+    END IF;
+    RETURN result;
 END
 $$;
 
-COMMENT ON FUNCTION ops._complete(uuid, jsonb) IS 'Complete one running task, timed by the database, with its event.';
+COMMENT ON FUNCTION ops._complete(uuid, uuid, jsonb) IS
+    'Complete one leased task, timed by the database, with its event; the task as the API returns it.';
 
-CREATE OR REPLACE FUNCTION ops.complete_task(execution_id uuid, output jsonb DEFAULT NULL)
+CREATE OR REPLACE FUNCTION ops.complete_task(execution_id uuid, lease_token uuid, output jsonb DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
-    RETURN ops._task_json(ops._complete(execution_id, output));
+    RETURN ops._complete(execution_id, lease_token, output);
 END
 $$;
 
-COMMENT ON FUNCTION ops.complete_task(uuid, jsonb) IS
-    'A running task is done; its execution time is measured by the database. CD004 if not running.';
+COMMENT ON FUNCTION ops.complete_task(uuid, uuid, jsonb) IS
+    'A claimed task is done; its execution time is measured by the database. CD003 when lease_token '
+    'is not the task''s current lease (it lapsed, or the task was claimed again): nothing changes.';
 
 CREATE OR REPLACE FUNCTION ops.complete_tasks(completions jsonb)
 RETURNS integer
@@ -201,22 +304,62 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
+DECLARE
+    wanted integer;
+    held integer;
+    stale uuid;
+    stale_token uuid;
 BEGIN
     IF completions IS NULL OR jsonb_typeof(completions) <> 'array' OR jsonb_array_length(completions) > 1000
        OR EXISTS (SELECT FROM jsonb_array_elements(completions) c
-                  WHERE jsonb_typeof(c) <> 'object' OR c ->> 'execution_id' IS NULL) THEN
-        RAISE EXCEPTION 'completions must be a list of at most 1000 {execution_id, output}' USING ERRCODE = 'CD001';
+                  WHERE jsonb_typeof(c) <> 'object' OR NOT c ?& '{execution_id,lease_token}') THEN
+        RAISE EXCEPTION 'completions must be a list of at most 1000 {execution_id, lease_token, output}'
+            USING ERRCODE = 'CD001';
     END IF;
-    PERFORM ops._complete((c ->> 'execution_id')::uuid, c -> 'output')
-    FROM jsonb_array_elements(completions) c ORDER BY c ->> 'execution_id';  -- one lock order
-    RETURN jsonb_array_length(completions);
+    -- set-based: lock the batch in one lock order and check every lease in one query, then
+    -- complete it in another
+    WITH c AS MATERIALIZED (
+        SELECT * FROM jsonb_to_recordset(completions) AS c (execution_id uuid, lease_token uuid)
+    ), locked AS (
+        SELECT x.execution_id, x.lease_token FROM ops.task_executions x
+        WHERE x.execution_id IN (SELECT c.execution_id FROM c)
+        ORDER BY x.execution_id
+        FOR UPDATE
+    )
+    SELECT count(*), count(DISTINCT c.execution_id),
+           (array_agg(c.execution_id) FILTER (WHERE l.lease_token IS DISTINCT FROM c.lease_token))[1],
+           (array_agg(c.lease_token) FILTER (WHERE l.lease_token IS DISTINCT FROM c.lease_token))[1]
+    INTO held, wanted, stale, stale_token
+    FROM c LEFT JOIN locked l ON l.execution_id = c.execution_id;
+    IF wanted <> held THEN
+        RAISE EXCEPTION 'an execution_id appears twice in completions' USING ERRCODE = 'CD001';
+    END IF;
+    IF stale IS NOT NULL THEN
+        PERFORM ops._leased_task(stale, stale_token);  -- raises what is wrong with it
+    END IF;
+    PERFORM cdlstore_internal.feed_announce();  -- this transaction appends to the event feed
+    WITH done AS (
+        UPDATE ops.task_executions x
+        SET status = 'completed', output_data = c.output, completed_at = clock_timestamp(), timeout_at = NULL,
+            lease_token = NULL,
+            execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
+        FROM jsonb_to_recordset(completions) AS c (execution_id uuid, output jsonb)
+        WHERE x.execution_id = c.execution_id
+        RETURNING x.execution_id, x.workflow_id, x.agent_id, x.execution_time_ms
+    )
+    INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, source, payload, severity)
+    SELECT 'task_completed', 'task', d.execution_id::text, d.workflow_id, d.agent_id, 'ops',
+           jsonb_build_object('execution_time_ms', d.execution_time_ms), 'info'
+    FROM done d;
+    RETURN held;
 EXCEPTION WHEN invalid_text_representation THEN
-    RAISE EXCEPTION 'an execution_id is not a uuid: %', SQLERRM USING ERRCODE = 'CD001';
+    RAISE EXCEPTION 'an execution_id or lease_token is not a uuid: %', SQLERRM USING ERRCODE = 'CD001';
 END
 $$;
 
 COMMENT ON FUNCTION ops.complete_tasks(jsonb) IS
-    'Complete a batch of running tasks ([{execution_id, output}]) in one transaction; all or none.';
+    'Complete a batch of claimed tasks ([{execution_id, lease_token, output}]) in one transaction; all '
+    'or none: CD003 (nothing changes) when one lease_token is stale.';
 
 CREATE OR REPLACE FUNCTION ops._fail_task(t ops.task_executions, error text)
 RETURNS ops.task_executions
@@ -229,7 +372,7 @@ BEGIN
     UPDATE ops.task_executions x
     SET status = CASE WHEN retry THEN 'pending' ELSE 'failed' END,
         retry_count = x.retry_count + CASE WHEN retry THEN 1 ELSE 0 END,
-        error = _fail_task.error, timeout_at = NULL,
+        error = _fail_task.error, timeout_at = NULL, lease_token = NULL,
         -- exponential backoff: 1, 2, 4 ... seconds, at most an hour
         available_at = CASE WHEN retry THEN clock_timestamp() + least(power(2, x.retry_count), 3600) * interval '1 second'
                             ELSE x.available_at END,
@@ -247,7 +390,7 @@ $$;
 COMMENT ON FUNCTION ops._fail_task(ops.task_executions, text) IS
     'A failed attempt of a locked running task: back to pending after a backoff, or failed after max_retries.';
 
-CREATE OR REPLACE FUNCTION ops.fail_task(execution_id uuid, error text)
+CREATE OR REPLACE FUNCTION ops.fail_task(execution_id uuid, lease_token uuid, error text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -257,12 +400,64 @@ BEGIN
     IF coalesce(btrim(error), '') = '' THEN
         RAISE EXCEPTION 'error must say what went wrong' USING ERRCODE = 'CD001';
     END IF;
-    RETURN ops._task_json(ops._fail_task(ops._running_task(execution_id), error));
+    RETURN ops._task_json(ops._fail_task(ops._leased_task(execution_id, lease_token), error));
 END
 $$;
 
-COMMENT ON FUNCTION ops.fail_task(uuid, text) IS
-    'A running task failed: retried with exponential backoff until max_retries, then failed.';
+COMMENT ON FUNCTION ops.fail_task(uuid, uuid, text) IS
+    'A claimed task failed: retried with exponential backoff until max_retries, then failed. CD003 '
+    'when lease_token is not the task''s current lease: nothing changes.';
+
+CREATE OR REPLACE FUNCTION ops.heartbeat_task(execution_id uuid, lease_token uuid, extend_seconds integer DEFAULT NULL)
+RETURNS timestamptz
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ops, pg_temp
+AS $$
+DECLARE
+    t ops.task_executions;
+BEGIN
+    IF extend_seconds < 1 THEN
+        RAISE EXCEPTION 'extend_seconds must be at least 1, got %', extend_seconds USING ERRCODE = 'CD001';
+    END IF;
+    UPDATE ops.task_executions x
+    SET timeout_at = clock_timestamp() + make_interval(secs => coalesce(extend_seconds, x.timeout_seconds))
+    WHERE x.execution_id = heartbeat_task.execution_id AND x.lease_token = heartbeat_task.lease_token
+    RETURNING * INTO t;
+    IF t.execution_id IS NULL THEN
+        PERFORM ops._leased_task(execution_id, lease_token);  -- raises what is wrong
+    END IF;
+    RETURN t.timeout_at;
+END
+$$;
+
+COMMENT ON FUNCTION ops.heartbeat_task(uuid, uuid, integer) IS
+    'A worker still runs a claimed task: its lease ends extend_seconds from now (default: the task''s '
+    'timeout_seconds). Returns the new end of the lease. CD003 when lease_token is stale.';
+
+CREATE OR REPLACE FUNCTION ops.release_task(execution_id uuid, lease_token uuid)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ops, pg_temp
+AS $$
+DECLARE
+    t ops.task_executions := ops._leased_task(execution_id, lease_token);
+BEGIN
+    UPDATE ops.task_executions x
+    SET status = 'pending', agent_id = NULL, started_at = NULL, timeout_at = NULL, lease_token = NULL,
+        available_at = clock_timestamp()
+    WHERE x.execution_id = t.execution_id RETURNING * INTO t;
+    PERFORM ops._event('task_released', 'task', t.execution_id::text, t.workflow_id, NULL, NULL, 'ops',
+                       '{}', 'info', false);
+    PERFORM ops._wake_workers();
+    RETURN ops._task_json(t);
+END
+$$;
+
+COMMENT ON FUNCTION ops.release_task(uuid, uuid) IS
+    'Give back a claimed task that was not started (a worker shutting down): pending again at once, '
+    'no attempt counted. CD003 when lease_token is stale.';
 
 CREATE OR REPLACE FUNCTION ops.expire_tasks(as_of timestamptz DEFAULT now())
 RETURNS integer
@@ -274,7 +469,7 @@ DECLARE
     t ops.task_executions;
     n integer := 0;
 BEGIN
-    FOR t IN SELECT * FROM ops.task_executions x WHERE x.status = 'running' AND x.timeout_at <= as_of
+    FOR t IN SELECT * FROM ops.task_executions x WHERE x.status = 'running' AND x.timeout_at <= coalesce(as_of, now())
              FOR UPDATE SKIP LOCKED LOOP
         PERFORM ops._fail_task(t, 'timed out');
         n := n + 1;
@@ -306,3 +501,16 @@ END
 $$;
 
 COMMENT ON FUNCTION ops.get_task(uuid) IS 'A task. CD002 when unknown.';
+
+CREATE OR REPLACE FUNCTION ops.next_task_timeout()
+RETURNS timestamptz
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = ops, pg_temp
+AS $$
+    SELECT min(t.timeout_at) FROM ops.task_executions t WHERE t.status = 'running'
+$$;
+
+COMMENT ON FUNCTION ops.next_task_timeout() IS
+    'When the next lease of a running task ends (NULL: none runs); the worker''s maintenance sleeps until then.';

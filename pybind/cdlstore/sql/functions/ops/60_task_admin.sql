@@ -70,7 +70,8 @@ BEGIN
     t := ops._task_for_change(execution_id, '{failed,cancelled}', 'retried');
     UPDATE ops.task_executions x
     SET status = 'pending', retry_count = 0, available_at = now(), agent_id = NULL, error = NULL,
-        output_data = NULL, started_at = NULL, timeout_at = NULL, completed_at = NULL, execution_time_ms = NULL
+        output_data = NULL, started_at = NULL, timeout_at = NULL, completed_at = NULL, execution_time_ms = NULL,
+        lease_token = NULL
     WHERE x.execution_id = t.execution_id
     RETURNING * INTO t;
     PERFORM ops._event('task_retried', 'task', t.execution_id::text, t.workflow_id, NULL, NULL, 'ops',
@@ -98,7 +99,7 @@ BEGIN
     t := ops._task_for_change(execution_id, '{pending,running}', 'cancelled');
     UPDATE ops.task_executions x
     SET status = 'cancelled', error = coalesce(nullif(btrim(reason), ''), 'cancelled'), completed_at = now(),
-        timeout_at = NULL
+        timeout_at = NULL, lease_token = NULL  -- its worker's lease ends: complete/fail get CD003
     WHERE x.execution_id = t.execution_id
     RETURNING * INTO t;
     PERFORM ops._event('task_cancelled', 'task', t.execution_id::text, t.workflow_id, NULL, NULL, 'ops',
@@ -108,5 +109,5 @@ END
 $$;
 
 COMMENT ON FUNCTION ops.cancel_task(uuid, text) IS
-    'Cancel a pending or running task (a running one''s worker can then neither complete nor fail it). '
+    'Cancel a pending or running task (its lease ends: the worker''s complete or fail gets CD003). '
     'CD002 when unknown, CD004 when it has ended already.';
