@@ -92,7 +92,7 @@ async def scenario(c: Any) -> dict[str, Any]:
 
     await c.operations.enqueue("embed 1", "embed", {"doc": 1})
     [task] = await c.operations.claim("worker-1", ["embed"])
-    done = await c.operations.complete(task.execution_id, {"ok": True})
+    done = await c.operations.complete(task.execution_id, task.lease_token, {"ok": True})
     out["task"] = (done.status, done.output_data)
     events = await c.operations.list_events(entity_id=str(task.execution_id))
     out["events"] = sorted(e.event_type for e in events.items)

@@ -100,8 +100,9 @@ def test_execution_time_past_24_days_does_not_overflow(
         "UPDATE ops.task_executions SET started_at = now() - interval '30 days',"
         " timeout_at = now() - interval '1 day'"
     )
-    assert ops.complete(tasks["done"].execution_id).execution_time_ms > 2**31  # was 22003
-    assert ops.fail(tasks["failed"].execution_id, "boom").execution_time_ms > 2**31
+    done, failed = tasks["done"], tasks["failed"]
+    assert ops.complete(done.execution_id, done.lease_token).execution_time_ms > 2**31  # was 22003
+    assert ops.fail(failed.execution_id, failed.lease_token, "boom").execution_time_ms > 2**31
     assert ops.expire_tasks() == 1
 
 
