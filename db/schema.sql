@@ -4,6 +4,18 @@ ALTER SCHEMA cdl OWNER TO cdlstore_owner;
 
 COMMENT ON SCHEMA cdl IS 'AI characters (CDL) and their workflows';
 
+CREATE SCHEMA cdlstore;
+
+ALTER SCHEMA cdlstore OWNER TO cdlstore_owner;
+
+COMMENT ON SCHEMA cdlstore IS 'Administration of cdlstore: tenant bindings of login roles';
+
+CREATE SCHEMA cdlstore_internal;
+
+ALTER SCHEMA cdlstore_internal OWNER TO cdlstore_owner;
+
+COMMENT ON SCHEMA cdlstore_internal IS 'Internals shared by the cdlstore schemas (tenancy); granted to no one';
+
 CREATE SCHEMA docstore;
 
 ALTER SCHEMA docstore OWNER TO cdlstore_owner;
@@ -1866,15 +1878,19 @@ COMMENT ON FUNCTION cdl.diff_character_versions(name character varying, from_ver
 CREATE FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
-    AS $$
+    AS $_$
+DECLARE
+    n integer := cdlstore_internal.sweep(
+        $q$SELECT tenant FROM cdl.workflow_instances WHERE status = 'active' AND timeout_at <= $1$q$,
+        'SELECT cdl.expire_workflow_timeouts($1)', coalesce(as_of, now()));
 BEGIN
-    RETURN cdl._expire(coalesce(as_of, now()));
+    RETURN coalesce(n, cdl._expire(coalesce(as_of, now())));
 END
-$$;
+$_$;
 
 ALTER FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) IS 'End every active instance past its timeout (status timeout, logged with the state''s timeout action and message). Safe to run from many sessions at once. Returns how many ended.';
+COMMENT ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) IS 'End every active instance past its timeout (status timeout, logged with the state''s timeout action and message): the caller''s tenant, every tenant for an administrator naming none. Safe to run from many sessions at once. Returns how many ended.';
 
 CREATE FUNCTION cdl.export_character_json(name character varying) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -2473,13 +2489,15 @@ CREATE FUNCTION cdl.refresh_character_analytics() RETURNS void
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.all_tenants(true);  -- CD006 unless an administrator naming no tenant
     REFRESH MATERIALIZED VIEW CONCURRENTLY cdl.character_analytics;
+    PERFORM cdlstore_internal.all_tenants(false);
 END
 $$;
 
 ALTER FUNCTION cdl.refresh_character_analytics() OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.refresh_character_analytics() IS 'Refresh cdl.character_analytics without blocking its readers. Nothing else depends on it.';
+COMMENT ON FUNCTION cdl.refresh_character_analytics() IS 'Refresh cdl.character_analytics (every tenant''s characters, with their tenant) without blocking its readers: an administrator''s duty (CD006 for a tenant). Nothing else depends on it.';
 
 CREATE FUNCTION cdl.remove_character_field(name character varying, field_path character varying) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2582,12 +2600,18 @@ COMMENT ON FUNCTION cdl.remove_response_template(character_name character varyin
 CREATE FUNCTION cdl.render_character_documents(max_count integer DEFAULT 1000) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
     rendered_count integer;
 BEGIN
     IF max_count IS NULL OR max_count < 1 THEN
         RAISE EXCEPTION 'max_count must be at least 1, got %', max_count USING ERRCODE = 'CD001';
+    END IF;
+    rendered_count := cdlstore_internal.sweep(  -- an administrator's call: every tenant
+        'SELECT tenant FROM cdl.character_documents WHERE rendered IS NULL LIMIT $1',
+        'SELECT cdl.render_character_documents($1)', max_count);
+    IF rendered_count IS NOT NULL THEN
+        RETURN rendered_count;
     END IF;
     -- characters being written are skipped: their writer renders them or leaves them to the
     -- next call; the lock keeps a concurrent write from being rendered over
@@ -2604,11 +2628,11 @@ BEGIN
     GET DIAGNOSTICS rendered_count = ROW_COUNT;
     RETURN rendered_count;
 END
-$$;
+$_$;
 
 ALTER FUNCTION cdl.render_character_documents(max_count integer) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.render_character_documents(max_count integer) IS 'Render the documents that bursts of writes left unrendered (get_character_complete is correct without it, and faster with it); returns how many. Run it now and then.';
+COMMENT ON FUNCTION cdl.render_character_documents(max_count integer) IS 'Render the documents that bursts of writes left unrendered (get_character_complete is correct without it, and faster with it): the caller''s tenant, every tenant (up to max_count each) for an administrator naming none; returns how many. Run it now and then.';
 
 CREATE FUNCTION cdl.render_workflow_prompt(instance_id bigint) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -2962,6 +2986,233 @@ ALTER FUNCTION cdl.upsert_response_template(character_name character varying, sc
 
 COMMENT ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) IS 'Add or replace a response template (scenario, name) of a character. Returns its id.';
 
+CREATE FUNCTION cdlstore._login_role_oid(login_role name) RETURNS oid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    found oid;
+BEGIN
+    SELECT r.oid INTO found FROM pg_catalog.pg_roles AS r WHERE r.rolname = login_role;
+    IF found IS NULL THEN
+        RAISE EXCEPTION 'role % not found', login_role
+            USING ERRCODE = 'CD002', HINT = 'Create the login role first: CREATE ROLE ... LOGIN IN ROLE cdlstore_app.';
+    END IF;
+    -- bindings of roles dropped since are removed, so that their oid is never reused by accident
+    DELETE FROM cdlstore_internal.tenant_bindings AS b
+    WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.oid = b.role_oid);
+    RETURN found;
+END
+$$;
+
+ALTER FUNCTION cdlstore._login_role_oid(login_role name) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore._login_role_oid(login_role name) IS 'The oid of a role (CD002 when there is none); drops the bindings of roles that are gone.';
+
+CREATE FUNCTION cdlstore.bind_tenant(login_role name, tenant text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    role_oid oid;
+BEGIN
+    PERFORM cdlstore_internal.check_tenant_name(tenant);
+    role_oid := cdlstore._login_role_oid(login_role);
+    INSERT INTO cdlstore_internal.tenant_bindings AS b (role_oid, role_name, tenant)
+    VALUES (role_oid, login_role, bind_tenant.tenant)
+    ON CONFLICT ON CONSTRAINT tenant_bindings_pkey DO UPDATE
+    SET role_name = EXCLUDED.role_name, tenant = EXCLUDED.tenant, bound_by = session_user, bound_at = now();
+END
+$$;
+
+ALTER FUNCTION cdlstore.bind_tenant(login_role name, tenant text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore.bind_tenant(login_role name, tenant text) IS 'Bind a login role to a tenant: its sessions act as that tenant whatever they set (CD008 when they name another). Keyed by the role''s oid: a role created again under the same name is not bound. CD002 for an unknown role, CD001 for a malformed tenant name.';
+
+CREATE FUNCTION cdlstore.unbind_tenant(login_role name) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    role_oid oid := cdlstore._login_role_oid(login_role);
+BEGIN
+    DELETE FROM cdlstore_internal.tenant_bindings AS b WHERE b.role_oid = unbind_tenant.role_oid;
+    RETURN FOUND;
+END
+$$;
+
+ALTER FUNCTION cdlstore.unbind_tenant(login_role name) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore.unbind_tenant(login_role name) IS 'Remove the tenant binding of a login role; false when it had none. CD002 for an unknown role.';
+
+CREATE FUNCTION cdlstore_internal.all_tenants(enabled boolean) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF enabled AND NOT cdlstore_internal.sweeping() THEN
+        RAISE EXCEPTION 'only an administrator naming no tenant works across tenants'
+            USING ERRCODE = 'CD006', DETAIL = format('login role %s', session_user),
+                  HINT = 'Run it as an administrator (cdlstore_tenant_admin) without cdlstore.tenant.';
+    END IF;
+    PERFORM set_config('cdlstore.all_tenants', CASE WHEN enabled THEN 'on' ELSE '' END, true);
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.all_tenants(enabled boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.all_tenants(enabled boolean) IS 'Let the next statements see every tenant''s rows (an administrator naming no tenant only: CD006 otherwise), or stop it. Writes stay refused in that mode (WITH CHECK).';
+
+CREATE FUNCTION cdlstore_internal.check_tenant_name(tenant text) RETURNS text
+    LANGUAGE sql STABLE
+    AS $_$
+    SELECT CASE WHEN tenant ~ '^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$' THEN tenant
+                ELSE cdlstore_internal.tenant_error('CD001', tenant) END
+$_$;
+
+ALTER FUNCTION cdlstore_internal.check_tenant_name(tenant text) OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.current_tenant() RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    bound text;
+BEGIN
+    SELECT b.tenant INTO bound FROM cdlstore_internal.tenant_bindings AS b
+    WHERE b.role_oid = quote_ident(session_user)::regrole::oid;
+    RETURN cdlstore_internal.resolve_tenant(bound);
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.current_tenant() OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.default_tenant() RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce(nullif(current_setting('cdlstore.tenant', true), ''), cdlstore_internal.current_tenant())
+$$;
+
+ALTER FUNCTION cdlstore_internal.default_tenant() OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.is_administrator() RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT pg_catalog.pg_has_role(session_user, 'cdlstore_owner', 'MEMBER')
+        OR pg_catalog.pg_has_role(session_user, 'cdlstore_tenant_admin', 'MEMBER')
+$$;
+
+ALTER FUNCTION cdlstore_internal.is_administrator() OWNER TO cdlstore_owner;
+
+CREATE PROCEDURE cdlstore_internal.make_tenant_scoped(IN tbl regclass)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = tbl AND attname = 'tenant' AND NOT attisdropped) THEN
+        EXECUTE format('UPDATE %s SET tenant = %L WHERE tenant IS NULL', tbl, 'default');
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN tenant text DEFAULT %L', tbl, 'default');
+    END IF;
+    EXECUTE format('ALTER TABLE %s ALTER COLUMN tenant SET NOT NULL, '
+                   'ALTER COLUMN tenant SET DEFAULT cdlstore_internal.default_tenant(), '
+                   'ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', tbl);
+    EXECUTE format('CREATE POLICY tenant_isolation ON %s '
+                   'USING ((SELECT s.tenant FROM cdlstore_internal.session_tenant AS s) = ANY (ARRAY[tenant, ''*''])) '
+                   'WITH CHECK (tenant = (SELECT s.tenant FROM cdlstore_internal.session_tenant AS s))', tbl);
+END
+$$;
+
+ALTER PROCEDURE cdlstore_internal.make_tenant_scoped(IN tbl regclass) OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.resolve_tenant(bound text) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT CASE
+        WHEN bound IS NOT NULL THEN
+            CASE WHEN coalesce(nullif(current_setting('cdlstore.tenant', true), ''), bound) = bound THEN bound
+                 ELSE cdlstore_internal.tenant_error('CD008', current_setting('cdlstore.tenant', true)) END
+        WHEN nullif(current_setting('cdlstore.tenant', true), '') IS NOT NULL THEN
+            cdlstore_internal.check_tenant_name(current_setting('cdlstore.tenant', true))
+        WHEN cdlstore_internal.is_administrator() THEN
+            CASE WHEN current_setting('cdlstore.all_tenants', true) = 'on' THEN '*' ELSE 'default' END
+        ELSE cdlstore_internal.tenant_error('CD009', NULL)
+    END
+$$;
+
+ALTER FUNCTION cdlstore_internal.resolve_tenant(bound text) OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyelement) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    tenants text[];
+    t text;
+    total bigint := 0;
+    n bigint;
+BEGIN
+    IF NOT cdlstore_internal.sweeping() THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config('cdlstore.all_tenants', 'on', true);
+    EXECUTE format('SELECT array_agg(DISTINCT c.tenant) FROM (%s) AS c', candidates) INTO tenants USING arg;
+    PERFORM set_config('cdlstore.all_tenants', '', true);
+    FOREACH t IN ARRAY coalesce(tenants, '{}') LOOP
+        PERFORM set_config('cdlstore.tenant', t, true);
+        EXECUTE call INTO n USING arg;
+        total := total + coalesce(n, 0);
+    END LOOP;
+    PERFORM set_config('cdlstore.tenant', '', true);
+    RETURN total;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyelement) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyelement) IS 'When sweeping(): the tenants of the rows the query candidates returns (a tenant column; $1 = arg) are found across tenants, then call (returning a count; $1 = arg) runs as each of them; returns the sum. NULL when not sweeping: the caller then works as its own tenant.';
+
+CREATE FUNCTION cdlstore_internal.sweeping() RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN nullif(current_setting('cdlstore.tenant', true), '') IS NULL
+       AND cdlstore_internal.is_administrator()
+       AND NOT EXISTS (SELECT FROM cdlstore_internal.tenant_bindings AS b
+                       WHERE b.role_oid = quote_ident(session_user)::regrole::oid);
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.sweeping() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.sweeping() IS 'True for an unbound administrator naming no tenant: maintenance then runs for every tenant.';
+
+CREATE FUNCTION cdlstore_internal.tenant_error(code text, named text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF code = 'CD008' THEN
+        RAISE EXCEPTION 'tenant mismatch: login role % is bound to another tenant than %', session_user, named
+            USING ERRCODE = 'CD008', DETAIL = 'A login bound with cdlstore.bind_tenant acts as its own tenant only.',
+                  HINT = 'Leave cdlstore.tenant unset, or set it to the tenant the login is bound to.';
+    ELSIF code = 'CD009' THEN
+        RAISE EXCEPTION 'no tenant named: login role % must set cdlstore.tenant', session_user
+            USING ERRCODE = 'CD009',
+                  DETAIL = 'An application login that is not bound to a tenant names its tenant per session or transaction.',
+                  HINT = 'SET cdlstore.tenant = ''<tenant>'' (or SET LOCAL per transaction), or bind the login with cdlstore.bind_tenant.';
+    END IF;
+    RAISE EXCEPTION 'invalid tenant name %', coalesce(left(named, 120), 'NULL')
+        USING ERRCODE = 'CD001',
+              DETAIL = 'A tenant name is 1 to 100 letters, digits and _.:@- and starts with a letter or digit.',
+              HINT = 'Name a tenant such as acme.';
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.tenant_error(code text, named text) OWNER TO cdlstore_owner;
+
 CREATE FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'docstore', 'pg_temp'
@@ -3114,7 +3365,7 @@ CREATE TABLE docstore.document_header (
     created_by text,
     created_by_type text,
     session_id text,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT document_header_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT document_header_version_check CHECK ((version > 0))
 );
@@ -3783,7 +4034,7 @@ BEGIN
         END IF;
         INSERT INTO game.accounts AS a (external_id, email, display_name, status)
         VALUES (v_ext, doc ->> 'email', doc ->> 'displayName', coalesce(doc ->> 'status', 'active'))
-        ON CONFLICT (external_id) DO UPDATE
+        ON CONFLICT (external_id, tenant) DO UPDATE
         SET email = EXCLUDED.email, display_name = EXCLUDED.display_name, status = EXCLUDED.status, updated_at = now()
         RETURNING a.id INTO v_id;
     WHEN 'user_profiles' THEN
@@ -3794,7 +4045,7 @@ BEGIN
         INSERT INTO game.user_profiles AS p (external_id, account_id, name, age_group, avatar, preferences)
         VALUES (v_ext, game._ref('accounts', doc ->> 'accountId', 'accountId'), doc ->> 'name', doc ->> 'ageGroup',
                 doc ->> 'avatar', coalesce(doc -> 'preferences', '{}'))
-        ON CONFLICT (external_id) DO UPDATE
+        ON CONFLICT (external_id, tenant) DO UPDATE
         SET account_id = EXCLUDED.account_id, name = EXCLUDED.name, age_group = EXCLUDED.age_group,
             avatar = EXCLUDED.avatar, preferences = EXCLUDED.preferences
         RETURNING p.id INTO v_id;
@@ -3818,7 +4069,7 @@ BEGIN
                 game._ref('user_profiles', doc ->> 'profileId', 'profileId'), doc ->> 'scenarioId',
                 coalesce(doc ->> 'status', 'active'), doc ->> 'currentScene',
                 coalesce(doc -> 'choicesMade', '[]'), coalesce(doc -> 'compassValues', '{}'))
-        ON CONFLICT (external_id) DO UPDATE
+        ON CONFLICT (external_id, tenant) DO UPDATE
         SET account_id = EXCLUDED.account_id, profile_id = EXCLUDED.profile_id, scenario_id = EXCLUDED.scenario_id,
             status = EXCLUDED.status, current_scene = EXCLUDED.current_scene, choices_made = EXCLUDED.choices_made,
             compass_values = EXCLUDED.compass_values, updated_at = now(),
@@ -3835,7 +4086,7 @@ BEGIN
         VALUES (v_ext, game._ref('user_profiles', doc ->> 'profileId', 'profileId'), doc ->> 'scenarioId',
                 doc ->> 'compassAxis', (doc ->> 'score')::numeric,
                 CASE WHEN doc ->> 'sessionId' IS NOT NULL THEN game._ref('game_sessions', doc ->> 'sessionId', 'sessionId') END)
-        ON CONFLICT (external_id) DO UPDATE
+        ON CONFLICT (external_id, tenant) DO UPDATE
         SET profile_id = EXCLUDED.profile_id, scenario_id = EXCLUDED.scenario_id, compass_axis = EXCLUDED.compass_axis,
             score = EXCLUDED.score, session_id = EXCLUDED.session_id
         RETURNING x.id INTO v_id;
@@ -3901,12 +4152,15 @@ CREATE TABLE game.game_sessions (
     started_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     completed_at timestamp with time zone,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT game_sessions_choices_made_check CHECK ((jsonb_typeof(choices_made) = 'array'::text)),
     CONSTRAINT game_sessions_compass_values_check CHECK ((jsonb_typeof(compass_values) = 'object'::text)),
     CONSTRAINT game_sessions_scenario_id_check CHECK ((scenario_id <> ''::text)),
     CONSTRAINT game_sessions_status_check CHECK ((status = ANY (ARRAY['active'::text, 'completed'::text, 'abandoned'::text]))),
     CONSTRAINT game_sessions_version_check CHECK ((version > 0))
 );
+
+ALTER TABLE ONLY game.game_sessions FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE game.game_sessions OWNER TO cdlstore_owner;
 
@@ -4253,7 +4507,7 @@ CREATE TABLE ops.task_executions (
     started_at timestamp with time zone,
     timeout_at timestamp with time zone,
     completed_at timestamp with time zone,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT task_executions_max_retries_check CHECK ((max_retries >= 0)),
     CONSTRAINT task_executions_retry_count_check CHECK ((retry_count >= 0)),
     CONSTRAINT task_executions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text]))),
@@ -4318,6 +4572,10 @@ BEGIN
        OR p_timeout IS NULL OR p_timeout < 1 THEN
         RAISE EXCEPTION 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
             USING ERRCODE = 'CD001';
+    END IF;
+    -- the foreign key would see every tenant's runs (and refuse an unknown one with 23503)
+    IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
+        RAISE EXCEPTION 'workflow % not found', p_workflow USING ERRCODE = 'CD002';
     END IF;
     INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
                                      timeout_seconds, available_at)
@@ -4417,7 +4675,7 @@ CREATE TABLE ops.workflows (
     started_at timestamp with time zone,
     completed_at timestamp with time zone,
     deadline timestamp with time zone,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT workflows_checkpoints_check CHECK ((jsonb_typeof(checkpoints) = 'array'::text)),
     CONSTRAINT workflows_completed_steps_check CHECK ((completed_steps >= 0)),
     CONSTRAINT workflows_current_step_check CHECK ((current_step >= 0)),
@@ -4761,11 +5019,17 @@ COMMENT ON FUNCTION ops.enqueue_tasks(tasks jsonb) IS 'Queue a batch of tasks ([
 CREATE FUNCTION ops.expire_tasks(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
     t ops.task_executions;
-    n integer := 0;
+    n integer := cdlstore_internal.sweep(
+        $q$SELECT tenant FROM ops.task_executions WHERE status = 'running' AND timeout_at <= $1$q$,
+        'SELECT ops.expire_tasks($1)', as_of);
 BEGIN
+    IF n IS NOT NULL THEN
+        RETURN n;  -- an administrator's call: done for every tenant
+    END IF;
+    n := 0;
     FOR t IN SELECT * FROM ops.task_executions x WHERE x.status = 'running' AND x.timeout_at <= as_of
              FOR UPDATE SKIP LOCKED LOOP
         PERFORM ops._fail_task(t, 'timed out');
@@ -4773,20 +5037,26 @@ BEGIN
     END LOOP;
     RETURN n;
 END
-$$;
+$_$;
 
 ALTER FUNCTION ops.expire_tasks(as_of timestamp with time zone) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops.expire_tasks(as_of timestamp with time zone) IS 'Running tasks past their timeout count as a failed attempt (a worker that died). Returns how many.';
+COMMENT ON FUNCTION ops.expire_tasks(as_of timestamp with time zone) IS 'Running tasks past their timeout count as a failed attempt (a worker that died): the caller''s tenant, every tenant for an administrator naming none. Returns how many.';
 
 CREATE FUNCTION ops.expire_workflows(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
     w ops.workflows;
-    n integer := 0;
+    n integer := cdlstore_internal.sweep(
+        $q$SELECT tenant FROM ops.workflows WHERE status IN ('pending', 'running') AND deadline <= $1$q$,
+        'SELECT ops.expire_workflows($1)', as_of);
 BEGIN
+    IF n IS NOT NULL THEN
+        RETURN n;  -- an administrator's call: done for every tenant
+    END IF;
+    n := 0;
     FOR w IN SELECT * FROM ops.workflows x WHERE x.status IN ('pending', 'running') AND x.deadline <= as_of
              FOR UPDATE SKIP LOCKED LOOP
         PERFORM ops._fail_workflow(w, 'deadline passed');
@@ -4794,11 +5064,11 @@ BEGIN
     END LOOP;
     RETURN n;
 END
-$$;
+$_$;
 
 ALTER FUNCTION ops.expire_workflows(as_of timestamp with time zone) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops.expire_workflows(as_of timestamp with time zone) IS 'Fail every pending or running run past its deadline. Returns how many.';
+COMMENT ON FUNCTION ops.expire_workflows(as_of timestamp with time zone) IS 'Fail every pending or running run past its deadline: the caller''s tenant, every tenant for an administrator naming none. Returns how many.';
 
 CREATE TABLE ops.events (
     event_id bigint NOT NULL,
@@ -4812,7 +5082,7 @@ CREATE TABLE ops.events (
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
     severity text DEFAULT 'info'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT events_event_type_check CHECK ((event_type <> ''::text)),
     CONSTRAINT events_severity_check CHECK ((severity = ANY (ARRAY['debug'::text, 'info'::text, 'warning'::text, 'error'::text, 'critical'::text])))
 );
@@ -4842,7 +5112,7 @@ CREATE TABLE ops.agent_playground_messages (
     is_error boolean DEFAULT false NOT NULL,
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT agent_playground_messages_instance_id_check CHECK ((instance_id <> ''::text)),
     CONSTRAINT agent_playground_messages_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT agent_playground_messages_role_check CHECK ((role = ANY (ARRAY['system'::text, 'user'::text, 'assistant'::text, 'tool'::text])))
@@ -5119,8 +5389,11 @@ CREATE TABLE cdl.character_change_log (
     new_value jsonb,
     change_source character varying(100),
     changed_by character varying(200) NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
+
+ALTER TABLE ONLY cdl.character_change_log FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_change_log OWNER TO cdlstore_owner;
 
@@ -5137,9 +5410,12 @@ CREATE TABLE cdl.character_field_values (
     is_public boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT character_field_values_check CHECK ((num_nonnulls(string_value, number_value, boolean_value, json_value) = 1)),
     CONSTRAINT character_field_values_confidence_check CHECK (((confidence >= (0)::numeric) AND (confidence <= (1)::numeric)))
 );
+
+ALTER TABLE ONLY cdl.character_field_values FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_field_values OWNER TO cdlstore_owner;
 
@@ -5157,9 +5433,12 @@ CREATE TABLE cdl.character_knowledge (
     search_vector tsvector GENERATED ALWAYS AS ((setweight(to_tsvector('english'::regconfig, (knowledge_key)::text), 'A'::"char") || setweight(to_tsvector('english'::regconfig, content), 'B'::"char"))) STORED,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT character_knowledge_confidence_check CHECK (((confidence >= (0)::numeric) AND (confidence <= (1)::numeric))),
     CONSTRAINT character_knowledge_importance_check CHECK (((importance >= 1) AND (importance <= 10)))
 );
+
+ALTER TABLE ONLY cdl.character_knowledge FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_knowledge OWNER TO cdlstore_owner;
 
@@ -5182,8 +5461,11 @@ CREATE TABLE cdl.character_workflows (
     definition jsonb NOT NULL,
     is_current boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT character_workflows_definition_version_check CHECK ((definition_version > 0))
 );
+
+ALTER TABLE ONLY cdl.character_workflows FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_workflows OWNER TO cdlstore_owner;
 
@@ -5202,9 +5484,12 @@ CREATE TABLE cdl.characters (
     created_by character varying(200),
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT characters_normalized_name_check CHECK (((normalized_name)::text ~ '^[a-z0-9_]+$'::text)),
     CONSTRAINT characters_version_count_check CHECK ((version_count >= 0))
 );
+
+ALTER TABLE ONLY cdl.characters FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.characters OWNER TO cdlstore_owner;
 
@@ -5219,9 +5504,12 @@ CREATE TABLE cdl.communication_patterns (
     priority integer DEFAULT 50 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT communication_patterns_frequency_check CHECK (((frequency)::text = ANY ((ARRAY['rare'::character varying, 'occasional'::character varying, 'regular'::character varying, 'frequent'::character varying, 'always'::character varying])::text[]))),
     CONSTRAINT communication_patterns_priority_check CHECK (((priority >= 0) AND (priority <= 100)))
 );
+
+ALTER TABLE ONLY cdl.communication_patterns FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.communication_patterns OWNER TO cdlstore_owner;
 
@@ -5236,14 +5524,18 @@ CREATE TABLE cdl.response_templates (
     is_active boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT response_templates_conditions_check CHECK ((jsonb_typeof(conditions) = 'object'::text)),
     CONSTRAINT response_templates_priority_check CHECK (((priority >= 0) AND (priority <= 100)))
 );
+
+ALTER TABLE ONLY cdl.response_templates FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.response_templates OWNER TO cdlstore_owner;
 
 CREATE MATERIALIZED VIEW cdl.character_analytics AS
  SELECT c.id AS character_id,
+    c.tenant,
     c.normalized_name,
     c.status,
     c.archetype,
@@ -5285,9 +5577,12 @@ CREATE TABLE cdl.character_documents (
     character_id bigint NOT NULL,
     rendered json,
     rendered_at timestamp with time zone,
-    lists jsonb DEFAULT '{}'::jsonb NOT NULL
+    lists jsonb DEFAULT '{}'::jsonb NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
 ALTER TABLE ONLY cdl.character_documents ALTER COLUMN rendered SET STORAGE EXTERNAL;
+
+ALTER TABLE ONLY cdl.character_documents FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_documents OWNER TO cdlstore_owner;
 
@@ -5306,9 +5601,12 @@ CREATE TABLE cdl.character_field_definitions (
     is_inferred boolean DEFAULT false NOT NULL,
     sort_order integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT character_field_definitions_path_keys_check CHECK (((cardinality(path_keys) >= 1) AND (cardinality(path_keys) <= 32))),
     CONSTRAINT character_field_definitions_validation_rules_check CHECK ((jsonb_typeof(validation_rules) = 'object'::text))
 );
+
+ALTER TABLE ONLY cdl.character_field_definitions FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_field_definitions OWNER TO cdlstore_owner;
 
@@ -5342,9 +5640,12 @@ ALTER TABLE cdl.character_knowledge ALTER COLUMN id ADD GENERATED ALWAYS AS IDEN
 CREATE TABLE cdl.character_sections (
     character_id bigint NOT NULL,
     section text NOT NULL,
-    content jsonb NOT NULL
+    content jsonb NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
 ALTER TABLE ONLY cdl.character_sections ALTER COLUMN content SET COMPRESSION lz4;
+
+ALTER TABLE ONLY cdl.character_sections FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_sections OWNER TO cdlstore_owner;
 
@@ -5357,8 +5658,11 @@ CREATE TABLE cdl.character_versions (
     snapshot jsonb NOT NULL,
     created_by character varying(200),
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT character_versions_version_number_check CHECK ((version_number > 0))
 );
+
+ALTER TABLE ONLY cdl.character_versions FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_versions OWNER TO cdlstore_owner;
 
@@ -5413,8 +5717,11 @@ CREATE TABLE cdl.workflow_context_extractors (
     context_key character varying(100) NOT NULL,
     extractor_type cdl.context_extractor_enum NOT NULL,
     config jsonb DEFAULT '{}'::jsonb NOT NULL,
-    sort_order integer NOT NULL
+    sort_order integer NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
+
+ALTER TABLE ONLY cdl.workflow_context_extractors FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_context_extractors OWNER TO cdlstore_owner;
 
@@ -5436,8 +5743,11 @@ CREATE TABLE cdl.workflow_execution_log (
     to_state character varying(100),
     message text,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
+
+ALTER TABLE ONLY cdl.workflow_execution_log FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_execution_log OWNER TO cdlstore_owner;
 
@@ -5461,8 +5771,11 @@ CREATE TABLE cdl.workflow_files (
     imported_by character varying(200),
     imported_at timestamp with time zone DEFAULT now() NOT NULL,
     is_current boolean DEFAULT true NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT workflow_files_file_version_check CHECK ((file_version > 0))
 );
+
+ALTER TABLE ONLY cdl.workflow_files FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_files OWNER TO cdlstore_owner;
 
@@ -5487,8 +5800,11 @@ CREATE TABLE cdl.workflow_instances (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     timeout_at timestamp with time zone,
     completed_at timestamp with time zone,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT workflow_instances_context_check CHECK ((jsonb_typeof(context) = 'object'::text))
 );
+
+ALTER TABLE ONLY cdl.workflow_instances FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_instances OWNER TO cdlstore_owner;
 
@@ -5505,8 +5821,11 @@ CREATE TABLE cdl.workflow_lookup_tables (
     file_id bigint NOT NULL,
     table_name character varying(100) NOT NULL,
     entries jsonb NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT workflow_lookup_tables_entries_check CHECK ((jsonb_typeof(entries) = 'object'::text))
 );
+
+ALTER TABLE ONLY cdl.workflow_lookup_tables FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_lookup_tables OWNER TO cdlstore_owner;
 
@@ -5521,8 +5840,11 @@ CREATE TABLE cdl.workflow_states (
     timeout_action character varying(50),
     timeout_message text,
     sort_order integer NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT workflow_states_timeout_seconds_check CHECK ((timeout_seconds > 0))
 );
+
+ALTER TABLE ONLY cdl.workflow_states FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_states OWNER TO cdlstore_owner;
 
@@ -5545,8 +5867,11 @@ CREATE TABLE cdl.workflow_transitions (
     pattern_regex text,
     keyword_regex text,
     action character varying(50),
-    sort_order integer NOT NULL
+    sort_order integer NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
+
+ALTER TABLE ONLY cdl.workflow_transitions FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_transitions OWNER TO cdlstore_owner;
 
@@ -5565,8 +5890,11 @@ CREATE TABLE cdl.workflow_triggers (
     trigger_type cdl.workflow_trigger_enum NOT NULL,
     trigger_value text NOT NULL,
     required_literal text,
-    sort_order integer NOT NULL
+    sort_order integer NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
+
+ALTER TABLE ONLY cdl.workflow_triggers FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_triggers OWNER TO cdlstore_owner;
 
@@ -5579,6 +5907,23 @@ ALTER TABLE cdl.workflow_triggers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTI
     CACHE 1
 );
 
+CREATE TABLE cdlstore_internal.tenant_bindings (
+    role_oid oid NOT NULL,
+    role_name name NOT NULL,
+    tenant text NOT NULL,
+    bound_by name DEFAULT SESSION_USER NOT NULL,
+    bound_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE cdlstore_internal.tenant_bindings OWNER TO cdlstore_owner;
+
+CREATE VIEW cdlstore_internal.session_tenant AS
+ SELECT cdlstore_internal.resolve_tenant(b.tenant) AS tenant
+   FROM (( SELECT) one
+     LEFT JOIN cdlstore_internal.tenant_bindings b ON ((b.role_oid = ((quote_ident((SESSION_USER)::text))::regrole)::oid)));
+
+ALTER TABLE cdlstore_internal.session_tenant OWNER TO cdlstore_owner;
+
 CREATE TABLE docstore.active_tag (
     document_uuid uuid NOT NULL,
     tag text NOT NULL,
@@ -5588,7 +5933,7 @@ CREATE TABLE docstore.active_tag (
     set_by text,
     set_by_type text,
     set_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT active_tag_tag_check CHECK (((tag <> ''::text) AND (length(tag) <= 100)))
 );
 
@@ -5608,7 +5953,7 @@ CREATE TABLE docstore.change_event (
     actor text,
     session_id text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT change_event_operation_check CHECK ((operation = ANY (ARRAY['put'::text, 'tag'::text, 'untag'::text, 'delete'::text, 'purge'::text, 'prune'::text])))
 );
 
@@ -5630,7 +5975,7 @@ CREATE TABLE docstore.consumer_offset (
     last_xid xid8 DEFAULT '0'::xid8 NOT NULL,
     last_id bigint DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT consumer_offset_consumer_check CHECK (((consumer <> ''::text) AND (length(consumer) <= 200)))
 );
 
@@ -5642,7 +5987,7 @@ CREATE TABLE docstore.document_body (
     document_body_uuid uuid DEFAULT gen_random_uuid() NOT NULL,
     body_hash bytea NOT NULL,
     body jsonb NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text)
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
 
 ALTER TABLE ONLY docstore.document_body FORCE ROW LEVEL SECURITY;
@@ -5666,7 +6011,7 @@ CREATE TABLE docstore.documents (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
     deleted_by text,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT documents_latest_version_check CHECK ((latest_version > 0)),
     CONSTRAINT documents_namespace_check CHECK (((namespace <> ''::text) AND (length(namespace) <= 200))),
     CONSTRAINT documents_type_check CHECK (((type <> ''::text) AND (length(type) <= 200)))
@@ -5687,7 +6032,7 @@ CREATE TABLE docstore.tag_event (
     actor_type text,
     session_id text,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT tag_event_operation_check CHECK ((operation = ANY (ARRAY['set'::text, 'move'::text, 'remove'::text])))
 );
 
@@ -5709,7 +6054,7 @@ CREATE TABLE docstore.tag_policy (
     tag text NOT NULL,
     is_protected boolean DEFAULT false NOT NULL,
     is_immutable boolean DEFAULT false NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT tag_policy_tag_check CHECK (((tag <> ''::text) AND (length(tag) <= 100)))
 );
 
@@ -5725,9 +6070,12 @@ CREATE TABLE game.accounts (
     status text DEFAULT 'active'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT accounts_email_check CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
     CONSTRAINT accounts_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'deleted'::text])))
 );
+
+ALTER TABLE ONLY game.accounts FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE game.accounts OWNER TO cdlstore_owner;
 
@@ -5758,9 +6106,12 @@ CREATE TABLE game.player_scenario_scores (
     score numeric NOT NULL,
     session_id bigint,
     recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT player_scenario_scores_compass_axis_check CHECK ((compass_axis <> ''::text)),
     CONSTRAINT player_scenario_scores_scenario_id_check CHECK ((scenario_id <> ''::text))
 );
+
+ALTER TABLE ONLY game.player_scenario_scores FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE game.player_scenario_scores OWNER TO cdlstore_owner;
 
@@ -5779,8 +6130,11 @@ CREATE TABLE game.user_badges (
     badge text NOT NULL,
     axis text,
     earned_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT user_badges_badge_check CHECK ((badge <> ''::text))
 );
+
+ALTER TABLE ONLY game.user_badges FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE game.user_badges OWNER TO cdlstore_owner;
 
@@ -5802,9 +6156,12 @@ CREATE TABLE game.user_profiles (
     avatar text,
     preferences jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT user_profiles_name_check CHECK ((name <> ''::text)),
     CONSTRAINT user_profiles_preferences_check CHECK ((jsonb_typeof(preferences) = 'object'::text))
 );
+
+ALTER TABLE ONLY game.user_profiles FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE game.user_profiles OWNER TO cdlstore_owner;
 
@@ -5851,13 +6208,13 @@ ALTER TABLE ONLY cdl.character_documents
     ADD CONSTRAINT character_documents_character_id_key UNIQUE (character_id);
 
 ALTER TABLE ONLY cdl.character_documents
-    ADD CONSTRAINT character_documents_pkey PRIMARY KEY (normalized_name);
+    ADD CONSTRAINT character_documents_pkey PRIMARY KEY (normalized_name, tenant);
 
 ALTER TABLE ONLY cdl.character_field_definitions
-    ADD CONSTRAINT character_field_definitions_field_path_key UNIQUE (field_path);
+    ADD CONSTRAINT character_field_definitions_field_path_key UNIQUE (field_path, tenant);
 
 ALTER TABLE ONLY cdl.character_field_definitions
-    ADD CONSTRAINT character_field_definitions_path_keys_key UNIQUE (path_keys);
+    ADD CONSTRAINT character_field_definitions_path_keys_key UNIQUE (path_keys, tenant);
 
 ALTER TABLE ONLY cdl.character_field_definitions
     ADD CONSTRAINT character_field_definitions_pkey PRIMARY KEY (id);
@@ -5890,7 +6247,7 @@ ALTER TABLE ONLY cdl.character_workflows
     ADD CONSTRAINT character_workflows_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY cdl.characters
-    ADD CONSTRAINT characters_normalized_name_key UNIQUE (normalized_name);
+    ADD CONSTRAINT characters_normalized_name_key UNIQUE (normalized_name, tenant);
 
 ALTER TABLE ONLY cdl.characters
     ADD CONSTRAINT characters_pkey PRIMARY KEY (id);
@@ -5946,6 +6303,9 @@ ALTER TABLE ONLY cdl.workflow_triggers
 ALTER TABLE ONLY cdl.workflow_triggers
     ADD CONSTRAINT workflow_triggers_workflow_id_trigger_type_sort_order_key UNIQUE (workflow_id, trigger_type, sort_order);
 
+ALTER TABLE ONLY cdlstore_internal.tenant_bindings
+    ADD CONSTRAINT tenant_bindings_pkey PRIMARY KEY (role_oid);
+
 ALTER TABLE ONLY docstore.active_tag
     ADD CONSTRAINT active_tag_pkey PRIMARY KEY (document_uuid, tag);
 
@@ -5953,10 +6313,10 @@ ALTER TABLE ONLY docstore.change_event
     ADD CONSTRAINT change_event_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY docstore.consumer_offset
-    ADD CONSTRAINT consumer_offset_pkey UNIQUE NULLS NOT DISTINCT (tenant, consumer);
+    ADD CONSTRAINT consumer_offset_pkey PRIMARY KEY (consumer, tenant);
 
 ALTER TABLE ONLY docstore.document_body
-    ADD CONSTRAINT document_body_body_hash_key UNIQUE NULLS NOT DISTINCT (tenant, body_hash);
+    ADD CONSTRAINT document_body_body_hash_key UNIQUE (body_hash, tenant);
 
 ALTER TABLE ONLY docstore.document_body
     ADD CONSTRAINT document_body_pkey PRIMARY KEY (document_body_uuid);
@@ -5977,22 +6337,22 @@ ALTER TABLE ONLY docstore.tag_event
     ADD CONSTRAINT tag_event_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY docstore.tag_policy
-    ADD CONSTRAINT tag_policy_pkey UNIQUE NULLS NOT DISTINCT (tenant, namespace, tag);
+    ADD CONSTRAINT tag_policy_pkey PRIMARY KEY (namespace, tag, tenant);
 
 ALTER TABLE ONLY game.accounts
-    ADD CONSTRAINT accounts_external_id_key UNIQUE (external_id);
+    ADD CONSTRAINT accounts_external_id_key UNIQUE (external_id, tenant);
 
 ALTER TABLE ONLY game.accounts
     ADD CONSTRAINT accounts_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY game.game_sessions
-    ADD CONSTRAINT game_sessions_external_id_key UNIQUE (external_id);
+    ADD CONSTRAINT game_sessions_external_id_key UNIQUE (external_id, tenant);
 
 ALTER TABLE ONLY game.game_sessions
     ADD CONSTRAINT game_sessions_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY game.player_scenario_scores
-    ADD CONSTRAINT player_scenario_scores_external_id_key UNIQUE (external_id);
+    ADD CONSTRAINT player_scenario_scores_external_id_key UNIQUE (external_id, tenant);
 
 ALTER TABLE ONLY game.player_scenario_scores
     ADD CONSTRAINT player_scenario_scores_key UNIQUE (profile_id, scenario_id, compass_axis);
@@ -6007,7 +6367,7 @@ ALTER TABLE ONLY game.user_badges
     ADD CONSTRAINT user_badges_profile_badge_key UNIQUE (profile_id, badge);
 
 ALTER TABLE ONLY game.user_profiles
-    ADD CONSTRAINT user_profiles_external_id_key UNIQUE (external_id);
+    ADD CONSTRAINT user_profiles_external_id_key UNIQUE (external_id, tenant);
 
 ALTER TABLE ONLY game.user_profiles
     ADD CONSTRAINT user_profiles_pkey PRIMARY KEY (id);
@@ -6083,7 +6443,7 @@ CREATE INDEX documents_type_idx ON docstore.documents USING btree (namespace, ty
 
 CREATE INDEX tag_event_tag_idx ON docstore.tag_event USING btree (document_uuid, tag, created_at, id);
 
-CREATE UNIQUE INDEX accounts_email_idx ON game.accounts USING btree (lower(email));
+CREATE UNIQUE INDEX accounts_email_idx ON game.accounts USING btree (lower(email), tenant);
 
 CREATE INDEX game_sessions_profile_idx ON game.game_sessions USING btree (profile_id, started_at DESC);
 
@@ -6225,6 +6585,120 @@ ALTER TABLE ONLY game.user_profiles
 ALTER TABLE ONLY ops.task_executions
     ADD CONSTRAINT task_executions_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES ops.workflows(workflow_id) ON DELETE SET NULL;
 
+ALTER TABLE cdl.character_change_log ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_documents ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_field_definitions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_field_values ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_knowledge ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_sections ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_versions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_workflows ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.characters ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.communication_patterns ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.response_templates ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY tenant_isolation ON cdl.character_change_log USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.character_documents USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.character_field_definitions USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.character_field_values USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.character_knowledge USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.character_sections USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.character_versions USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.character_workflows USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.characters USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.communication_patterns USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.response_templates USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_context_extractors USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_execution_log USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_files USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_instances USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_lookup_tables USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_states USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_transitions USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_triggers USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+ALTER TABLE cdl.workflow_context_extractors ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_execution_log ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_files ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_instances ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_lookup_tables ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_states ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_transitions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_triggers ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE docstore.active_tag ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.change_event ENABLE ROW LEVEL SECURITY;
@@ -6241,21 +6715,67 @@ ALTER TABLE docstore.tag_event ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.tag_policy ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON docstore.active_tag USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.active_tag USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
 
-CREATE POLICY tenant_isolation ON docstore.change_event USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.change_event USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
 
-CREATE POLICY tenant_isolation ON docstore.consumer_offset USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.consumer_offset USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
 
-CREATE POLICY tenant_isolation ON docstore.document_body USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.document_body USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
 
-CREATE POLICY tenant_isolation ON docstore.document_header USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.document_header USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
 
-CREATE POLICY tenant_isolation ON docstore.documents USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.documents USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
 
-CREATE POLICY tenant_isolation ON docstore.tag_event USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.tag_event USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
 
-CREATE POLICY tenant_isolation ON docstore.tag_policy USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.tag_policy USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+ALTER TABLE game.accounts ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE game.game_sessions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE game.player_scenario_scores ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY tenant_isolation ON game.accounts USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON game.game_sessions USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON game.player_scenario_scores USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON game.user_badges USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+CREATE POLICY tenant_isolation ON game.user_profiles USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
+
+ALTER TABLE game.user_badges ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE game.user_profiles ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE ops.agent_playground_messages ENABLE ROW LEVEL SECURITY;
 
@@ -6263,18 +6783,28 @@ ALTER TABLE ops.events ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE ops.task_executions ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON ops.agent_playground_messages USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON ops.agent_playground_messages USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
 
-CREATE POLICY tenant_isolation ON ops.events USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON ops.events USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
 
-CREATE POLICY tenant_isolation ON ops.task_executions USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON ops.task_executions USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
 
-CREATE POLICY tenant_isolation ON ops.workflows USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON ops.workflows USING ((( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
+   FROM cdlstore_internal.session_tenant s)));
 
 ALTER TABLE ops.workflows ENABLE ROW LEVEL SECURITY;
 
 GRANT USAGE ON SCHEMA cdl TO cdlstore_app;
 GRANT USAGE ON SCHEMA cdl TO cdlstore_readonly;
+
+GRANT USAGE ON SCHEMA cdlstore TO cdlstore_tenant_admin;
 
 GRANT USAGE ON SCHEMA docstore TO cdlstore_app;
 GRANT USAGE ON SCHEMA docstore TO cdlstore_readonly;
@@ -6477,6 +7007,34 @@ GRANT ALL ON FUNCTION cdl.upsert_knowledge(character_name character varying, kno
 
 REVOKE ALL ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdlstore._login_role_oid(login_role name) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore.bind_tenant(login_role name, tenant text) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdlstore.bind_tenant(login_role name, tenant text) TO cdlstore_tenant_admin;
+
+REVOKE ALL ON FUNCTION cdlstore.unbind_tenant(login_role name) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdlstore.unbind_tenant(login_role name) TO cdlstore_tenant_admin;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.all_tenants(enabled boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.check_tenant_name(tenant text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.current_tenant() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.default_tenant() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.is_administrator() FROM PUBLIC;
+
+REVOKE ALL ON PROCEDURE cdlstore_internal.make_tenant_scoped(IN tbl regclass) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.resolve_tenant(bound text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyelement) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.sweeping() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.tenant_error(code text, named text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) FROM PUBLIC;
 

@@ -244,6 +244,12 @@ BEGIN
     IF max_count IS NULL OR max_count < 1 THEN
         RAISE EXCEPTION 'max_count must be at least 1, got %', max_count USING ERRCODE = 'CD001';
     END IF;
+    rendered_count := cdlstore_internal.sweep(  -- an administrator's call: every tenant
+        'SELECT tenant FROM cdl.character_documents WHERE rendered IS NULL LIMIT $1',
+        'SELECT cdl.render_character_documents($1)', max_count);
+    IF rendered_count IS NOT NULL THEN
+        RETURN rendered_count;
+    END IF;
     -- characters being written are skipped: their writer renders them or leaves them to the
     -- next call; the lock keeps a concurrent write from being rendered over
     WITH todo AS (
@@ -263,7 +269,8 @@ $$;
 
 COMMENT ON FUNCTION cdl.render_character_documents(integer) IS
     'Render the documents that bursts of writes left unrendered (get_character_complete is '
-    'correct without it, and faster with it); returns how many. Run it now and then.';
+    'correct without it, and faster with it): the caller''s tenant, every tenant (up to max_count '
+    'each) for an administrator naming none; returns how many. Run it now and then.';
 
 CREATE OR REPLACE FUNCTION cdl._store_cdl(
     p_character_id bigint, old_cdl jsonb, new_cdl jsonb, p_source varchar)

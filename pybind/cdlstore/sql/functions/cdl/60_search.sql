@@ -106,9 +106,12 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.all_tenants(true);  -- CD006 unless an administrator naming no tenant
     REFRESH MATERIALIZED VIEW CONCURRENTLY cdl.character_analytics;
+    PERFORM cdlstore_internal.all_tenants(false);
 END
 $$;
 
 COMMENT ON FUNCTION cdl.refresh_character_analytics() IS
-    'Refresh cdl.character_analytics without blocking its readers. Nothing else depends on it.';
+    'Refresh cdl.character_analytics (every tenant''s characters, with their tenant) without '
+    'blocking its readers: an administrator''s duty (CD006 for a tenant). Nothing else depends on it.';

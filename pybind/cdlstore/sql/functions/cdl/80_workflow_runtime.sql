@@ -512,14 +512,19 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
+DECLARE
+    n integer := cdlstore_internal.sweep(
+        $q$SELECT tenant FROM cdl.workflow_instances WHERE status = 'active' AND timeout_at <= $1$q$,
+        'SELECT cdl.expire_workflow_timeouts($1)', coalesce(as_of, now()));
 BEGIN
-    RETURN cdl._expire(coalesce(as_of, now()));
+    RETURN coalesce(n, cdl._expire(coalesce(as_of, now())));
 END
 $$;
 
 COMMENT ON FUNCTION cdl.expire_workflow_timeouts(timestamptz) IS
     'End every active instance past its timeout (status timeout, logged with the state''s timeout '
-    'action and message). Safe to run from many sessions at once. Returns how many ended.';
+    'action and message): the caller''s tenant, every tenant for an administrator naming none. '
+    'Safe to run from many sessions at once. Returns how many ended.';
 
 CREATE OR REPLACE FUNCTION cdl.render_workflow_prompt(instance_id bigint)
 RETURNS text

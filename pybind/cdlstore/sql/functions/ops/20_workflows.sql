@@ -174,8 +174,14 @@ SET search_path = ops, pg_temp
 AS $$
 DECLARE
     w ops.workflows;
-    n integer := 0;
+    n integer := cdlstore_internal.sweep(
+        $q$SELECT tenant FROM ops.workflows WHERE status IN ('pending', 'running') AND deadline <= $1$q$,
+        'SELECT ops.expire_workflows($1)', as_of);
 BEGIN
+    IF n IS NOT NULL THEN
+        RETURN n;  -- an administrator's call: done for every tenant
+    END IF;
+    n := 0;
     FOR w IN SELECT * FROM ops.workflows x WHERE x.status IN ('pending', 'running') AND x.deadline <= as_of
              FOR UPDATE SKIP LOCKED LOOP
         PERFORM ops._fail_workflow(w, 'deadline passed');
@@ -185,7 +191,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION ops.expire_workflows(timestamptz) IS 'Fail every pending or running run past its deadline. Returns how many.';
+COMMENT ON FUNCTION ops.expire_workflows(timestamptz) IS
+    'Fail every pending or running run past its deadline: the caller''s tenant, every tenant for '
+    'an administrator naming none. Returns how many.';
 
 CREATE OR REPLACE FUNCTION ops.get_workflow(workflow_id uuid)
 RETURNS jsonb

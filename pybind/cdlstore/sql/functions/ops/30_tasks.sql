@@ -28,6 +28,10 @@ BEGIN
         RAISE EXCEPTION 'input_data and priority are required; max_retries >= 0; timeout_seconds >= 1'
             USING ERRCODE = 'CD001';
     END IF;
+    -- the foreign key would see every tenant's runs (and refuse an unknown one with 23503)
+    IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
+        RAISE EXCEPTION 'workflow % not found', p_workflow USING ERRCODE = 'CD002';
+    END IF;
     INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
                                      timeout_seconds, available_at)
     VALUES (p_name, p_type, p_input, p_priority, p_workflow, p_max_retries, p_timeout, coalesce(p_available_at, now()))
@@ -269,8 +273,14 @@ SET search_path = ops, pg_temp
 AS $$
 DECLARE
     t ops.task_executions;
-    n integer := 0;
+    n integer := cdlstore_internal.sweep(
+        $q$SELECT tenant FROM ops.task_executions WHERE status = 'running' AND timeout_at <= $1$q$,
+        'SELECT ops.expire_tasks($1)', as_of);
 BEGIN
+    IF n IS NOT NULL THEN
+        RETURN n;  -- an administrator's call: done for every tenant
+    END IF;
+    n := 0;
     FOR t IN SELECT * FROM ops.task_executions x WHERE x.status = 'running' AND x.timeout_at <= as_of
              FOR UPDATE SKIP LOCKED LOOP
         PERFORM ops._fail_task(t, 'timed out');
@@ -281,7 +291,8 @@ END
 $$;
 
 COMMENT ON FUNCTION ops.expire_tasks(timestamptz) IS
-    'Running tasks past their timeout count as a failed attempt (a worker that died). Returns how many.';
+    'Running tasks past their timeout count as a failed attempt (a worker that died): the '
+    'caller''s tenant, every tenant for an administrator naming none. Returns how many.';
 
 CREATE OR REPLACE FUNCTION ops.get_task(execution_id uuid)
 RETURNS jsonb
