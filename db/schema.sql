@@ -1710,6 +1710,7 @@ DECLARE
     target record;
     changed boolean;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     target := cdl._lock_character(name);
     UPDATE cdl.characters SET status = 'archived'
     WHERE id = target.character_id AND status <> 'archived';
@@ -1734,6 +1735,7 @@ CREATE FUNCTION cdl.cancel_workflow_instance(instance_id bigint, reason text DEF
 DECLARE
     inst record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT i.* INTO inst FROM cdl.workflow_instances i WHERE i.id = cancel_workflow_instance.instance_id;
     IF inst.id IS NULL THEN
         RAISE EXCEPTION 'workflow instance % not found', instance_id USING ERRCODE = 'CD002';
@@ -1759,6 +1761,7 @@ CREATE FUNCTION cdl.check_workflow_triggers(character_name character varying, us
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_message(user_id, user_message);
     RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'workflow', c.workflow_name, 'pattern_matched', c.pattern IS NOT NULL, 'pattern', c.pattern,
@@ -1781,6 +1784,7 @@ CREATE FUNCTION cdl.create_character_version(name character varying, version_nam
 DECLARE
     target record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF length(version_name) > 100 THEN
         RAISE EXCEPTION 'version_name is longer than 100 characters' USING ERRCODE = 'CD001';
     END IF;
@@ -1804,6 +1808,7 @@ DECLARE
     v_id bigint;
     offender record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_type := cdl._check_label(data_type, enum_range(NULL::cdl.data_type_enum), 'data type');
     v_field_type := CASE WHEN field_type IS NULL THEN cdl._field_type(keys[1])
         ELSE cdl._check_label(field_type, enum_range(NULL::cdl.field_type_enum), 'field type')::cdl.field_type_enum END;
@@ -1852,6 +1857,7 @@ DECLARE
     old_cdl jsonb;
     new_cdl jsonb;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_id := cdl._character_id(diff_character_versions.name);
     old_cdl := cdl._version_snapshot(v_id, from_version) -> 'cdl';
     new_cdl := cdl._version_snapshot(v_id, to_version) -> 'cdl';
@@ -1884,6 +1890,7 @@ DECLARE
         $q$SELECT tenant FROM cdl.workflow_instances WHERE status = 'active' AND timeout_at <= $1$q$,
         'SELECT cdl.expire_workflow_timeouts($1)', coalesce(as_of, now()));
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN coalesce(n, cdl._expire(coalesce(as_of, now())));
 END
 $_$;
@@ -1899,6 +1906,7 @@ CREATE FUNCTION cdl.export_character_json(name character varying) RETURNS jsonb
 DECLARE
     result jsonb;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT jsonb_build_object('cdl_version', c.cdl_version, 'format', 'json')
            || CASE WHEN c.file_description IS NULL THEN '{}'::jsonb
                    ELSE jsonb_build_object('description', c.file_description) END
@@ -1922,6 +1930,7 @@ CREATE FUNCTION cdl.get_character_complete(name character varying) RETURNS json
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN (SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) FROM cdl.character_documents d
             WHERE d.normalized_name = cdl.normalize_name(get_character_complete.name));
 END
@@ -1936,6 +1945,7 @@ CREATE FUNCTION cdl.get_user_active_workflows(user_id character varying) RETURNS
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN (SELECT coalesce(jsonb_agg(cdl._step('active', i.id)
                                       || jsonb_build_object('character', c.normalized_name,
                                                             'started_at', i.started_at,
@@ -1962,6 +1972,7 @@ DECLARE
     old_cdl jsonb;
     changed integer;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF character_json IS NULL OR jsonb_typeof(character_json) <> 'object' THEN
         RAISE EXCEPTION 'a CDL document must be a JSON object, got %',
             coalesce(jsonb_typeof(character_json), 'NULL') USING ERRCODE = 'CD001';
@@ -2064,6 +2075,7 @@ DECLARE
     v_unknown text;
     names text[] := '{}';
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF workflow_yaml IS NULL OR json_typeof(workflow_yaml) <> 'object' THEN
         RAISE EXCEPTION 'a workflow file must be a mapping, got %', coalesce(json_typeof(workflow_yaml), 'NULL')
             USING ERRCODE = 'CD001';
@@ -2364,6 +2376,7 @@ CREATE FUNCTION cdl.list_character_versions(name character varying) RETURNS TABL
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_id := cdl._character_id(list_character_versions.name);
     RETURN QUERY
     SELECT v.version_number, v.version_name, v.description, v.created_by, v.created_at
@@ -2380,6 +2393,7 @@ CREATE FUNCTION cdl.list_characters(status_filter character varying DEFAULT NULL
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF status_filter IS NOT NULL THEN
         PERFORM cdl._check_label(status_filter, enum_range(NULL::cdl.character_status_enum), 'status');
     END IF;
@@ -2433,6 +2447,7 @@ DECLARE
     v_started bigint;
     v_active integer := 0;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_message(user_id, message);
     PERFORM cdl._lock_user(v_character_id, user_id);
     PERFORM cdl._expire(now(), user_id, v_character_id);
@@ -2489,6 +2504,7 @@ CREATE FUNCTION cdl.refresh_character_analytics() RETURNS void
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdlstore_internal.all_tenants(true);  -- CD006 unless an administrator naming no tenant
     REFRESH MATERIALIZED VIEW CONCURRENTLY cdl.character_analytics;
     PERFORM cdlstore_internal.all_tenants(false);
@@ -2508,6 +2524,7 @@ DECLARE
     keys text[];
     removed integer;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     keys := cdl._parse_path(field_path);
     target := cdl._lock_character(name, keys[1:1]);
     IF target.doc #> keys IS NULL OR cardinality(keys) = 0 THEN
@@ -2532,6 +2549,7 @@ CREATE FUNCTION cdl.remove_communication_pattern(character_name character varyin
 DECLARE
     target record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(pattern_type, enum_range(NULL::cdl.communication_pattern_enum), 'pattern type');
     target := cdl._lock_character(character_name);
     DELETE FROM cdl.communication_patterns p
@@ -2557,6 +2575,7 @@ CREATE FUNCTION cdl.remove_knowledge(character_name character varying, knowledge
 DECLARE
     target record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     target := cdl._lock_character(character_name);
     DELETE FROM cdl.character_knowledge k
     WHERE k.character_id = target.character_id AND k.knowledge_key = remove_knowledge.knowledge_key;
@@ -2579,6 +2598,7 @@ CREATE FUNCTION cdl.remove_response_template(character_name character varying, s
 DECLARE
     target record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(scenario, enum_range(NULL::cdl.response_scenario_enum), 'scenario');
     target := cdl._lock_character(character_name);
     DELETE FROM cdl.response_templates t
@@ -2604,6 +2624,7 @@ CREATE FUNCTION cdl.render_character_documents(max_count integer DEFAULT 1000) R
 DECLARE
     rendered_count integer;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF max_count IS NULL OR max_count < 1 THEN
         RAISE EXCEPTION 'max_count must be at least 1, got %', max_count USING ERRCODE = 'CD001';
     END IF;
@@ -2641,6 +2662,7 @@ CREATE FUNCTION cdl.render_workflow_prompt(instance_id bigint) RETURNS text
 DECLARE
     step jsonb := cdl._step('render', instance_id);
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF step IS NULL THEN
         RAISE EXCEPTION 'workflow instance % not found', instance_id USING ERRCODE = 'CD002';
     END IF;
@@ -2660,6 +2682,7 @@ DECLARE
     target record;
     snap jsonb;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     target := cdl._lock_character(name, NULL);  -- all of its CDL
     snap := cdl._version_snapshot(target.character_id, version_number);
     PERFORM cdl._validate_nodes('{}', snap -> 'cdl');  -- definitions may have tightened since
@@ -2734,6 +2757,7 @@ CREATE FUNCTION cdl.search_character_knowledge(name character varying, query tex
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_id := cdl._character_id(search_character_knowledge.name);
     RETURN QUERY
     SELECT s.rank, s.source, s.match_path, s.snippet FROM cdl._search(v_id, query, max_results) s;
@@ -2749,6 +2773,7 @@ CREATE FUNCTION cdl.search_characters(query text, status character varying DEFAU
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF status IS NOT NULL THEN
         PERFORM cdl._check_label(status, enum_range(NULL::cdl.character_status_enum), 'status');
     END IF;
@@ -2778,6 +2803,7 @@ DECLARE
     v_workflow_id bigint;
     x record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_message(user_id, '');
     IF initial_context IS NULL OR jsonb_typeof(initial_context) <> 'object' THEN
         RAISE EXCEPTION 'initial_context must be a JSON object' USING ERRCODE = 'CD001';
@@ -2811,6 +2837,7 @@ DECLARE
     node jsonb;
     changed integer;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     keys := cdl._parse_path(field_path);
     IF field_value IS NULL THEN
         RAISE EXCEPTION 'field_value is required' USING ERRCODE = 'CD001',
@@ -2854,6 +2881,7 @@ DECLARE
     target record;
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(pattern_type, enum_range(NULL::cdl.communication_pattern_enum), 'pattern type');
     PERFORM cdl._check_label(frequency, ARRAY['rare', 'occasional', 'regular', 'frequent', 'always'], 'frequency');
     IF coalesce(btrim(pattern_name), '') = '' OR length(pattern_name) > 100 THEN
@@ -2892,6 +2920,7 @@ DECLARE
     v_id bigint;
     v_parent bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(knowledge_type, enum_range(NULL::cdl.knowledge_type_enum), 'knowledge type');
     IF coalesce(btrim(knowledge_key), '') = '' OR length(knowledge_key) > 200 THEN
         RAISE EXCEPTION 'knowledge_key must be 1 to 200 characters' USING ERRCODE = 'CD001';
@@ -2954,6 +2983,7 @@ DECLARE
     target record;
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(scenario, enum_range(NULL::cdl.response_scenario_enum), 'scenario');
     IF coalesce(btrim(template_name), '') = '' OR length(template_name) > 100 THEN
         RAISE EXCEPTION 'template_name must be 1 to 100 characters' USING ERRCODE = 'CD001';
@@ -3034,9 +3064,9 @@ CREATE FUNCTION cdlstore.unbind_tenant(login_role name) RETURNS boolean
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    role_oid oid := cdlstore._login_role_oid(login_role);
+    v_oid oid := cdlstore._login_role_oid(login_role);
 BEGIN
-    DELETE FROM cdlstore_internal.tenant_bindings AS b WHERE b.role_oid = unbind_tenant.role_oid;
+    DELETE FROM cdlstore_internal.tenant_bindings AS b WHERE b.role_oid = v_oid;
     RETURN FOUND;
 END
 $$;
@@ -3464,6 +3494,7 @@ CREATE FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) RETURNS boo
 DECLARE
     e record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(consumer, 'consumer');
     SELECT x.xid, x.id INTO e FROM docstore.change_event x WHERE x.id = up_to_id;
     IF e.id IS NULL THEN
@@ -3486,6 +3517,7 @@ CREATE FUNCTION docstore.create_metadata_index(type text, field text) RETURNS te
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(type, 'type');
     PERFORM docstore._check_name(field, 'field');
     RETURN format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON docstore.document_header ((metadata ->> %L)) WHERE type = %L',
@@ -3503,6 +3535,7 @@ CREATE FUNCTION docstore.declare_tag(namespace text, tag text, is_protected bool
     AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(tag, 'tag');
     IF is_protected IS NULL OR is_immutable IS NULL THEN
@@ -3527,6 +3560,7 @@ CREATE FUNCTION docstore.delete_document(document_uuid uuid, actor text DEFAULT 
 DECLARE
     d record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     UPDATE docstore.documents x SET deleted_at = now(), deleted_by = actor
     WHERE x.document_uuid = document_uuid AND x.deleted_at IS NULL
     RETURNING x.namespace, x.type, x.latest_version INTO d;
@@ -3551,6 +3585,7 @@ CREATE FUNCTION docstore.get_document(document_uuid uuid, version integer DEFAUL
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN docstore._version(document_uuid, version);
 END
 $$;
@@ -3568,6 +3603,7 @@ DECLARE
     result jsonb;
     v_deleted boolean;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT t.document, t.is_deleted INTO result, v_deleted
     FROM docstore.active_tag t WHERE t.document_uuid = document_uuid AND t.tag = tag;
     IF result IS NULL OR v_deleted THEN
@@ -3590,6 +3626,7 @@ CREATE FUNCTION docstore.get_document_by_tag_at(document_uuid uuid, tag text, as
 DECLARE
     v_version integer;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF as_of IS NULL THEN
         RAISE EXCEPTION 'as_of is required' USING ERRCODE = 'CD001';
     END IF;
@@ -3613,6 +3650,7 @@ CREATE FUNCTION docstore.get_tagged(namespace text, type text, tag text, include
     AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(tag, 'tag');
     RETURN (SELECT coalesce(jsonb_agg(CASE WHEN include_body THEN t.document ELSE t.document - 'body' END
                                       ORDER BY t.document_uuid), '[]')
@@ -3638,6 +3676,7 @@ DECLARE
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(session_id, 'session_id');
     PERFORM docstore._check_page(page_size);
     IF after IS NOT NULL THEN
@@ -3674,6 +3713,7 @@ DECLARE
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
     PERFORM docstore._check_page(page_size);
@@ -3712,6 +3752,7 @@ DECLARE
     doomed jsonb;
     bodies uuid[];
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
     IF keep_last IS NULL OR keep_last < 1 OR older_than IS NULL OR older_than < interval '0' OR dry_run IS NULL THEN
@@ -3755,6 +3796,7 @@ DECLARE
     d record;
     bodies uuid[];
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT array_agg(DISTINCT h.document_body_uuid) INTO bodies
     FROM docstore.document_header h WHERE h.document_uuid = document_uuid;
     DELETE FROM docstore.documents x WHERE x.document_uuid = document_uuid
@@ -3785,6 +3827,7 @@ DECLARE
     v_hash bytea;
     v_attempt integer := 0;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
     IF body IS NULL THEN
@@ -3866,6 +3909,7 @@ CREATE FUNCTION docstore.read_changes(consumer text, max_count integer DEFAULT 1
 DECLARE
     o record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(consumer, 'consumer');
     IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', max_count USING ERRCODE = 'CD001';
@@ -3892,6 +3936,7 @@ CREATE FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text DEF
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN docstore._change_tag(document_uuid, tag, NULL, actor, actor_type, session_id, expected_version, force);
 END
 $$;
@@ -3905,6 +3950,7 @@ CREATE FUNCTION docstore.set_tag(document_uuid uuid, version integer, tag text, 
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF version IS NULL THEN
         RAISE EXCEPTION 'version is required (remove_tag removes a tag)' USING ERRCODE = 'CD001';
     END IF;
@@ -3922,6 +3968,7 @@ CREATE FUNCTION docstore.tag_history(document_uuid uuid, tag text) RETURNS jsonb
     AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF NOT EXISTS (SELECT FROM docstore.documents d WHERE d.document_uuid = document_uuid) THEN
         RAISE EXCEPTION 'document % not found', document_uuid USING ERRCODE = 'CD002';
     END IF;
@@ -3999,6 +4046,7 @@ CREATE FUNCTION game._end_session(p_id bigint, p_expected integer, p_status text
 DECLARE
     s game.game_sessions := game._session_for_change(p_id, p_expected);
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read (for its two SQL callers)
     UPDATE game.game_sessions x SET status = p_status, completed_at = now(), updated_at = now(), version = x.version + 1
     WHERE x.id = s.id RETURNING * INTO s;
     RETURN game._session_json(s);
@@ -4214,6 +4262,7 @@ CREATE FUNCTION game.award_badge(profile_id bigint, badge text, axis text DEFAUL
     SET search_path TO 'game', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(badge), '') = '' THEN
         RAISE EXCEPTION 'badge must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -4242,6 +4291,7 @@ DECLARE
     rel jsonb := '{}';
     differences jsonb := '[]';
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     -- the latest version of every live document of the container in docstore (namespace game)
     LOOP
         page := docstore.list_documents('game', v_container, NULL, true, 1000, after);
@@ -4291,6 +4341,7 @@ CREATE FUNCTION game.create_account(email text, display_name text DEFAULT NULL::
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF email IS NULL OR email !~ '^[^@\s]+@[^@\s]+$' THEN
         RAISE EXCEPTION 'invalid email %', coalesce(quote_literal(email), 'NULL') USING ERRCODE = 'CD001';
     END IF;
@@ -4316,6 +4367,7 @@ CREATE FUNCTION game.create_profile(account_id bigint, name text, age_group text
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(name), '') = '' OR preferences IS NULL OR jsonb_typeof(preferences) <> 'object' THEN
         RAISE EXCEPTION 'a profile needs a name, and preferences must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
@@ -4340,6 +4392,7 @@ CREATE FUNCTION game.get_game_session(session_id bigint) RETURNS jsonb
 DECLARE
     result jsonb;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT game._session_json(s) INTO result FROM game.game_sessions s WHERE s.id = get_game_session.session_id;
     IF result IS NULL THEN
         RAISE EXCEPTION 'game session % not found', session_id USING ERRCODE = 'CD002';
@@ -4357,6 +4410,7 @@ CREATE FUNCTION game.get_profile_compass_totals(profile_id bigint) RETURNS jsonb
     SET search_path TO 'game', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF NOT EXISTS (SELECT FROM game.user_profiles p WHERE p.id = get_profile_compass_totals.profile_id) THEN
         RAISE EXCEPTION 'profile % not found', profile_id USING ERRCODE = 'CD002';
     END IF;
@@ -4375,6 +4429,7 @@ CREATE FUNCTION game.get_scenario_leaderboard(scenario_id text, axis text, max_r
     SET search_path TO 'game', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_rows must be between 1 and 1000' USING ERRCODE = 'CD001';
     END IF;
@@ -4401,6 +4456,7 @@ DECLARE
     status text;
     report jsonb := '[]';
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF documents IS NULL OR jsonb_typeof(documents) <> 'array' THEN
         RAISE EXCEPTION 'documents must be a JSON array' USING ERRCODE = 'CD001';
     END IF;
@@ -4435,6 +4491,7 @@ CREATE FUNCTION game.record_scene_choice(session_id bigint, expected_version int
 DECLARE
     s game.game_sessions;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF expected_version IS NULL OR coalesce(btrim(scene_id), '') = '' OR choice IS NULL THEN
         RAISE EXCEPTION 'expected_version, scene_id and choice are required' USING ERRCODE = 'CD001';
     END IF;
@@ -4470,6 +4527,7 @@ CREATE FUNCTION game.start_game_session(profile_id bigint, scenario_id text) RET
 DECLARE
     s game.game_sessions;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(scenario_id), '') = '' THEN
         RAISE EXCEPTION 'scenario_id must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -4792,6 +4850,7 @@ CREATE FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb DE
 DECLARE
     w ops.workflows := ops._move_workflow(workflow_id, 'running', '{running}');
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF step_result IS NULL THEN
         RAISE EXCEPTION 'step_result must not be NULL' USING ERRCODE = 'CD001';
     END IF;
@@ -4823,6 +4882,7 @@ CREATE FUNCTION ops.append_message(instance_id text, role text, content text, to
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(instance_id), '') = '' THEN
         RAISE EXCEPTION 'instance_id must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -4854,6 +4914,7 @@ CREATE FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count inte
 DECLARE
     claimed jsonb;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(agent_id), '') = '' OR task_types IS NULL OR cardinality(task_types) = 0
        OR max_count IS NULL OR max_count NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'agent_id, at least one task type and max_count between 1 and 1000 are required'
@@ -4900,6 +4961,7 @@ CREATE FUNCTION ops.complete_task(execution_id uuid, output jsonb DEFAULT NULL::
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN ops._task_json(ops._complete(execution_id, output));
 END
 $$;
@@ -4913,6 +4975,7 @@ CREATE FUNCTION ops.complete_tasks(completions jsonb) RETURNS integer
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF completions IS NULL OR jsonb_typeof(completions) <> 'array' OR jsonb_array_length(completions) > 1000
        OR EXISTS (SELECT FROM jsonb_array_elements(completions) c
                   WHERE jsonb_typeof(c) <> 'object' OR c ->> 'execution_id' IS NULL) THEN
@@ -4937,6 +5000,7 @@ CREATE FUNCTION ops.complete_workflow(workflow_id uuid, result jsonb DEFAULT NUL
 DECLARE
     w ops.workflows := ops._move_workflow(workflow_id, 'completed', '{running}');
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     UPDATE ops.workflows x SET status = 'completed', completed_at = now(), updated_at = now(),
         state_data = CASE WHEN result IS NULL THEN x.state_data ELSE x.state_data || jsonb_build_object('result', result) END
     WHERE x.workflow_id = w.workflow_id RETURNING * INTO w;
@@ -4956,6 +5020,7 @@ CREATE FUNCTION ops.create_workflow(name text, workflow_type text DEFAULT 'gener
 DECLARE
     v_id uuid;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(name), '') = '' OR coalesce(btrim(workflow_type), '') = '' THEN
         RAISE EXCEPTION 'name and workflow_type must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -4981,6 +5046,7 @@ CREATE FUNCTION ops.enqueue_task(task_name text, task_type text, input_data json
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN ops._enqueue(task_name, task_type, input_data, priority, workflow_id, max_retries, timeout_seconds,
                         available_at);
 END
@@ -4995,6 +5061,7 @@ CREATE FUNCTION ops.enqueue_tasks(tasks jsonb) RETURNS uuid[]
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF tasks IS NULL OR jsonb_typeof(tasks) <> 'array' OR jsonb_array_length(tasks) > 1000
        OR EXISTS (SELECT FROM jsonb_array_elements(tasks) t WHERE jsonb_typeof(t) <> 'object') THEN
         RAISE EXCEPTION 'tasks must be a list of at most 1000 objects' USING ERRCODE = 'CD001';
@@ -5026,6 +5093,7 @@ DECLARE
         $q$SELECT tenant FROM ops.task_executions WHERE status = 'running' AND timeout_at <= $1$q$,
         'SELECT ops.expire_tasks($1)', as_of);
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF n IS NOT NULL THEN
         RETURN n;  -- an administrator's call: done for every tenant
     END IF;
@@ -5053,6 +5121,7 @@ DECLARE
         $q$SELECT tenant FROM ops.workflows WHERE status IN ('pending', 'running') AND deadline <= $1$q$,
         'SELECT ops.expire_workflows($1)', as_of);
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF n IS NOT NULL THEN
         RETURN n;  -- an administrator's call: done for every tenant
     END IF;
@@ -5095,7 +5164,8 @@ CREATE FUNCTION ops.export_events(day date) RETURNS SETOF ops.events
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
-    SELECT * FROM ops.events e WHERE e.created_at <@ ops._day(day) ORDER BY e.event_id
+    SELECT * FROM ops.events e WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
+      AND e.created_at <@ ops._day(day) ORDER BY e.event_id
 $$;
 
 ALTER FUNCTION ops.export_events(day date) OWNER TO cdlstore_owner;
@@ -5126,7 +5196,8 @@ CREATE FUNCTION ops.export_messages(day date) RETURNS SETOF ops.agent_playground
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
-    SELECT * FROM ops.agent_playground_messages m WHERE m.created_at <@ ops._day(day) ORDER BY m.message_id
+    SELECT * FROM ops.agent_playground_messages m WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
+      AND m.created_at <@ ops._day(day) ORDER BY m.message_id
 $$;
 
 ALTER FUNCTION ops.export_messages(day date) OWNER TO cdlstore_owner;
@@ -5137,7 +5208,8 @@ CREATE FUNCTION ops.export_tasks(day date) RETURNS SETOF ops.task_executions
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
-    SELECT * FROM ops.task_executions t WHERE t.created_at <@ ops._day(day) ORDER BY t.created_at, t.execution_id
+    SELECT * FROM ops.task_executions t WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
+      AND t.created_at <@ ops._day(day) ORDER BY t.created_at, t.execution_id
 $$;
 
 ALTER FUNCTION ops.export_tasks(day date) OWNER TO cdlstore_owner;
@@ -5148,7 +5220,8 @@ CREATE FUNCTION ops.export_workflows(day date) RETURNS SETOF ops.workflows
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
-    SELECT * FROM ops.workflows w WHERE w.created_at <@ ops._day(day) ORDER BY w.seq
+    SELECT * FROM ops.workflows w WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
+      AND w.created_at <@ ops._day(day) ORDER BY w.seq
 $$;
 
 ALTER FUNCTION ops.export_workflows(day date) OWNER TO cdlstore_owner;
@@ -5160,6 +5233,7 @@ CREATE FUNCTION ops.fail_task(execution_id uuid, error text) RETURNS jsonb
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(error), '') = '' THEN
         RAISE EXCEPTION 'error must say what went wrong' USING ERRCODE = 'CD001';
     END IF;
@@ -5176,6 +5250,7 @@ CREATE FUNCTION ops.fail_workflow(workflow_id uuid, error text) RETURNS jsonb
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(error), '') = '' THEN
         RAISE EXCEPTION 'error must say what went wrong' USING ERRCODE = 'CD001';
     END IF;
@@ -5193,6 +5268,7 @@ CREATE FUNCTION ops.get_conversation(instance_id text, max_messages integer DEFA
     AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_page(max_messages);
     -- the newest messages before `before`, returned oldest first
     RETURN (SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.message_id), '[]')
@@ -5214,6 +5290,7 @@ CREATE FUNCTION ops.get_task(execution_id uuid) RETURNS jsonb
 DECLARE
     result jsonb;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT ops._task_json(t) INTO result FROM ops.task_executions t WHERE t.execution_id = execution_id;
     IF result IS NULL THEN
         RAISE EXCEPTION 'task % not found', execution_id USING ERRCODE = 'CD002';
@@ -5234,6 +5311,7 @@ CREATE FUNCTION ops.get_workflow(workflow_id uuid) RETURNS jsonb
 DECLARE
     result jsonb;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT ops._workflow_json(w) INTO result FROM ops.workflows w WHERE w.workflow_id = workflow_id;
     IF result IS NULL THEN
         RAISE EXCEPTION 'workflow run % not found', workflow_id USING ERRCODE = 'CD002';
@@ -5258,6 +5336,7 @@ DECLARE
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_page(page_size);
     IF after IS NOT NULL THEN
         SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
@@ -5293,6 +5372,7 @@ DECLARE
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_page(page_size);
     IF status IS NOT NULL AND status NOT IN ('pending', 'running', 'completed', 'failed') THEN
         RAISE EXCEPTION 'invalid status %', quote_literal(status) USING ERRCODE = 'CD001';
@@ -5322,6 +5402,7 @@ CREATE FUNCTION ops.metrics() RETURNS jsonb
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN jsonb_build_object(
         'workflows_by_status', (SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}')
                                 FROM (SELECT w.status, count(*) AS n FROM ops.workflows w GROUP BY 1) s),
@@ -5354,6 +5435,7 @@ CREATE FUNCTION ops.record_event(event_type text, entity_type text DEFAULT NULL:
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN ops._event(event_type, entity_type, entity_id, workflow_id, agent_id, session_id, source, payload, severity);
 END
 $$;
@@ -5369,6 +5451,7 @@ CREATE FUNCTION ops.start_workflow(workflow_id uuid) RETURNS jsonb
 DECLARE
     w ops.workflows := ops._move_workflow(workflow_id, 'running', '{pending}');
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     UPDATE ops.workflows x SET status = 'running', started_at = now(), updated_at = now()
     WHERE x.workflow_id = w.workflow_id RETURNING * INTO w;
     PERFORM ops._event('workflow_started', 'workflow', w.workflow_id::text, w.workflow_id, NULL, NULL, 'ops', '{}', 'info');

@@ -22,7 +22,7 @@ from cdlstore import localdb, migrations
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "db" / "schema.sql"
-SCHEMAS = ("cdl", "docstore", "ops", "game")
+SCHEMAS = ("cdl", "docstore", "ops", "game", "cdlstore", "cdlstore_internal")
 
 
 def dsn_for(dbname: str) -> str:

@@ -88,6 +88,18 @@ class LimitExceeded(CdlstoreError):
     code = "CD007"
 
 
+class TenantMismatch(CdlstoreError):
+    """A login bound to a tenant named another tenant (``cdlstore.tenant``)."""
+
+    code = "CD008"
+
+
+class NoTenant(CdlstoreError):
+    """A login that is neither bound to a tenant nor an administrator named no tenant."""
+
+    code = "CD009"
+
+
 class MigrationError(CdlstoreError):
     """A migration or a function file failed to apply."""
 
@@ -102,6 +114,8 @@ CODES: dict[str, type[CdlstoreError]] = {
         AlreadyExists,
         Forbidden,
         LimitExceeded,
+        TenantMismatch,
+        NoTenant,
     )
     if cls.code
 }

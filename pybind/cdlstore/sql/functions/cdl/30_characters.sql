@@ -241,6 +241,7 @@ AS $$
 DECLARE
     rendered_count integer;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF max_count IS NULL OR max_count < 1 THEN
         RAISE EXCEPTION 'max_count must be at least 1, got %', max_count USING ERRCODE = 'CD001';
     END IF;
@@ -309,6 +310,7 @@ DECLARE
     old_cdl jsonb;
     changed integer;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF character_json IS NULL OR jsonb_typeof(character_json) <> 'object' THEN
         RAISE EXCEPTION 'a CDL document must be a JSON object, got %',
             coalesce(jsonb_typeof(character_json), 'NULL') USING ERRCODE = 'CD001';
@@ -389,6 +391,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN (SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) FROM cdl.character_documents d
             WHERE d.normalized_name = cdl.normalize_name(get_character_complete.name));
 END
@@ -409,6 +412,7 @@ AS $$
 DECLARE
     result jsonb;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT jsonb_build_object('cdl_version', c.cdl_version, 'format', 'json')
            || CASE WHEN c.file_description IS NULL THEN '{}'::jsonb
                    ELSE jsonb_build_object('description', c.file_description) END
@@ -437,6 +441,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF status_filter IS NOT NULL THEN
         PERFORM cdl._check_label(status_filter, enum_range(NULL::cdl.character_status_enum), 'status');
     END IF;
@@ -467,6 +472,7 @@ DECLARE
     target record;
     changed boolean;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     target := cdl._lock_character(name);
     UPDATE cdl.characters SET status = 'archived'
     WHERE id = target.character_id AND status <> 'archived';
@@ -497,6 +503,7 @@ DECLARE
     node jsonb;
     changed integer;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     keys := cdl._parse_path(field_path);
     IF field_value IS NULL THEN
         RAISE EXCEPTION 'field_value is required' USING ERRCODE = 'CD001',
@@ -543,6 +550,7 @@ DECLARE
     keys text[];
     removed integer;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     keys := cdl._parse_path(field_path);
     target := cdl._lock_character(name, keys[1:1]);
     IF target.doc #> keys IS NULL OR cardinality(keys) = 0 THEN
@@ -576,6 +584,7 @@ DECLARE
     v_id bigint;
     offender record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_type := cdl._check_label(data_type, enum_range(NULL::cdl.data_type_enum), 'data type');
     v_field_type := CASE WHEN field_type IS NULL THEN cdl._field_type(keys[1])
         ELSE cdl._check_label(field_type, enum_range(NULL::cdl.field_type_enum), 'field type')::cdl.field_type_enum END;

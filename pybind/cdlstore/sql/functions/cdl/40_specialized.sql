@@ -12,6 +12,7 @@ DECLARE
     target record;
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(pattern_type, enum_range(NULL::cdl.communication_pattern_enum), 'pattern type');
     PERFORM cdl._check_label(frequency, ARRAY['rare', 'occasional', 'regular', 'frequent', 'always'], 'frequency');
     IF coalesce(btrim(pattern_name), '') = '' OR length(pattern_name) > 100 THEN
@@ -50,6 +51,7 @@ AS $$
 DECLARE
     target record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(pattern_type, enum_range(NULL::cdl.communication_pattern_enum), 'pattern type');
     target := cdl._lock_character(character_name);
     DELETE FROM cdl.communication_patterns p
@@ -79,6 +81,7 @@ DECLARE
     target record;
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(scenario, enum_range(NULL::cdl.response_scenario_enum), 'scenario');
     IF coalesce(btrim(template_name), '') = '' OR length(template_name) > 100 THEN
         RAISE EXCEPTION 'template_name must be 1 to 100 characters' USING ERRCODE = 'CD001';
@@ -120,6 +123,7 @@ AS $$
 DECLARE
     target record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(scenario, enum_range(NULL::cdl.response_scenario_enum), 'scenario');
     target := cdl._lock_character(character_name);
     DELETE FROM cdl.response_templates t
@@ -151,6 +155,7 @@ DECLARE
     v_id bigint;
     v_parent bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(knowledge_type, enum_range(NULL::cdl.knowledge_type_enum), 'knowledge type');
     IF coalesce(btrim(knowledge_key), '') = '' OR length(knowledge_key) > 200 THEN
         RAISE EXCEPTION 'knowledge_key must be 1 to 200 characters' USING ERRCODE = 'CD001';
@@ -214,6 +219,7 @@ AS $$
 DECLARE
     target record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     target := cdl._lock_character(character_name);
     DELETE FROM cdl.character_knowledge k
     WHERE k.character_id = target.character_id AND k.knowledge_key = remove_knowledge.knowledge_key;

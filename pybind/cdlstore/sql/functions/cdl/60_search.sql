@@ -59,6 +59,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF status IS NOT NULL THEN
         PERFORM cdl._check_label(status, enum_range(NULL::cdl.character_status_enum), 'status');
     END IF;
@@ -90,6 +91,7 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_id := cdl._character_id(search_character_knowledge.name);
     RETURN QUERY
     SELECT s.rank, s.source, s.match_path, s.snippet FROM cdl._search(v_id, query, max_results) s;
@@ -106,6 +108,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdlstore_internal.all_tenants(true);  -- CD006 unless an administrator naming no tenant
     REFRESH MATERIALIZED VIEW CONCURRENTLY cdl.character_analytics;
     PERFORM cdlstore_internal.all_tenants(false);

@@ -379,6 +379,7 @@ DECLARE
     v_unknown text;
     names text[] := '{}';
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF workflow_yaml IS NULL OR json_typeof(workflow_yaml) <> 'object' THEN
         RAISE EXCEPTION 'a workflow file must be a mapping, got %', coalesce(json_typeof(workflow_yaml), 'NULL')
             USING ERRCODE = 'CD001';

@@ -183,6 +183,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_message(user_id, user_message);
     RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'workflow', c.workflow_name, 'pattern_matched', c.pattern IS NOT NULL, 'pattern', c.pattern,
@@ -365,6 +366,7 @@ DECLARE
     v_workflow_id bigint;
     x record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_message(user_id, '');
     IF initial_context IS NULL OR jsonb_typeof(initial_context) <> 'object' THEN
         RAISE EXCEPTION 'initial_context must be a JSON object' USING ERRCODE = 'CD001';
@@ -407,6 +409,7 @@ DECLARE
     v_started bigint;
     v_active integer := 0;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_message(user_id, message);
     PERFORM cdl._lock_user(v_character_id, user_id);
     PERFORM cdl._expire(now(), user_id, v_character_id);
@@ -467,6 +470,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN (SELECT coalesce(jsonb_agg(cdl._step('active', i.id)
                                       || jsonb_build_object('character', c.normalized_name,
                                                             'started_at', i.started_at,
@@ -487,6 +491,7 @@ AS $$
 DECLARE
     inst record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT i.* INTO inst FROM cdl.workflow_instances i WHERE i.id = cancel_workflow_instance.instance_id;
     IF inst.id IS NULL THEN
         RAISE EXCEPTION 'workflow instance % not found', instance_id USING ERRCODE = 'CD002';
@@ -517,6 +522,7 @@ DECLARE
         $q$SELECT tenant FROM cdl.workflow_instances WHERE status = 'active' AND timeout_at <= $1$q$,
         'SELECT cdl.expire_workflow_timeouts($1)', coalesce(as_of, now()));
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN coalesce(n, cdl._expire(coalesce(as_of, now())));
 END
 $$;
@@ -536,6 +542,7 @@ AS $$
 DECLARE
     step jsonb := cdl._step('render', instance_id);
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF step IS NULL THEN
         RAISE EXCEPTION 'workflow instance % not found', instance_id USING ERRCODE = 'CD002';
     END IF;

@@ -54,9 +54,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    role_oid oid := cdlstore._login_role_oid(login_role);
+    v_oid oid := cdlstore._login_role_oid(login_role);
 BEGIN
-    DELETE FROM cdlstore_internal.tenant_bindings AS b WHERE b.role_oid = unbind_tenant.role_oid;
+    DELETE FROM cdlstore_internal.tenant_bindings AS b WHERE b.role_oid = v_oid;
     RETURN FOUND;
 END
 $$;

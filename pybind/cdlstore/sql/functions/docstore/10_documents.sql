@@ -133,6 +133,7 @@ DECLARE
     v_hash bytea;
     v_attempt integer := 0;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
     IF body IS NULL THEN
@@ -243,6 +244,7 @@ SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN docstore._version(document_uuid, version);
 END
 $$;
@@ -282,6 +284,7 @@ DECLARE
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(session_id, 'session_id');
     PERFORM docstore._check_page(page_size);
     IF after IS NOT NULL THEN
@@ -323,6 +326,7 @@ DECLARE
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
     PERFORM docstore._check_page(page_size);
@@ -363,6 +367,7 @@ AS $$
 DECLARE
     d record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     UPDATE docstore.documents x SET deleted_at = now(), deleted_by = actor
     WHERE x.document_uuid = document_uuid AND x.deleted_at IS NULL
     RETURNING x.namespace, x.type, x.latest_version INTO d;
@@ -392,6 +397,7 @@ DECLARE
     d record;
     bodies uuid[];
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT array_agg(DISTINCT h.document_body_uuid) INTO bodies
     FROM docstore.document_header h WHERE h.document_uuid = document_uuid;
     DELETE FROM docstore.documents x WHERE x.document_uuid = document_uuid
@@ -420,6 +426,7 @@ DECLARE
     doomed jsonb;
     bodies uuid[];
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
     IF keep_last IS NULL OR keep_last < 1 OR older_than IS NULL OR older_than < interval '0' OR dry_run IS NULL THEN
@@ -462,6 +469,7 @@ SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(type, 'type');
     PERFORM docstore._check_name(field, 'field');
     RETURN format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON docstore.document_header ((metadata ->> %L)) WHERE type = %L',

@@ -9,6 +9,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(tag, 'tag');
     IF is_protected IS NULL OR is_immutable IS NULL THEN
@@ -101,6 +102,7 @@ SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF version IS NULL THEN
         RAISE EXCEPTION 'version is required (remove_tag removes a tag)' USING ERRCODE = 'CD001';
     END IF;
@@ -122,6 +124,7 @@ SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN docstore._change_tag(document_uuid, tag, NULL, actor, actor_type, session_id, expected_version, force);
 END
 $$;
@@ -141,6 +144,7 @@ DECLARE
     result jsonb;
     v_deleted boolean;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT t.document, t.is_deleted INTO result, v_deleted
     FROM docstore.active_tag t WHERE t.document_uuid = document_uuid AND t.tag = tag;
     IF result IS NULL OR v_deleted THEN
@@ -162,6 +166,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(tag, 'tag');
     RETURN (SELECT coalesce(jsonb_agg(CASE WHEN include_body THEN t.document ELSE t.document - 'body' END
                                       ORDER BY t.document_uuid), '[]')
@@ -183,6 +188,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF NOT EXISTS (SELECT FROM docstore.documents d WHERE d.document_uuid = document_uuid) THEN
         RAISE EXCEPTION 'document % not found', document_uuid USING ERRCODE = 'CD002';
     END IF;
@@ -207,6 +213,7 @@ AS $$
 DECLARE
     v_version integer;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF as_of IS NULL THEN
         RAISE EXCEPTION 'as_of is required' USING ERRCODE = 'CD001';
     END IF;

@@ -11,6 +11,7 @@ AS $$
 DECLARE
     o record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(consumer, 'consumer');
     IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', max_count USING ERRCODE = 'CD001';
@@ -42,6 +43,7 @@ AS $$
 DECLARE
     e record;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(consumer, 'consumer');
     SELECT x.xid, x.id INTO e FROM docstore.change_event x WHERE x.id = up_to_id;
     IF e.id IS NULL THEN

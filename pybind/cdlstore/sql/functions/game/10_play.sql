@@ -9,6 +9,7 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF email IS NULL OR email !~ '^[^@\s]+@[^@\s]+$' THEN
         RAISE EXCEPTION 'invalid email %', coalesce(quote_literal(email), 'NULL') USING ERRCODE = 'CD001';
     END IF;
@@ -37,6 +38,7 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(name), '') = '' OR preferences IS NULL OR jsonb_typeof(preferences) <> 'object' THEN
         RAISE EXCEPTION 'a profile needs a name, and preferences must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
@@ -71,6 +73,7 @@ AS $$
 DECLARE
     s game.game_sessions;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(scenario_id), '') = '' THEN
         RAISE EXCEPTION 'scenario_id must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -120,6 +123,7 @@ AS $$
 DECLARE
     s game.game_sessions;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF expected_version IS NULL OR coalesce(btrim(scene_id), '') = '' OR choice IS NULL THEN
         RAISE EXCEPTION 'expected_version, scene_id and choice are required' USING ERRCODE = 'CD001';
     END IF;
@@ -156,6 +160,7 @@ AS $$
 DECLARE
     s game.game_sessions := game._session_for_change(p_id, p_expected);
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read (for its two SQL callers)
     UPDATE game.game_sessions x SET status = p_status, completed_at = now(), updated_at = now(), version = x.version + 1
     WHERE x.id = s.id RETURNING * INTO s;
     RETURN game._session_json(s);
@@ -196,6 +201,7 @@ AS $$
 DECLARE
     result jsonb;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT game._session_json(s) INTO result FROM game.game_sessions s WHERE s.id = get_game_session.session_id;
     IF result IS NULL THEN
         RAISE EXCEPTION 'game session % not found', session_id USING ERRCODE = 'CD002';
@@ -213,6 +219,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(badge), '') = '' THEN
         RAISE EXCEPTION 'badge must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -235,6 +242,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF NOT EXISTS (SELECT FROM game.user_profiles p WHERE p.id = get_profile_compass_totals.profile_id) THEN
         RAISE EXCEPTION 'profile % not found', profile_id USING ERRCODE = 'CD002';
     END IF;
@@ -254,6 +262,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_rows must be between 1 and 1000' USING ERRCODE = 'CD001';
     END IF;

@@ -197,6 +197,7 @@ DECLARE
     status text;
     report jsonb := '[]';
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF documents IS NULL OR jsonb_typeof(documents) <> 'array' THEN
         RAISE EXCEPTION 'documents must be a JSON array' USING ERRCODE = 'CD001';
     END IF;
@@ -239,6 +240,7 @@ DECLARE
     rel jsonb := '{}';
     differences jsonb := '[]';
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     -- the latest version of every live document of the container in docstore (namespace game)
     LOOP
         page := docstore.list_documents('game', v_container, NULL, true, 1000, after);

@@ -65,6 +65,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN ops._event(event_type, entity_type, entity_id, workflow_id, agent_id, session_id, source, payload, severity);
 END
 $$;
@@ -90,6 +91,7 @@ DECLARE
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_page(page_size);
     IF after IS NOT NULL THEN
         SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;

@@ -45,6 +45,7 @@ AS $$
 DECLARE
     v_id uuid;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(name), '') = '' OR coalesce(btrim(workflow_type), '') = '' THEN
         RAISE EXCEPTION 'name and workflow_type must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -73,6 +74,7 @@ AS $$
 DECLARE
     w ops.workflows := ops._move_workflow(workflow_id, 'running', '{pending}');
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     UPDATE ops.workflows x SET status = 'running', started_at = now(), updated_at = now()
     WHERE x.workflow_id = w.workflow_id RETURNING * INTO w;
     PERFORM ops._event('workflow_started', 'workflow', w.workflow_id::text, w.workflow_id, NULL, NULL, 'ops', '{}', 'info');
@@ -91,6 +93,7 @@ AS $$
 DECLARE
     w ops.workflows := ops._move_workflow(workflow_id, 'running', '{running}');
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF step_result IS NULL THEN
         RAISE EXCEPTION 'step_result must not be NULL' USING ERRCODE = 'CD001';
     END IF;
@@ -123,6 +126,7 @@ AS $$
 DECLARE
     w ops.workflows := ops._move_workflow(workflow_id, 'completed', '{running}');
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     UPDATE ops.workflows x SET status = 'completed', completed_at = now(), updated_at = now(),
         state_data = CASE WHEN result IS NULL THEN x.state_data ELSE x.state_data || jsonb_build_object('result', result) END
     WHERE x.workflow_id = w.workflow_id RETURNING * INTO w;
@@ -157,6 +161,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(error), '') = '' THEN
         RAISE EXCEPTION 'error must say what went wrong' USING ERRCODE = 'CD001';
     END IF;
@@ -178,6 +183,7 @@ DECLARE
         $q$SELECT tenant FROM ops.workflows WHERE status IN ('pending', 'running') AND deadline <= $1$q$,
         'SELECT ops.expire_workflows($1)', as_of);
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF n IS NOT NULL THEN
         RETURN n;  -- an administrator's call: done for every tenant
     END IF;
@@ -206,6 +212,7 @@ AS $$
 DECLARE
     result jsonb;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT ops._workflow_json(w) INTO result FROM ops.workflows w WHERE w.workflow_id = workflow_id;
     IF result IS NULL THEN
         RAISE EXCEPTION 'workflow run % not found', workflow_id USING ERRCODE = 'CD002';
@@ -232,6 +239,7 @@ DECLARE
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_page(page_size);
     IF status IS NOT NULL AND status NOT IN ('pending', 'running', 'completed', 'failed') THEN
         RAISE EXCEPTION 'invalid status %', quote_literal(status) USING ERRCODE = 'CD001';

@@ -55,6 +55,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN ops._enqueue(task_name, task_type, input_data, priority, workflow_id, max_retries, timeout_seconds,
                         available_at);
 END
@@ -70,6 +71,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF tasks IS NULL OR jsonb_typeof(tasks) <> 'array' OR jsonb_array_length(tasks) > 1000
        OR EXISTS (SELECT FROM jsonb_array_elements(tasks) t WHERE jsonb_typeof(t) <> 'object') THEN
         RAISE EXCEPTION 'tasks must be a list of at most 1000 objects' USING ERRCODE = 'CD001';
@@ -101,6 +103,7 @@ AS $$
 DECLARE
     claimed jsonb;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(agent_id), '') = '' OR task_types IS NULL OR cardinality(task_types) = 0
        OR max_count IS NULL OR max_count NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'agent_id, at least one task type and max_count between 1 and 1000 are required'
@@ -189,6 +192,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN ops._task_json(ops._complete(execution_id, output));
 END
 $$;
@@ -203,6 +207,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF completions IS NULL OR jsonb_typeof(completions) <> 'array' OR jsonb_array_length(completions) > 1000
        OR EXISTS (SELECT FROM jsonb_array_elements(completions) c
                   WHERE jsonb_typeof(c) <> 'object' OR c ->> 'execution_id' IS NULL) THEN
@@ -255,6 +260,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(error), '') = '' THEN
         RAISE EXCEPTION 'error must say what went wrong' USING ERRCODE = 'CD001';
     END IF;
@@ -277,6 +283,7 @@ DECLARE
         $q$SELECT tenant FROM ops.task_executions WHERE status = 'running' AND timeout_at <= $1$q$,
         'SELECT ops.expire_tasks($1)', as_of);
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF n IS NOT NULL THEN
         RETURN n;  -- an administrator's call: done for every tenant
     END IF;
@@ -305,6 +312,7 @@ AS $$
 DECLARE
     result jsonb;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT ops._task_json(t) INTO result FROM ops.task_executions t WHERE t.execution_id = execution_id;
     IF result IS NULL THEN
         RAISE EXCEPTION 'task % not found', execution_id USING ERRCODE = 'CD002';

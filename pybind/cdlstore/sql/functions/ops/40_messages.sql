@@ -11,6 +11,7 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(instance_id), '') = '' THEN
         RAISE EXCEPTION 'instance_id must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -42,6 +43,7 @@ SET search_path = ops, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_page(max_messages);
     -- the newest messages before `before`, returned oldest first
     RETURN (SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.message_id), '[]')
