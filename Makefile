@@ -11,7 +11,7 @@ PGTAP_DB := cdlstore_test_pgtap
 PGTAP_FILES ?= db/tests/*.sql
 PYTEST_ARGS ?=
 
-.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint stress crash schema bench clean
+.PHONY: setup db db-stop db-url app-url migrate rollback demo test template pgtap pytest lint stress crash schema bench clean
 
 setup: $(VENV)/.installed
 	@scripts/setup-pg-tools.sh $(CDLSTORE)
@@ -30,16 +30,22 @@ db-stop: setup
 db-url: setup
 	@$(CDLSTORE) db-url
 
+# the local cluster's application login: a member of cdlstore_app bound to the tenant default
+app-url: setup
+	@$(CDLSTORE) app-url
+
 migrate: db
 	@$(CDLSTORE) migrate
 
 rollback: db
 	@$(CDLSTORE) rollback
 
+# as the application login (DATABASE_URL, when set, is used as it is)
 demo: migrate
-	@$(BIN)/python examples/demo.py
-	@$(CDLSTORE) character search "storm lighthouse" --limit 3
-	@$(CDLSTORE) version
+	@url=$${DATABASE_URL:-$$($(CDLSTORE) app-url)} && \
+	  DATABASE_URL=$$url $(BIN)/python examples/demo.py && \
+	  DATABASE_URL=$$url $(CDLSTORE) character search "storm lighthouse" --limit 3 && \
+	  DATABASE_URL=$$url $(CDLSTORE) version
 
 # A freshly migrated template database, then pgTAP, pytest and lint on clones of it.
 # make runs the template step once even when several of these targets are asked for.

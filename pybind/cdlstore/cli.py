@@ -19,6 +19,8 @@ def _migrate(args: argparse.Namespace) -> None:
     dsn = localdb.default_dsn()
     check_dsn(dsn)
     applied = migrations.migrate(dsn, args.to)
+    if not localdb.external_database() and not args.to:
+        localdb.ensure_app_login(dsn)  # the login `make demo` runs as (`cdlstore app-url`)
     for mid in applied:
         print(f"applied {mid}")
     print(
@@ -38,6 +40,15 @@ def _rollback(args: argparse.Namespace) -> None:
 
 def _db_url(args: argparse.Namespace) -> None:
     print(localdb.default_dsn())
+
+
+def _app_url(args: argparse.Namespace) -> None:
+    if localdb.external_database():
+        raise CdlstoreError(
+            "DATABASE_URL is set: there is no local application login",
+            hint="create a login in cdlstore_app and bind it (README, Tenancy)",
+        )
+    print(localdb.app_url())
 
 
 def _version(args: argparse.Namespace) -> None:
@@ -262,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--count", type=int, default=1, help="how many migrations (default 1)")
     add("db-url", _db_url, "Print the connection URL in use: DATABASE_URL, else the local cluster.")
+    add(
+        "app-url",
+        _app_url,
+        "Print the URL of the local cluster's application login (bound to the tenant default).",
+    )
     add("version", _version, "Print the package version and the database schema version.")
     p = add(
         "db",

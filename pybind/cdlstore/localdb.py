@@ -24,6 +24,8 @@ from urllib.parse import quote
 from .errors import CdlstoreError
 
 SUPERUSER = "postgres"
+APP_LOGIN = "cdlstore_local_app"  # a real login, member of cdlstore_app, bound to APP_TENANT
+APP_TENANT = "default"
 SERVER_USER = "postgres"  # the OS user that runs the server when we are root
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes, the socket file name needs a few
 
@@ -67,6 +69,28 @@ def socket_dir() -> Path:
 def local_url(dbname: str | None = None) -> str:
     host = quote(str(socket_dir()), safe="/")
     return f"postgresql://{SUPERUSER}@/{dbname or database_name()}?host={host}&port={port()}"
+
+
+def app_url(dbname: str | None = None) -> str:
+    """The URL of the local cluster's application login (see :func:`ensure_app_login`)."""
+    return local_url(dbname).replace(f"//{SUPERUSER}@", f"//{APP_LOGIN}@", 1)
+
+
+def ensure_app_login(dsn: str) -> None:
+    """Create the local application login (LOGIN, member of cdlstore_app) when it is missing and
+    bind it to the default tenant in the database of ``dsn`` (a migrated one): a login that acts
+    as one tenant whatever it sets, like an application on a real server."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_LOGIN]).fetchone():
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN IN ROLE cdlstore_app").format(
+                    sql.Identifier(APP_LOGIN)
+                )
+            )
+        conn.execute("SELECT cdlstore.bind_tenant(%s, %s)", [APP_LOGIN, APP_TENANT])
 
 
 def default_dsn() -> str:
