@@ -1707,10 +1707,10 @@ CREATE FUNCTION cdl.archive_character(name character varying) RETURNS boolean
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     changed boolean;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     target := cdl._lock_character(name);
     UPDATE cdl.characters SET status = 'archived'
     WHERE id = target.character_id AND status <> 'archived';
@@ -1733,9 +1733,9 @@ CREATE FUNCTION cdl.cancel_workflow_instance(instance_id bigint, reason text DEF
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     inst record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT i.* INTO inst FROM cdl.workflow_instances i WHERE i.id = cancel_workflow_instance.instance_id;
     IF inst.id IS NULL THEN
         RAISE EXCEPTION 'workflow instance % not found', instance_id USING ERRCODE = 'CD002';
@@ -1782,9 +1782,9 @@ CREATE FUNCTION cdl.create_character_version(name character varying, version_nam
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF length(version_name) > 100 THEN
         RAISE EXCEPTION 'version_name is longer than 100 characters' USING ERRCODE = 'CD001';
     END IF;
@@ -1802,13 +1802,13 @@ CREATE FUNCTION cdl.define_character_field(field_path character varying, data_ty
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     keys text[] := cdl._parse_path(field_path);
     v_type cdl.data_type_enum;
     v_field_type cdl.field_type_enum;
     v_id bigint;
     offender record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_type := cdl._check_label(data_type, enum_range(NULL::cdl.data_type_enum), 'data type');
     v_field_type := CASE WHEN field_type IS NULL THEN cdl._field_type(keys[1])
         ELSE cdl._check_label(field_type, enum_range(NULL::cdl.field_type_enum), 'field type')::cdl.field_type_enum END;
@@ -1853,11 +1853,11 @@ CREATE FUNCTION cdl.diff_character_versions(name character varying, from_version
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
     old_cdl jsonb;
     new_cdl jsonb;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_id := cdl._character_id(diff_character_versions.name);
     old_cdl := cdl._version_snapshot(v_id, from_version) -> 'cdl';
     new_cdl := cdl._version_snapshot(v_id, to_version) -> 'cdl';
@@ -1886,11 +1886,11 @@ CREATE FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone DEFA
     SET search_path TO 'cdl', 'pg_temp'
     AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     n integer := cdlstore_internal.sweep(
         $q$SELECT tenant FROM cdl.workflow_instances WHERE status = 'active' AND timeout_at <= $1$q$,
         'SELECT cdl.expire_workflow_timeouts($1)', coalesce(as_of, now()));
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN coalesce(n, cdl._expire(coalesce(as_of, now())));
 END
 $_$;
@@ -1904,9 +1904,9 @@ CREATE FUNCTION cdl.export_character_json(name character varying) RETURNS jsonb
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT jsonb_build_object('cdl_version', c.cdl_version, 'format', 'json')
            || CASE WHEN c.file_description IS NULL THEN '{}'::jsonb
                    ELSE jsonb_build_object('description', c.file_description) END
@@ -1964,6 +1964,7 @@ CREATE FUNCTION cdl.import_character_from_json(character_json jsonb, import_sour
     SET search_path TO 'cdl', 'pg_temp'
     AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     body jsonb;
     derived record;
     v_normalized text;
@@ -1972,7 +1973,6 @@ DECLARE
     old_cdl jsonb;
     changed integer;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF character_json IS NULL OR jsonb_typeof(character_json) <> 'object' THEN
         RAISE EXCEPTION 'a CDL document must be a JSON object, got %',
             coalesce(jsonb_typeof(character_json), 'NULL') USING ERRCODE = 'CD001';
@@ -2050,6 +2050,7 @@ CREATE FUNCTION cdl.import_workflow_from_yaml(character_name character varying, 
     SET search_path TO 'cdl', 'pg_temp'
     AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_config jsonb;
     v_lookups jsonb;
@@ -2075,7 +2076,6 @@ DECLARE
     v_unknown text;
     names text[] := '{}';
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF workflow_yaml IS NULL OR json_typeof(workflow_yaml) <> 'object' THEN
         RAISE EXCEPTION 'a workflow file must be a mapping, got %', coalesce(json_typeof(workflow_yaml), 'NULL')
             USING ERRCODE = 'CD001';
@@ -2374,9 +2374,9 @@ CREATE FUNCTION cdl.list_character_versions(name character varying) RETURNS TABL
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_id := cdl._character_id(list_character_versions.name);
     RETURN QUERY
     SELECT v.version_number, v.version_name, v.description, v.created_by, v.created_at
@@ -2437,6 +2437,7 @@ CREATE FUNCTION cdl.process_workflow_message(user_id character varying, characte
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character_id bigint := cdl._character_id(character_name);
     v_config jsonb;
     inst record;
@@ -2447,7 +2448,6 @@ DECLARE
     v_started bigint;
     v_active integer := 0;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_message(user_id, message);
     PERFORM cdl._lock_user(v_character_id, user_id);
     PERFORM cdl._expire(now(), user_id, v_character_id);
@@ -2520,11 +2520,11 @@ CREATE FUNCTION cdl.remove_character_field(name character varying, field_path ch
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     keys text[];
     removed integer;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     keys := cdl._parse_path(field_path);
     target := cdl._lock_character(name, keys[1:1]);
     IF target.doc #> keys IS NULL OR cardinality(keys) = 0 THEN
@@ -2547,9 +2547,9 @@ CREATE FUNCTION cdl.remove_communication_pattern(character_name character varyin
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(pattern_type, enum_range(NULL::cdl.communication_pattern_enum), 'pattern type');
     target := cdl._lock_character(character_name);
     DELETE FROM cdl.communication_patterns p
@@ -2573,9 +2573,9 @@ CREATE FUNCTION cdl.remove_knowledge(character_name character varying, knowledge
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     target := cdl._lock_character(character_name);
     DELETE FROM cdl.character_knowledge k
     WHERE k.character_id = target.character_id AND k.knowledge_key = remove_knowledge.knowledge_key;
@@ -2596,9 +2596,9 @@ CREATE FUNCTION cdl.remove_response_template(character_name character varying, s
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(scenario, enum_range(NULL::cdl.response_scenario_enum), 'scenario');
     target := cdl._lock_character(character_name);
     DELETE FROM cdl.response_templates t
@@ -2622,9 +2622,9 @@ CREATE FUNCTION cdl.render_character_documents(max_count integer DEFAULT 1000) R
     SET search_path TO 'cdl', 'pg_temp'
     AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     rendered_count integer;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF max_count IS NULL OR max_count < 1 THEN
         RAISE EXCEPTION 'max_count must be at least 1, got %', max_count USING ERRCODE = 'CD001';
     END IF;
@@ -2660,9 +2660,9 @@ CREATE FUNCTION cdl.render_workflow_prompt(instance_id bigint) RETURNS text
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     step jsonb := cdl._step('render', instance_id);
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF step IS NULL THEN
         RAISE EXCEPTION 'workflow instance % not found', instance_id USING ERRCODE = 'CD002';
     END IF;
@@ -2679,10 +2679,10 @@ CREATE FUNCTION cdl.rollback_character(name character varying, version_number in
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     snap jsonb;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     target := cdl._lock_character(name, NULL);  -- all of its CDL
     snap := cdl._version_snapshot(target.character_id, version_number);
     PERFORM cdl._validate_nodes('{}', snap -> 'cdl');  -- definitions may have tightened since
@@ -2755,9 +2755,9 @@ CREATE FUNCTION cdl.search_character_knowledge(name character varying, query tex
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_id := cdl._character_id(search_character_knowledge.name);
     RETURN QUERY
     SELECT s.rank, s.source, s.match_path, s.snippet FROM cdl._search(v_id, query, max_results) s;
@@ -2799,11 +2799,11 @@ CREATE FUNCTION cdl.start_workflow_instance(user_id character varying, character
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character_id bigint := cdl._character_id(character_name);
     v_workflow_id bigint;
     x record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_message(user_id, '');
     IF initial_context IS NULL OR jsonb_typeof(initial_context) <> 'object' THEN
         RAISE EXCEPTION 'initial_context must be a JSON object' USING ERRCODE = 'CD001';
@@ -2832,12 +2832,12 @@ CREATE FUNCTION cdl.upsert_character_field(name character varying, field_path ch
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     keys text[];
     node jsonb;
     changed integer;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     keys := cdl._parse_path(field_path);
     IF field_value IS NULL THEN
         RAISE EXCEPTION 'field_value is required' USING ERRCODE = 'CD001',
@@ -2878,10 +2878,10 @@ CREATE FUNCTION cdl.upsert_communication_pattern(character_name character varyin
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_id bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(pattern_type, enum_range(NULL::cdl.communication_pattern_enum), 'pattern type');
     PERFORM cdl._check_label(frequency, ARRAY['rare', 'occasional', 'regular', 'frequent', 'always'], 'frequency');
     IF coalesce(btrim(pattern_name), '') = '' OR length(pattern_name) > 100 THEN
@@ -2916,11 +2916,11 @@ CREATE FUNCTION cdl.upsert_knowledge(character_name character varying, knowledge
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_id bigint;
     v_parent bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(knowledge_type, enum_range(NULL::cdl.knowledge_type_enum), 'knowledge type');
     IF coalesce(btrim(knowledge_key), '') = '' OR length(knowledge_key) > 200 THEN
         RAISE EXCEPTION 'knowledge_key must be 1 to 200 characters' USING ERRCODE = 'CD001';
@@ -2980,10 +2980,10 @@ CREATE FUNCTION cdl.upsert_response_template(character_name character varying, s
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_id bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_label(scenario, enum_range(NULL::cdl.response_scenario_enum), 'scenario');
     IF coalesce(btrim(template_name), '') = '' OR length(template_name) > 100 THEN
         RAISE EXCEPTION 'template_name must be 1 to 100 characters' USING ERRCODE = 'CD001';
@@ -3048,6 +3048,11 @@ DECLARE
 BEGIN
     PERFORM cdlstore_internal.check_tenant_name(tenant);
     role_oid := cdlstore._login_role_oid(login_role);
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.oid = role_oid) THEN
+        RAISE EXCEPTION 'role % is a superuser: it cannot be bound to a tenant', login_role
+            USING ERRCODE = 'CD001', HINT = 'Bind a login that is a member of cdlstore_app.';
+    END IF;
+    EXECUTE format('GRANT cdlstore_bound TO %I', login_role);
     INSERT INTO cdlstore_internal.tenant_bindings AS b (role_oid, role_name, tenant)
     VALUES (role_oid, login_role, bind_tenant.tenant)
     ON CONFLICT ON CONSTRAINT tenant_bindings_pkey DO UPDATE
@@ -3057,7 +3062,7 @@ $$;
 
 ALTER FUNCTION cdlstore.bind_tenant(login_role name, tenant text) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdlstore.bind_tenant(login_role name, tenant text) IS 'Bind a login role to a tenant: its sessions act as that tenant whatever they set (CD008 when they name another). Keyed by the role''s oid: a role created again under the same name is not bound. CD002 for an unknown role, CD001 for a malformed tenant name.';
+COMMENT ON FUNCTION cdlstore.bind_tenant(login_role name, tenant text) IS 'Bind a login role to a tenant: its sessions act as that tenant whatever they set (CD008 when they name another); it becomes a member of cdlstore_bound. Keyed by the role''s oid: a role created again under the same name is not bound. CD002 for an unknown role, CD001 for a malformed tenant name or a superuser.';
 
 CREATE FUNCTION cdlstore.unbind_tenant(login_role name) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3067,7 +3072,11 @@ DECLARE
     v_oid oid := cdlstore._login_role_oid(login_role);
 BEGIN
     DELETE FROM cdlstore_internal.tenant_bindings AS b WHERE b.role_oid = v_oid;
-    RETURN FOUND;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('REVOKE cdlstore_bound FROM %I', login_role);
+    RETURN true;
 END
 $$;
 
@@ -3086,12 +3095,21 @@ BEGIN
                   HINT = 'Run it as an administrator (cdlstore_tenant_admin) without cdlstore.tenant.';
     END IF;
     PERFORM set_config('cdlstore.all_tenants', CASE WHEN enabled THEN 'on' ELSE '' END, true);
+    PERFORM cdlstore_internal.current_tenant();  -- the call's tenant: '*' while enabled
 END
 $$;
 
 ALTER FUNCTION cdlstore_internal.all_tenants(enabled boolean) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdlstore_internal.all_tenants(enabled boolean) IS 'Let the next statements see every tenant''s rows (an administrator naming no tenant only: CD006 otherwise), or stop it. Writes stay refused in that mode (WITH CHECK).';
+
+CREATE FUNCTION cdlstore_internal.call_tenant() RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT nullif(current_setting('cdlstore_internal.tenant', true), '')
+$$;
+
+ALTER FUNCTION cdlstore_internal.call_tenant() OWNER TO cdlstore_owner;
 
 CREATE FUNCTION cdlstore_internal.check_tenant_name(tenant text) RETURNS text
     LANGUAGE sql STABLE
@@ -3109,9 +3127,12 @@ CREATE FUNCTION cdlstore_internal.current_tenant() RETURNS text
 DECLARE
     bound text;
 BEGIN
-    SELECT b.tenant INTO bound FROM cdlstore_internal.tenant_bindings AS b
-    WHERE b.role_oid = quote_ident(session_user)::regrole::oid;
-    RETURN cdlstore_internal.resolve_tenant(bound);
+    -- a superuser is never bound (bind_tenant refuses one); other logins only with cdlstore_bound
+    IF current_setting('is_superuser') = 'off' AND pg_has_role(session_user, 'cdlstore_bound', 'MEMBER') THEN
+        SELECT b.tenant INTO bound FROM cdlstore_internal.tenant_bindings AS b
+        WHERE b.role_oid = quote_ident(session_user)::regrole::oid;
+    END IF;
+    RETURN set_config('cdlstore_internal.tenant', cdlstore_internal.resolve_tenant(bound), true);
 END
 $$;
 
@@ -3120,7 +3141,7 @@ ALTER FUNCTION cdlstore_internal.current_tenant() OWNER TO cdlstore_owner;
 CREATE FUNCTION cdlstore_internal.default_tenant() RETURNS text
     LANGUAGE sql STABLE
     AS $$
-    SELECT coalesce(nullif(current_setting('cdlstore.tenant', true), ''), cdlstore_internal.current_tenant())
+    SELECT nullif(coalesce(cdlstore_internal.call_tenant(), cdlstore_internal.current_tenant()), '*')
 $$;
 
 ALTER FUNCTION cdlstore_internal.default_tenant() OWNER TO cdlstore_owner;
@@ -3149,8 +3170,8 @@ BEGIN
                    'ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
     EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', tbl);
     EXECUTE format('CREATE POLICY tenant_isolation ON %s '
-                   'USING ((SELECT s.tenant FROM cdlstore_internal.session_tenant AS s) = ANY (ARRAY[tenant, ''*''])) '
-                   'WITH CHECK (tenant = (SELECT s.tenant FROM cdlstore_internal.session_tenant AS s))', tbl);
+                   'USING ((SELECT cdlstore_internal.call_tenant()) = ANY (ARRAY[tenant, ''*''])) '
+                   'WITH CHECK (tenant = (SELECT nullif(cdlstore_internal.call_tenant(), ''*'')))', tbl);
 END
 $$;
 
@@ -3186,15 +3207,16 @@ BEGIN
     IF NOT cdlstore_internal.sweeping() THEN
         RETURN NULL;
     END IF;
-    PERFORM set_config('cdlstore.all_tenants', 'on', true);
+    PERFORM cdlstore_internal.all_tenants(true);
     EXECUTE format('SELECT array_agg(DISTINCT c.tenant) FROM (%s) AS c', candidates) INTO tenants USING arg;
-    PERFORM set_config('cdlstore.all_tenants', '', true);
+    PERFORM cdlstore_internal.all_tenants(false);
     FOREACH t IN ARRAY coalesce(tenants, '{}') LOOP
         PERFORM set_config('cdlstore.tenant', t, true);
-        EXECUTE call INTO n USING arg;
+        EXECUTE call INTO n USING arg;  -- an API call: it resolves t as its tenant first
         total := total + coalesce(n, 0);
     END LOOP;
     PERFORM set_config('cdlstore.tenant', '', true);
+    PERFORM cdlstore_internal.current_tenant();  -- the caller's own again: default
     RETURN total;
 END
 $$;
@@ -3492,9 +3514,9 @@ CREATE FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) RETURNS boo
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     e record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(consumer, 'consumer');
     SELECT x.xid, x.id INTO e FROM docstore.change_event x WHERE x.id = up_to_id;
     IF e.id IS NULL THEN
@@ -3558,9 +3580,9 @@ CREATE FUNCTION docstore.delete_document(document_uuid uuid, actor text DEFAULT 
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     d record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     UPDATE docstore.documents x SET deleted_at = now(), deleted_by = actor
     WHERE x.document_uuid = document_uuid AND x.deleted_at IS NULL
     RETURNING x.namespace, x.type, x.latest_version INTO d;
@@ -3600,10 +3622,10 @@ CREATE FUNCTION docstore.get_document_by_tag(document_uuid uuid, tag text) RETUR
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
     v_deleted boolean;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT t.document, t.is_deleted INTO result, v_deleted
     FROM docstore.active_tag t WHERE t.document_uuid = document_uuid AND t.tag = tag;
     IF result IS NULL OR v_deleted THEN
@@ -3624,9 +3646,9 @@ CREATE FUNCTION docstore.get_document_by_tag_at(document_uuid uuid, tag text, as
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_version integer;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF as_of IS NULL THEN
         RAISE EXCEPTION 'as_of is required' USING ERRCODE = 'CD001';
     END IF;
@@ -3670,13 +3692,13 @@ CREATE FUNCTION docstore.list_by_session(session_id text, types text[] DEFAULT N
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     k_at timestamptz;
     k_id bigint;
     items jsonb[];
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(session_id, 'session_id');
     PERFORM docstore._check_page(page_size);
     IF after IS NOT NULL THEN
@@ -3707,13 +3729,13 @@ CREATE FUNCTION docstore.list_documents(namespace text, type text, metadata_filt
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     k_at timestamptz;
     k_id bigint;
     items jsonb[];
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
     PERFORM docstore._check_page(page_size);
@@ -3749,10 +3771,10 @@ CREATE FUNCTION docstore.prune_versions(namespace text, type text, keep_last int
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     doomed jsonb;
     bodies uuid[];
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
     IF keep_last IS NULL OR keep_last < 1 OR older_than IS NULL OR older_than < interval '0' OR dry_run IS NULL THEN
@@ -3793,10 +3815,10 @@ CREATE FUNCTION docstore.purge_document(document_uuid uuid, actor text DEFAULT N
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     d record;
     bodies uuid[];
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT array_agg(DISTINCT h.document_body_uuid) INTO bodies
     FROM docstore.document_header h WHERE h.document_uuid = document_uuid;
     DELETE FROM docstore.documents x WHERE x.document_uuid = document_uuid
@@ -3820,6 +3842,7 @@ CREATE FUNCTION docstore.put_document(namespace text, type text, body jsonb, nam
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_uuid uuid := document_uuid;
     v_version integer;
     v_doc record;
@@ -3827,7 +3850,6 @@ DECLARE
     v_hash bytea;
     v_attempt integer := 0;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
     IF body IS NULL THEN
@@ -3907,9 +3929,9 @@ CREATE FUNCTION docstore.read_changes(consumer text, max_count integer DEFAULT 1
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     o record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(consumer, 'consumer');
     IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', max_count USING ERRCODE = 'CD001';
@@ -4044,9 +4066,9 @@ CREATE FUNCTION game._end_session(p_id bigint, p_expected integer, p_status text
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     s game.game_sessions := game._session_for_change(p_id, p_expected);
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read (for its two SQL callers)
     UPDATE game.game_sessions x SET status = p_status, completed_at = now(), updated_at = now(), version = x.version + 1
     WHERE x.id = s.id RETURNING * INTO s;
     RETURN game._session_json(s);
@@ -4251,6 +4273,7 @@ CREATE FUNCTION game.abandon_game_session(session_id bigint, expected_version in
     SET search_path TO 'game', 'pg_temp'
     AS $$
     SELECT game._end_session(session_id, expected_version, 'abandoned')
+    WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
 $$;
 
 ALTER FUNCTION game.abandon_game_session(session_id bigint, expected_version integer) OWNER TO cdlstore_owner;
@@ -4284,6 +4307,7 @@ CREATE FUNCTION game.compare_with_documents(container text) RETURNS jsonb
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_container text := game._container(container);
     page jsonb;
     after text;
@@ -4291,7 +4315,6 @@ DECLARE
     rel jsonb := '{}';
     differences jsonb := '[]';
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     -- the latest version of every live document of the container in docstore (namespace game)
     LOOP
         page := docstore.list_documents('game', v_container, NULL, true, 1000, after);
@@ -4328,6 +4351,7 @@ CREATE FUNCTION game.complete_game_session(session_id bigint, expected_version i
     SET search_path TO 'game', 'pg_temp'
     AS $$
     SELECT game._end_session(session_id, expected_version, 'completed')
+    WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
 $$;
 
 ALTER FUNCTION game.complete_game_session(session_id bigint, expected_version integer) OWNER TO cdlstore_owner;
@@ -4339,9 +4363,9 @@ CREATE FUNCTION game.create_account(email text, display_name text DEFAULT NULL::
     SET search_path TO 'game', 'pg_temp'
     AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF email IS NULL OR email !~ '^[^@\s]+@[^@\s]+$' THEN
         RAISE EXCEPTION 'invalid email %', coalesce(quote_literal(email), 'NULL') USING ERRCODE = 'CD001';
     END IF;
@@ -4365,9 +4389,9 @@ CREATE FUNCTION game.create_profile(account_id bigint, name text, age_group text
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(name), '') = '' OR preferences IS NULL OR jsonb_typeof(preferences) <> 'object' THEN
         RAISE EXCEPTION 'a profile needs a name, and preferences must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
@@ -4390,9 +4414,9 @@ CREATE FUNCTION game.get_game_session(session_id bigint) RETURNS jsonb
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT game._session_json(s) INTO result FROM game.game_sessions s WHERE s.id = get_game_session.session_id;
     IF result IS NULL THEN
         RAISE EXCEPTION 'game session % not found', session_id USING ERRCODE = 'CD002';
@@ -4451,12 +4475,12 @@ CREATE FUNCTION game.import_documents(container text, documents jsonb) RETURNS j
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_container text := game._container(container);
     doc jsonb;
     status text;
     report jsonb := '[]';
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF documents IS NULL OR jsonb_typeof(documents) <> 'array' THEN
         RAISE EXCEPTION 'documents must be a JSON array' USING ERRCODE = 'CD001';
     END IF;
@@ -4489,9 +4513,9 @@ CREATE FUNCTION game.record_scene_choice(session_id bigint, expected_version int
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     s game.game_sessions;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF expected_version IS NULL OR coalesce(btrim(scene_id), '') = '' OR choice IS NULL THEN
         RAISE EXCEPTION 'expected_version, scene_id and choice are required' USING ERRCODE = 'CD001';
     END IF;
@@ -4525,9 +4549,9 @@ CREATE FUNCTION game.start_game_session(profile_id bigint, scenario_id text) RET
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     s game.game_sessions;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(scenario_id), '') = '' THEN
         RAISE EXCEPTION 'scenario_id must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -4848,9 +4872,9 @@ CREATE FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb DE
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows := ops._move_workflow(workflow_id, 'running', '{running}');
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF step_result IS NULL THEN
         RAISE EXCEPTION 'step_result must not be NULL' USING ERRCODE = 'CD001';
     END IF;
@@ -4880,9 +4904,9 @@ CREATE FUNCTION ops.append_message(instance_id text, role text, content text, to
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(instance_id), '') = '' THEN
         RAISE EXCEPTION 'instance_id must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -4912,9 +4936,9 @@ CREATE FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count inte
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     claimed jsonb;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(agent_id), '') = '' OR task_types IS NULL OR cardinality(task_types) = 0
        OR max_count IS NULL OR max_count NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'agent_id, at least one task type and max_count between 1 and 1000 are required'
@@ -4998,9 +5022,9 @@ CREATE FUNCTION ops.complete_workflow(workflow_id uuid, result jsonb DEFAULT NUL
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows := ops._move_workflow(workflow_id, 'completed', '{running}');
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     UPDATE ops.workflows x SET status = 'completed', completed_at = now(), updated_at = now(),
         state_data = CASE WHEN result IS NULL THEN x.state_data ELSE x.state_data || jsonb_build_object('result', result) END
     WHERE x.workflow_id = w.workflow_id RETURNING * INTO w;
@@ -5018,9 +5042,9 @@ CREATE FUNCTION ops.create_workflow(name text, workflow_type text DEFAULT 'gener
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id uuid;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(name), '') = '' OR coalesce(btrim(workflow_type), '') = '' THEN
         RAISE EXCEPTION 'name and workflow_type must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -5088,12 +5112,12 @@ CREATE FUNCTION ops.expire_tasks(as_of timestamp with time zone DEFAULT now()) R
     SET search_path TO 'ops', 'pg_temp'
     AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     t ops.task_executions;
     n integer := cdlstore_internal.sweep(
         $q$SELECT tenant FROM ops.task_executions WHERE status = 'running' AND timeout_at <= $1$q$,
         'SELECT ops.expire_tasks($1)', as_of);
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF n IS NOT NULL THEN
         RETURN n;  -- an administrator's call: done for every tenant
     END IF;
@@ -5116,12 +5140,12 @@ CREATE FUNCTION ops.expire_workflows(as_of timestamp with time zone DEFAULT now(
     SET search_path TO 'ops', 'pg_temp'
     AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows;
     n integer := cdlstore_internal.sweep(
         $q$SELECT tenant FROM ops.workflows WHERE status IN ('pending', 'running') AND deadline <= $1$q$,
         'SELECT ops.expire_workflows($1)', as_of);
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF n IS NOT NULL THEN
         RETURN n;  -- an administrator's call: done for every tenant
     END IF;
@@ -5288,9 +5312,9 @@ CREATE FUNCTION ops.get_task(execution_id uuid) RETURNS jsonb
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT ops._task_json(t) INTO result FROM ops.task_executions t WHERE t.execution_id = execution_id;
     IF result IS NULL THEN
         RAISE EXCEPTION 'task % not found', execution_id USING ERRCODE = 'CD002';
@@ -5309,9 +5333,9 @@ CREATE FUNCTION ops.get_workflow(workflow_id uuid) RETURNS jsonb
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT ops._workflow_json(w) INTO result FROM ops.workflows w WHERE w.workflow_id = workflow_id;
     IF result IS NULL THEN
         RAISE EXCEPTION 'workflow run % not found', workflow_id USING ERRCODE = 'CD002';
@@ -5330,13 +5354,13 @@ CREATE FUNCTION ops.list_events(event_type text DEFAULT NULL::text, entity_type 
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     k_at timestamptz;
     k_id bigint;
     items jsonb[];
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_page(page_size);
     IF after IS NOT NULL THEN
         SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
@@ -5366,13 +5390,13 @@ CREATE FUNCTION ops.list_workflows(status text DEFAULT NULL::text, workflow_type
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     k_at timestamptz;
     k_id bigint;
     items jsonb[];
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_page(page_size);
     IF status IS NOT NULL AND status NOT IN ('pending', 'running', 'completed', 'failed') THEN
         RAISE EXCEPTION 'invalid status %', quote_literal(status) USING ERRCODE = 'CD001';
@@ -5449,9 +5473,9 @@ CREATE FUNCTION ops.start_workflow(workflow_id uuid) RETURNS jsonb
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows := ops._move_workflow(workflow_id, 'running', '{pending}');
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     UPDATE ops.workflows x SET status = 'running', started_at = now(), updated_at = now()
     WHERE x.workflow_id = w.workflow_id RETURNING * INTO w;
     PERFORM ops._event('workflow_started', 'workflow', w.workflow_id::text, w.workflow_id, NULL, NULL, 'ops', '{}', 'info');
@@ -5999,13 +6023,6 @@ CREATE TABLE cdlstore_internal.tenant_bindings (
 );
 
 ALTER TABLE cdlstore_internal.tenant_bindings OWNER TO cdlstore_owner;
-
-CREATE VIEW cdlstore_internal.session_tenant AS
- SELECT cdlstore_internal.resolve_tenant(b.tenant) AS tenant
-   FROM (( SELECT) one
-     LEFT JOIN cdlstore_internal.tenant_bindings b ON ((b.role_oid = ((quote_ident((SESSION_USER)::text))::regrole)::oid)));
-
-ALTER TABLE cdlstore_internal.session_tenant OWNER TO cdlstore_owner;
 
 CREATE TABLE docstore.active_tag (
     document_uuid uuid NOT NULL,
@@ -6690,81 +6707,43 @@ ALTER TABLE cdl.communication_patterns ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.response_templates ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON cdl.character_change_log USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.character_change_log USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.character_documents USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.character_documents USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.character_field_definitions USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.character_field_definitions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.character_field_values USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.character_field_values USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.character_knowledge USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.character_knowledge USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.character_sections USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.character_sections USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.character_versions USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.character_versions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.character_workflows USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.character_workflows USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.characters USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.characters USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.communication_patterns USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.communication_patterns USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.response_templates USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.response_templates USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_context_extractors USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.workflow_context_extractors USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_execution_log USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.workflow_execution_log USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_files USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.workflow_files USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_instances USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.workflow_instances USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_lookup_tables USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.workflow_lookup_tables USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_states USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.workflow_states USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_transitions USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.workflow_transitions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_triggers USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON cdl.workflow_triggers USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
 ALTER TABLE cdl.workflow_context_extractors ENABLE ROW LEVEL SECURITY;
 
@@ -6798,37 +6777,21 @@ ALTER TABLE docstore.tag_event ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.tag_policy ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON docstore.active_tag USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON docstore.active_tag USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.change_event USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON docstore.change_event USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.consumer_offset USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON docstore.consumer_offset USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.document_body USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON docstore.document_body USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.document_header USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON docstore.document_header USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.documents USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON docstore.documents USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.tag_event USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON docstore.tag_event USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.tag_policy USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON docstore.tag_policy USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
 ALTER TABLE game.accounts ENABLE ROW LEVEL SECURITY;
 
@@ -6836,25 +6799,15 @@ ALTER TABLE game.game_sessions ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE game.player_scenario_scores ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON game.accounts USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON game.accounts USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON game.game_sessions USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON game.game_sessions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON game.player_scenario_scores USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON game.player_scenario_scores USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON game.user_badges USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON game.user_badges USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON game.user_profiles USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON game.user_profiles USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
 ALTER TABLE game.user_badges ENABLE ROW LEVEL SECURITY;
 
@@ -6866,21 +6819,13 @@ ALTER TABLE ops.events ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE ops.task_executions ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON ops.agent_playground_messages USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON ops.agent_playground_messages USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON ops.events USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON ops.events USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON ops.task_executions USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON ops.task_executions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON ops.workflows USING ((( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT s.tenant
-   FROM cdlstore_internal.session_tenant s)));
+CREATE POLICY tenant_isolation ON ops.workflows USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
 ALTER TABLE ops.workflows ENABLE ROW LEVEL SECURITY;
 
@@ -7100,6 +7045,8 @@ REVOKE ALL ON FUNCTION cdlstore.unbind_tenant(login_role name) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdlstore.unbind_tenant(login_role name) TO cdlstore_tenant_admin;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.all_tenants(enabled boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.call_tenant() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.check_tenant_name(tenant text) FROM PUBLIC;
 

@@ -3,7 +3,7 @@
 -- pg_temp.as_login runs one statement with session_user = the login (SET SESSION AUTHORIZATION,
 -- which SET ROLE is not) and returns its result as text, or the SQLSTATE it raised.
 BEGIN;
-SELECT plan(64);
+SELECT plan(69);
 
 CREATE ROLE t13_bound_a LOGIN IN ROLE cdlstore_app;
 CREATE ROLE t13_bound_b LOGIN IN ROLE cdlstore_app;
@@ -101,6 +101,10 @@ SELECT is((SELECT string_agg(DISTINCT result, ',') FROM pg_temp.results('t13_bou
     'nor the default tenant');
 SELECT is(pg_temp.as_login('t13_bound_b', NULL, $$SELECT cdl.get_character_complete('ada_lovelace')::jsonb #>> '{cdl,identity,secret}'$$),
     'b-secret', 'bound login b reads its own character under the same name');
+SELECT is(pg_temp.as_login('t13_bound_b', NULL, $$SELECT set_config('cdlstore_internal.tenant', 'ta', false) || ' ' || (cdl.get_character_complete('ada_lovelace')::jsonb #>> '{cdl,identity,secret}')$$),
+    'ta b-secret', 'forging the tenant the policies read changes nothing: every call resolves it anew first');
+SELECT is(pg_temp.as_login('t13_app', NULL, $$SELECT set_config('cdlstore_internal.tenant', 'ta', false) || ' ' || (cdl.get_character_complete('ada_lovelace')::jsonb #>> '{cdl,identity,secret}')$$),
+    'CD009', 'nor does it name a tenant for an unbound login');
 SELECT is(pg_temp.as_login('t13_bound_b', NULL, format($$SELECT docstore.get_document(%L)::text$$, (SELECT doc FROM seeded WHERE tenant = 'ta'))),
     'CD002', 'b cannot read a''s document by its id');
 SELECT is(pg_temp.as_login('t13_bound_b', NULL, format($$SELECT docstore.set_tag(%L, 1, 'stolen', force => true)::text$$, (SELECT doc FROM seeded WHERE tenant = 'ta'))),
@@ -228,6 +232,9 @@ SELECT is(pg_temp.as_login('t13_app', 'ta', $$SELECT count(*)::text FROM cdlstor
 SELECT throws_ok($$SELECT cdlstore.bind_tenant('t13_no_such_role', 'ta')$$, 'CD002', NULL, 'binding an unknown role: CD002');
 SELECT throws_ok($$SELECT cdlstore.bind_tenant('t13_app', 'bad tenant')$$, 'CD001', NULL, 'a malformed tenant: CD001');
 SELECT throws_ok($$SELECT cdlstore.bind_tenant('t13_app', NULL)$$, 'CD001', NULL, 'no tenant: CD001');
+SELECT throws_ok($$SELECT cdlstore.bind_tenant(session_user, 'ta')$$, 'CD001', NULL, 'a superuser cannot be bound: CD001');
+SELECT is(pg_has_role('t13_bound_a', 'cdlstore_bound', 'MEMBER') AND NOT pg_has_role('t13_app', 'cdlstore_bound', 'MEMBER'), true,
+    'a bound login is a member of cdlstore_bound, an unbound one is not');
 DROP ROLE t13_bound_b;
 CREATE ROLE t13_bound_b LOGIN IN ROLE cdlstore_app;
 SELECT is(pg_temp.as_login('t13_bound_b', NULL, $$SELECT docstore.get_tagged('shared', 'config', 'production')::text$$), 'CD009',
@@ -238,6 +245,11 @@ SELECT is((SELECT count(*) FROM cdlstore_internal.tenant_bindings WHERE role_nam
 SELECT is(cdlstore.unbind_tenant('t13_bound_a'), true, 'unbinding a login');
 SELECT is(pg_temp.as_login('t13_bound_a', 'tb', $$SELECT cdl.get_character_complete('ada_lovelace')::jsonb #>> '{cdl,identity,secret}'$$),
     'b-secret', 'makes it an unbound login that acts as the tenant it names');
+
+SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
+           WHERE p.oid IN ('pg_catalog.ts_match_vq(tsvector,tsquery)'::regprocedure, 'pg_catalog.to_tsvector(regconfig,text)'::regprocedure,
+                           'pg_catalog.jsonb_contains(jsonb,jsonb)'::regprocedure) AND NOT p.proleakproof), NULL,
+    'full-text matching and jsonb containment are LEAKPROOF, so that searches under the policies keep their indexes');
 
 SELECT * FROM finish();
 ROLLBACK;

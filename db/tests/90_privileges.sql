@@ -1,6 +1,6 @@
 -- Least privilege, walked from the catalog: a new function, table or view cannot slip through.
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 
 CREATE TEMP VIEW our_functions AS
 SELECT p.oid::regprocedure::text AS name, p.prosecdef, p.proconfig, l.lanname, pg_get_userbyid(p.proowner) AS owner,
@@ -60,6 +60,13 @@ SELECT is((SELECT array_agg(name ORDER BY name) FROM our_relations
                       AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = name::regclass AND a.attname = 'tenant'
                                     AND a.attnotnull AND pg_get_expr((SELECT d.adbin FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum), a.attrelid) = 'cdlstore_internal.default_tenant()'))), NULL,
     'every table of the four schemas is tenant-scoped: FORCEd row-level security, the tenant_isolation policy, a NOT NULL tenant (CALL cdlstore_internal.make_tenant_scoped)');
+
+SELECT is((SELECT array_agg(name ORDER BY name) FROM our_functions f JOIN pg_proc p ON p.oid = f.name::regprocedure
+           WHERE f.schema IN ('cdl', 'docstore', 'ops', 'game') AND f.prosecdef AND f.name <> 'cdl.schema_version()'
+             AND NOT (f.lanname = 'plpgsql' AND p.prosrc ~ ('^\s*(#variable_conflict \w+\s+)?(DECLARE\s+call_tenant text := '
+                                                            'cdlstore_internal\.current_tenant\(\);|BEGIN\s+PERFORM cdlstore_internal\.current_tenant\(\);)')
+                      OR f.lanname = 'sql' AND p.prosrc ~ 'WHERE \(SELECT cdlstore_internal\.current_tenant\(\)\) IS NOT NULL')), NULL,
+    'every API function resolves its tenant before anything else (the policies read what it resolved)');
 
 -- and as the app role itself: every table refuses every kind of access
 CREATE TEMP TABLE refused (name text, operation text, sqlstate text);

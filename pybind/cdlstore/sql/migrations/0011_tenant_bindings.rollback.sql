@@ -1,3 +1,6 @@
+ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) NOT LEAKPROOF;
+ALTER FUNCTION pg_catalog.to_tsvector(regconfig, text) NOT LEAKPROOF;
+ALTER FUNCTION pg_catalog.jsonb_contains(jsonb, jsonb) NOT LEAKPROOF;
 -- Back to 0010: tenant columns and policies only on the docstore and ops tables of 0008
 -- (nullable, the setting or every row), global uniqueness, no bindings.
 DROP MATERIALIZED VIEW cdl.character_analytics;
@@ -79,3 +82,4 @@ DROP FUNCTION IF EXISTS cdlstore.unbind_tenant(name);
 DROP SCHEMA cdlstore CASCADE;
 DROP SCHEMA cdlstore_internal CASCADE;
 REVOKE cdlstore_app FROM cdlstore_tenant_admin;
+REVOKE cdlstore_bound FROM cdlstore_owner;

@@ -1,8 +1,8 @@
 -- Tenancy that holds against the application itself, and fails closed (docs/reliability.md).
 -- Every table of the four schemas gets a NOT NULL tenant column and a FORCEd row-level
 -- security policy. Which tenant a session acts as is decided in one place,
--- cdlstore_internal.resolve_tenant() (read through the view cdlstore_internal.session_tenant
--- once per statement), from the login (session_user), never from current_user:
+-- cdlstore_internal.resolve_tenant(), at the start of every API call (current_tenant()), from
+-- the login (session_user), never from current_user:
 -- - a login bound with cdlstore.bind_tenant acts as its tenant, whatever it sets;
 -- - an administrator (superuser, cdlstore_owner, cdlstore_tenant_admin) names any tenant,
 --   and acts as 'default' with none named;
@@ -22,6 +22,21 @@ BEGIN
 END
 $$;
 GRANT cdlstore_app TO cdlstore_tenant_admin;
+-- Every bound login is also a member of cdlstore_bound, so that the guard looks bindings up for
+-- those logins only (a membership test is nearly free, a table lookup is not). The owner grants
+-- it in cdlstore.bind_tenant.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'cdlstore_bound') THEN
+        BEGIN
+            CREATE ROLE cdlstore_bound NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
+        END;
+    END IF;
+END
+$$;
+GRANT cdlstore_bound TO cdlstore_owner WITH ADMIN OPTION;
 
 -- Shared internals: granted to no one. cdlstore: the tenant administration API.
 CREATE SCHEMA cdlstore_internal AUTHORIZATION cdlstore_owner;
@@ -106,35 +121,43 @@ AS $$
     END
 $$;
 
--- One row: the tenant of the session's login. Policies read it as (SELECT ...), an InitPlan:
--- resolved once per statement, not per row.
-CREATE VIEW cdlstore_internal.session_tenant AS
-SELECT cdlstore_internal.resolve_tenant(b.tenant) AS tenant
-FROM (SELECT) AS one
-LEFT JOIN cdlstore_internal.tenant_bindings AS b ON b.role_oid = quote_ident(session_user)::regrole::oid;
-
--- The same as a function.
+-- The guard every API call runs first: resolves the tenant of the session's login in full and
+-- records it for the rest of the transaction (cdlstore_internal.tenant); the policies read that
+-- record. Any call writes it anew before it reads a row, so a value the application sets
+-- itself never reaches a policy (db/tests/90_privileges.sql proves every API function starts so).
 CREATE FUNCTION cdlstore_internal.current_tenant()
 RETURNS text
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE  -- its one write is a setting; STABLE keeps default_tenant inlinable
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     bound text;
 BEGIN
-    SELECT b.tenant INTO bound FROM cdlstore_internal.tenant_bindings AS b
-    WHERE b.role_oid = quote_ident(session_user)::regrole::oid;
-    RETURN cdlstore_internal.resolve_tenant(bound);
+    -- a superuser is never bound (bind_tenant refuses one); other logins only with cdlstore_bound
+    IF current_setting('is_superuser') = 'off' AND pg_has_role(session_user, 'cdlstore_bound', 'MEMBER') THEN
+        SELECT b.tenant INTO bound FROM cdlstore_internal.tenant_bindings AS b
+        WHERE b.role_oid = quote_ident(session_user)::regrole::oid;
+    END IF;
+    RETURN set_config('cdlstore_internal.tenant', cdlstore_internal.resolve_tenant(bound), true);
 END
 $$;
 
--- The tenant column's default (a default cannot hold a subquery): the tenant named, as it is,
--- else current_tenant(). The policies' WITH CHECK resolves the tenant in full for every row.
+-- The tenant the running call resolved (NULL when none did: no row is then visible, none
+-- can be written). Inlined into the policies, evaluated once per statement.
+CREATE FUNCTION cdlstore_internal.call_tenant()
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT nullif(current_setting('cdlstore_internal.tenant', true), '')
+$$;
+
+-- The tenant column's default: the call's tenant, never '*' (a sweep reads every tenant but
+-- writes as one); outside any call (a migration run by a superuser), resolved here.
 CREATE FUNCTION cdlstore_internal.default_tenant()
 RETURNS text
 LANGUAGE sql STABLE
 AS $$
-    SELECT coalesce(nullif(current_setting('cdlstore.tenant', true), ''), cdlstore_internal.current_tenant())
+    SELECT nullif(coalesce(cdlstore_internal.call_tenant(), cdlstore_internal.current_tenant()), '*')
 $$;
 
 -- The one piece that makes a table tenant-scoped: a NOT NULL tenant column filled with the
@@ -156,8 +179,8 @@ BEGIN
                    'ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
     EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', tbl);
     EXECUTE format('CREATE POLICY tenant_isolation ON %s '
-                   'USING ((SELECT s.tenant FROM cdlstore_internal.session_tenant AS s) = ANY (ARRAY[tenant, ''*''])) '
-                   'WITH CHECK (tenant = (SELECT s.tenant FROM cdlstore_internal.session_tenant AS s))', tbl);
+                   'USING ((SELECT cdlstore_internal.call_tenant()) = ANY (ARRAY[tenant, ''*''])) '
+                   'WITH CHECK (tenant = (SELECT nullif(cdlstore_internal.call_tenant(), ''*'')))', tbl);
 END
 $$;
 
@@ -221,3 +244,11 @@ SELECT c.id AS character_id,
                                 WHERE l.character_id = c.id)) AS last_change_at
 FROM cdl.characters c;
 CREATE UNIQUE INDEX character_analytics_character_idx ON cdl.character_analytics (character_id);
+
+-- Row-level security keeps a qual whose functions are not LEAKPROOF from running before the
+-- policy, so it can no longer use an index: full-text search and metadata filters would scan
+-- every tenant's rows. These three cannot reveal a row through an error (their errors name no
+-- value), so they are marked LEAKPROOF in this database (needs a superuser, as migrating does).
+ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) LEAKPROOF;
+ALTER FUNCTION pg_catalog.to_tsvector(regconfig, text) LEAKPROOF;
+ALTER FUNCTION pg_catalog.jsonb_contains(jsonb, jsonb) LEAKPROOF;

@@ -239,9 +239,9 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     rendered_count integer;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF max_count IS NULL OR max_count < 1 THEN
         RAISE EXCEPTION 'max_count must be at least 1, got %', max_count USING ERRCODE = 'CD001';
     END IF;
@@ -302,6 +302,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     body jsonb;
     derived record;
     v_normalized text;
@@ -310,7 +311,6 @@ DECLARE
     old_cdl jsonb;
     changed integer;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF character_json IS NULL OR jsonb_typeof(character_json) <> 'object' THEN
         RAISE EXCEPTION 'a CDL document must be a JSON object, got %',
             coalesce(jsonb_typeof(character_json), 'NULL') USING ERRCODE = 'CD001';
@@ -410,9 +410,9 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT jsonb_build_object('cdl_version', c.cdl_version, 'format', 'json')
            || CASE WHEN c.file_description IS NULL THEN '{}'::jsonb
                    ELSE jsonb_build_object('description', c.file_description) END
@@ -469,10 +469,10 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     changed boolean;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     target := cdl._lock_character(name);
     UPDATE cdl.characters SET status = 'archived'
     WHERE id = target.character_id AND status <> 'archived';
@@ -498,12 +498,12 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     keys text[];
     node jsonb;
     changed integer;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     keys := cdl._parse_path(field_path);
     IF field_value IS NULL THEN
         RAISE EXCEPTION 'field_value is required' USING ERRCODE = 'CD001',
@@ -546,11 +546,11 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     keys text[];
     removed integer;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     keys := cdl._parse_path(field_path);
     target := cdl._lock_character(name, keys[1:1]);
     IF target.doc #> keys IS NULL OR cardinality(keys) = 0 THEN
@@ -578,13 +578,13 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     keys text[] := cdl._parse_path(field_path);
     v_type cdl.data_type_enum;
     v_field_type cdl.field_type_enum;
     v_id bigint;
     offender record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_type := cdl._check_label(data_type, enum_range(NULL::cdl.data_type_enum), 'data type');
     v_field_type := CASE WHEN field_type IS NULL THEN cdl._field_type(keys[1])
         ELSE cdl._check_label(field_type, enum_range(NULL::cdl.field_type_enum), 'field type')::cdl.field_type_enum END;

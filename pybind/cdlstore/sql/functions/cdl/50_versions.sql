@@ -43,9 +43,9 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF length(version_name) > 100 THEN
         RAISE EXCEPTION 'version_name is longer than 100 characters' USING ERRCODE = 'CD001';
     END IF;
@@ -67,9 +67,9 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_id := cdl._character_id(list_character_versions.name);
     RETURN QUERY
     SELECT v.version_number, v.version_name, v.description, v.created_by, v.created_at
@@ -106,10 +106,10 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     snap jsonb;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     target := cdl._lock_character(name, NULL);  -- all of its CDL
     snap := cdl._version_snapshot(target.character_id, version_number);
     PERFORM cdl._validate_nodes('{}', snap -> 'cdl');  -- definitions may have tightened since
@@ -174,11 +174,11 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
     old_cdl jsonb;
     new_cdl jsonb;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     v_id := cdl._character_id(diff_character_versions.name);
     old_cdl := cdl._version_snapshot(v_id, from_version) -> 'cdl';
     new_cdl := cdl._version_snapshot(v_id, to_version) -> 'cdl';

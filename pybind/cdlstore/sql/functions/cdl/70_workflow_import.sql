@@ -354,6 +354,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_config jsonb;
     v_lookups jsonb;
@@ -379,7 +380,6 @@ DECLARE
     v_unknown text;
     names text[] := '{}';
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF workflow_yaml IS NULL OR json_typeof(workflow_yaml) <> 'object' THEN
         RAISE EXCEPTION 'a workflow file must be a mapping, got %', coalesce(json_typeof(workflow_yaml), 'NULL')
             USING ERRCODE = 'CD001';

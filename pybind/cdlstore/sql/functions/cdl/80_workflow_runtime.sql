@@ -362,11 +362,11 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character_id bigint := cdl._character_id(character_name);
     v_workflow_id bigint;
     x record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_message(user_id, '');
     IF initial_context IS NULL OR jsonb_typeof(initial_context) <> 'object' THEN
         RAISE EXCEPTION 'initial_context must be a JSON object' USING ERRCODE = 'CD001';
@@ -399,6 +399,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character_id bigint := cdl._character_id(character_name);
     v_config jsonb;
     inst record;
@@ -409,7 +410,6 @@ DECLARE
     v_started bigint;
     v_active integer := 0;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_message(user_id, message);
     PERFORM cdl._lock_user(v_character_id, user_id);
     PERFORM cdl._expire(now(), user_id, v_character_id);
@@ -489,9 +489,9 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     inst record;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT i.* INTO inst FROM cdl.workflow_instances i WHERE i.id = cancel_workflow_instance.instance_id;
     IF inst.id IS NULL THEN
         RAISE EXCEPTION 'workflow instance % not found', instance_id USING ERRCODE = 'CD002';
@@ -518,11 +518,11 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     n integer := cdlstore_internal.sweep(
         $q$SELECT tenant FROM cdl.workflow_instances WHERE status = 'active' AND timeout_at <= $1$q$,
         'SELECT cdl.expire_workflow_timeouts($1)', coalesce(as_of, now()));
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN coalesce(n, cdl._expire(coalesce(as_of, now())));
 END
 $$;
@@ -540,9 +540,9 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     step jsonb := cdl._step('render', instance_id);
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF step IS NULL THEN
         RAISE EXCEPTION 'workflow instance % not found', instance_id USING ERRCODE = 'CD002';
     END IF;

@@ -35,6 +35,11 @@ DECLARE
 BEGIN
     PERFORM cdlstore_internal.check_tenant_name(tenant);
     role_oid := cdlstore._login_role_oid(login_role);
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.oid = role_oid) THEN
+        RAISE EXCEPTION 'role % is a superuser: it cannot be bound to a tenant', login_role
+            USING ERRCODE = 'CD001', HINT = 'Bind a login that is a member of cdlstore_app.';
+    END IF;
+    EXECUTE format('GRANT cdlstore_bound TO %I', login_role);
     INSERT INTO cdlstore_internal.tenant_bindings AS b (role_oid, role_name, tenant)
     VALUES (role_oid, login_role, bind_tenant.tenant)
     ON CONFLICT ON CONSTRAINT tenant_bindings_pkey DO UPDATE
@@ -44,8 +49,9 @@ $$;
 
 COMMENT ON FUNCTION cdlstore.bind_tenant(name, text) IS
     'Bind a login role to a tenant: its sessions act as that tenant whatever they set (CD008 when '
-    'they name another). Keyed by the role''s oid: a role created again under the same name is '
-    'not bound. CD002 for an unknown role, CD001 for a malformed tenant name.';
+    'they name another); it becomes a member of cdlstore_bound. Keyed by the role''s oid: a role '
+    'created again under the same name is not bound. CD002 for an unknown role, CD001 for a '
+    'malformed tenant name or a superuser.';
 
 CREATE OR REPLACE FUNCTION cdlstore.unbind_tenant(login_role name)
 RETURNS boolean
@@ -57,7 +63,11 @@ DECLARE
     v_oid oid := cdlstore._login_role_oid(login_role);
 BEGIN
     DELETE FROM cdlstore_internal.tenant_bindings AS b WHERE b.role_oid = v_oid;
-    RETURN FOUND;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('REVOKE cdlstore_bound FROM %I', login_role);
+    RETURN true;
 END
 $$;
 

@@ -33,15 +33,16 @@ BEGIN
     IF NOT cdlstore_internal.sweeping() THEN
         RETURN NULL;
     END IF;
-    PERFORM set_config('cdlstore.all_tenants', 'on', true);
+    PERFORM cdlstore_internal.all_tenants(true);
     EXECUTE format('SELECT array_agg(DISTINCT c.tenant) FROM (%s) AS c', candidates) INTO tenants USING arg;
-    PERFORM set_config('cdlstore.all_tenants', '', true);
+    PERFORM cdlstore_internal.all_tenants(false);
     FOREACH t IN ARRAY coalesce(tenants, '{}') LOOP
         PERFORM set_config('cdlstore.tenant', t, true);
-        EXECUTE call INTO n USING arg;
+        EXECUTE call INTO n USING arg;  -- an API call: it resolves t as its tenant first
         total := total + coalesce(n, 0);
     END LOOP;
     PERFORM set_config('cdlstore.tenant', '', true);
+    PERFORM cdlstore_internal.current_tenant();  -- the caller's own again: default
     RETURN total;
 END
 $$;
@@ -63,6 +64,7 @@ BEGIN
                   HINT = 'Run it as an administrator (cdlstore_tenant_admin) without cdlstore.tenant.';
     END IF;
     PERFORM set_config('cdlstore.all_tenants', CASE WHEN enabled THEN 'on' ELSE '' END, true);
+    PERFORM cdlstore_internal.current_tenant();  -- the call's tenant: '*' while enabled
 END
 $$;
 

@@ -141,10 +141,10 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
     v_deleted boolean;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT t.document, t.is_deleted INTO result, v_deleted
     FROM docstore.active_tag t WHERE t.document_uuid = document_uuid AND t.tag = tag;
     IF result IS NULL OR v_deleted THEN
@@ -211,9 +211,9 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_version integer;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF as_of IS NULL THEN
         RAISE EXCEPTION 'as_of is required' USING ERRCODE = 'CD001';
     END IF;

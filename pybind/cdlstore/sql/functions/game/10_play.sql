@@ -7,9 +7,9 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF email IS NULL OR email !~ '^[^@\s]+@[^@\s]+$' THEN
         RAISE EXCEPTION 'invalid email %', coalesce(quote_literal(email), 'NULL') USING ERRCODE = 'CD001';
     END IF;
@@ -36,9 +36,9 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(name), '') = '' OR preferences IS NULL OR jsonb_typeof(preferences) <> 'object' THEN
         RAISE EXCEPTION 'a profile needs a name, and preferences must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
@@ -71,9 +71,9 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     s game.game_sessions;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(scenario_id), '') = '' THEN
         RAISE EXCEPTION 'scenario_id must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -121,9 +121,9 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     s game.game_sessions;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF expected_version IS NULL OR coalesce(btrim(scene_id), '') = '' OR choice IS NULL THEN
         RAISE EXCEPTION 'expected_version, scene_id and choice are required' USING ERRCODE = 'CD001';
     END IF;
@@ -158,9 +158,9 @@ LANGUAGE plpgsql
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     s game.game_sessions := game._session_for_change(p_id, p_expected);
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read (for its two SQL callers)
     UPDATE game.game_sessions x SET status = p_status, completed_at = now(), updated_at = now(), version = x.version + 1
     WHERE x.id = s.id RETURNING * INTO s;
     RETURN game._session_json(s);
@@ -176,6 +176,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
     SELECT game._end_session(session_id, expected_version, 'completed')
+    WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
 $$;
 
 COMMENT ON FUNCTION game.complete_game_session(bigint, integer) IS 'An active session is completed. CD004 otherwise.';
@@ -187,6 +188,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
     SELECT game._end_session(session_id, expected_version, 'abandoned')
+    WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
 $$;
 
 COMMENT ON FUNCTION game.abandon_game_session(bigint, integer) IS 'An active session is abandoned. CD004 otherwise.';
@@ -199,9 +201,9 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT game._session_json(s) INTO result FROM game.game_sessions s WHERE s.id = get_game_session.session_id;
     IF result IS NULL THEN
         RAISE EXCEPTION 'game session % not found', session_id USING ERRCODE = 'CD002';

@@ -192,12 +192,12 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_container text := game._container(container);
     doc jsonb;
     status text;
     report jsonb := '[]';
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF documents IS NULL OR jsonb_typeof(documents) <> 'array' THEN
         RAISE EXCEPTION 'documents must be a JSON array' USING ERRCODE = 'CD001';
     END IF;
@@ -233,6 +233,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_container text := game._container(container);
     page jsonb;
     after text;
@@ -240,7 +241,6 @@ DECLARE
     rel jsonb := '{}';
     differences jsonb := '[]';
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     -- the latest version of every live document of the container in docstore (namespace game)
     LOOP
         page := docstore.list_documents('game', v_container, NULL, true, 1000, after);

@@ -43,9 +43,9 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id uuid;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(name), '') = '' OR coalesce(btrim(workflow_type), '') = '' THEN
         RAISE EXCEPTION 'name and workflow_type must not be empty' USING ERRCODE = 'CD001';
     END IF;
@@ -72,9 +72,9 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows := ops._move_workflow(workflow_id, 'running', '{pending}');
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     UPDATE ops.workflows x SET status = 'running', started_at = now(), updated_at = now()
     WHERE x.workflow_id = w.workflow_id RETURNING * INTO w;
     PERFORM ops._event('workflow_started', 'workflow', w.workflow_id::text, w.workflow_id, NULL, NULL, 'ops', '{}', 'info');
@@ -91,9 +91,9 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows := ops._move_workflow(workflow_id, 'running', '{running}');
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF step_result IS NULL THEN
         RAISE EXCEPTION 'step_result must not be NULL' USING ERRCODE = 'CD001';
     END IF;
@@ -124,9 +124,9 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows := ops._move_workflow(workflow_id, 'completed', '{running}');
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     UPDATE ops.workflows x SET status = 'completed', completed_at = now(), updated_at = now(),
         state_data = CASE WHEN result IS NULL THEN x.state_data ELSE x.state_data || jsonb_build_object('result', result) END
     WHERE x.workflow_id = w.workflow_id RETURNING * INTO w;
@@ -178,12 +178,12 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows;
     n integer := cdlstore_internal.sweep(
         $q$SELECT tenant FROM ops.workflows WHERE status IN ('pending', 'running') AND deadline <= $1$q$,
         'SELECT ops.expire_workflows($1)', as_of);
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF n IS NOT NULL THEN
         RETURN n;  -- an administrator's call: done for every tenant
     END IF;
@@ -210,9 +210,9 @@ SET search_path = ops, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     SELECT ops._workflow_json(w) INTO result FROM ops.workflows w WHERE w.workflow_id = workflow_id;
     IF result IS NULL THEN
         RAISE EXCEPTION 'workflow run % not found', workflow_id USING ERRCODE = 'CD002';
@@ -233,13 +233,13 @@ SET search_path = ops, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     k_at timestamptz;
     k_id bigint;
     items jsonb[];
     at_keys timestamptz[];
     id_keys bigint[];
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_page(page_size);
     IF status IS NOT NULL AND status NOT IN ('pending', 'running', 'completed', 'failed') THEN
         RAISE EXCEPTION 'invalid status %', quote_literal(status) USING ERRCODE = 'CD001';

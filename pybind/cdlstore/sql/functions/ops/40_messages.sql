@@ -9,9 +9,9 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(instance_id), '') = '' THEN
         RAISE EXCEPTION 'instance_id must not be empty' USING ERRCODE = 'CD001';
     END IF;
