@@ -248,8 +248,10 @@ SELECT is(pg_temp.as_login('t13_bound_a', 'tb', $$SELECT cdl.get_character_compl
 
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
            WHERE p.oid IN ('pg_catalog.ts_match_vq(tsvector,tsquery)'::regprocedure, 'pg_catalog.to_tsvector(regconfig,text)'::regprocedure,
-                           'pg_catalog.jsonb_contains(jsonb,jsonb)'::regprocedure) AND NOT p.proleakproof), NULL,
-    'full-text matching and jsonb containment are LEAKPROOF, so that searches under the policies keep their indexes');
+                           'pg_catalog.jsonb_contains(jsonb,jsonb)'::regprocedure, 'pg_catalog.enum_eq(anyenum,anyenum)'::regprocedure,
+                           'pg_catalog.enum_ne(anyenum,anyenum)'::regprocedure, 'pg_catalog.array_eq(anyarray,anyarray)'::regprocedure)
+             AND NOT p.proleakproof), NULL,
+    'full-text matching, jsonb containment, enum and array equality are LEAKPROOF, so that queries under the policies keep their indexes');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,6 +1,9 @@
 ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) NOT LEAKPROOF;
 ALTER FUNCTION pg_catalog.to_tsvector(regconfig, text) NOT LEAKPROOF;
 ALTER FUNCTION pg_catalog.jsonb_contains(jsonb, jsonb) NOT LEAKPROOF;
+ALTER FUNCTION pg_catalog.enum_eq(anyenum, anyenum) NOT LEAKPROOF;
+ALTER FUNCTION pg_catalog.enum_ne(anyenum, anyenum) NOT LEAKPROOF;
+ALTER FUNCTION pg_catalog.array_eq(anyarray, anyarray) NOT LEAKPROOF;
 -- Back to 0010: tenant columns and policies only on the docstore and ops tables of 0008
 -- (nullable, the setting or every row), global uniqueness, no bindings.
 DROP MATERIALIZED VIEW cdl.character_analytics;

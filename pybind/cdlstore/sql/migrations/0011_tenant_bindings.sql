@@ -247,8 +247,13 @@ CREATE UNIQUE INDEX character_analytics_character_idx ON cdl.character_analytics
 
 -- Row-level security keeps a qual whose functions are not LEAKPROOF from running before the
 -- policy, so it can no longer use an index: full-text search and metadata filters would scan
--- every tenant's rows. These three cannot reveal a row through an error (their errors name no
--- value), so they are marked LEAKPROOF in this database (needs a superuser, as migrating does).
+-- every tenant's rows, an enum in a partial index's predicate (status = 'active') would no longer
+-- select that index, and path_keys = ... (text[]) would scan the field definitions. These cannot
+-- reveal a row through an error (their errors name no value), so they are marked LEAKPROOF in
+-- this database (needs a superuser, as migrating does).
 ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) LEAKPROOF;
 ALTER FUNCTION pg_catalog.to_tsvector(regconfig, text) LEAKPROOF;
 ALTER FUNCTION pg_catalog.jsonb_contains(jsonb, jsonb) LEAKPROOF;
+ALTER FUNCTION pg_catalog.enum_eq(anyenum, anyenum) LEAKPROOF;
+ALTER FUNCTION pg_catalog.enum_ne(anyenum, anyenum) LEAKPROOF;
+ALTER FUNCTION pg_catalog.array_eq(anyarray, anyarray) LEAKPROOF;
