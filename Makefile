@@ -82,6 +82,7 @@ bench: db
 	@$(BIN)/python -m bench.workflows
 	@$(BIN)/python -m bench.documents
 	@$(BIN)/python -m bench.operations
+	@$(BIN)/python -m bench.tenancy
 
 clean: db-stop
 	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache
