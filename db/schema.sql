@@ -3103,6 +3103,25 @@ ALTER FUNCTION cdlstore_internal.all_tenants(enabled boolean) OWNER TO cdlstore_
 
 COMMENT ON FUNCTION cdlstore_internal.all_tenants(enabled boolean) IS 'Let the next statements see every tenant''s rows (an administrator naming no tenant only: CD006 otherwise), or stop it. Writes stay refused in that mode (WITH CHECK).';
 
+CREATE FUNCTION cdlstore_internal.bound_tenant() RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    bound text;
+    named text := nullif(current_setting('cdlstore.tenant', true), '');
+BEGIN
+    SELECT b.tenant INTO bound FROM cdlstore_internal.tenant_bindings AS b
+    WHERE b.role_oid = quote_ident(session_user)::regrole::oid;
+    IF bound <> named THEN
+        PERFORM cdlstore_internal.tenant_error('CD008', named);
+    END IF;
+    RETURN bound;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.bound_tenant() OWNER TO cdlstore_owner;
+
 CREATE FUNCTION cdlstore_internal.call_tenant() RETURNS text
     LANGUAGE sql STABLE
     AS $$
@@ -3121,25 +3140,20 @@ $_$;
 ALTER FUNCTION cdlstore_internal.check_tenant_name(tenant text) OWNER TO cdlstore_owner;
 
 CREATE FUNCTION cdlstore_internal.current_tenant() RETURNS text
-    LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
+    LANGUAGE sql
     AS $$
-DECLARE
-    bound text;
-BEGIN
-    -- a superuser is never bound (bind_tenant refuses one); other logins only with cdlstore_bound
-    IF current_setting('is_superuser') = 'off' AND pg_has_role(session_user, 'cdlstore_bound', 'MEMBER') THEN
-        SELECT b.tenant INTO bound FROM cdlstore_internal.tenant_bindings AS b
-        WHERE b.role_oid = quote_ident(session_user)::regrole::oid;
-    END IF;
-    RETURN set_config('cdlstore_internal.tenant', cdlstore_internal.resolve_tenant(bound), true);
-END
+    SELECT set_config('cdlstore_internal.tenant', coalesce(
+        -- a superuser is never bound (bind_tenant refuses one); other logins only in cdlstore_bound
+        CASE WHEN current_setting('is_superuser') = 'off'
+                  AND pg_catalog.pg_has_role(session_user, 'cdlstore_bound', 'MEMBER')
+             THEN cdlstore_internal.bound_tenant() END,
+        cdlstore_internal.unbound_tenant()), true)
 $$;
 
 ALTER FUNCTION cdlstore_internal.current_tenant() OWNER TO cdlstore_owner;
 
 CREATE FUNCTION cdlstore_internal.default_tenant() RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE sql
     AS $$
     SELECT nullif(coalesce(cdlstore_internal.call_tenant(), cdlstore_internal.current_tenant()), '*')
 $$;
@@ -3176,23 +3190,6 @@ END
 $$;
 
 ALTER PROCEDURE cdlstore_internal.make_tenant_scoped(IN tbl regclass) OWNER TO cdlstore_owner;
-
-CREATE FUNCTION cdlstore_internal.resolve_tenant(bound text) RETURNS text
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT CASE
-        WHEN bound IS NOT NULL THEN
-            CASE WHEN coalesce(nullif(current_setting('cdlstore.tenant', true), ''), bound) = bound THEN bound
-                 ELSE cdlstore_internal.tenant_error('CD008', current_setting('cdlstore.tenant', true)) END
-        WHEN nullif(current_setting('cdlstore.tenant', true), '') IS NOT NULL THEN
-            cdlstore_internal.check_tenant_name(current_setting('cdlstore.tenant', true))
-        WHEN cdlstore_internal.is_administrator() THEN
-            CASE WHEN current_setting('cdlstore.all_tenants', true) = 'on' THEN '*' ELSE 'default' END
-        ELSE cdlstore_internal.tenant_error('CD009', NULL)
-    END
-$$;
-
-ALTER FUNCTION cdlstore_internal.resolve_tenant(bound text) OWNER TO cdlstore_owner;
 
 CREATE FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyelement) RETURNS bigint
     LANGUAGE plpgsql
@@ -3264,6 +3261,20 @@ END
 $$;
 
 ALTER FUNCTION cdlstore_internal.tenant_error(code text, named text) OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.unbound_tenant() RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT CASE
+        WHEN nullif(current_setting('cdlstore.tenant', true), '') IS NOT NULL THEN
+            cdlstore_internal.check_tenant_name(current_setting('cdlstore.tenant', true))
+        WHEN cdlstore_internal.is_administrator() THEN
+            CASE WHEN current_setting('cdlstore.all_tenants', true) = 'on' THEN '*' ELSE 'default' END
+        ELSE cdlstore_internal.tenant_error('CD009', NULL)
+    END
+$$;
+
+ALTER FUNCTION cdlstore_internal.unbound_tenant() OWNER TO cdlstore_owner;
 
 CREATE FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) RETURNS integer
     LANGUAGE plpgsql
@@ -7046,6 +7057,8 @@ GRANT ALL ON FUNCTION cdlstore.unbind_tenant(login_role name) TO cdlstore_tenant
 
 REVOKE ALL ON FUNCTION cdlstore_internal.all_tenants(enabled boolean) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdlstore_internal.bound_tenant() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdlstore_internal.call_tenant() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.check_tenant_name(tenant text) FROM PUBLIC;
@@ -7058,13 +7071,13 @@ REVOKE ALL ON FUNCTION cdlstore_internal.is_administrator() FROM PUBLIC;
 
 REVOKE ALL ON PROCEDURE cdlstore_internal.make_tenant_scoped(IN tbl regclass) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdlstore_internal.resolve_tenant(bound text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyelement) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.sweeping() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.tenant_error(code text, named text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.unbound_tenant() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) FROM PUBLIC;
 

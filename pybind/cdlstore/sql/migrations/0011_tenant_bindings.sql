@@ -1,7 +1,7 @@
 -- Tenancy that holds against the application itself, and fails closed (docs/reliability.md).
 -- Every table of the four schemas gets a NOT NULL tenant column and a FORCEd row-level
 -- security policy. Which tenant a session acts as is decided in one place,
--- cdlstore_internal.resolve_tenant(), at the start of every API call (current_tenant()), from
+-- cdlstore_internal.current_tenant(), at the start of every API call, from
 -- the login (session_user), never from current_user:
 -- - a login bound with cdlstore.bind_tenant acts as its tenant, whatever it sets;
 -- - an administrator (superuser, cdlstore_owner, cdlstore_tenant_admin) names any tenant,
@@ -99,20 +99,17 @@ AS $$
                 ELSE cdlstore_internal.tenant_error('CD001', tenant) END
 $$;
 
--- The rules, given the tenant the login is bound to (NULL: unbound):
--- - bound: that tenant; naming another raises CD008;
--- - unbound, naming a tenant: that tenant (checked);
--- - unbound administrator naming none: 'default', or '*' (every tenant) inside a maintenance
+-- The rules:
+-- - a bound login: its tenant; naming another raises CD008 (bound_tenant);
+-- - an unbound login naming a tenant: that tenant (checked);
+-- - an unbound administrator naming none: 'default', or '*' (every tenant) inside a maintenance
 --   sweep (cdlstore.all_tenants = 'on', set by the maintenance functions around one query);
 -- - anyone else naming none: CD009.
-CREATE FUNCTION cdlstore_internal.resolve_tenant(bound text)
+CREATE FUNCTION cdlstore_internal.unbound_tenant()
 RETURNS text
 LANGUAGE sql STABLE
 AS $$
     SELECT CASE
-        WHEN bound IS NOT NULL THEN
-            CASE WHEN coalesce(nullif(current_setting('cdlstore.tenant', true), ''), bound) = bound THEN bound
-                 ELSE cdlstore_internal.tenant_error('CD008', current_setting('cdlstore.tenant', true)) END
         WHEN nullif(current_setting('cdlstore.tenant', true), '') IS NOT NULL THEN
             cdlstore_internal.check_tenant_name(current_setting('cdlstore.tenant', true))
         WHEN cdlstore_internal.is_administrator() THEN
@@ -121,25 +118,41 @@ AS $$
     END
 $$;
 
--- The guard every API call runs first: resolves the tenant of the session's login in full and
--- records it for the rest of the transaction (cdlstore_internal.tenant); the policies read that
--- record. Any call writes it anew before it reads a row, so a value the application sets
--- itself never reaches a policy (db/tests/90_privileges.sql proves every API function starts so).
-CREATE FUNCTION cdlstore_internal.current_tenant()
+-- The tenant the session's login is bound to (NULL when it is not); CD008 when the session
+-- names another one.
+CREATE FUNCTION cdlstore_internal.bound_tenant()
 RETURNS text
-LANGUAGE plpgsql STABLE  -- its one write is a setting; STABLE keeps default_tenant inlinable
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     bound text;
+    named text := nullif(current_setting('cdlstore.tenant', true), '');
 BEGIN
-    -- a superuser is never bound (bind_tenant refuses one); other logins only with cdlstore_bound
-    IF current_setting('is_superuser') = 'off' AND pg_has_role(session_user, 'cdlstore_bound', 'MEMBER') THEN
-        SELECT b.tenant INTO bound FROM cdlstore_internal.tenant_bindings AS b
-        WHERE b.role_oid = quote_ident(session_user)::regrole::oid;
+    SELECT b.tenant INTO bound FROM cdlstore_internal.tenant_bindings AS b
+    WHERE b.role_oid = quote_ident(session_user)::regrole::oid;
+    IF bound <> named THEN
+        PERFORM cdlstore_internal.tenant_error('CD008', named);
     END IF;
-    RETURN set_config('cdlstore_internal.tenant', cdlstore_internal.resolve_tenant(bound), true);
+    RETURN bound;
 END
+$$;
+
+-- The guard every API call runs first: resolves the tenant of the session's login in full and
+-- records it for the rest of the transaction (cdlstore_internal.tenant); the policies read that
+-- record. Any call writes it anew before it reads a row, so a value the application sets
+-- itself never reaches a policy (db/tests/90_privileges.sql proves every API function starts so).
+-- Inlined: no function call at all for unbound logins and superusers.
+CREATE FUNCTION cdlstore_internal.current_tenant()
+RETURNS text
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT set_config('cdlstore_internal.tenant', coalesce(
+        -- a superuser is never bound (bind_tenant refuses one); other logins only in cdlstore_bound
+        CASE WHEN current_setting('is_superuser') = 'off'
+                  AND pg_catalog.pg_has_role(session_user, 'cdlstore_bound', 'MEMBER')
+             THEN cdlstore_internal.bound_tenant() END,
+        cdlstore_internal.unbound_tenant()), true)
 $$;
 
 -- The tenant the running call resolved (NULL when none did: no row is then visible, none
@@ -155,7 +168,7 @@ $$;
 -- writes as one); outside any call (a migration run by a superuser), resolved here.
 CREATE FUNCTION cdlstore_internal.default_tenant()
 RETURNS text
-LANGUAGE sql STABLE
+LANGUAGE sql VOLATILE  -- as current_tenant, so that it is inlined
 AS $$
     SELECT nullif(coalesce(cdlstore_internal.call_tenant(), cdlstore_internal.current_tenant()), '*')
 $$;
