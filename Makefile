@@ -11,7 +11,7 @@ PGTAP_DB := cdlstore_test_pgtap
 PGTAP_FILES ?= db/tests/*.sql
 PYTEST_ARGS ?=
 
-.PHONY: setup db db-stop db-url migrate rollback demo test template pgtap pytest lint smoke stress crash schema bench bench-peers clean \
+.PHONY: setup db db-stop db-url app-url migrate rollback demo test template pgtap pytest lint smoke stress crash schema bench bench-peers clean \
 	cluster cluster-url cluster-shard-urls cluster-stop test-cluster bench-cluster
 
 setup: $(VENV)/.installed
@@ -31,16 +31,22 @@ db-stop: setup
 db-url: setup
 	@$(CDLSTORE) db-url
 
+# the local cluster's application login: a member of cdlstore_app bound to the tenant default
+app-url: setup
+	@$(CDLSTORE) app-url
+
 migrate: db
 	@$(CDLSTORE) migrate
 
 rollback: db
 	@$(CDLSTORE) rollback
 
+# as the application login (DATABASE_URL, when set, is used as it is)
 demo: migrate
-	@$(BIN)/python examples/demo.py
-	@$(CDLSTORE) character search "storm lighthouse" --limit 3
-	@$(CDLSTORE) version
+	@url=$${DATABASE_URL:-$$($(CDLSTORE) app-url)} && \
+	  DATABASE_URL=$$url $(BIN)/python examples/demo.py && \
+	  DATABASE_URL=$$url $(CDLSTORE) character search "storm lighthouse" --limit 3 && \
+	  DATABASE_URL=$$url $(CDLSTORE) version
 
 # A freshly migrated template database, then pgTAP, pytest and lint on clones of it, and the
 # wheel smoke test. make runs the template step once even when several targets are asked for.
@@ -84,6 +90,7 @@ bench: db
 	@$(BIN)/python -m bench.operations
 	@$(BIN)/python -m bench.clients
 	@$(BIN)/python -m bench.feeds
+	@$(BIN)/python -m bench.tenancy
 
 # the queue beside pgqueuer and procrastinate (installed from PyPI by the bench extra)
 bench-peers: db

@@ -4,6 +4,12 @@ ALTER SCHEMA cdl OWNER TO cdlstore_owner;
 
 COMMENT ON SCHEMA cdl IS 'AI characters (CDL) and their workflows';
 
+CREATE SCHEMA cdlstore;
+
+ALTER SCHEMA cdlstore OWNER TO cdlstore_owner;
+
+COMMENT ON SCHEMA cdlstore IS 'Administration of cdlstore: tenant bindings of login roles';
+
 CREATE SCHEMA cdlstore_internal;
 
 ALTER SCHEMA cdlstore_internal OWNER TO cdlstore_owner;
@@ -775,6 +781,7 @@ CREATE FUNCTION cdl._import_character(character_json jsonb, ordered json, import
     SET search_path TO 'cdl', 'pg_temp'
     AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     body jsonb;
     body_text json;
     derived record;
@@ -2391,6 +2398,7 @@ CREATE FUNCTION cdl.apply_definition(definition_version bigint, function_name te
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     block constant bigint := 1048576;  -- ids one definition write may take per table
     v_done record;
     v_newest bigint;
@@ -2435,6 +2443,7 @@ CREATE FUNCTION cdl.archive_character(name character varying) RETURNS boolean
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     changed boolean;
 BEGIN
@@ -2460,6 +2469,7 @@ CREATE FUNCTION cdl.cancel_workflow_instance(instance_id bigint, reason text DEF
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     inst record;
 BEGIN
     SELECT i.* INTO inst FROM cdl.workflow_instances i WHERE i.id = cancel_workflow_instance.instance_id;
@@ -2487,6 +2497,7 @@ CREATE FUNCTION cdl.check_workflow_triggers(character_name character varying, us
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_message(user_id, user_message);
     RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'workflow', c.workflow_name, 'pattern_matched', c.pattern IS NOT NULL, 'pattern', c.pattern,
@@ -2507,6 +2518,7 @@ CREATE FUNCTION cdl.create_character_version(name character varying, version_nam
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
     IF length(version_name) > 100 THEN
@@ -2526,6 +2538,7 @@ CREATE FUNCTION cdl.define_character_field(field_path character varying, data_ty
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     keys text[] := cdl._parse_path(field_path);
     v_type cdl.data_type_enum;
     v_field_type cdl.field_type_enum;
@@ -2577,6 +2590,7 @@ CREATE FUNCTION cdl.definition_log_since(after_version bigint, max_count integer
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._require_proxy();
     RETURN QUERY SELECT l.version, l.function_name, l.arguments, l.actor FROM cdl.definition_log l
                  WHERE l.version > coalesce(after_version, 0)
@@ -2593,6 +2607,7 @@ CREATE FUNCTION cdl.definition_version() RETURNS bigint
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN coalesce((SELECT max(l.version) FROM cdl.definition_log l), 0);
 END
 $$;
@@ -2606,6 +2621,7 @@ CREATE FUNCTION cdl.diff_character_versions(name text, from_version integer, to_
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
     old_cdl json;
     new_cdl json;
@@ -2641,6 +2657,7 @@ CREATE FUNCTION cdl.diff_character_versions(name character varying, from_version
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
     old_cdl jsonb;
     new_cdl jsonb;
@@ -2671,21 +2688,27 @@ COMMENT ON FUNCTION cdl.diff_character_versions(name character varying, from_ver
 CREATE FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
-    AS $$
+    AS $_$
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    n integer := cdlstore_internal.sweep(
+        $q$SELECT tenant FROM cdl.workflow_instances WHERE status = 'active' AND timeout_at <= $1$q$,
+        'SELECT cdl.expire_workflow_timeouts($1)', coalesce(as_of, now()));
 BEGIN
-    RETURN cdl._expire(coalesce(as_of, now()));
+    RETURN coalesce(n, cdl._expire(coalesce(as_of, now())));
 END
-$$;
+$_$;
 
 ALTER FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) IS 'End every active instance past its timeout (status timeout, logged with the state''s timeout action and message). Safe to run from many sessions at once. Returns how many ended.';
+COMMENT ON FUNCTION cdl.expire_workflow_timeouts(as_of timestamp with time zone) IS 'End every active instance past its timeout (status timeout, logged with the state''s timeout action and message): the caller''s tenant, every tenant for an administrator naming none. Safe to run from many sessions at once. Returns how many ended.';
 
 CREATE FUNCTION cdl.export_character_json(name text) RETURNS json
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result json;
 BEGIN
     SELECT CASE WHEN c.file_description IS NULL
@@ -2713,6 +2736,7 @@ CREATE FUNCTION cdl.export_character_json(name character varying) RETURNS jsonb
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
     SELECT jsonb_build_object('cdl_version', c.cdl_version, 'format', 'json')
@@ -2738,6 +2762,7 @@ CREATE FUNCTION cdl.get_character_complete(name character varying) RETURNS json
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN (SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) FROM cdl.character_documents d
             WHERE d.normalized_name = cdl.normalize_name(get_character_complete.name));
 END
@@ -2752,6 +2777,7 @@ CREATE FUNCTION cdl.get_user_active_workflows(user_id character varying) RETURNS
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN (SELECT coalesce(jsonb_agg(cdl._step('active', i.id)
                                       || jsonb_build_object('character', c.normalized_name,
                                                             'started_at', i.started_at,
@@ -2771,6 +2797,7 @@ CREATE FUNCTION cdl.get_workflow_graph(character_name text, workflow_name text D
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character bigint := cdl._character_id(character_name);
     result jsonb;
 BEGIN
@@ -2821,6 +2848,7 @@ CREATE FUNCTION cdl.import_character_from_json(character_json jsonb, import_sour
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN cdl._import_character(character_json, character_json::json, import_source, normalized_name);
 END
 $$;
@@ -2834,6 +2862,7 @@ CREATE FUNCTION cdl.import_character_from_json(character_json text, import_sourc
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     ordered json;
     doc jsonb;
 BEGIN
@@ -2864,6 +2893,7 @@ CREATE FUNCTION cdl.import_workflow_from_yaml(character_name character varying, 
     SET search_path TO 'cdl', 'pg_temp'
     AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_config jsonb;
     v_lookups jsonb;
@@ -3198,6 +3228,7 @@ CREATE FUNCTION cdl.list_character_versions(name character varying) RETURNS TABL
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
     v_id := cdl._character_id(list_character_versions.name);
@@ -3216,6 +3247,7 @@ CREATE FUNCTION cdl.list_characters(status_filter character varying DEFAULT NULL
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF status_filter IS NOT NULL THEN
         PERFORM cdl._check_label(status_filter, enum_range(NULL::cdl.character_status_enum), 'status');
     END IF;
@@ -3238,15 +3270,29 @@ ALTER FUNCTION cdl.list_characters(status_filter character varying, archetype_fi
 COMMENT ON FUNCTION cdl.list_characters(status_filter character varying, archetype_filter character varying) IS 'Characters, optionally of one status and/or archetype, by normalized name.';
 
 CREATE FUNCTION cdl.next_workflow_timeout() RETURNS timestamp with time zone
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
-    SELECT min(i.timeout_at) FROM cdl.workflow_instances i WHERE i.status = 'active' AND i.timeout_at IS NOT NULL
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    every_tenant boolean := cdlstore_internal.sweeping();  -- an administrator naming none
+    next_at timestamptz;
+BEGIN
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(true);
+    END IF;
+    SELECT min(i.timeout_at) INTO next_at FROM cdl.workflow_instances i
+    WHERE i.status = 'active' AND i.timeout_at IS NOT NULL;
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(false);
+    END IF;
+    RETURN next_at;
+END
 $$;
 
 ALTER FUNCTION cdl.next_workflow_timeout() OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.next_workflow_timeout() IS 'When the next active workflow instance times out (NULL: none will); the worker''s maintenance runs expire_workflow_timeouts then.';
+COMMENT ON FUNCTION cdl.next_workflow_timeout() IS 'When the next active workflow instance times out (NULL: none will); the worker''s maintenance runs expire_workflow_timeouts then. The caller''s tenant, every tenant for an administrator naming none.';
 
 CREATE FUNCTION cdl.normalize_name(name text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -3275,6 +3321,7 @@ CREATE FUNCTION cdl.process_workflow_message(user_id character varying, characte
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character_id bigint := cdl._character_id(character_name);
     v_config jsonb;
     v_words tsvector;
@@ -3349,19 +3396,23 @@ CREATE FUNCTION cdl.refresh_character_analytics() RETURNS void
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
+    PERFORM cdlstore_internal.all_tenants(true);  -- CD006 unless an administrator naming no tenant
     REFRESH MATERIALIZED VIEW CONCURRENTLY cdl.character_analytics;
+    PERFORM cdlstore_internal.all_tenants(false);
 END
 $$;
 
 ALTER FUNCTION cdl.refresh_character_analytics() OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.refresh_character_analytics() IS 'Refresh cdl.character_analytics without blocking its readers. Nothing else depends on it.';
+COMMENT ON FUNCTION cdl.refresh_character_analytics() IS 'Refresh cdl.character_analytics (every tenant''s characters, with their tenant) without blocking its readers: an administrator''s duty (CD006 for a tenant). Nothing else depends on it.';
 
 CREATE FUNCTION cdl.remove_character_field(name character varying, field_path character varying) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     keys text[];
     removed integer;
@@ -3388,6 +3439,7 @@ CREATE FUNCTION cdl.remove_communication_pattern(character_name character varyin
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
     PERFORM cdl._check_label(pattern_type, enum_range(NULL::cdl.communication_pattern_enum), 'pattern type');
@@ -3413,6 +3465,7 @@ CREATE FUNCTION cdl.remove_knowledge(character_name character varying, knowledge
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
     target := cdl._lock_character(character_name);
@@ -3435,6 +3488,7 @@ CREATE FUNCTION cdl.remove_response_template(character_name character varying, s
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
     PERFORM cdl._check_label(scenario, enum_range(NULL::cdl.response_scenario_enum), 'scenario');
@@ -3458,12 +3512,19 @@ COMMENT ON FUNCTION cdl.remove_response_template(character_name character varyin
 CREATE FUNCTION cdl.render_character_documents(max_count integer DEFAULT 1000) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     rendered_count integer;
 BEGIN
     IF max_count IS NULL OR max_count < 1 THEN
         RAISE EXCEPTION 'max_count must be at least 1, got %', max_count USING ERRCODE = 'CD001';
+    END IF;
+    rendered_count := cdlstore_internal.sweep(  -- an administrator's call: every tenant
+        'SELECT tenant FROM cdl.character_documents WHERE rendered IS NULL LIMIT $1',
+        'SELECT cdl.render_character_documents($1)', max_count);
+    IF rendered_count IS NOT NULL THEN
+        RETURN rendered_count;
     END IF;
     -- characters being written are skipped: their writer renders them or leaves them to the
     -- next call; the lock keeps a concurrent write from being rendered over
@@ -3480,17 +3541,18 @@ BEGIN
     GET DIAGNOSTICS rendered_count = ROW_COUNT;
     RETURN rendered_count;
 END
-$$;
+$_$;
 
 ALTER FUNCTION cdl.render_character_documents(max_count integer) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.render_character_documents(max_count integer) IS 'Render the documents that bursts of writes left unrendered (get_character_complete is correct without it, and faster with it); returns how many. Run it now and then.';
+COMMENT ON FUNCTION cdl.render_character_documents(max_count integer) IS 'Render the documents that bursts of writes left unrendered (get_character_complete is correct without it, and faster with it): the caller''s tenant, every tenant (up to max_count each) for an administrator naming none; returns how many. Run it now and then.';
 
 CREATE FUNCTION cdl.render_workflow_prompt(instance_id bigint) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     step jsonb := cdl._step('render', instance_id);
 BEGIN
     IF step IS NULL THEN
@@ -3509,6 +3571,7 @@ CREATE FUNCTION cdl.rollback_character(name character varying, version_number in
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     snap jsonb;
     snap_text json;
@@ -3587,6 +3650,7 @@ CREATE FUNCTION cdl.search_character_knowledge(name character varying, query tex
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
     v_id := cdl._character_id(search_character_knowledge.name);
@@ -3604,6 +3668,7 @@ CREATE FUNCTION cdl.search_characters(query text, status character varying DEFAU
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF max_results IS NULL OR max_results NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_results must be between 1 and 1000, got %', max_results USING ERRCODE = 'CD001';
     END IF;
@@ -3632,6 +3697,7 @@ CREATE FUNCTION cdl.start_workflow_instance(user_id character varying, character
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character_id bigint := cdl._character_id(character_name);
     v_workflow_id bigint;
     x record;
@@ -3664,6 +3730,7 @@ CREATE FUNCTION cdl.upsert_character_field(name character varying, field_path ch
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     keys text[];
     node jsonb;
@@ -3709,6 +3776,7 @@ CREATE FUNCTION cdl.upsert_communication_pattern(character_name character varyin
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_id bigint;
 BEGIN
@@ -3750,6 +3818,7 @@ CREATE FUNCTION cdl.upsert_knowledge(character_name character varying, knowledge
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_id bigint;
     v_parent bigint;
@@ -3817,6 +3886,7 @@ CREATE FUNCTION cdl.upsert_response_template(character_name character varying, s
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_id bigint;
 BEGIN
@@ -3851,6 +3921,150 @@ $$;
 ALTER FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) IS 'Add or replace a response template (scenario, name) of a character. Returns its id.';
+
+CREATE FUNCTION cdlstore._login_role_oid(login_role name) RETURNS oid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    found oid;
+BEGIN
+    SELECT r.oid INTO found FROM pg_catalog.pg_roles AS r WHERE r.rolname = login_role;
+    IF found IS NULL THEN
+        RAISE EXCEPTION 'role % not found', login_role
+            USING ERRCODE = 'CD002', HINT = 'Create the login role first: CREATE ROLE ... LOGIN IN ROLE cdlstore_app.';
+    END IF;
+    -- bindings of roles dropped since are removed, so that their oid is never reused by accident
+    DELETE FROM cdlstore_internal.tenant_bindings AS b
+    WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.oid = b.role_oid);
+    RETURN found;
+END
+$$;
+
+ALTER FUNCTION cdlstore._login_role_oid(login_role name) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore._login_role_oid(login_role name) IS 'The oid of a role (CD002 when there is none); drops the bindings of roles that are gone.';
+
+CREATE FUNCTION cdlstore.bind_tenant(login_role name, tenant text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    role_oid oid;
+BEGIN
+    PERFORM cdlstore_internal.check_tenant_name(tenant);
+    role_oid := cdlstore._login_role_oid(login_role);
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.oid = role_oid) THEN
+        RAISE EXCEPTION 'role % is a superuser: it cannot be bound to a tenant', login_role
+            USING ERRCODE = 'CD001', HINT = 'Bind a login that is a member of cdlstore_app.';
+    END IF;
+    EXECUTE format('GRANT cdlstore_bound TO %I', login_role);
+    INSERT INTO cdlstore_internal.tenant_bindings AS b (role_oid, role_name, tenant)
+    VALUES (role_oid, login_role, bind_tenant.tenant)
+    ON CONFLICT ON CONSTRAINT tenant_bindings_pkey DO UPDATE
+    SET role_name = EXCLUDED.role_name, tenant = EXCLUDED.tenant, bound_by = session_user, bound_at = now();
+END
+$$;
+
+ALTER FUNCTION cdlstore.bind_tenant(login_role name, tenant text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore.bind_tenant(login_role name, tenant text) IS 'Bind a login role to a tenant: its sessions act as that tenant whatever they set (CD008 when they name another); it becomes a member of cdlstore_bound. Keyed by the role''s oid: a role created again under the same name is not bound. CD002 for an unknown role, CD001 for a malformed tenant name or a superuser.';
+
+CREATE FUNCTION cdlstore.unbind_tenant(login_role name) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_oid oid := cdlstore._login_role_oid(login_role);
+BEGIN
+    DELETE FROM cdlstore_internal.tenant_bindings AS b WHERE b.role_oid = v_oid;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('REVOKE cdlstore_bound FROM %I', login_role);
+    RETURN true;
+END
+$$;
+
+ALTER FUNCTION cdlstore.unbind_tenant(login_role name) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore.unbind_tenant(login_role name) IS 'Remove the tenant binding of a login role; false when it had none. CD002 for an unknown role.';
+
+CREATE FUNCTION cdlstore_internal.all_tenants(enabled boolean) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF enabled AND NOT cdlstore_internal.sweeping() THEN
+        RAISE EXCEPTION 'only an administrator naming no tenant works across tenants'
+            USING ERRCODE = 'CD006', DETAIL = format('login role %s', session_user),
+                  HINT = 'Run it as an administrator (cdlstore_tenant_admin) without cdlstore.tenant.';
+    END IF;
+    PERFORM set_config('cdlstore.all_tenants', CASE WHEN enabled THEN 'on' ELSE '' END, true);
+    PERFORM cdlstore_internal.current_tenant();  -- the call's tenant: '*' while enabled
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.all_tenants(enabled boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.all_tenants(enabled boolean) IS 'Let the next statements see every tenant''s rows (an administrator naming no tenant only: CD006 otherwise), or stop it. Writes stay refused in that mode (WITH CHECK).';
+
+CREATE FUNCTION cdlstore_internal.bound_tenant() RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    bound text;
+    named text := nullif(current_setting('cdlstore.tenant', true), '');
+BEGIN
+    SELECT b.tenant INTO bound FROM cdlstore_internal.tenant_bindings AS b
+    WHERE b.role_oid = quote_ident(session_user)::regrole::oid;
+    IF bound <> named THEN
+        PERFORM cdlstore_internal.tenant_error('CD008', named);
+    END IF;
+    RETURN bound;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.bound_tenant() OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.call_tenant() RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT nullif(current_setting('cdlstore_internal.tenant', true), '')
+$$;
+
+ALTER FUNCTION cdlstore_internal.call_tenant() OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.check_tenant_name(tenant text) RETURNS text
+    LANGUAGE sql STABLE
+    AS $_$
+    SELECT CASE WHEN tenant ~ '^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$' THEN tenant
+                ELSE cdlstore_internal.tenant_error('CD001', tenant) END
+$_$;
+
+ALTER FUNCTION cdlstore_internal.check_tenant_name(tenant text) OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.current_tenant() RETURNS text
+    LANGUAGE sql
+    AS $$
+    SELECT set_config('cdlstore_internal.tenant', coalesce(
+        -- a superuser is never bound (bind_tenant refuses one); other logins only in cdlstore_bound
+        CASE WHEN current_setting('is_superuser') = 'off'
+                  AND pg_catalog.pg_has_role(session_user, 'cdlstore_bound', 'MEMBER')
+             THEN cdlstore_internal.bound_tenant() END,
+        cdlstore_internal.unbound_tenant()), true)
+$$;
+
+ALTER FUNCTION cdlstore_internal.current_tenant() OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.default_tenant() RETURNS text
+    LANGUAGE sql
+    AS $$
+    SELECT nullif(coalesce(cdlstore_internal.call_tenant(), cdlstore_internal.current_tenant()), '*')
+$$;
+
+ALTER FUNCTION cdlstore_internal.default_tenant() OWNER TO cdlstore_owner;
 
 CREATE FUNCTION cdlstore_internal.feed_ack(p_feed text, p_consumer text, up_to_id bigint) RETURNS boolean
     LANGUAGE plpgsql
@@ -3930,7 +4144,7 @@ COMMENT ON FUNCTION cdlstore_internal.feed_batch(p_feed text, lo pg_snapshot, hi
 CREATE TABLE cdlstore_internal.feed_consumers (
     feed text NOT NULL,
     consumer text NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     lo pg_snapshot DEFAULT '1:1:'::pg_snapshot NOT NULL,
     hi pg_snapshot,
     acked_xid xid8,
@@ -3958,9 +4172,8 @@ BEGIN
     END IF;
     INSERT INTO feed_consumers (feed, consumer) VALUES (p_feed, p_consumer)
     ON CONFLICT ON CONSTRAINT feed_consumers_key DO NOTHING;
-    SELECT * INTO c FROM feed_consumers f
+    SELECT * INTO c FROM feed_consumers f  -- the call's tenant's own (row-level security)
     WHERE f.feed = p_feed AND f.consumer = p_consumer
-      AND f.tenant IS NOT DISTINCT FROM nullif(current_setting('cdlstore.tenant', true), '')
     FOR UPDATE;
     RETURN c;
 END
@@ -4058,6 +4271,122 @@ $$;
 ALTER FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer, required boolean) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer, required boolean) IS 'The value, unless it is empty (when required) or longer than max_length characters: CD001.';
+
+CREATE FUNCTION cdlstore_internal.is_administrator() RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT pg_catalog.pg_has_role(session_user, 'cdlstore_owner', 'MEMBER')
+        OR pg_catalog.pg_has_role(session_user, 'cdlstore_tenant_admin', 'MEMBER')
+$$;
+
+ALTER FUNCTION cdlstore_internal.is_administrator() OWNER TO cdlstore_owner;
+
+CREATE PROCEDURE cdlstore_internal.make_tenant_scoped(IN tbl regclass)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = tbl AND attname = 'tenant' AND NOT attisdropped) THEN
+        EXECUTE format('UPDATE %s SET tenant = %L WHERE tenant IS NULL', tbl, 'default');
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN tenant text DEFAULT %L', tbl, 'default');
+    END IF;
+    EXECUTE format('ALTER TABLE %s ALTER COLUMN tenant SET NOT NULL, '
+                   'ALTER COLUMN tenant SET DEFAULT cdlstore_internal.default_tenant(), '
+                   'ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', tbl);
+    EXECUTE format('CREATE POLICY tenant_isolation ON %s '
+                   'USING ((SELECT cdlstore_internal.call_tenant()) = ANY (ARRAY[tenant, ''*''])) '
+                   'WITH CHECK (tenant = (SELECT nullif(cdlstore_internal.call_tenant(), ''*'')))', tbl);
+END
+$$;
+
+ALTER PROCEDURE cdlstore_internal.make_tenant_scoped(IN tbl regclass) OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyelement) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    tenants text[];
+    t text;
+    total bigint := 0;
+    n bigint;
+BEGIN
+    IF NOT cdlstore_internal.sweeping() THEN
+        RETURN NULL;
+    END IF;
+    PERFORM cdlstore_internal.all_tenants(true);
+    EXECUTE format('SELECT array_agg(DISTINCT c.tenant) FROM (%s) AS c', candidates) INTO tenants USING arg;
+    PERFORM cdlstore_internal.all_tenants(false);
+    FOREACH t IN ARRAY coalesce(tenants, '{}') LOOP
+        PERFORM set_config('cdlstore.tenant', t, true);
+        EXECUTE call INTO n USING arg;  -- an API call: it resolves t as its tenant first
+        total := total + coalesce(n, 0);
+    END LOOP;
+    PERFORM set_config('cdlstore.tenant', '', true);
+    PERFORM cdlstore_internal.current_tenant();  -- the caller's own again: default
+    RETURN total;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyelement) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyelement) IS 'When sweeping(): the tenants of the rows the query candidates returns (a tenant column; $1 = arg) are found across tenants, then call (returning a count; $1 = arg) runs as each of them; returns the sum. NULL when not sweeping: the caller then works as its own tenant.';
+
+CREATE FUNCTION cdlstore_internal.sweeping() RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN nullif(current_setting('cdlstore.tenant', true), '') IS NULL
+       AND cdlstore_internal.is_administrator()
+       AND NOT EXISTS (SELECT FROM cdlstore_internal.tenant_bindings AS b
+                       WHERE b.role_oid = quote_ident(session_user)::regrole::oid);
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.sweeping() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.sweeping() IS 'True for an unbound administrator naming no tenant: maintenance then runs for every tenant.';
+
+CREATE FUNCTION cdlstore_internal.tenant_error(code text, named text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF code = 'CD008' THEN
+        RAISE EXCEPTION 'tenant mismatch: login role % is bound to another tenant than %', session_user, named
+            USING ERRCODE = 'CD008', DETAIL = 'A login bound with cdlstore.bind_tenant acts as its own tenant only.',
+                  HINT = 'Leave cdlstore.tenant unset, or set it to the tenant the login is bound to.';
+    ELSIF code = 'CD009' THEN
+        RAISE EXCEPTION 'no tenant named: login role % must set cdlstore.tenant', session_user
+            USING ERRCODE = 'CD009',
+                  DETAIL = 'An application login that is not bound to a tenant names its tenant per session or transaction.',
+                  HINT = 'SET cdlstore.tenant = ''<tenant>'' (or SET LOCAL per transaction), or bind the login with cdlstore.bind_tenant.';
+    END IF;
+    RAISE EXCEPTION 'invalid tenant name %', coalesce(left(named, 120), 'NULL')
+        USING ERRCODE = 'CD001',
+              DETAIL = 'A tenant name is 1 to 100 letters, digits and _.:@- and starts with a letter or digit.',
+              HINT = 'Name a tenant such as acme.';
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.tenant_error(code text, named text) OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.unbound_tenant() RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT CASE
+        WHEN nullif(current_setting('cdlstore.tenant', true), '') IS NOT NULL THEN
+            cdlstore_internal.check_tenant_name(current_setting('cdlstore.tenant', true))
+        WHEN cdlstore_internal.is_administrator() THEN
+            CASE WHEN current_setting('cdlstore.all_tenants', true) = 'on' THEN '*' ELSE 'default' END
+        ELSE cdlstore_internal.tenant_error('CD009', NULL)
+    END
+$$;
+
+ALTER FUNCTION cdlstore_internal.unbound_tenant() OWNER TO cdlstore_owner;
 
 CREATE FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) RETURNS integer
     LANGUAGE plpgsql
@@ -4224,7 +4553,7 @@ CREATE TABLE docstore.document_header (
     created_by text,
     created_by_type text,
     session_id text,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT document_header_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT document_header_version_check CHECK ((version > 0))
 );
@@ -4320,6 +4649,7 @@ CREATE FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) RETURNS boo
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN cdlstore_internal.feed_ack('docstore', consumer, up_to_id);
 END
 $$;
@@ -4331,35 +4661,38 @@ COMMENT ON FUNCTION docstore.ack_changes(consumer text, up_to_id bigint) IS 'Rec
 CREATE FUNCTION docstore.apply_retention() RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'docstore', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     policy docstore.retention_policy;
-    session_tenant text := current_setting('cdlstore.tenant', true);
-    pruned integer := 0;
+    pruned integer := cdlstore_internal.sweep(  -- an administrator naming no tenant: every tenant
+        'SELECT tenant FROM docstore.retention_policy WHERE $1', 'SELECT docstore.apply_retention() WHERE $1', true);
 BEGIN
-    IF NOT pg_try_advisory_xact_lock(hashtext('docstore.apply_retention')) THEN
-        RETURN 0;  -- another session is applying the policies right now
+    IF pruned IS NOT NULL THEN
+        RETURN pruned;
     END IF;
-    FOR policy IN SELECT * FROM docstore.retention_policy p ORDER BY p.tenant, p.namespace, p.type LOOP
-        -- each policy prunes its own tenant's documents only (an administrator sees every policy)
-        PERFORM set_config('cdlstore.tenant', coalesce(policy.tenant, ''), true);
+    pruned := 0;
+    IF NOT pg_try_advisory_xact_lock(hashtext('docstore.apply_retention'), hashtext(call_tenant)) THEN
+        RETURN 0;  -- another session is applying this tenant's policies right now
+    END IF;
+    FOR policy IN SELECT * FROM docstore.retention_policy p ORDER BY p.namespace, p.type LOOP
         pruned := pruned + (docstore.prune_versions(policy.namespace, policy.type, policy.keep_last,
                                                     policy.older_than, dry_run => false) ->> 'count')::integer;
     END LOOP;
-    PERFORM set_config('cdlstore.tenant', coalesce(session_tenant, ''), true);
     RETURN pruned;
 END
-$$;
+$_$;
 
 ALTER FUNCTION docstore.apply_retention() OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION docstore.apply_retention() IS 'Prune every (namespace, type) by its retention policy (untagged old versions only). Returns how many versions went. A maintenance duty: safe to run from many sessions at once.';
+COMMENT ON FUNCTION docstore.apply_retention() IS 'Prune every (namespace, type) by its retention policy (untagged old versions only): the caller''s tenant, every tenant for an administrator naming none. Returns how many versions went. A maintenance duty: safe to run from many sessions at once.';
 
 CREATE FUNCTION docstore.create_metadata_index(type text, field text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(type, 'type');
     PERFORM docstore._check_name(field, 'field');
     RETURN format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON docstore.document_header ((metadata ->> %L)) WHERE type = %L',
@@ -4377,6 +4710,7 @@ CREATE FUNCTION docstore.declare_tag(namespace text, tag text, is_protected bool
     AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
     IF is_protected IS NULL OR is_immutable IS NULL THEN
@@ -4399,6 +4733,7 @@ CREATE FUNCTION docstore.delete_document(document_uuid uuid, actor text DEFAULT 
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     d record;
 BEGIN
     UPDATE docstore.documents x SET deleted_at = now(), deleted_by = actor
@@ -4426,6 +4761,7 @@ CREATE FUNCTION docstore.document_history(document_uuid uuid, max_versions integ
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     d docstore.documents;
     versions jsonb;
 BEGIN
@@ -4461,6 +4797,7 @@ CREATE FUNCTION docstore.get_document(document_uuid uuid, version integer DEFAUL
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN docstore._version(document_uuid, version);
 END
 $$;
@@ -4475,6 +4812,7 @@ CREATE FUNCTION docstore.get_document_by_tag(document_uuid uuid, tag text) RETUR
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
     v_deleted boolean;
 BEGIN
@@ -4498,6 +4836,7 @@ CREATE FUNCTION docstore.get_document_by_tag_at(document_uuid uuid, tag text, as
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_version integer;
 BEGIN
     IF as_of IS NULL THEN
@@ -4523,6 +4862,7 @@ CREATE FUNCTION docstore.get_tagged(namespace text, type text, tag text, include
     AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
     RETURN (SELECT coalesce(jsonb_agg(CASE WHEN include_body THEN t.document ELSE t.document - 'body' END
                                       ORDER BY t.document_uuid), '[]')
@@ -4542,6 +4882,7 @@ CREATE FUNCTION docstore.list_by_session(session_id text, types text[] DEFAULT N
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     k_at timestamptz;
     k_id bigint;
     items jsonb[];
@@ -4578,6 +4919,7 @@ CREATE FUNCTION docstore.list_documents(namespace text, type text, metadata_filt
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     k_at timestamptz;
     k_id bigint;
     items jsonb[];
@@ -4619,6 +4961,7 @@ CREATE FUNCTION docstore.prune_versions(namespace text, type text, keep_last int
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     doomed jsonb;
     bodies uuid[];
     locked bigint[];
@@ -4673,6 +5016,7 @@ CREATE FUNCTION docstore.purge_document(document_uuid uuid, actor text DEFAULT N
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     d record;
     bodies uuid[];
 BEGIN
@@ -4699,6 +5043,7 @@ CREATE FUNCTION docstore.put_document(namespace text, type text, body jsonb, nam
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_uuid uuid := document_uuid;
     v_version integer;
     v_doc record;
@@ -4790,6 +5135,7 @@ CREATE FUNCTION docstore.read_changes(consumer text, max_count integer DEFAULT 1
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'id', e.id, 'operation', e.operation, 'namespace', e.namespace, 'type', e.type,
                 'document_uuid', e.document_uuid, 'version', e.version, 'tag', e.tag, 'actor', e.actor,
@@ -4808,6 +5154,7 @@ CREATE FUNCTION docstore.remove_tag(document_uuid uuid, tag text, actor text DEF
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN docstore._change_tag(document_uuid, tag, NULL, actor, actor_type, session_id, expected_version, force);
 END
 $$;
@@ -4822,13 +5169,12 @@ CREATE FUNCTION docstore.set_retention_policy(namespace text, type text, keep_la
     AS $$
 #variable_conflict use_variable
 DECLARE
-    tenant text := nullif(current_setting('cdlstore.tenant', true), '');
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
     IF keep_last IS NULL THEN  -- no policy: nothing is pruned any more
-        DELETE FROM docstore.retention_policy p
-        WHERE p.tenant IS NOT DISTINCT FROM tenant AND p.namespace = namespace AND p.type = type;
+        DELETE FROM docstore.retention_policy p WHERE p.namespace = namespace AND p.type = type;
         RETURN NULL;
     END IF;
     IF keep_last < 1 OR older_than IS NULL OR older_than < interval '0' THEN
@@ -4852,6 +5198,7 @@ CREATE FUNCTION docstore.set_tag(document_uuid uuid, version integer, tag text, 
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF version IS NULL THEN
         RAISE EXCEPTION 'version is required (remove_tag removes a tag)' USING ERRCODE = 'CD001';
     END IF;
@@ -4869,6 +5216,7 @@ CREATE FUNCTION docstore.tag_history(document_uuid uuid, tag text) RETURNS jsonb
     AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF NOT EXISTS (SELECT FROM docstore.documents d WHERE d.document_uuid = document_uuid) THEN
         RAISE EXCEPTION 'document % not found', document_uuid USING ERRCODE = 'CD002';
     END IF;
@@ -4944,6 +5292,7 @@ CREATE FUNCTION game._end_session(p_id bigint, p_expected integer, p_status text
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     s game.game_sessions := game._session_for_change(p_id, p_expected);
 BEGIN
     UPDATE game.game_sessions x SET status = p_status, completed_at = now(), updated_at = now(), version = x.version + 1
@@ -4981,7 +5330,7 @@ BEGIN
         END IF;
         INSERT INTO game.accounts AS a (external_id, email, display_name, status)
         VALUES (v_ext, doc ->> 'email', doc ->> 'displayName', coalesce(doc ->> 'status', 'active'))
-        ON CONFLICT (external_id) DO UPDATE
+        ON CONFLICT (external_id, tenant) DO UPDATE
         SET email = EXCLUDED.email, display_name = EXCLUDED.display_name, status = EXCLUDED.status, updated_at = now()
         RETURNING a.id INTO v_id;
     WHEN 'user_profiles' THEN
@@ -4992,7 +5341,7 @@ BEGIN
         INSERT INTO game.user_profiles AS p (external_id, account_id, name, age_group, avatar, preferences)
         VALUES (v_ext, game._ref('accounts', doc ->> 'accountId', 'accountId'), doc ->> 'name', doc ->> 'ageGroup',
                 doc ->> 'avatar', coalesce(doc -> 'preferences', '{}'))
-        ON CONFLICT (external_id) DO UPDATE
+        ON CONFLICT (external_id, tenant) DO UPDATE
         SET account_id = EXCLUDED.account_id, name = EXCLUDED.name, age_group = EXCLUDED.age_group,
             avatar = EXCLUDED.avatar, preferences = EXCLUDED.preferences
         RETURNING p.id INTO v_id;
@@ -5016,7 +5365,7 @@ BEGIN
                 game._ref('user_profiles', doc ->> 'profileId', 'profileId'), doc ->> 'scenarioId',
                 coalesce(doc ->> 'status', 'active'), doc ->> 'currentScene',
                 coalesce(doc -> 'choicesMade', '[]'), coalesce(doc -> 'compassValues', '{}'))
-        ON CONFLICT (external_id) DO UPDATE
+        ON CONFLICT (external_id, tenant) DO UPDATE
         SET account_id = EXCLUDED.account_id, profile_id = EXCLUDED.profile_id, scenario_id = EXCLUDED.scenario_id,
             status = EXCLUDED.status, current_scene = EXCLUDED.current_scene, choices_made = EXCLUDED.choices_made,
             compass_values = EXCLUDED.compass_values, updated_at = now(),
@@ -5033,7 +5382,7 @@ BEGIN
         VALUES (v_ext, game._ref('user_profiles', doc ->> 'profileId', 'profileId'), doc ->> 'scenarioId',
                 doc ->> 'compassAxis', (doc ->> 'score')::numeric,
                 CASE WHEN doc ->> 'sessionId' IS NOT NULL THEN game._ref('game_sessions', doc ->> 'sessionId', 'sessionId') END)
-        ON CONFLICT (external_id) DO UPDATE
+        ON CONFLICT (external_id, tenant) DO UPDATE
         SET profile_id = EXCLUDED.profile_id, scenario_id = EXCLUDED.scenario_id, compass_axis = EXCLUDED.compass_axis,
             score = EXCLUDED.score, session_id = EXCLUDED.session_id
         RETURNING x.id INTO v_id;
@@ -5099,12 +5448,15 @@ CREATE TABLE game.game_sessions (
     started_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     completed_at timestamp with time zone,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT game_sessions_choices_made_check CHECK ((jsonb_typeof(choices_made) = 'array'::text)),
     CONSTRAINT game_sessions_compass_values_check CHECK ((jsonb_typeof(compass_values) = 'object'::text)),
     CONSTRAINT game_sessions_scenario_id_check CHECK ((scenario_id <> ''::text)),
     CONSTRAINT game_sessions_status_check CHECK ((status = ANY (ARRAY['active'::text, 'completed'::text, 'abandoned'::text]))),
     CONSTRAINT game_sessions_version_check CHECK ((version > 0))
 );
+
+ALTER TABLE ONLY game.game_sessions FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE game.game_sessions OWNER TO cdlstore_owner;
 
@@ -5147,6 +5499,7 @@ CREATE FUNCTION game.abandon_game_session(session_id bigint, expected_version in
     SET search_path TO 'game', 'pg_temp'
     AS $$
     SELECT game._end_session(session_id, expected_version, 'abandoned')
+    WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
 $$;
 
 ALTER FUNCTION game.abandon_game_session(session_id bigint, expected_version integer) OWNER TO cdlstore_owner;
@@ -5158,6 +5511,7 @@ CREATE FUNCTION game.award_badge(profile_id bigint, badge text, axis text DEFAUL
     SET search_path TO 'game', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdlstore_internal.input_text(badge, 'badge'), cdlstore_internal.input_text(axis, 'axis', 200, false);
     IF NOT EXISTS (SELECT FROM game.user_profiles p WHERE p.id = award_badge.profile_id) THEN
         RAISE EXCEPTION 'profile % not found', profile_id USING ERRCODE = 'CD002';
@@ -5177,6 +5531,7 @@ CREATE FUNCTION game.compare_with_documents(container text) RETURNS jsonb
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_container text := game._container(container);
     page jsonb;
     after text;
@@ -5220,6 +5575,7 @@ CREATE FUNCTION game.complete_game_session(session_id bigint, expected_version i
     SET search_path TO 'game', 'pg_temp'
     AS $$
     SELECT game._end_session(session_id, expected_version, 'completed')
+    WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
 $$;
 
 ALTER FUNCTION game.complete_game_session(session_id bigint, expected_version integer) OWNER TO cdlstore_owner;
@@ -5231,6 +5587,7 @@ CREATE FUNCTION game.create_account(email text, display_name text DEFAULT NULL::
     SET search_path TO 'game', 'pg_temp'
     AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
     PERFORM cdlstore_internal.input_text(email, 'email', 254),
@@ -5258,6 +5615,7 @@ CREATE FUNCTION game.create_profile(account_id bigint, name text, age_group text
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
     PERFORM cdlstore_internal.input_text(external_id, 'external_id', 200, false);
@@ -5283,6 +5641,7 @@ CREATE FUNCTION game.get_game_session(session_id bigint) RETURNS jsonb
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
     SELECT game._session_json(s) INTO result FROM game.game_sessions s WHERE s.id = get_game_session.session_id;
@@ -5302,6 +5661,7 @@ CREATE FUNCTION game.get_profile_compass_totals(profile_id bigint) RETURNS jsonb
     SET search_path TO 'game', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF NOT EXISTS (SELECT FROM game.user_profiles p WHERE p.id = get_profile_compass_totals.profile_id) THEN
         RAISE EXCEPTION 'profile % not found', profile_id USING ERRCODE = 'CD002';
     END IF;
@@ -5320,6 +5680,7 @@ CREATE FUNCTION game.get_scenario_leaderboard(scenario_id text, axis text, max_r
     SET search_path TO 'game', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdlstore_internal.input_text(scenario_id, 'scenario_id'), cdlstore_internal.input_text(axis, 'axis');
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_rows must be between 1 and 1000' USING ERRCODE = 'CD001';
@@ -5342,6 +5703,7 @@ CREATE FUNCTION game.import_documents(container text, documents jsonb) RETURNS j
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_container text := game._container(container);
     doc jsonb;
     status text;
@@ -5379,6 +5741,7 @@ CREATE FUNCTION game.record_scene_choice(session_id bigint, expected_version int
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     s game.game_sessions;
 BEGIN
     IF expected_version IS NULL OR coalesce(btrim(scene_id), '') = '' OR choice IS NULL THEN
@@ -5416,6 +5779,7 @@ CREATE FUNCTION game.start_game_session(profile_id bigint, scenario_id text) RET
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     s game.game_sessions;
 BEGIN
     PERFORM cdlstore_internal.input_text(scenario_id, 'scenario_id');
@@ -5499,6 +5863,10 @@ BEGIN
     IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
         RAISE EXCEPTION 'workflow run % not found', p_workflow USING ERRCODE = 'CD002';
     END IF;
+    -- the foreign key would see every tenant's runs (and refuse an unknown one with 23503)
+    IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
+        RAISE EXCEPTION 'workflow % not found', p_workflow USING ERRCODE = 'CD002';
+    END IF;
     INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
                                      timeout_seconds, available_at)
     VALUES (p_name, p_type, p_input, p_priority, p_workflow, p_max_retries, p_timeout, coalesce(p_available_at, now()))
@@ -5570,7 +5938,7 @@ CREATE TABLE ops.task_executions (
     started_at timestamp with time zone,
     timeout_at timestamp with time zone,
     completed_at timestamp with time zone,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     lease_token uuid,
     CONSTRAINT task_executions_max_retries_check CHECK ((max_retries >= 0)),
     CONSTRAINT task_executions_retry_count_check CHECK ((retry_count >= 0)),
@@ -5637,7 +6005,7 @@ CREATE TABLE ops.workflows (
     started_at timestamp with time zone,
     completed_at timestamp with time zone,
     deadline timestamp with time zone,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT workflows_checkpoints_check CHECK ((jsonb_typeof(checkpoints) = 'array'::text)),
     CONSTRAINT workflows_completed_steps_check CHECK ((completed_steps >= 0)),
     CONSTRAINT workflows_current_step_check CHECK ((current_step >= 0)),
@@ -5814,6 +6182,7 @@ CREATE FUNCTION ops.ack_events(consumer text, up_to_id bigint) RETURNS boolean
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN cdlstore_internal.feed_ack('ops', consumer, up_to_id);
 END
 $$;
@@ -5827,6 +6196,7 @@ CREATE FUNCTION ops.advance_workflow_step(workflow_id uuid, step_result jsonb DE
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows := ops._move_workflow(workflow_id, 'running', '{running}');
 BEGIN
     IF step_result IS NULL THEN
@@ -5858,6 +6228,7 @@ CREATE FUNCTION ops.append_message(instance_id text, role text, content text, to
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
     PERFORM cdlstore_internal.input_text(instance_id, 'instance_id'),
@@ -5887,6 +6258,7 @@ CREATE FUNCTION ops.cancel_task(execution_id uuid, reason text DEFAULT NULL::tex
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     t ops.task_executions;
 BEGIN
     IF length(reason) > 1000 THEN
@@ -5915,6 +6287,7 @@ CREATE FUNCTION ops.claim_tasks(agent_id text, task_types text[], max_count inte
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     claimed jsonb;
 BEGIN
     PERFORM cdlstore_internal.input_text(agent_id, 'agent_id'),
@@ -5972,6 +6345,7 @@ CREATE FUNCTION ops.complete_task(execution_id uuid, lease_token uuid, output js
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN ops._complete(execution_id, lease_token, output);
 END
 $$;
@@ -5985,6 +6359,7 @@ CREATE FUNCTION ops.complete_tasks(completions jsonb) RETURNS integer
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     wanted integer;
     held integer;
     stale uuid;
@@ -6046,6 +6421,7 @@ CREATE FUNCTION ops.complete_workflow(workflow_id uuid, result jsonb DEFAULT NUL
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows := ops._move_workflow(workflow_id, 'completed', '{running}');
 BEGIN
     UPDATE ops.workflows x SET status = 'completed', completed_at = now(), updated_at = now(),
@@ -6065,6 +6441,7 @@ CREATE FUNCTION ops.create_workflow(name text, workflow_type text DEFAULT 'gener
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id uuid;
 BEGIN
     PERFORM cdlstore_internal.input_text(name, 'name'), cdlstore_internal.input_text(workflow_type, 'workflow_type');
@@ -6090,6 +6467,7 @@ CREATE FUNCTION ops.enqueue_task(task_name text, task_type text, input_data json
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN ops._enqueue(task_name, task_type, input_data, priority, workflow_id, max_retries, timeout_seconds,
                         available_at);
 END
@@ -6104,6 +6482,7 @@ CREATE FUNCTION ops.enqueue_tasks(tasks jsonb) RETURNS uuid[]
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     problem text;
     ids uuid[];
 BEGIN
@@ -6164,11 +6543,18 @@ COMMENT ON FUNCTION ops.enqueue_tasks(tasks jsonb) IS 'Queue a batch of tasks ([
 CREATE FUNCTION ops.expire_tasks(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     t ops.task_executions;
-    n integer := 0;
+    n integer := cdlstore_internal.sweep(
+        $q$SELECT tenant FROM ops.task_executions WHERE status = 'running' AND timeout_at <= $1$q$,
+        'SELECT ops.expire_tasks($1)', as_of);
 BEGIN
+    IF n IS NOT NULL THEN
+        RETURN n;  -- an administrator's call: done for every tenant
+    END IF;
+    n := 0;
     FOR t IN SELECT * FROM ops.task_executions x WHERE x.status = 'running' AND x.timeout_at <= coalesce(as_of, now())
              FOR UPDATE SKIP LOCKED LOOP
         PERFORM ops._fail_task(t, 'timed out');
@@ -6176,20 +6562,27 @@ BEGIN
     END LOOP;
     RETURN n;
 END
-$$;
+$_$;
 
 ALTER FUNCTION ops.expire_tasks(as_of timestamp with time zone) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops.expire_tasks(as_of timestamp with time zone) IS 'Running tasks past their timeout count as a failed attempt (a worker that died). Returns how many.';
+COMMENT ON FUNCTION ops.expire_tasks(as_of timestamp with time zone) IS 'Running tasks past their timeout count as a failed attempt (a worker that died): the caller''s tenant, every tenant for an administrator naming none. Returns how many.';
 
 CREATE FUNCTION ops.expire_workflows(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows;
-    n integer := 0;
+    n integer := cdlstore_internal.sweep(
+        $q$SELECT tenant FROM ops.workflows WHERE status IN ('pending', 'running') AND deadline <= $1$q$,
+        'SELECT ops.expire_workflows($1)', as_of);
 BEGIN
+    IF n IS NOT NULL THEN
+        RETURN n;  -- an administrator's call: done for every tenant
+    END IF;
+    n := 0;
     FOR w IN SELECT * FROM ops.workflows x WHERE x.status IN ('pending', 'running') AND x.deadline <= as_of
              FOR UPDATE SKIP LOCKED LOOP
         PERFORM ops._fail_workflow(w, 'deadline passed');
@@ -6197,11 +6590,11 @@ BEGIN
     END LOOP;
     RETURN n;
 END
-$$;
+$_$;
 
 ALTER FUNCTION ops.expire_workflows(as_of timestamp with time zone) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops.expire_workflows(as_of timestamp with time zone) IS 'Fail every pending or running run past its deadline. Returns how many.';
+COMMENT ON FUNCTION ops.expire_workflows(as_of timestamp with time zone) IS 'Fail every pending or running run past its deadline: the caller''s tenant, every tenant for an administrator naming none. Returns how many.';
 
 CREATE TABLE ops.events (
     event_id bigint NOT NULL,
@@ -6215,7 +6608,7 @@ CREATE TABLE ops.events (
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
     severity text DEFAULT 'info'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
     CONSTRAINT events_event_type_check CHECK ((event_type <> ''::text)),
     CONSTRAINT events_severity_check CHECK ((severity = ANY (ARRAY['debug'::text, 'info'::text, 'warning'::text, 'error'::text, 'critical'::text])))
@@ -6229,7 +6622,8 @@ CREATE FUNCTION ops.export_events(day date) RETURNS SETOF ops.events
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
-    SELECT * FROM ops.events e WHERE e.created_at <@ ops._day(day) ORDER BY e.event_id
+    SELECT * FROM ops.events e WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
+      AND e.created_at <@ ops._day(day) ORDER BY e.event_id
 $$;
 
 ALTER FUNCTION ops.export_events(day date) OWNER TO cdlstore_owner;
@@ -6246,7 +6640,7 @@ CREATE TABLE ops.agent_playground_messages (
     is_error boolean DEFAULT false NOT NULL,
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT agent_playground_messages_instance_id_check CHECK ((instance_id <> ''::text)),
     CONSTRAINT agent_playground_messages_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT agent_playground_messages_role_check CHECK ((role = ANY (ARRAY['system'::text, 'user'::text, 'assistant'::text, 'tool'::text])))
@@ -6260,7 +6654,8 @@ CREATE FUNCTION ops.export_messages(day date) RETURNS SETOF ops.agent_playground
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
-    SELECT * FROM ops.agent_playground_messages m WHERE m.created_at <@ ops._day(day) ORDER BY m.message_id
+    SELECT * FROM ops.agent_playground_messages m WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
+      AND m.created_at <@ ops._day(day) ORDER BY m.message_id
 $$;
 
 ALTER FUNCTION ops.export_messages(day date) OWNER TO cdlstore_owner;
@@ -6271,7 +6666,8 @@ CREATE FUNCTION ops.export_tasks(day date) RETURNS SETOF ops.task_executions
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
-    SELECT * FROM ops.task_executions t WHERE t.created_at <@ ops._day(day) ORDER BY t.created_at, t.execution_id
+    SELECT * FROM ops.task_executions t WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
+      AND t.created_at <@ ops._day(day) ORDER BY t.created_at, t.execution_id
 $$;
 
 ALTER FUNCTION ops.export_tasks(day date) OWNER TO cdlstore_owner;
@@ -6282,7 +6678,8 @@ CREATE FUNCTION ops.export_workflows(day date) RETURNS SETOF ops.workflows
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
-    SELECT * FROM ops.workflows w WHERE w.created_at <@ ops._day(day) ORDER BY w.seq
+    SELECT * FROM ops.workflows w WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
+      AND w.created_at <@ ops._day(day) ORDER BY w.seq
 $$;
 
 ALTER FUNCTION ops.export_workflows(day date) OWNER TO cdlstore_owner;
@@ -6294,6 +6691,7 @@ CREATE FUNCTION ops.fail_task(execution_id uuid, lease_token uuid, error text) R
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(error), '') = '' THEN
         RAISE EXCEPTION 'error must say what went wrong' USING ERRCODE = 'CD001';
     END IF;
@@ -6310,6 +6708,7 @@ CREATE FUNCTION ops.fail_workflow(workflow_id uuid, error text) RETURNS jsonb
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(error), '') = '' THEN
         RAISE EXCEPTION 'error must say what went wrong' USING ERRCODE = 'CD001';
     END IF;
@@ -6327,6 +6726,7 @@ CREATE FUNCTION ops.get_conversation(instance_id text, max_messages integer DEFA
     AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_page(max_messages);
     -- the newest messages before `before`, returned oldest first
     RETURN (SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.message_id), '[]')
@@ -6346,6 +6746,7 @@ CREATE FUNCTION ops.get_task(execution_id uuid) RETURNS jsonb
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
     SELECT ops._task_json(t) INTO result FROM ops.task_executions t WHERE t.execution_id = execution_id;
@@ -6366,6 +6767,7 @@ CREATE FUNCTION ops.get_workflow(workflow_id uuid) RETURNS jsonb
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
     SELECT ops._workflow_json(w) INTO result FROM ops.workflows w WHERE w.workflow_id = workflow_id;
@@ -6385,6 +6787,7 @@ CREATE FUNCTION ops.heartbeat_task(execution_id uuid, lease_token uuid, extend_s
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     t ops.task_executions;
 BEGIN
     IF extend_seconds < 1 THEN
@@ -6411,6 +6814,7 @@ CREATE FUNCTION ops.list_events(event_type text DEFAULT NULL::text, entity_type 
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     k_at timestamptz;
     k_id bigint;
     items jsonb[];
@@ -6446,6 +6850,7 @@ CREATE FUNCTION ops.list_tasks(status text DEFAULT NULL::text, task_type text DE
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
     PERFORM docstore._check_page(max_count);
@@ -6474,6 +6879,7 @@ CREATE FUNCTION ops.list_workflows(status text DEFAULT NULL::text, workflow_type
     AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     k_at timestamptz;
     k_id bigint;
     items jsonb[];
@@ -6509,6 +6915,7 @@ CREATE FUNCTION ops.metrics() RETURNS jsonb
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN jsonb_build_object(
         'workflows_by_status', (SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}')
                                 FROM (SELECT w.status, count(*) AS n FROM ops.workflows w GROUP BY 1) s),
@@ -6537,21 +6944,35 @@ ALTER FUNCTION ops.metrics() OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION ops.metrics() IS 'Gauges and counters: runs and tasks by status, retries, error rate, queue depth, age of the oldest pending task, task execution time percentiles (last hour), events.';
 
 CREATE FUNCTION ops.next_task_timeout() RETURNS timestamp with time zone
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
-    SELECT min(t.timeout_at) FROM ops.task_executions t WHERE t.status = 'running'
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    every_tenant boolean := cdlstore_internal.sweeping();  -- an administrator naming none
+    next_at timestamptz;
+BEGIN
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(true);
+    END IF;
+    SELECT min(t.timeout_at) INTO next_at FROM ops.task_executions t WHERE t.status = 'running';
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(false);
+    END IF;
+    RETURN next_at;
+END
 $$;
 
 ALTER FUNCTION ops.next_task_timeout() OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION ops.next_task_timeout() IS 'When the next lease of a running task ends (NULL: none runs); the worker''s maintenance sleeps until then.';
+COMMENT ON FUNCTION ops.next_task_timeout() IS 'When the next lease of a running task ends (NULL: none runs); the worker''s maintenance sleeps until then. The caller''s tenant, every tenant for an administrator naming none.';
 
 CREATE FUNCTION ops.read_events(consumer text, max_count integer DEFAULT 100) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN (SELECT coalesce(jsonb_agg(to_jsonb(e) - 'xid' ORDER BY f.xid, f.id), '[]')
             FROM cdlstore_internal.feed_read('ops', consumer, max_count) AS f
             JOIN ops.events e ON e.event_id = f.id);
@@ -6567,6 +6988,7 @@ CREATE FUNCTION ops.record_event(event_type text, entity_type text DEFAULT NULL:
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN ops._event(event_type, entity_type, entity_id, workflow_id, agent_id, session_id, source, payload, severity);
 END
 $$;
@@ -6580,6 +7002,7 @@ CREATE FUNCTION ops.release_task(execution_id uuid, lease_token uuid) RETURNS js
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     t ops.task_executions := ops._leased_task(execution_id, lease_token);
 BEGIN
     UPDATE ops.task_executions x
@@ -6602,6 +7025,7 @@ CREATE FUNCTION ops.retry_task(execution_id uuid) RETURNS jsonb
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     t ops.task_executions;
 BEGIN
     t := ops._task_for_change(execution_id, '{failed,cancelled}', 'retried');
@@ -6626,6 +7050,7 @@ CREATE FUNCTION ops.start_workflow(workflow_id uuid) RETURNS jsonb
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows := ops._move_workflow(workflow_id, 'running', '{pending}');
 BEGIN
     UPDATE ops.workflows x SET status = 'running', started_at = now(), updated_at = now()
@@ -6720,8 +7145,11 @@ CREATE TABLE cdl.character_change_log (
     new_value jsonb,
     change_source character varying(100),
     changed_by character varying(200) NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
+
+ALTER TABLE ONLY cdl.character_change_log FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_change_log OWNER TO cdlstore_owner;
 
@@ -6738,9 +7166,12 @@ CREATE TABLE cdl.character_field_values (
     is_public boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT character_field_values_check CHECK ((num_nonnulls(string_value, number_value, boolean_value, json_value) = 1)),
     CONSTRAINT character_field_values_confidence_check CHECK (((confidence >= (0)::numeric) AND (confidence <= (1)::numeric)))
 );
+
+ALTER TABLE ONLY cdl.character_field_values FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_field_values OWNER TO cdlstore_owner;
 
@@ -6758,9 +7189,12 @@ CREATE TABLE cdl.character_knowledge (
     search_vector tsvector GENERATED ALWAYS AS ((setweight(to_tsvector('english'::regconfig, (knowledge_key)::text), 'A'::"char") || setweight(to_tsvector('english'::regconfig, content), 'B'::"char"))) STORED,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT character_knowledge_confidence_check CHECK (((confidence >= (0)::numeric) AND (confidence <= (1)::numeric))),
     CONSTRAINT character_knowledge_importance_check CHECK (((importance >= 1) AND (importance <= 10)))
 );
+
+ALTER TABLE ONLY cdl.character_knowledge FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_knowledge OWNER TO cdlstore_owner;
 
@@ -6782,9 +7216,12 @@ CREATE TABLE cdl.character_workflows (
     definition jsonb NOT NULL,
     is_current boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     keyword_query tsquery,
     CONSTRAINT character_workflows_definition_version_check CHECK ((definition_version > 0))
 );
+
+ALTER TABLE ONLY cdl.character_workflows FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_workflows OWNER TO cdlstore_owner;
 
@@ -6803,9 +7240,12 @@ CREATE TABLE cdl.characters (
     created_by character varying(200),
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT characters_normalized_name_check CHECK ((((normalized_name)::text <> ''::text) AND ((normalized_name)::text !~ '[A-Z[:space:]\u0001-\u002f\u003a-\u0040\u005b-\u005e\u0060\u007b-\u007f]'::text))),
     CONSTRAINT characters_version_count_check CHECK ((version_count >= 0))
 );
+
+ALTER TABLE ONLY cdl.characters FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.characters OWNER TO cdlstore_owner;
 
@@ -6820,9 +7260,12 @@ CREATE TABLE cdl.communication_patterns (
     priority integer DEFAULT 50 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT communication_patterns_frequency_check CHECK (((frequency)::text = ANY ((ARRAY['rare'::character varying, 'occasional'::character varying, 'regular'::character varying, 'frequent'::character varying, 'always'::character varying])::text[]))),
     CONSTRAINT communication_patterns_priority_check CHECK (((priority >= 0) AND (priority <= 100)))
 );
+
+ALTER TABLE ONLY cdl.communication_patterns FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.communication_patterns OWNER TO cdlstore_owner;
 
@@ -6837,14 +7280,18 @@ CREATE TABLE cdl.response_templates (
     is_active boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT response_templates_conditions_check CHECK ((jsonb_typeof(conditions) = 'object'::text)),
     CONSTRAINT response_templates_priority_check CHECK (((priority >= 0) AND (priority <= 100)))
 );
+
+ALTER TABLE ONLY cdl.response_templates FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.response_templates OWNER TO cdlstore_owner;
 
 CREATE MATERIALIZED VIEW cdl.character_analytics AS
  SELECT c.id AS character_id,
+    c.tenant,
     c.normalized_name,
     c.status,
     c.archetype,
@@ -6886,9 +7333,12 @@ CREATE TABLE cdl.character_documents (
     character_id bigint NOT NULL,
     rendered json,
     rendered_at timestamp with time zone,
-    lists jsonb DEFAULT '{}'::jsonb NOT NULL
+    lists jsonb DEFAULT '{}'::jsonb NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
 ALTER TABLE ONLY cdl.character_documents ALTER COLUMN rendered SET STORAGE EXTERNAL;
+
+ALTER TABLE ONLY cdl.character_documents FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_documents OWNER TO cdlstore_owner;
 
@@ -6907,9 +7357,12 @@ CREATE TABLE cdl.character_field_definitions (
     is_inferred boolean DEFAULT false NOT NULL,
     sort_order integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT character_field_definitions_path_keys_check CHECK (((cardinality(path_keys) >= 1) AND (cardinality(path_keys) <= 32))),
     CONSTRAINT character_field_definitions_validation_rules_check CHECK ((jsonb_typeof(validation_rules) = 'object'::text))
 );
+
+ALTER TABLE ONLY cdl.character_field_definitions FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_field_definitions OWNER TO cdlstore_owner;
 
@@ -6944,11 +7397,14 @@ CREATE TABLE cdl.character_sections (
     character_id bigint NOT NULL,
     section text NOT NULL,
     content jsonb NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     "position" integer NOT NULL,
     ordered json NOT NULL
 );
 ALTER TABLE ONLY cdl.character_sections ALTER COLUMN content SET COMPRESSION lz4;
 ALTER TABLE ONLY cdl.character_sections ALTER COLUMN ordered SET COMPRESSION lz4;
+
+ALTER TABLE ONLY cdl.character_sections FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_sections OWNER TO cdlstore_owner;
 
@@ -6961,9 +7417,12 @@ CREATE TABLE cdl.character_versions (
     snapshot jsonb NOT NULL,
     created_by character varying(200),
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     cdl_text json NOT NULL,
     CONSTRAINT character_versions_version_number_check CHECK ((version_number > 0))
 );
+
+ALTER TABLE ONLY cdl.character_versions FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.character_versions OWNER TO cdlstore_owner;
 
@@ -7010,8 +7469,11 @@ CREATE TABLE cdl.definition_log (
     actor character varying(200) NOT NULL,
     result jsonb,
     applied_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT definition_log_version_check CHECK ((version > 0))
 );
+
+ALTER TABLE ONLY cdl.definition_log FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.definition_log OWNER TO cdlstore_owner;
 
@@ -7032,8 +7494,11 @@ CREATE TABLE cdl.workflow_context_extractors (
     context_key character varying(100) NOT NULL,
     extractor_type cdl.context_extractor_enum NOT NULL,
     config jsonb DEFAULT '{}'::jsonb NOT NULL,
-    sort_order integer NOT NULL
+    sort_order integer NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
+
+ALTER TABLE ONLY cdl.workflow_context_extractors FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_context_extractors OWNER TO cdlstore_owner;
 
@@ -7055,8 +7520,11 @@ CREATE TABLE cdl.workflow_execution_log (
     to_state character varying(100),
     message text,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
+
+ALTER TABLE ONLY cdl.workflow_execution_log FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_execution_log OWNER TO cdlstore_owner;
 
@@ -7080,8 +7548,11 @@ CREATE TABLE cdl.workflow_files (
     imported_by character varying(200),
     imported_at timestamp with time zone DEFAULT now() NOT NULL,
     is_current boolean DEFAULT true NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT workflow_files_file_version_check CHECK ((file_version > 0))
 );
+
+ALTER TABLE ONLY cdl.workflow_files FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_files OWNER TO cdlstore_owner;
 
@@ -7106,8 +7577,11 @@ CREATE TABLE cdl.workflow_instances (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     timeout_at timestamp with time zone,
     completed_at timestamp with time zone,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT workflow_instances_context_check CHECK ((jsonb_typeof(context) = 'object'::text))
 );
+
+ALTER TABLE ONLY cdl.workflow_instances FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_instances OWNER TO cdlstore_owner;
 
@@ -7124,8 +7598,11 @@ CREATE TABLE cdl.workflow_lookup_tables (
     file_id bigint NOT NULL,
     table_name character varying(100) NOT NULL,
     entries jsonb NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT workflow_lookup_tables_entries_check CHECK ((jsonb_typeof(entries) = 'object'::text))
 );
+
+ALTER TABLE ONLY cdl.workflow_lookup_tables FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_lookup_tables OWNER TO cdlstore_owner;
 
@@ -7140,8 +7617,11 @@ CREATE TABLE cdl.workflow_states (
     timeout_action character varying(50),
     timeout_message text,
     sort_order integer NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT workflow_states_timeout_seconds_check CHECK ((timeout_seconds > 0))
 );
+
+ALTER TABLE ONLY cdl.workflow_states FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_states OWNER TO cdlstore_owner;
 
@@ -7163,8 +7643,11 @@ CREATE TABLE cdl.workflow_transitions (
     keywords text[] DEFAULT '{}'::text[] NOT NULL,
     action character varying(50),
     sort_order integer NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     keyword_query tsquery
 );
+
+ALTER TABLE ONLY cdl.workflow_transitions FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_transitions OWNER TO cdlstore_owner;
 
@@ -7183,8 +7666,11 @@ CREATE TABLE cdl.workflow_triggers (
     trigger_type cdl.workflow_trigger_enum NOT NULL,
     trigger_value text NOT NULL,
     required_literal text,
-    sort_order integer NOT NULL
+    sort_order integer NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
+
+ALTER TABLE ONLY cdl.workflow_triggers FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.workflow_triggers OWNER TO cdlstore_owner;
 
@@ -7197,6 +7683,16 @@ ALTER TABLE cdl.workflow_triggers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTI
     CACHE 1
 );
 
+CREATE TABLE cdlstore_internal.tenant_bindings (
+    role_oid oid NOT NULL,
+    role_name name NOT NULL,
+    tenant text NOT NULL,
+    bound_by name DEFAULT SESSION_USER NOT NULL,
+    bound_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE cdlstore_internal.tenant_bindings OWNER TO cdlstore_owner;
+
 CREATE TABLE docstore.active_tag (
     document_uuid uuid NOT NULL,
     tag text NOT NULL,
@@ -7206,7 +7702,7 @@ CREATE TABLE docstore.active_tag (
     set_by text,
     set_by_type text,
     set_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT active_tag_tag_check CHECK (((tag <> ''::text) AND (length(tag) <= 100)))
 );
 
@@ -7226,7 +7722,7 @@ CREATE TABLE docstore.change_event (
     actor text,
     session_id text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT change_event_operation_check CHECK ((operation = ANY (ARRAY['put'::text, 'tag'::text, 'untag'::text, 'delete'::text, 'purge'::text, 'prune'::text])))
 );
 
@@ -7247,7 +7743,7 @@ CREATE TABLE docstore.document_body (
     document_body_uuid uuid DEFAULT gen_random_uuid() NOT NULL,
     body_hash bytea NOT NULL,
     body jsonb NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text)
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
 
 ALTER TABLE ONLY docstore.document_body FORCE ROW LEVEL SECURITY;
@@ -7271,7 +7767,7 @@ CREATE TABLE docstore.documents (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
     deleted_by text,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT documents_latest_version_check CHECK ((latest_version > 0)),
     CONSTRAINT documents_namespace_check CHECK (((namespace <> ''::text) AND (length(namespace) <= 200))),
     CONSTRAINT documents_type_check CHECK (((type <> ''::text) AND (length(type) <= 200)))
@@ -7282,12 +7778,12 @@ ALTER TABLE ONLY docstore.documents FORCE ROW LEVEL SECURITY;
 ALTER TABLE docstore.documents OWNER TO cdlstore_owner;
 
 CREATE TABLE docstore.retention_policy (
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
     namespace text NOT NULL,
     type text NOT NULL,
     keep_last integer NOT NULL,
     older_than interval NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT retention_policy_keep_last_check CHECK ((keep_last >= 1)),
     CONSTRAINT retention_policy_older_than_check CHECK ((older_than >= '00:00:00'::interval))
 );
@@ -7307,7 +7803,7 @@ CREATE TABLE docstore.tag_event (
     actor_type text,
     session_id text,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT tag_event_operation_check CHECK ((operation = ANY (ARRAY['set'::text, 'move'::text, 'remove'::text])))
 );
 
@@ -7329,7 +7825,7 @@ CREATE TABLE docstore.tag_policy (
     tag text NOT NULL,
     is_protected boolean DEFAULT false NOT NULL,
     is_immutable boolean DEFAULT false NOT NULL,
-    tenant text DEFAULT NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text),
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT tag_policy_tag_check CHECK (((tag <> ''::text) AND (length(tag) <= 100)))
 );
 
@@ -7345,9 +7841,12 @@ CREATE TABLE game.accounts (
     status text DEFAULT 'active'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT accounts_email_check CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
     CONSTRAINT accounts_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'deleted'::text])))
 );
+
+ALTER TABLE ONLY game.accounts FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE game.accounts OWNER TO cdlstore_owner;
 
@@ -7378,9 +7877,12 @@ CREATE TABLE game.player_scenario_scores (
     score numeric NOT NULL,
     session_id bigint,
     recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT player_scenario_scores_compass_axis_check CHECK ((compass_axis <> ''::text)),
     CONSTRAINT player_scenario_scores_scenario_id_check CHECK ((scenario_id <> ''::text))
 );
+
+ALTER TABLE ONLY game.player_scenario_scores FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE game.player_scenario_scores OWNER TO cdlstore_owner;
 
@@ -7399,8 +7901,11 @@ CREATE TABLE game.user_badges (
     badge text NOT NULL,
     axis text,
     earned_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT user_badges_badge_check CHECK ((badge <> ''::text))
 );
+
+ALTER TABLE ONLY game.user_badges FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE game.user_badges OWNER TO cdlstore_owner;
 
@@ -7422,9 +7927,12 @@ CREATE TABLE game.user_profiles (
     avatar text,
     preferences jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     CONSTRAINT user_profiles_name_check CHECK ((name <> ''::text)),
     CONSTRAINT user_profiles_preferences_check CHECK ((jsonb_typeof(preferences) = 'object'::text))
 );
+
+ALTER TABLE ONLY game.user_profiles FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE game.user_profiles OWNER TO cdlstore_owner;
 
@@ -7471,13 +7979,13 @@ ALTER TABLE ONLY cdl.character_documents
     ADD CONSTRAINT character_documents_character_id_key UNIQUE (character_id);
 
 ALTER TABLE ONLY cdl.character_documents
-    ADD CONSTRAINT character_documents_pkey PRIMARY KEY (normalized_name);
+    ADD CONSTRAINT character_documents_pkey PRIMARY KEY (normalized_name, tenant);
 
 ALTER TABLE ONLY cdl.character_field_definitions
-    ADD CONSTRAINT character_field_definitions_field_path_key UNIQUE (field_path);
+    ADD CONSTRAINT character_field_definitions_field_path_key UNIQUE (field_path, tenant);
 
 ALTER TABLE ONLY cdl.character_field_definitions
-    ADD CONSTRAINT character_field_definitions_path_keys_key UNIQUE (path_keys);
+    ADD CONSTRAINT character_field_definitions_path_keys_key UNIQUE (path_keys, tenant);
 
 ALTER TABLE ONLY cdl.character_field_definitions
     ADD CONSTRAINT character_field_definitions_pkey PRIMARY KEY (id);
@@ -7510,7 +8018,7 @@ ALTER TABLE ONLY cdl.character_workflows
     ADD CONSTRAINT character_workflows_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY cdl.characters
-    ADD CONSTRAINT characters_normalized_name_key UNIQUE (normalized_name);
+    ADD CONSTRAINT characters_normalized_name_key UNIQUE (normalized_name, tenant);
 
 ALTER TABLE ONLY cdl.characters
     ADD CONSTRAINT characters_pkey PRIMARY KEY (id);
@@ -7570,7 +8078,10 @@ ALTER TABLE ONLY cdl.workflow_triggers
     ADD CONSTRAINT workflow_triggers_workflow_id_trigger_type_sort_order_key UNIQUE (workflow_id, trigger_type, sort_order);
 
 ALTER TABLE ONLY cdlstore_internal.feed_consumers
-    ADD CONSTRAINT feed_consumers_key UNIQUE NULLS NOT DISTINCT (tenant, feed, consumer);
+    ADD CONSTRAINT feed_consumers_key UNIQUE (feed, consumer, tenant);
+
+ALTER TABLE ONLY cdlstore_internal.tenant_bindings
+    ADD CONSTRAINT tenant_bindings_pkey PRIMARY KEY (role_oid);
 
 ALTER TABLE ONLY docstore.active_tag
     ADD CONSTRAINT active_tag_pkey PRIMARY KEY (document_uuid, tag);
@@ -7579,7 +8090,7 @@ ALTER TABLE ONLY docstore.change_event
     ADD CONSTRAINT change_event_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY docstore.document_body
-    ADD CONSTRAINT document_body_body_hash_key UNIQUE NULLS NOT DISTINCT (tenant, body_hash);
+    ADD CONSTRAINT document_body_body_hash_key UNIQUE (body_hash, tenant);
 
 ALTER TABLE ONLY docstore.document_body
     ADD CONSTRAINT document_body_pkey PRIMARY KEY (document_body_uuid);
@@ -7597,28 +8108,28 @@ ALTER TABLE ONLY docstore.documents
     ADD CONSTRAINT documents_pkey PRIMARY KEY (document_uuid);
 
 ALTER TABLE ONLY docstore.retention_policy
-    ADD CONSTRAINT retention_policy_key UNIQUE NULLS NOT DISTINCT (tenant, namespace, type);
+    ADD CONSTRAINT retention_policy_key UNIQUE (namespace, type, tenant);
 
 ALTER TABLE ONLY docstore.tag_event
     ADD CONSTRAINT tag_event_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY docstore.tag_policy
-    ADD CONSTRAINT tag_policy_pkey UNIQUE NULLS NOT DISTINCT (tenant, namespace, tag);
+    ADD CONSTRAINT tag_policy_pkey PRIMARY KEY (namespace, tag, tenant);
 
 ALTER TABLE ONLY game.accounts
-    ADD CONSTRAINT accounts_external_id_key UNIQUE (external_id);
+    ADD CONSTRAINT accounts_external_id_key UNIQUE (external_id, tenant);
 
 ALTER TABLE ONLY game.accounts
     ADD CONSTRAINT accounts_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY game.game_sessions
-    ADD CONSTRAINT game_sessions_external_id_key UNIQUE (external_id);
+    ADD CONSTRAINT game_sessions_external_id_key UNIQUE (external_id, tenant);
 
 ALTER TABLE ONLY game.game_sessions
     ADD CONSTRAINT game_sessions_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY game.player_scenario_scores
-    ADD CONSTRAINT player_scenario_scores_external_id_key UNIQUE (external_id);
+    ADD CONSTRAINT player_scenario_scores_external_id_key UNIQUE (external_id, tenant);
 
 ALTER TABLE ONLY game.player_scenario_scores
     ADD CONSTRAINT player_scenario_scores_key UNIQUE (profile_id, scenario_id, compass_axis);
@@ -7633,7 +8144,7 @@ ALTER TABLE ONLY game.user_badges
     ADD CONSTRAINT user_badges_profile_badge_key UNIQUE (profile_id, badge);
 
 ALTER TABLE ONLY game.user_profiles
-    ADD CONSTRAINT user_profiles_external_id_key UNIQUE (external_id);
+    ADD CONSTRAINT user_profiles_external_id_key UNIQUE (external_id, tenant);
 
 ALTER TABLE ONLY game.user_profiles
     ADD CONSTRAINT user_profiles_pkey PRIMARY KEY (id);
@@ -7709,7 +8220,7 @@ CREATE INDEX documents_type_idx ON docstore.documents USING btree (namespace, ty
 
 CREATE INDEX tag_event_tag_idx ON docstore.tag_event USING btree (document_uuid, tag, created_at, id);
 
-CREATE UNIQUE INDEX accounts_email_idx ON game.accounts USING btree (lower(email));
+CREATE UNIQUE INDEX accounts_email_idx ON game.accounts USING btree (lower(email), tenant);
 
 CREATE INDEX game_sessions_profile_idx ON game.game_sessions USING btree (profile_id, started_at DESC);
 
@@ -7853,9 +8364,89 @@ ALTER TABLE ONLY game.user_profiles
 ALTER TABLE ONLY ops.task_executions
     ADD CONSTRAINT task_executions_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES ops.workflows(workflow_id) ON DELETE SET NULL;
 
+ALTER TABLE cdl.character_change_log ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_documents ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_field_definitions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_field_values ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_knowledge ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_sections ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_versions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.character_workflows ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.characters ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.communication_patterns ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.definition_log ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.response_templates ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY tenant_isolation ON cdl.character_change_log USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.character_documents USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.character_field_definitions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.character_field_values USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.character_knowledge USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.character_sections USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.character_versions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.character_workflows USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.characters USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.communication_patterns USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.definition_log USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.response_templates USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_context_extractors USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_execution_log USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_files USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_instances USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_lookup_tables USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_states USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_transitions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON cdl.workflow_triggers USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+ALTER TABLE cdl.workflow_context_extractors ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_execution_log ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_files ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_instances ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_lookup_tables ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_states ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_transitions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE cdl.workflow_triggers ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE cdlstore_internal.feed_consumers ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON cdlstore_internal.feed_consumers USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON cdlstore_internal.feed_consumers USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
 ALTER TABLE docstore.active_tag ENABLE ROW LEVEL SECURITY;
 
@@ -7873,21 +8464,41 @@ ALTER TABLE docstore.tag_event ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.tag_policy ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON docstore.active_tag USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.active_tag USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.change_event USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.change_event USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.document_body USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.document_body USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.document_header USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.document_header USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.documents USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.documents USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.retention_policy USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.retention_policy USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.tag_event USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.tag_event USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON docstore.tag_policy USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON docstore.tag_policy USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+ALTER TABLE game.accounts ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE game.game_sessions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE game.player_scenario_scores ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY tenant_isolation ON game.accounts USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON game.game_sessions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON game.player_scenario_scores USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON game.user_badges USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+CREATE POLICY tenant_isolation ON game.user_profiles USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+
+ALTER TABLE game.user_badges ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE game.user_profiles ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE ops.agent_playground_messages ENABLE ROW LEVEL SECURITY;
 
@@ -7895,18 +8506,20 @@ ALTER TABLE ops.events ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE ops.task_executions ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON ops.agent_playground_messages USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON ops.agent_playground_messages USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON ops.events USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON ops.events USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON ops.task_executions USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON ops.task_executions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
-CREATE POLICY tenant_isolation ON ops.workflows USING (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true)))) WITH CHECK (((NULLIF(current_setting('cdlstore.tenant'::text, true), ''::text) IS NULL) OR (tenant = current_setting('cdlstore.tenant'::text, true))));
+CREATE POLICY tenant_isolation ON ops.workflows USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
 
 ALTER TABLE ops.workflows ENABLE ROW LEVEL SECURITY;
 
 GRANT USAGE ON SCHEMA cdl TO cdlstore_app;
 GRANT USAGE ON SCHEMA cdl TO cdlstore_readonly;
+
+GRANT USAGE ON SCHEMA cdlstore TO cdlstore_tenant_admin;
 
 GRANT USAGE ON SCHEMA docstore TO cdlstore_app;
 GRANT USAGE ON SCHEMA docstore TO cdlstore_readonly;
@@ -8184,6 +8797,26 @@ GRANT ALL ON FUNCTION cdl.upsert_knowledge(character_name character varying, kno
 REVOKE ALL ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.upsert_response_template(character_name character varying, scenario character varying, template_name character varying, template_text text, conditions jsonb, priority integer, is_active boolean) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION cdlstore._login_role_oid(login_role name) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore.bind_tenant(login_role name, tenant text) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdlstore.bind_tenant(login_role name, tenant text) TO cdlstore_tenant_admin;
+
+REVOKE ALL ON FUNCTION cdlstore.unbind_tenant(login_role name) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdlstore.unbind_tenant(login_role name) TO cdlstore_tenant_admin;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.all_tenants(enabled boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.bound_tenant() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.call_tenant() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.check_tenant_name(tenant text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.current_tenant() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.default_tenant() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdlstore_internal.feed_ack(p_feed text, p_consumer text, up_to_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.feed_announce() FROM PUBLIC;
@@ -8197,6 +8830,18 @@ REVOKE ALL ON FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) FROM PUBLI
 REVOKE ALL ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer, required boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.is_administrator() FROM PUBLIC;
+
+REVOKE ALL ON PROCEDURE cdlstore_internal.make_tenant_scoped(IN tbl regclass) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyelement) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.sweeping() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.tenant_error(code text, named text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.unbound_tenant() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) FROM PUBLIC;
 

@@ -23,7 +23,7 @@ from cdlstore.dev import localdb
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "db" / "schema.sql"
-SCHEMAS = ("cdl", "docstore", "ops", "game", "cdlstore_internal")
+SCHEMAS = ("cdl", "docstore", "ops", "game", "cdlstore", "cdlstore_internal")
 
 
 def dsn_for(dbname: str) -> str:

@@ -47,6 +47,7 @@ SELECT is(cdl.definition_version(), 2::bigint, 'and none of them was logged');
 
 -- only the proxy's login: the app role is refused, whatever it passes
 SET LOCAL SESSION AUTHORIZATION cdlstore_app;
+SET LOCAL cdlstore.tenant = 'default';  -- an unbound app login names its tenant
 SELECT throws_ok($$SELECT cdl.apply_definition(3, 'cdl.archive_character(character varying)', ARRAY['grace_hopper'], 'x')$$,
                  'CD006', NULL, 'the app role may not apply definitions');
 RESET SESSION AUTHORIZATION;

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import __version__, migrations
 from .client import Client, check_dsn, connect
-from .dsn import default_dsn
+from .dsn import app_url, default_dsn, external_database
 from .errors import (
     AlreadyExists,
     CdlstoreError,
@@ -54,6 +54,10 @@ def _migrate(args: argparse.Namespace) -> None:
         _show_plan(migrations.plan(dsn, args.to), args.status)
         return
     applied = migrations.migrate(dsn, args.to)
+    if not args.dsn and not external_database() and not args.to:
+        from .dev import localdb  # the local cluster only: its application login
+
+        localdb.ensure_app_login(dsn)  # the login `make demo` runs as (`cdlstore app-url`)
     for mid in applied:
         print(f"applied {mid}")
     left = migrations.plan(dsn).to_apply if args.to else []
@@ -100,6 +104,15 @@ def _rollback(args: argparse.Namespace) -> None:
 
 def _db_url(args: argparse.Namespace) -> None:
     print(default_dsn())
+
+
+def _app_url(args: argparse.Namespace) -> None:
+    if external_database():
+        raise CdlstoreError(
+            "DATABASE_URL is set: there is no local application login",
+            hint="create a login in cdlstore_app and bind it (README, Tenancy)",
+        )
+    print(app_url())
 
 
 def _version(args: argparse.Namespace) -> None:
@@ -734,6 +747,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--count", type=int, default=1, help="how many migrations (default 1)")
     add("db-url", _db_url, "Print the connection URL in use: DATABASE_URL, else the local cluster.")
+    add(
+        "app-url",
+        _app_url,
+        "Print the URL of the local cluster's application login (bound to the tenant default).",
+    )
     add("version", _version, "Print the package version and the database schema version.")
     p = add(
         "db",

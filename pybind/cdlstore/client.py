@@ -253,7 +253,7 @@ def _session_statements(
     statement_timeout: float | None = None,
 ) -> list[tuple[sql.Composed | str, list[str] | None]]:
     """What every pooled connection runs first: the role to act as, the actor of change logs,
-    the tenant whose docstore and ops rows alone it may see and write, the statement timeout."""
+    the tenant it names (cdlstore.tenant), the statement timeout."""
     timeout = None if statement_timeout is None else f"{max(1, round(statement_timeout * 1000))}ms"
     statements: list[tuple[sql.Composed | str, list[str] | None]] = []
     if role:
@@ -368,12 +368,20 @@ def connect(
 
     ``dsn`` defaults to ``DATABASE_URL``, then to the local development cluster; with neither
     answering, :class:`~cdlstore.errors.ConnectionFailed` says how to get one. ``role``
-    (default ``CDLSTORE_ROLE``), e.g. ``cdlstore_app``, is the role every connection acts as, so
-    that the client can do what the API allows and nothing else; ``actor`` is recorded as the
-    author of character changes; ``tenant`` confines docstore and ops to that tenant's rows
-    (row-level security, see docs/reliability.md). ``statement_timeout`` (seconds; None for the
-    server's own setting) bounds every call, so that no input -- a pathological trigger pattern,
-    a huge document -- can keep a server process busy for longer: a call past it raises
+    (default ``CDLSTORE_ROLE``), e.g. ``cdlstore_app``, is the role every connection acts as
+    (``SET ROLE``), so that the client can do what the API allows and nothing else. It is not a
+    security boundary: over a more privileged login any code on the connection can ``RESET
+    ROLE``, and tenancy follows the login (``session_user``), not the role -- a superuser login
+    stays an administrator. To confine an application, give it a login of its own that is a
+    member of ``cdlstore_app`` and bind it to its tenant (``cdlstore.bind_tenant``; README).
+    ``actor`` is recorded as the author of character changes; ``tenant`` sets
+    ``cdlstore.tenant``, the tenant an unbound login acts as (required for an application login
+    that is not bound: every call raises :class:`~cdlstore.errors.NoTenant` without it; a bound
+    login naming another tenant gets :class:`~cdlstore.errors.TenantMismatch`; an administrator
+    naming none acts as the tenant ``default``; see docs/reliability.md).
+    ``statement_timeout`` (seconds; None for the server's own setting) bounds every call, so
+    that no input -- a pathological trigger pattern, a huge document -- can keep a server
+    process busy for longer: a call past it raises
     :class:`~cdlstore.errors.LimitExceeded` (SQLSTATE 57014) and writes nothing. Exports are not
     bounded by it. The pool checks each connection before handing it out, so that connections
     left stale by a database restart are replaced, not used; a call waits at most

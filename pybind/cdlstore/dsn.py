@@ -23,6 +23,8 @@ from urllib.parse import quote
 from .errors import ConnectionFailed
 
 SUPERUSER = "postgres"
+APP_LOGIN = "cdlstore_local_app"  # a real login, member of cdlstore_app, bound to APP_TENANT
+APP_TENANT = "default"
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes, the socket file name needs a few
 
 
@@ -68,6 +70,12 @@ def socket_dir() -> Path:
 def local_url(dbname: str | None = None) -> str:
     host = quote(str(socket_dir()), safe="/")
     return f"postgresql://{SUPERUSER}@/{dbname or database_name()}?host={host}&port={port()}"
+
+
+def app_url(dbname: str | None = None) -> str:
+    """The URL of the local cluster's application login (created by ``cdlstore migrate`` on the
+    local cluster: a member of cdlstore_app bound to the tenant ``default``)."""
+    return local_url(dbname).replace(f"//{SUPERUSER}@", f"//{APP_LOGIN}@", 1)
 
 
 def default_dsn() -> str:

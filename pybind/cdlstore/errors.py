@@ -89,6 +89,18 @@ class LimitExceeded(CdlstoreError):
     code = "CD007"
 
 
+class TenantMismatch(CdlstoreError):
+    """A login bound to a tenant named another tenant (``cdlstore.tenant``)."""
+
+    code = "CD008"
+
+
+class NoTenant(CdlstoreError):
+    """A login that is neither bound to a tenant nor an administrator named no tenant."""
+
+    code = "CD009"
+
+
 class ShardUnavailable(CdlstoreError):
     """Through the proxy: the shard that holds the call's key cannot be reached (retry later)."""
 
@@ -109,6 +121,8 @@ CODES: dict[str, type[CdlstoreError]] = {
         AlreadyExists,
         Forbidden,
         LimitExceeded,
+        TenantMismatch,
+        NoTenant,
         ShardUnavailable,
     )
     if cls.code

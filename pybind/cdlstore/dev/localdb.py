@@ -16,7 +16,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..dsn import APP_LOGIN as APP_LOGIN
+from ..dsn import APP_TENANT as APP_TENANT
 from ..dsn import SUPERUSER as SUPERUSER
+from ..dsn import app_url as app_url
 from ..dsn import data_dir as data_dir
 from ..dsn import database_name as database_name
 from ..dsn import default_dsn as default_dsn
@@ -32,6 +35,23 @@ SERVER_USER = "postgres"  # the OS user that runs the server when we are root
 
 class LocalDbError(CdlstoreError):
     """The local cluster could not be set up, started or stopped."""
+
+
+def ensure_app_login(dsn: str) -> None:
+    """Create the local application login (LOGIN, member of cdlstore_app) when it is missing and
+    bind it to the default tenant in the database of ``dsn`` (a migrated one): a login that acts
+    as one tenant whatever it sets, like an application on a real server."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_LOGIN]).fetchone():
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN IN ROLE cdlstore_app").format(
+                    sql.Identifier(APP_LOGIN)
+                )
+            )
+        conn.execute("SELECT cdlstore.bind_tenant(%s, %s)", [APP_LOGIN, APP_TENANT])
 
 
 def find_bindir() -> Path:

@@ -12,17 +12,11 @@ CREATE TABLE docstore.consumer_offset (
     last_xid xid8 NOT NULL DEFAULT '0',
     last_id bigint NOT NULL DEFAULT 0,
     updated_at timestamptz NOT NULL DEFAULT now(),
-    tenant text DEFAULT nullif(current_setting('cdlstore.tenant', true), ''),
-    CONSTRAINT consumer_offset_pkey UNIQUE NULLS NOT DISTINCT (tenant, consumer)
+    tenant text,
+    CONSTRAINT consumer_offset_pkey PRIMARY KEY (consumer, tenant)
 );
 ALTER TABLE docstore.consumer_offset OWNER TO cdlstore_owner;
-ALTER TABLE docstore.consumer_offset ENABLE ROW LEVEL SECURITY;
-ALTER TABLE docstore.consumer_offset FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON docstore.consumer_offset
-    USING (nullif(current_setting('cdlstore.tenant', true), '') IS NULL
-           OR tenant = current_setting('cdlstore.tenant', true))
-    WITH CHECK (nullif(current_setting('cdlstore.tenant', true), '') IS NULL
-                OR tenant = current_setting('cdlstore.tenant', true));
+CALL cdlstore_internal.make_tenant_scoped('docstore.consumer_offset');
 INSERT INTO docstore.consumer_offset (consumer, last_xid, last_id, updated_at, tenant)
 SELECT f.consumer, CASE WHEN f.lo::text = '1:1:' THEN '0'::xid8 ELSE pg_snapshot_xmin(f.lo) END, 0, f.updated_at, f.tenant
 FROM cdlstore_internal.feed_consumers f WHERE f.feed = 'docstore';

@@ -13,7 +13,7 @@ COMMENT ON SCHEMA cdlstore_internal IS 'What the four schemas share; granted to 
 CREATE TABLE cdlstore_internal.feed_consumers (
     feed text NOT NULL CHECK (feed IN ('docstore', 'ops')),
     consumer text NOT NULL CHECK (consumer <> '' AND length(consumer) <= 200),
-    tenant text DEFAULT nullif(current_setting('cdlstore.tenant', true), ''),
+    tenant text,
     lo pg_snapshot NOT NULL DEFAULT '1:1:',   -- every event visible in it is acknowledged
     hi pg_snapshot,                          -- the batch: visible in hi, not in lo
     acked_xid xid8,                          -- the last acknowledged event of the batch
@@ -21,15 +21,9 @@ CREATE TABLE cdlstore_internal.feed_consumers (
     handed_xid xid8,                         -- the last event of the batch handed out
     handed_id bigint,
     updated_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT feed_consumers_key UNIQUE NULLS NOT DISTINCT (tenant, feed, consumer)
+    CONSTRAINT feed_consumers_key UNIQUE (feed, consumer, tenant)
 );
-ALTER TABLE cdlstore_internal.feed_consumers ENABLE ROW LEVEL SECURITY;
-ALTER TABLE cdlstore_internal.feed_consumers FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON cdlstore_internal.feed_consumers
-    USING (nullif(current_setting('cdlstore.tenant', true), '') IS NULL
-           OR tenant = current_setting('cdlstore.tenant', true))
-    WITH CHECK (nullif(current_setting('cdlstore.tenant', true), '') IS NULL
-                OR tenant = current_setting('cdlstore.tenant', true));
+CALL cdlstore_internal.make_tenant_scoped('cdlstore_internal.feed_consumers');
 
 -- docstore offsets (xid, id): every event of an older transaction and of this one up to id is
 -- done. As snapshots: lo sees the older transactions, hi this one too.

@@ -17,18 +17,12 @@ DROP FUNCTION IF EXISTS ops._complete(uuid, jsonb);
 -- Retention: untagged versions of a (namespace, type) beyond keep_last and older than
 -- older_than are pruned by docstore.apply_retention(), one of the maintenance duties.
 CREATE TABLE docstore.retention_policy (
-    tenant text DEFAULT nullif(current_setting('cdlstore.tenant', true), ''),
     namespace text NOT NULL,
     type text NOT NULL,
     keep_last integer NOT NULL CHECK (keep_last >= 1),
     older_than interval NOT NULL CHECK (older_than >= interval '0'),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT retention_policy_key UNIQUE NULLS NOT DISTINCT (tenant, namespace, type)
+    tenant text,
+    CONSTRAINT retention_policy_key UNIQUE (namespace, type, tenant)
 );
-ALTER TABLE docstore.retention_policy ENABLE ROW LEVEL SECURITY;
-ALTER TABLE docstore.retention_policy FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON docstore.retention_policy
-    USING (nullif(current_setting('cdlstore.tenant', true), '') IS NULL
-           OR tenant = current_setting('cdlstore.tenant', true))
-    WITH CHECK (nullif(current_setting('cdlstore.tenant', true), '') IS NULL
-                OR tenant = current_setting('cdlstore.tenant', true));
+CALL cdlstore_internal.make_tenant_scoped('docstore.retention_policy');

@@ -24,5 +24,7 @@ CREATE TABLE cdl.definition_log (
     applied_at timestamptz NOT NULL DEFAULT now()
 );
 
+CALL cdlstore_internal.make_tenant_scoped('cdl.definition_log');
+
 COMMENT ON TABLE cdl.definition_log IS
     'Definition writes applied on this shard through the proxy, by version (cdl.apply_definition).';

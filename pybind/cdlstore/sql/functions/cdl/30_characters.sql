@@ -309,10 +309,17 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     rendered_count integer;
 BEGIN
     IF max_count IS NULL OR max_count < 1 THEN
         RAISE EXCEPTION 'max_count must be at least 1, got %', max_count USING ERRCODE = 'CD001';
+    END IF;
+    rendered_count := cdlstore_internal.sweep(  -- an administrator's call: every tenant
+        'SELECT tenant FROM cdl.character_documents WHERE rendered IS NULL LIMIT $1',
+        'SELECT cdl.render_character_documents($1)', max_count);
+    IF rendered_count IS NOT NULL THEN
+        RETURN rendered_count;
     END IF;
     -- characters being written are skipped: their writer renders them or leaves them to the
     -- next call; the lock keeps a concurrent write from being rendered over
@@ -333,7 +340,8 @@ $$;
 
 COMMENT ON FUNCTION cdl.render_character_documents(integer) IS
     'Render the documents that bursts of writes left unrendered (get_character_complete is '
-    'correct without it, and faster with it); returns how many. Run it now and then.';
+    'correct without it, and faster with it): the caller''s tenant, every tenant (up to max_count '
+    'each) for an administrator naming none; returns how many. Run it now and then.';
 
 CREATE OR REPLACE FUNCTION cdl._store_cdl(
     p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source varchar)
@@ -384,6 +392,7 @@ LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     body jsonb;
     body_text json;
     derived record;
@@ -475,6 +484,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN cdl._import_character(character_json, character_json::json, import_source, normalized_name);
 END
 $$;
@@ -494,6 +504,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     ordered json;
     doc jsonb;
 BEGIN
@@ -528,6 +539,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN (SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) FROM cdl.character_documents d
             WHERE d.normalized_name = cdl.normalize_name(get_character_complete.name));
 END
@@ -546,6 +558,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
     SELECT jsonb_build_object('cdl_version', c.cdl_version, 'format', 'json')
@@ -575,6 +588,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result json;
 BEGIN
     SELECT CASE WHEN c.file_description IS NULL
@@ -608,6 +622,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF status_filter IS NOT NULL THEN
         PERFORM cdl._check_label(status_filter, enum_range(NULL::cdl.character_status_enum), 'status');
     END IF;
@@ -635,6 +650,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     changed boolean;
 BEGIN
@@ -663,6 +679,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     keys text[];
     node jsonb;
@@ -710,6 +727,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     keys text[];
     removed integer;
@@ -741,6 +759,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     keys text[] := cdl._parse_path(field_path);
     v_type cdl.data_type_enum;
     v_field_type cdl.field_type_enum;

@@ -9,6 +9,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_id bigint;
 BEGIN
@@ -52,6 +53,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
     PERFORM cdl._check_label(pattern_type, enum_range(NULL::cdl.communication_pattern_enum), 'pattern type');
@@ -80,6 +82,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_id bigint;
 BEGIN
@@ -122,6 +125,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
     PERFORM cdl._check_label(scenario, enum_range(NULL::cdl.response_scenario_enum), 'scenario');
@@ -151,6 +155,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_id bigint;
     v_parent bigint;
@@ -220,6 +225,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
     target := cdl._lock_character(character_name);

@@ -43,6 +43,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
 BEGIN
     IF length(version_name) > 100 THEN
@@ -66,6 +67,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
     v_id := cdl._character_id(list_character_versions.name);
@@ -104,6 +106,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     snap jsonb;
     snap_text json;
@@ -174,6 +177,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
     old_cdl jsonb;
     new_cdl jsonb;
@@ -235,6 +239,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
     old_cdl json;
     new_cdl json;

@@ -94,6 +94,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF max_results IS NULL OR max_results NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_results must be between 1 and 1000, got %', max_results USING ERRCODE = 'CD001';
     END IF;
@@ -126,6 +127,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
     v_id := cdl._character_id(search_character_knowledge.name);
@@ -144,9 +146,13 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
+    PERFORM cdlstore_internal.all_tenants(true);  -- CD006 unless an administrator naming no tenant
     REFRESH MATERIALIZED VIEW CONCURRENTLY cdl.character_analytics;
+    PERFORM cdlstore_internal.all_tenants(false);
 END
 $$;
 
 COMMENT ON FUNCTION cdl.refresh_character_analytics() IS
-    'Refresh cdl.character_analytics without blocking its readers. Nothing else depends on it.';
+    'Refresh cdl.character_analytics (every tenant''s characters, with their tenant) without '
+    'blocking its readers: an administrator''s duty (CD006 for a tenant). Nothing else depends on it.';

@@ -472,6 +472,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     v_config jsonb;
     v_lookups jsonb;

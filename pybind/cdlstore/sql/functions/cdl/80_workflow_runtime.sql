@@ -203,6 +203,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._check_message(user_id, user_message);
     RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'workflow', c.workflow_name, 'pattern_matched', c.pattern IS NOT NULL, 'pattern', c.pattern,
@@ -415,6 +416,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character_id bigint := cdl._character_id(character_name);
     v_workflow_id bigint;
     x record;
@@ -512,6 +514,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character_id bigint := cdl._character_id(character_name);
     v_config jsonb;
     v_words tsvector;
@@ -592,6 +595,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN (SELECT coalesce(jsonb_agg(cdl._step('active', i.id)
                                       || jsonb_build_object('character', c.normalized_name,
                                                             'started_at', i.started_at,
@@ -610,6 +614,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     inst record;
 BEGIN
     SELECT i.* INTO inst FROM cdl.workflow_instances i WHERE i.id = cancel_workflow_instance.instance_id;
@@ -637,14 +642,20 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    n integer := cdlstore_internal.sweep(
+        $q$SELECT tenant FROM cdl.workflow_instances WHERE status = 'active' AND timeout_at <= $1$q$,
+        'SELECT cdl.expire_workflow_timeouts($1)', coalesce(as_of, now()));
 BEGIN
-    RETURN cdl._expire(coalesce(as_of, now()));
+    RETURN coalesce(n, cdl._expire(coalesce(as_of, now())));
 END
 $$;
 
 COMMENT ON FUNCTION cdl.expire_workflow_timeouts(timestamptz) IS
     'End every active instance past its timeout (status timeout, logged with the state''s timeout '
-    'action and message). Safe to run from many sessions at once. Returns how many ended.';
+    'action and message): the caller''s tenant, every tenant for an administrator naming none. '
+    'Safe to run from many sessions at once. Returns how many ended.';
 
 CREATE OR REPLACE FUNCTION cdl.render_workflow_prompt(instance_id bigint)
 RETURNS text
@@ -654,6 +665,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     step jsonb := cdl._step('render', instance_id);
 BEGIN
     IF step IS NULL THEN

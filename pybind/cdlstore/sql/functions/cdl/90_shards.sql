@@ -39,6 +39,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN coalesce((SELECT max(l.version) FROM cdl.definition_log l), 0);
 END
 $$;
@@ -54,6 +55,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._require_proxy();
     RETURN QUERY SELECT l.version, l.function_name, l.arguments, l.actor FROM cdl.definition_log l
                  WHERE l.version > coalesce(after_version, 0)
@@ -109,6 +111,7 @@ SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     block constant bigint := 1048576;  -- ids one definition write may take per table
     v_done record;
     v_newest bigint;

@@ -9,6 +9,7 @@ SET search_path = cdl, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character bigint := cdl._character_id(character_name);
     result jsonb;
 BEGIN

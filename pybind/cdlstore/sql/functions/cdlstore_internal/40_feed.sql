@@ -101,9 +101,8 @@ BEGIN
     END IF;
     INSERT INTO feed_consumers (feed, consumer) VALUES (p_feed, p_consumer)
     ON CONFLICT ON CONSTRAINT feed_consumers_key DO NOTHING;
-    SELECT * INTO c FROM feed_consumers f
+    SELECT * INTO c FROM feed_consumers f  -- the call's tenant's own (row-level security)
     WHERE f.feed = p_feed AND f.consumer = p_consumer
-      AND f.tenant IS NOT DISTINCT FROM nullif(current_setting('cdlstore.tenant', true), '')
     FOR UPDATE;
     RETURN c;
 END

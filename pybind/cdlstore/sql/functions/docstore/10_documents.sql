@@ -137,6 +137,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_uuid uuid := document_uuid;
     v_version integer;
     v_doc record;
@@ -260,6 +261,7 @@ SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN docstore._version(document_uuid, version);
 END
 $$;
@@ -293,6 +295,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     k_at timestamptz;
     k_id bigint;
     items jsonb[];
@@ -334,6 +337,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     k_at timestamptz;
     k_id bigint;
     items jsonb[];
@@ -378,6 +382,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     d record;
 BEGIN
     UPDATE docstore.documents x SET deleted_at = now(), deleted_by = actor
@@ -406,6 +411,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     d record;
     bodies uuid[];
 BEGIN
@@ -434,6 +440,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     doomed jsonb;
     bodies uuid[];
     locked bigint[];
@@ -490,6 +497,7 @@ SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(type, 'type');
     PERFORM docstore._check_name(field, 'field');
     RETURN format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON docstore.document_header ((metadata ->> %L)) WHERE type = %L',

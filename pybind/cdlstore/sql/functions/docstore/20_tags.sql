@@ -9,6 +9,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
     IF is_protected IS NULL OR is_immutable IS NULL THEN
@@ -103,6 +104,7 @@ SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF version IS NULL THEN
         RAISE EXCEPTION 'version is required (remove_tag removes a tag)' USING ERRCODE = 'CD001';
     END IF;
@@ -124,6 +126,7 @@ SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN docstore._change_tag(document_uuid, tag, NULL, actor, actor_type, session_id, expected_version, force);
 END
 $$;
@@ -140,6 +143,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
     v_deleted boolean;
 BEGIN
@@ -164,6 +168,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
     RETURN (SELECT coalesce(jsonb_agg(CASE WHEN include_body THEN t.document ELSE t.document - 'body' END
                                       ORDER BY t.document_uuid), '[]')
@@ -185,6 +190,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF NOT EXISTS (SELECT FROM docstore.documents d WHERE d.document_uuid = document_uuid) THEN
         RAISE EXCEPTION 'document % not found', document_uuid USING ERRCODE = 'CD002';
     END IF;
@@ -207,6 +213,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_version integer;
 BEGIN
     IF as_of IS NULL THEN

@@ -8,6 +8,7 @@ SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'id', e.id, 'operation', e.operation, 'namespace', e.namespace, 'type', e.type,
                 'document_uuid', e.document_uuid, 'version', e.version, 'tag', e.tag, 'actor', e.actor,
@@ -29,6 +30,7 @@ SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN cdlstore_internal.feed_ack('docstore', consumer, up_to_id);
 END
 $$;

@@ -9,6 +9,7 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     d docstore.documents;
     versions jsonb;
 BEGIN

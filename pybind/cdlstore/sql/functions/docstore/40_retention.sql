@@ -10,13 +10,12 @@ SET search_path = docstore, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    tenant text := nullif(current_setting('cdlstore.tenant', true), '');
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
     IF keep_last IS NULL THEN  -- no policy: nothing is pruned any more
-        DELETE FROM docstore.retention_policy p
-        WHERE p.tenant IS NOT DISTINCT FROM tenant AND p.namespace = namespace AND p.type = type;
+        DELETE FROM docstore.retention_policy p WHERE p.namespace = namespace AND p.type = type;
         RETURN NULL;
     END IF;
     IF keep_last < 1 OR older_than IS NULL OR older_than < interval '0' THEN
@@ -42,24 +41,27 @@ SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     policy docstore.retention_policy;
-    session_tenant text := current_setting('cdlstore.tenant', true);
-    pruned integer := 0;
+    pruned integer := cdlstore_internal.sweep(  -- an administrator naming no tenant: every tenant
+        'SELECT tenant FROM docstore.retention_policy WHERE $1', 'SELECT docstore.apply_retention() WHERE $1', true);
 BEGIN
-    IF NOT pg_try_advisory_xact_lock(hashtext('docstore.apply_retention')) THEN
-        RETURN 0;  -- another session is applying the policies right now
+    IF pruned IS NOT NULL THEN
+        RETURN pruned;
     END IF;
-    FOR policy IN SELECT * FROM docstore.retention_policy p ORDER BY p.tenant, p.namespace, p.type LOOP
-        -- each policy prunes its own tenant's documents only (an administrator sees every policy)
-        PERFORM set_config('cdlstore.tenant', coalesce(policy.tenant, ''), true);
+    pruned := 0;
+    IF NOT pg_try_advisory_xact_lock(hashtext('docstore.apply_retention'), hashtext(call_tenant)) THEN
+        RETURN 0;  -- another session is applying this tenant's policies right now
+    END IF;
+    FOR policy IN SELECT * FROM docstore.retention_policy p ORDER BY p.namespace, p.type LOOP
         pruned := pruned + (docstore.prune_versions(policy.namespace, policy.type, policy.keep_last,
                                                     policy.older_than, dry_run => false) ->> 'count')::integer;
     END LOOP;
-    PERFORM set_config('cdlstore.tenant', coalesce(session_tenant, ''), true);
     RETURN pruned;
 END
 $$;
 
 COMMENT ON FUNCTION docstore.apply_retention() IS
-    'Prune every (namespace, type) by its retention policy (untagged old versions only). Returns how many '
-    'versions went. A maintenance duty: safe to run from many sessions at once.';
+    'Prune every (namespace, type) by its retention policy (untagged old versions only): the caller''s '
+    'tenant, every tenant for an administrator naming none. Returns how many versions went. A '
+    'maintenance duty: safe to run from many sessions at once.';

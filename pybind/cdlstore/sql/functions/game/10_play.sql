@@ -7,6 +7,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
     PERFORM cdlstore_internal.input_text(email, 'email', 254),
@@ -37,6 +38,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
     PERFORM cdlstore_internal.input_text(external_id, 'external_id', 200, false);
@@ -72,6 +74,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     s game.game_sessions;
 BEGIN
     PERFORM cdlstore_internal.input_text(scenario_id, 'scenario_id');
@@ -119,6 +122,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     s game.game_sessions;
 BEGIN
     IF expected_version IS NULL OR coalesce(btrim(scene_id), '') = '' OR choice IS NULL THEN
@@ -157,6 +161,7 @@ LANGUAGE plpgsql
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     s game.game_sessions := game._session_for_change(p_id, p_expected);
 BEGIN
     UPDATE game.game_sessions x SET status = p_status, completed_at = now(), updated_at = now(), version = x.version + 1
@@ -174,6 +179,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
     SELECT game._end_session(session_id, expected_version, 'completed')
+    WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
 $$;
 
 COMMENT ON FUNCTION game.complete_game_session(bigint, integer) IS 'An active session is completed. CD004 otherwise.';
@@ -185,6 +191,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
     SELECT game._end_session(session_id, expected_version, 'abandoned')
+    WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
 $$;
 
 COMMENT ON FUNCTION game.abandon_game_session(bigint, integer) IS 'An active session is abandoned. CD004 otherwise.';
@@ -197,6 +204,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
     SELECT game._session_json(s) INTO result FROM game.game_sessions s WHERE s.id = get_game_session.session_id;
@@ -216,6 +224,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdlstore_internal.input_text(badge, 'badge'), cdlstore_internal.input_text(axis, 'axis', 200, false);
     IF NOT EXISTS (SELECT FROM game.user_profiles p WHERE p.id = award_badge.profile_id) THEN
         RAISE EXCEPTION 'profile % not found', profile_id USING ERRCODE = 'CD002';
@@ -236,6 +245,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF NOT EXISTS (SELECT FROM game.user_profiles p WHERE p.id = get_profile_compass_totals.profile_id) THEN
         RAISE EXCEPTION 'profile % not found', profile_id USING ERRCODE = 'CD002';
     END IF;
@@ -255,6 +265,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdlstore_internal.input_text(scenario_id, 'scenario_id'), cdlstore_internal.input_text(axis, 'axis');
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_rows must be between 1 and 1000' USING ERRCODE = 'CD001';

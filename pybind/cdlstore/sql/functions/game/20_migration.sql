@@ -121,7 +121,7 @@ BEGIN
         END IF;
         INSERT INTO game.accounts AS a (external_id, email, display_name, status)
         VALUES (v_ext, doc ->> 'email', doc ->> 'displayName', coalesce(doc ->> 'status', 'active'))
-        ON CONFLICT (external_id) DO UPDATE
+        ON CONFLICT (external_id, tenant) DO UPDATE
         SET email = EXCLUDED.email, display_name = EXCLUDED.display_name, status = EXCLUDED.status, updated_at = now()
         RETURNING a.id INTO v_id;
     WHEN 'user_profiles' THEN
@@ -132,7 +132,7 @@ BEGIN
         INSERT INTO game.user_profiles AS p (external_id, account_id, name, age_group, avatar, preferences)
         VALUES (v_ext, game._ref('accounts', doc ->> 'accountId', 'accountId'), doc ->> 'name', doc ->> 'ageGroup',
                 doc ->> 'avatar', coalesce(doc -> 'preferences', '{}'))
-        ON CONFLICT (external_id) DO UPDATE
+        ON CONFLICT (external_id, tenant) DO UPDATE
         SET account_id = EXCLUDED.account_id, name = EXCLUDED.name, age_group = EXCLUDED.age_group,
             avatar = EXCLUDED.avatar, preferences = EXCLUDED.preferences
         RETURNING p.id INTO v_id;
@@ -156,7 +156,7 @@ BEGIN
                 game._ref('user_profiles', doc ->> 'profileId', 'profileId'), doc ->> 'scenarioId',
                 coalesce(doc ->> 'status', 'active'), doc ->> 'currentScene',
                 coalesce(doc -> 'choicesMade', '[]'), coalesce(doc -> 'compassValues', '{}'))
-        ON CONFLICT (external_id) DO UPDATE
+        ON CONFLICT (external_id, tenant) DO UPDATE
         SET account_id = EXCLUDED.account_id, profile_id = EXCLUDED.profile_id, scenario_id = EXCLUDED.scenario_id,
             status = EXCLUDED.status, current_scene = EXCLUDED.current_scene, choices_made = EXCLUDED.choices_made,
             compass_values = EXCLUDED.compass_values, updated_at = now(),
@@ -173,7 +173,7 @@ BEGIN
         VALUES (v_ext, game._ref('user_profiles', doc ->> 'profileId', 'profileId'), doc ->> 'scenarioId',
                 doc ->> 'compassAxis', (doc ->> 'score')::numeric,
                 CASE WHEN doc ->> 'sessionId' IS NOT NULL THEN game._ref('game_sessions', doc ->> 'sessionId', 'sessionId') END)
-        ON CONFLICT (external_id) DO UPDATE
+        ON CONFLICT (external_id, tenant) DO UPDATE
         SET profile_id = EXCLUDED.profile_id, scenario_id = EXCLUDED.scenario_id, compass_axis = EXCLUDED.compass_axis,
             score = EXCLUDED.score, session_id = EXCLUDED.session_id
         RETURNING x.id INTO v_id;
@@ -192,6 +192,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_container text := game._container(container);
     doc jsonb;
     status text;
@@ -232,6 +233,7 @@ SECURITY DEFINER
 SET search_path = game, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_container text := game._container(container);
     page jsonb;
     after text;

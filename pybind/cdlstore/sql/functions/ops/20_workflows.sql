@@ -43,6 +43,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id uuid;
 BEGIN
     PERFORM cdlstore_internal.input_text(name, 'name'), cdlstore_internal.input_text(workflow_type, 'workflow_type');
@@ -69,6 +70,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows := ops._move_workflow(workflow_id, 'running', '{pending}');
 BEGIN
     UPDATE ops.workflows x SET status = 'running', started_at = now(), updated_at = now()
@@ -87,6 +89,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows := ops._move_workflow(workflow_id, 'running', '{running}');
 BEGIN
     IF step_result IS NULL THEN
@@ -119,6 +122,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows := ops._move_workflow(workflow_id, 'completed', '{running}');
 BEGIN
     UPDATE ops.workflows x SET status = 'completed', completed_at = now(), updated_at = now(),
@@ -155,6 +159,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(error), '') = '' THEN
         RAISE EXCEPTION 'error must say what went wrong' USING ERRCODE = 'CD001';
     END IF;
@@ -171,9 +176,16 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     w ops.workflows;
-    n integer := 0;
+    n integer := cdlstore_internal.sweep(
+        $q$SELECT tenant FROM ops.workflows WHERE status IN ('pending', 'running') AND deadline <= $1$q$,
+        'SELECT ops.expire_workflows($1)', as_of);
 BEGIN
+    IF n IS NOT NULL THEN
+        RETURN n;  -- an administrator's call: done for every tenant
+    END IF;
+    n := 0;
     FOR w IN SELECT * FROM ops.workflows x WHERE x.status IN ('pending', 'running') AND x.deadline <= as_of
              FOR UPDATE SKIP LOCKED LOOP
         PERFORM ops._fail_workflow(w, 'deadline passed');
@@ -183,7 +195,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION ops.expire_workflows(timestamptz) IS 'Fail every pending or running run past its deadline. Returns how many.';
+COMMENT ON FUNCTION ops.expire_workflows(timestamptz) IS
+    'Fail every pending or running run past its deadline: the caller''s tenant, every tenant for '
+    'an administrator naming none. Returns how many.';
 
 CREATE OR REPLACE FUNCTION ops.get_workflow(workflow_id uuid)
 RETURNS jsonb
@@ -194,6 +208,7 @@ SET search_path = ops, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
     SELECT ops._workflow_json(w) INTO result FROM ops.workflows w WHERE w.workflow_id = workflow_id;
@@ -216,6 +231,7 @@ SET search_path = ops, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     k_at timestamptz;
     k_id bigint;
     items jsonb[];

@@ -49,6 +49,10 @@ BEGIN
     IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
         RAISE EXCEPTION 'workflow run % not found', p_workflow USING ERRCODE = 'CD002';
     END IF;
+    -- the foreign key would see every tenant's runs (and refuse an unknown one with 23503)
+    IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
+        RAISE EXCEPTION 'workflow % not found', p_workflow USING ERRCODE = 'CD002';
+    END IF;
     INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
                                      timeout_seconds, available_at)
     VALUES (p_name, p_type, p_input, p_priority, p_workflow, p_max_retries, p_timeout, coalesce(p_available_at, now()))
@@ -86,6 +90,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN ops._enqueue(task_name, task_type, input_data, priority, workflow_id, max_retries, timeout_seconds,
                         available_at);
 END
@@ -101,6 +106,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     problem text;
     ids uuid[];
 BEGIN
@@ -168,6 +174,7 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     claimed jsonb;
 BEGIN
     PERFORM cdlstore_internal.input_text(agent_id, 'agent_id'),
@@ -290,6 +297,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN ops._complete(execution_id, lease_token, output);
 END
 $$;
@@ -305,6 +313,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     wanted integer;
     held integer;
     stale uuid;
@@ -397,6 +406,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     IF coalesce(btrim(error), '') = '' THEN
         RAISE EXCEPTION 'error must say what went wrong' USING ERRCODE = 'CD001';
     END IF;
@@ -415,6 +425,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     t ops.task_executions;
 BEGIN
     IF extend_seconds < 1 THEN
@@ -442,6 +453,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     t ops.task_executions := ops._leased_task(execution_id, lease_token);
 BEGIN
     UPDATE ops.task_executions x
@@ -466,9 +478,16 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     t ops.task_executions;
-    n integer := 0;
+    n integer := cdlstore_internal.sweep(
+        $q$SELECT tenant FROM ops.task_executions WHERE status = 'running' AND timeout_at <= $1$q$,
+        'SELECT ops.expire_tasks($1)', as_of);
 BEGIN
+    IF n IS NOT NULL THEN
+        RETURN n;  -- an administrator's call: done for every tenant
+    END IF;
+    n := 0;
     FOR t IN SELECT * FROM ops.task_executions x WHERE x.status = 'running' AND x.timeout_at <= coalesce(as_of, now())
              FOR UPDATE SKIP LOCKED LOOP
         PERFORM ops._fail_task(t, 'timed out');
@@ -479,7 +498,8 @@ END
 $$;
 
 COMMENT ON FUNCTION ops.expire_tasks(timestamptz) IS
-    'Running tasks past their timeout count as a failed attempt (a worker that died). Returns how many.';
+    'Running tasks past their timeout count as a failed attempt (a worker that died): the '
+    'caller''s tenant, every tenant for an administrator naming none. Returns how many.';
 
 CREATE OR REPLACE FUNCTION ops.get_task(execution_id uuid)
 RETURNS jsonb
@@ -490,6 +510,7 @@ SET search_path = ops, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
     SELECT ops._task_json(t) INTO result FROM ops.task_executions t WHERE t.execution_id = execution_id;
@@ -504,13 +525,26 @@ COMMENT ON FUNCTION ops.get_task(uuid) IS 'A task. CD002 when unknown.';
 
 CREATE OR REPLACE FUNCTION ops.next_task_timeout()
 RETURNS timestamptz
-LANGUAGE sql
-STABLE
+LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
-    SELECT min(t.timeout_at) FROM ops.task_executions t WHERE t.status = 'running'
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    every_tenant boolean := cdlstore_internal.sweeping();  -- an administrator naming none
+    next_at timestamptz;
+BEGIN
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(true);
+    END IF;
+    SELECT min(t.timeout_at) INTO next_at FROM ops.task_executions t WHERE t.status = 'running';
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(false);
+    END IF;
+    RETURN next_at;
+END
 $$;
 
 COMMENT ON FUNCTION ops.next_task_timeout() IS
-    'When the next lease of a running task ends (NULL: none runs); the worker''s maintenance sleeps until then.';
+    'When the next lease of a running task ends (NULL: none runs); the worker''s maintenance sleeps until then. '
+    'The caller''s tenant, every tenant for an administrator naming none.';

@@ -9,6 +9,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_id bigint;
 BEGIN
     PERFORM cdlstore_internal.input_text(instance_id, 'instance_id'),
@@ -41,6 +42,7 @@ SET search_path = ops, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_page(max_messages);
     -- the newest messages before `before`, returned oldest first
     RETURN (SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.message_id), '[]')

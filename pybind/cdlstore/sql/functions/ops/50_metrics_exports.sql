@@ -8,6 +8,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     RETURN jsonb_build_object(
         'workflows_by_status', (SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}')
                                 FROM (SELECT w.status, count(*) AS n FROM ops.workflows w GROUP BY 1) s),
@@ -58,7 +59,8 @@ STABLE
 SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
-    SELECT * FROM ops.events e WHERE e.created_at <@ ops._day(day) ORDER BY e.event_id
+    SELECT * FROM ops.events e WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
+      AND e.created_at <@ ops._day(day) ORDER BY e.event_id
 $$;
 
 COMMENT ON FUNCTION ops.export_events(date) IS 'The events of a UTC day, for COPY ... TO STDOUT.';
@@ -70,7 +72,8 @@ STABLE
 SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
-    SELECT * FROM ops.task_executions t WHERE t.created_at <@ ops._day(day) ORDER BY t.created_at, t.execution_id
+    SELECT * FROM ops.task_executions t WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
+      AND t.created_at <@ ops._day(day) ORDER BY t.created_at, t.execution_id
 $$;
 
 COMMENT ON FUNCTION ops.export_tasks(date) IS 'The tasks created on a UTC day, for COPY ... TO STDOUT.';
@@ -82,7 +85,8 @@ STABLE
 SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
-    SELECT * FROM ops.workflows w WHERE w.created_at <@ ops._day(day) ORDER BY w.seq
+    SELECT * FROM ops.workflows w WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
+      AND w.created_at <@ ops._day(day) ORDER BY w.seq
 $$;
 
 COMMENT ON FUNCTION ops.export_workflows(date) IS 'The workflow runs created on a UTC day, for COPY ... TO STDOUT.';
@@ -94,7 +98,8 @@ STABLE
 SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
-    SELECT * FROM ops.agent_playground_messages m WHERE m.created_at <@ ops._day(day) ORDER BY m.message_id
+    SELECT * FROM ops.agent_playground_messages m WHERE (SELECT cdlstore_internal.current_tenant()) IS NOT NULL  -- checked once, first
+      AND m.created_at <@ ops._day(day) ORDER BY m.message_id
 $$;
 
 COMMENT ON FUNCTION ops.export_messages(date) IS 'The conversation messages of a UTC day, for COPY ... TO STDOUT.';

@@ -36,6 +36,7 @@ SET search_path = ops, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
     PERFORM docstore._check_page(max_count);
@@ -65,6 +66,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     t ops.task_executions;
 BEGIN
     t := ops._task_for_change(execution_id, '{failed,cancelled}', 'retried');
@@ -91,6 +93,7 @@ SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     t ops.task_executions;
 BEGIN
     IF length(reason) > 1000 THEN
