@@ -72,7 +72,7 @@ def main() -> None:
         claimed = client.operations.claim("worker-1", ["embed"], 10)
         assert [t.task_name for t in claimed] == ["embed doc 7"], claimed
         assert claimed[0].execution_id == task_id and claimed[0].status == "running"
-        done = client.operations.complete(task_id, {"ok": True})
+        done = client.operations.complete(task_id, claimed[0].lease_token, {"ok": True})
         assert done.status == "completed", done
     dev = sorted(name for name in sys.modules if name.startswith("cdlstore.dev"))
     assert not dev, f"the runtime imported the development-cluster code: {dev}"
