@@ -1532,12 +1532,12 @@ BEGIN
     SELECT array_agg(id) INTO new_ids FROM inserted;
 
     IF new_ids IS NOT NULL THEN
+        -- one index probe per new row (a join was planned as a scan of every definition per
+        -- row when the statistics predate a large import: minutes for 20,000 paths)
         UPDATE cdl.character_field_definitions AS c
-        SET parent_field_id = p.id
-        FROM cdl.character_field_definitions AS p
-        WHERE c.id = ANY (new_ids)
-          AND cardinality(c.path_keys) > 1
-          AND p.path_keys = c.path_keys[1:cardinality(c.path_keys) - 1];
+        SET parent_field_id = (SELECT p.id FROM cdl.character_field_definitions AS p
+                               WHERE p.path_keys = c.path_keys[1:cardinality(c.path_keys) - 1] LIMIT 1)
+        WHERE c.id = ANY (new_ids) AND cardinality(c.path_keys) > 1;
     END IF;
 END
 $$;
