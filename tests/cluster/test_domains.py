@@ -22,7 +22,7 @@ SCENARIOS: list[Callable[[Client], None]] = [
     test_documents.test_versions_and_optimistic_writes,
     test_documents.test_tags_history_and_time_travel,
     test_documents.test_session_listing_pages,
-    # (test_list_delete_purge_prune is left out: it counts on its writes being in one open transaction)
+    # (test_list_delete_purge_prune is left out: it counts on one open transaction)
     test_documents.test_bad_input_raises_our_errors,
     test_operations.test_workflow_run_lifecycle,
     test_operations.test_queue_retries_and_events,
@@ -53,8 +53,12 @@ def empty(sharded: Cluster) -> Iterator[Client]:
     yield from app_client(sharded.proxy)
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: f"{s.__module__.split('.')[-1]}.{s.__name__}")
-def test_one_node_scenarios_through_the_proxy(scenario: Callable[[Client], None], empty: Client) -> None:
+@pytest.mark.parametrize(
+    "scenario", SCENARIOS, ids=lambda s: f"{s.__module__.split('.')[-1]}.{s.__name__}"
+)
+def test_one_node_scenarios_through_the_proxy(
+    scenario: Callable[[Client], None], empty: Client
+) -> None:
     scenario(empty)
 
 
@@ -70,18 +74,27 @@ def test_ids_route_to_the_shard_that_holds_their_rows(sharded: Cluster, empty: C
     sessions = [empty.game.start_session(p, "forest")["id"] for p in profiles]
     with psycopg.connect(sharded.proxy) as conn:  # the shard the proxy routes each id to
         task_part = conn.execute(
-            "SELECT array_agg(cdlstore_proxy.uuid_hash(u) & 1 ORDER BY o) FROM unnest(%s::uuid[]) WITH ORDINALITY x(u, o)",
+            "SELECT array_agg(cdlstore_proxy.uuid_hash(u) & 1 ORDER BY o)"
+            " FROM unnest(%s::uuid[]) WITH ORDINALITY x(u, o)",
             [tasks],
         ).fetchone()[0]  # fmt: skip
     for index in (0, 1):
-        held = {r[0] for r in sharded.on_shard(index, "SELECT execution_id FROM ops.task_executions")}
+        held = {
+            r[0] for r in sharded.on_shard(index, "SELECT execution_id FROM ops.task_executions")
+        }
         assert held == {t for t, p in zip(tasks, task_part, strict=True) if p == index} and held
-        docs_held = {r[0] for r in sharded.on_shard(index, "SELECT document_uuid FROM docstore.documents")}
+        docs_held = {
+            r[0] for r in sharded.on_shard(index, "SELECT document_uuid FROM docstore.documents")
+        }
         assert docs_held and all(
             int(str(d)[-3:], 16) & 1 == index for d in docs_held
         )  # fmt: skip
-        for table, ids in (("accounts", accounts), ("user_profiles", profiles), ("game_sessions", sessions)):
-            rows = {r[0] for r in sharded.on_shard(index, f"SELECT id FROM game.{table}")}
+        for table, ids in (
+            ("accounts", accounts),
+            ("user_profiles", profiles),
+            ("game_sessions", sessions),
+        ):
+            rows = {r[0] for r in sharded.on_shard(index, f"SELECT id FROM game.{table}")}  # noqa: S608
             assert rows == {i for i in ids if i & 1 == index} and rows
     assert sum(count_on(sharded, "SELECT count(*) FROM docstore.documents")) == len(docs)
     for ref in docs:  # every id-addressed call finds its document
@@ -97,7 +110,11 @@ def test_a_listing_that_spans_both_shards_pages_every_row_once(
         for i in range(30):
             client.documents.put(f"ns-{i % 7}", "note", {"i": i}, session_id="spread")
             client.operations.record_event("step", entity_id=str(i))
-    assert all(count_on(sharded, "SELECT count(*) FROM docstore.document_header WHERE session_id = 'spread'"))
+    assert all(
+        count_on(
+            sharded, "SELECT count(*) FROM docstore.document_header WHERE session_id = 'spread'"
+        )
+    )
     for page_size in (1, 4, 7, 30, 100):
         seen = {
             name: [d.body["i"] for d in client.documents.get_by_session("spread", limit=page_size)]
@@ -110,12 +127,16 @@ def test_a_listing_that_spans_both_shards_pages_every_row_once(
             events += [e.entity_id for e in page.items]
             if page.next_cursor is None:
                 break
-            page = client.operations.list_events(event_type="step", page_size=4, after=page.next_cursor)
+            page = client.operations.list_events(
+                event_type="step", page_size=4, after=page.next_cursor
+            )
         assert events == [str(i) for i in range(29, -1, -1)]
     with pytest.raises(errors.InvalidInput, match="invalid page cursor"):
         empty.documents.session_page("spread", after="bm90LWEtY3Vyc29y")
     with pytest.raises(errors.InvalidInput, match="invalid page cursor"):  # a shard's own cursor
-        empty.documents.session_page("spread", after=single.documents.session_page("spread", page_size=1).next_cursor)
+        empty.documents.session_page(
+            "spread", after=single.documents.session_page("spread", page_size=1).next_cursor
+        )
 
 
 def test_workers_claim_across_shards_every_task_once(sharded: Cluster, empty: Client) -> None:
@@ -139,7 +160,9 @@ def test_workers_claim_across_shards_every_task_once(sharded: Cluster, empty: Cl
     assert empty.operations.claim("late", ["spread-claim"], 5) == []
 
 
-def test_a_change_feed_through_the_proxy_loses_and_duplicates_nothing(sharded: Cluster, empty: Client) -> None:
+def test_a_change_feed_through_the_proxy_loses_and_duplicates_nothing(
+    sharded: Cluster, empty: Client
+) -> None:
     docs = empty.documents
     written = {docs.put(f"feed-{i}", "note", {"i": i}).document_uuid for i in range(25)}
     assert all(count_on(sharded, "SELECT count(*) FROM docstore.change_event"))
@@ -160,7 +183,9 @@ def test_shard_identity_is_the_proxys_alone(sharded: Cluster) -> None:
     assert sharded.on_shard(0, "SELECT part, partitions FROM cdl.shard_identity") == [(0, 2)]
 
 
-def test_a_new_document_with_a_uuid_that_routes_elsewhere_is_refused(sharded: Cluster, empty: Client) -> None:
+def test_a_new_document_with_a_uuid_that_routes_elsewhere_is_refused(
+    sharded: Cluster, empty: Client
+) -> None:
     with pytest.raises(errors.InvalidInput, match="does not route"):
         empty.documents.put("ns", "note", {}, document_uuid="00000000-0000-4000-8000-000000000fff")
     assert count_on(sharded, "SELECT count(*) FROM docstore.documents") == [0, 0]
