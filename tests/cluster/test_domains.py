@@ -189,3 +189,17 @@ def test_a_new_document_with_a_uuid_that_routes_elsewhere_is_refused(
     with pytest.raises(errors.InvalidInput, match="does not route"):
         empty.documents.put("ns", "note", {}, document_uuid="00000000-0000-4000-8000-000000000fff")
     assert count_on(sharded, "SELECT count(*) FROM docstore.documents") == [0, 0]
+
+
+def test_a_claim_passes_over_a_stopped_shard(sharded: Cluster, empty: Client) -> None:
+    ids = [empty.operations.enqueue(f"t{i}", "stopped-claim") for i in range(30)]
+    on_first = {r[0] for r in sharded.on_shard(0, "SELECT execution_id FROM ops.task_executions")}
+    assert on_first and len(on_first) < len(ids)
+    sharded.stop(1)
+    try:
+        claimed = empty.operations.claim("w", ["stopped-claim"], 100)
+        assert {t.execution_id for t in claimed} == on_first  # the other shard's tasks wait
+    finally:
+        sharded.start(1)
+    rest = empty.operations.claim("w", ["stopped-claim"], 100)
+    assert {t.execution_id for t in rest} == set(ids) - on_first

@@ -273,11 +273,21 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE kind
     -- claim: from a random shard on, each claims what is still wanted (max_count less what came)
-    WHEN 'claim' THEN format(E'    proxy_result := ''[]'';\n'
+    -- (a shard that is down is passed over: its tasks wait; CD011 only when no shard answered)
+    WHEN 'claim' THEN format(E'    proxy_result := ''[]'';\n    proxy_n := 0;\n'
         '    FOR proxy_hash IN SELECT cdlstore_proxy.turns() LOOP\n'
-        '        proxy_result := proxy_result || %s;\n'
+        '        BEGIN\n'
+        '            proxy_result := proxy_result || %s;\n'
+        '            proxy_n := proxy_n + 1;\n'
+        '        EXCEPTION WHEN OTHERS THEN\n'
+        '            GET STACKED DIAGNOSTICS proxy_state = RETURNED_SQLSTATE, proxy_message = MESSAGE_TEXT;\n'
+        '            IF NOT cdlstore_proxy.unreachable(proxy_state, proxy_message) THEN RAISE; END IF;\n'
+        '        END;\n'
         '        EXIT WHEN jsonb_array_length(proxy_result) >= coalesce(max_count, 1);\n'
-        '    END LOOP;\n    RETURN proxy_result;',
+        '    END LOOP;\n'
+        '    IF proxy_n = 0 THEN\n'
+        '        RAISE EXCEPTION ''no shard is available'' USING ERRCODE = ''CD011'';\n'
+        '    END IF;\n    RETURN proxy_result;',
         cdlstore_proxy.routed_call(f, 'proxy_hash', '{"max_count": "(max_count - jsonb_array_length(proxy_result))"}'))
     -- first: the first shard, from a random one on, that has something
     WHEN 'first' THEN format(E'    FOR proxy_hash IN SELECT cdlstore_proxy.turns() LOOP\n'
