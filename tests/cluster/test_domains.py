@@ -203,3 +203,12 @@ def test_a_claim_passes_over_a_stopped_shard(sharded: Cluster, empty: Client) ->
         sharded.start(1)
     rest = empty.operations.claim("w", ["stopped-claim"], 100)
     assert {t.execution_id for t in rest} == set(ids) - on_first
+
+
+def test_an_email_is_unique_across_the_shards(sharded: Cluster, empty: Client) -> None:
+    for i in range(16):  # each email's shard checks it, whatever its case
+        empty.game.create_account(f"same-{i}@example.org")
+        with pytest.raises(errors.AlreadyExists):
+            empty.game.create_account(f"SAME-{i}@example.org")
+    assert all(count_on(sharded, "SELECT count(*) FROM game.accounts"))
+    assert sum(count_on(sharded, "SELECT count(*) FROM game.accounts")) == 16

@@ -61,7 +61,8 @@ INSERT INTO cdlstore_proxy.routing (function_name, kind, key_argument, sort_key)
     ('ops.create_workflow', 'spread', NULL, NULL),
     ('ops.enqueue_tasks', 'spread', NULL, NULL),
     ('ops.record_event', 'spread', NULL, NULL),
-    ('game.create_account', 'spread', NULL, NULL),
+    -- an account on the shard of its email (unique whatever its case: one shard checks it)
+    ('game.create_account', 'key', 'email', NULL),
     -- a worker claims from the shards in turn, from a random one on (no shard starves)
     ('ops.claim_tasks', 'claim', NULL, NULL),
     -- a change feed: the next events of one shard at a time, acknowledged on the shard of the id

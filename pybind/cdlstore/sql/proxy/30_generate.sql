@@ -117,6 +117,7 @@ AS $$
                   CASE WHEN f.argument_types[k.i] = 'uuid' THEN format('cdlstore_proxy.uuid_hash($%s)', k.i)
                        WHEN f.argument_types[k.i] = 'bigint' THEN format('cdlstore_proxy.id_hash($%s)', k.i)
                        WHEN k.name = 'instance_id' THEN format('cdlstore_proxy.conversation_hash($%s)', k.i)
+                       WHEN k.name = 'email' THEN format('hashtext(lower($%s))', k.i)
                        ELSE format('hashtext($%s::text)', k.i) END)
     FROM (SELECT cdlstore_proxy.key_of(f) AS name,
                  array_position(f.argument_names, cdlstore_proxy.key_of(f)) AS i) AS k
