@@ -116,6 +116,7 @@ cluster-stop: setup
 # Numbers of the proxy hop and of 1 vs 2 shards, on databases of their own.
 bench-cluster: setup
 	@$(BIN)/python -m bench.cluster
+	@$(BIN)/python -m bench.cluster_reads
 
 # The sharded scenarios on a proxy and 2 shards of their own databases (tests/cluster/).
 test-cluster: template

@@ -776,6 +776,18 @@ ALTER FUNCTION cdl._field_type(section text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._field_type(section text) IS 'The field type of a top section of CDL; custom when unknown.';
 
+CREATE FUNCTION cdl._hashed_uuid(hash integer) RETURNS uuid
+    LANGUAGE sql
+    AS $$
+    -- a random uuid whose last 10 bits are the routing hash (the proxy's cdlstore_proxy.uuid_hash)
+    SELECT (left(gen_random_uuid()::text, 33)
+            || lpad(to_hex((hash & 1023) | (floor(random() * 4)::integer << 10)), 3, '0'))::uuid
+$$;
+
+ALTER FUNCTION cdl._hashed_uuid(hash integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._hashed_uuid(hash integer) IS 'A random uuid carrying a routing hash in its last 10 bits.';
+
 CREATE FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -1937,6 +1949,20 @@ $$;
 ALTER FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) IS 'Ranked full-text matches in string field values, knowledge and communication patterns; equal ranks list a character''s fields in its document order (place), then the rest by path.';
+
+CREATE FUNCTION cdl._shard_hash() RETURNS integer
+    LANGUAGE sql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+    -- a random 10-bit routing hash that PL/Proxy (hash & (partitions - 1)) sends to this shard
+    SELECT coalesce((SELECT s.part + s.partitions * floor(random() * (1024 / s.partitions))::integer
+                     FROM cdlstore_internal.shard_identity s),
+                    floor(random() * 1024)::integer)
+$$;
+
+ALTER FUNCTION cdl._shard_hash() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._shard_hash() IS 'A random routing hash (0..1023) that routes to this shard.';
 
 CREATE FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) RETURNS jsonb
     LANGUAGE plpgsql
@@ -3692,6 +3718,44 @@ ALTER FUNCTION cdl.search_characters(query text, status character varying, max_r
 
 COMMENT ON FUNCTION cdl.search_characters(query text, status character varying, max_results integer) IS 'Characters whose string fields, knowledge or communication patterns match a web-search style query, best first, each with its best matching path and a snippet.';
 
+CREATE FUNCTION cdl.set_shard_identity(part integer, partitions integer) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    col record;
+    v_next bigint;
+BEGIN
+    PERFORM cdl._require_proxy();
+    IF partitions IS NULL OR partitions NOT BETWEEN 1 AND 1024 OR partitions & (partitions - 1) <> 0
+       OR part IS NULL OR part NOT BETWEEN 0 AND partitions - 1 THEN
+        RAISE EXCEPTION 'partition % of % is not a partition of a power-of-two cluster (up to 1024)', part, partitions
+            USING ERRCODE = 'CD001';
+    END IF;
+    IF EXISTS (SELECT FROM cdlstore_internal.shard_identity s WHERE s.part = part AND s.partitions = partitions) THEN
+        RETURN;  -- already so: re-running the proxy set-up changes nothing
+    END IF;
+    INSERT INTO cdlstore_internal.shard_identity AS s (part, partitions) VALUES (part, partitions)
+    ON CONFLICT (only_row) DO UPDATE SET part = excluded.part, partitions = excluded.partitions;
+    -- shard-made bigint ids step by 1024 from a residue of this partition: unique across shards
+    -- (keyset cursors and change feeds order by them) and routed here by their low 10 bits
+    FOR col IN SELECT * FROM (VALUES ('docstore.document_header', 'id'), ('docstore.change_event', 'id'),
+                                     ('ops.events', 'event_id'), ('ops.workflows', 'seq'),
+                                     ('ops.agent_playground_messages', 'message_id'), ('game.accounts', 'id'),
+                                     ('game.user_profiles', 'id'), ('game.game_sessions', 'id')) AS c(tbl, col) LOOP
+        EXECUTE format('SELECT (coalesce(max(%I), 0) / 1024 + 1) * 1024 + %s FROM %s', col.col, part, col.tbl)
+            INTO v_next;
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET INCREMENT BY 1024 RESTART WITH %s', col.tbl, col.col, v_next);
+    END LOOP;
+END
+$$;
+
+ALTER FUNCTION cdl.set_shard_identity(part integer, partitions integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.set_shard_identity(part integer, partitions integer) IS 'Tell a shard its partition: ids it makes from then on route to it (the proxy''s login only, CD006 else).';
+
 CREATE FUNCTION cdl.start_workflow_instance(user_id character varying, character_name character varying, workflow_name character varying, initial_context jsonb DEFAULT '{}'::jsonb) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
@@ -4486,6 +4550,25 @@ ALTER FUNCTION docstore._check_page(page_size integer) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION docstore._check_page(page_size integer) IS 'Reject a page size outside 1..1000.';
 
+CREATE FUNCTION docstore._check_routes(p_uuid uuid, p_namespace text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+BEGIN
+    -- on a shard, a new document's own uuid must route with its namespace, or get_document
+    -- through the proxy would look for it on another shard
+    IF EXISTS (SELECT FROM cdlstore_internal.shard_identity)
+       AND ('x' || right(p_uuid::text, 3))::bit(12)::integer & 1023 <> hashtext(p_namespace) & 1023 THEN
+        RAISE EXCEPTION 'document uuid % does not route with namespace %', p_uuid, p_namespace USING ERRCODE = 'CD001',
+            HINT = 'On a sharded store leave document_uuid out for a new document; the store makes one.';
+    END IF;
+END
+$$;
+
+ALTER FUNCTION docstore._check_routes(p_uuid uuid, p_namespace text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore._check_routes(p_uuid uuid, p_namespace text) IS 'CD001 on a shard when a new document''s given uuid does not carry its namespace''s routing hash.';
+
 CREATE FUNCTION docstore._cursor(created_at timestamp with time zone, id bigint) RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$
@@ -5069,7 +5152,7 @@ BEGIN
     END IF;
 
     IF v_uuid IS NULL THEN
-        v_uuid := gen_random_uuid();
+        v_uuid := cdl._hashed_uuid(hashtext(namespace));  -- routes with its namespace (docs/scale-out.md)
     END IF;
     LOOP
         -- the row lock on documents serializes the writers of one document: versions are gap-free
@@ -5090,6 +5173,7 @@ BEGIN
         IF v_attempt > 0 THEN  -- the id exists but is not ours to see (another tenant's)
             RAISE EXCEPTION 'document % not found', v_uuid USING ERRCODE = 'CD002';
         END IF;
+        PERFORM docstore._check_routes(v_uuid, namespace);
         INSERT INTO docstore.documents (document_uuid, namespace, type, latest_version)
         VALUES (v_uuid, namespace, type, 1)
         ON CONFLICT ON CONSTRAINT documents_pkey DO NOTHING;
@@ -5919,7 +6003,7 @@ ALTER FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_w
 COMMENT ON FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text, p_notify boolean) IS 'Append an event and (unless p_notify is false) NOTIFY cdlstore_ops_events, in the caller''s transaction. Task events are not notified: NOTIFY serializes commits, and the queue is the hot path.';
 
 CREATE TABLE ops.task_executions (
-    execution_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    execution_id uuid DEFAULT cdl._hashed_uuid(cdl._shard_hash()) NOT NULL,
     workflow_id uuid,
     agent_id text,
     task_name text NOT NULL,
@@ -5983,7 +6067,7 @@ ALTER FUNCTION ops._fail_task(t ops.task_executions, error text) OWNER TO cdlsto
 COMMENT ON FUNCTION ops._fail_task(t ops.task_executions, error text) IS 'A failed attempt of a locked running task: back to pending after a backoff, or failed after max_retries.';
 
 CREATE TABLE ops.workflows (
-    workflow_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workflow_id uuid DEFAULT cdl._hashed_uuid(cdl._shard_hash()) NOT NULL,
     seq bigint NOT NULL,
     name text NOT NULL,
     description text,
@@ -6494,7 +6578,7 @@ BEGIN
     -- set-based, one statement: the batch is read once, checked, queued with its events; a
     -- problem in any task queues none of them
     WITH input AS MATERIALIZED (
-        SELECT n.ordinality, gen_random_uuid() AS id, t.task_name, t.task_type,
+        SELECT n.ordinality, cdl._hashed_uuid(cdl._shard_hash()) AS id, t.task_name, t.task_type,
                coalesce(t.input_data, '{}') AS input_data, coalesce(t.priority, 0) AS priority, t.workflow_id,
                coalesce(t.max_retries, 3) AS max_retries, coalesce(t.timeout_seconds, 300) AS timeout_seconds,
                coalesce(t.available_at, now()) AS available_at
@@ -6935,7 +7019,9 @@ BEGIN
                                   'p99', percentile_cont(0.99) WITHIN GROUP (ORDER BY t.execution_time_ms))
                               FROM ops.task_executions t
                               WHERE t.status = 'completed' AND t.completed_at > now() - interval '1 hour'),
-        'events_total', (SELECT coalesce(max(e.event_id), 0) FROM ops.events e));
+        -- event ids count up by one, on a shard by 1024 (cdl.set_shard_identity)
+        'events_total', (SELECT coalesce(max(e.event_id) / CASE WHEN EXISTS (SELECT FROM cdlstore_internal.shard_identity) THEN 1024 ELSE 1 END, 0)
+                         FROM ops.events e));
 END
 $$;
 
@@ -7683,6 +7769,20 @@ ALTER TABLE cdl.workflow_triggers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTI
     CACHE 1
 );
 
+CREATE TABLE cdlstore_internal.shard_identity (
+    only_row boolean DEFAULT true NOT NULL,
+    part integer NOT NULL,
+    partitions integer NOT NULL,
+    CONSTRAINT shard_identity_check CHECK ((part < partitions)),
+    CONSTRAINT shard_identity_only_row_check CHECK (only_row),
+    CONSTRAINT shard_identity_part_check CHECK ((part >= 0)),
+    CONSTRAINT shard_identity_partitions_check CHECK ((((partitions >= 1) AND (partitions <= 1024)) AND ((partitions & (partitions - 1)) = 0)))
+);
+
+ALTER TABLE cdlstore_internal.shard_identity OWNER TO cdlstore_owner;
+
+COMMENT ON TABLE cdlstore_internal.shard_identity IS 'This shard''s partition and the partition count, set by the proxy (cdl.set_shard_identity); empty on one node.';
+
 CREATE TABLE cdlstore_internal.tenant_bindings (
     role_oid oid NOT NULL,
     role_name name NOT NULL,
@@ -8079,6 +8179,9 @@ ALTER TABLE ONLY cdl.workflow_triggers
 
 ALTER TABLE ONLY cdlstore_internal.feed_consumers
     ADD CONSTRAINT feed_consumers_key UNIQUE (feed, consumer, tenant);
+
+ALTER TABLE ONLY cdlstore_internal.shard_identity
+    ADD CONSTRAINT shard_identity_pkey PRIMARY KEY (only_row);
 
 ALTER TABLE ONLY cdlstore_internal.tenant_bindings
     ADD CONSTRAINT tenant_bindings_pkey PRIMARY KEY (role_oid);
@@ -8570,6 +8673,8 @@ REVOKE ALL ON FUNCTION cdl._field_place(p_character_id bigint, keys text[]) FROM
 
 REVOKE ALL ON FUNCTION cdl._field_type(section text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._hashed_uuid(hash integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._infer_data_type(value jsonb) FROM PUBLIC;
@@ -8641,6 +8746,8 @@ REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, p
 REVOKE ALL ON FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._shard_hash() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) FROM PUBLIC;
 
@@ -8782,6 +8889,9 @@ GRANT ALL ON FUNCTION cdl.search_character_knowledge(name character varying, que
 REVOKE ALL ON FUNCTION cdl.search_characters(query text, status character varying, max_results integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.search_characters(query text, status character varying, max_results integer) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION cdl.set_shard_identity(part integer, partitions integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.set_shard_identity(part integer, partitions integer) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION cdl.start_workflow_instance(user_id character varying, character_name character varying, workflow_name character varying, initial_context jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.start_workflow_instance(user_id character varying, character_name character varying, workflow_name character varying, initial_context jsonb) TO cdlstore_app;
 
@@ -8848,6 +8958,8 @@ REVOKE ALL ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version i
 REVOKE ALL ON FUNCTION docstore._check_name(value text, what text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._check_page(page_size integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION docstore._check_routes(p_uuid uuid, p_namespace text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._cursor(created_at timestamp with time zone, id bigint) FROM PUBLIC;
 

@@ -66,7 +66,7 @@ SELECT functions_are('cdl', ARRAY[
     '_save_document', '_save_sections', '_search', '_start', '_step', '_store_cdl', '_stored_cdl', '_stored_text', '_validate_nodes',
     '_value_jsonb', '_version_snapshot', '_wf_action', '_wf_fail', '_wf_patterns',
     '_wf_keywords', '_wf_strings', '_workflow_candidates',
-    '_definition_call', '_definition_sequences', '_instance_id', '_require_proxy',
+    '_definition_call', '_definition_sequences', '_instance_id', '_require_proxy', '_hashed_uuid', '_shard_hash', 'set_shard_identity',
     'apply_definition', 'definition_log_since', 'definition_version', 'archive_character',
     'cancel_workflow_instance', 'check_workflow_triggers', 'create_character_version',
     'define_character_field', 'diff_character_versions', 'expire_workflow_timeouts',
@@ -79,7 +79,7 @@ SELECT functions_are('cdl', ARRAY[
     'start_workflow_instance', 'upsert_character_field', 'upsert_communication_pattern',
     'upsert_knowledge', 'upsert_response_template', 'get_workflow_graph']);
 SELECT functions_are('docstore', ARRAY[
-    '_change_tag', '_check_name', '_check_page', '_cursor', '_drop_orphan_bodies', '_emit',
+    '_change_tag', '_check_routes', '_check_name', '_check_page', '_cursor', '_drop_orphan_bodies', '_emit',
     '_item', '_page', '_uncursor', '_version', 'ack_changes', 'apply_retention', 'create_metadata_index',
     'declare_tag', 'delete_document', 'get_document', 'get_document_by_tag',
     'get_document_by_tag_at', 'get_tagged', 'list_by_session', 'list_documents',

@@ -36,23 +36,58 @@ CREATE TABLE IF NOT EXISTS cdlstore_proxy.shard_state (
 ALTER TABLE cdlstore_proxy.shard_state OWNER TO cdlstore_owner;
 
 -- How the generated functions route, by API function; rules cover the rest (generate()).
+-- sort_key: the item key a merged listing (pages) or export (each, a set) is ordered by.
 CREATE TABLE IF NOT EXISTS cdlstore_proxy.routing (
     function_name text PRIMARY KEY,  -- schema.name
     kind text NOT NULL
 );
+ALTER TABLE cdlstore_proxy.routing ADD COLUMN IF NOT EXISTS key_argument text;
+ALTER TABLE cdlstore_proxy.routing ADD COLUMN IF NOT EXISTS sort_key text;
 ALTER TABLE cdlstore_proxy.routing DROP CONSTRAINT IF EXISTS routing_kind_check;
 ALTER TABLE cdlstore_proxy.routing ADD CONSTRAINT routing_kind_check
-    CHECK (kind IN ('user', 'instance', 'definition', 'each', 'any', 'home', 'none'));
+    CHECK (kind IN ('user', 'instance', 'definition', 'each', 'any', 'home', 'none',
+                    'key', 'spread', 'claim', 'first', 'pages', 'top', 'split'));
 ALTER TABLE cdlstore_proxy.routing OWNER TO cdlstore_owner;
-INSERT INTO cdlstore_proxy.routing VALUES
-    ('cdl.expire_workflow_timeouts', 'each'),
-    ('cdl.render_character_documents', 'each'),
-    ('cdl.refresh_character_analytics', 'each'),
-    -- the shards' side of the definition copies: the proxy itself calls them
-    ('cdl.apply_definition', 'none'),
-    ('cdl.definition_version', 'none'),
-    ('cdl.definition_log_since', 'none')
-ON CONFLICT (function_name) DO UPDATE SET kind = excluded.kind;
+INSERT INTO cdlstore_proxy.routing (function_name, kind, key_argument, sort_key) VALUES
+    ('cdl.expire_workflow_timeouts', 'each', NULL, NULL),
+    ('cdl.render_character_documents', 'each', NULL, NULL),
+    ('cdl.refresh_character_analytics', 'each', NULL, NULL),
+    -- the shards' side of the definition copies and of the shard ids: the proxy itself calls them
+    ('cdl.apply_definition', 'none', NULL, NULL),
+    ('cdl.definition_version', 'none', NULL, NULL),
+    ('cdl.definition_log_since', 'none', NULL, NULL),
+    ('cdl.set_shard_identity', 'none', NULL, NULL),
+    -- rows without a key of their own: made on a shard picked at random, their ids route back to it
+    ('ops.create_workflow', 'spread', NULL, NULL),
+    ('ops.enqueue_tasks', 'spread', NULL, NULL),
+    ('ops.record_event', 'spread', NULL, NULL),
+    -- an account on the shard of its email (unique whatever its case: one shard checks it)
+    ('game.create_account', 'key', 'email', NULL),
+    -- a worker claims from the shards in turn, from a random one on (no shard starves)
+    ('ops.claim_tasks', 'claim', NULL, NULL),
+    -- a change feed: the next events of one shard at a time, acknowledged on the shard of the id
+    ('docstore.read_changes', 'first', NULL, NULL),
+    ('docstore.ack_changes', 'key', 'up_to_id', NULL),
+    -- listings across the shards: merged by their key, a cursor that holds each shard's cursor
+    ('docstore.list_by_session', 'pages', NULL, 'created_at'),
+    ('ops.list_events', 'pages', NULL, 'created_at'),
+    ('ops.list_workflows', 'pages', NULL, 'created_at'),
+    -- a top list: every shard's, merged by the key, as many as the argument named asks for
+    ('ops.list_tasks', 'top', 'max_count', 'created_at'),
+    ('game.get_scenario_leaderboard', 'top', 'max_rows', 'score'),
+    -- a batch of ids: each shard gets its part (all or none per shard, not across shards)
+    ('ops.complete_tasks', 'split', 'completions', 'execution_id'),
+    -- every shard: counts added, exports merged in their key's order, metrics combined
+    ('ops.expire_tasks', 'each', NULL, NULL),
+    ('ops.expire_workflows', 'each', NULL, NULL),
+    ('ops.metrics', 'each', NULL, NULL),
+    ('docstore.create_metadata_index', 'each', NULL, NULL),
+    ('ops.export_events', 'each', NULL, 'event_id'),
+    ('ops.export_tasks', 'each', NULL, 'created_at, execution_id'),
+    ('ops.export_workflows', 'each', NULL, 'seq'),
+    ('ops.export_messages', 'each', NULL, 'message_id')
+ON CONFLICT (function_name) DO UPDATE
+SET kind = excluded.kind, key_argument = excluded.key_argument, sort_key = excluded.sort_key;
 
 CREATE OR REPLACE FUNCTION cdlstore_proxy.configure(partitions text[], login text DEFAULT current_user)
 RETURNS void
@@ -105,6 +140,40 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION cdlstore_proxy.id_hash(bigint) IS 'The routing hash an instance id carries.';
+
+CREATE OR REPLACE FUNCTION cdlstore_proxy.uuid_hash(id uuid)
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    -- uuids made on a shard carry their routing hash in the last 10 bits (cdl._hashed_uuid)
+    SELECT ('x' || right(id::text, 3))::bit(12)::integer & 1023
+$$;
+
+COMMENT ON FUNCTION cdlstore_proxy.uuid_hash(uuid) IS 'The routing hash a shard-made uuid carries.';
+
+CREATE OR REPLACE FUNCTION cdlstore_proxy.conversation_hash(instance_id text)
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    -- a conversation named by a workflow instance id lives beside that instance; others by hash
+    SELECT CASE WHEN instance_id ~ '^[0-9]{1,18}$' THEN (instance_id::bigint & 1023)::integer
+                ELSE hashtext(instance_id) END
+$$;
+
+COMMENT ON FUNCTION cdlstore_proxy.conversation_hash(text) IS
+    'The routing hash of a conversation: its workflow instance''s when it is named by one, else hashtext.';
+
+CREATE OR REPLACE FUNCTION cdlstore_proxy.spread()
+RETURNS integer
+LANGUAGE sql
+VOLATILE
+AS $$
+    SELECT floor(random() * 1024)::integer
+$$;
+
+COMMENT ON FUNCTION cdlstore_proxy.spread() IS 'A random routing hash: where a row without a key is made.';
 
 CREATE OR REPLACE FUNCTION cdlstore_proxy.unreachable(state text, message text)
 RETURNS boolean

@@ -63,6 +63,26 @@ $$;
 COMMENT ON FUNCTION cdlstore_proxy.shard_types() IS
     'The enums and composite types of partition 0 that API signatures use, as CREATE TYPE bodies.';
 
+CREATE OR REPLACE FUNCTION cdlstore_proxy.key_of(f cdlstore_proxy.api_function)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- the argument a docstore, ops or game call is routed by: the first of the domain's keys it has
+    SELECT coalesce(
+        (SELECT r.key_argument FROM cdlstore_proxy.routing r WHERE r.function_name = f.schema_name || '.' || f.function_name),
+        (SELECT k.name FROM unnest(CASE f.schema_name
+                 WHEN 'docstore' THEN ARRAY['namespace', 'document_uuid']
+                 WHEN 'ops' THEN ARRAY['execution_id', 'workflow_id', 'instance_id']
+                 WHEN 'game' THEN ARRAY['account_id', 'profile_id', 'session_id'] END) WITH ORDINALITY k(name, i)
+         WHERE k.name = ANY (f.argument_names) ORDER BY k.i LIMIT 1))
+$$;
+
+COMMENT ON FUNCTION cdlstore_proxy.key_of(cdlstore_proxy.api_function) IS
+    'The argument a docstore/ops/game function is routed by (namespace, document uuid, task or run id, '
+    'conversation, account, profile or session id), if it has one.';
+
 CREATE OR REPLACE FUNCTION cdlstore_proxy.kind_of(f cdlstore_proxy.api_function)
 RETURNS text
 LANGUAGE sql
@@ -71,7 +91,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(
         (SELECT r.kind FROM cdlstore_proxy.routing r WHERE r.function_name = f.schema_name || '.' || f.function_name),
-        CASE WHEN f.schema_name <> 'cdl' THEN 'home'  -- the other domains: partition 0 until they are routed
+        CASE WHEN f.schema_name <> 'cdl' THEN CASE WHEN cdlstore_proxy.key_of(f) IS NOT NULL THEN 'key' ELSE 'home' END
              WHEN 'user_id' = ANY (f.argument_names) THEN 'user'
              WHEN 'instance_id' = ANY (f.argument_names) THEN 'instance'
              WHEN f.volatility = 'v' THEN 'definition'
@@ -80,8 +100,31 @@ $$;
 
 COMMENT ON FUNCTION cdlstore_proxy.kind_of(cdlstore_proxy.api_function) IS
     'How an API function is routed: user (hash of user_id), instance (the hash its id carries), '
-    'definition (a numbered write on every shard), each (every shard, counts added), any (a read from '
-    'any shard), home (partition 0), none (not on the proxy); cdlstore_proxy.routing overrides the rules.';
+    'definition (a numbered write on every shard), each (every shard, results combined), any (a read from '
+    'any shard), key (the hash of its key argument), spread (a random shard), claim (shards in turn), '
+    'first (the first shard with something), pages (a listing merged across shards), home (partition 0), '
+    'none (not on the proxy); cdlstore_proxy.routing overrides the rules.';
+
+CREATE OR REPLACE FUNCTION cdlstore_proxy.hash_sql(f cdlstore_proxy.api_function)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- the routing hash of a key-routed call; a NULL key goes to a random shard (which refuses it,
+    -- or, for enqueue_task without a workflow, makes the row there)
+    SELECT format('coalesce(%s, cdlstore_proxy.spread())',
+                  CASE WHEN f.argument_types[k.i] = 'uuid' THEN format('cdlstore_proxy.uuid_hash($%s)', k.i)
+                       WHEN f.argument_types[k.i] = 'bigint' THEN format('cdlstore_proxy.id_hash($%s)', k.i)
+                       WHEN k.name = 'instance_id' THEN format('cdlstore_proxy.conversation_hash($%s)', k.i)
+                       WHEN k.name = 'email' THEN format('hashtext(lower($%s))', k.i)
+                       ELSE format('hashtext($%s::text)', k.i) END)
+    FROM (SELECT cdlstore_proxy.key_of(f) AS name,
+                 array_position(f.argument_names, cdlstore_proxy.key_of(f)) AS i) AS k
+$$;
+
+COMMENT ON FUNCTION cdlstore_proxy.hash_sql(cdlstore_proxy.api_function) IS
+    'The expression of the routing hash of a key-routed API function.';
 
 CREATE OR REPLACE FUNCTION cdlstore_proxy.routed_name(f cdlstore_proxy.api_function)
 RETURNS text
@@ -112,18 +155,33 @@ $$;
 COMMENT ON FUNCTION cdlstore_proxy.routed_sql(cdlstore_proxy.api_function) IS
     'CREATE FUNCTION of the PL/Proxy function of an API function: its arguments and a hash, RUN ON the hash.';
 
+DROP FUNCTION IF EXISTS cdlstore_proxy.call_sql(cdlstore_proxy.api_function, text);
+CREATE OR REPLACE FUNCTION cdlstore_proxy.routed_call(f cdlstore_proxy.api_function, hash text,
+                                                      replace jsonb DEFAULT '{}')
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    -- the routed function called with the wrapper's arguments by position, some replaced by name
+    SELECT cdlstore_proxy.routed_name(f) || '('
+        || coalesce((SELECT string_agg(coalesce(replace ->> f.argument_names[i], format('$%s', i)), ', ' ORDER BY i) || ', '
+                     FROM generate_subscripts(f.argument_types, 1) i), '')
+        || hash || ')'
+$$;
+
+COMMENT ON FUNCTION cdlstore_proxy.routed_call(cdlstore_proxy.api_function, text, jsonb) IS
+    'A call of the routed function of an API function with a hash, arguments replaced by name.';
+
 CREATE OR REPLACE FUNCTION cdlstore_proxy.call_sql(f cdlstore_proxy.api_function, hash text)
 RETURNS text
 LANGUAGE sql
 IMMUTABLE
 AS $$
-    -- RETURN / RETURN QUERY / PERFORM of the routed function, the arguments by position
+    -- RETURN / RETURN QUERY / PERFORM of the routed function
     SELECT CASE WHEN f.returns_set THEN 'RETURN QUERY SELECT * FROM ' WHEN f.result_type = 'void' THEN 'PERFORM '
                 ELSE 'RETURN ' END
-        || cdlstore_proxy.routed_name(f) || '('
-        || coalesce((SELECT string_agg(format('$%s', i), ', ' ORDER BY i) || ', '
-                     FROM generate_subscripts(f.argument_types, 1) i), '')
-        || hash || ');' || CASE WHEN f.returns_set OR f.result_type = 'void' THEN ' RETURN;' ELSE '' END
+        || cdlstore_proxy.routed_call(f, hash) || ';'
+        || CASE WHEN f.returns_set OR f.result_type = 'void' THEN ' RETURN;' ELSE '' END
 $$;
 
 COMMENT ON FUNCTION cdlstore_proxy.call_sql(cdlstore_proxy.api_function, text) IS
@@ -138,14 +196,17 @@ AS $$
 DECLARE
     v_kind text := cdlstore_proxy.kind_of(f);
     v_key integer := array_position(f.argument_names, CASE v_kind WHEN 'user' THEN 'user_id' ELSE 'instance_id' END);
+    v_guard text := CASE WHEN f.schema_name <> 'cdl' THEN E'    PERFORM cdlstore_proxy.no_tenant();\n' ELSE '' END;
 BEGIN
-    IF v_kind IN ('user', 'instance', 'home') THEN
-        RETURN format(E'    proxy_hash := %s;\n%s    %s',
+    IF v_kind IN ('user', 'instance', 'home', 'key', 'spread') THEN
+        RETURN format(E'%s    proxy_hash := %s;\n%s    %s', v_guard,
                       CASE v_kind WHEN 'user' THEN format('coalesce(hashtext($%s::text), 0)', v_key)
                                   WHEN 'instance' THEN format('coalesce(cdlstore_proxy.id_hash($%s), 0)', v_key)
+                                  WHEN 'key' THEN cdlstore_proxy.hash_sql(f)
+                                  WHEN 'spread' THEN 'cdlstore_proxy.spread()'
                                   ELSE '0' END,
-                      CASE WHEN v_kind = 'home' THEN E'    PERFORM cdlstore_proxy.no_tenant();\n'
-                           ELSE E'    PERFORM cdlstore_proxy.ready(proxy_hash);\n' END,
+                      CASE WHEN v_kind IN ('user', 'instance') THEN E'    PERFORM cdlstore_proxy.ready(proxy_hash);\n'
+                           ELSE '' END,
                       cdlstore_proxy.call_sql(f, 'proxy_hash'));
     ELSIF v_kind = 'definition' AND NOT f.returns_set THEN
         RETURN format(E'    proxy_result := cdlstore_proxy.write_definition(%L, ARRAY[%s]::text[]);\n    %s',
@@ -153,11 +214,10 @@ BEGIN
                       (SELECT string_agg(format('$%s::text', i), ', ' ORDER BY i) FROM generate_subscripts(f.argument_types, 1) i),
                       CASE WHEN f.result_type = 'void' THEN 'RETURN;'
                            ELSE format('RETURN (proxy_result #>> ''{}'')::%s;', f.result_type) END);
-    ELSIF v_kind = 'each' AND (f.result_type IN ('integer', 'bigint', 'void')) AND NOT f.returns_set THEN
-        RETURN format(E'    FOR proxy_hash IN 0 .. cdlstore_proxy.partitions() - 1 LOOP\n        %s\n    END LOOP;\n    %s',
-                      CASE WHEN f.result_type = 'void' THEN replace(cdlstore_proxy.call_sql(f, 'proxy_hash'), ' RETURN;', '')
-                           ELSE replace(cdlstore_proxy.call_sql(f, 'proxy_hash'), 'RETURN ', 'proxy_total := proxy_total + ') END,
-                      CASE WHEN f.result_type = 'void' THEN 'RETURN;' ELSE format('RETURN proxy_total::%s;', f.result_type) END);
+    ELSIF v_kind = 'each' THEN
+        RETURN v_guard || cdlstore_proxy.each_sql(f);
+    ELSIF v_kind IN ('claim', 'first', 'pages', 'top', 'split') AND NOT f.returns_set THEN
+        RETURN v_guard || cdlstore_proxy.across_sql(f, v_kind);
     ELSIF v_kind = 'any' THEN
         RETURN format(E'    FOR proxy_hash IN SELECT cdlstore_proxy.read_order() LOOP\n'
                       '        BEGIN\n            %s\n'
@@ -175,6 +235,115 @@ $$;
 COMMENT ON FUNCTION cdlstore_proxy.body_sql(cdlstore_proxy.api_function) IS
     'The statements of the wrapper of an API function, by how it is routed.';
 
+CREATE OR REPLACE FUNCTION cdlstore_proxy.each_sql(f cdlstore_proxy.api_function)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_call text := cdlstore_proxy.routed_call(f, 'proxy_hash');
+    v_sort text := (SELECT r.sort_key FROM cdlstore_proxy.routing r WHERE r.function_name = f.schema_name || '.' || f.function_name);
+BEGIN
+    -- every shard in turn: counts added, jsonb combined (cdlstore_proxy.combine), rows merged in
+    -- their key's order, a text result the last shard's
+    RETURN format(E'    FOR proxy_hash IN 0 .. cdlstore_proxy.partitions() - 1 LOOP\n        %s\n    END LOOP;\n    %s',
+        CASE WHEN f.returns_set THEN format('proxy_rows := proxy_rows || ARRAY(SELECT r FROM %s r);', v_call)
+             WHEN f.result_type = 'void' THEN format('PERFORM %s;', v_call)
+             WHEN f.result_type IN ('integer', 'bigint') THEN format('proxy_total := proxy_total + %s;', v_call)
+             WHEN f.result_type = 'jsonb' THEN format('proxy_result := cdlstore_proxy.combine(proxy_result, %s);', v_call)
+             WHEN f.result_type = 'text' THEN format('proxy_message := %s;', v_call)
+             ELSE 'RAISE EXCEPTION ''no proxy rule'' USING ERRCODE = ''CD001'';' END,
+        CASE WHEN f.returns_set THEN format('RETURN QUERY SELECT * FROM unnest(proxy_rows) r ORDER BY %s; RETURN;',
+                                            coalesce(v_sort, '1'))
+             WHEN f.result_type = 'void' THEN 'RETURN;'
+             WHEN f.result_type = 'jsonb' THEN 'RETURN proxy_result;'
+             WHEN f.result_type = 'text' THEN 'RETURN proxy_message;'
+             ELSE format('RETURN proxy_total::%s;', f.result_type) END);
+END
+$$;
+
+COMMENT ON FUNCTION cdlstore_proxy.each_sql(cdlstore_proxy.api_function) IS
+    'The statements of a wrapper that runs its function on every shard and combines the results.';
+
+CREATE OR REPLACE FUNCTION cdlstore_proxy.across_sql(f cdlstore_proxy.api_function, kind text)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE kind
+    -- claim: from a random shard on, each claims what is still wanted (max_count less what came)
+    -- (a shard that is down is passed over: its tasks wait; CD011 only when no shard answered)
+    WHEN 'claim' THEN format(E'    proxy_result := ''[]'';\n    proxy_n := 0;\n'
+        '    FOR proxy_hash IN SELECT cdlstore_proxy.turns() LOOP\n'
+        '        BEGIN\n'
+        '            proxy_result := proxy_result || %s;\n'
+        '            proxy_n := proxy_n + 1;\n'
+        '        EXCEPTION WHEN OTHERS THEN\n'
+        '            GET STACKED DIAGNOSTICS proxy_state = RETURNED_SQLSTATE, proxy_message = MESSAGE_TEXT;\n'
+        '            IF NOT cdlstore_proxy.unreachable(proxy_state, proxy_message) THEN RAISE; END IF;\n'
+        '        END;\n'
+        '        EXIT WHEN jsonb_array_length(proxy_result) >= coalesce(max_count, 1);\n'
+        '    END LOOP;\n'
+        '    IF proxy_n = 0 THEN\n'
+        '        RAISE EXCEPTION ''no shard is available'' USING ERRCODE = ''CD011'';\n'
+        '    END IF;\n    RETURN proxy_result;',
+        cdlstore_proxy.routed_call(f, 'proxy_hash', '{"max_count": "(max_count - jsonb_array_length(proxy_result))"}'))
+    -- first: the first shard, from a random one on, that has something
+    WHEN 'first' THEN format(E'    FOR proxy_hash IN SELECT cdlstore_proxy.turns() LOOP\n'
+        '        proxy_result := %s;\n'
+        '        IF jsonb_array_length(proxy_result) > 0 THEN RETURN proxy_result; END IF;\n'
+        '    END LOOP;\n    RETURN ''[]'';', cdlstore_proxy.routed_call(f, 'proxy_hash'))
+    -- top: every shard's list, merged by the key, as many as asked for
+    WHEN 'top' THEN format(E'    proxy_result := ''[]'';\n'
+        '    FOR proxy_hash IN 0 .. cdlstore_proxy.partitions() - 1 LOOP\n'
+        '        proxy_result := proxy_result || %s;\n'
+        '    END LOOP;\n    RETURN cdlstore_proxy.top(proxy_result, %L, %I);',
+        cdlstore_proxy.routed_call(f, 'proxy_hash'), r.sort_key, r.key_argument)
+    -- split: a batch of ids, each shard its part (a batch the shards would refuse goes whole to one)
+    WHEN 'split' THEN format(E'    IF NOT cdlstore_proxy.splittable(%1$I, %2$L) THEN\n'
+        '        RETURN %3$s;\n    END IF;\n'
+        '    FOR proxy_hash, proxy_result IN SELECT * FROM cdlstore_proxy.split(%1$I, %2$L) LOOP\n'
+        '        proxy_total := proxy_total + %4$s;\n'
+        '    END LOOP;\n    RETURN proxy_total;',
+        r.key_argument, r.sort_key, cdlstore_proxy.routed_call(f, '0'),
+        cdlstore_proxy.routed_call(f, 'proxy_hash', jsonb_build_object(r.key_argument, 'proxy_result')))
+    -- pages: each shard from its own cursor, merged by the key, each shard's cursor moved past what was taken
+    ELSE format(E'    proxy_cursors := cdlstore_proxy.uncursor(after);\n'
+        '    FOR proxy_hash IN 0 .. cdlstore_proxy.partitions() - 1 LOOP\n'
+        '        proxy_after := proxy_cursors ->> proxy_hash;\n'
+        '        proxy_pages := proxy_pages || CASE WHEN proxy_cursors -> proxy_hash = ''false'' THEN ''{"items": []}''::jsonb\n'
+        '                                          ELSE %1$s END;\n'
+        '    END LOOP;\n'
+        '    SELECT m.items, m.taken INTO proxy_result, proxy_taken FROM cdlstore_proxy.merge_pages(proxy_pages, page_size, %3$L) m;\n'
+        '    FOR proxy_hash IN 0 .. cdlstore_proxy.partitions() - 1 LOOP\n'
+        '        proxy_after := proxy_cursors ->> proxy_hash;\n'
+        '        proxy_n := proxy_taken[proxy_hash + 1];\n'
+        '        IF proxy_n > 0 AND proxy_n < jsonb_array_length(proxy_pages[proxy_hash + 1] -> ''items'') THEN\n'
+        '            proxy_result_page := %2$s;\n'
+        '        ELSE  -- all of its page taken, or none of an empty page\n'
+        '            proxy_result_page := proxy_pages[proxy_hash + 1];\n'
+        '        END IF;\n'
+        '        IF proxy_n > 0 OR jsonb_array_length(proxy_result_page -> ''items'') = 0 THEN\n'
+        '            -- past the last item taken; false: that shard is done\n'
+        '            proxy_cursors := jsonb_set(proxy_cursors, ARRAY[proxy_hash::text],\n'
+        '                                       coalesce(nullif(proxy_result_page -> ''next_cursor'', ''null''), ''false''));\n'
+        '        END IF;\n'
+        '    END LOOP;\n'
+        '    RETURN jsonb_build_object(''items'', proxy_result, ''next_cursor'', cdlstore_proxy.cursor(proxy_cursors));',
+        cdlstore_proxy.routed_call(f, 'proxy_hash', '{"after": "proxy_after"}'),
+        cdlstore_proxy.routed_call(f, 'proxy_hash', '{"after": "proxy_after", "page_size": "proxy_n"}'),
+        r.sort_key)
+    END
+    FROM (SELECT * FROM cdlstore_proxy.routing x WHERE x.function_name = f.schema_name || '.' || f.function_name
+          UNION ALL SELECT NULL, NULL, NULL, NULL LIMIT 1) r
+$$;
+
+COMMENT ON FUNCTION cdlstore_proxy.across_sql(cdlstore_proxy.api_function, text) IS
+    'The statements of a wrapper that reads across the shards: claim (in turn until enough), first '
+    '(the first shard with something), pages (a keyset listing merged across the shards).';
+
 CREATE OR REPLACE FUNCTION cdlstore_proxy.wrapper_sql(f cdlstore_proxy.api_function)
 RETURNS text
 LANGUAGE sql
@@ -185,13 +354,18 @@ AS $$
                   'SET search_path = pg_catalog, pg_temp AS $wrapper$\n'
                   'DECLARE\n    proxy_hash integer := 0;\n    proxy_total bigint := 0;\n    proxy_result jsonb;\n'
                   '    proxy_state text;\n    proxy_message text;\n    proxy_detail text;\n    proxy_hint text;\n'
+                  '    proxy_cursors jsonb;\n    proxy_pages jsonb[] := ''{}'';\n    proxy_taken integer[];\n'
+                  '    proxy_after text;\n    proxy_n integer;\n    proxy_result_page jsonb;\n%s'
                   'BEGIN\n%s\n'
                   'EXCEPTION WHEN OTHERS THEN\n'
                   '    GET STACKED DIAGNOSTICS proxy_state = RETURNED_SQLSTATE, proxy_message = MESSAGE_TEXT,\n'
                   '        proxy_detail = PG_EXCEPTION_DETAIL, proxy_hint = PG_EXCEPTION_HINT;\n'
                   '    PERFORM cdlstore_proxy.reraise(cdlstore_proxy.part_of(proxy_hash), proxy_state, proxy_message, proxy_detail, proxy_hint);\n'
                   '    RAISE;\nEND\n$wrapper$',
-                  f.schema_name, f.function_name, f.arguments, f.result, cdlstore_proxy.body_sql(f))
+                  f.schema_name, f.function_name, f.arguments, f.result,
+                  CASE WHEN f.returns_set AND cdlstore_proxy.kind_of(f) = 'each'
+                       THEN format(E'    proxy_rows %s[] := ''{}'';\n', f.result_type) ELSE '' END,
+                  cdlstore_proxy.body_sql(f))
 $$;
 
 COMMENT ON FUNCTION cdlstore_proxy.wrapper_sql(cdlstore_proxy.api_function) IS
@@ -250,6 +424,7 @@ BEGIN
         EXECUTE format('DROP FUNCTION %s', gone.signature);
     END LOOP;
     PERFORM cdlstore_proxy.grant_all();
+    PERFORM cdlstore_proxy.identify_shards();
     RETURN n;
 END
 $$;

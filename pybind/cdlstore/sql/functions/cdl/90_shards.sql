@@ -170,3 +170,42 @@ $$;
 
 COMMENT ON FUNCTION cdl._definition_sequences() IS
     'The identity sequences of the cdl definition tables (all but instances and their log).';
+
+CREATE OR REPLACE FUNCTION cdl.set_shard_identity(part integer, partitions integer)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    col record;
+    v_next bigint;
+BEGIN
+    PERFORM cdl._require_proxy();
+    IF partitions IS NULL OR partitions NOT BETWEEN 1 AND 1024 OR partitions & (partitions - 1) <> 0
+       OR part IS NULL OR part NOT BETWEEN 0 AND partitions - 1 THEN
+        RAISE EXCEPTION 'partition % of % is not a partition of a power-of-two cluster (up to 1024)', part, partitions
+            USING ERRCODE = 'CD001';
+    END IF;
+    IF EXISTS (SELECT FROM cdlstore_internal.shard_identity s WHERE s.part = part AND s.partitions = partitions) THEN
+        RETURN;  -- already so: re-running the proxy set-up changes nothing
+    END IF;
+    INSERT INTO cdlstore_internal.shard_identity AS s (part, partitions) VALUES (part, partitions)
+    ON CONFLICT (only_row) DO UPDATE SET part = excluded.part, partitions = excluded.partitions;
+    -- shard-made bigint ids step by 1024 from a residue of this partition: unique across shards
+    -- (keyset cursors and change feeds order by them) and routed here by their low 10 bits
+    FOR col IN SELECT * FROM (VALUES ('docstore.document_header', 'id'), ('docstore.change_event', 'id'),
+                                     ('ops.events', 'event_id'), ('ops.workflows', 'seq'),
+                                     ('ops.agent_playground_messages', 'message_id'), ('game.accounts', 'id'),
+                                     ('game.user_profiles', 'id'), ('game.game_sessions', 'id')) AS c(tbl, col) LOOP
+        EXECUTE format('SELECT (coalesce(max(%I), 0) / 1024 + 1) * 1024 + %s FROM %s', col.col, part, col.tbl)
+            INTO v_next;
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET INCREMENT BY 1024 RESTART WITH %s', col.tbl, col.col, v_next);
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.set_shard_identity(integer, integer) IS
+    'Tell a shard its partition: ids it makes from then on route to it (the proxy''s login only, CD006 else).';

@@ -126,6 +126,26 @@ $$;
 
 COMMENT ON FUNCTION docstore._drop_orphan_bodies(uuid[]) IS 'Remove those of the bodies that no version uses any more.';
 
+CREATE OR REPLACE FUNCTION docstore._check_routes(p_uuid uuid, p_namespace text)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = docstore, pg_temp
+AS $$
+BEGIN
+    -- on a shard, a new document's own uuid must route with its namespace, or get_document
+    -- through the proxy would look for it on another shard
+    IF EXISTS (SELECT FROM cdlstore_internal.shard_identity)
+       AND ('x' || right(p_uuid::text, 3))::bit(12)::integer & 1023 <> hashtext(p_namespace) & 1023 THEN
+        RAISE EXCEPTION 'document uuid % does not route with namespace %', p_uuid, p_namespace USING ERRCODE = 'CD001',
+            HINT = 'On a sharded store leave document_uuid out for a new document; the store makes one.';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION docstore._check_routes(uuid, text) IS
+    'CD001 on a shard when a new document''s given uuid does not carry its namespace''s routing hash.';
+
 CREATE OR REPLACE FUNCTION docstore.put_document(
     namespace text, type text, body jsonb, name text DEFAULT NULL, metadata jsonb DEFAULT '{}',
     created_by text DEFAULT NULL, created_by_type text DEFAULT NULL, session_id text DEFAULT NULL,
@@ -163,7 +183,7 @@ BEGIN
     END IF;
 
     IF v_uuid IS NULL THEN
-        v_uuid := gen_random_uuid();
+        v_uuid := cdl._hashed_uuid(hashtext(namespace));  -- routes with its namespace (docs/scale-out.md)
     END IF;
     LOOP
         -- the row lock on documents serializes the writers of one document: versions are gap-free
@@ -184,6 +204,7 @@ BEGIN
         IF v_attempt > 0 THEN  -- the id exists but is not ours to see (another tenant's)
             RAISE EXCEPTION 'document % not found', v_uuid USING ERRCODE = 'CD002';
         END IF;
+        PERFORM docstore._check_routes(v_uuid, namespace);
         INSERT INTO docstore.documents (document_uuid, namespace, type, latest_version)
         VALUES (v_uuid, namespace, type, 1)
         ON CONFLICT ON CONSTRAINT documents_pkey DO NOTHING;
