@@ -177,6 +177,7 @@ def test_a_change_feed_through_the_proxy_loses_and_duplicates_nothing(
 def test_shard_identity_is_the_proxys_alone(sharded: Cluster) -> None:
     with psycopg.connect(sharded.shards[0], autocommit=True) as conn:
         conn.execute("SET SESSION AUTHORIZATION cdlstore_app")  # a login of the application
+        conn.execute("SET cdlstore.tenant = 'default'")  # naming its tenant, as it must
         with pytest.raises(psycopg.Error) as caught:
             conn.execute("SELECT cdl.set_shard_identity(1, 2)")
         assert caught.value.sqlstate == "CD006"
