@@ -394,3 +394,36 @@ def test_odd_names_and_triggers_still_draw() -> None:
         ids = re.findall(r"(?:^|--> )(\S+)", line.strip())
         assert all(re.fullmatch(r"\[\*\]|\w+|state|\}", i) for i in ids), line
     assert "\n" not in odd.join(diagrams._edges(graph)[0][2:3])  # labels are one line
+
+
+def _cli_on_a_terminal(dsn: str, *args: str) -> tuple[int, str]:
+    """Run the CLI with its stdout on a pseudo-terminal; returns the exit code and stderr."""
+    import os
+    import pty
+    import sys
+
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "cdlstore.cli", *args],
+            env=dict(os.environ, DATABASE_URL=dsn),
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    return done.returncode, done.stderr.decode()
+
+
+def test_progress_bars_show_on_a_terminal_only(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    examples = Path(__file__).resolve().parents[1] / "examples" / "characters"
+    files = sorted(str(p) for p in examples.glob("*.json"))[:2]
+    assert len(files) == 2
+    code, err = _cli_on_a_terminal(db, "character", "import", *files)
+    assert code == 0 and "import" in err and "file" in err, err
+    code, err = _cli_on_a_terminal(db, "maintain", "--once")
+    assert code == 0 and "maintenance" in err and "duty" in err, err
+    code, out, err = run(capsys, "maintain", "--once")  # stdout is no terminal here: no bar
+    assert code == 0 and "maintenance" not in err and "workflow_timeouts" in out, (out, err)

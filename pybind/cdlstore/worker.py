@@ -93,8 +93,9 @@ class Maintenance:
     def run_duty(self, duty: Duty) -> Any:
         return self._client._one(duty.call + " AS result")["result"]
 
-    def run_once(self) -> dict[str, Any]:
-        """One round of every duty; a duty that fails is logged and reported as its error."""
+    def run_once(self, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """One round of every duty; a duty that fails is logged and reported as its error.
+        ``progress`` is called with each duty's name when it is done (the CLI's progress bar)."""
         results: dict[str, Any] = {}
         for duty in self._duties:
             try:
@@ -102,6 +103,8 @@ class Maintenance:
             except CdlstoreError as exc:
                 log.error("maintenance duty %s failed: %s", duty.name, exc)
                 results[duty.name] = f"error: {exc}"
+            if progress is not None:
+                progress(duty.name)
         return results
 
     def _deadline(self, duty: Duty) -> float | None:
@@ -503,7 +506,13 @@ def _maintain_command(args: argparse.Namespace) -> None:
     with connect(min_size=1, max_size=2) as client:
         duties = Maintenance(client)
         if args.once:
-            for name, result in duties.run_once().items():
+            from .cli import _progress  # a bar on stderr while stdout is a terminal
+
+            bar = _progress(len(duties._duties), "duty", "maintenance")
+            results = duties.run_once(lambda name: bar.update(1) if bar is not None else None)
+            if bar is not None:
+                bar.close()
+            for name, result in results.items():
                 print(f"{name}: {result}")
             return
         stop = threading.Event()
