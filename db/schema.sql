@@ -3298,23 +3298,14 @@ COMMENT ON FUNCTION cdl.list_characters(status_filter character varying, archety
 CREATE FUNCTION cdl.next_workflow_timeout() RETURNS timestamp with time zone
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    every_tenant boolean := cdlstore_internal.sweeping();  -- an administrator naming none
-    next_at timestamptz;
 BEGIN
-    IF every_tenant THEN
-        PERFORM cdlstore_internal.all_tenants(true);
-    END IF;
-    SELECT min(i.timeout_at) INTO next_at FROM cdl.workflow_instances i
-    WHERE i.status = 'active' AND i.timeout_at IS NOT NULL;
-    IF every_tenant THEN
-        PERFORM cdlstore_internal.all_tenants(false);
-    END IF;
-    RETURN next_at;
+    RETURN cdlstore_internal.earliest(
+        $q$SELECT min(i.timeout_at) FROM cdl.workflow_instances i WHERE i.status = 'active'$q$);
 END
-$$;
+$_$;
 
 ALTER FUNCTION cdl.next_workflow_timeout() OWNER TO cdlstore_owner;
 
@@ -4130,6 +4121,29 @@ $$;
 
 ALTER FUNCTION cdlstore_internal.default_tenant() OWNER TO cdlstore_owner;
 
+CREATE FUNCTION cdlstore_internal.earliest(query text) RETURNS timestamp with time zone
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    every_tenant boolean := cdlstore_internal.sweeping();
+    result timestamptz;
+BEGIN
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(true);
+    END IF;
+    EXECUTE query INTO result;
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(false);
+    END IF;
+    RETURN result;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.earliest(query text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.earliest(query text) IS 'The timestamp a query (one min(...) over tenant-scoped rows) returns: the caller''s tenant, every tenant when sweeping() (the next deadline a worker''s maintenance waits for).';
+
 CREATE FUNCTION cdlstore_internal.feed_ack(p_feed text, p_consumer text, up_to_id bigint) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
@@ -4461,7 +4475,7 @@ DECLARE
     current record;
     policy record;
 BEGIN
-    PERFORM docstore._check_name(p_tag, 'tag'), cdlstore_internal.input_text(p_tag, 'tag', 100);
+    PERFORM cdlstore_internal.input_text(p_tag, 'tag', 100);
     -- the document row lock orders every tag change of the document: compare-and-swap holds
     SELECT x.namespace, x.type, x.deleted_at INTO d FROM docstore.documents x
     WHERE x.document_uuid = p_uuid FOR NO KEY UPDATE;
@@ -4795,7 +4809,7 @@ CREATE FUNCTION docstore.declare_tag(namespace text, tag text, is_protected bool
 BEGIN
     PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
-    PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
+    PERFORM cdlstore_internal.input_text(tag, 'tag', 100);
     IF is_protected IS NULL OR is_immutable IS NULL THEN
         RAISE EXCEPTION 'is_protected and is_immutable must not be NULL' USING ERRCODE = 'CD001';
     END IF;
@@ -4946,7 +4960,7 @@ CREATE FUNCTION docstore.get_tagged(namespace text, type text, tag text, include
 #variable_conflict use_variable
 BEGIN
     PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
-    PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
+    PERFORM cdlstore_internal.input_text(tag, 'tag', 100);
     RETURN (SELECT coalesce(jsonb_agg(CASE WHEN include_body THEN t.document ELSE t.document - 'body' END
                                       ORDER BY t.document_uuid), '[]')
             FROM docstore.active_tag t
@@ -7032,22 +7046,14 @@ COMMENT ON FUNCTION ops.metrics() IS 'Gauges and counters: runs and tasks by sta
 CREATE FUNCTION ops.next_task_timeout() RETURNS timestamp with time zone
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    every_tenant boolean := cdlstore_internal.sweeping();  -- an administrator naming none
-    next_at timestamptz;
 BEGIN
-    IF every_tenant THEN
-        PERFORM cdlstore_internal.all_tenants(true);
-    END IF;
-    SELECT min(t.timeout_at) INTO next_at FROM ops.task_executions t WHERE t.status = 'running';
-    IF every_tenant THEN
-        PERFORM cdlstore_internal.all_tenants(false);
-    END IF;
-    RETURN next_at;
+    RETURN cdlstore_internal.earliest(
+        $q$SELECT min(t.timeout_at) FROM ops.task_executions t WHERE t.status = 'running'$q$);
 END
-$$;
+$_$;
 
 ALTER FUNCTION ops.next_task_timeout() OWNER TO cdlstore_owner;
 
@@ -8926,6 +8932,8 @@ REVOKE ALL ON FUNCTION cdlstore_internal.check_tenant_name(tenant text) FROM PUB
 REVOKE ALL ON FUNCTION cdlstore_internal.current_tenant() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.default_tenant() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.earliest(query text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.feed_ack(p_feed text, p_consumer text, up_to_id bigint) FROM PUBLIC;
 

@@ -1,6 +1,6 @@
 -- The maintenance duties' own functions: retention policies, the next deadlines the worker waits for.
 BEGIN;
-SELECT plan(12);
+SELECT plan(15);
 
 -- retention: a stored policy, applied by apply_retention
 CREATE TEMP TABLE d AS SELECT (docstore.put_document('ns', 'log', '{"n": 1}')).document_uuid AS u;
@@ -26,6 +26,20 @@ SELECT ops.enqueue_task('t', 'maint', timeout_seconds => 600);
 SELECT ops.claim_tasks('w', '{maint}');
 SELECT is(ops.next_task_timeout(), (SELECT min(timeout_at) FROM ops.task_executions WHERE status = 'running'),
     'next_task_timeout is the end of the nearest lease');
+
+-- another tenant's nearer lease: its own tenant and an administrator naming none see it, others not
+SET LOCAL cdlstore.tenant = 'other';
+SELECT ops.enqueue_task('o', 'maint', timeout_seconds => 60);
+SELECT ops.claim_tasks('w', '{maint}');
+CREATE TEMP TABLE other_due AS SELECT ops.next_task_timeout() AS due;
+SELECT ok((SELECT due FROM other_due) < (SELECT min(timeout_at) FROM ops.task_executions WHERE tenant = 'default'),
+    'the other tenant sees its own nearer lease');
+RESET cdlstore.tenant;
+SELECT is(ops.next_task_timeout(), (SELECT due FROM other_due),
+    'an administrator naming no tenant sees every tenant''s next deadline');
+SET LOCAL cdlstore.tenant = 'default';
+SELECT ok(ops.next_task_timeout() > (SELECT due FROM other_due), 'a tenant sees only its own');
+RESET cdlstore.tenant;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -8,18 +8,9 @@ SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    every_tenant boolean := cdlstore_internal.sweeping();  -- an administrator naming none
-    next_at timestamptz;
 BEGIN
-    IF every_tenant THEN
-        PERFORM cdlstore_internal.all_tenants(true);
-    END IF;
-    SELECT min(i.timeout_at) INTO next_at FROM cdl.workflow_instances i
-    WHERE i.status = 'active' AND i.timeout_at IS NOT NULL;
-    IF every_tenant THEN
-        PERFORM cdlstore_internal.all_tenants(false);
-    END IF;
-    RETURN next_at;
+    RETURN cdlstore_internal.earliest(
+        $q$SELECT min(i.timeout_at) FROM cdl.workflow_instances i WHERE i.status = 'active'$q$);
 END
 $$;
 

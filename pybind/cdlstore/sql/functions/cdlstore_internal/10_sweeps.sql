@@ -71,3 +71,27 @@ $$;
 COMMENT ON FUNCTION cdlstore_internal.all_tenants(boolean) IS
     'Let the next statements see every tenant''s rows (an administrator naming no tenant only: '
     'CD006 otherwise), or stop it. Writes stay refused in that mode (WITH CHECK).';
+
+CREATE OR REPLACE FUNCTION cdlstore_internal.earliest(query text)
+RETURNS timestamptz
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    every_tenant boolean := cdlstore_internal.sweeping();
+    result timestamptz;
+BEGIN
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(true);
+    END IF;
+    EXECUTE query INTO result;
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(false);
+    END IF;
+    RETURN result;
+END
+$$;
+
+COMMENT ON FUNCTION cdlstore_internal.earliest(text) IS
+    'The timestamp a query (one min(...) over tenant-scoped rows) returns: the caller''s tenant, '
+    'every tenant when sweeping() (the next deadline a worker''s maintenance waits for).';

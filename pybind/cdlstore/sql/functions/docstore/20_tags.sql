@@ -11,7 +11,7 @@ AS $$
 BEGIN
     PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM docstore._check_name(namespace, 'namespace');
-    PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
+    PERFORM cdlstore_internal.input_text(tag, 'tag', 100);
     IF is_protected IS NULL OR is_immutable IS NULL THEN
         RAISE EXCEPTION 'is_protected and is_immutable must not be NULL' USING ERRCODE = 'CD001';
     END IF;
@@ -38,7 +38,7 @@ DECLARE
     current record;
     policy record;
 BEGIN
-    PERFORM docstore._check_name(p_tag, 'tag'), cdlstore_internal.input_text(p_tag, 'tag', 100);
+    PERFORM cdlstore_internal.input_text(p_tag, 'tag', 100);
     -- the document row lock orders every tag change of the document: compare-and-swap holds
     SELECT x.namespace, x.type, x.deleted_at INTO d FROM docstore.documents x
     WHERE x.document_uuid = p_uuid FOR NO KEY UPDATE;
@@ -169,7 +169,7 @@ AS $$
 #variable_conflict use_variable
 BEGIN
     PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
-    PERFORM docstore._check_name(tag, 'tag'), cdlstore_internal.input_text(tag, 'tag', 100);
+    PERFORM cdlstore_internal.input_text(tag, 'tag', 100);
     RETURN (SELECT coalesce(jsonb_agg(CASE WHEN include_body THEN t.document ELSE t.document - 'body' END
                                       ORDER BY t.document_uuid), '[]')
             FROM docstore.active_tag t

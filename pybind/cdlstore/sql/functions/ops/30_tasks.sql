@@ -531,17 +531,9 @@ SET search_path = ops, pg_temp
 AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    every_tenant boolean := cdlstore_internal.sweeping();  -- an administrator naming none
-    next_at timestamptz;
 BEGIN
-    IF every_tenant THEN
-        PERFORM cdlstore_internal.all_tenants(true);
-    END IF;
-    SELECT min(t.timeout_at) INTO next_at FROM ops.task_executions t WHERE t.status = 'running';
-    IF every_tenant THEN
-        PERFORM cdlstore_internal.all_tenants(false);
-    END IF;
-    RETURN next_at;
+    RETURN cdlstore_internal.earliest(
+        $q$SELECT min(t.timeout_at) FROM ops.task_executions t WHERE t.status = 'running'$q$);
 END
 $$;
 
