@@ -501,6 +501,18 @@ ALTER FUNCTION cdl._create_version(p_character_id bigint, version_name character
 
 COMMENT ON FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) IS 'Snapshot a locked character as its next version; returns the version number.';
 
+CREATE FUNCTION cdl._current_workflow_file(character_name text, content_hash text) RETURNS bigint
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT f.id FROM cdl.workflow_files f JOIN cdl.characters c ON c.id = f.character_id
+    WHERE c.normalized_name = cdl.normalize_name(character_name) AND f.is_current
+      AND f.content_hash = _current_workflow_file.content_hash
+$$;
+
+ALTER FUNCTION cdl._current_workflow_file(character_name text, content_hash text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._current_workflow_file(character_name text, content_hash text) IS 'The id of a character''s current workflow file when its content hash is this one; NULL otherwise.';
+
 CREATE FUNCTION cdl._definition_call(p_function text) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
@@ -3154,8 +3166,18 @@ CREATE FUNCTION cdl.import_workflow_from_yaml(character_name character varying, 
     AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    v_hash text := md5(workflow_yaml::jsonb::text);
+    v_id bigint;
     file json;
 BEGIN
+    -- the character's current file again changes nothing: it was validated when it was stored
+    IF cdl._current_workflow_file(character_name, v_hash) IS NOT NULL THEN
+        PERFORM cdl._lock_character(character_name);  -- as a write would, then look again
+        v_id := cdl._current_workflow_file(character_name, v_hash);
+        IF v_id IS NOT NULL THEN
+            RETURN v_id;
+        END IF;
+    END IF;
     file := cdl._validate_workflow_file(workflow_yaml);
     RETURN cdl._store_workflow_file((cdl._lock_character(character_name)).character_id, file);
 END
@@ -3163,7 +3185,7 @@ $$;
 
 ALTER FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) IS 'Import or replace a character''s workflow file (YAML turned into JSON; json keeps the file''s order). The whole file is validated before anything is written or locked (CD001 names the place; then CD002 for an unknown character). An unchanged file changes nothing; a changed workflow gets a new definition version; running instances keep theirs. Returns the workflow file id.';
+COMMENT ON FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) IS 'Import or replace a character''s workflow file (YAML turned into JSON; json keeps the file''s order). The whole file is validated before anything is written or locked (CD001 names the place; then CD002 for an unknown character). The character''s current file again changes nothing (it is not validated twice); a changed workflow gets a new definition version; running instances keep theirs. Returns the workflow file id.';
 
 CREATE FUNCTION cdl.list_character_versions(name character varying) RETURNS TABLE(version_number integer, version_name character varying, description text, created_by character varying, created_at timestamp with time zone)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -4325,13 +4347,18 @@ $$;
 ALTER PROCEDURE cdlstore_internal.make_tenant_scoped(IN tbl regclass) OWNER TO cdlstore_owner;
 
 CREATE FUNCTION cdlstore_internal.page(rows cdlstore_internal.page_row[], page_size integer) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
     AS $$
-    -- rows: page_size + 1 rows at most, in the order of the listing
-    SELECT jsonb_build_object(
-        'items', coalesce((SELECT jsonb_agg(r.item ORDER BY n) FROM unnest(rows[1:page_size]) WITH ORDINALITY AS r (item, created_at, id, n)), '[]'),
+BEGIN
+    -- rows: page_size + 1 rows at most, in the order of the listing (plpgsql, not sql: its plan is
+    -- kept from call to call)
+    RETURN jsonb_build_object(
+        'items', coalesce((SELECT jsonb_agg(r.item ORDER BY r.n)
+                           FROM unnest(rows[1:page_size]) WITH ORDINALITY AS r (item, created_at, id, n)), '[]'::jsonb),
         'next_cursor', CASE WHEN cardinality(rows) > page_size
-                            THEN cdlstore_internal.page_cursor((rows[page_size]).created_at, (rows[page_size]).id) END)
+                            THEN cdlstore_internal.page_cursor((rows[page_size]).created_at, (rows[page_size]).id) END);
+END
 $$;
 
 ALTER FUNCTION cdlstore_internal.page(rows cdlstore_internal.page_row[], page_size integer) OWNER TO cdlstore_owner;
@@ -4976,7 +5003,7 @@ ALTER FUNCTION docstore.apply_retention() OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION docstore.apply_retention() IS 'Prune every (namespace, type) by its retention policy (untagged old versions only): the caller''s tenant, every tenant for an administrator naming none. Returns how many versions went. A maintenance duty: safe to run from many sessions at once.';
 
 CREATE FUNCTION docstore.create_metadata_index(type text, field text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
@@ -8820,6 +8847,8 @@ REVOKE ALL ON FUNCTION cdl._check_rules(field_path text, rules jsonb) FROM PUBLI
 REVOKE ALL ON FUNCTION cdl._check_verdicts(llm_verdicts jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._current_workflow_file(character_name text, content_hash text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._definition_call(p_function text) FROM PUBLIC;
 

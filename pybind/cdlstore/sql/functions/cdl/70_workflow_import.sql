@@ -724,6 +724,19 @@ COMMENT ON FUNCTION cdl._store_workflow_file(bigint, json) IS
     'The store step of import_workflow_from_yaml: a file normalized by _validate_workflow_file becomes '
     'the character''s current workflow file (nothing changes when it is the current one already). Returns its id.';
 
+CREATE OR REPLACE FUNCTION cdl._current_workflow_file(character_name text, content_hash text)
+RETURNS bigint
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT f.id FROM cdl.workflow_files f JOIN cdl.characters c ON c.id = f.character_id
+    WHERE c.normalized_name = cdl.normalize_name(character_name) AND f.is_current
+      AND f.content_hash = _current_workflow_file.content_hash
+$$;
+
+COMMENT ON FUNCTION cdl._current_workflow_file(text, text) IS
+    'The id of a character''s current workflow file when its content hash is this one; NULL otherwise.';
+
 CREATE OR REPLACE FUNCTION cdl.import_workflow_from_yaml(character_name varchar, workflow_yaml json)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -732,8 +745,18 @@ SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    v_hash text := md5(workflow_yaml::jsonb::text);
+    v_id bigint;
     file json;
 BEGIN
+    -- the character's current file again changes nothing: it was validated when it was stored
+    IF cdl._current_workflow_file(character_name, v_hash) IS NOT NULL THEN
+        PERFORM cdl._lock_character(character_name);  -- as a write would, then look again
+        v_id := cdl._current_workflow_file(character_name, v_hash);
+        IF v_id IS NOT NULL THEN
+            RETURN v_id;
+        END IF;
+    END IF;
     file := cdl._validate_workflow_file(workflow_yaml);
     RETURN cdl._store_workflow_file((cdl._lock_character(character_name)).character_id, file);
 END
@@ -742,5 +765,6 @@ $$;
 COMMENT ON FUNCTION cdl.import_workflow_from_yaml(varchar, json) IS
     'Import or replace a character''s workflow file (YAML turned into JSON; json keeps the file''s '
     'order). The whole file is validated before anything is written or locked (CD001 names the '
-    'place; then CD002 for an unknown character). An unchanged file changes nothing; a changed '
-    'workflow gets a new definition version; running instances keep theirs. Returns the workflow file id.';
+    'place; then CD002 for an unknown character). The character''s current file again changes '
+    'nothing (it is not validated twice); a changed workflow gets a new definition version; '
+    'running instances keep theirs. Returns the workflow file id.';

@@ -64,14 +64,19 @@ COMMENT ON FUNCTION cdlstore_internal.page_key(text, integer) IS
 
 CREATE OR REPLACE FUNCTION cdlstore_internal.page(rows cdlstore_internal.page_row[], page_size integer)
 RETURNS jsonb
-LANGUAGE sql
+LANGUAGE plpgsql
 IMMUTABLE
+SET search_path = cdlstore_internal, pg_catalog, pg_temp
 AS $$
-    -- rows: page_size + 1 rows at most, in the order of the listing
-    SELECT jsonb_build_object(
-        'items', coalesce((SELECT jsonb_agg(r.item ORDER BY n) FROM unnest(rows[1:page_size]) WITH ORDINALITY AS r (item, created_at, id, n)), '[]'),
+BEGIN
+    -- rows: page_size + 1 rows at most, in the order of the listing (plpgsql, not sql: its plan is
+    -- kept from call to call)
+    RETURN jsonb_build_object(
+        'items', coalesce((SELECT jsonb_agg(r.item ORDER BY r.n)
+                           FROM unnest(rows[1:page_size]) WITH ORDINALITY AS r (item, created_at, id, n)), '[]'::jsonb),
         'next_cursor', CASE WHEN cardinality(rows) > page_size
-                            THEN cdlstore_internal.page_cursor((rows[page_size]).created_at, (rows[page_size]).id) END)
+                            THEN cdlstore_internal.page_cursor((rows[page_size]).created_at, (rows[page_size]).id) END);
+END
 $$;
 
 COMMENT ON FUNCTION cdlstore_internal.page(cdlstore_internal.page_row[], integer) IS

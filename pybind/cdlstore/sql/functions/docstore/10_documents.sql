@@ -444,7 +444,7 @@ COMMENT ON FUNCTION docstore.prune_versions(text, text, integer, interval, boole
 CREATE OR REPLACE FUNCTION docstore.create_metadata_index(type text, field text)
 RETURNS text
 LANGUAGE plpgsql
-IMMUTABLE
+STABLE  -- it reads the call's tenant and raises: not IMMUTABLE
 SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$
