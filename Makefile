@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CDLSTORE := $(BIN)/cdlstore
-TESTDB := $(BIN)/python -m tests.testdb
+TESTDB := $(BIN)/python -m cdlstore.dev.testdb
 TEMPLATE := cdlstore_test_template
 PGTAP_DB := cdlstore_test_pgtap
 PGTAP_FILES ?= db/tests/*.sql
@@ -63,15 +63,15 @@ pytest: template
 	@CDLSTORE_TEST_TEMPLATE=$(TEMPLATE) $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: template
-	@$(BIN)/ruff check pybind tests bench examples
-	@$(BIN)/ruff format --check --quiet pybind tests bench examples
+	@$(BIN)/ruff check pybind tests bench examples scripts
+	@$(BIN)/ruff format --check --quiet pybind tests bench examples scripts
 	@$(BIN)/mypy
 	@$(TESTDB) plpgsql-check $(TEMPLATE)
 
 # Build the sdist and the wheel, install the wheel into a fresh venv outside the checkout,
-# migrate a fresh database with it and use it from there (tests/wheel_smoke.py).
+# migrate a fresh database with it and use it from there (scripts/wheel_smoke.py).
 smoke: db
-	@$(BIN)/python -m tests.wheel_smoke
+	@$(BIN)/python scripts/wheel_smoke.py
 
 # Bigger runs of the concurrency and crash tests that make test runs small.
 stress: template

@@ -26,7 +26,6 @@ import time
 from typing import Any
 
 import psycopg
-from tests import testdb
 
 import cdlstore
 from bench.common import (
@@ -37,6 +36,7 @@ from bench.common import (
     timed_loops,
 )
 from cdlstore.characters import GET_SQL
+from cdlstore.dev import testdb
 
 TENANT = os.environ.get("BENCH_TENANT", "bench")
 ON = f"-c cdlstore.tenant={TENANT}"  # tenancy on, for every pgbench run of the character store

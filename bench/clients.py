@@ -12,9 +12,9 @@ import asyncio
 import time
 
 import psycopg
-from tests import testdb
 
 import cdlstore
+from cdlstore.dev import testdb
 
 from .common import timed_loops
 

@@ -11,9 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests import testdb
-
-from cdlstore.dev import localdb
+from cdlstore.dev import localdb, testdb
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 

@@ -8,9 +8,9 @@ documents) with 1,000,000 documents in the table, timed at the server by pgbench
 from __future__ import annotations
 
 import psycopg
-from tests import testdb
 
 from bench.common import SECONDS, pgbench, pgbench_init
+from cdlstore.dev import testdb
 
 DB = "cdlstore_bench_documents"
 
@@ -76,7 +76,7 @@ def main() -> None:
             FROM docs d, body b""")
         conn.execute("VACUUM ANALYZE docstore.document_header")
         cursor = conn.execute("""
-            SELECT docstore._cursor(created_at, id) FROM docstore.document_header
+            SELECT cdlstore_internal.page_cursor(created_at, id) FROM docstore.document_header
             WHERE session_id = 'bulk-1' ORDER BY created_at DESC, id DESC
             OFFSET 99899 LIMIT 1""").fetchone()[0]
     first = pgbench(dsn, "-c", "1", script="SELECT docstore.list_by_session('bulk-1');\n")

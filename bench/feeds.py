@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 
 import psycopg
-from tests import testdb
+
+from cdlstore.dev import testdb
 
 EVENTS = 5000
 LOOP = (

@@ -16,9 +16,9 @@ import time
 from datetime import UTC, datetime
 
 import psycopg
-from tests import testdb
 
 from bench.common import SECONDS, pgbench, pgbench_init
+from cdlstore.dev import testdb
 
 DB = "cdlstore_bench_ops"
 CLAIM_COMPLETE = (

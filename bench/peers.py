@@ -24,9 +24,9 @@ from importlib import resources
 
 import psycopg
 from psycopg import sql
-from tests import testdb
 
 from bench.common import pgbench, pgbench_init
+from cdlstore.dev import testdb
 
 ROUNDS = int(os.environ.get("PEERS_ROUNDS", "5"))
 SECONDS = os.environ.get("PEERS_SECONDS", "5")

@@ -9,11 +9,11 @@ import re
 import statistics
 
 import psycopg
-from tests import testdb
 
 import bench.common as common
 from bench.peers import CDL, FILL, ROUNDS, SECONDS
 from cdlstore import migrations
+from cdlstore.dev import testdb
 
 RUNS = ("claim 1 + complete", "claim 100 + complete")
 

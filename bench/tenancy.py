@@ -15,12 +15,12 @@ from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from tests import testdb
 
 import cdlstore
 from bench.characters import realistic_character
 from bench.common import SECONDS, best_alternating
 from bench.workflows import BAR
+from cdlstore.dev import testdb
 
 BEFORE_REV = os.environ.get("BENCH_BEFORE_REV", "2eba2fd")
 ROOT = Path(__file__).resolve().parents[1]

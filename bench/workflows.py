@@ -14,10 +14,10 @@ import time
 from typing import Any
 
 import psycopg
-from tests import testdb
 
 import cdlstore
 from bench.common import SECONDS, pgbench, pgbench_init
+from cdlstore.dev import testdb
 
 DB = "cdlstore_bench_workflows"
 BAR = {

@@ -211,6 +211,14 @@ CREATE TYPE cdl.workflow_trigger_enum AS ENUM (
 
 ALTER TYPE cdl.workflow_trigger_enum OWNER TO cdlstore_owner;
 
+CREATE TYPE cdlstore_internal.page_row AS (
+	item jsonb,
+	created_at timestamp with time zone,
+	id bigint
+);
+
+ALTER TYPE cdlstore_internal.page_row OWNER TO cdlstore_owner;
+
 CREATE TYPE docstore.document_ref AS (
 	document_uuid uuid,
 	version integer
@@ -227,35 +235,6 @@ $$;
 ALTER FUNCTION cdl._actor() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._actor() IS 'Who is changing data: the cdlstore.actor setting, else the session user.';
-
-CREATE FUNCTION cdl._bracket_end(pattern text, start integer) RETURNS integer
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
-    AS $$
-DECLARE
-    n integer := length(pattern);
-    i integer := start + 1;
-    closing integer;
-BEGIN
-    -- start is the "[" of a bracket expression: [^...], a leading "]" is a member,
-    -- [:class:], [.element.] and [=class=] nest, a backslash escapes the next character
-    IF substr(pattern, i, 1) = '^' THEN i := i + 1; END IF;
-    IF substr(pattern, i, 1) = ']' THEN i := i + 1; END IF;
-    WHILE i <= n AND substr(pattern, i, 1) <> ']' LOOP
-        IF substr(pattern, i, 2) IN ('[:', '[.', '[=') THEN
-            closing := strpos(substr(pattern, i + 2), substr(pattern, i + 1, 1) || ']');
-            i := CASE WHEN closing = 0 THEN n + 1 ELSE i + closing + 3 END;
-        ELSE
-            i := i + CASE WHEN substr(pattern, i, 1) = '\' THEN 2 ELSE 1 END;
-        END IF;
-    END LOOP;
-    RETURN i;
-END
-$$;
-
-ALTER FUNCTION cdl._bracket_end(pattern text, start integer) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._bracket_end(pattern text, start integer) IS 'The position of the "]" that closes the bracket expression opened at start (past the end when none).';
 
 CREATE FUNCTION cdl._cdl_body(doc json) RETURNS json
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -317,9 +296,9 @@ BEGIN
         RAISE EXCEPTION 'field % must be a % (data type %), got a %', field_path, expected, data_type, kind
             USING ERRCODE = 'CD001', DETAIL = format('value: %s', left(value::text, 200));
     END IF;
-    IF kind = 'string' AND rules ? 'pattern' AND length(value #>> '{}') > cdl._regex_limit('text') THEN
+    IF kind = 'string' AND rules ? 'pattern' AND length(value #>> '{}') > cdlstore_internal.regex_limit('text') THEN
         RAISE EXCEPTION 'field % is % characters long; a value checked against a pattern may have at most %',
-            field_path, length(value #>> '{}'), cdl._regex_limit('text') USING ERRCODE = 'CD007';
+            field_path, length(value #>> '{}'), cdlstore_internal.regex_limit('text') USING ERRCODE = 'CD007';
     END IF;
     broken := CASE
         WHEN rules ? 'allowed_values' AND NOT rules -> 'allowed_values' @> jsonb_build_array(value)
@@ -332,7 +311,7 @@ BEGIN
              AND length(value #>> '{}') > (rules ->> 'max_length')::numeric
             THEN format('max_length %s', rules -> 'max_length')
         WHEN kind = 'string' AND rules ? 'pattern'
-             AND NOT (value #>> '{}') ~ cdl._runnable_regex(rules ->> 'pattern')
+             AND NOT (value #>> '{}') ~ cdlstore_internal.runnable_regex(rules ->> 'pattern')
             THEN format('pattern %s', rules -> 'pattern')
     END;
     IF broken IS NOT NULL THEN
@@ -355,7 +334,7 @@ DECLARE
 BEGIN
     -- a derived key may not take over a character whose name folds to something else
     -- (an older key, one passed explicitly, or a name cut at 200 characters)
-    SELECT c.name INTO owner FROM cdl.characters c WHERE c.normalized_name = p_key;
+    SELECT c.name::text INTO owner FROM cdl.characters c WHERE c.normalized_name = p_key;
     IF owner IS NOT NULL AND cdl.normalize_name(owner) IS DISTINCT FROM cdl.normalize_name(p_name) THEN
         RAISE EXCEPTION 'the key % of % belongs to the character %', quote_literal(p_key),
             quote_literal(p_name), quote_literal(owner)
@@ -370,7 +349,7 @@ ALTER FUNCTION cdl._check_key(p_key text, p_name text) OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION cdl._check_key(p_key text, p_name text) IS 'A key derived from a name, unless it belongs to a character of another name (CD003).';
 
 CREATE FUNCTION cdl._check_key_count(doc jsonb) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $_$
 DECLARE
@@ -393,7 +372,7 @@ ALTER FUNCTION cdl._check_key_count(doc jsonb) OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION cdl._check_key_count(doc jsonb) IS 'Refuse a CDL document of more than 20,000 values (CD007) before importing any of it.';
 
 CREATE FUNCTION cdl._check_label(value text, labels anyarray, what text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
@@ -410,7 +389,7 @@ ALTER FUNCTION cdl._check_label(value text, labels anyarray, what text) OWNER TO
 COMMENT ON FUNCTION cdl._check_label(value text, labels anyarray, what text) IS 'The value when it is one of the labels (e.g. enum_range(NULL::some_enum)), else CD001.';
 
 CREATE FUNCTION cdl._check_message(user_id text, message text) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
@@ -420,9 +399,9 @@ BEGIN
     IF message IS NULL THEN
         RAISE EXCEPTION 'message must not be NULL' USING ERRCODE = 'CD001';
     END IF;
-    IF length(message) > cdl._regex_limit('text') THEN
+    IF length(message) > cdlstore_internal.regex_limit('text') THEN
         RAISE EXCEPTION 'message is % characters long; at most % are matched', length(message),
-            cdl._regex_limit('text') USING ERRCODE = 'CD007';
+            cdlstore_internal.regex_limit('text') USING ERRCODE = 'CD007';
     END IF;
 END
 $$;
@@ -458,7 +437,7 @@ BEGIN
                 rule.key, field_path, rule.value USING ERRCODE = 'CD001';
         END IF;
         IF rule.key = 'pattern' THEN
-            problem := cdl._regex_problem(rule.value #>> '{}', false);
+            problem := cdlstore_internal.regex_problem(rule.value #>> '{}', false);
             IF problem IS NOT NULL THEN
                 RAISE EXCEPTION 'validation pattern of % %', field_path, problem USING ERRCODE = 'CD001';
             END IF;
@@ -521,6 +500,18 @@ $$;
 ALTER FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) IS 'Snapshot a locked character as its next version; returns the version number.';
+
+CREATE FUNCTION cdl._current_workflow_file(character_name text, content_hash text) RETURNS bigint
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT f.id FROM cdl.workflow_files f JOIN cdl.characters c ON c.id = f.character_id
+    WHERE c.normalized_name = cdl.normalize_name(character_name) AND f.is_current
+      AND f.content_hash = _current_workflow_file.content_hash
+$$;
+
+ALTER FUNCTION cdl._current_workflow_file(character_name text, content_hash text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._current_workflow_file(character_name text, content_hash text) IS 'The id of a character''s current workflow file when its content hash is this one; NULL otherwise.';
 
 CREATE FUNCTION cdl._definition_call(p_function text) RETURNS text
     LANGUAGE plpgsql STABLE
@@ -751,7 +742,7 @@ BEGIN
     SELECT ARRAY[s.position], s.ordered INTO place, node
     FROM cdl.character_sections AS s WHERE s.character_id = p_character_id AND s.section = keys[1];
     FOR i IN 2 .. cardinality(keys) LOOP
-        SELECT e.n, e.value INTO n, node
+        SELECT e.n::integer, e.value INTO n, node
         FROM json_each(CASE WHEN json_typeof(node) = 'object' THEN node ELSE '{}' END)
              WITH ORDINALITY AS e (key, value, n)
         WHERE e.key = keys[i];
@@ -775,18 +766,6 @@ $$;
 ALTER FUNCTION cdl._field_type(section text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._field_type(section text) IS 'The field type of a top section of CDL; custom when unknown.';
-
-CREATE FUNCTION cdl._hashed_uuid(hash integer) RETURNS uuid
-    LANGUAGE sql
-    AS $$
-    -- a random uuid whose last 10 bits are the routing hash (the proxy's cdlstore_proxy.uuid_hash)
-    SELECT (left(gen_random_uuid()::text, 33)
-            || lpad(to_hex((hash & 1023) | (floor(random() * 4)::integer << 10)), 3, '0'))::uuid
-$$;
-
-ALTER FUNCTION cdl._hashed_uuid(hash integer) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._hashed_uuid(hash integer) IS 'A random uuid carrying a routing hash in its last 10 bits.';
 
 CREATE FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) RETURNS bigint
     LANGUAGE plpgsql
@@ -948,7 +927,7 @@ ALTER FUNCTION cdl._json_merge(base json, winner json) OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION cdl._json_merge(base json, winner json) IS 'Objects (keys written once) merged key by key; where both sides hold a non-object value, winner wins. Winner''s keys come first, in its order, then the keys only base has.';
 
 CREATE FUNCTION cdl._json_ordered(doc json, depth integer DEFAULT 0) RETURNS json
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
@@ -1188,9 +1167,9 @@ CREATE FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsq
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
-    -- each pattern runs as it was checked at import (cdl._runnable_regex), in file order
+    -- each pattern runs as it was checked at import (cdlstore_internal.runnable_regex), in file order
     FOR i IN 1 .. coalesce(cardinality(patterns), 0) LOOP
-        groups := regexp_match(message, cdl._runnable_regex(patterns[i]), 'i');
+        groups := regexp_match(message, cdlstore_internal.runnable_regex(patterns[i]), 'i');
         IF groups IS NOT NULL THEN
             pattern := patterns[i];
             EXIT;
@@ -1246,11 +1225,11 @@ ALTER FUNCTION cdl._nodes(prefix text[], doc jsonb) OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION cdl._nodes(prefix text[], doc jsonb) IS 'Every node of doc placed at prefix (the root too, unless prefix is empty). Leaves are scalars, nulls, arrays and empty objects: they are what character_field_values stores.';
 
 CREATE FUNCTION cdl._parse_path(field_path text) RETURNS text[]
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
-    keys text[] := '{}';
+    keys text[] := '{}'::text[];
     current_key text := '';
     ch text;
     i integer := 1;
@@ -1303,7 +1282,7 @@ CREATE FUNCTION cdl._path_text(keys text[]) RETURNS text
     AS $$
 DECLARE
     k text;
-    escaped text[] := '{}';
+    escaped text[] := '{}'::text[];
 BEGIN
     FOREACH k IN ARRAY keys LOOP
         escaped := escaped || replace(replace(k, '\', '\\'), '.', '\.');
@@ -1329,35 +1308,6 @@ ALTER FUNCTION cdl._placeholders(template text, prefix text) OWNER TO cdlstore_o
 
 COMMENT ON FUNCTION cdl._placeholders(template text, prefix text) IS 'The keys of the {<prefix>key} placeholders of a template.';
 
-CREATE FUNCTION cdl._regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) RETURNS record
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
-    AS $$
-DECLARE
-    -- the bound {m}, {m,} or {m,n} at position i (and a non-greedy ?)
-    bound text[] := regexp_match(substr(pattern, i, 16), '^\{([0-9]{1,4})(,([0-9]{0,4}))?\}(\??)');
-BEGIN
-    IF bound IS NULL THEN
-        problem := 'does not compile: a malformed bound {m,n}';
-        RETURN;
-    END IF;
-    factor := greatest(bound[1]::integer, coalesce(nullif(bound[3], '')::integer,
-                                                   bound[1]::integer + (bound[2] IS NOT NULL)::integer), 1);
-    width := length(bound[1]) + length(coalesce(bound[2], '')) + 2 + length(bound[4]);
-    IF of_group AND group_holds_bound THEN
-        problem := format('repeats a group with {%s%s} and that group holds a counted repetition itself; '
-                          'nested counted repetitions are too costly to compile', bound[1], coalesce(bound[2], ''));
-    ELSIF of_group AND factor > cdl._regex_limit('group_count') THEN
-        problem := format('repeats a group with {%s%s}; a group may be counted at most %s times',
-                          bound[1], coalesce(bound[2], ''), cdl._regex_limit('group_count'));
-    END IF;
-END
-$$;
-
-ALTER FUNCTION cdl._regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) IS 'The counted repetition at position i of a pattern: how many times it repeats, how long it is written, and why it is refused when it repeats a group too often or around another bound.';
-
 CREATE FUNCTION cdl._regex_escape(value text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $_$
@@ -1367,143 +1317,6 @@ $_$;
 ALTER FUNCTION cdl._regex_escape(value text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._regex_escape(value text) IS 'A text matched literally inside a regular expression.';
-
-CREATE FUNCTION cdl._regex_grammar_problem(pattern text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
-    AS $_$
-DECLARE
-    n integer := length(pattern);
-    i integer := 1;
-    c text;
-    bound record;
-    size integer[] := ARRAY[0];          -- per open group: its items so far, repetitions expanded
-    holds_bound boolean[] := ARRAY[false];
-    last_size integer;                   -- the item a quantifier would apply to; NULL when none
-    last_group boolean;
-    last_bound boolean;
-    k integer;
-BEGIN
-    -- The accepted language: PostgreSQL ARE without directors (***), embedded options (?x),
-    -- lookahead or lookbehind, back-references; bounded repetition under small limits.
-    IF left(pattern, 3) = '***' THEN
-        RETURN 'starts with a director (***= or ***:); write the expression itself';
-    END IF;
-    WHILE i <= n LOOP
-        c := substr(pattern, i, 1);
-        k := cardinality(size);
-        IF c = '(' THEN
-            IF substr(pattern, i, 3) IN ('(?=', '(?!') OR substr(pattern, i, 4) IN ('(?<=', '(?<!') THEN
-                RETURN 'uses a lookahead or lookbehind constraint; they can make matching cubic';
-            ELSIF substr(pattern, i, 2) = '(?' AND substr(pattern, i, 3) <> '(?:' THEN
-                RETURN 'uses embedded options or a comment (?...); write the expression itself '
-                       '(matching is case-insensitive for triggers)';
-            END IF;
-            size := size || 0;
-            holds_bound := holds_bound || false;
-            last_size := NULL;
-            i := i + CASE WHEN substr(pattern, i, 3) = '(?:' THEN 3 ELSE 1 END;
-            CONTINUE;
-        ELSIF c = ')' THEN
-            IF k = 1 THEN
-                RETURN 'does not compile: a ) closes no group';
-            END IF;
-            last_size := size[k];
-            last_group := true;
-            last_bound := holds_bound[k];
-            size := size[1:k - 2] || (size[k - 1] + last_size);
-            holds_bound := holds_bound[1:k - 2] || (holds_bound[k - 1] OR last_bound);
-        ELSIF c IN ('*', '+', '?', '|') THEN
-            last_size := NULL;
-            i := i + CASE WHEN c <> '|' AND substr(pattern, i + 1, 1) = '?' THEN 2 ELSE 1 END;  -- non-greedy
-            CONTINUE;
-        ELSIF c = '{' AND substr(pattern, i + 1, 1) ~ '^[0-9]$' THEN
-            bound := cdl._regex_bound(pattern, i, coalesce(last_size IS NOT NULL AND last_group, false),
-                                      coalesce(last_bound, false));
-            IF bound.problem IS NOT NULL OR last_size IS NULL THEN
-                RETURN coalesce(bound.problem, 'does not compile: a bound {m,n} that follows nothing to repeat');
-            END IF;
-            size[k] := size[k] + last_size * (bound.factor - 1);
-            holds_bound[k] := true;
-            IF size[k] > cdl._regex_limit('size') THEN
-                RETURN format('expands to %s or more items once its counted repetitions are written out; '
-                              'at most %s are allowed', size[k], cdl._regex_limit('size'));
-            END IF;
-            last_size := NULL;
-            i := i + bound.width;
-            CONTINUE;
-        ELSE
-            IF c = '\' AND substr(pattern, i + 1, 1) ~ '^[1-9]$' THEN
-                RETURN format('uses the back-reference \%s; back-references can make matching exponential',
-                              substr(pattern, i + 1, 1));
-            END IF;
-            last_size := 1;
-            last_group := false;
-            size[k] := size[k] + 1;
-            i := CASE c WHEN '\' THEN i + 1 WHEN '[' THEN cdl._bracket_end(pattern, i) ELSE i END;
-        END IF;
-        i := i + 1;
-    END LOOP;
-    RETURN CASE WHEN cardinality(size) > 1 THEN 'does not compile: a ( is not closed' END;
-END
-$_$;
-
-ALTER FUNCTION cdl._regex_grammar_problem(pattern text) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._regex_grammar_problem(pattern text) IS 'Why a pattern is outside the accepted subset of ARE (director, embedded options, lookaround, back-reference, counted repetition over the limits, unbalanced groups); NULL when inside.';
-
-CREATE FUNCTION cdl._regex_limit(what text) RETURNS integer
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-    SELECT CASE what WHEN 'length' THEN 1000        -- characters of a pattern
-                     WHEN 'size' THEN 1000          -- items once counted repetitions are expanded
-                     WHEN 'group_count' THEN 10     -- {m,n} on a group
-                     WHEN 'text' THEN 10000 END     -- characters of a text matched against a pattern
-$$;
-
-ALTER FUNCTION cdl._regex_limit(what text) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._regex_limit(what text) IS 'The limits of patterns from outside and of the texts matched against them.';
-
-CREATE FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) RETURNS text
-    LANGUAGE plpgsql
-    SET search_path TO 'cdl', 'pg_temp'
-    AS $$
-DECLARE
-    problem text;
-    started timestamptz;
-    took interval;
-BEGIN
-    IF length(pattern) > cdl._regex_limit('length') THEN
-        RETURN format('is %s characters long; at most %s are allowed', length(pattern), cdl._regex_limit('length'));
-    END IF;
-    problem := cdl._regex_grammar_problem(pattern);
-    IF problem IS NOT NULL THEN
-        RETURN problem;
-    END IF;
-    -- compile exactly what will run
-    started := clock_timestamp();
-    BEGIN
-        IF case_insensitive THEN
-            PERFORM '' ~* cdl._runnable_regex(pattern);
-        ELSE
-            PERFORM '' ~ cdl._runnable_regex(pattern);
-        END IF;
-    EXCEPTION WHEN invalid_regular_expression OR program_limit_exceeded THEN
-        RETURN format('does not compile: %s', SQLERRM);
-    END;
-    took := clock_timestamp() - started;
-    IF took > interval '250 ms' THEN  -- a backstop: the limits above keep compiling to a few ms
-        RETURN format('takes %s ms to compile; at most 250 ms are allowed',
-                      round(extract(epoch FROM took) * 1000));
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-ALTER FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) IS 'Why a user-supplied regular expression is refused (too long, outside the accepted subset of ARE: see _regex_grammar_problem, does not compile as it will run, slow to compile); NULL when safe.';
 
 CREATE FUNCTION cdl._register_definitions(prefix text[], doc jsonb) RETURNS void
     LANGUAGE plpgsql
@@ -1747,7 +1560,7 @@ BEGIN
                 IF length(run) > length(best) THEN best := run; END IF;
                 run := '';
             END IF;
-            i := cdl._bracket_end(pattern, i);
+            i := cdlstore_internal.regex_bracket_end(pattern, i);
         ELSIF c = '(' THEN
             IF depth = 0 THEN
                 IF length(run) > length(best) THEN best := run; END IF;
@@ -1783,17 +1596,6 @@ $_$;
 ALTER FUNCTION cdl._required_literal(pattern text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._required_literal(pattern text) IS 'Text (lower case, ASCII) that every match of the regex contains, to skip the regex cheaply.';
-
-CREATE FUNCTION cdl._runnable_regex(pattern text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-    -- the one expression that runs for a pattern from outside: group 1 is the whole match
-    SELECT '(' || pattern || ')'
-$$;
-
-ALTER FUNCTION cdl._runnable_regex(pattern text) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._runnable_regex(pattern text) IS 'The expression that runs for a checked pattern (trigger, transition or field validation).';
 
 CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[] DEFAULT '{}'::text[], written text[] DEFAULT NULL::text[]) RETURNS void
     LANGUAGE plpgsql
@@ -1950,20 +1752,6 @@ ALTER FUNCTION cdl._search(p_character_id bigint, query text, max_results intege
 
 COMMENT ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) IS 'Ranked full-text matches in string field values, knowledge and communication patterns; equal ranks list a character''s fields in its document order (place), then the rest by path.';
 
-CREATE FUNCTION cdl._shard_hash() RETURNS integer
-    LANGUAGE sql
-    SET search_path TO 'cdl', 'pg_temp'
-    AS $$
-    -- a random 10-bit routing hash that PL/Proxy (hash & (partitions - 1)) sends to this shard
-    SELECT coalesce((SELECT s.part + s.partitions * floor(random() * (1024 / s.partitions))::integer
-                     FROM cdlstore_internal.shard_identity s),
-                    floor(random() * 1024)::integer)
-$$;
-
-ALTER FUNCTION cdl._shard_hash() OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._shard_hash() IS 'A random routing hash (0..1023) that routes to this shard.';
-
 CREATE FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -2087,6 +1875,114 @@ $$;
 ALTER FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source character varying) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source character varying) IS 'Replace the whole CDL of a locked, validated character: fields and document (new_text is new_cdl as text in the order to keep).';
+
+CREATE FUNCTION cdl._store_workflow(character_id bigint, file_id bigint, wf json, sort_order bigint, file json) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    def json := wf -> 'definition';
+    v_def jsonb := (wf -> 'definition')::jsonb;
+    v_hash text := md5(jsonb_build_object('workflow', v_def, 'config', (file -> 'config')::jsonb,
+                                          'lookup_tables', (file -> 'lookup_tables')::jsonb)::text);
+    v_current record;
+    v_wf_id bigint;
+BEGIN
+    -- a new definition version unless this workflow is unchanged
+    SELECT w.id, w.content_hash, w.definition_version INTO v_current
+    FROM cdl.character_workflows w
+    WHERE w.character_id = _store_workflow.character_id AND w.workflow_name = wf ->> 'name' AND w.is_current;
+    IF v_current.content_hash = v_hash THEN
+        UPDATE cdl.character_workflows w SET sort_order = _store_workflow.sort_order WHERE w.id = v_current.id;
+        RETURN;
+    END IF;
+    UPDATE cdl.character_workflows w SET is_current = false WHERE w.id = v_current.id;
+    INSERT INTO cdl.character_workflows AS w
+        (character_id, file_id, workflow_name, definition_version, content_hash, description,
+         sort_order, initial_state, on_trigger_action, context_required, validation_rules,
+         llm_validation, system_prompt_addition, keyword_query, definition)
+    VALUES (_store_workflow.character_id, _store_workflow.file_id, wf ->> 'name',
+            coalesce(v_current.definition_version, 0) + 1, v_hash, def ->> 'description', _store_workflow.sort_order,
+            def ->> 'initial_state', def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
+            coalesce(v_def #> '{on_trigger,validation}', '[]'),
+            coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
+            def ->> 'system_prompt_addition',
+            cdl._keyword_query(ARRAY(SELECT json_array_elements_text(wf -> 'keywords'))), v_def)
+    RETURNING w.id INTO v_wf_id;
+    INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, required_literal, sort_order)
+    SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, cdl._required_literal(p), i
+    FROM json_array_elements_text(wf -> 'patterns') WITH ORDINALITY AS u (p, i)
+    UNION ALL
+    SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, NULL, i  -- keywords: keyword_query
+    FROM json_array_elements_text(wf -> 'keywords') WITH ORDINALITY AS u (k, i);
+    INSERT INTO cdl.workflow_states
+        (workflow_id, state_name, description, prompt_injection, is_final, timeout_seconds,
+         timeout_action, timeout_message, sort_order)
+    SELECT v_wf_id, s.key, s.value ->> 'description', s.value ->> 'prompt_injection',
+           coalesce((s.value ->> 'final')::boolean, false),
+           ceil((s.value #>> '{timeout,duration_seconds}')::numeric)::integer,
+           s.value #>> '{timeout,action}', s.value #>> '{timeout,message}', s.ordinality
+    FROM json_each(def -> 'states') WITH ORDINALITY AS s;
+    INSERT INTO cdl.workflow_transitions
+        (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order)
+    SELECT v_wf_id, s.key, t.value ->> 'to_state', lists.patterns, lists.keywords,
+           cdl._keyword_query(lists.keywords), t.value ->> 'action', t.ordinality
+    FROM json_each(def -> 'states') AS s
+    CROSS JOIN LATERAL json_array_elements(coalesce(s.value -> 'transitions', '[]')) WITH ORDINALITY AS t
+    CROSS JOIN LATERAL (SELECT cdl._wf_strings(t.value #> '{triggers,patterns}', '') AS patterns,
+                               cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists;
+    INSERT INTO cdl.workflow_context_extractors (workflow_id, context_key, extractor_type, config, sort_order)
+    SELECT v_wf_id, e.key,
+           (CASE e.value ->> 'from' WHEN 'pattern_group' THEN 'pattern_group' WHEN 'lookup' THEN 'lookup_table'
+                                   WHEN 'message' THEN 'message_full' ELSE 'literal_value' END)::cdl.context_extractor_enum,
+           e.value::jsonb - 'from', e.ordinality
+    FROM json_each(coalesce(def #> '{on_trigger,extract_context}', '{}')) WITH ORDINALITY AS e;
+END
+$$;
+
+ALTER FUNCTION cdl._store_workflow(character_id bigint, file_id bigint, wf json, sort_order bigint, file json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._store_workflow(character_id bigint, file_id bigint, wf json, sort_order bigint, file json) IS 'Store one normalized workflow of a file: a new definition version with its triggers, states, transitions and extractors, or only its place in the file when it is unchanged.';
+
+CREATE FUNCTION cdl._store_workflow_file(character_id bigint, file json) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    v_file_id bigint;
+    wf record;
+BEGIN
+    -- an unchanged file changes nothing
+    SELECT f.id INTO v_file_id FROM cdl.workflow_files f
+    WHERE f.character_id = _store_workflow_file.character_id AND f.is_current AND f.content_hash = file ->> 'content_hash';
+    IF v_file_id IS NOT NULL THEN
+        RETURN v_file_id;
+    END IF;
+    UPDATE cdl.workflow_files f SET is_current = false
+    WHERE f.character_id = _store_workflow_file.character_id AND f.is_current;
+    INSERT INTO cdl.workflow_files AS f (character_id, file_version, format_version, description, config,
+                                         content_hash, imported_by)
+    SELECT _store_workflow_file.character_id, coalesce(max(o.file_version), 0) + 1, file ->> 'version',
+           file ->> 'description', (file -> 'config')::jsonb, file ->> 'content_hash', cdl._actor()
+    FROM cdl.workflow_files o WHERE o.character_id = _store_workflow_file.character_id
+    RETURNING f.id INTO v_file_id;
+    INSERT INTO cdl.workflow_lookup_tables (file_id, table_name, entries)
+    SELECT v_file_id, key, value FROM jsonb_each((file -> 'lookup_tables')::jsonb);
+    FOR wf IN SELECT value, ordinality FROM json_array_elements(file -> 'workflows') WITH ORDINALITY LOOP
+        PERFORM cdl._store_workflow(character_id, v_file_id, wf.value, wf.ordinality, file);
+    END LOOP;
+    -- workflows no longer in the file stop triggering; their running instances go on
+    UPDATE cdl.character_workflows w SET is_current = false
+    WHERE w.character_id = _store_workflow_file.character_id AND w.is_current
+      AND NOT w.workflow_name = ANY (ARRAY(SELECT x ->> 'name' FROM json_array_elements(file -> 'workflows') AS x));
+    PERFORM cdl._save_document(character_id, NULL, ARRAY['workflows']);
+    RETURN v_file_id;
+END
+$$;
+
+ALTER FUNCTION cdl._store_workflow_file(character_id bigint, file json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._store_workflow_file(character_id bigint, file json) IS 'The store step of import_workflow_from_yaml: a file normalized by _validate_workflow_file becomes the character''s current workflow file (nothing changes when it is the current one already). Returns its id.';
 
 CREATE FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[] DEFAULT NULL::text[]) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -2223,6 +2119,109 @@ ALTER FUNCTION cdl._validate_nodes(prefix text[], doc jsonb) OWNER TO cdlstore_o
 
 COMMENT ON FUNCTION cdl._validate_nodes(prefix text[], doc jsonb) IS 'Check every node of doc (placed at prefix) against the declared field definitions.';
 
+CREATE FUNCTION cdl._validate_workflow(name text, def json, lookups jsonb) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    place text := 'workflows.' || name;
+    v_states text[];
+    v_keys text[];
+    v_reachable text[];
+    v_unknown text;
+    triggers record;
+BEGIN
+    IF json_typeof(def) <> 'object' THEN
+        PERFORM cdl._wf_fail(place, 'must be a mapping');
+    END IF;
+    IF length(name) > 100 OR name = '' THEN
+        PERFORM cdl._wf_fail(place, 'a workflow name is 1 to 100 characters');
+    END IF;
+    IF json_typeof(def -> 'states') IS DISTINCT FROM 'object' THEN
+        PERFORM cdl._wf_fail(place || '.states', 'must be a mapping of at least one state');
+    END IF;
+    SELECT array_agg(key ORDER BY ordinality) INTO v_states
+    FROM json_object_keys(def -> 'states') WITH ORDINALITY AS k (key, ordinality);
+    IF v_states IS NULL THEN
+        PERFORM cdl._wf_fail(place || '.states', 'must be a mapping of at least one state');
+    END IF;
+    IF cardinality(v_states) > (SELECT count(DISTINCT s) FROM unnest(v_states) AS s)
+       OR EXISTS (SELECT FROM unnest(v_states) AS s WHERE length(s) NOT BETWEEN 1 AND 100) THEN
+        PERFORM cdl._wf_fail(place || '.states', 'state names are 1 to 100 characters, each given once');
+    END IF;
+    IF NOT coalesce(def ->> 'initial_state' = ANY (v_states), false) THEN
+        PERFORM cdl._wf_fail(place || '.initial_state',
+            format('state %s does not exist', coalesce(def -> 'initial_state', 'null'::json)));
+    END IF;
+    triggers := cdl._wf_triggers(def, place);
+    v_keys := cdl._wf_extractors(def, place, lookups);
+    PERFORM cdl._wf_validation_rules(def, place, v_keys);
+    PERFORM cdl._wf_action(def #> '{on_trigger,action}', place || '.on_trigger.action');
+    PERFORM cdl._wf_states(def, place, v_states, v_keys);
+    PERFORM cdl._wf_missing_placeholder(def ->> 'system_prompt_addition', place || '.system_prompt_addition', v_keys);
+    -- every state reachable from the initial one
+    WITH RECURSIVE reach (state) AS (
+        SELECT def ->> 'initial_state'
+        UNION
+        SELECT t.value ->> 'to_state'
+        FROM reach
+        CROSS JOIN LATERAL json_array_elements(coalesce(def -> 'states' -> reach.state -> 'transitions', '[]')) AS t
+    )
+    SELECT array_agg(state) INTO v_reachable FROM reach;
+    SELECT min(s) INTO v_unknown FROM unnest(v_states) AS s WHERE NOT s = ANY (v_reachable);
+    IF v_unknown IS NOT NULL THEN
+        PERFORM cdl._wf_fail(place || '.states.' || v_unknown,
+            format('cannot be reached from the initial state %s', def ->> 'initial_state'));
+    END IF;
+    RETURN json_build_object('name', name, 'definition', def, 'patterns', to_json(triggers.patterns),
+                             'keywords', to_json(triggers.keywords));
+END
+$$;
+
+ALTER FUNCTION cdl._validate_workflow(name text, def json, lookups jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._validate_workflow(name text, def json, lookups jsonb) IS 'One workflow of a file, checked (CD001 naming the place) and normalized: {name, definition, patterns, keywords}.';
+
+CREATE FUNCTION cdl._validate_workflow_file(workflow_yaml json) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    v_config jsonb;
+    v_lookups jsonb;
+    wf record;
+    names text[] := '{}'::text[];
+    workflows json[] := '{}'::json[];
+BEGIN
+    IF workflow_yaml IS NULL OR json_typeof(workflow_yaml) <> 'object' THEN
+        RAISE EXCEPTION 'a workflow file must be a mapping, got %', coalesce(json_typeof(workflow_yaml), 'NULL')
+            USING ERRCODE = 'CD001', HINT = 'See the workflow file format in docs/workflows.md.';
+    END IF;
+    IF json_typeof(workflow_yaml -> 'workflows') IS DISTINCT FROM 'object'
+       OR NOT EXISTS (SELECT FROM json_object_keys(workflow_yaml -> 'workflows')) THEN
+        PERFORM cdl._wf_fail('workflows', 'must be a mapping of at least one workflow');
+    END IF;
+    PERFORM cdlstore_internal.input_text(workflow_yaml ->> 'version', 'version', 20, false);
+    v_config := cdl._wf_config(workflow_yaml -> 'config');
+    v_lookups := cdl._wf_lookups(workflow_yaml -> 'lookup_tables');
+    FOR wf IN SELECT key AS name, value AS def FROM json_each(workflow_yaml -> 'workflows') LOOP
+        IF wf.name = ANY (names) THEN
+            PERFORM cdl._wf_fail('workflows.' || wf.name, 'a workflow name appears twice');
+        END IF;
+        names := names || wf.name;
+        workflows := workflows || cdl._validate_workflow(wf.name, wf.def, v_lookups);
+    END LOOP;
+    RETURN json_build_object(
+        'content_hash', md5(workflow_yaml::jsonb::text), 'version', workflow_yaml ->> 'version',
+        'description', workflow_yaml ->> 'description', 'config', v_config, 'lookup_tables', v_lookups,
+        'workflows', array_to_json(workflows));
+END
+$$;
+
+ALTER FUNCTION cdl._validate_workflow_file(workflow_yaml json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._validate_workflow_file(workflow_yaml json) IS 'The validation step of import_workflow_from_yaml: every CD001 of a workflow file (naming the place), else the file normalized for _store_workflow_file, in file order. Writes nothing.';
+
 CREATE FUNCTION cdl._value_jsonb(string_value text, number_value numeric, boolean_value boolean, json_value jsonb) RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
@@ -2255,7 +2254,7 @@ ALTER FUNCTION cdl._version_snapshot(p_character_id bigint, p_version integer) O
 COMMENT ON FUNCTION cdl._version_snapshot(p_character_id bigint, p_version integer) IS 'The snapshot of a version; CD002 when unknown.';
 
 CREATE FUNCTION cdl._wf_action(value json, place text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
@@ -2274,6 +2273,101 @@ $$;
 ALTER FUNCTION cdl._wf_action(value json, place text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._wf_action(value json, place text) IS 'An action name from the file; CD001 when unknown.';
+
+CREATE FUNCTION cdl._wf_config(config json) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    v_config jsonb;
+BEGIN
+    IF json_typeof(config) NOT IN ('object', 'null') THEN
+        PERFORM cdl._wf_fail('config', 'must be a mapping');
+    END IF;
+    v_config := jsonb_build_object('workflow_priority', 'first_match', 'concurrent_workflows', false,
+                                   'max_pending_per_user', 1, 'default_timeout_seconds', NULL)
+                || coalesce(config::jsonb, '{}');
+    IF v_config ->> 'workflow_priority' NOT IN ('first_match', 'best_match', 'all_matches') THEN
+        PERFORM cdl._wf_fail('config.workflow_priority', format('%s is not first_match, best_match or all_matches',
+                                                               v_config -> 'workflow_priority'));
+    END IF;
+    IF jsonb_typeof(v_config -> 'concurrent_workflows') <> 'boolean' THEN
+        PERFORM cdl._wf_fail('config.concurrent_workflows', 'must be true or false');
+    END IF;
+    IF jsonb_typeof(v_config -> 'max_pending_per_user') <> 'number'
+       OR (v_config ->> 'max_pending_per_user')::numeric < 1 THEN
+        PERFORM cdl._wf_fail('config.max_pending_per_user', 'must be a number of at least 1');
+    END IF;
+    IF jsonb_typeof(v_config -> 'default_timeout_seconds') NOT IN ('number', 'null')
+       OR (v_config ->> 'default_timeout_seconds')::numeric <= 0
+       OR (v_config ->> 'default_timeout_seconds')::numeric > 2147483647 THEN
+        PERFORM cdl._wf_fail('config.default_timeout_seconds', 'must be a positive number of seconds, at most 2147483647');
+    END IF;
+    RETURN v_config;
+END
+$$;
+
+ALTER FUNCTION cdl._wf_config(config json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._wf_config(config json) IS 'The config of a workflow file with its defaults filled in; CD001 naming the first bad setting.';
+
+CREATE FUNCTION cdl._wf_extractors(def json, place text, lookups jsonb) RETURNS text[]
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $_$
+DECLARE
+    extractors json := coalesce(def #> '{on_trigger,extract_context}', '{}');
+    v_keys text[] := '{}'::text[];
+    ex record;
+    at text;
+    v_unknown text;
+BEGIN
+    -- in file order; each may use the keys extracted before it
+    IF json_typeof(def #> '{on_trigger,extract_context}') NOT IN ('object', 'null') THEN
+        PERFORM cdl._wf_fail(place || '.on_trigger.extract_context', 'must be a mapping');
+    END IF;
+    IF EXISTS (SELECT FROM json_object_keys(extractors) AS k GROUP BY k HAVING count(*) > 1 OR length(k) NOT BETWEEN 1 AND 100) THEN
+        PERFORM cdl._wf_fail(place || '.on_trigger.extract_context', 'context keys are 1 to 100 characters, each given once');
+    END IF;
+    FOR ex IN SELECT key, value FROM json_each(extractors) LOOP
+        at := place || '.on_trigger.extract_context.' || ex.key;
+        IF json_typeof(ex.value) <> 'object' THEN
+            PERFORM cdl._wf_fail(at, 'must be a mapping');
+        END IF;
+        IF coalesce(ex.value ->> 'from', '') NOT IN ('pattern_group', 'lookup', 'message', 'literal') THEN
+            PERFORM cdl._wf_fail(at, format('unknown extractor kind %s (known: pattern_group, lookup, message, literal)',
+                                            coalesce(ex.value -> 'from', 'null'::json)));
+        END IF;
+        IF ex.value ->> 'transform' IS NOT NULL AND ex.value ->> 'transform' NOT IN ('lowercase', 'uppercase') THEN
+            PERFORM cdl._wf_fail(at || '.transform',
+                format('unknown transform %s (known: lowercase, uppercase)', ex.value -> 'transform'));
+        END IF;
+        IF ex.value ->> 'from' = 'pattern_group' AND ex.value ->> 'group' IS NOT NULL
+           AND coalesce(ex.value ->> 'group' !~ '^[0-9]+$', true) THEN
+            PERFORM cdl._wf_fail(at || '.group', 'must be a group number');
+        END IF;
+        IF ex.value ->> 'from' = 'lookup' THEN
+            IF NOT lookups ? coalesce(ex.value ->> 'table', '') THEN
+                PERFORM cdl._wf_fail(at || '.table',
+                    format('lookup table %s does not exist', coalesce(ex.value -> 'table', 'null'::json)));
+            END IF;
+            SELECT min(p) INTO v_unknown FROM unnest(cdl._placeholders(ex.value ->> 'key', '')) AS p WHERE NOT p = ANY (v_keys);
+            IF ex.value ->> 'key' IS NULL OR v_unknown IS NOT NULL THEN
+                PERFORM cdl._wf_fail(at || '.key', format('placeholder {%s} is not extracted before it', coalesce(v_unknown, '?')));
+            END IF;
+        END IF;
+        IF ex.value ->> 'from' = 'literal' AND NOT (ex.value::jsonb ? 'value') THEN
+            PERFORM cdl._wf_fail(at, 'a literal needs a value');
+        END IF;
+        v_keys := v_keys || ex.key;
+    END LOOP;
+    RETURN v_keys;
+END
+$_$;
+
+ALTER FUNCTION cdl._wf_extractors(def json, place text, lookups jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._wf_extractors(def json, place text, lookups jsonb) IS 'The context keys a workflow extracts, in file order; CD001 naming the first bad extractor.';
 
 CREATE FUNCTION cdl._wf_fail(place text, problem text) RETURNS void
     LANGUAGE plpgsql
@@ -2312,6 +2406,47 @@ ALTER FUNCTION cdl._wf_keywords(value json, place text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._wf_keywords(value json, place text) IS 'A list of keywords that each hold a word; CD001 naming the first that does not.';
 
+CREATE FUNCTION cdl._wf_lookups(lookup_tables json) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    v_lookups jsonb := coalesce(lookup_tables::jsonb, '{}');
+    v_bad text;
+BEGIN
+    IF jsonb_typeof(v_lookups) <> 'object' THEN
+        PERFORM cdl._wf_fail('lookup_tables', 'must be a mapping of tables');
+    END IF;
+    SELECT min(key) INTO v_bad FROM jsonb_each(v_lookups) WHERE jsonb_typeof(value) <> 'object';
+    IF v_bad IS NOT NULL THEN
+        PERFORM cdl._wf_fail('lookup_tables.' || v_bad, 'must be a mapping of key to value');
+    END IF;
+    RETURN v_lookups;
+END
+$$;
+
+ALTER FUNCTION cdl._wf_lookups(lookup_tables json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._wf_lookups(lookup_tables json) IS 'The lookup tables of a workflow file; CD001 unless each is a mapping.';
+
+CREATE FUNCTION cdl._wf_missing_placeholder(template text, place text, keys text[]) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    v_unknown text;
+BEGIN
+    SELECT min(p) INTO v_unknown FROM unnest(cdl._placeholders(template, 'context.')) AS p WHERE NOT p = ANY (keys);
+    IF v_unknown IS NOT NULL THEN
+        PERFORM cdl._wf_fail(place, format('placeholder {context.%s} is not provided by any extractor or literal', v_unknown));
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdl._wf_missing_placeholder(template text, place text, keys text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._wf_missing_placeholder(template text, place text, keys text[]) IS 'CD001 when a template uses a {context.key} that no extractor or literal provides.';
+
 CREATE FUNCTION cdl._wf_patterns(value json, place text) RETURNS text[]
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -2321,7 +2456,7 @@ DECLARE
     problem text;
 BEGIN
     FOR i IN 1 .. cardinality(patterns) LOOP
-        problem := cdl._regex_problem(patterns[i], true);
+        problem := cdlstore_internal.regex_problem(patterns[i], true);
         IF problem IS NOT NULL THEN
             PERFORM cdl._wf_fail(format('%s[%s]', place, i - 1), format('regex "%s" %s', patterns[i], problem));
         END IF;
@@ -2334,12 +2469,66 @@ ALTER FUNCTION cdl._wf_patterns(value json, place text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._wf_patterns(value json, place text) IS 'A list of regexes that compile; CD001 naming the first that does not.';
 
-CREATE FUNCTION cdl._wf_strings(value json, place text) RETURNS text[]
-    LANGUAGE plpgsql IMMUTABLE
+CREATE FUNCTION cdl._wf_states(def json, place text, states text[], keys text[]) RETURNS void
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
-    result text[] := '{}';
+    st record;
+    tr record;
+    at text;
+    n integer;
+BEGIN
+    -- transitions, ways out, timeouts, placeholders
+    FOR st IN SELECT key AS name, value AS def FROM json_each(def -> 'states') LOOP
+        at := place || '.states.' || st.name;
+        IF json_typeof(st.def) <> 'object' THEN
+            PERFORM cdl._wf_fail(at, 'must be a mapping');
+        END IF;
+        IF json_typeof(st.def -> 'transitions') NOT IN ('array', 'null') THEN
+            PERFORM cdl._wf_fail(at || '.transitions', 'must be a list');
+        END IF;
+        IF coalesce(st.def ->> 'final', 'false') <> 'true'
+           AND coalesce(json_array_length(CASE WHEN json_typeof(st.def -> 'transitions') = 'array'
+                                               THEN st.def -> 'transitions' END), 0) = 0 THEN
+            PERFORM cdl._wf_fail(at, 'a state that is not final needs a way out (transitions)');
+        END IF;
+        n := 0;
+        FOR tr IN SELECT value FROM json_array_elements(coalesce(st.def -> 'transitions', '[]')) LOOP
+            IF json_typeof(tr.value) <> 'object' OR NOT coalesce(tr.value ->> 'to_state' = ANY (states), false) THEN
+                PERFORM cdl._wf_fail(format('%s.transitions[%s].to_state', at, n),
+                    format('state %s does not exist', coalesce(tr.value -> 'to_state', 'null'::json)));
+            END IF;
+            PERFORM cdl._wf_patterns(tr.value #> '{triggers,patterns}', format('%s.transitions[%s].triggers.patterns', at, n));
+            PERFORM cdl._wf_keywords(tr.value #> '{triggers,keywords}', format('%s.transitions[%s].triggers.keywords', at, n));
+            PERFORM cdl._wf_action(tr.value -> 'action', format('%s.transitions[%s].action', at, n));
+            n := n + 1;
+        END LOOP;
+        IF json_typeof(st.def -> 'timeout') = 'object' THEN
+            IF json_typeof(st.def #> '{timeout,duration_seconds}') IS DISTINCT FROM 'number'
+               OR (st.def #>> '{timeout,duration_seconds}')::numeric <= 0
+               OR (st.def #>> '{timeout,duration_seconds}')::numeric > 2147483647 THEN
+                PERFORM cdl._wf_fail(at || '.timeout.duration_seconds', 'must be a positive number of seconds, at most 2147483647');
+            END IF;
+            PERFORM cdl._wf_action(st.def #> '{timeout,action}', at || '.timeout.action');
+        ELSIF json_typeof(st.def -> 'timeout') NOT IN ('null') THEN
+            PERFORM cdl._wf_fail(at || '.timeout', 'must be a mapping');
+        END IF;
+        PERFORM cdl._wf_missing_placeholder(st.def ->> 'prompt_injection', at || '.prompt_injection', keys);
+    END LOOP;
+END
+$$;
+
+ALTER FUNCTION cdl._wf_states(def json, place text, states text[], keys text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._wf_states(def json, place text, states text[], keys text[]) IS 'Check the states of a workflow (transitions to known states, a way out, timeouts, placeholders); CD001.';
+
+CREATE FUNCTION cdl._wf_strings(value json, place text) RETURNS text[]
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    result text[] := '{}'::text[];
     item json;
     i integer := 0;
 BEGIN
@@ -2363,6 +2552,63 @@ $$;
 ALTER FUNCTION cdl._wf_strings(value json, place text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._wf_strings(value json, place text) IS 'A list of strings from the file; CD001 otherwise.';
+
+CREATE FUNCTION cdl._wf_triggers(def json, place text, OUT patterns text[], OUT keywords text[]) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    IF json_typeof(def -> 'triggers') NOT IN ('object', 'null') THEN
+        PERFORM cdl._wf_fail(place || '.triggers', 'must be a mapping');
+    END IF;
+    patterns := cdl._wf_patterns(def #> '{triggers,patterns}', place || '.triggers.patterns');
+    keywords := cdl._wf_keywords(def #> '{triggers,keywords}', place || '.triggers.keywords');
+    IF cardinality(patterns) + cardinality(keywords) = 0 THEN
+        PERFORM cdl._wf_fail(place || '.triggers', 'needs at least one pattern or keyword');
+    END IF;
+    IF json_typeof(def #> '{triggers,context_required}') NOT IN ('array', 'null')
+       OR EXISTS (SELECT FROM json_array_elements(coalesce(def #> '{triggers,context_required}', '[]')) c
+                  WHERE json_typeof(c) <> 'object' OR c ->> 'type' IS NULL) THEN
+        PERFORM cdl._wf_fail(place || '.triggers.context_required', 'must be a list of {type, value}');
+    END IF;
+    IF json_typeof(def #> '{triggers,llm_validation}') NOT IN ('object', 'null')
+       OR (coalesce(def #>> '{triggers,llm_validation,enabled}', 'false') = 'true'
+           AND json_typeof(def #> '{triggers,llm_validation,prompt}') IS DISTINCT FROM 'string') THEN
+        PERFORM cdl._wf_fail(place || '.triggers.llm_validation', 'enabled validation needs a prompt');
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdl._wf_triggers(def json, place text, OUT patterns text[], OUT keywords text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._wf_triggers(def json, place text, OUT patterns text[], OUT keywords text[]) IS 'The start patterns and keywords of a workflow, checked with its other triggers; CD001 naming the first bad one.';
+
+CREATE FUNCTION cdl._wf_validation_rules(def json, place text, keys text[]) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    rule record;
+BEGIN
+    IF json_typeof(def #> '{on_trigger,validation}') NOT IN ('array', 'null') THEN
+        PERFORM cdl._wf_fail(place || '.on_trigger.validation', 'must be a list of rules');
+    END IF;
+    FOR rule IN SELECT value, ordinality - 1 AS n
+                FROM json_array_elements(coalesce(def #> '{on_trigger,validation}', '[]')) WITH ORDINALITY LOOP
+        IF json_typeof(rule.value) <> 'object' OR NOT coalesce(rule.value ->> 'field' = ANY (keys), false)
+           OR coalesce(rule.value ->> 'rule', '') <> 'in_list'
+           OR json_typeof(rule.value -> 'values') IS DISTINCT FROM 'array'
+           OR coalesce(rule.value ->> 'on_fail', 'reject') NOT IN ('use_default', 'reject') THEN
+            PERFORM cdl._wf_fail(format('%s.on_trigger.validation[%s]', place, rule.n),
+                'a rule is {field: an extracted key, rule: in_list, values: [...], on_fail: use_default | reject}');
+        END IF;
+    END LOOP;
+END
+$$;
+
+ALTER FUNCTION cdl._wf_validation_rules(def json, place text, keys text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._wf_validation_rules(def json, place text, keys text[]) IS 'Check the validation rules of a workflow''s extracted context; CD001 naming the first bad rule.';
 
 CREATE FUNCTION cdl._workflow_candidates(p_character_id bigint, message text, request_context jsonb) RETURNS TABLE(workflow_id bigint, workflow_name character varying, sort_order integer, pattern text, keyword text, context jsonb, llm_required boolean, llm_prompt text, system_prompt_addition text)
     LANGUAGE plpgsql STABLE
@@ -2425,7 +2671,7 @@ CREATE FUNCTION cdl.apply_definition(definition_version bigint, function_name te
     AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    block constant bigint := 1048576;  -- ids one definition write may take per table
+    block constant bigint := 1048576::bigint;  -- ids one definition write may take per table
     v_done record;
     v_newest bigint;
     v_result jsonb;
@@ -2917,337 +3163,29 @@ COMMENT ON FUNCTION cdl.import_character_from_json(character_json text, import_s
 CREATE FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
-    AS $_$
+    AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    target record;
-    v_config jsonb;
-    v_lookups jsonb;
-    v_hash text;
-    v_file_id bigint;
-    v_file_version integer;
-    wf record;
-    st record;
-    tr record;
-    ex record;
-    place text;
-    v_def jsonb;
-    v_states text[];
-    v_reachable text[];
-    v_keys text[];
-    v_patterns text[];
-    v_keywords text[];
-    v_wf_id bigint;
-    v_wf_hash text;
-    v_current record;
-    v_kind cdl.context_extractor_enum;
-    v_n integer;
-    v_unknown text;
-    names text[] := '{}';
+    v_hash text := md5(workflow_yaml::jsonb::text);
+    v_id bigint;
+    file json;
 BEGIN
-    IF workflow_yaml IS NULL OR json_typeof(workflow_yaml) <> 'object' THEN
-        RAISE EXCEPTION 'a workflow file must be a mapping, got %', coalesce(json_typeof(workflow_yaml), 'NULL')
-            USING ERRCODE = 'CD001';
+    -- the character's current file again changes nothing: it was validated when it was stored
+    IF cdl._current_workflow_file(character_name, v_hash) IS NOT NULL THEN
+        PERFORM cdl._lock_character(character_name);  -- as a write would, then look again
+        v_id := cdl._current_workflow_file(character_name, v_hash);
+        IF v_id IS NOT NULL THEN
+            RETURN v_id;
+        END IF;
     END IF;
-    IF json_typeof(workflow_yaml -> 'workflows') IS DISTINCT FROM 'object'
-       OR NOT EXISTS (SELECT FROM json_object_keys(workflow_yaml -> 'workflows')) THEN
-        PERFORM cdl._wf_fail('workflows', 'must be a mapping of at least one workflow');
-    END IF;
-    target := cdl._lock_character(character_name);
-
-    -- config and lookup tables
-    IF json_typeof(workflow_yaml -> 'config') NOT IN ('object', 'null') THEN
-        PERFORM cdl._wf_fail('config', 'must be a mapping');
-    END IF;
-    v_config := jsonb_build_object('workflow_priority', 'first_match', 'concurrent_workflows', false,
-                                   'max_pending_per_user', 1, 'default_timeout_seconds', NULL)
-                || coalesce((workflow_yaml -> 'config')::jsonb, '{}');
-    IF v_config ->> 'workflow_priority' NOT IN ('first_match', 'best_match', 'all_matches') THEN
-        PERFORM cdl._wf_fail('config.workflow_priority', format('%s is not first_match, best_match or all_matches',
-                                                               v_config -> 'workflow_priority'));
-    END IF;
-    IF jsonb_typeof(v_config -> 'concurrent_workflows') <> 'boolean' THEN
-        PERFORM cdl._wf_fail('config.concurrent_workflows', 'must be true or false');
-    END IF;
-    IF jsonb_typeof(v_config -> 'max_pending_per_user') <> 'number'
-       OR (v_config ->> 'max_pending_per_user')::numeric < 1 THEN
-        PERFORM cdl._wf_fail('config.max_pending_per_user', 'must be a number of at least 1');
-    END IF;
-    IF jsonb_typeof(v_config -> 'default_timeout_seconds') NOT IN ('number', 'null')
-       OR (v_config ->> 'default_timeout_seconds')::numeric <= 0
-       OR (v_config ->> 'default_timeout_seconds')::numeric > 2147483647 THEN
-        PERFORM cdl._wf_fail('config.default_timeout_seconds', 'must be a positive number of seconds, at most 2147483647');
-    END IF;
-    v_lookups := coalesce((workflow_yaml -> 'lookup_tables')::jsonb, '{}');
-    IF jsonb_typeof(v_lookups) <> 'object' THEN
-        PERFORM cdl._wf_fail('lookup_tables', 'must be a mapping of tables');
-    END IF;
-    SELECT min(key) INTO v_unknown FROM jsonb_each(v_lookups) WHERE jsonb_typeof(value) <> 'object';
-    IF v_unknown IS NOT NULL THEN
-        PERFORM cdl._wf_fail('lookup_tables.' || v_unknown, 'must be a mapping of key to value');
-    END IF;
-
-    -- an unchanged file changes nothing
-    v_hash := md5(workflow_yaml::jsonb::text);
-    SELECT f.id INTO v_file_id FROM cdl.workflow_files f
-    WHERE f.character_id = target.character_id AND f.is_current AND f.content_hash = v_hash;
-    IF v_file_id IS NOT NULL THEN
-        RETURN v_file_id;
-    END IF;
-    UPDATE cdl.workflow_files SET is_current = false
-    WHERE character_id = target.character_id AND is_current;
-    SELECT coalesce(max(f.file_version), 0) + 1 INTO v_file_version
-    FROM cdl.workflow_files f WHERE f.character_id = target.character_id;
-    INSERT INTO cdl.workflow_files (character_id, file_version, format_version, description, config,
-                                    content_hash, imported_by)
-    VALUES (target.character_id, v_file_version, workflow_yaml ->> 'version', workflow_yaml ->> 'description',
-            v_config, v_hash, cdl._actor())
-    RETURNING id INTO v_file_id;
-    INSERT INTO cdl.workflow_lookup_tables (file_id, table_name, entries)
-    SELECT v_file_id, key, value FROM jsonb_each(v_lookups);
-
-    FOR wf IN SELECT key AS name, value AS def, ordinality AS position
-              FROM json_each(workflow_yaml -> 'workflows') WITH ORDINALITY LOOP
-        place := 'workflows.' || wf.name;
-        IF wf.name = ANY (names) THEN
-            PERFORM cdl._wf_fail(place, 'a workflow name appears twice');
-        END IF;
-        names := names || wf.name;
-        IF json_typeof(wf.def) <> 'object' THEN
-            PERFORM cdl._wf_fail(place, 'must be a mapping');
-        END IF;
-        IF length(wf.name) > 100 OR wf.name = '' THEN
-            PERFORM cdl._wf_fail(place, 'a workflow name is 1 to 100 characters');
-        END IF;
-        IF json_typeof(wf.def -> 'states') IS DISTINCT FROM 'object' THEN
-            PERFORM cdl._wf_fail(place || '.states', 'must be a mapping of at least one state');
-        END IF;
-        SELECT array_agg(key ORDER BY ordinality) INTO v_states
-        FROM json_object_keys(wf.def -> 'states') WITH ORDINALITY AS k (key, ordinality);
-        IF v_states IS NULL THEN
-            PERFORM cdl._wf_fail(place || '.states', 'must be a mapping of at least one state');
-        END IF;
-        IF cardinality(v_states) > (SELECT count(DISTINCT s) FROM unnest(v_states) AS s)
-           OR EXISTS (SELECT FROM unnest(v_states) AS s WHERE length(s) NOT BETWEEN 1 AND 100) THEN
-            PERFORM cdl._wf_fail(place || '.states', 'state names are 1 to 100 characters, each given once');
-        END IF;
-        IF NOT coalesce(wf.def ->> 'initial_state' = ANY (v_states), false) THEN
-            PERFORM cdl._wf_fail(place || '.initial_state',
-                format('state %s does not exist', coalesce(wf.def -> 'initial_state', 'null'::json)));
-        END IF;
-        IF json_typeof(wf.def -> 'triggers') NOT IN ('object', 'null') THEN
-            PERFORM cdl._wf_fail(place || '.triggers', 'must be a mapping');
-        END IF;
-        v_patterns := cdl._wf_patterns(wf.def #> '{triggers,patterns}', place || '.triggers.patterns');
-        v_keywords := cdl._wf_keywords(wf.def #> '{triggers,keywords}', place || '.triggers.keywords');
-        IF cardinality(v_patterns) + cardinality(v_keywords) = 0 THEN
-            PERFORM cdl._wf_fail(place || '.triggers', 'needs at least one pattern or keyword');
-        END IF;
-        IF json_typeof(wf.def #> '{triggers,context_required}') NOT IN ('array', 'null')
-           OR EXISTS (SELECT FROM json_array_elements(coalesce(wf.def #> '{triggers,context_required}', '[]')) c
-                      WHERE json_typeof(c) <> 'object' OR c ->> 'type' IS NULL) THEN
-            PERFORM cdl._wf_fail(place || '.triggers.context_required', 'must be a list of {type, value}');
-        END IF;
-        IF json_typeof(wf.def #> '{triggers,llm_validation}') NOT IN ('object', 'null')
-           OR (coalesce(wf.def #>> '{triggers,llm_validation,enabled}', 'false') = 'true'
-               AND json_typeof(wf.def #> '{triggers,llm_validation,prompt}') IS DISTINCT FROM 'string') THEN
-            PERFORM cdl._wf_fail(place || '.triggers.llm_validation', 'enabled validation needs a prompt');
-        END IF;
-
-        -- extractors, in file order; each may use the keys extracted before it
-        v_keys := '{}';
-        IF json_typeof(wf.def #> '{on_trigger,extract_context}') NOT IN ('object', 'null') THEN
-            PERFORM cdl._wf_fail(place || '.on_trigger.extract_context', 'must be a mapping');
-        END IF;
-        IF EXISTS (SELECT FROM json_object_keys(coalesce(wf.def #> '{on_trigger,extract_context}', '{}')) AS k
-                   GROUP BY k HAVING count(*) > 1 OR length(k) NOT BETWEEN 1 AND 100) THEN
-            PERFORM cdl._wf_fail(place || '.on_trigger.extract_context', 'context keys are 1 to 100 characters, each given once');
-        END IF;
-        FOR ex IN SELECT key, value FROM json_each(coalesce(wf.def #> '{on_trigger,extract_context}', '{}')) LOOP
-            IF json_typeof(ex.value) <> 'object' THEN
-                PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key, 'must be a mapping');
-            END IF;
-            IF coalesce(ex.value ->> 'from', '') NOT IN ('pattern_group', 'lookup', 'message', 'literal') THEN
-                PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key,
-                    format('unknown extractor kind %s (known: pattern_group, lookup, message, literal)',
-                           coalesce(ex.value -> 'from', 'null'::json)));
-            END IF;
-            IF ex.value ->> 'transform' IS NOT NULL AND ex.value ->> 'transform' NOT IN ('lowercase', 'uppercase') THEN
-                PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key || '.transform',
-                    format('unknown transform %s (known: lowercase, uppercase)', ex.value -> 'transform'));
-            END IF;
-            IF ex.value ->> 'from' = 'pattern_group' AND ex.value ->> 'group' IS NOT NULL
-               AND coalesce(ex.value ->> 'group' !~ '^[0-9]+$', true) THEN
-                PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key || '.group',
-                                     'must be a group number');
-            END IF;
-            IF ex.value ->> 'from' = 'lookup' THEN
-                IF NOT v_lookups ? coalesce(ex.value ->> 'table', '') THEN
-                    PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key || '.table',
-                        format('lookup table %s does not exist', coalesce(ex.value -> 'table', 'null'::json)));
-                END IF;
-                SELECT min(p) INTO v_unknown FROM unnest(cdl._placeholders(ex.value ->> 'key', '')) AS p
-                WHERE NOT p = ANY (v_keys);
-                IF ex.value ->> 'key' IS NULL OR v_unknown IS NOT NULL THEN
-                    PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key || '.key',
-                        format('placeholder {%s} is not extracted before it', coalesce(v_unknown, '?')));
-                END IF;
-            END IF;
-            IF ex.value ->> 'from' = 'literal' AND NOT (ex.value::jsonb ? 'value') THEN
-                PERFORM cdl._wf_fail(place || '.on_trigger.extract_context.' || ex.key, 'a literal needs a value');
-            END IF;
-            v_keys := v_keys || ex.key;
-        END LOOP;
-        IF json_typeof(wf.def #> '{on_trigger,validation}') NOT IN ('array', 'null') THEN
-            PERFORM cdl._wf_fail(place || '.on_trigger.validation', 'must be a list of rules');
-        END IF;
-        v_n := 0;
-        FOR ex IN SELECT value FROM json_array_elements(coalesce(wf.def #> '{on_trigger,validation}', '[]')) LOOP
-            IF json_typeof(ex.value) <> 'object' OR NOT coalesce(ex.value ->> 'field' = ANY (v_keys), false)
-               OR coalesce(ex.value ->> 'rule', '') <> 'in_list'
-               OR json_typeof(ex.value -> 'values') IS DISTINCT FROM 'array'
-               OR coalesce(ex.value ->> 'on_fail', 'reject') NOT IN ('use_default', 'reject') THEN
-                PERFORM cdl._wf_fail(format('%s.on_trigger.validation[%s]', place, v_n),
-                    'a rule is {field: an extracted key, rule: in_list, values: [...], on_fail: use_default | reject}');
-            END IF;
-            v_n := v_n + 1;
-        END LOOP;
-        PERFORM cdl._wf_action(wf.def #> '{on_trigger,action}', place || '.on_trigger.action');
-
-        -- states: transitions, ways out, timeouts, placeholders
-        FOR st IN SELECT key AS name, value AS def FROM json_each(wf.def -> 'states') LOOP
-            IF json_typeof(st.def) <> 'object' THEN
-                PERFORM cdl._wf_fail(place || '.states.' || st.name, 'must be a mapping');
-            END IF;
-            IF json_typeof(st.def -> 'transitions') NOT IN ('array', 'null') THEN
-                PERFORM cdl._wf_fail(place || '.states.' || st.name || '.transitions', 'must be a list');
-            END IF;
-            IF coalesce(st.def ->> 'final', 'false') <> 'true'
-               AND coalesce(json_array_length(CASE WHEN json_typeof(st.def -> 'transitions') = 'array'
-                                                   THEN st.def -> 'transitions' END), 0) = 0 THEN
-                PERFORM cdl._wf_fail(place || '.states.' || st.name, 'a state that is not final needs a way out (transitions)');
-            END IF;
-            v_n := 0;
-            FOR tr IN SELECT value FROM json_array_elements(coalesce(st.def -> 'transitions', '[]')) LOOP
-                IF json_typeof(tr.value) <> 'object' OR NOT coalesce(tr.value ->> 'to_state' = ANY (v_states), false) THEN
-                    PERFORM cdl._wf_fail(format('%s.states.%s.transitions[%s].to_state', place, st.name, v_n),
-                        format('state %s does not exist', coalesce(tr.value -> 'to_state', 'null'::json)));
-                END IF;
-                PERFORM cdl._wf_patterns(tr.value #> '{triggers,patterns}',
-                    format('%s.states.%s.transitions[%s].triggers.patterns', place, st.name, v_n));
-                PERFORM cdl._wf_keywords(tr.value #> '{triggers,keywords}',
-                    format('%s.states.%s.transitions[%s].triggers.keywords', place, st.name, v_n));
-                PERFORM cdl._wf_action(tr.value -> 'action',
-                    format('%s.states.%s.transitions[%s].action', place, st.name, v_n));
-                v_n := v_n + 1;
-            END LOOP;
-            IF json_typeof(st.def -> 'timeout') = 'object' THEN
-                IF json_typeof(st.def #> '{timeout,duration_seconds}') IS DISTINCT FROM 'number'
-                   OR (st.def #>> '{timeout,duration_seconds}')::numeric <= 0
-                   OR (st.def #>> '{timeout,duration_seconds}')::numeric > 2147483647 THEN
-                    PERFORM cdl._wf_fail(place || '.states.' || st.name || '.timeout.duration_seconds',
-                                         'must be a positive number of seconds, at most 2147483647');
-                END IF;
-                PERFORM cdl._wf_action(st.def #> '{timeout,action}', place || '.states.' || st.name || '.timeout.action');
-            ELSIF json_typeof(st.def -> 'timeout') NOT IN ('null') THEN
-                PERFORM cdl._wf_fail(place || '.states.' || st.name || '.timeout', 'must be a mapping');
-            END IF;
-            SELECT min(p) INTO v_unknown FROM unnest(cdl._placeholders(st.def ->> 'prompt_injection', 'context.')) AS p
-            WHERE NOT p = ANY (v_keys);
-            IF v_unknown IS NOT NULL THEN
-                PERFORM cdl._wf_fail(place || '.states.' || st.name || '.prompt_injection',
-                    format('placeholder {context.%s} is not provided by any extractor or literal', v_unknown));
-            END IF;
-        END LOOP;
-        SELECT min(p) INTO v_unknown FROM unnest(cdl._placeholders(wf.def ->> 'system_prompt_addition', 'context.')) AS p
-        WHERE NOT p = ANY (v_keys);
-        IF v_unknown IS NOT NULL THEN
-            PERFORM cdl._wf_fail(place || '.system_prompt_addition',
-                format('placeholder {context.%s} is not provided by any extractor or literal', v_unknown));
-        END IF;
-
-        -- every state reachable from the initial one
-        WITH RECURSIVE reach (state) AS (
-            SELECT wf.def ->> 'initial_state'
-            UNION
-            SELECT t.value ->> 'to_state'
-            FROM reach
-            CROSS JOIN LATERAL json_array_elements(coalesce(wf.def -> 'states' -> reach.state -> 'transitions', '[]')) AS t
-        )
-        SELECT array_agg(state) INTO v_reachable FROM reach;
-        SELECT min(s) INTO v_unknown FROM unnest(v_states) AS s WHERE NOT s = ANY (v_reachable);
-        IF v_unknown IS NOT NULL THEN
-            PERFORM cdl._wf_fail(place || '.states.' || v_unknown,
-                format('cannot be reached from the initial state %s', wf.def ->> 'initial_state'));
-        END IF;
-
-        -- store: a new definition version unless this workflow is unchanged
-        v_def := wf.def::jsonb;
-        v_wf_hash := md5(jsonb_build_object('workflow', v_def, 'config', v_config,
-                                            'lookup_tables', v_lookups)::text);
-        SELECT w.id, w.content_hash, w.definition_version INTO v_current
-        FROM cdl.character_workflows w
-        WHERE w.character_id = target.character_id AND w.workflow_name = wf.name AND w.is_current;
-        IF v_current.content_hash = v_wf_hash THEN
-            UPDATE cdl.character_workflows SET sort_order = wf.position WHERE id = v_current.id;
-            CONTINUE;
-        END IF;
-        UPDATE cdl.character_workflows SET is_current = false WHERE id = v_current.id;
-        INSERT INTO cdl.character_workflows
-            (character_id, file_id, workflow_name, definition_version, content_hash, description,
-             sort_order, initial_state, on_trigger_action, context_required, validation_rules,
-             llm_validation, system_prompt_addition, keyword_query, definition)
-        VALUES (target.character_id, v_file_id, wf.name, coalesce(v_current.definition_version, 0) + 1,
-                v_wf_hash, wf.def ->> 'description', wf.position, wf.def ->> 'initial_state',
-                wf.def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
-                coalesce(v_def #> '{on_trigger,validation}', '[]'),
-                coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
-                wf.def ->> 'system_prompt_addition', cdl._keyword_query(v_keywords), v_def)
-        RETURNING id INTO v_wf_id;
-        INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, required_literal, sort_order)
-        SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, cdl._required_literal(p), i
-        FROM unnest(v_patterns) WITH ORDINALITY AS u (p, i)
-        UNION ALL
-        SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, NULL, i  -- keywords: keyword_query
-        FROM unnest(v_keywords) WITH ORDINALITY AS u (k, i);
-        INSERT INTO cdl.workflow_states
-            (workflow_id, state_name, description, prompt_injection, is_final, timeout_seconds,
-             timeout_action, timeout_message, sort_order)
-        SELECT v_wf_id, s.key, s.value ->> 'description', s.value ->> 'prompt_injection',
-               coalesce((s.value ->> 'final')::boolean, false),
-               ceil((s.value #>> '{timeout,duration_seconds}')::numeric)::integer,
-               s.value #>> '{timeout,action}', s.value #>> '{timeout,message}', s.ordinality
-        FROM json_each(wf.def -> 'states') WITH ORDINALITY AS s;
-        INSERT INTO cdl.workflow_transitions
-            (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order)
-        SELECT v_wf_id, s.key, t.value ->> 'to_state', lists.patterns, lists.keywords,
-               cdl._keyword_query(lists.keywords), t.value ->> 'action', t.ordinality
-        FROM json_each(wf.def -> 'states') AS s
-        CROSS JOIN LATERAL json_array_elements(coalesce(s.value -> 'transitions', '[]')) WITH ORDINALITY AS t
-        CROSS JOIN LATERAL (SELECT cdl._wf_strings(t.value #> '{triggers,patterns}', '') AS patterns,
-                                   cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists;
-        INSERT INTO cdl.workflow_context_extractors (workflow_id, context_key, extractor_type, config, sort_order)
-        SELECT v_wf_id, e.key,
-               (CASE e.value ->> 'from' WHEN 'pattern_group' THEN 'pattern_group' WHEN 'lookup' THEN 'lookup_table'
-                                       WHEN 'message' THEN 'message_full' ELSE 'literal_value' END)::cdl.context_extractor_enum,
-               e.value::jsonb - 'from', e.ordinality
-        FROM json_each(coalesce(wf.def #> '{on_trigger,extract_context}', '{}')) WITH ORDINALITY AS e;
-    END LOOP;
-
-    IF cardinality(names) <> (SELECT count(DISTINCT n) FROM unnest(names) AS n) THEN
-        PERFORM cdl._wf_fail('workflows', 'a workflow name appears twice');
-    END IF;
-    -- workflows no longer in the file stop triggering; their running instances go on
-    UPDATE cdl.character_workflows SET is_current = false
-    WHERE character_id = target.character_id AND is_current AND NOT workflow_name = ANY (names);
-    PERFORM cdl._save_document(target.character_id, NULL, ARRAY['workflows']);
-    RETURN v_file_id;
+    file := cdl._validate_workflow_file(workflow_yaml);
+    RETURN cdl._store_workflow_file((cdl._lock_character(character_name)).character_id, file);
 END
-$_$;
+$$;
 
 ALTER FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) IS 'Import or replace a character''s workflow file (YAML turned into JSON; json keeps the file''s order). Validates everything first (CD001 names the place). A changed workflow gets a new definition version; running instances keep theirs. Returns the workflow file id.';
+COMMENT ON FUNCTION cdl.import_workflow_from_yaml(character_name character varying, workflow_yaml json) IS 'Import or replace a character''s workflow file (YAML turned into JSON; json keeps the file''s order). The whole file is validated before anything is written or locked (CD001 names the place; then CD002 for an unknown character). The character''s current file again changes nothing (it is not validated twice); a changed workflow gets a new definition version; running instances keep theirs. Returns the workflow file id.';
 
 CREATE FUNCTION cdl.list_character_versions(name character varying) RETURNS TABLE(version_number integer, version_name character varying, description text, created_by character varying, created_at timestamp with time zone)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -4091,6 +4029,21 @@ $$;
 
 ALTER FUNCTION cdlstore_internal.call_tenant() OWNER TO cdlstore_owner;
 
+CREATE FUNCTION cdlstore_internal.check_page(page_size integer) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'page_size must be between 1 and 1000, got %', page_size USING ERRCODE = 'CD001';
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.check_page(page_size integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.check_page(page_size integer) IS 'Reject a page size outside 1..1000 (CD001).';
+
 CREATE FUNCTION cdlstore_internal.check_tenant_name(tenant text) RETURNS text
     LANGUAGE sql STABLE
     AS $_$
@@ -4331,8 +4284,20 @@ ALTER FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_cou
 
 COMMENT ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) IS 'Hand out the next events of a consumer''s batch after its acknowledged one (the same again until acknowledged); a new batch when this one is done. Records how far it handed out.';
 
+CREATE FUNCTION cdlstore_internal.hashed_uuid(hash integer) RETURNS uuid
+    LANGUAGE sql
+    AS $$
+    -- a random uuid whose last 10 bits are the routing hash (the proxy's cdlstore_proxy.uuid_hash)
+    SELECT (left(gen_random_uuid()::text, 33)
+            || lpad(to_hex((hash & 1023) | (floor(random() * 4)::integer << 10)), 3, '0'))::uuid
+$$;
+
+ALTER FUNCTION cdlstore_internal.hashed_uuid(hash integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.hashed_uuid(hash integer) IS 'A random uuid carrying a routing hash in its last 10 bits.';
+
 CREATE FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer DEFAULT 200, required boolean DEFAULT true) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
@@ -4381,6 +4346,297 @@ $$;
 
 ALTER PROCEDURE cdlstore_internal.make_tenant_scoped(IN tbl regclass) OWNER TO cdlstore_owner;
 
+CREATE FUNCTION cdlstore_internal.page(rows cdlstore_internal.page_row[], page_size integer) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- rows: page_size + 1 rows at most, in the order of the listing (plpgsql, not sql: its plan is
+    -- kept from call to call)
+    RETURN jsonb_build_object(
+        'items', coalesce((SELECT jsonb_agg(r.item ORDER BY r.n)
+                           FROM unnest(rows[1:page_size]) WITH ORDINALITY AS r (item, created_at, id, n)), '[]'::jsonb),
+        'next_cursor', CASE WHEN cardinality(rows) > page_size
+                            THEN cdlstore_internal.page_cursor((rows[page_size]).created_at, (rows[page_size]).id) END);
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.page(rows cdlstore_internal.page_row[], page_size integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.page(rows cdlstore_internal.page_row[], page_size integer) IS 'A page of a listing ({items, next_cursor}) from the page_size + 1 rows it read: the first page_size items, and the cursor of the next page when there was one more row.';
+
+CREATE FUNCTION cdlstore_internal.page_cursor(created_at timestamp with time zone, id bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT translate(encode(convert_to(p || '.' || left(md5(p || ':cdlstore-cursor'), 12), 'UTF8'), 'base64'), E'=\n', '')
+    FROM (SELECT (extract(epoch FROM created_at) * 1000000)::bigint || '.' || id AS p) AS x
+$$;
+
+ALTER FUNCTION cdlstore_internal.page_cursor(created_at timestamp with time zone, id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.page_cursor(created_at timestamp with time zone, id bigint) IS 'An opaque page cursor for a (created_at, id) key.';
+
+CREATE FUNCTION cdlstore_internal.page_key(after text, page_size integer, OUT created_at timestamp with time zone, OUT id bigint) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    parts text[];
+BEGIN
+    PERFORM cdlstore_internal.check_page(page_size);
+    IF after IS NULL THEN
+        RETURN;  -- the first page: no key
+    END IF;
+    BEGIN
+        parts := string_to_array(convert_from(decode(rpad(after, (length(after) + 3) / 4 * 4, '='), 'base64'), 'UTF8'), '.');
+    EXCEPTION WHEN OTHERS THEN
+        parts := NULL;
+    END;
+    IF cardinality(parts) IS DISTINCT FROM 3 OR parts[1] !~ '^-?[0-9]{1,18}$' OR parts[2] !~ '^[0-9]{1,18}$'
+       OR parts[3] <> left(md5(parts[1] || '.' || parts[2] || ':cdlstore-cursor'), 12) THEN
+        RAISE EXCEPTION 'invalid page cursor' USING ERRCODE = 'CD001',
+            HINT = 'Pass the next_cursor of the previous page unchanged.';
+    END IF;
+    created_at := 'epoch'::timestamptz + parts[1]::bigint * interval '1 microsecond';
+    id := parts[2]::bigint;
+END
+$_$;
+
+ALTER FUNCTION cdlstore_internal.page_key(after text, page_size integer, OUT created_at timestamp with time zone, OUT id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.page_key(after text, page_size integer, OUT created_at timestamp with time zone, OUT id bigint) IS 'The (created_at, id) key a page starts after (NULLs for the first page); CD001 for a page size outside 1..1000 or a cursor page_cursor did not make.';
+
+CREATE FUNCTION cdlstore_internal.regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    -- the bound {m}, {m,} or {m,n} at position i (and a non-greedy ?)
+    bound text[] := regexp_match(substr(pattern, i, 16), '^\{([0-9]{1,4})(,([0-9]{0,4}))?\}(\??)');
+BEGIN
+    IF bound IS NULL THEN
+        problem := 'does not compile: a malformed bound {m,n}';
+        RETURN;
+    END IF;
+    factor := greatest(bound[1]::integer, coalesce(nullif(bound[3], '')::integer,
+                                                   bound[1]::integer + (bound[2] IS NOT NULL)::integer), 1);
+    width := length(bound[1]) + length(coalesce(bound[2], '')) + 2 + length(bound[4]);
+    IF of_group AND group_holds_bound THEN
+        problem := format('repeats a group with {%s%s} and that group holds a counted repetition itself; '
+                          'nested counted repetitions are too costly to compile', bound[1], coalesce(bound[2], ''));
+    ELSIF of_group AND factor > cdlstore_internal.regex_limit('group_count') THEN
+        problem := format('repeats a group with {%s%s}; a group may be counted at most %s times',
+                          bound[1], coalesce(bound[2], ''), cdlstore_internal.regex_limit('group_count'));
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) IS 'The counted repetition at position i of a pattern: how many times it repeats, how long it is written, and why it is refused when it repeats a group too often or around another bound.';
+
+CREATE FUNCTION cdlstore_internal.regex_bracket_end(pattern text, start integer) RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    n integer := length(pattern);
+    i integer := start + 1;
+    closing integer;
+BEGIN
+    -- start is the "[" of a bracket expression: [^...], a leading "]" is a member,
+    -- [:class:], [.element.] and [=class=] nest, a backslash escapes the next character
+    IF substr(pattern, i, 1) = '^' THEN i := i + 1; END IF;
+    IF substr(pattern, i, 1) = ']' THEN i := i + 1; END IF;
+    WHILE i <= n AND substr(pattern, i, 1) <> ']' LOOP
+        IF substr(pattern, i, 2) IN ('[:', '[.', '[=') THEN
+            closing := strpos(substr(pattern, i + 2), substr(pattern, i + 1, 1) || ']');
+            i := CASE WHEN closing = 0 THEN n + 1 ELSE i + closing + 3 END;
+        ELSE
+            i := i + CASE WHEN substr(pattern, i, 1) = '\' THEN 2 ELSE 1 END;
+        END IF;
+    END LOOP;
+    RETURN i;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.regex_bracket_end(pattern text, start integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.regex_bracket_end(pattern text, start integer) IS 'The position of the "]" that closes the bracket expression opened at start (past the end when none).';
+
+CREATE FUNCTION cdlstore_internal.regex_grammar_problem(pattern text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    n integer := length(pattern);
+    i integer := 1;
+    c text;
+    bound record;
+    size integer[] := ARRAY[0];          -- per open group: its items so far, repetitions expanded
+    holds_bound boolean[] := ARRAY[false];
+    last_size integer;                   -- the item a quantifier would apply to; NULL when none
+    last_group boolean;
+    last_bound boolean;
+    k integer;
+BEGIN
+    -- The accepted language: PostgreSQL ARE without directors (***), embedded options (?x),
+    -- lookahead or lookbehind, back-references; bounded repetition under small limits.
+    IF left(pattern, 3) = '***' THEN
+        RETURN 'starts with a director (***= or ***:); write the expression itself';
+    END IF;
+    WHILE i <= n LOOP
+        c := substr(pattern, i, 1);
+        k := cardinality(size);
+        IF c = '(' THEN
+            IF cdlstore_internal.regex_group_problem(substr(pattern, i, 4)) IS NOT NULL THEN
+                RETURN cdlstore_internal.regex_group_problem(substr(pattern, i, 4));
+            END IF;
+            size := size || 0;
+            holds_bound := holds_bound || false;
+            last_size := NULL;
+            i := i + CASE WHEN substr(pattern, i, 3) = '(?:' THEN 3 ELSE 1 END;
+            CONTINUE;
+        ELSIF c = ')' THEN
+            IF k = 1 THEN
+                RETURN 'does not compile: a ) closes no group';
+            END IF;
+            last_size := size[k];
+            last_group := true;
+            last_bound := holds_bound[k];
+            size := size[1:k - 2] || (size[k - 1] + last_size);
+            holds_bound := holds_bound[1:k - 2] || (holds_bound[k - 1] OR last_bound);
+        ELSIF c IN ('*', '+', '?', '|') THEN
+            last_size := NULL;
+            i := i + CASE WHEN c <> '|' AND substr(pattern, i + 1, 1) = '?' THEN 2 ELSE 1 END;  -- non-greedy
+            CONTINUE;
+        ELSIF c = '{' AND substr(pattern, i + 1, 1) ~ '^[0-9]$' THEN
+            bound := cdlstore_internal.regex_bound(pattern, i, coalesce(last_size IS NOT NULL AND last_group, false),
+                                      coalesce(last_bound, false));
+            IF bound.problem IS NOT NULL OR last_size IS NULL THEN
+                RETURN coalesce(bound.problem, 'does not compile: a bound {m,n} that follows nothing to repeat');
+            END IF;
+            size[k] := size[k] + last_size * (bound.factor - 1);
+            holds_bound[k] := true;
+            IF size[k] > cdlstore_internal.regex_limit('size') THEN
+                RETURN format('expands to %s or more items once its counted repetitions are written out; '
+                              'at most %s are allowed', size[k], cdlstore_internal.regex_limit('size'));
+            END IF;
+            last_size := NULL;
+            i := i + bound.width;
+            CONTINUE;
+        ELSIF c = '\' AND substr(pattern, i + 1, 1) ~ '^[1-9]$' THEN
+            RETURN format('uses the back-reference \%s; back-references can make matching exponential',
+                          substr(pattern, i + 1, 1));
+        ELSE
+            last_size := 1;
+            last_group := false;
+            size[k] := size[k] + 1;
+            i := CASE c WHEN '\' THEN i + 1 WHEN '[' THEN cdlstore_internal.regex_bracket_end(pattern, i) ELSE i END;
+        END IF;
+        i := i + 1;
+    END LOOP;
+    RETURN CASE WHEN cardinality(size) > 1 THEN 'does not compile: a ( is not closed' END;
+END
+$_$;
+
+ALTER FUNCTION cdlstore_internal.regex_grammar_problem(pattern text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.regex_grammar_problem(pattern text) IS 'Why a pattern is outside the accepted subset of ARE (director, embedded options, lookaround, back-reference, counted repetition over the limits, unbalanced groups); NULL when inside.';
+
+CREATE FUNCTION cdlstore_internal.regex_group_problem(opening text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    -- opening: the ( of a group and the three characters after it
+    SELECT CASE WHEN left(opening, 3) IN ('(?=', '(?!') OR opening IN ('(?<=', '(?<!')
+                THEN 'uses a lookahead or lookbehind constraint; they can make matching cubic'
+                WHEN left(opening, 2) = '(?' AND left(opening, 3) <> '(?:'
+                THEN 'uses embedded options or a comment (?...); write the expression itself '
+                     '(matching is case-insensitive for triggers)' END
+$$;
+
+ALTER FUNCTION cdlstore_internal.regex_group_problem(opening text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.regex_group_problem(opening text) IS 'Why a group opening (its ( and the three characters after) is refused: lookaround or embedded options; NULL when fine.';
+
+CREATE FUNCTION cdlstore_internal.regex_limit(what text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE what WHEN 'length' THEN 1000        -- characters of a pattern
+                     WHEN 'size' THEN 1000          -- items once counted repetitions are expanded
+                     WHEN 'group_count' THEN 10     -- {m,n} on a group
+                     WHEN 'text' THEN 10000 END     -- characters of a text matched against a pattern
+$$;
+
+ALTER FUNCTION cdlstore_internal.regex_limit(what text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.regex_limit(what text) IS 'The limits of patterns from outside and of the texts matched against them.';
+
+CREATE FUNCTION cdlstore_internal.regex_problem(pattern text, case_insensitive boolean) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    problem text;
+    started timestamptz;
+    took interval;
+BEGIN
+    IF length(pattern) > cdlstore_internal.regex_limit('length') THEN
+        RETURN format('is %s characters long; at most %s are allowed', length(pattern), cdlstore_internal.regex_limit('length'));
+    END IF;
+    problem := cdlstore_internal.regex_grammar_problem(pattern);
+    IF problem IS NOT NULL THEN
+        RETURN problem;
+    END IF;
+    -- compile exactly what will run
+    started := clock_timestamp();
+    BEGIN
+        IF case_insensitive THEN
+            PERFORM '' ~* cdlstore_internal.runnable_regex(pattern);
+        ELSE
+            PERFORM '' ~ cdlstore_internal.runnable_regex(pattern);
+        END IF;
+    EXCEPTION WHEN invalid_regular_expression OR program_limit_exceeded THEN
+        RETURN format('does not compile: %s', SQLERRM);
+    END;
+    took := clock_timestamp() - started;
+    IF took > interval '250 ms' THEN  -- a backstop: the limits above keep compiling to a few ms
+        RETURN format('takes %s ms to compile; at most 250 ms are allowed',
+                      round(extract(epoch FROM took) * 1000));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.regex_problem(pattern text, case_insensitive boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.regex_problem(pattern text, case_insensitive boolean) IS 'Why a user-supplied regular expression is refused (too long, outside the accepted subset of ARE: see regex_grammar_problem, does not compile as it will run, slow to compile); NULL when safe.';
+
+CREATE FUNCTION cdlstore_internal.runnable_regex(pattern text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    -- the one expression that runs for a pattern from outside: group 1 is the whole match
+    SELECT '(' || pattern || ')'
+$$;
+
+ALTER FUNCTION cdlstore_internal.runnable_regex(pattern text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.runnable_regex(pattern text) IS 'The expression that runs for a checked pattern (trigger, transition or field validation).';
+
+CREATE FUNCTION cdlstore_internal.shard_hash() RETURNS integer
+    LANGUAGE sql
+    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
+    AS $$
+    -- a random 10-bit routing hash that PL/Proxy (hash & (partitions - 1)) sends to this shard
+    SELECT coalesce((SELECT s.part + s.partitions * floor(random() * (1024 / s.partitions))::integer
+                     FROM cdlstore_internal.shard_identity s),
+                    floor(random() * 1024)::integer)
+$$;
+
+ALTER FUNCTION cdlstore_internal.shard_hash() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.shard_hash() IS 'A random routing hash (0..1023) that routes to this shard.';
+
 CREATE FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyelement) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -4388,7 +4644,7 @@ CREATE FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyeleme
 DECLARE
     tenants text[];
     t text;
-    total bigint := 0;
+    total bigint := 0::bigint;
     n bigint;
 BEGIN
     IF NOT cdlstore_internal.sweeping() THEN
@@ -4534,7 +4790,7 @@ ALTER FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, 
 COMMENT ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) IS 'Set (version) or remove (NULL) a tag under the document''s lock, with its policies, event and change.';
 
 CREATE FUNCTION docstore._check_name(value text, what text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
@@ -4548,21 +4804,6 @@ $$;
 ALTER FUNCTION docstore._check_name(value text, what text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION docstore._check_name(value text, what text) IS 'A namespace, type, tag or consumer name: 1 to 200 characters.';
-
-CREATE FUNCTION docstore._check_page(page_size integer) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
-    SET search_path TO 'docstore', 'pg_temp'
-    AS $$
-BEGIN
-    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION 'page_size must be between 1 and 1000, got %', page_size USING ERRCODE = 'CD001';
-    END IF;
-END
-$$;
-
-ALTER FUNCTION docstore._check_page(page_size integer) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION docstore._check_page(page_size integer) IS 'Reject a page size outside 1..1000.';
 
 CREATE FUNCTION docstore._check_routes(p_uuid uuid, p_namespace text) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -4582,17 +4823,6 @@ $$;
 ALTER FUNCTION docstore._check_routes(p_uuid uuid, p_namespace text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION docstore._check_routes(p_uuid uuid, p_namespace text) IS 'CD001 on a shard when a new document''s given uuid does not carry its namespace''s routing hash.';
-
-CREATE FUNCTION docstore._cursor(created_at timestamp with time zone, id bigint) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    AS $$
-    SELECT translate(encode(convert_to(p || '.' || left(md5(p || ':cdlstore-cursor'), 12), 'UTF8'), 'base64'), E'=\n', '')
-    FROM (SELECT (extract(epoch FROM created_at) * 1000000)::bigint || '.' || id AS p) AS x
-$$;
-
-ALTER FUNCTION docstore._cursor(created_at timestamp with time zone, id bigint) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION docstore._cursor(created_at timestamp with time zone, id bigint) IS 'An opaque page cursor for a (created_at, id) key.';
 
 CREATE FUNCTION docstore._drop_orphan_bodies(candidates uuid[]) RETURNS void
     LANGUAGE plpgsql
@@ -4673,44 +4903,32 @@ ALTER FUNCTION docstore._item(h docstore.document_header, body jsonb) OWNER TO c
 
 COMMENT ON FUNCTION docstore._item(h docstore.document_header, body jsonb) IS 'A document version as the API returns it.';
 
-CREATE FUNCTION docstore._page(rows_json jsonb[], keys_at timestamp with time zone[], keys_id bigint[], page_size integer) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
+CREATE FUNCTION docstore._store_body(body jsonb) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'docstore', 'pg_temp'
     AS $$
-    SELECT jsonb_build_object(
-        'items', coalesce(to_jsonb(rows_json[1:page_size]), '[]'),
-        'next_cursor', CASE WHEN cardinality(rows_json) > page_size
-                            THEN docstore._cursor(keys_at[page_size], keys_id[page_size]) END)
+DECLARE
+    v_hash bytea := sha256(convert_to(body::text, 'UTF8'));
+    v_body uuid;
+BEGIN
+    LOOP
+        INSERT INTO docstore.document_body (body_hash, body) VALUES (v_hash, _store_body.body)
+        ON CONFLICT ON CONSTRAINT document_body_body_hash_key DO NOTHING
+        RETURNING document_body_uuid INTO v_body;
+        EXIT WHEN v_body IS NOT NULL;
+        -- a shared body: the lock keeps a purge from dropping it under us; one it dropped
+        -- meanwhile is found no more, and inserted again
+        SELECT b.document_body_uuid INTO v_body FROM docstore.document_body b WHERE b.body_hash = v_hash
+        FOR KEY SHARE;
+        EXIT WHEN v_body IS NOT NULL;
+    END LOOP;
+    RETURN v_body;
+END
 $$;
 
-ALTER FUNCTION docstore._page(rows_json jsonb[], keys_at timestamp with time zone[], keys_id bigint[], page_size integer) OWNER TO cdlstore_owner;
+ALTER FUNCTION docstore._store_body(body jsonb) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION docstore._page(rows_json jsonb[], keys_at timestamp with time zone[], keys_id bigint[], page_size integer) IS 'A page of items (page_size + 1 were read) and the cursor of the next page, if any.';
-
-CREATE FUNCTION docstore._uncursor(cursor text, OUT created_at timestamp with time zone, OUT id bigint) RETURNS record
-    LANGUAGE plpgsql IMMUTABLE
-    SET search_path TO 'docstore', 'pg_temp'
-    AS $_$
-DECLARE
-    parts text[];
-BEGIN
-    BEGIN
-        parts := string_to_array(convert_from(decode(rpad(cursor, (length(cursor) + 3) / 4 * 4, '='), 'base64'), 'UTF8'), '.');
-    EXCEPTION WHEN OTHERS THEN
-        parts := NULL;
-    END;
-    IF cardinality(parts) IS DISTINCT FROM 3 OR parts[1] !~ '^-?[0-9]{1,18}$' OR parts[2] !~ '^[0-9]{1,18}$'
-       OR parts[3] <> left(md5(parts[1] || '.' || parts[2] || ':cdlstore-cursor'), 12) THEN
-        RAISE EXCEPTION 'invalid page cursor' USING ERRCODE = 'CD001',
-            HINT = 'Pass the next_cursor of the previous page unchanged.';
-    END IF;
-    created_at := 'epoch'::timestamptz + parts[1]::bigint * interval '1 microsecond';
-    id := parts[2]::bigint;
-END
-$_$;
-
-ALTER FUNCTION docstore._uncursor(cursor text, OUT created_at timestamp with time zone, OUT id bigint) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION docstore._uncursor(cursor text, OUT created_at timestamp with time zone, OUT id bigint) IS 'The key of a page cursor; CD001 when it was not made by _cursor.';
+COMMENT ON FUNCTION docstore._store_body(body jsonb) IS 'The id of the stored body with this content: one stored body per distinct content, shared by the versions that have it.';
 
 CREATE FUNCTION docstore._version(p_uuid uuid, p_version integer) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -4763,7 +4981,7 @@ DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     policy docstore.retention_policy;
     pruned integer := cdlstore_internal.sweep(  -- an administrator naming no tenant: every tenant
-        'SELECT tenant FROM docstore.retention_policy WHERE $1', 'SELECT docstore.apply_retention() WHERE $1', true);
+        'SELECT tenant FROM docstore.retention_policy WHERE $1', 'SELECT docstore.apply_retention() WHERE $1', true)::integer;
 BEGIN
     IF pruned IS NOT NULL THEN
         RETURN pruned;
@@ -4785,7 +5003,7 @@ ALTER FUNCTION docstore.apply_retention() OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION docstore.apply_retention() IS 'Prune every (namespace, type) by its retention policy (untagged old versions only): the caller''s tenant, every tenant for an administrator naming none. Returns how many versions went. A maintenance duty: safe to run from many sessions at once.';
 
 CREATE FUNCTION docstore.create_metadata_index(type text, field text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'docstore', 'pg_temp'
     AS $$
 BEGIN
@@ -4833,7 +5051,7 @@ DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     d record;
 BEGIN
-    UPDATE docstore.documents x SET deleted_at = now(), deleted_by = actor
+    UPDATE docstore.documents x SET deleted_at = now(), deleted_by = actor, deleted_by_type = actor_type
     WHERE x.document_uuid = document_uuid AND x.deleted_at IS NULL
     RETURNING x.namespace, x.type, x.latest_version INTO d;
     IF NOT FOUND THEN
@@ -4850,7 +5068,7 @@ $$;
 
 ALTER FUNCTION docstore.delete_document(document_uuid uuid, actor text, actor_type text, session_id text) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION docstore.delete_document(document_uuid uuid, actor text, actor_type text, session_id text) IS 'Delete as a tombstone: versions, tags and their history stay, reads say deleted. False when it already was.';
+COMMENT ON FUNCTION docstore.delete_document(document_uuid uuid, actor text, actor_type text, session_id text) IS 'Delete as a tombstone: versions, tags and their history stay, reads say deleted; actor and actor_type are recorded as deleted_by and deleted_by_type (document_history). False when it already was.';
 
 CREATE FUNCTION docstore.document_history(document_uuid uuid, max_versions integer DEFAULT 100) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -4862,7 +5080,7 @@ DECLARE
     d docstore.documents;
     versions jsonb;
 BEGIN
-    PERFORM docstore._check_page(max_versions);
+    PERFORM cdlstore_internal.check_page(max_versions);
     IF document_uuid IS NULL THEN
         RAISE EXCEPTION 'document_uuid is required' USING ERRCODE = 'CD001';
     END IF;
@@ -4881,7 +5099,7 @@ BEGIN
     RETURN jsonb_build_object(
         'document_uuid', d.document_uuid, 'namespace', d.namespace, 'type', d.type,
         'latest_version', d.latest_version, 'created_at', d.created_at, 'deleted_at', d.deleted_at,
-        'deleted_by', d.deleted_by, 'versions', versions);
+        'deleted_by', d.deleted_by, 'deleted_by_type', d.deleted_by_type, 'versions', versions);
 END
 $$;
 
@@ -4980,29 +5198,20 @@ CREATE FUNCTION docstore.list_by_session(session_id text, types text[] DEFAULT N
 #variable_conflict use_variable
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    k_at timestamptz;
-    k_id bigint;
-    items jsonb[];
-    at_keys timestamptz[];
-    id_keys bigint[];
+    k record;
 BEGIN
     PERFORM docstore._check_name(session_id, 'session_id');
-    PERFORM docstore._check_page(page_size);
-    IF after IS NOT NULL THEN
-        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
-    END IF;
-    SELECT array_agg(docstore._item(h, CASE WHEN include_body THEN b.body END) ORDER BY h.created_at DESC, h.id DESC),
-           array_agg(h.created_at ORDER BY h.created_at DESC, h.id DESC),
-           array_agg(h.id ORDER BY h.created_at DESC, h.id DESC)
-    INTO items, at_keys, id_keys
-    FROM (SELECT h.* FROM docstore.document_header h
-          WHERE h.session_id = session_id
-            AND (types IS NULL OR h.type = ANY (types))
-            AND (after IS NULL OR (h.created_at, h.id) < (k_at, k_id))
-          ORDER BY h.created_at DESC, h.id DESC
-          LIMIT page_size + 1) AS h
-    LEFT JOIN docstore.document_body b ON include_body AND b.document_body_uuid = h.document_body_uuid;
-    RETURN docstore._page(items, at_keys, id_keys, page_size);
+    k := cdlstore_internal.page_key(after, page_size);
+    RETURN cdlstore_internal.page((
+        SELECT array_agg((docstore._item(h, CASE WHEN include_body THEN b.body END), h.created_at, h.id)::cdlstore_internal.page_row
+                         ORDER BY h.created_at DESC, h.id DESC)
+        FROM (SELECT h.* FROM docstore.document_header h
+              WHERE h.session_id = session_id
+                AND (types IS NULL OR h.type = ANY (types))
+                AND (after IS NULL OR (h.created_at, h.id) < (k.created_at, k.id))
+              ORDER BY h.created_at DESC, h.id DESC
+              LIMIT page_size + 1) AS h
+        LEFT JOIN docstore.document_body b ON include_body AND b.document_body_uuid = h.document_body_uuid), page_size);
 END
 $$;
 
@@ -5017,34 +5226,25 @@ CREATE FUNCTION docstore.list_documents(namespace text, type text, metadata_filt
 #variable_conflict use_variable
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    k_at timestamptz;
-    k_id bigint;
-    items jsonb[];
-    at_keys timestamptz[];
-    id_keys bigint[];
+    k record;
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
-    PERFORM docstore._check_page(page_size);
+    k := cdlstore_internal.page_key(after, page_size);
     IF metadata_filter IS NOT NULL AND jsonb_typeof(metadata_filter) <> 'object' THEN
         RAISE EXCEPTION 'metadata_filter must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
-    IF after IS NOT NULL THEN
-        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
-    END IF;
-    SELECT array_agg(docstore._item(h, CASE WHEN include_body THEN b.body END) ORDER BY h.created_at DESC, h.id DESC),
-           array_agg(h.created_at ORDER BY h.created_at DESC, h.id DESC),
-           array_agg(h.id ORDER BY h.created_at DESC, h.id DESC)
-    INTO items, at_keys, id_keys
-    FROM (SELECT h.* FROM docstore.document_header h
-          JOIN docstore.documents d ON d.document_uuid = h.document_uuid AND d.latest_version = h.version
-          WHERE h.namespace = namespace AND h.type = type AND d.deleted_at IS NULL
-            AND (metadata_filter IS NULL OR h.metadata @> metadata_filter)
-            AND (after IS NULL OR (h.created_at, h.id) < (k_at, k_id))
-          ORDER BY h.created_at DESC, h.id DESC
-          LIMIT page_size + 1) AS h
-    LEFT JOIN docstore.document_body b ON include_body AND b.document_body_uuid = h.document_body_uuid;
-    RETURN docstore._page(items, at_keys, id_keys, page_size);
+    RETURN cdlstore_internal.page((
+        SELECT array_agg((docstore._item(h, CASE WHEN include_body THEN b.body END), h.created_at, h.id)::cdlstore_internal.page_row
+                         ORDER BY h.created_at DESC, h.id DESC)
+        FROM (SELECT h.* FROM docstore.document_header h
+              JOIN docstore.documents d ON d.document_uuid = h.document_uuid AND d.latest_version = h.version
+              WHERE h.namespace = namespace AND h.type = type AND d.deleted_at IS NULL
+                AND (metadata_filter IS NULL OR h.metadata @> metadata_filter)
+                AND (after IS NULL OR (h.created_at, h.id) < (k.created_at, k.id))
+              ORDER BY h.created_at DESC, h.id DESC
+              LIMIT page_size + 1) AS h
+        LEFT JOIN docstore.document_body b ON include_body AND b.document_body_uuid = h.document_body_uuid), page_size);
 END
 $$;
 
@@ -5145,7 +5345,6 @@ DECLARE
     v_version integer;
     v_doc record;
     v_body uuid;
-    v_hash bytea;
     v_attempt integer := 0;
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
@@ -5166,7 +5365,7 @@ BEGIN
     END IF;
 
     IF v_uuid IS NULL THEN
-        v_uuid := cdl._hashed_uuid(hashtext(namespace));  -- routes with its namespace (docs/scale-out.md)
+        v_uuid := cdlstore_internal.hashed_uuid(hashtext(namespace));  -- routes with its namespace (docs/scale-out.md)
     END IF;
     LOOP
         -- the row lock on documents serializes the writers of one document: versions are gap-free
@@ -5203,18 +5402,7 @@ BEGIN
     END IF;
     v_version := v_doc.latest_version;
 
-    v_hash := sha256(convert_to(body::text, 'UTF8'));
-    LOOP
-        INSERT INTO docstore.document_body (body_hash, body) VALUES (v_hash, body)
-        ON CONFLICT ON CONSTRAINT document_body_body_hash_key DO NOTHING
-        RETURNING document_body_uuid INTO v_body;
-        EXIT WHEN v_body IS NOT NULL;
-        -- a shared body: the lock keeps a purge from dropping it under us; one it dropped
-        -- meanwhile is found no more, and inserted again
-        SELECT b.document_body_uuid INTO v_body FROM docstore.document_body b WHERE b.body_hash = v_hash
-        FOR KEY SHARE;
-        EXIT WHEN v_body IS NOT NULL;
-    END LOOP;
+    v_body := docstore._store_body(body);
     INSERT INTO docstore.document_header
         (namespace, type, document_uuid, version, name, metadata, document_body_uuid, created_by,
          created_by_type, session_id)
@@ -5366,7 +5554,7 @@ ALTER FUNCTION game._as_document(container text, p_id bigint) OWNER TO cdlstore_
 COMMENT ON FUNCTION game._as_document(container text, p_id bigint) IS 'A relational record in the shape of its document (the compared fields).';
 
 CREATE FUNCTION game._container(container text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'game', 'pg_temp'
     AS $$
 DECLARE
@@ -5411,7 +5599,6 @@ DECLARE
     v_ext text := doc ->> 'id';
     v_id bigint;
     v_before jsonb;
-    badge jsonb;
 BEGIN
     IF jsonb_typeof(doc) IS DISTINCT FROM 'object' THEN
         RAISE EXCEPTION 'a document must be a JSON object' USING ERRCODE = 'CD001';
@@ -5436,22 +5623,7 @@ BEGIN
            OR jsonb_typeof(doc -> 'earnedBadges') NOT IN ('array', 'null') THEN
             RAISE EXCEPTION 'preferences must be an object and earnedBadges a list' USING ERRCODE = 'CD001';
         END IF;
-        INSERT INTO game.user_profiles AS p (external_id, account_id, name, age_group, avatar, preferences)
-        VALUES (v_ext, game._ref('accounts', doc ->> 'accountId', 'accountId'), doc ->> 'name', doc ->> 'ageGroup',
-                doc ->> 'avatar', coalesce(doc -> 'preferences', '{}'))
-        ON CONFLICT (external_id, tenant) DO UPDATE
-        SET account_id = EXCLUDED.account_id, name = EXCLUDED.name, age_group = EXCLUDED.age_group,
-            avatar = EXCLUDED.avatar, preferences = EXCLUDED.preferences
-        RETURNING p.id INTO v_id;
-        DELETE FROM game.user_badges b WHERE b.profile_id = v_id
-          AND NOT b.badge IN (SELECT e FROM jsonb_array_elements_text(
-                  game._normalized('user_profiles', doc) -> 'earnedBadges') e);
-        FOR badge IN SELECT * FROM jsonb_array_elements(coalesce(doc -> 'earnedBadges', '[]')) LOOP
-            INSERT INTO game.user_badges (profile_id, badge, axis, earned_at)
-            VALUES (v_id, coalesce(badge ->> 'badge', badge ->> 'badgeId', badge #>> '{}'), badge ->> 'axis',
-                    coalesce((badge ->> 'earnedAt')::timestamptz, now()))
-            ON CONFLICT ON CONSTRAINT user_badges_profile_badge_key DO UPDATE SET axis = EXCLUDED.axis;
-        END LOOP;
+        v_id := game._import_profile(v_ext, doc);
     WHEN 'game_sessions' THEN
         IF jsonb_typeof(doc -> 'choicesMade') NOT IN ('array', 'null')
            OR jsonb_typeof(doc -> 'compassValues') NOT IN ('object', 'null') THEN
@@ -5493,6 +5665,38 @@ $_$;
 ALTER FUNCTION game._import_one(container text, doc jsonb) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION game._import_one(container text, doc jsonb) IS 'Upsert one document of a container; raises CD001 (or a constraint error) when it does not fit.';
+
+CREATE FUNCTION game._import_profile(p_external_id text, doc jsonb) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'game', 'pg_temp'
+    AS $$
+DECLARE
+    v_id bigint;
+    badge jsonb;
+BEGIN
+    INSERT INTO game.user_profiles AS p (external_id, account_id, name, age_group, avatar, preferences)
+    VALUES (p_external_id, game._ref('accounts', doc ->> 'accountId', 'accountId'), doc ->> 'name',
+            doc ->> 'ageGroup', doc ->> 'avatar', coalesce(doc -> 'preferences', '{}'))
+    ON CONFLICT (external_id, tenant) DO UPDATE
+    SET account_id = EXCLUDED.account_id, name = EXCLUDED.name, age_group = EXCLUDED.age_group,
+        avatar = EXCLUDED.avatar, preferences = EXCLUDED.preferences
+    RETURNING p.id INTO v_id;
+    DELETE FROM game.user_badges b WHERE b.profile_id = v_id
+      AND NOT b.badge IN (SELECT e FROM jsonb_array_elements_text(
+              game._normalized('user_profiles', doc) -> 'earnedBadges') e);
+    FOR badge IN SELECT * FROM jsonb_array_elements(coalesce(doc -> 'earnedBadges', '[]')) LOOP
+        INSERT INTO game.user_badges (profile_id, badge, axis, earned_at)
+        VALUES (v_id, coalesce(badge ->> 'badge', badge ->> 'badgeId', badge #>> '{}'), badge ->> 'axis',
+                coalesce((badge ->> 'earnedAt')::timestamptz, now()))
+        ON CONFLICT ON CONSTRAINT user_badges_profile_badge_key DO UPDATE SET axis = EXCLUDED.axis;
+    END LOOP;
+    RETURN v_id;
+END
+$$;
+
+ALTER FUNCTION game._import_profile(p_external_id text, doc jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION game._import_profile(p_external_id text, doc jsonb) IS 'Upsert one checked user_profiles document with its earned badges; returns the profile id.';
 
 CREATE FUNCTION game._normalized(container text, doc jsonb) RETURNS jsonb
     LANGUAGE sql IMMUTABLE
@@ -5633,9 +5837,9 @@ DECLARE
     v_container text := game._container(container);
     page jsonb;
     after text;
-    docs jsonb := '{}';
-    rel jsonb := '{}';
-    differences jsonb := '[]';
+    docs jsonb := '{}'::jsonb;
+    rel jsonb := '{}'::jsonb;
+    differences jsonb := '[]'::jsonb;
 BEGIN
     -- the latest version of every live document of the container in docstore (namespace game)
     LOOP
@@ -5805,7 +6009,7 @@ DECLARE
     v_container text := game._container(container);
     doc jsonb;
     status text;
-    report jsonb := '[]';
+    report jsonb := '[]'::jsonb;
 BEGIN
     IF documents IS NULL OR jsonb_typeof(documents) <> 'array' THEN
         RAISE EXCEPTION 'documents must be a JSON array' USING ERRCODE = 'CD001';
@@ -5931,7 +6135,7 @@ ALTER FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb) OWNER TO c
 COMMENT ON FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb) IS 'Complete one leased task, timed by the database, with its event; the task as the API returns it.';
 
 CREATE FUNCTION ops._day(day date) RETURNS tstzrange
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'ops', 'pg_temp'
     AS $$
 BEGIN
@@ -6017,7 +6221,7 @@ ALTER FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_w
 COMMENT ON FUNCTION ops._event(p_type text, p_entity_type text, p_entity_id text, p_workflow_id uuid, p_agent_id text, p_session_id text, p_source text, p_payload jsonb, p_severity text, p_notify boolean) IS 'Append an event and (unless p_notify is false) NOTIFY cdlstore_ops_events, in the caller''s transaction. Task events are not notified: NOTIFY serializes commits, and the queue is the hot path.';
 
 CREATE TABLE ops.task_executions (
-    execution_id uuid DEFAULT cdl._hashed_uuid(cdl._shard_hash()) NOT NULL,
+    execution_id uuid DEFAULT cdlstore_internal.hashed_uuid(cdlstore_internal.shard_hash()) NOT NULL,
     workflow_id uuid,
     agent_id text,
     task_name text NOT NULL,
@@ -6081,7 +6285,7 @@ ALTER FUNCTION ops._fail_task(t ops.task_executions, error text) OWNER TO cdlsto
 COMMENT ON FUNCTION ops._fail_task(t ops.task_executions, error text) IS 'A failed attempt of a locked running task: back to pending after a backoff, or failed after max_retries.';
 
 CREATE TABLE ops.workflows (
-    workflow_id uuid DEFAULT cdl._hashed_uuid(cdl._shard_hash()) NOT NULL,
+    workflow_id uuid DEFAULT cdlstore_internal.hashed_uuid(cdlstore_internal.shard_hash()) NOT NULL,
     seq bigint NOT NULL,
     name text NOT NULL,
     description text,
@@ -6592,7 +6796,7 @@ BEGIN
     -- set-based, one statement: the batch is read once, checked, queued with its events; a
     -- problem in any task queues none of them
     WITH input AS MATERIALIZED (
-        SELECT n.ordinality, cdl._hashed_uuid(cdl._shard_hash()) AS id, t.task_name, t.task_type,
+        SELECT n.ordinality, cdlstore_internal.hashed_uuid(cdlstore_internal.shard_hash()) AS id, t.task_name, t.task_type,
                coalesce(t.input_data, '{}') AS input_data, coalesce(t.priority, 0) AS priority, t.workflow_id,
                coalesce(t.max_retries, 3) AS max_retries, coalesce(t.timeout_seconds, 300) AS timeout_seconds,
                coalesce(t.available_at, now()) AS available_at
@@ -6675,7 +6879,7 @@ DECLARE
     w ops.workflows;
     n integer := cdlstore_internal.sweep(
         $q$SELECT tenant FROM ops.workflows WHERE status IN ('pending', 'running') AND deadline <= $1$q$,
-        'SELECT ops.expire_workflows($1)', as_of);
+        'SELECT ops.expire_workflows($1)', as_of)::integer;
 BEGIN
     IF n IS NOT NULL THEN
         RETURN n;  -- an administrator's call: done for every tenant
@@ -6825,7 +7029,7 @@ CREATE FUNCTION ops.get_conversation(instance_id text, max_messages integer DEFA
 #variable_conflict use_variable
 BEGIN
     PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
-    PERFORM docstore._check_page(max_messages);
+    PERFORM cdlstore_internal.check_page(max_messages);
     -- the newest messages before `before`, returned oldest first
     RETURN (SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.message_id), '[]')
             FROM (SELECT * FROM ops.agent_playground_messages m
@@ -6913,28 +7117,19 @@ CREATE FUNCTION ops.list_events(event_type text DEFAULT NULL::text, entity_type 
 #variable_conflict use_variable
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    k_at timestamptz;
-    k_id bigint;
-    items jsonb[];
-    at_keys timestamptz[];
-    id_keys bigint[];
+    k record;
 BEGIN
-    PERFORM docstore._check_page(page_size);
-    IF after IS NOT NULL THEN
-        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
-    END IF;
-    SELECT array_agg(to_jsonb(e) - 'xid' ORDER BY e.event_id DESC), array_agg(e.created_at ORDER BY e.event_id DESC),
-           array_agg(e.event_id ORDER BY e.event_id DESC)
-    INTO items, at_keys, id_keys
-    FROM (SELECT * FROM ops.events e
-          WHERE (event_type IS NULL OR e.event_type = event_type)
-            AND (entity_type IS NULL OR e.entity_type = entity_type)
-            AND (entity_id IS NULL OR e.entity_id = entity_id)
-            AND (workflow_id IS NULL OR e.workflow_id = workflow_id)
-            AND (severity IS NULL OR e.severity = severity)
-            AND (after IS NULL OR e.event_id < k_id)
-          ORDER BY e.event_id DESC LIMIT page_size + 1) AS e;
-    RETURN docstore._page(items, at_keys, id_keys, page_size);
+    k := cdlstore_internal.page_key(after, page_size);
+    RETURN cdlstore_internal.page((
+        SELECT array_agg((to_jsonb(e) - 'xid', e.created_at, e.event_id)::cdlstore_internal.page_row ORDER BY e.event_id DESC)
+        FROM (SELECT * FROM ops.events e
+              WHERE (event_type IS NULL OR e.event_type = event_type)
+                AND (entity_type IS NULL OR e.entity_type = entity_type)
+                AND (entity_id IS NULL OR e.entity_id = entity_id)
+                AND (workflow_id IS NULL OR e.workflow_id = workflow_id)
+                AND (severity IS NULL OR e.severity = severity)
+                AND (after IS NULL OR e.event_id < k.id)
+              ORDER BY e.event_id DESC LIMIT page_size + 1) AS e), page_size);
 END
 $$;
 
@@ -6951,7 +7146,7 @@ DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
-    PERFORM docstore._check_page(max_count);
+    PERFORM cdlstore_internal.check_page(max_count);
     IF status IS NOT NULL AND status NOT IN ('pending', 'running', 'completed', 'failed', 'cancelled') THEN
         RAISE EXCEPTION 'invalid status %', quote_literal(status) USING ERRCODE = 'CD001',
             DETAIL = 'Allowed: pending, running, completed, failed, cancelled.';
@@ -6978,29 +7173,20 @@ CREATE FUNCTION ops.list_workflows(status text DEFAULT NULL::text, workflow_type
 #variable_conflict use_variable
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    k_at timestamptz;
-    k_id bigint;
-    items jsonb[];
-    at_keys timestamptz[];
-    id_keys bigint[];
+    k record;
 BEGIN
-    PERFORM docstore._check_page(page_size);
+    k := cdlstore_internal.page_key(after, page_size);
     IF status IS NOT NULL AND status NOT IN ('pending', 'running', 'completed', 'failed') THEN
         RAISE EXCEPTION 'invalid status %', quote_literal(status) USING ERRCODE = 'CD001';
     END IF;
-    IF after IS NOT NULL THEN
-        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
-    END IF;
-    SELECT array_agg(ops._workflow_json(w) ORDER BY w.created_at DESC, w.seq DESC),
-           array_agg(w.created_at ORDER BY w.created_at DESC, w.seq DESC),
-           array_agg(w.seq ORDER BY w.created_at DESC, w.seq DESC)
-    INTO items, at_keys, id_keys
-    FROM (SELECT * FROM ops.workflows w
-          WHERE (status IS NULL OR w.status = status)
-            AND (workflow_type IS NULL OR w.workflow_type = workflow_type)
-            AND (after IS NULL OR (w.created_at, w.seq) < (k_at, k_id))
-          ORDER BY w.created_at DESC, w.seq DESC LIMIT page_size + 1) AS w;
-    RETURN docstore._page(items, at_keys, id_keys, page_size);
+    RETURN cdlstore_internal.page((
+        SELECT array_agg((ops._workflow_json(w), w.created_at, w.seq)::cdlstore_internal.page_row
+                         ORDER BY w.created_at DESC, w.seq DESC)
+        FROM (SELECT * FROM ops.workflows w
+              WHERE (status IS NULL OR w.status = status)
+                AND (workflow_type IS NULL OR w.workflow_type = workflow_type)
+                AND (after IS NULL OR (w.created_at, w.seq) < (k.created_at, k.id))
+              ORDER BY w.created_at DESC, w.seq DESC LIMIT page_size + 1) AS w), page_size);
 END
 $$;
 
@@ -7874,6 +8060,7 @@ CREATE TABLE docstore.documents (
     deleted_at timestamp with time zone,
     deleted_by text,
     tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
+    deleted_by_type text,
     CONSTRAINT documents_latest_version_check CHECK ((latest_version > 0)),
     CONSTRAINT documents_namespace_check CHECK (((namespace <> ''::text) AND (length(namespace) <= 200))),
     CONSTRAINT documents_type_check CHECK (((type <> ''::text) AND (length(type) <= 200)))
@@ -8641,8 +8828,6 @@ GRANT USAGE ON SCHEMA ops TO cdlstore_readonly;
 
 REVOKE ALL ON FUNCTION cdl._actor() FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._bracket_end(pattern text, start integer) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION cdl._cdl_body(doc json) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._character_id(name text) FROM PUBLIC;
@@ -8663,6 +8848,8 @@ REVOKE ALL ON FUNCTION cdl._check_verdicts(llm_verdicts jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._create_version(p_character_id bigint, version_name character varying, description text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._current_workflow_file(character_name text, content_hash text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._definition_call(p_function text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._definition_sequences() FROM PUBLIC;
@@ -8678,8 +8865,6 @@ REVOKE ALL ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, 
 REVOKE ALL ON FUNCTION cdl._field_place(p_character_id bigint, keys text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._field_type(section text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION cdl._hashed_uuid(hash integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) FROM PUBLIC;
 
@@ -8723,15 +8908,7 @@ REVOKE ALL ON FUNCTION cdl._path_text(keys text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._placeholders(template text, prefix text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION cdl._regex_escape(value text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION cdl._regex_grammar_problem(pattern text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION cdl._regex_limit(what text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION cdl._regex_problem(pattern text, case_insensitive boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._register_definitions(prefix text[], doc jsonb) FROM PUBLIC;
 
@@ -8745,15 +8922,11 @@ REVOKE ALL ON FUNCTION cdl._require_proxy() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._required_literal(pattern text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._runnable_regex(pattern text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION cdl._shard_hash() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) FROM PUBLIC;
 
@@ -8767,6 +8940,10 @@ REVOKE ALL ON FUNCTION cdl._step_json(action text, instance_id bigint, workflow_
 
 REVOKE ALL ON FUNCTION cdl._store_cdl(p_character_id bigint, old_cdl jsonb, new_cdl jsonb, new_text json, p_source character varying) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._store_workflow(character_id bigint, file_id bigint, wf json, sort_order bigint, file json) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._store_workflow_file(character_id bigint, file json) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._stored_text(p_character_id bigint) FROM PUBLIC;
@@ -8775,19 +8952,37 @@ REVOKE ALL ON FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_w
 
 REVOKE ALL ON FUNCTION cdl._validate_nodes(prefix text[], doc jsonb) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._validate_workflow(name text, def json, lookups jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._validate_workflow_file(workflow_yaml json) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._value_jsonb(string_value text, number_value numeric, boolean_value boolean, json_value jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._version_snapshot(p_character_id bigint, p_version integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._wf_action(value json, place text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._wf_config(config json) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._wf_extractors(def json, place text, lookups jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._wf_fail(place text, problem text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._wf_keywords(value json, place text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._wf_lookups(lookup_tables json) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._wf_missing_placeholder(template text, place text, keys text[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._wf_patterns(value json, place text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._wf_states(def json, place text, states text[], keys text[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._wf_strings(value json, place text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._wf_triggers(def json, place text, OUT patterns text[], OUT keywords text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._wf_validation_rules(def json, place text, keys text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._workflow_candidates(p_character_id bigint, message text, request_context jsonb) FROM PUBLIC;
 
@@ -8927,6 +9122,8 @@ REVOKE ALL ON FUNCTION cdlstore_internal.bound_tenant() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.call_tenant() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdlstore_internal.check_page(page_size integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdlstore_internal.check_tenant_name(tenant text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.current_tenant() FROM PUBLIC;
@@ -8947,11 +9144,35 @@ REVOKE ALL ON FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) FROM PUBLI
 
 REVOKE ALL ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdlstore_internal.hashed_uuid(hash integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer, required boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.is_administrator() FROM PUBLIC;
 
 REVOKE ALL ON PROCEDURE cdlstore_internal.make_tenant_scoped(IN tbl regclass) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.page(rows cdlstore_internal.page_row[], page_size integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.page_cursor(created_at timestamp with time zone, id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.page_key(after text, page_size integer, OUT created_at timestamp with time zone, OUT id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.regex_bound(pattern text, i integer, of_group boolean, group_holds_bound boolean, OUT problem text, OUT factor integer, OUT width integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.regex_bracket_end(pattern text, start integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.regex_grammar_problem(pattern text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.regex_group_problem(opening text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.regex_limit(what text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.regex_problem(pattern text, case_insensitive boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.runnable_regex(pattern text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.shard_hash() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.sweep(candidates text, call text, arg anyelement) FROM PUBLIC;
 
@@ -8965,11 +9186,7 @@ REVOKE ALL ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version i
 
 REVOKE ALL ON FUNCTION docstore._check_name(value text, what text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION docstore._check_page(page_size integer) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION docstore._check_routes(p_uuid uuid, p_namespace text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION docstore._cursor(created_at timestamp with time zone, id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._drop_orphan_bodies(candidates uuid[]) FROM PUBLIC;
 
@@ -8977,9 +9194,7 @@ REVOKE ALL ON FUNCTION docstore._emit(operation text, p_namespace text, p_type t
 
 REVOKE ALL ON FUNCTION docstore._item(h docstore.document_header, body jsonb) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION docstore._page(rows_json jsonb[], keys_at timestamp with time zone[], keys_id bigint[], page_size integer) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION docstore._uncursor(cursor text, OUT created_at timestamp with time zone, OUT id bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION docstore._store_body(body jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._version(p_uuid uuid, p_version integer) FROM PUBLIC;
 
@@ -9050,6 +9265,8 @@ REVOKE ALL ON FUNCTION game._container(container text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION game._end_session(p_id bigint, p_expected integer, p_status text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION game._import_one(container text, doc jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION game._import_profile(p_external_id text, doc jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION game._normalized(container text, doc jsonb) FROM PUBLIC;
 

@@ -1,4 +1,4 @@
-"""Fixtures: every test database is a clone of one migrated template (see tests/testdb.py).
+"""Fixtures: every test database is a clone of one migrated template (see cdlstore/dev/testdb.py).
 
 ``make test`` builds the template and passes its name in ``CDLSTORE_TEST_TEMPLATE``; a plain
 ``pytest`` run builds its own.
@@ -16,8 +16,7 @@ import pytest
 
 from cdlstore import Client
 from cdlstore.client import SingleConnection
-
-from . import testdb
+from cdlstore.dev import testdb
 
 
 @pytest.fixture(scope="session")

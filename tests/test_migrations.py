@@ -10,8 +10,7 @@ import psycopg
 import pytest
 
 from cdlstore import errors, migrations
-
-from . import testdb
+from cdlstore.dev import testdb
 
 ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = ROOT / "pybind" / "cdlstore" / "sql"

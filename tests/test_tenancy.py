@@ -33,7 +33,7 @@ def as_login(dsn: str, login: str) -> str:
 def tenancy_db(template_db: str) -> Iterator[str]:
     """A committed clone with the three logins; a and b bound to ta and tb, each holding the same
     character, document, run, task, event, account and compared record with its own secret."""
-    from . import testdb
+    from cdlstore.dev import testdb
 
     name = f"cdlstore_test_tenancy_{SUFFIX}"
     dsn = testdb.clone(template_db, name)

@@ -67,7 +67,7 @@ INSERT INTO hostile VALUES
     ('((a|b){2}c){3}', 'repeats a group with {3} and that group holds a counted repetition itself%'),
     ('a)(b', 'does not compile: a ) closes no group');
 CREATE TEMP TABLE refused AS
-SELECT h.pattern, h.problem, cdl._regex_problem(h.pattern, true) AS said, clock_timestamp() AS at FROM hostile h;
+SELECT h.pattern, h.problem, cdlstore_internal.regex_problem(h.pattern, true) AS said, clock_timestamp() AS at FROM hostile h;
 SELECT is((SELECT string_agg(pattern, ' ') FROM refused WHERE said IS NULL OR said NOT LIKE problem), NULL,
     'every hostile pattern is refused with its reason');
 SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"strictly (\\w+)"', '"(?i)strictly"'))$$,
@@ -75,11 +75,11 @@ SELECT throws_like($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.
 SELECT ok((SELECT max(at) - min(at) FROM refused) < interval '1 second' AND
           (SELECT max(at) FROM refused) - now() < interval '5 seconds',
     'and refusing all of them takes well under a second');
-SELECT is(cdl._regex_problem(p, true), NULL, 'an accepted pattern: ' || p)
+SELECT is(cdlstore_internal.regex_problem(p, true), NULL, 'an accepted pattern: ' || p)
 FROM unnest(ARRAY['i''?ll have (a |an )?(.*)', '(.*) please', '\d+ coins?', 'here (you go|ya go|you are)',
                   'close (the |my )?tab', 'no thanks?', '[[:alpha:]]{2,40} (now|later){1,3}', '(?:a|b)+?c{2}',
                   '\mword\M', 'x{,', 'a{1}?b']) AS p;
-SELECT is(cdl._runnable_regex('a|b'), '(a|b)', 'the runtime runs the pattern as group 1');
+SELECT is(cdlstore_internal.runnable_regex('a|b'), '(a|b)', 'the runtime runs the pattern as group 1');
 
 SELECT throws_ok($$SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"to_state": "paid"', '"to_state": "payed"'))$$,
     'CD001', 'workflows.order.states.pending.transitions[0].to_state: state "payed" does not exist', 'an unknown to_state');

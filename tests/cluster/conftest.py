@@ -14,9 +14,7 @@ import psycopg
 import pytest
 
 from cdlstore import Client
-from cdlstore.dev import cluster
-
-from .. import testdb
+from cdlstore.dev import cluster, testdb
 
 DBNAME = "cdlstore_test_cluster"
 SHARDS = 2

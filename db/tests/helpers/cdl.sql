@@ -61,3 +61,23 @@ AS $$
         'documents', (SELECT count(*) FROM cdl.character_documents),
         'sections', (SELECT count(*) FROM cdl.character_sections))
 $$;
+
+-- The signatures (oid::regprocedure, schema-qualified) of a schema's functions and procedures
+-- that differ from the expected list: '+' for one that is there but not expected (a stale
+-- overload, a forgotten helper), '-' for one expected but missing. Empty when they are equal.
+CREATE OR REPLACE FUNCTION tests.signature_diff(schema_name name, expected text[])
+RETURNS text[]
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp  -- every name and type printed schema-qualified
+AS $$
+    WITH present AS (
+        SELECT p.oid::regprocedure::text AS sig
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = schema_name AND p.prokind IN ('f', 'p')
+    )
+    SELECT coalesce(array_agg(d ORDER BY substr(d, 2), d), '{}')
+    FROM (SELECT '+' || sig AS d FROM present WHERE sig <> ALL (expected)
+          UNION ALL
+          SELECT '-' || e FROM unnest(expected) AS e WHERE e NOT IN (SELECT sig FROM present)) AS x
+$$;

@@ -40,7 +40,7 @@ DECLARE
 BEGIN
     -- a derived key may not take over a character whose name folds to something else
     -- (an older key, one passed explicitly, or a name cut at 200 characters)
-    SELECT c.name INTO owner FROM cdl.characters c WHERE c.normalized_name = p_key;
+    SELECT c.name::text INTO owner FROM cdl.characters c WHERE c.normalized_name = p_key;
     IF owner IS NOT NULL AND cdl.normalize_name(owner) IS DISTINCT FROM cdl.normalize_name(p_name) THEN
         RAISE EXCEPTION 'the key % of % belongs to the character %', quote_literal(p_key),
             quote_literal(p_name), quote_literal(owner)
@@ -56,7 +56,7 @@ COMMENT ON FUNCTION cdl._check_key(text, text) IS
 CREATE OR REPLACE FUNCTION cdl._check_key_count(doc jsonb)
 RETURNS void
 LANGUAGE plpgsql
-IMMUTABLE
+STABLE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
@@ -96,7 +96,7 @@ SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     k text;
-    escaped text[] := '{}';
+    escaped text[] := '{}'::text[];
 BEGIN
     FOREACH k IN ARRAY keys LOOP
         escaped := escaped || replace(replace(k, '\', '\\'), '.', '\.');
@@ -112,11 +112,11 @@ COMMENT ON FUNCTION cdl._path_text(text[]) IS
 CREATE OR REPLACE FUNCTION cdl._parse_path(field_path text)
 RETURNS text[]
 LANGUAGE plpgsql
-IMMUTABLE PARALLEL SAFE
+STABLE PARALLEL SAFE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
-    keys text[] := '{}';
+    keys text[] := '{}'::text[];
     current_key text := '';
     ch text;
     i integer := 1;
@@ -191,7 +191,7 @@ COMMENT ON FUNCTION cdl._nodes(text[], jsonb) IS
 CREATE OR REPLACE FUNCTION cdl._json_ordered(doc json, depth integer DEFAULT 0)
 RETURNS json
 LANGUAGE plpgsql
-IMMUTABLE PARALLEL SAFE
+STABLE PARALLEL SAFE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
@@ -341,7 +341,7 @@ COMMENT ON FUNCTION cdl._value_jsonb(text, numeric, boolean, jsonb) IS
 CREATE OR REPLACE FUNCTION cdl._check_label(value text, labels anyarray, what text)
 RETURNS text
 LANGUAGE plpgsql
-IMMUTABLE
+STABLE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN

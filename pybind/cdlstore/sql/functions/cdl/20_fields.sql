@@ -56,7 +56,7 @@ BEGIN
                 rule.key, field_path, rule.value USING ERRCODE = 'CD001';
         END IF;
         IF rule.key = 'pattern' THEN
-            problem := cdl._regex_problem(rule.value #>> '{}', false);
+            problem := cdlstore_internal.regex_problem(rule.value #>> '{}', false);
             IF problem IS NOT NULL THEN
                 RAISE EXCEPTION 'validation pattern of % %', field_path, problem USING ERRCODE = 'CD001';
             END IF;
@@ -91,9 +91,9 @@ BEGIN
         RAISE EXCEPTION 'field % must be a % (data type %), got a %', field_path, expected, data_type, kind
             USING ERRCODE = 'CD001', DETAIL = format('value: %s', left(value::text, 200));
     END IF;
-    IF kind = 'string' AND rules ? 'pattern' AND length(value #>> '{}') > cdl._regex_limit('text') THEN
+    IF kind = 'string' AND rules ? 'pattern' AND length(value #>> '{}') > cdlstore_internal.regex_limit('text') THEN
         RAISE EXCEPTION 'field % is % characters long; a value checked against a pattern may have at most %',
-            field_path, length(value #>> '{}'), cdl._regex_limit('text') USING ERRCODE = 'CD007';
+            field_path, length(value #>> '{}'), cdlstore_internal.regex_limit('text') USING ERRCODE = 'CD007';
     END IF;
     broken := CASE
         WHEN rules ? 'allowed_values' AND NOT rules -> 'allowed_values' @> jsonb_build_array(value)
@@ -106,7 +106,7 @@ BEGIN
              AND length(value #>> '{}') > (rules ->> 'max_length')::numeric
             THEN format('max_length %s', rules -> 'max_length')
         WHEN kind = 'string' AND rules ? 'pattern'
-             AND NOT (value #>> '{}') ~ cdl._runnable_regex(rules ->> 'pattern')
+             AND NOT (value #>> '{}') ~ cdlstore_internal.runnable_regex(rules ->> 'pattern')
             THEN format('pattern %s', rules -> 'pattern')
     END;
     IF broken IS NOT NULL THEN

@@ -14,7 +14,7 @@ BEGIN
     SELECT ARRAY[s.position], s.ordered INTO place, node
     FROM cdl.character_sections AS s WHERE s.character_id = p_character_id AND s.section = keys[1];
     FOR i IN 2 .. cardinality(keys) LOOP
-        SELECT e.n, e.value INTO n, node
+        SELECT e.n::integer, e.value INTO n, node
         FROM json_each(CASE WHEN json_typeof(node) = 'object' THEN node ELSE '{}' END)
              WITH ORDINALITY AS e (key, value, n)
         WHERE e.key = keys[i];

@@ -9,9 +9,9 @@ STABLE
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
-    -- each pattern runs as it was checked at import (cdl._runnable_regex), in file order
+    -- each pattern runs as it was checked at import (cdlstore_internal.runnable_regex), in file order
     FOR i IN 1 .. coalesce(cardinality(patterns), 0) LOOP
-        groups := regexp_match(message, cdl._runnable_regex(patterns[i]), 'i');
+        groups := regexp_match(message, cdlstore_internal.runnable_regex(patterns[i]), 'i');
         IF groups IS NOT NULL THEN
             pattern := patterns[i];
             EXIT;
@@ -175,7 +175,7 @@ COMMENT ON FUNCTION cdl._workflow_candidates(bigint, text, jsonb) IS
 CREATE OR REPLACE FUNCTION cdl._check_message(user_id text, message text)
 RETURNS void
 LANGUAGE plpgsql
-IMMUTABLE
+STABLE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
@@ -185,9 +185,9 @@ BEGIN
     IF message IS NULL THEN
         RAISE EXCEPTION 'message must not be NULL' USING ERRCODE = 'CD001';
     END IF;
-    IF length(message) > cdl._regex_limit('text') THEN
+    IF length(message) > cdlstore_internal.regex_limit('text') THEN
         RAISE EXCEPTION 'message is % characters long; at most % are matched', length(message),
-            cdl._regex_limit('text') USING ERRCODE = 'CD007';
+            cdlstore_internal.regex_limit('text') USING ERRCODE = 'CD007';
     END IF;
 END
 $$;

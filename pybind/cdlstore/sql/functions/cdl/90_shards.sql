@@ -112,7 +112,7 @@ SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    block constant bigint := 1048576;  -- ids one definition write may take per table
+    block constant bigint := 1048576::bigint;  -- ids one definition write may take per table
     v_done record;
     v_newest bigint;
     v_result jsonb;

@@ -27,7 +27,7 @@ AS $$
 DECLARE
     tenants text[];
     t text;
-    total bigint := 0;
+    total bigint := 0::bigint;
     n bigint;
 BEGIN
     IF NOT cdlstore_internal.sweeping() THEN

@@ -5,7 +5,7 @@ CREATE OR REPLACE FUNCTION cdlstore_internal.input_text(
     value text, what text, max_length integer DEFAULT 200, required boolean DEFAULT true)
 RETURNS text
 LANGUAGE plpgsql
-IMMUTABLE
+STABLE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
 SET search_path = cdlstore_internal, pg_catalog, pg_temp
 AS $$
 BEGIN

@@ -3,7 +3,7 @@
 CREATE OR REPLACE FUNCTION docstore._check_name(value text, what text)
 RETURNS text
 LANGUAGE plpgsql
-IMMUTABLE
+STABLE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
 SET search_path = docstore, pg_temp
 AS $$
 BEGIN
@@ -53,58 +53,6 @@ $$;
 
 COMMENT ON FUNCTION docstore._item(docstore.document_header, jsonb) IS 'A document version as the API returns it.';
 
-CREATE OR REPLACE FUNCTION docstore._cursor(created_at timestamptz, id bigint)
-RETURNS text
-LANGUAGE sql
-IMMUTABLE
-AS $$
-    SELECT translate(encode(convert_to(p || '.' || left(md5(p || ':cdlstore-cursor'), 12), 'UTF8'), 'base64'), E'=\n', '')
-    FROM (SELECT (extract(epoch FROM created_at) * 1000000)::bigint || '.' || id AS p) AS x
-$$;
-
-COMMENT ON FUNCTION docstore._cursor(timestamptz, bigint) IS 'An opaque page cursor for a (created_at, id) key.';
-
-CREATE OR REPLACE FUNCTION docstore._uncursor(cursor text, OUT created_at timestamptz, OUT id bigint)
-RETURNS record
-LANGUAGE plpgsql
-IMMUTABLE
-SET search_path = docstore, pg_temp
-AS $$
-DECLARE
-    parts text[];
-BEGIN
-    BEGIN
-        parts := string_to_array(convert_from(decode(rpad(cursor, (length(cursor) + 3) / 4 * 4, '='), 'base64'), 'UTF8'), '.');
-    EXCEPTION WHEN OTHERS THEN
-        parts := NULL;
-    END;
-    IF cardinality(parts) IS DISTINCT FROM 3 OR parts[1] !~ '^-?[0-9]{1,18}$' OR parts[2] !~ '^[0-9]{1,18}$'
-       OR parts[3] <> left(md5(parts[1] || '.' || parts[2] || ':cdlstore-cursor'), 12) THEN
-        RAISE EXCEPTION 'invalid page cursor' USING ERRCODE = 'CD001',
-            HINT = 'Pass the next_cursor of the previous page unchanged.';
-    END IF;
-    created_at := 'epoch'::timestamptz + parts[1]::bigint * interval '1 microsecond';
-    id := parts[2]::bigint;
-END
-$$;
-
-COMMENT ON FUNCTION docstore._uncursor(text) IS 'The key of a page cursor; CD001 when it was not made by _cursor.';
-
-CREATE OR REPLACE FUNCTION docstore._check_page(page_size integer)
-RETURNS void
-LANGUAGE plpgsql
-IMMUTABLE
-SET search_path = docstore, pg_temp
-AS $$
-BEGIN
-    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION 'page_size must be between 1 and 1000, got %', page_size USING ERRCODE = 'CD001';
-    END IF;
-END
-$$;
-
-COMMENT ON FUNCTION docstore._check_page(integer) IS 'Reject a page size outside 1..1000.';
-
 CREATE OR REPLACE FUNCTION docstore._drop_orphan_bodies(candidates uuid[])
 RETURNS void
 LANGUAGE plpgsql
@@ -146,6 +94,33 @@ $$;
 COMMENT ON FUNCTION docstore._check_routes(uuid, text) IS
     'CD001 on a shard when a new document''s given uuid does not carry its namespace''s routing hash.';
 
+CREATE OR REPLACE FUNCTION docstore._store_body(body jsonb)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = docstore, pg_temp
+AS $$
+DECLARE
+    v_hash bytea := sha256(convert_to(body::text, 'UTF8'));
+    v_body uuid;
+BEGIN
+    LOOP
+        INSERT INTO docstore.document_body (body_hash, body) VALUES (v_hash, _store_body.body)
+        ON CONFLICT ON CONSTRAINT document_body_body_hash_key DO NOTHING
+        RETURNING document_body_uuid INTO v_body;
+        EXIT WHEN v_body IS NOT NULL;
+        -- a shared body: the lock keeps a purge from dropping it under us; one it dropped
+        -- meanwhile is found no more, and inserted again
+        SELECT b.document_body_uuid INTO v_body FROM docstore.document_body b WHERE b.body_hash = v_hash
+        FOR KEY SHARE;
+        EXIT WHEN v_body IS NOT NULL;
+    END LOOP;
+    RETURN v_body;
+END
+$$;
+
+COMMENT ON FUNCTION docstore._store_body(jsonb) IS
+    'The id of the stored body with this content: one stored body per distinct content, shared by the versions that have it.';
+
 CREATE OR REPLACE FUNCTION docstore.put_document(
     namespace text, type text, body jsonb, name text DEFAULT NULL, metadata jsonb DEFAULT '{}',
     created_by text DEFAULT NULL, created_by_type text DEFAULT NULL, session_id text DEFAULT NULL,
@@ -162,7 +137,6 @@ DECLARE
     v_version integer;
     v_doc record;
     v_body uuid;
-    v_hash bytea;
     v_attempt integer := 0;
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
@@ -183,7 +157,7 @@ BEGIN
     END IF;
 
     IF v_uuid IS NULL THEN
-        v_uuid := cdl._hashed_uuid(hashtext(namespace));  -- routes with its namespace (docs/scale-out.md)
+        v_uuid := cdlstore_internal.hashed_uuid(hashtext(namespace));  -- routes with its namespace (docs/scale-out.md)
     END IF;
     LOOP
         -- the row lock on documents serializes the writers of one document: versions are gap-free
@@ -220,18 +194,7 @@ BEGIN
     END IF;
     v_version := v_doc.latest_version;
 
-    v_hash := sha256(convert_to(body::text, 'UTF8'));
-    LOOP
-        INSERT INTO docstore.document_body (body_hash, body) VALUES (v_hash, body)
-        ON CONFLICT ON CONSTRAINT document_body_body_hash_key DO NOTHING
-        RETURNING document_body_uuid INTO v_body;
-        EXIT WHEN v_body IS NOT NULL;
-        -- a shared body: the lock keeps a purge from dropping it under us; one it dropped
-        -- meanwhile is found no more, and inserted again
-        SELECT b.document_body_uuid INTO v_body FROM docstore.document_body b WHERE b.body_hash = v_hash
-        FOR KEY SHARE;
-        EXIT WHEN v_body IS NOT NULL;
-    END LOOP;
+    v_body := docstore._store_body(body);
     INSERT INTO docstore.document_header
         (namespace, type, document_uuid, version, name, metadata, document_body_uuid, created_by,
          created_by_type, session_id)
@@ -290,21 +253,6 @@ $$;
 COMMENT ON FUNCTION docstore.get_document(uuid, integer) IS
     'A document version with its body (the newest when version is NULL). CD002 when absent or deleted.';
 
-CREATE OR REPLACE FUNCTION docstore._page(
-    rows_json jsonb[], keys_at timestamptz[], keys_id bigint[], page_size integer)
-RETURNS jsonb
-LANGUAGE sql
-IMMUTABLE
-AS $$
-    SELECT jsonb_build_object(
-        'items', coalesce(to_jsonb(rows_json[1:page_size]), '[]'),
-        'next_cursor', CASE WHEN cardinality(rows_json) > page_size
-                            THEN docstore._cursor(keys_at[page_size], keys_id[page_size]) END)
-$$;
-
-COMMENT ON FUNCTION docstore._page(jsonb[], timestamptz[], bigint[], integer) IS
-    'A page of items (page_size + 1 were read) and the cursor of the next page, if any.';
-
 CREATE OR REPLACE FUNCTION docstore.list_by_session(
     session_id text, types text[] DEFAULT NULL, include_body boolean DEFAULT false,
     page_size integer DEFAULT 100, after text DEFAULT NULL)
@@ -317,29 +265,20 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    k_at timestamptz;
-    k_id bigint;
-    items jsonb[];
-    at_keys timestamptz[];
-    id_keys bigint[];
+    k record;
 BEGIN
     PERFORM docstore._check_name(session_id, 'session_id');
-    PERFORM docstore._check_page(page_size);
-    IF after IS NOT NULL THEN
-        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
-    END IF;
-    SELECT array_agg(docstore._item(h, CASE WHEN include_body THEN b.body END) ORDER BY h.created_at DESC, h.id DESC),
-           array_agg(h.created_at ORDER BY h.created_at DESC, h.id DESC),
-           array_agg(h.id ORDER BY h.created_at DESC, h.id DESC)
-    INTO items, at_keys, id_keys
-    FROM (SELECT h.* FROM docstore.document_header h
-          WHERE h.session_id = session_id
-            AND (types IS NULL OR h.type = ANY (types))
-            AND (after IS NULL OR (h.created_at, h.id) < (k_at, k_id))
-          ORDER BY h.created_at DESC, h.id DESC
-          LIMIT page_size + 1) AS h
-    LEFT JOIN docstore.document_body b ON include_body AND b.document_body_uuid = h.document_body_uuid;
-    RETURN docstore._page(items, at_keys, id_keys, page_size);
+    k := cdlstore_internal.page_key(after, page_size);
+    RETURN cdlstore_internal.page((
+        SELECT array_agg((docstore._item(h, CASE WHEN include_body THEN b.body END), h.created_at, h.id)::cdlstore_internal.page_row
+                         ORDER BY h.created_at DESC, h.id DESC)
+        FROM (SELECT h.* FROM docstore.document_header h
+              WHERE h.session_id = session_id
+                AND (types IS NULL OR h.type = ANY (types))
+                AND (after IS NULL OR (h.created_at, h.id) < (k.created_at, k.id))
+              ORDER BY h.created_at DESC, h.id DESC
+              LIMIT page_size + 1) AS h
+        LEFT JOIN docstore.document_body b ON include_body AND b.document_body_uuid = h.document_body_uuid), page_size);
 END
 $$;
 
@@ -359,34 +298,25 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    k_at timestamptz;
-    k_id bigint;
-    items jsonb[];
-    at_keys timestamptz[];
-    id_keys bigint[];
+    k record;
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
-    PERFORM docstore._check_page(page_size);
+    k := cdlstore_internal.page_key(after, page_size);
     IF metadata_filter IS NOT NULL AND jsonb_typeof(metadata_filter) <> 'object' THEN
         RAISE EXCEPTION 'metadata_filter must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
-    IF after IS NOT NULL THEN
-        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
-    END IF;
-    SELECT array_agg(docstore._item(h, CASE WHEN include_body THEN b.body END) ORDER BY h.created_at DESC, h.id DESC),
-           array_agg(h.created_at ORDER BY h.created_at DESC, h.id DESC),
-           array_agg(h.id ORDER BY h.created_at DESC, h.id DESC)
-    INTO items, at_keys, id_keys
-    FROM (SELECT h.* FROM docstore.document_header h
-          JOIN docstore.documents d ON d.document_uuid = h.document_uuid AND d.latest_version = h.version
-          WHERE h.namespace = namespace AND h.type = type AND d.deleted_at IS NULL
-            AND (metadata_filter IS NULL OR h.metadata @> metadata_filter)
-            AND (after IS NULL OR (h.created_at, h.id) < (k_at, k_id))
-          ORDER BY h.created_at DESC, h.id DESC
-          LIMIT page_size + 1) AS h
-    LEFT JOIN docstore.document_body b ON include_body AND b.document_body_uuid = h.document_body_uuid;
-    RETURN docstore._page(items, at_keys, id_keys, page_size);
+    RETURN cdlstore_internal.page((
+        SELECT array_agg((docstore._item(h, CASE WHEN include_body THEN b.body END), h.created_at, h.id)::cdlstore_internal.page_row
+                         ORDER BY h.created_at DESC, h.id DESC)
+        FROM (SELECT h.* FROM docstore.document_header h
+              JOIN docstore.documents d ON d.document_uuid = h.document_uuid AND d.latest_version = h.version
+              WHERE h.namespace = namespace AND h.type = type AND d.deleted_at IS NULL
+                AND (metadata_filter IS NULL OR h.metadata @> metadata_filter)
+                AND (after IS NULL OR (h.created_at, h.id) < (k.created_at, k.id))
+              ORDER BY h.created_at DESC, h.id DESC
+              LIMIT page_size + 1) AS h
+        LEFT JOIN docstore.document_body b ON include_body AND b.document_body_uuid = h.document_body_uuid), page_size);
 END
 $$;
 
@@ -406,7 +336,7 @@ DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     d record;
 BEGIN
-    UPDATE docstore.documents x SET deleted_at = now(), deleted_by = actor
+    UPDATE docstore.documents x SET deleted_at = now(), deleted_by = actor, deleted_by_type = actor_type
     WHERE x.document_uuid = document_uuid AND x.deleted_at IS NULL
     RETURNING x.namespace, x.type, x.latest_version INTO d;
     IF NOT FOUND THEN
@@ -422,7 +352,8 @@ END
 $$;
 
 COMMENT ON FUNCTION docstore.delete_document(uuid, text, text, text) IS
-    'Delete as a tombstone: versions, tags and their history stay, reads say deleted. False when it already was.';
+    'Delete as a tombstone: versions, tags and their history stay, reads say deleted; actor and '
+    'actor_type are recorded as deleted_by and deleted_by_type (document_history). False when it already was.';
 
 CREATE OR REPLACE FUNCTION docstore.purge_document(document_uuid uuid, actor text DEFAULT NULL)
 RETURNS boolean
@@ -513,7 +444,7 @@ COMMENT ON FUNCTION docstore.prune_versions(text, text, integer, interval, boole
 CREATE OR REPLACE FUNCTION docstore.create_metadata_index(type text, field text)
 RETURNS text
 LANGUAGE plpgsql
-IMMUTABLE
+STABLE  -- it reads the call's tenant and raises: not IMMUTABLE
 SECURITY DEFINER
 SET search_path = docstore, pg_temp
 AS $$

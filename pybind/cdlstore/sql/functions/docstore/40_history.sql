@@ -13,7 +13,7 @@ DECLARE
     d docstore.documents;
     versions jsonb;
 BEGIN
-    PERFORM docstore._check_page(max_versions);
+    PERFORM cdlstore_internal.check_page(max_versions);
     IF document_uuid IS NULL THEN
         RAISE EXCEPTION 'document_uuid is required' USING ERRCODE = 'CD001';
     END IF;
@@ -32,7 +32,7 @@ BEGIN
     RETURN jsonb_build_object(
         'document_uuid', d.document_uuid, 'namespace', d.namespace, 'type', d.type,
         'latest_version', d.latest_version, 'created_at', d.created_at, 'deleted_at', d.deleted_at,
-        'deleted_by', d.deleted_by, 'versions', versions);
+        'deleted_by', d.deleted_by, 'deleted_by_type', d.deleted_by_type, 'versions', versions);
 END
 $$;
 

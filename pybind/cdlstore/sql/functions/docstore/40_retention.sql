@@ -44,7 +44,7 @@ DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     policy docstore.retention_policy;
     pruned integer := cdlstore_internal.sweep(  -- an administrator naming no tenant: every tenant
-        'SELECT tenant FROM docstore.retention_policy WHERE $1', 'SELECT docstore.apply_retention() WHERE $1', true);
+        'SELECT tenant FROM docstore.retention_policy WHERE $1', 'SELECT docstore.apply_retention() WHERE $1', true)::integer;
 BEGIN
     IF pruned IS NOT NULL THEN
         RETURN pruned;

@@ -5,7 +5,7 @@
 CREATE OR REPLACE FUNCTION game._container(container text)
 RETURNS text
 LANGUAGE plpgsql
-IMMUTABLE
+STABLE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
 SET search_path = game, pg_temp
 AS $$
 DECLARE
@@ -95,6 +95,38 @@ $$;
 
 COMMENT ON FUNCTION game._normalized(text, jsonb) IS 'A document as compare_with_documents sees it.';
 
+CREATE OR REPLACE FUNCTION game._import_profile(p_external_id text, doc jsonb)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = game, pg_temp
+AS $$
+DECLARE
+    v_id bigint;
+    badge jsonb;
+BEGIN
+    INSERT INTO game.user_profiles AS p (external_id, account_id, name, age_group, avatar, preferences)
+    VALUES (p_external_id, game._ref('accounts', doc ->> 'accountId', 'accountId'), doc ->> 'name',
+            doc ->> 'ageGroup', doc ->> 'avatar', coalesce(doc -> 'preferences', '{}'))
+    ON CONFLICT (external_id, tenant) DO UPDATE
+    SET account_id = EXCLUDED.account_id, name = EXCLUDED.name, age_group = EXCLUDED.age_group,
+        avatar = EXCLUDED.avatar, preferences = EXCLUDED.preferences
+    RETURNING p.id INTO v_id;
+    DELETE FROM game.user_badges b WHERE b.profile_id = v_id
+      AND NOT b.badge IN (SELECT e FROM jsonb_array_elements_text(
+              game._normalized('user_profiles', doc) -> 'earnedBadges') e);
+    FOR badge IN SELECT * FROM jsonb_array_elements(coalesce(doc -> 'earnedBadges', '[]')) LOOP
+        INSERT INTO game.user_badges (profile_id, badge, axis, earned_at)
+        VALUES (v_id, coalesce(badge ->> 'badge', badge ->> 'badgeId', badge #>> '{}'), badge ->> 'axis',
+                coalesce((badge ->> 'earnedAt')::timestamptz, now()))
+        ON CONFLICT ON CONSTRAINT user_badges_profile_badge_key DO UPDATE SET axis = EXCLUDED.axis;
+    END LOOP;
+    RETURN v_id;
+END
+$$;
+
+COMMENT ON FUNCTION game._import_profile(text, jsonb) IS
+    'Upsert one checked user_profiles document with its earned badges; returns the profile id.';
+
 CREATE OR REPLACE FUNCTION game._import_one(container text, doc jsonb)
 RETURNS text
 LANGUAGE plpgsql
@@ -104,7 +136,6 @@ DECLARE
     v_ext text := doc ->> 'id';
     v_id bigint;
     v_before jsonb;
-    badge jsonb;
 BEGIN
     IF jsonb_typeof(doc) IS DISTINCT FROM 'object' THEN
         RAISE EXCEPTION 'a document must be a JSON object' USING ERRCODE = 'CD001';
@@ -129,22 +160,7 @@ BEGIN
            OR jsonb_typeof(doc -> 'earnedBadges') NOT IN ('array', 'null') THEN
             RAISE EXCEPTION 'preferences must be an object and earnedBadges a list' USING ERRCODE = 'CD001';
         END IF;
-        INSERT INTO game.user_profiles AS p (external_id, account_id, name, age_group, avatar, preferences)
-        VALUES (v_ext, game._ref('accounts', doc ->> 'accountId', 'accountId'), doc ->> 'name', doc ->> 'ageGroup',
-                doc ->> 'avatar', coalesce(doc -> 'preferences', '{}'))
-        ON CONFLICT (external_id, tenant) DO UPDATE
-        SET account_id = EXCLUDED.account_id, name = EXCLUDED.name, age_group = EXCLUDED.age_group,
-            avatar = EXCLUDED.avatar, preferences = EXCLUDED.preferences
-        RETURNING p.id INTO v_id;
-        DELETE FROM game.user_badges b WHERE b.profile_id = v_id
-          AND NOT b.badge IN (SELECT e FROM jsonb_array_elements_text(
-                  game._normalized('user_profiles', doc) -> 'earnedBadges') e);
-        FOR badge IN SELECT * FROM jsonb_array_elements(coalesce(doc -> 'earnedBadges', '[]')) LOOP
-            INSERT INTO game.user_badges (profile_id, badge, axis, earned_at)
-            VALUES (v_id, coalesce(badge ->> 'badge', badge ->> 'badgeId', badge #>> '{}'), badge ->> 'axis',
-                    coalesce((badge ->> 'earnedAt')::timestamptz, now()))
-            ON CONFLICT ON CONSTRAINT user_badges_profile_badge_key DO UPDATE SET axis = EXCLUDED.axis;
-        END LOOP;
+        v_id := game._import_profile(v_ext, doc);
     WHEN 'game_sessions' THEN
         IF jsonb_typeof(doc -> 'choicesMade') NOT IN ('array', 'null')
            OR jsonb_typeof(doc -> 'compassValues') NOT IN ('object', 'null') THEN
@@ -196,7 +212,7 @@ DECLARE
     v_container text := game._container(container);
     doc jsonb;
     status text;
-    report jsonb := '[]';
+    report jsonb := '[]'::jsonb;
 BEGIN
     IF documents IS NULL OR jsonb_typeof(documents) <> 'array' THEN
         RAISE EXCEPTION 'documents must be a JSON array' USING ERRCODE = 'CD001';
@@ -237,9 +253,9 @@ DECLARE
     v_container text := game._container(container);
     page jsonb;
     after text;
-    docs jsonb := '{}';
-    rel jsonb := '{}';
-    differences jsonb := '[]';
+    docs jsonb := '{}'::jsonb;
+    rel jsonb := '{}'::jsonb;
+    differences jsonb := '[]'::jsonb;
 BEGIN
     -- the latest version of every live document of the container in docstore (namespace game)
     LOOP

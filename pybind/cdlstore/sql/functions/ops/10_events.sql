@@ -90,28 +90,19 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    k_at timestamptz;
-    k_id bigint;
-    items jsonb[];
-    at_keys timestamptz[];
-    id_keys bigint[];
+    k record;
 BEGIN
-    PERFORM docstore._check_page(page_size);
-    IF after IS NOT NULL THEN
-        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
-    END IF;
-    SELECT array_agg(to_jsonb(e) - 'xid' ORDER BY e.event_id DESC), array_agg(e.created_at ORDER BY e.event_id DESC),
-           array_agg(e.event_id ORDER BY e.event_id DESC)
-    INTO items, at_keys, id_keys
-    FROM (SELECT * FROM ops.events e
-          WHERE (event_type IS NULL OR e.event_type = event_type)
-            AND (entity_type IS NULL OR e.entity_type = entity_type)
-            AND (entity_id IS NULL OR e.entity_id = entity_id)
-            AND (workflow_id IS NULL OR e.workflow_id = workflow_id)
-            AND (severity IS NULL OR e.severity = severity)
-            AND (after IS NULL OR e.event_id < k_id)
-          ORDER BY e.event_id DESC LIMIT page_size + 1) AS e;
-    RETURN docstore._page(items, at_keys, id_keys, page_size);
+    k := cdlstore_internal.page_key(after, page_size);
+    RETURN cdlstore_internal.page((
+        SELECT array_agg((to_jsonb(e) - 'xid', e.created_at, e.event_id)::cdlstore_internal.page_row ORDER BY e.event_id DESC)
+        FROM (SELECT * FROM ops.events e
+              WHERE (event_type IS NULL OR e.event_type = event_type)
+                AND (entity_type IS NULL OR e.entity_type = entity_type)
+                AND (entity_id IS NULL OR e.entity_id = entity_id)
+                AND (workflow_id IS NULL OR e.workflow_id = workflow_id)
+                AND (severity IS NULL OR e.severity = severity)
+                AND (after IS NULL OR e.event_id < k.id)
+              ORDER BY e.event_id DESC LIMIT page_size + 1) AS e), page_size);
 END
 $$;
 

@@ -180,7 +180,7 @@ DECLARE
     w ops.workflows;
     n integer := cdlstore_internal.sweep(
         $q$SELECT tenant FROM ops.workflows WHERE status IN ('pending', 'running') AND deadline <= $1$q$,
-        'SELECT ops.expire_workflows($1)', as_of);
+        'SELECT ops.expire_workflows($1)', as_of)::integer;
 BEGIN
     IF n IS NOT NULL THEN
         RETURN n;  -- an administrator's call: done for every tenant
@@ -232,29 +232,20 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    k_at timestamptz;
-    k_id bigint;
-    items jsonb[];
-    at_keys timestamptz[];
-    id_keys bigint[];
+    k record;
 BEGIN
-    PERFORM docstore._check_page(page_size);
+    k := cdlstore_internal.page_key(after, page_size);
     IF status IS NOT NULL AND status NOT IN ('pending', 'running', 'completed', 'failed') THEN
         RAISE EXCEPTION 'invalid status %', quote_literal(status) USING ERRCODE = 'CD001';
     END IF;
-    IF after IS NOT NULL THEN
-        SELECT c.created_at, c.id INTO k_at, k_id FROM docstore._uncursor(after) AS c;
-    END IF;
-    SELECT array_agg(ops._workflow_json(w) ORDER BY w.created_at DESC, w.seq DESC),
-           array_agg(w.created_at ORDER BY w.created_at DESC, w.seq DESC),
-           array_agg(w.seq ORDER BY w.created_at DESC, w.seq DESC)
-    INTO items, at_keys, id_keys
-    FROM (SELECT * FROM ops.workflows w
-          WHERE (status IS NULL OR w.status = status)
-            AND (workflow_type IS NULL OR w.workflow_type = workflow_type)
-            AND (after IS NULL OR (w.created_at, w.seq) < (k_at, k_id))
-          ORDER BY w.created_at DESC, w.seq DESC LIMIT page_size + 1) AS w;
-    RETURN docstore._page(items, at_keys, id_keys, page_size);
+    RETURN cdlstore_internal.page((
+        SELECT array_agg((ops._workflow_json(w), w.created_at, w.seq)::cdlstore_internal.page_row
+                         ORDER BY w.created_at DESC, w.seq DESC)
+        FROM (SELECT * FROM ops.workflows w
+              WHERE (status IS NULL OR w.status = status)
+                AND (workflow_type IS NULL OR w.workflow_type = workflow_type)
+                AND (after IS NULL OR (w.created_at, w.seq) < (k.created_at, k.id))
+              ORDER BY w.created_at DESC, w.seq DESC LIMIT page_size + 1) AS w), page_size);
 END
 $$;
 

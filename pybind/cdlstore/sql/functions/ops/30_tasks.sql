@@ -118,7 +118,7 @@ BEGIN
     -- set-based, one statement: the batch is read once, checked, queued with its events; a
     -- problem in any task queues none of them
     WITH input AS MATERIALIZED (
-        SELECT n.ordinality, cdl._hashed_uuid(cdl._shard_hash()) AS id, t.task_name, t.task_type,
+        SELECT n.ordinality, cdlstore_internal.hashed_uuid(cdlstore_internal.shard_hash()) AS id, t.task_name, t.task_type,
                coalesce(t.input_data, '{}') AS input_data, coalesce(t.priority, 0) AS priority, t.workflow_id,
                coalesce(t.max_retries, 3) AS max_retries, coalesce(t.timeout_seconds, 300) AS timeout_seconds,
                coalesce(t.available_at, now()) AS available_at

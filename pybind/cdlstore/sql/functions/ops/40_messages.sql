@@ -43,7 +43,7 @@ AS $$
 #variable_conflict use_variable
 BEGIN
     PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
-    PERFORM docstore._check_page(max_messages);
+    PERFORM cdlstore_internal.check_page(max_messages);
     -- the newest messages before `before`, returned oldest first
     RETURN (SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.message_id), '[]')
             FROM (SELECT * FROM ops.agent_playground_messages m

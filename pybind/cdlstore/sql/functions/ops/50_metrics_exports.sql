@@ -41,7 +41,7 @@ COMMENT ON FUNCTION ops.metrics() IS
 CREATE OR REPLACE FUNCTION ops._day(day date)
 RETURNS tstzrange
 LANGUAGE plpgsql
-IMMUTABLE
+STABLE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
 SET search_path = ops, pg_temp
 AS $$
 BEGIN

@@ -39,7 +39,7 @@ DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
-    PERFORM docstore._check_page(max_count);
+    PERFORM cdlstore_internal.check_page(max_count);
     IF status IS NOT NULL AND status NOT IN ('pending', 'running', 'completed', 'failed', 'cancelled') THEN
         RAISE EXCEPTION 'invalid status %', quote_literal(status) USING ERRCODE = 'CD001',
             DETAIL = 'Allowed: pending, running, completed, failed, cancelled.';

@@ -1,6 +1,6 @@
 """What a new user does after ``pip install cdlstore`` and ``cdlstore migrate``.
 
-``tests/wheel_smoke.py`` copies this file into a temporary directory outside the checkout and
+``scripts/wheel_smoke.py`` copies this file into a temporary directory outside the checkout and
 runs it there with the python of a fresh virtualenv that holds only the wheel and its
 dependencies, ``DATABASE_URL`` pointing at a freshly migrated database. It imports a character,
 imports a workflow file and processes a message, puts a document, enqueues and claims a task,

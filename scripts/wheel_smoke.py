@@ -9,11 +9,11 @@
    ``cdlstore db`` keeps its data (``CDLSTORE_PGDATA``, else under ``XDG_DATA_HOME``); then, on a
    fresh database of the test server, ``cdlstore migrate --status`` and ``--dry-run`` (which
    change nothing), ``cdlstore migrate --dsn``, ``cdlstore migrate`` again (nothing pending,
-   function files re-applied), ``--status``, and ``tests/wheel_smoke_user.py`` (a character, a
+   function files re-applied), ``--status``, and ``scripts/wheel_smoke_user.py`` (a character, a
    workflow message, a document, a task).
 
-Exits 1 with the failing step's output. Run with the checkout's virtualenv: ``python -m
-tests.wheel_smoke``.
+Exits 1 with the failing step's output. Run with the checkout's virtualenv: ``python
+scripts/wheel_smoke.py``.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ from pathlib import Path
 
 import cdlstore
 from cdlstore.client import _redact
-
-from . import testdb
+from cdlstore.dev import testdb
 
 ROOT = testdb.ROOT
 SQL = ROOT / "pybind" / "cdlstore" / "sql"
@@ -150,7 +149,7 @@ def check_installed(venv: Path, home: Path, dsn: str) -> None:
     check("0 migration(s) applied; function files re-applied" in out, f"migrate again:\n{out}")
     out = run([cli, "migrate", "--status"], home, env)
     check(out.endswith(f"{count} applied, 0 pending\n"), f"--status after:\n{out}")
-    shutil.copy(ROOT / "tests" / "wheel_smoke_user.py", home / "wheel_smoke_user.py")
+    shutil.copy(ROOT / "scripts" / "wheel_smoke_user.py", home / "wheel_smoke_user.py")
     print(run([python, "wheel_smoke_user.py"], home, env).strip(), file=sys.stderr)
 
 

@@ -1,8 +1,9 @@
-"""Test databases: a migrated template, clones of it, schema dumps, plpgsql_check.
+"""Development databases: a migrated template, clones of it, schema dumps, plpgsql_check.
 
 All of them live on the server of ``cdlstore.dsn.default_dsn()`` (``DATABASE_URL`` or the
-local cluster), beside its database. Used by the Makefile (``python -m tests.testdb ...``)
-and by the pytest fixtures.
+local cluster), beside its database. Used by the Makefile (``python -m cdlstore.dev.testdb ...``),
+by the pytest fixtures and by the benchmarks; it works in a checkout (db/schema.sql and
+db/tests/helpers are read from there), not from an installed wheel.
 """
 
 from __future__ import annotations
@@ -21,15 +22,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from cdlstore import migrations
 from cdlstore.dev import localdb
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]  # the checkout: pybind/cdlstore/dev/testdb.py
 SCHEMA_FILE = ROOT / "db" / "schema.sql"
 SCHEMAS = ("cdl", "docstore", "ops", "game", "cdlstore", "cdlstore_internal")
 
 
 def dsn_for(dbname: str) -> str:
-    params = conninfo_to_dict(localdb.default_dsn())
-    params["dbname"] = dbname
-    return make_conninfo(**params)
+    return make_conninfo(localdb.default_dsn(), dbname=dbname)
 
 
 _LIBPQ_ENV = {
@@ -122,8 +121,33 @@ def dump_schema(dsn: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip() + "\n"
 
 
+# plpgsql_check runs with every warning on (extra, other and performance). What it says and the
+# project decides otherwise, each for a stated reason:
+ACCEPTED_WARNINGS = (
+    # every API function resolves its caller's tenant in its first DECLARE line (a catalog test
+    # checks it): the variable is there for the call, not to be read
+    ('never read variable "call_tenant"', ""),
+    # volatility is the project's rule (docs/design.md): a function that raises is not IMMUTABLE
+    ("routine is marked as %", ""),
+    # RETURN QUERY EXECUTE sets the OUT columns, which the checker cannot see
+    ("OUT variable % is maybe unmodified", "cannot to determine result of dynamic SQL"),
+)
+# Implicit casts left in files other branches rewrite this session (issues 15, 16 and 19); each
+# is one cast. Remove a line when its function is fixed: the lint then holds it to the rule.
+IMPLICIT_CAST = "target type is different type than source type"
+LEFT_TO_OWNERS = {
+    "cdl.render_character_documents(integer)",
+    "cdl.define_character_field(character varying,character varying,character varying,jsonb,text,"
+    "boolean,character varying)",
+    "cdl._start(text,bigint,bigint,jsonb,jsonb)",
+    "cdl.expire_workflow_timeouts(timestamp with time zone)",
+    "ops.complete_tasks(jsonb)",
+    "ops.expire_tasks(timestamp with time zone)",
+}
+
+
 def plpgsql_check(template: str) -> list[str]:
-    """Problems plpgsql_check finds in every plpgsql function of our schemas."""
+    """Problems plpgsql_check finds in every plpgsql function of our schemas, every warning on."""
     dsn = clone(template, "cdlstore_test_lint")
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -139,16 +163,24 @@ def plpgsql_check(template: str) -> list[str]:
             conn.execute("CREATE EXTENSION plpgsql_check")
             rows = conn.execute(
                 """
-                SELECT p.oid::regprocedure::text AS fn, c.level, c.message, c.lineno
+                SELECT p.oid::regprocedure::text AS fn, c.level, c.message, c.lineno,
+                       coalesce(c.detail, '') AS detail
                 FROM pg_proc p
                 JOIN pg_namespace n ON n.oid = p.pronamespace
                 JOIN pg_language l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
                 CROSS JOIN LATERAL plpgsql_check_function_tb(
-                    p.oid, fatal_errors => false, extra_warnings => false,
-                    other_warnings => false, performance_warnings => false) c
+                    p.oid, fatal_errors => false, extra_warnings => true,
+                    other_warnings => true, performance_warnings => true) c
                 WHERE n.nspname = ANY(%s) AND p.prorettype <> 'trigger'::regtype
+                  AND NOT EXISTS (SELECT FROM unnest(%s::text[], %s::text[]) AS a (message, detail)
+                                  WHERE c.message LIKE a.message
+                                    AND coalesce(c.detail, '') LIKE a.detail || '%%')
                 """,
-                [list(SCHEMAS)],
+                [
+                    list(SCHEMAS),
+                    [m for m, _ in ACCEPTED_WARNINGS],
+                    [d for _, d in ACCEPTED_WARNINGS],
+                ],
             ).fetchall()
             count = conn.execute(
                 """SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -157,13 +189,17 @@ def plpgsql_check(template: str) -> list[str]:
                 [list(SCHEMAS)],
             ).fetchone()
             print(f"lint: plpgsql_check over {count[0] if count else 0} functions", file=sys.stderr)
-            return [f"{fn}:{lineno}: {level}: {message}" for fn, level, message, lineno in rows]
+            return [
+                f"{fn}:{lineno}: {level}: {message}" + (f" ({detail})" if detail else "")
+                for fn, level, message, lineno, detail in rows
+                if not (fn in LEFT_TO_OWNERS and message == IMPLICIT_CAST)
+            ]
     finally:
         drop("cdlstore_test_lint")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.testdb")
+    parser = argparse.ArgumentParser(prog="python -m cdlstore.dev.testdb")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("template", help="migrate a new template database").add_argument("name")
     p = sub.add_parser("clone", help="clone a template, print its DSN")
