@@ -56,9 +56,9 @@ SELECT enums_are('cdl', ARRAY[
 SELECT functions_are('cdl', ARRAY[
     '_actor', '_character_id', '_check_field_value', '_check_label', '_check_message', '_check_verdicts',
     '_bracket_end', '_cdl_body', '_check_rules', '_create_version', '_derived_columns', '_document_part',
-    '_check_key', '_check_key_count', '_expire', '_extract_context', '_field_place', '_field_type', '_infer_data_type',
+    '_check_key', '_check_key_count', '_end_event', '_expire', '_extract_context', '_field_place', '_field_type', '_infer_data_type',
     '_import_character', '_json_leaves', '_json_merge', '_json_ordered', '_json_remove',
-    '_json_set', '_jsonb_set_path', '_keyword_query', '_lock_character', '_lock_user', '_log', '_log_end',
+    '_json_set', '_jsonb_set_path', '_keyword_query', '_lock_character', '_lock_user', '_log',
     '_log_field_change', '_match_lists', '_message_facts', '_nodes', '_parse_path', '_path_text', '_placeholders',
     '_regex_bound', '_regex_escape', '_regex_grammar_problem', '_regex_limit', '_regex_problem', '_register_definitions',
     '_render', '_render_document', '_runnable_regex', '_state_status', '_state_timeout', '_step_json', '_transition',
