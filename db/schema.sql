@@ -638,6 +638,17 @@ ALTER FUNCTION cdl._document_part(p_character_id bigint, part text) OWNER TO cdl
 
 COMMENT ON FUNCTION cdl._document_part(p_character_id bigint, part text) IS 'One list of get_character_complete, built from its table.';
 
+CREATE FUNCTION cdl._end_event(status cdl.workflow_status_enum) RETURNS cdl.workflow_event_enum
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT (CASE status WHEN 'completed' THEN 'workflow_completed' WHEN 'cancelled' THEN 'workflow_cancelled'
+            END)::cdl.workflow_event_enum
+$$;
+
+ALTER FUNCTION cdl._end_event(status cdl.workflow_status_enum) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._end_event(status cdl.workflow_status_enum) IS 'The log event of an instance that a state entry ended (NULL while it is active).';
+
 CREATE FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text DEFAULT NULL::text, p_character_id bigint DEFAULT NULL::bigint) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -710,6 +721,7 @@ BEGIN
         context := context || jsonb_build_object(ex.context_key,
                                                   coalesce(v_value, ex.config -> 'default', 'null'::jsonb));
         -- the rules of this field run now, so that later extractors see the corrected value
+        CONTINUE WHEN ex.validation_rules = '[]';
         FOR rule IN SELECT r FROM jsonb_array_elements(ex.validation_rules) AS r
                     WHERE r ->> 'field' = ex.context_key LOOP
             IF NOT EXISTS (SELECT FROM jsonb_array_elements(rule -> 'values') AS v
@@ -1108,23 +1120,6 @@ ALTER FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow
 
 COMMENT ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb) IS 'One row of the workflow execution log.';
 
-CREATE FUNCTION cdl._log_end(p_instance_id bigint, p_user_id text, status cdl.workflow_status_enum, state text) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path TO 'cdl', 'pg_temp'
-    AS $$
-BEGIN
-    IF status IN ('completed', 'cancelled') THEN
-        PERFORM cdl._log(p_instance_id, p_user_id, (CASE status WHEN 'cancelled' THEN 'workflow_cancelled'
-                                                    ELSE 'workflow_completed' END)::cdl.workflow_event_enum,
-                         state, NULL);
-    END IF;
-END
-$$;
-
-ALTER FUNCTION cdl._log_end(p_instance_id bigint, p_user_id text, status cdl.workflow_status_enum, state text) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._log_end(p_instance_id bigint, p_user_id text, status cdl.workflow_status_enum, state text) IS 'Log the end of an instance that a state entry completed or cancelled.';
-
 CREATE FUNCTION cdl._log_field_change() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -1176,8 +1171,12 @@ BEGIN
         END IF;
     END LOOP;
     IF keyword_query IS NOT NULL AND words @@ keyword_query THEN
-        SELECT lower(u.k) INTO keyword FROM unnest(keywords) WITH ORDINALITY AS u (k, i)
-        WHERE words @@ phraseto_tsquery('cdl.keywords', u.k) ORDER BY u.i LIMIT 1;
+        FOR i IN 1 .. cardinality(keywords) LOOP
+            IF words @@ phraseto_tsquery('cdl.keywords', keywords[i]) THEN
+                keyword := lower(keywords[i]);
+                EXIT;
+            END IF;
+        END LOOP;
     END IF;
 END
 $$;
@@ -1758,26 +1757,25 @@ CREATE FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id 
     AS $$
 DECLARE
     w record;
-    v_active integer;
     v_id bigint;
 BEGIN
     SELECT cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
            cw.system_prompt_addition, f.config, s.prompt_injection,
            cdl._state_status(s.is_final, s.state_name, cw.on_trigger_action) AS status,
-           cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at
+           cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at,
+           (SELECT count(*) FROM cdl.workflow_instances i WHERE i.user_id = p_user_id
+              AND i.character_id = p_character_id AND i.status = 'active') AS active
     INTO w
     FROM cdl.character_workflows cw
     JOIN cdl.workflow_files f ON f.id = cw.file_id
     JOIN cdl.workflow_states s ON s.workflow_id = cw.id AND s.state_name = cw.initial_state
     WHERE cw.id = p_workflow_id;
-    SELECT count(*) INTO v_active FROM cdl.workflow_instances i
-    WHERE i.user_id = p_user_id AND i.character_id = p_character_id AND i.status = 'active';
-    IF v_active > 0 AND NOT (w.config ->> 'concurrent_workflows')::boolean THEN
+    IF w.active > 0 AND NOT (w.config ->> 'concurrent_workflows')::boolean THEN
         RAISE EXCEPTION 'user % already has an active workflow with this character', p_user_id
             USING ERRCODE = 'CD007', HINT = 'Finish or cancel it, or set config.concurrent_workflows.';
     END IF;
-    IF v_active >= (w.config ->> 'max_pending_per_user')::numeric THEN
-        RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, v_active,
+    IF w.active >= (w.config ->> 'max_pending_per_user')::numeric THEN
+        RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, w.active,
             w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
     END IF;
     -- the instance is written once, already in its initial state; its id carries the user's shard
@@ -1787,10 +1785,15 @@ BEGIN
     VALUES (cdl._instance_id(p_user_id), p_user_id, p_character_id, p_workflow_id, w.initial_state, context,
             w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
     RETURNING id INTO v_id;
-    PERFORM cdl._log(v_id, p_user_id, 'workflow_started', NULL, w.initial_state, trigger ->> 'message',
-                     trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
-                                                               'action', w.on_trigger_action));
-    PERFORM cdl._log_end(v_id, p_user_id, w.status, w.initial_state);
+    -- its log rows in one statement: the start and, for a final initial state, the end
+    INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
+    SELECT v_id, p_user_id, e.event, e.from_state, e.to_state, e.message, e.details
+    FROM (VALUES (1, 'workflow_started'::cdl.workflow_event_enum, NULL, w.initial_state::text, trigger ->> 'message',
+                  trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
+                                                            'action', w.on_trigger_action)),
+                 (2, cdl._end_event(w.status), w.initial_state, NULL, NULL, '{}'))
+         AS e (n, event, from_state, to_state, message, details)
+    WHERE e.event IS NOT NULL ORDER BY e.n;
     RETURN cdl._step_json('started', v_id, w.workflow_name, w.initial_state, w.status, context,
                           w.prompt_injection, w.system_prompt_addition);
 END
@@ -2021,32 +2024,38 @@ CREATE FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow
 DECLARE
     tr record;
     m record;
-    v_context jsonb;
+    v record;
 BEGIN
     -- only the current state's transitions, in file order; the first that matches moves it
-    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action, w.workflow_name,
-                     w.system_prompt_addition, s.prompt_injection,
-                     cdl._state_status(s.is_final, s.state_name, t.action) AS status,
-                     cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at
+    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action
               FROM cdl.workflow_transitions t
-              JOIN cdl.workflow_states s ON s.workflow_id = t.workflow_id AND s.state_name = t.to_state
-              JOIN cdl.character_workflows w ON w.id = t.workflow_id
-              JOIN cdl.workflow_files f ON f.id = w.file_id
               WHERE t.workflow_id = p_workflow_id AND t.from_state = p_state
               ORDER BY t.sort_order LOOP
         m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
-        PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
-                         jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action));
-        -- the caller holds the instance's row lock
+        -- the caller holds the instance's row lock; the state it enters gives status and timeout
         UPDATE cdl.workflow_instances i
-        SET current_state = tr.to_state, status = tr.status, timeout_at = tr.timeout_at, updated_at = now(),
-            completed_at = CASE WHEN tr.status <> 'active' THEN now() END
+        SET current_state = s.state_name, status = s.status, timeout_at = s.timeout_at, updated_at = now(),
+            completed_at = CASE WHEN s.status <> 'active' THEN now() END
+        FROM (SELECT st.state_name, st.prompt_injection, w.workflow_name, w.system_prompt_addition,
+                     cdl._state_status(st.is_final, st.state_name, tr.action) AS status,
+                     cdl._state_timeout(st.is_final, st.timeout_seconds, f.config, now()) AS timeout_at
+              FROM cdl.workflow_states st
+              JOIN cdl.character_workflows w ON w.id = st.workflow_id
+              JOIN cdl.workflow_files f ON f.id = w.file_id
+              WHERE st.workflow_id = p_workflow_id AND st.state_name = tr.to_state) AS s
         WHERE i.id = p_instance_id
-        RETURNING i.context INTO v_context;
-        PERFORM cdl._log_end(p_instance_id, p_user_id, tr.status, tr.to_state);
-        RETURN cdl._step_json('transitioned', p_instance_id, tr.workflow_name, tr.to_state, tr.status, v_context,
-                              tr.prompt_injection, tr.system_prompt_addition);
+        RETURNING i.context, s.status, s.prompt_injection, s.workflow_name, s.system_prompt_addition INTO v;
+        -- the log rows in one statement: the transition and, into a final state, the end
+        INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
+        SELECT p_instance_id, p_user_id, e.event, e.from_state, e.to_state, e.message, e.details
+        FROM (VALUES (1, 'transition_triggered'::cdl.workflow_event_enum, p_state, tr.to_state::text, message,
+                      jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action)),
+                     (2, cdl._end_event(v.status), tr.to_state, NULL, NULL, '{}'))
+             AS e (n, event, from_state, to_state, message, details)
+        WHERE e.event IS NOT NULL ORDER BY e.n;
+        RETURN cdl._step_json('transitioned', p_instance_id, v.workflow_name, tr.to_state, v.status, v.context,
+                              v.prompt_injection, v.system_prompt_addition);
     END LOOP;
     RETURN NULL;
 END
@@ -2642,8 +2651,10 @@ BEGIN
              ORDER BY cw.sort_order LOOP
         m := cdl._match_lists(message, v_words, w.keyword_query, w.patterns, w.keywords);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
-        CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
-                              WHERE (v_facts ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
+        IF w.context_required <> '[]' THEN
+            CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
+                                  WHERE (v_facts ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
+        END IF;
         x := cdl._extract_context(w.id, message, m.groups, '{}');
         CONTINUE WHEN x.rejected IS NOT NULL;
         workflow_id := w.id;
@@ -3288,11 +3299,11 @@ DECLARE
     v_step jsonb;
     v_active integer := 0;
 BEGIN
-    PERFORM cdl._check_message(user_id, message);
     IF llm_verdicts IS DISTINCT FROM '{}' THEN
         PERFORM cdl._check_verdicts(llm_verdicts);
     END IF;
-    PERFORM cdl._lock_user(v_character_id, user_id);
+    -- one statement for both (a rejected message is rolled back, and its lock with it)
+    PERFORM cdl._check_message(user_id, message), cdl._lock_user(v_character_id, user_id);
     v_words := to_tsvector('cdl.keywords', message);
 
     -- the active instances, locked: a sweeper that is ending one is waited for, and then it
@@ -8858,6 +8869,8 @@ REVOKE ALL ON FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupa
 
 REVOKE ALL ON FUNCTION cdl._document_part(p_character_id bigint, part text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._end_event(status cdl.workflow_status_enum) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text, p_character_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) FROM PUBLIC;
@@ -8891,8 +8904,6 @@ REVOKE ALL ON FUNCTION cdl._lock_character(name text, sections text[], OUT chara
 REVOKE ALL ON FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION cdl._log_end(p_instance_id bigint, p_user_id text, status cdl.workflow_status_enum, state text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._log_field_change() FROM PUBLIC;
 

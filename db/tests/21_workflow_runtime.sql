@@ -1,6 +1,6 @@
 -- Workflow runtime: every rule of matching, extraction, priority, instances, timeouts, logs.
 BEGIN;
-SELECT plan(71);
+SELECT plan(73);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow());
@@ -53,6 +53,10 @@ SELECT is(cdl.process_workflow_message('u1', 'ada_lovelace', 'surprise me') ->> 
 SELECT is((SELECT count(*)::int FROM cdl.workflow_instances), 0, 'and starts nothing');
 SELECT is(cdl.process_workflow_message('u1', 'ada_lovelace', 'surprise me', true) ->> 'status', 'completed',
     'confirmed, it starts (and its final initial state ends it)');
+SELECT results_eq($$SELECT l.event_type::text, l.from_state::text, l.to_state::text, l.message
+                    FROM cdl.workflow_execution_log l WHERE l.user_id = 'u1' ORDER BY l.id$$,
+    $$VALUES ('workflow_started', NULL, 'brewing', 'surprise me'), ('workflow_completed', 'brewing', NULL, NULL)$$,
+    'a start into a final state is logged, then its end, in that order');
 SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow('"first_match"', '"all_matches"'));
 SELECT is(pg_temp.names(cdl.check_workflow_triggers('ada_lovelace', 'surprise me with gin', 'u1')), 'order,custom',
     'all_matches lists every match in file order');
@@ -85,6 +89,9 @@ SELECT is(cdl.process_workflow_message('u3', 'ada_lovelace', 'CANCEL it') ->> 's
 SELECT cdl.start_workflow_instance('u4', 'ada_lovelace', 'tab', '{"total": 7}');
 SELECT throws_ok($$SELECT cdl.start_workflow_instance('u4', 'ada_lovelace', 'order')$$, 'CD007', NULL,
     'max_pending_per_user and concurrent_workflows are enforced');
+SELECT results_eq($$SELECT (SELECT count(*)::int FROM cdl.workflow_instances WHERE user_id = 'u4'),
+                           (SELECT count(*)::int FROM cdl.workflow_execution_log WHERE user_id = 'u4')$$,
+    $$VALUES (1, 1)$$, 'and a start they refuse writes neither an instance nor a log row');
 SELECT throws_ok($$SELECT cdl.start_workflow_instance('u4', 'ada_lovelace', 'nothing')$$, 'CD002', NULL,
     'an unknown workflow');
 
