@@ -67,7 +67,7 @@ SELECT functions_are('cdl', ARRAY[
     '_value_jsonb', '_version_snapshot', '_wf_action', '_wf_fail', '_wf_patterns',
     '_wf_keywords', '_wf_strings', '_workflow_candidates',
     '_definition_call', '_definition_sequences', '_instance_id', '_require_proxy', '_hashed_uuid', '_shard_hash', 'set_shard_identity',
-    'apply_definition', 'definition_log_since', 'definition_version', 'archive_character',
+    'apply_definition', 'as_tenant', 'definition_log_since', 'definition_version', 'definition_writes_since', 'archive_character',
     'cancel_workflow_instance', 'check_workflow_triggers', 'create_character_version',
     'define_character_field', 'diff_character_versions', 'expire_workflow_timeouts',
     'export_character_json', 'get_character_complete', 'get_user_active_workflows',

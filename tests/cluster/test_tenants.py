@@ -1,0 +1,146 @@
+"""Tenancy through the proxy: logins of the proxy's server, bound there with cdlstore.bind_tenant,
+are confined on the shards exactly as on one node (the one-node suite's own seed and paths of
+tests/test_tenancy.py, run through the proxy); naming another tenant is CD008, naming none CD009;
+only the proxy's login, which is no superuser, may call the shard-side entry point; an
+administrator's maintenance through the proxy still reaches every tenant on every shard."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+import cdlstore
+from cdlstore import errors
+
+from .. import test_tenancy
+from ..test_tenancy import OWN, as_login, every_call, seed
+from .conftest import Cluster
+
+SUFFIX = os.getpid()
+BOUND_A, BOUND_B, APP = (f"cdlstore_proxy_test_{n}_{SUFFIX}" for n in ("bound_a", "bound_b", "app"))
+SECRETS = {BOUND_A: "a-secret", BOUND_B: "b-secret"}
+
+
+def roles(dsn: str, logins: tuple[str, ...], create: bool) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for login in logins:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
+            if create:
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN IN ROLE cdlstore_app").format(
+                        sql.Identifier(login)
+                    )
+                )
+
+
+@pytest.fixture(scope="module")
+def tenants(sharded: Cluster) -> Iterator[Cluster]:
+    """Three logins of the proxy's server: a and b bound there to ta and tb, each seeded through
+    the proxy with the one-node suite's rows and its own secret; and an unbound app login."""
+    roles(sharded.proxy, (BOUND_A, BOUND_B, APP), create=True)
+    with psycopg.connect(sharded.proxy, autocommit=True) as conn:
+        conn.execute(
+            "SELECT cdlstore.bind_tenant(%s, 'ta'), cdlstore.bind_tenant(%s, 'tb')",
+            [BOUND_A, BOUND_B],
+        )
+    for login, secret in SECRETS.items():
+        with cdlstore.connect(as_login(sharded.proxy, login), max_size=1) as client:
+            seed(client, secret)
+    yield sharded
+    roles(sharded.proxy, (BOUND_A, BOUND_B, APP), create=False)
+
+
+def through_proxy_paths(client: cdlstore.Client, out_dir: Path) -> dict[str, Any]:
+    """The one-node suite's paths, the change feed drained as a consumer does through the proxy
+    (a read returns the next events of one shard: docs/scale-out.md)."""
+    seen = test_tenancy.paths(client, out_dir)
+    feed: set[str] = set()
+    while batch := client.documents.read_changes("indexer", 1000):
+        feed |= {e.namespace for e in batch}
+        client.documents.ack_changes("indexer", batch[-1].id)
+    return {**seen, "feed": sorted(feed)}
+
+
+def test_a_bound_login_through_the_proxy_sees_its_own_rows_only(
+    tenants: Cluster, tmp_path: Path
+) -> None:
+    for login, secret in SECRETS.items():
+        with cdlstore.connect(as_login(tenants.proxy, login), max_size=1) as client:
+            seen = through_proxy_paths(client, tmp_path / login)
+        mine = {"character": secret, "tagged": [secret], "events": [secret], "export": [secret]}
+        assert seen == {**OWN, **mine}, login
+
+
+def test_the_rows_a_bound_login_writes_through_the_proxy_are_its_tenants(
+    tenants: Cluster,
+) -> None:
+    """On the shards (read as their superuser, past row-level security): each tenant's document,
+    task, workflow message and character rows carry that tenant; a definition is on every shard."""
+    queries = {
+        "document": """SELECT h.tenant, b.body ->> 'secret' FROM docstore.document_header h
+                       JOIN docstore.document_body b USING (document_body_uuid)
+                       WHERE h.namespace = 'shared' AND h.type = 'config'""",
+        "task": "SELECT tenant, task_name FROM ops.task_executions WHERE task_name LIKE 'job %'",
+        "message": """SELECT l.tenant, i.tenant FROM cdl.workflow_execution_log l
+                      JOIN cdl.workflow_instances i ON i.id = l.instance_id
+                      WHERE l.user_id = 'u1'""",
+        "character": """SELECT v.tenant, v.string_value FROM cdl.character_field_values v
+                        JOIN cdl.character_field_definitions f ON f.id = v.field_definition_id
+                        WHERE f.field_path = 'identity.secret'""",
+    }
+    expected = {
+        "document": {("ta", "a-secret"), ("tb", "b-secret")},
+        "task": {("ta", "job a-secret"), ("tb", "job b-secret")},
+        "message": {("ta", "ta"), ("tb", "tb")},
+        "character": {("ta", "a-secret"), ("tb", "b-secret")},
+    }
+    for name, query in queries.items():
+        per_shard = [
+            {r for r in tenants.on_shard(i, query) if r[0] in ("ta", "tb")} for i in (0, 1)
+        ]
+        assert per_shard[0] | per_shard[1] == expected[name], name
+        assert not per_shard[0] & per_shard[1] or name == "character", f"one {name} on one shard"
+    assert [len(tenants.on_shard(i, queries["character"])) for i in (0, 1)] == [2, 2]
+
+
+@pytest.mark.parametrize("named", ["tb", "default"])
+def test_a_bound_login_naming_another_tenant_through_the_proxy_is_cd008(
+    tenants: Cluster, tmp_path: Path, named: str
+) -> None:
+    counts = shard_counts(tenants)
+    url = as_login(tenants.proxy, BOUND_A)
+    with cdlstore.connect(url, tenant=named, max_size=1) as client:
+        for name, call in every_call(client, tmp_path).items():
+            with pytest.raises(errors.TenantMismatch):
+                call()
+                pytest.fail(name)
+    assert shard_counts(tenants) == counts, "nothing was written"
+
+
+def test_an_unbound_app_login_naming_none_through_the_proxy_is_cd009(
+    tenants: Cluster, tmp_path: Path
+) -> None:
+    counts = shard_counts(tenants)
+    with cdlstore.connect(as_login(tenants.proxy, APP), max_size=1) as client:
+        for name, call in every_call(client, tmp_path).items():
+            with pytest.raises(errors.NoTenant):
+                call()
+                pytest.fail(name)
+    assert shard_counts(tenants) == counts, "nothing was written"
+    with cdlstore.connect(as_login(tenants.proxy, APP), tenant="tb", max_size=1) as client:
+        assert client.characters.get("iris_marlow").cdl["identity"]["secret"] == "b-secret"
+
+
+def shard_counts(sharded: Cluster) -> list[Any]:
+    """Rows of a few tables on every shard, every tenant's."""
+    query = """SELECT (SELECT count(*) FROM docstore.document_header),
+                      (SELECT count(*) FROM ops.task_executions),
+                      (SELECT count(*) FROM game.accounts),
+                      (SELECT count(*) FROM cdl.definition_log)"""
+    return [sharded.on_shard(i, query) for i in range(len(sharded.shards))]
