@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,12 @@ from psycopg import sql
 
 import cdlstore
 from cdlstore import errors
+from cdlstore.dev import cluster
 
 from .. import test_tenancy
 from ..test_tenancy import OWN, as_login, every_call, seed
 from .conftest import Cluster
+from .test_proxy import definitions
 
 SUFFIX = os.getpid()
 BOUND_A, BOUND_B, APP = (f"cdlstore_proxy_test_{n}_{SUFFIX}" for n in ("bound_a", "bound_b", "app"))
@@ -144,3 +147,122 @@ def shard_counts(sharded: Cluster) -> list[Any]:
                       (SELECT count(*) FROM game.accounts),
                       (SELECT count(*) FROM cdl.definition_log)"""
     return [sharded.on_shard(i, query) for i in range(len(sharded.shards))]
+
+
+ENTRY = "cdl.as_tenant(text, anyelement)"
+
+
+def test_only_the_proxys_login_may_call_the_shard_side_entry_point(tenants: Cluster) -> None:
+    shard = tenants.shards[0]
+    bound, owner = f"cdlstore_shard_bound_{SUFFIX}", f"cdlstore_shard_owner_{SUFFIX}"
+    with psycopg.connect(shard, autocommit=True) as conn:
+        for login, group in ((bound, "cdlstore_app"), (owner, "cdlstore_owner")):
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN IN ROLE {}").format(
+                    sql.Identifier(login), sql.Identifier(group)
+                )
+            )
+        conn.execute("SELECT cdlstore.bind_tenant(%s, 'ta')", [bound])
+    try:
+        candidates = ["public", "cdlstore_app", "cdlstore_tenant_admin", "cdlstore_readonly", bound]
+        executable = tenants.on_shard(
+            0,
+            "SELECT array_agg(r ORDER BY r) FROM unnest(%s::text[]) r"
+            " WHERE has_function_privilege(r, %s, 'EXECUTE')",
+            [[*candidates, cluster.PROXY_LOGIN], ENTRY],
+        )
+        assert executable == [([cluster.PROXY_LOGIN],)], "of these, the proxy's login alone"
+        granted = tenants.on_shard(
+            0,
+            "SELECT array_agg(grantee::regrole::text ORDER BY grantee::regrole::text)"
+            " FROM pg_proc p, aclexplode(p.proacl) WHERE p.oid = %s::regprocedure",
+            [ENTRY],
+        )
+        assert granted == [(["cdlstore_owner", "cdlstore_proxy"],)]
+        members = tenants.on_shard(
+            0,
+            "SELECT array_agg(member::regrole::text), bool_or(r.rolsuper OR r.rolbypassrls)"
+            " FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member"
+            " WHERE m.roleid = 'cdlstore_proxy'::regrole",
+        )
+        assert members == [([cluster.PROXY_LOGIN], False)], "one member, no superuser"
+        for login in ("cdlstore_app", bound):  # the application, bound or not: no privilege
+            with psycopg.connect(shard, autocommit=True) as conn:
+                conn.execute(sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(login)))
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute("SELECT cdl.as_tenant('tb', 1)")
+        # the owner's members hold the privilege; the function still refuses them: CD006
+        with psycopg.connect(as_login(shard, owner), autocommit=True) as conn:
+            with pytest.raises(psycopg.Error) as refused:
+                conn.execute("SELECT cdl.as_tenant('tb', 1)")
+        assert refused.value.sqlstate == "CD006"
+        with psycopg.connect(as_login(shard, cluster.PROXY_LOGIN)) as conn:
+            named = conn.execute(
+                "SELECT cdl.as_tenant('tb', 7), current_setting('cdlstore.tenant')"
+            )
+            assert named.fetchone() == (7, "tb"), "the positive control"
+    finally:
+        with psycopg.connect(shard, autocommit=True) as conn:
+            conn.execute("SELECT cdlstore.unbind_tenant(%s)", [bound])
+            for login in (bound, owner):
+                conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(login)))
+
+
+def test_the_proxy_connects_to_the_shards_as_its_own_login(tenants: Cluster) -> None:
+    with cdlstore.connect(as_login(tenants.proxy, BOUND_A), max_size=1) as client:
+        assert client.characters.get("iris_marlow").cdl["identity"]["secret"] == "a-secret"
+        for index in range(2):  # the proxy keeps its connection to each shard it called
+            client.operations.metrics()
+            users = tenants.on_shard(
+                index,
+                "SELECT array_agg(DISTINCT a.usename::text), bool_or(r.rolsuper)"
+                " FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid"
+                " WHERE a.datname = current_database() AND a.usename = %s",
+                [cluster.PROXY_LOGIN],
+            )
+            assert users == [([cluster.PROXY_LOGIN], False)]
+
+
+def test_maintenance_through_the_proxy_reaches_every_tenant_on_every_shard(
+    tenants: Cluster,
+) -> None:
+    parts = tenants.shards_of([f"sweep-{n}" for n in range(40)])
+    users = [next(u for u, p in parts.items() if p == index) for index in (0, 1)]
+    for login in SECRETS:
+        with cdlstore.connect(as_login(tenants.proxy, login), max_size=1) as client:
+            for user in users:  # an instance left to time out, on each shard
+                client.workflows.process(user, "iris_marlow", "I'd like a soup")
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    due = """SELECT tenant, count(*) FROM cdl.workflow_instances
+             WHERE status = 'active' AND timeout_at < %s GROUP BY tenant"""
+    before = [dict(tenants.on_shard(i, due, [later])) for i in (0, 1)]
+    assert all(b.get("ta") and b.get("tb") for b in before), "both tenants due on both shards"
+    with cdlstore.connect(as_login(tenants.proxy, BOUND_A), max_size=1) as a:
+        assert a.workflows.expire_timeouts(later) == sum(b["ta"] for b in before), "ta's only"
+    with psycopg.connect(tenants.proxy, autocommit=True) as conn:  # an administrator naming none
+        conn.execute("SET ROLE cdlstore_app")
+        rest = cdlstore.Client.from_connection(conn).workflows.expire_timeouts(later)
+    assert rest == sum(n for b in before for t, n in b.items() if t != "ta")
+    assert [tenants.on_shard(i, due, [later]) for i in (0, 1)] == [[], []]
+
+
+def test_a_tenants_definition_write_a_shard_missed_is_repaired_as_that_tenant(
+    tenants: Cluster,
+) -> None:
+    age = """SELECT v.tenant, v.number_value FROM cdl.character_field_values v
+             JOIN cdl.character_field_definitions f ON f.id = v.field_definition_id
+             WHERE f.field_path = 'identity.age' AND v.tenant IN ('ta', 'tb') ORDER BY 1"""
+    before = tenants.on_shard(1, age)
+    tenants.stop(1)
+    try:
+        with cdlstore.connect(as_login(tenants.proxy, BOUND_A), max_size=1) as a:
+            a.characters.upsert_field("iris_marlow", "identity.age", 64)
+    finally:
+        tenants.start(1)
+    assert tenants.on_shard(1, age) == before, "shard 1 missed it"
+    with cdlstore.connect(as_login(tenants.proxy, BOUND_B), max_size=1) as b:
+        b.characters.upsert_field("iris_marlow", "identity.age", 50)  # repairs shard 1 first
+        assert b.characters.get("iris_marlow").cdl["identity"]["age"] == 50
+    assert tenants.on_shard(1, age) == tenants.on_shard(0, age) == [("ta", 64), ("tb", 50)]
+    assert definitions(tenants, 1) == definitions(tenants, 0)
