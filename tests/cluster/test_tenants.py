@@ -197,6 +197,15 @@ def test_only_the_proxys_login_may_call_the_shard_side_entry_point(tenants: Clus
             with pytest.raises(psycopg.Error) as refused:
                 conn.execute("SELECT cdl.as_tenant('tb', 1)")
         assert refused.value.sqlstate == "CD006"
+        # a bound login given the proxy's role by mistake still cannot leave its tenant
+        with psycopg.connect(shard, autocommit=True) as conn:
+            conn.execute(sql.SQL("GRANT cdlstore_proxy TO {}").format(sql.Identifier(bound)))
+        with psycopg.connect(as_login(shard, bound), autocommit=True) as conn:
+            with pytest.raises(psycopg.Error) as mismatch:
+                conn.execute(
+                    "SELECT cdl.get_character_complete(cdl.as_tenant('tb', 'iris_marlow'::varchar))"
+                )
+        assert mismatch.value.sqlstate == "CD008"
         with psycopg.connect(as_login(shard, cluster.PROXY_LOGIN)) as conn:
             named = conn.execute(
                 "SELECT cdl.as_tenant('tb', 7), current_setting('cdlstore.tenant')"
