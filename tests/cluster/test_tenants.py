@@ -275,3 +275,31 @@ def test_a_tenants_definition_write_a_shard_missed_is_repaired_as_that_tenant(
         assert b.characters.get("iris_marlow").cdl["identity"]["age"] == 50
     assert tenants.on_shard(1, age) == tenants.on_shard(0, age) == [("ta", 64), ("tb", 50)]
     assert definitions(tenants, 1) == definitions(tenants, 0)
+
+
+def test_the_bindings_on_the_proxy_are_the_administrators(tenants: Cluster) -> None:
+    """On the proxy, as on one node: the bindings and their administration are out of the
+    application's reach (the app role and a bound login get 42501 and change nothing)."""
+    with psycopg.connect(tenants.proxy, autocommit=True) as conn:
+        bind = "cdlstore.bind_tenant(name, text)"
+        reach = conn.execute(
+            """SELECT has_function_privilege('cdlstore_app', %(bind)s, 'EXECUTE'),
+                      has_function_privilege('cdlstore_tenant_admin', %(bind)s, 'EXECUTE'),
+                      has_schema_privilege('cdlstore_app', 'cdlstore_internal', 'USAGE'),
+                      has_table_privilege('cdlstore_app', 'cdlstore_internal.tenant_bindings',
+                                          'SELECT'),
+                      (SELECT array_agg(DISTINCT pg_get_userbyid(p.proowner)) FROM pg_proc p
+                       WHERE p.pronamespace::regnamespace::text
+                             IN ('cdlstore', 'cdlstore_internal'))""",
+            {"bind": bind},
+        ).fetchone()
+    assert reach == (False, True, False, False, ["cdlstore_owner"])
+    for login in (BOUND_A, APP):
+        with psycopg.connect(as_login(tenants.proxy, login), autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT cdlstore.unbind_tenant(%s)", [BOUND_A])
+    with psycopg.connect(tenants.proxy) as conn:
+        bound = conn.execute(
+            "SELECT tenant FROM cdlstore_internal.tenant_bindings WHERE role_name = %s", [BOUND_A]
+        )
+        assert bound.fetchall() == [("ta",)]
