@@ -2,7 +2,7 @@
 -- are applied as numbered versions with ids that depend only on the version, and only the
 -- proxy's login may apply them.
 BEGIN;
-SELECT plan(30);
+SELECT plan(31);
 
 -- ids: the low 10 bits are the user's hash, so the proxy finds the shard from the id alone
 SELECT cdl.import_character_from_json(tests.sample_cdl());
@@ -64,7 +64,9 @@ SET LOCAL cdlstore.tenant = 'default';
 SELECT is(cdl.definition_version(), 2::bigint, 'a caller naming a tenant sees its own versions');
 RESET cdlstore.tenant;
 
--- the entry point the proxy's routed calls wrap their first argument in
+-- the entry point the proxy's routed calls wrap their first argument in; the proxy's login is an
+-- administrator through cdlstore_proxy (0019), so it may name any tenant, or none for a sweep
+SELECT ok(pg_has_role('cdlstore_proxy', 'cdlstore_tenant_admin', 'MEMBER'), 'cdlstore_proxy is an administrator');
 SELECT is(cdl.as_tenant('acme', 5) + 0 * length(current_setting('cdlstore.tenant')), 5,
           'cdl.as_tenant returns its value');
 SELECT is(current_setting('cdlstore.tenant'), 'acme', 'and names the tenant for the rest of the transaction');

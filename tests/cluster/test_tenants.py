@@ -187,6 +187,13 @@ def test_only_the_proxys_login_may_call_the_shard_side_entry_point(tenants: Clus
             " WHERE m.roleid = 'cdlstore_proxy'::regrole",
         )
         assert members == [([cluster.PROXY_LOGIN], False)], "one member, no superuser"
+        admin = tenants.on_shard(
+            0,
+            "SELECT pg_has_role(%s, 'cdlstore_tenant_admin', 'MEMBER'), EXISTS (SELECT FROM"
+            " pg_auth_members WHERE member = %s::regrole AND roleid <> 'cdlstore_proxy'::regrole)",
+            [cluster.PROXY_LOGIN, cluster.PROXY_LOGIN],
+        )
+        assert admin == [(True, False)], "an administrator through cdlstore_proxy alone (0019)"
         for login in ("cdlstore_app", bound):  # the application, bound or not: no privilege
             with psycopg.connect(shard, autocommit=True) as conn:
                 conn.execute(sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(login)))

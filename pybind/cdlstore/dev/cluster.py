@@ -31,8 +31,8 @@ from cdlstore.errors import CdlstoreError
 
 MAX_SHARDS = 8  # PL/Proxy partition counts are powers of two; ten ports leave room for 8
 # The login the proxy connects to the shards as: not a superuser; a member of cdlstore_proxy (the
-# shard-side entry point cdl.as_tenant, definition versions, shard ids) and of
-# cdlstore_tenant_admin (it names the caller's tenant, or none for an administrator's sweep).
+# shard-side entry point cdl.as_tenant, definition versions, shard ids), which makes it an
+# administrator there (migration 0019: it names the caller's tenant, or none for a sweep).
 PROXY_LOGIN = "cdlstore_proxy_login"
 PROXY_LOGIN_SQL = f"""
 DO $$
@@ -42,7 +42,7 @@ BEGIN
     END IF;
 END
 $$;
-GRANT cdlstore_proxy, cdlstore_tenant_admin TO {PROXY_LOGIN};
+GRANT cdlstore_proxy TO {PROXY_LOGIN};
 """
 
 
