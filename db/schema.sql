@@ -2682,6 +2682,22 @@ CREATE FUNCTION cdl.apply_definition(definition_version bigint, function_name te
     AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+BEGIN
+    RETURN cdl.apply_definition(definition_version, function_name, arguments, actor, NULL::text);
+END
+$$;
+
+ALTER FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) IS 'cdl.apply_definition as the caller''s own tenant (the form of proxies of before tenancy crossed them).';
+
+CREATE FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying, tenant text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     block constant bigint := 1048576::bigint;  -- ids one definition write may take per table
     v_done record;
     v_newest bigint;
@@ -2689,15 +2705,19 @@ DECLARE
 BEGIN
     PERFORM cdl._require_proxy();
     PERFORM pg_advisory_xact_lock(hashtext('cdlstore.definitions'));
-    SELECT l.* INTO v_done FROM cdl.definition_log l WHERE l.version = apply_definition.definition_version;
+    -- the log is the shard's: the versions of every tenant's writes (CD006 unless naming none)
+    PERFORM cdlstore_internal.all_tenants(true);
+    SELECT l.* INTO v_done FROM cdl.definition_log l WHERE l.version = definition_version;
+    v_newest := coalesce((SELECT max(l.version) FROM cdl.definition_log l), 0);
+    PERFORM cdlstore_internal.all_tenants(false);
     IF v_done.version IS NOT NULL THEN  -- applied before: the same write again is a no-op
-        IF (v_done.function_name, v_done.arguments) IS DISTINCT FROM (function_name, arguments) THEN
+        IF (v_done.function_name, v_done.arguments, v_done.tenant)
+           IS DISTINCT FROM (function_name, arguments, coalesce(tenant, call_tenant)) THEN
             RAISE EXCEPTION 'definition version % was applied with another write', definition_version
                 USING ERRCODE = 'CD003';
         END IF;
         RETURN v_done.result;
     END IF;
-    v_newest := cdl.definition_version();
     IF definition_version IS DISTINCT FROM v_newest + 1 THEN
         RAISE EXCEPTION 'definition version % follows none: this shard is at %', definition_version, v_newest
             USING ERRCODE = 'CD004', HINT = 'Apply the versions in between first.';
@@ -2705,6 +2725,9 @@ BEGIN
     -- every shard gives this write the same ids: each table's next id is where the version's block starts
     PERFORM setval(s.seq, definition_version * block, false) FROM cdl._definition_sequences() s;
     PERFORM set_config('cdlstore.actor', coalesce(actor, ''), true);
+    -- the write and its log row are the tenant's the proxy resolved (NULL: the proxy login's own)
+    PERFORM set_config('cdlstore.tenant', coalesce(tenant, ''), true);
+    PERFORM cdlstore_internal.current_tenant();
     EXECUTE cdl._definition_call(function_name) INTO v_result USING arguments;
     IF EXISTS (SELECT FROM cdl._definition_sequences() s
                WHERE pg_sequence_last_value(s.seq) >= (definition_version + 1) * block) THEN
@@ -2713,13 +2736,15 @@ BEGIN
     END IF;
     INSERT INTO cdl.definition_log (version, function_name, arguments, actor, result)
     VALUES (definition_version, function_name, arguments, coalesce(actor, session_user), v_result);
+    PERFORM set_config('cdlstore.tenant', '', true);
+    PERFORM cdlstore_internal.current_tenant();  -- the caller's own again
     RETURN v_result;
 END
 $$;
 
-ALTER FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying, tenant text) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) IS 'Apply one numbered definition write (a cdl API function and its arguments as text) on this shard, with ids that depend only on the version; the same version again returns its first result. CD004 when a version is missing before it, CD003 when it was another write. Proxy login only (CD006).';
+COMMENT ON FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying, tenant text) IS 'Apply one numbered definition write (a cdl API function and its arguments as text) on this shard as tenant (NULL: the caller''s own), with ids that depend only on the version; the same version again returns its first result. CD004 when a version is missing before it, CD003 when it was another write. The proxy''s login naming no tenant only (CD006).';
 
 CREATE FUNCTION cdl.archive_character(name character varying) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2746,6 +2771,23 @@ $$;
 ALTER FUNCTION cdl.archive_character(name character varying) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl.archive_character(name character varying) IS 'Set a character''s status to archived; false when it already was. CD002 when unknown.';
+
+CREATE FUNCTION cdl.as_tenant(tenant text, value anyelement) RETURNS anyelement
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    -- the proxy's entry point: its routed calls wrap their first argument in this, so that the
+    -- tenant is named before the API function starts (and resolves it by the rules of 0011)
+    PERFORM cdl._require_proxy();
+    PERFORM set_config('cdlstore.tenant', coalesce(tenant, ''), true);
+    RETURN value;
+END
+$$;
+
+ALTER FUNCTION cdl.as_tenant(tenant text, value anyelement) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.as_tenant(tenant text, value anyelement) IS 'The shard-side entry point of the proxy: name the tenant the proxy resolved for the caller (NULL: none, the proxy login''s own) for the rest of the remote call, and return value. Executable by cdlstore_proxy only; CD006 for a login that is not a member of it.';
 
 CREATE FUNCTION cdl.cancel_workflow_instance(instance_id bigint, reason text DEFAULT NULL::text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2869,35 +2911,64 @@ ALTER FUNCTION cdl.define_character_field(field_path character varying, data_typ
 COMMENT ON FUNCTION cdl.define_character_field(field_path character varying, data_type character varying, field_type character varying, validation_rules jsonb, description text, is_required boolean, category character varying) IS 'Declare a field: its data type and validation rules (allowed_values, minimum, maximum, pattern, max_length) are then enforced on every write. Existing values must fit. CD001.';
 
 CREATE FUNCTION cdl.definition_log_since(after_version bigint, max_count integer DEFAULT 1000) RETURNS TABLE(version bigint, function_name text, arguments text[], actor character varying)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
     PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
-    PERFORM cdl._require_proxy();
-    RETURN QUERY SELECT l.version, l.function_name, l.arguments, l.actor FROM cdl.definition_log l
-                 WHERE l.version > coalesce(after_version, 0)
-                 ORDER BY l.version LIMIT least(greatest(coalesce(max_count, 1000), 1), 10000);
+    RETURN QUERY SELECT w.version, w.function_name, w.arguments, w.actor
+                 FROM cdl.definition_writes_since(after_version, max_count) w;
 END
 $$;
 
 ALTER FUNCTION cdl.definition_log_since(after_version bigint, max_count integer) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.definition_log_since(after_version bigint, max_count integer) IS 'The definition writes after a version, oldest first, to re-apply on a shard that missed them. Proxy login only (CD006).';
+COMMENT ON FUNCTION cdl.definition_log_since(after_version bigint, max_count integer) IS 'cdl.definition_writes_since without the tenants (kept for proxies of before tenancy crossed them). Proxy login only (CD006).';
 
 CREATE FUNCTION cdl.definition_version() RETURNS bigint
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    -- the versions are the shard's, whoever's write each was: every tenant's for the proxy's
+    -- login (an administrator naming none), the caller's own tenant's otherwise
+    every_tenant boolean := cdlstore_internal.sweeping();
+    v_newest bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
-    RETURN coalesce((SELECT max(l.version) FROM cdl.definition_log l), 0);
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(true);
+    END IF;
+    v_newest := coalesce((SELECT max(l.version) FROM cdl.definition_log l), 0);
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(false);
+    END IF;
+    RETURN v_newest;
 END
 $$;
 
 ALTER FUNCTION cdl.definition_version() OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.definition_version() IS 'The newest definition version this shard applied through the proxy (0: none).';
+COMMENT ON FUNCTION cdl.definition_version() IS 'The newest definition version this shard applied through the proxy (0: none); every tenant''s writes for an administrator naming no tenant (the proxy''s login), the caller''s tenant''s otherwise.';
+
+CREATE FUNCTION cdl.definition_writes_since(after_version bigint, max_count integer DEFAULT 1000) RETURNS TABLE(version bigint, function_name text, arguments text[], actor character varying, tenant text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
+    PERFORM cdl._require_proxy();
+    PERFORM cdlstore_internal.all_tenants(true);  -- every tenant's writes: CD006 unless naming none
+    RETURN QUERY SELECT l.version, l.function_name, l.arguments, l.actor, l.tenant FROM cdl.definition_log l
+                 WHERE l.version > coalesce(after_version, 0)
+                 ORDER BY l.version LIMIT least(greatest(coalesce(max_count, 1000), 1), 10000);
+    PERFORM cdlstore_internal.all_tenants(false);
+END
+$$;
+
+ALTER FUNCTION cdl.definition_writes_since(after_version bigint, max_count integer) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl.definition_writes_since(after_version bigint, max_count integer) IS 'The definition writes after a version, oldest first, with the tenant each was written as, to re-apply on a shard that missed them. Proxy login naming no tenant only (CD006).';
 
 CREATE FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) RETURNS json
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -8930,6 +9001,7 @@ REVOKE ALL ON FUNCTION cdl._render_document(p_character_id bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._require_proxy() FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl._require_proxy() TO cdlstore_proxy;
 
 REVOKE ALL ON FUNCTION cdl._required_literal(pattern text) FROM PUBLIC;
 
@@ -9000,8 +9072,14 @@ REVOKE ALL ON FUNCTION cdl._workflow_candidates(p_character_id bigint, message t
 REVOKE ALL ON FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying) TO cdlstore_app;
 
+REVOKE ALL ON FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying, tenant text) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.apply_definition(definition_version bigint, function_name text, arguments text[], actor character varying, tenant text) TO cdlstore_app;
+
 REVOKE ALL ON FUNCTION cdl.archive_character(name character varying) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.archive_character(name character varying) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.as_tenant(tenant text, value anyelement) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.as_tenant(tenant text, value anyelement) TO cdlstore_proxy;
 
 REVOKE ALL ON FUNCTION cdl.cancel_workflow_instance(instance_id bigint, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.cancel_workflow_instance(instance_id bigint, reason text) TO cdlstore_app;
@@ -9020,6 +9098,9 @@ GRANT ALL ON FUNCTION cdl.definition_log_since(after_version bigint, max_count i
 
 REVOKE ALL ON FUNCTION cdl.definition_version() FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.definition_version() TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION cdl.definition_writes_since(after_version bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION cdl.definition_writes_since(after_version bigint, max_count integer) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl.diff_character_versions(name text, from_version integer, to_version integer) TO cdlstore_app;

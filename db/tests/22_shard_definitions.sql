@@ -2,7 +2,7 @@
 -- are applied as numbered versions with ids that depend only on the version, and only the
 -- proxy's login may apply them.
 BEGIN;
-SELECT plan(19);
+SELECT plan(31);
 
 -- ids: the low 10 bits are the user's hash, so the proxy finds the shard from the id alone
 SELECT cdl.import_character_from_json(tests.sample_cdl());
@@ -45,11 +45,39 @@ SELECT throws_ok($$SELECT cdl.apply_definition(3, 'cdl.archive_character(charact
                  'CD002', NULL, 'the write''s own error comes through');
 SELECT is(cdl.definition_version(), 2::bigint, 'and none of them was logged');
 
+-- a write as the tenant the proxy resolved: its rows and its log row are that tenant's
+SELECT is(cdl.apply_definition(3, 'cdl.import_character_from_json(jsonb,character varying,character varying)',
+                               ARRAY[tests.sample_cdl('Grace Hopper')::text, 'json_import', NULL], 'editor-2', 'acme'),
+          to_jsonb(3 * 1048576::bigint), 'a version written as tenant acme');
+SELECT is((SELECT array_agg(tenant ORDER BY id) FROM cdl.characters WHERE normalized_name = 'grace_hopper'),
+          ARRAY['default', 'acme'], 'acme has a grace_hopper of its own beside default''s');
+SELECT is((SELECT array_agg(w.tenant ORDER BY w.version) FROM cdl.definition_writes_since(0) w),
+          ARRAY['default', 'default', 'acme'], 'the log says whose each write was, for replays');
+SELECT is(cdl.definition_version(), 3::bigint, 'the proxy''s view (an administrator naming none): every tenant''s versions');
+SELECT throws_ok($$SELECT cdl.apply_definition(3, 'cdl.import_character_from_json(jsonb,character varying,character varying)',
+                 ARRAY[tests.sample_cdl('Grace Hopper')::text, 'json_import', NULL], 'editor-2', 'default')$$,
+                 'CD003', NULL, 'the same write as another tenant is another write');
+SELECT throws_ok($$SELECT cdl.apply_definition(4, 'cdl.archive_character(character varying)', ARRAY['grace_hopper'], 'x', 'bad name!')$$,
+                 'CD001', NULL, 'a malformed tenant');
+SELECT is(cdl.definition_version(), 3::bigint, 'and it was not logged');
+SET LOCAL cdlstore.tenant = 'default';
+SELECT is(cdl.definition_version(), 2::bigint, 'a caller naming a tenant sees its own versions');
+RESET cdlstore.tenant;
+
+-- the entry point the proxy's routed calls wrap their first argument in; the proxy's login is an
+-- administrator through cdlstore_proxy (0019), so it may name any tenant, or none for a sweep
+SELECT ok(pg_has_role('cdlstore_proxy', 'cdlstore_tenant_admin', 'MEMBER'), 'cdlstore_proxy is an administrator');
+SELECT is(cdl.as_tenant('acme', 5) + 0 * length(current_setting('cdlstore.tenant')), 5,
+          'cdl.as_tenant returns its value');
+SELECT is(current_setting('cdlstore.tenant'), 'acme', 'and names the tenant for the rest of the transaction');
+SELECT set_config('cdlstore.tenant', '', true);
+
 -- only the proxy's login: the app role is refused, whatever it passes
 SET LOCAL SESSION AUTHORIZATION cdlstore_app;
 SET LOCAL cdlstore.tenant = 'default';  -- an unbound app login names its tenant
 SELECT throws_ok($$SELECT cdl.apply_definition(3, 'cdl.archive_character(character varying)', ARRAY['grace_hopper'], 'x')$$,
                  'CD006', NULL, 'the app role may not apply definitions');
+SELECT throws_ok($$SELECT cdl.as_tenant('acme', 1)$$, '42501', NULL, 'nor call the proxy''s entry point');
 RESET SESSION AUTHORIZATION;
 
 SELECT * FROM finish();

@@ -266,13 +266,17 @@ def test_bad_input_through_the_proxy(sharded: Cluster, proxied: Client) -> None:
     with pytest.raises(errors.InvalidInput):
         proxied.characters.upsert_field("iris_marlow", "", 1)
     assert [sharded.on_shard(i, "SELECT cdl.definition_version()") for i in range(2)] == versions
-    # a tenant named on the proxy would not reach the shard: refused, not run unconfined
+    # a malformed tenant name is refused on the proxy (CD001), and nothing is written
+    documents = [sharded.on_shard(i, "SELECT count(*) FROM docstore.documents") for i in range(2)]
     with psycopg.connect(sharded.proxy, autocommit=True) as conn:
         conn.execute("SET ROLE cdlstore_app")
-        conn.execute("SET cdlstore.tenant = 'acme'")
+        conn.execute("SET cdlstore.tenant = 'acme; drop'")
         with pytest.raises(psycopg.Error) as refused:
-            conn.execute("SELECT docstore.get_tagged('acme', 'agent_config', 'production')")
-    assert refused.value.sqlstate == "CD006"
+            conn.execute("SELECT docstore.put_document('acme', 'agent_config', '{}')")
+    assert refused.value.sqlstate == "CD001"
+    assert [
+        sharded.on_shard(i, "SELECT count(*) FROM docstore.documents") for i in range(2)
+    ] == documents
 
 
 def test_a_function_added_to_the_shards_gets_a_proxy(sharded: Cluster) -> None:

@@ -30,6 +30,20 @@ from cdlstore.dev import localdb
 from cdlstore.errors import CdlstoreError
 
 MAX_SHARDS = 8  # PL/Proxy partition counts are powers of two; ten ports leave room for 8
+# The login the proxy connects to the shards as: not a superuser; a member of cdlstore_proxy (the
+# shard-side entry point cdl.as_tenant, definition versions, shard ids), which makes it an
+# administrator there (migration 0019: it names the caller's tenant, or none for a sweep).
+PROXY_LOGIN = "cdlstore_proxy_login"
+PROXY_LOGIN_SQL = f"""
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{PROXY_LOGIN}') THEN
+        CREATE ROLE {PROXY_LOGIN} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+    END IF;
+END
+$$;
+GRANT cdlstore_proxy TO {PROXY_LOGIN};
+"""
 
 
 def base_port() -> int:
@@ -130,9 +144,18 @@ def start(shards: int, dbname: str = "cdlstore", fresh: bool = False) -> str:
         urls.append(url)
     with ThreadPoolExecutor(max_workers=shards) as pool:  # each shard is a server of its own
         list(pool.map(migrations.migrate, urls[1:]))
+    for url in urls[1:]:
+        add_proxy_login(url)
     setup_proxy(urls[0], urls[1:])
     (cluster_dir() / "shards").write_text(f"{shards}\n")
     return urls[0]
+
+
+def add_proxy_login(shard: str) -> None:
+    """The proxy's login on a shard (trust on the local unix socket; a deployment gives it a
+    password in the proxy's user mapping)."""
+    with psycopg.connect(shard, autocommit=True) as conn:
+        conn.execute(PROXY_LOGIN_SQL)  # trusted text of this module
 
 
 def proxy_files() -> list[Path]:
@@ -145,7 +168,10 @@ def setup_proxy(proxy: str, shards: list[str]) -> None:
     with psycopg.connect(proxy) as conn, conn.transaction():
         for path in proxy_files():
             conn.execute(path.read_text())  # trusted file of this package
-        conn.execute("SELECT cdlstore_proxy.configure(%s)", [[_libpq(url) for url in shards]])
+        conn.execute(
+            "SELECT cdlstore_proxy.configure(%s, %s)",
+            [[_libpq(url) for url in shards], PROXY_LOGIN],
+        )
         conn.execute("SELECT cdlstore_proxy.generate()")
 
 

@@ -4,7 +4,7 @@
 -- - no function is executable by PUBLIC;
 -- - SECURITY DEFINER functions are the API and are granted to cdlstore_app (in cdlstore, the
 --   tenant administration, to cdlstore_tenant_admin alone); the others are internal helpers,
---   granted to no one; cdlstore_internal has no API and no schema USAGE for anyone;
+--   granted to no one (but the proxy's entry point, below, to cdlstore_proxy); cdlstore_internal has no API and no schema USAGE for anyone;
 -- - tables and sequences are reached only through functions; views and materialized views
 --   of the four schemas are analytics, readable by cdlstore_readonly (every tenant's rows: an
 --   administrator's role, docs/reliability.md).
@@ -63,3 +63,7 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The shard side of the proxy (docs/scale-out.md): its login, a member of cdlstore_proxy, names
+-- the caller's tenant through cdl.as_tenant; no other role may (not cdlstore_app, not a bound login).
+GRANT EXECUTE ON FUNCTION cdl.as_tenant(text, anyelement), cdl._require_proxy() TO cdlstore_proxy;

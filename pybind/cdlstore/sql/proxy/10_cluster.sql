@@ -56,6 +56,7 @@ INSERT INTO cdlstore_proxy.routing (function_name, kind, key_argument, sort_key)
     ('cdl.apply_definition', 'none', NULL, NULL),
     ('cdl.definition_version', 'none', NULL, NULL),
     ('cdl.definition_log_since', 'none', NULL, NULL),
+    ('cdl.definition_writes_since', 'none', NULL, NULL),
     ('cdl.set_shard_identity', 'none', NULL, NULL),
     -- rows without a key of their own: made on a shard picked at random, their ids route back to it
     ('ops.create_workflow', 'spread', NULL, NULL),
@@ -222,20 +223,5 @@ $$;
 
 COMMENT ON FUNCTION cdlstore_proxy.part_of(integer) IS 'The partition PL/Proxy runs a hash on.';
 
-CREATE OR REPLACE FUNCTION cdlstore_proxy.no_tenant()
-RETURNS void
-LANGUAGE plpgsql
-STABLE
-AS $$
-BEGIN
-    -- PL/Proxy forwards no session settings: a tenant named here would not confine the call on
-    -- the shard, so a tenant-scoped call with one set is refused rather than run unconfined
-    IF nullif(current_setting('cdlstore.tenant', true), '') IS NOT NULL THEN
-        RAISE EXCEPTION 'cdlstore.tenant does not reach the shards through this proxy yet'
-            USING ERRCODE = 'CD006', HINT = 'Call a node directly for tenant-scoped work (docs/scale-out.md).';
-    END IF;
-END
-$$;
-
-COMMENT ON FUNCTION cdlstore_proxy.no_tenant() IS
-    'CD006 when the session names a tenant: tenancy does not cross the proxy yet, so it fails closed.';
+-- tenancy crosses the proxy now (50_tenancy.sql): the guard that refused a named tenant is gone
+DROP FUNCTION IF EXISTS cdlstore_proxy.no_tenant();

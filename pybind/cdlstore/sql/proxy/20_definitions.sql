@@ -13,27 +13,30 @@ AS $$
     SELECT * FROM cdl.definition_version();
 $$;
 
-CREATE OR REPLACE FUNCTION cdlstore_proxy.shard_apply(integer, bigint, text, text[], varchar)
+DROP FUNCTION IF EXISTS cdlstore_proxy.shard_apply(integer, bigint, text, text[], varchar);
+CREATE OR REPLACE FUNCTION cdlstore_proxy.shard_apply(integer, bigint, text, text[], varchar, text)
 RETURNS jsonb
 LANGUAGE plproxy
 AS $$
     CLUSTER 'cdlstore';
     RUN ON $1;
-    SELECT * FROM cdl.apply_definition($2::bigint, $3::text, $4::text[], $5::varchar);
+    SELECT * FROM cdl.apply_definition($2::bigint, $3::text, $4::text[], $5::varchar, $6::text);
 $$;
 
-CREATE OR REPLACE FUNCTION cdlstore_proxy.shard_log_since(integer, bigint)
-RETURNS TABLE (version bigint, function_name text, arguments text[], actor varchar)
+DROP FUNCTION IF EXISTS cdlstore_proxy.shard_log_since(integer, bigint);
+CREATE OR REPLACE FUNCTION cdlstore_proxy.shard_writes_since(integer, bigint)
+RETURNS TABLE (version bigint, function_name text, arguments text[], actor varchar, tenant text)
 LANGUAGE plproxy
 AS $$
     CLUSTER 'cdlstore';
     RUN ON $1;
-    SELECT * FROM cdl.definition_log_since($2::bigint, 1000);
+    SELECT * FROM cdl.definition_writes_since($2::bigint, 1000);
 $$;
 
 COMMENT ON FUNCTION cdlstore_proxy.shard_definition_version(integer) IS 'cdl.definition_version() on one partition.';
-COMMENT ON FUNCTION cdlstore_proxy.shard_apply(integer, bigint, text, text[], varchar) IS 'cdl.apply_definition on one partition.';
-COMMENT ON FUNCTION cdlstore_proxy.shard_log_since(integer, bigint) IS 'cdl.definition_log_since on one partition.';
+COMMENT ON FUNCTION cdlstore_proxy.shard_apply(integer, bigint, text, text[], varchar, text) IS
+    'cdl.apply_definition on one partition, as a tenant (NULL: the proxy login''s own).';
+COMMENT ON FUNCTION cdlstore_proxy.shard_writes_since(integer, bigint) IS 'cdl.definition_writes_since on one partition.';
 
 CREATE OR REPLACE FUNCTION cdlstore_proxy.shard_versions()
 RETURNS TABLE (part integer, version bigint)
@@ -75,8 +78,9 @@ DECLARE
 BEGIN
     WHILE have < top LOOP
         v_before := have;
-        FOR w IN SELECT * FROM cdlstore_proxy.shard_log_since(source, have) l ORDER BY l.version LOOP
-            PERFORM cdlstore_proxy.shard_apply(target, w.version, w.function_name, w.arguments, w.actor);
+        FOR w IN SELECT * FROM cdlstore_proxy.shard_writes_since(source, have) l ORDER BY l.version LOOP
+            -- as the tenant it was written as (the log row's)
+            PERFORM cdlstore_proxy.shard_apply(target, w.version, w.function_name, w.arguments, w.actor, w.tenant);
             have := w.version;
         END LOOP;
         IF have = v_before THEN
@@ -124,7 +128,8 @@ COMMENT ON FUNCTION cdlstore_proxy.repair_definitions(integer) IS
     'version any shard has, by re-applying what it lacks; idempotent. Returns {partition: version}, null '
     'for a shard that could not be reached.';
 
-CREATE OR REPLACE FUNCTION cdlstore_proxy.write_definition(function_name text, arguments text[])
+DROP FUNCTION IF EXISTS cdlstore_proxy.write_definition(text, text[]);
+CREATE OR REPLACE FUNCTION cdlstore_proxy.write_definition(function_name text, arguments text[], tenant text)
 RETURNS jsonb
 LANGUAGE plpgsql
 VOLATILE
@@ -144,7 +149,7 @@ BEGIN
     FOR v_part IN 0 .. cdlstore_proxy.partitions() - 1 LOOP
         CONTINUE WHEN v_state ->> v_part::text IS NULL;
         BEGIN
-            v_result := cdlstore_proxy.shard_apply(v_part, v_version, function_name, arguments, v_actor);
+            v_result := cdlstore_proxy.shard_apply(v_part, v_version, function_name, arguments, v_actor, tenant);
             v_applied := true;
             UPDATE cdlstore_proxy.shard_state s SET definition_version = v_version WHERE s.part = v_part;
         EXCEPTION WHEN OTHERS THEN
@@ -161,10 +166,10 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION cdlstore_proxy.write_definition(text, text[]) IS
+COMMENT ON FUNCTION cdlstore_proxy.write_definition(text, text[], text) IS
     'Apply a definition write (a cdl API function and its arguments as text) as the next version on '
-    'every reachable shard, after repairing those behind; CD011 when none is reachable. The result of '
-    'the first shard.';
+    'every reachable shard, as the caller''s tenant (cdlstore_proxy.tenant(); NULL: the proxy login''s '
+    'own), after repairing those behind; CD011 when none is reachable. The result of the first shard.';
 
 CREATE OR REPLACE FUNCTION cdlstore_proxy.ready(hash integer)
 RETURNS void

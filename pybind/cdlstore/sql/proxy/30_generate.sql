@@ -143,17 +143,25 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    -- the caller's tenant ($n + 2) reaches the shard through cdl.as_tenant, which names it before
+    -- the API function starts: around the first argument (arguments are evaluated before the
+    -- function is called), or for a function without arguments in its LIMIT (evaluated before
+    -- the first row is fetched; NULL is no limit)
     SELECT format(E'CREATE OR REPLACE FUNCTION %s(%s) RETURNS %s LANGUAGE plproxy AS $proxy$\n'
-                  '    CLUSTER %L;\n    RUN ON $%s;\n    SELECT * FROM %I.%I(%s);\n$proxy$',
+                  '    CLUSTER %L;\n    RUN ON $%s;\n    SELECT * FROM %I.%I(%s)%s;\n$proxy$',
                   cdlstore_proxy.routed_name(f),
-                  array_to_string(f.argument_types || ARRAY['integer'], ', '),
-                  f.result, 'cdlstore', cardinality(f.argument_types) + 1, f.schema_name, f.function_name,
-                  (SELECT string_agg(format('$%s::%s', i, f.argument_types[i]), ', ' ORDER BY i)
-                   FROM generate_subscripts(f.argument_types, 1) i))
+                  array_to_string(f.argument_types || ARRAY['integer', 'text'], ', '),
+                  f.result, 'cdlstore', n + 1, f.schema_name, f.function_name,
+                  (SELECT string_agg(CASE WHEN i = 1 THEN format('cdl.as_tenant($%s::text, $1::%s)::%2$s', n + 2, f.argument_types[1])
+                                          ELSE format('$%s::%s', i, f.argument_types[i]) END, ', ' ORDER BY i)
+                   FROM generate_subscripts(f.argument_types, 1) i),
+                  CASE WHEN n = 0 THEN ' LIMIT cdl.as_tenant($2::text, NULL::bigint)' ELSE '' END)
+    FROM (SELECT coalesce(cardinality(f.argument_types), 0) AS n) AS a
 $$;
 
 COMMENT ON FUNCTION cdlstore_proxy.routed_sql(cdlstore_proxy.api_function) IS
-    'CREATE FUNCTION of the PL/Proxy function of an API function: its arguments and a hash, RUN ON the hash.';
+    'CREATE FUNCTION of the PL/Proxy function of an API function: its arguments, a hash and the caller''s '
+    'tenant; RUN ON the hash, the tenant named on the shard through cdl.as_tenant.';
 
 DROP FUNCTION IF EXISTS cdlstore_proxy.call_sql(cdlstore_proxy.api_function, text);
 CREATE OR REPLACE FUNCTION cdlstore_proxy.routed_call(f cdlstore_proxy.api_function, hash text,
@@ -162,15 +170,16 @@ RETURNS text
 LANGUAGE sql
 IMMUTABLE
 AS $$
-    -- the routed function called with the wrapper's arguments by position, some replaced by name
+    -- the routed function called with the wrapper's arguments by position, some replaced by name,
+    -- the hash and the caller's tenant (resolved once by the wrapper)
     SELECT cdlstore_proxy.routed_name(f) || '('
         || coalesce((SELECT string_agg(coalesce(replace ->> f.argument_names[i], format('$%s', i)), ', ' ORDER BY i) || ', '
                      FROM generate_subscripts(f.argument_types, 1) i), '')
-        || hash || ')'
+        || hash || ', proxy_tenant)'
 $$;
 
 COMMENT ON FUNCTION cdlstore_proxy.routed_call(cdlstore_proxy.api_function, text, jsonb) IS
-    'A call of the routed function of an API function with a hash, arguments replaced by name.';
+    'A call of the routed function of an API function with a hash and the caller''s tenant, arguments replaced by name.';
 
 CREATE OR REPLACE FUNCTION cdlstore_proxy.call_sql(f cdlstore_proxy.api_function, hash text)
 RETURNS text
@@ -196,10 +205,9 @@ AS $$
 DECLARE
     v_kind text := cdlstore_proxy.kind_of(f);
     v_key integer := array_position(f.argument_names, CASE v_kind WHEN 'user' THEN 'user_id' ELSE 'instance_id' END);
-    v_guard text := CASE WHEN f.schema_name <> 'cdl' THEN E'    PERFORM cdlstore_proxy.no_tenant();\n' ELSE '' END;
 BEGIN
     IF v_kind IN ('user', 'instance', 'home', 'key', 'spread') THEN
-        RETURN format(E'%s    proxy_hash := %s;\n%s    %s', v_guard,
+        RETURN format(E'    proxy_hash := %s;\n%s    %s',
                       CASE v_kind WHEN 'user' THEN format('coalesce(hashtext($%s::text), 0)', v_key)
                                   WHEN 'instance' THEN format('coalesce(cdlstore_proxy.id_hash($%s), 0)', v_key)
                                   WHEN 'key' THEN cdlstore_proxy.hash_sql(f)
@@ -209,15 +217,15 @@ BEGIN
                            ELSE '' END,
                       cdlstore_proxy.call_sql(f, 'proxy_hash'));
     ELSIF v_kind = 'definition' AND NOT f.returns_set THEN
-        RETURN format(E'    proxy_result := cdlstore_proxy.write_definition(%L, ARRAY[%s]::text[]);\n    %s',
+        RETURN format(E'    proxy_result := cdlstore_proxy.write_definition(%L, ARRAY[%s]::text[], proxy_tenant);\n    %s',
                       format('%I.%I(%s)', f.schema_name, f.function_name, array_to_string(f.argument_types, ',')),
                       (SELECT string_agg(format('$%s::text', i), ', ' ORDER BY i) FROM generate_subscripts(f.argument_types, 1) i),
                       CASE WHEN f.result_type = 'void' THEN 'RETURN;'
                            ELSE format('RETURN (proxy_result #>> ''{}'')::%s;', f.result_type) END);
     ELSIF v_kind = 'each' THEN
-        RETURN v_guard || cdlstore_proxy.each_sql(f);
+        RETURN cdlstore_proxy.each_sql(f);
     ELSIF v_kind IN ('claim', 'first', 'pages', 'top', 'split') AND NOT f.returns_set THEN
-        RETURN v_guard || cdlstore_proxy.across_sql(f, v_kind);
+        RETURN cdlstore_proxy.across_sql(f, v_kind);
     ELSIF v_kind = 'any' THEN
         RETURN format(E'    FOR proxy_hash IN SELECT cdlstore_proxy.read_order() LOOP\n'
                       '        BEGIN\n            %s\n'
@@ -352,7 +360,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format(E'CREATE OR REPLACE FUNCTION %I.%I(%s) RETURNS %s LANGUAGE plpgsql VOLATILE SECURITY DEFINER\n'
                   'SET search_path = pg_catalog, pg_temp AS $wrapper$\n'
-                  'DECLARE\n    proxy_hash integer := 0;\n    proxy_total bigint := 0;\n    proxy_result jsonb;\n'
+                  'DECLARE\n    proxy_tenant text := cdlstore_proxy.tenant();  -- the caller''s, first of all (CD008, CD009)\n'
+                  '    proxy_hash integer := 0;\n    proxy_total bigint := 0;\n    proxy_result jsonb;\n'
                   '    proxy_state text;\n    proxy_message text;\n    proxy_detail text;\n    proxy_hint text;\n'
                   '    proxy_cursors jsonb;\n    proxy_pages jsonb[] := ''{}'';\n    proxy_taken integer[];\n'
                   '    proxy_after text;\n    proxy_n integer;\n    proxy_result_page jsonb;\n%s'
@@ -398,6 +407,7 @@ DECLARE
     v_api cdlstore_proxy.api_function[];
     n integer := 0;
 BEGIN
+    PERFORM cdlstore_proxy.copy_tenancy();  -- the shards' tenant rules, which every wrapper starts with
     FOR t IN SELECT * FROM cdlstore_proxy.shard_types() s ORDER BY s.sort, s.type_name LOOP
         IF to_regtype(t.type_name) IS NULL THEN
             EXECUTE format('CREATE TYPE %s %s', t.type_name, t.definition);
@@ -468,14 +478,17 @@ DECLARE
     obj record;
 BEGIN
     -- the same rule as the shards' privileges.sql: owned by cdlstore_owner, nothing for PUBLIC,
-    -- the SECURITY DEFINER wrappers of the four schemas for cdlstore_app, the helpers for no one
-    FOR obj IN SELECT p.oid::regprocedure AS signature, p.prosecdef AND n.nspname <> 'cdlstore_proxy' AS api
+    -- the SECURITY DEFINER wrappers of the four schemas for cdlstore_app, the tenant administration
+    -- (cdlstore) for cdlstore_tenant_admin, the helpers (cdlstore_proxy, cdlstore_internal) for no one
+    FOR obj IN SELECT p.oid::regprocedure AS signature,
+                      CASE WHEN NOT p.prosecdef OR n.nspname IN ('cdlstore_proxy', 'cdlstore_internal') THEN NULL
+                           WHEN n.nspname = 'cdlstore' THEN 'cdlstore_tenant_admin' ELSE 'cdlstore_app' END AS grantee
                FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-               WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game', 'cdlstore_proxy') LOOP
+               WHERE n.nspname IN ('cdl', 'docstore', 'ops', 'game', 'cdlstore_proxy', 'cdlstore', 'cdlstore_internal') LOOP
         EXECUTE format('ALTER FUNCTION %s OWNER TO cdlstore_owner', obj.signature);
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', obj.signature);
-        IF obj.api THEN
-            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO cdlstore_app', obj.signature);
+        IF obj.grantee IS NOT NULL THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', obj.signature, obj.grantee);
         END IF;
     END LOOP;
 END

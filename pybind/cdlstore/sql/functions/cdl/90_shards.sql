@@ -38,33 +38,66 @@ STABLE
 SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    -- the versions are the shard's, whoever's write each was: every tenant's for the proxy's
+    -- login (an administrator naming none), the caller's own tenant's otherwise
+    every_tenant boolean := cdlstore_internal.sweeping();
+    v_newest bigint;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
-    RETURN coalesce((SELECT max(l.version) FROM cdl.definition_log l), 0);
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(true);
+    END IF;
+    v_newest := coalesce((SELECT max(l.version) FROM cdl.definition_log l), 0);
+    IF every_tenant THEN
+        PERFORM cdlstore_internal.all_tenants(false);
+    END IF;
+    RETURN v_newest;
 END
 $$;
 
 COMMENT ON FUNCTION cdl.definition_version() IS
-    'The newest definition version this shard applied through the proxy (0: none).';
+    'The newest definition version this shard applied through the proxy (0: none); every tenant''s '
+    'writes for an administrator naming no tenant (the proxy''s login), the caller''s tenant''s otherwise.';
 
-CREATE OR REPLACE FUNCTION cdl.definition_log_since(after_version bigint, max_count integer DEFAULT 1000)
-RETURNS TABLE (version bigint, function_name text, arguments text[], actor varchar)
+CREATE OR REPLACE FUNCTION cdl.definition_writes_since(after_version bigint, max_count integer DEFAULT 1000)
+RETURNS TABLE (version bigint, function_name text, arguments text[], actor varchar, tenant text)
 LANGUAGE plpgsql
-STABLE
+VOLATILE
 SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
     PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
     PERFORM cdl._require_proxy();
-    RETURN QUERY SELECT l.version, l.function_name, l.arguments, l.actor FROM cdl.definition_log l
+    PERFORM cdlstore_internal.all_tenants(true);  -- every tenant's writes: CD006 unless naming none
+    RETURN QUERY SELECT l.version, l.function_name, l.arguments, l.actor, l.tenant FROM cdl.definition_log l
                  WHERE l.version > coalesce(after_version, 0)
                  ORDER BY l.version LIMIT least(greatest(coalesce(max_count, 1000), 1), 10000);
+    PERFORM cdlstore_internal.all_tenants(false);
+END
+$$;
+
+COMMENT ON FUNCTION cdl.definition_writes_since(bigint, integer) IS
+    'The definition writes after a version, oldest first, with the tenant each was written as, to '
+    're-apply on a shard that missed them. Proxy login naming no tenant only (CD006).';
+
+CREATE OR REPLACE FUNCTION cdl.definition_log_since(after_version bigint, max_count integer DEFAULT 1000)
+RETURNS TABLE (version bigint, function_name text, arguments text[], actor varchar)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
+    RETURN QUERY SELECT w.version, w.function_name, w.arguments, w.actor
+                 FROM cdl.definition_writes_since(after_version, max_count) w;
 END
 $$;
 
 COMMENT ON FUNCTION cdl.definition_log_since(bigint, integer) IS
-    'The definition writes after a version, oldest first, to re-apply on a shard that missed them. '
+    'cdl.definition_writes_since without the tenants (kept for proxies of before tenancy crossed them). '
     'Proxy login only (CD006).';
 
 CREATE OR REPLACE FUNCTION cdl._definition_call(p_function text)
@@ -104,12 +137,13 @@ COMMENT ON FUNCTION cdl._definition_call(text) IS
     'The query that runs a definition-writing API function with its arguments as a text array.';
 
 CREATE OR REPLACE FUNCTION cdl.apply_definition(
-    definition_version bigint, function_name text, arguments text[], actor varchar)
+    definition_version bigint, function_name text, arguments text[], actor varchar, tenant text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     block constant bigint := 1048576::bigint;  -- ids one definition write may take per table
@@ -119,15 +153,19 @@ DECLARE
 BEGIN
     PERFORM cdl._require_proxy();
     PERFORM pg_advisory_xact_lock(hashtext('cdlstore.definitions'));
-    SELECT l.* INTO v_done FROM cdl.definition_log l WHERE l.version = apply_definition.definition_version;
+    -- the log is the shard's: the versions of every tenant's writes (CD006 unless naming none)
+    PERFORM cdlstore_internal.all_tenants(true);
+    SELECT l.* INTO v_done FROM cdl.definition_log l WHERE l.version = definition_version;
+    v_newest := coalesce((SELECT max(l.version) FROM cdl.definition_log l), 0);
+    PERFORM cdlstore_internal.all_tenants(false);
     IF v_done.version IS NOT NULL THEN  -- applied before: the same write again is a no-op
-        IF (v_done.function_name, v_done.arguments) IS DISTINCT FROM (function_name, arguments) THEN
+        IF (v_done.function_name, v_done.arguments, v_done.tenant)
+           IS DISTINCT FROM (function_name, arguments, coalesce(tenant, call_tenant)) THEN
             RAISE EXCEPTION 'definition version % was applied with another write', definition_version
                 USING ERRCODE = 'CD003';
         END IF;
         RETURN v_done.result;
     END IF;
-    v_newest := cdl.definition_version();
     IF definition_version IS DISTINCT FROM v_newest + 1 THEN
         RAISE EXCEPTION 'definition version % follows none: this shard is at %', definition_version, v_newest
             USING ERRCODE = 'CD004', HINT = 'Apply the versions in between first.';
@@ -135,6 +173,9 @@ BEGIN
     -- every shard gives this write the same ids: each table's next id is where the version's block starts
     PERFORM setval(s.seq, definition_version * block, false) FROM cdl._definition_sequences() s;
     PERFORM set_config('cdlstore.actor', coalesce(actor, ''), true);
+    -- the write and its log row are the tenant's the proxy resolved (NULL: the proxy login's own)
+    PERFORM set_config('cdlstore.tenant', coalesce(tenant, ''), true);
+    PERFORM cdlstore_internal.current_tenant();
     EXECUTE cdl._definition_call(function_name) INTO v_result USING arguments;
     IF EXISTS (SELECT FROM cdl._definition_sequences() s
                WHERE pg_sequence_last_value(s.seq) >= (definition_version + 1) * block) THEN
@@ -143,14 +184,54 @@ BEGIN
     END IF;
     INSERT INTO cdl.definition_log (version, function_name, arguments, actor, result)
     VALUES (definition_version, function_name, arguments, coalesce(actor, session_user), v_result);
+    PERFORM set_config('cdlstore.tenant', '', true);
+    PERFORM cdlstore_internal.current_tenant();  -- the caller's own again
     RETURN v_result;
 END
 $$;
 
+COMMENT ON FUNCTION cdl.apply_definition(bigint, text, text[], varchar, text) IS
+    'Apply one numbered definition write (a cdl API function and its arguments as text) on this shard '
+    'as tenant (NULL: the caller''s own), with ids that depend only on the version; the same version '
+    'again returns its first result. CD004 when a version is missing before it, CD003 when it was '
+    'another write. The proxy''s login naming no tenant only (CD006).';
+
+CREATE OR REPLACE FUNCTION cdl.apply_definition(
+    definition_version bigint, function_name text, arguments text[], actor varchar)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+BEGIN
+    RETURN cdl.apply_definition(definition_version, function_name, arguments, actor, NULL::text);
+END
+$$;
+
 COMMENT ON FUNCTION cdl.apply_definition(bigint, text, text[], varchar) IS
-    'Apply one numbered definition write (a cdl API function and its arguments as text) on this shard, '
-    'with ids that depend only on the version; the same version again returns its first result. '
-    'CD004 when a version is missing before it, CD003 when it was another write. Proxy login only (CD006).';
+    'cdl.apply_definition as the caller''s own tenant (the form of proxies of before tenancy crossed them).';
+
+CREATE OR REPLACE FUNCTION cdl.as_tenant(tenant text, value anyelement)
+RETURNS anyelement
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    -- the proxy's entry point: its routed calls wrap their first argument in this, so that the
+    -- tenant is named before the API function starts (and resolves it by the rules of 0011)
+    PERFORM cdl._require_proxy();
+    PERFORM set_config('cdlstore.tenant', coalesce(tenant, ''), true);
+    RETURN value;
+END
+$$;
+
+COMMENT ON FUNCTION cdl.as_tenant(text, anyelement) IS
+    'The shard-side entry point of the proxy: name the tenant the proxy resolved for the caller (NULL: '
+    'none, the proxy login''s own) for the rest of the remote call, and return value. Executable by '
+    'cdlstore_proxy only; CD006 for a login that is not a member of it.';
 
 CREATE OR REPLACE FUNCTION cdl._definition_sequences()
 RETURNS TABLE (seq regclass)
