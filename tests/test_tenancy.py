@@ -212,3 +212,33 @@ def test_deletes_and_purges_stay_in_their_tenant(tenancy_db: str) -> None:
         assert b.documents.purge(b_ref.document_uuid) is True
         assert a.documents.get(ref.document_uuid).body == {"same": "body"}
         assert a.documents.purge(ref.document_uuid) is True
+
+
+def test_one_consumer_name_keeps_an_offset_per_tenant(tenancy_db: str) -> None:
+    """Each bound login reads and acknowledges its own feed under the same consumer name; the
+    offsets stay apart, each at its own tenant's newest event (the events are committed: a feed
+    hands out only what has ended)."""
+    newest = {}
+    for login, tenant in ((BOUND_A, "ta"), (BOUND_B, "tb")):
+        with cdlstore.connect(as_login(tenancy_db, login), max_size=1) as client:
+            events = client.documents.read_changes("offsets", 1000)
+            assert events and {e.namespace for e in events} == {"game", "shared"}
+            newest[tenant] = max(e.id for e in events)
+            assert client.documents.ack_changes("offsets", newest[tenant]) is True
+    with psycopg.connect(tenancy_db) as conn:
+        acked = dict(
+            conn.execute(
+                "SELECT tenant, acked_id FROM cdlstore_internal.feed_consumers"
+                " WHERE feed = 'docstore' AND consumer = 'offsets'"
+            ).fetchall()
+        )
+        own = dict(
+            conn.execute(
+                "SELECT tenant, max(id) FROM docstore.change_event"
+                " WHERE tenant IN ('ta', 'tb') GROUP BY tenant"
+            ).fetchall()
+        )
+    assert acked == newest == own
+    for login in (BOUND_A, BOUND_B):
+        with cdlstore.connect(as_login(tenancy_db, login), max_size=1) as client:
+            assert client.documents.read_changes("offsets", 1000) == []

@@ -3,7 +3,7 @@
 -- pg_temp.as_login runs one statement with session_user = the login (SET SESSION AUTHORIZATION,
 -- which SET ROLE is not) and returns its result as text, or the SQLSTATE it raised.
 BEGIN;
-SELECT plan(69);
+SELECT plan(66);
 
 CREATE ROLE t13_bound_a LOGIN IN ROLE cdlstore_app;
 CREATE ROLE t13_bound_b LOGIN IN ROLE cdlstore_app;
@@ -136,17 +136,7 @@ SELECT is(pg_temp.as_login('t13_bound_a', NULL, format($$SELECT docstore.purge_d
 CREATE TEMP TABLE newest AS SELECT tenant, max(id) AS id FROM docstore.change_event GROUP BY tenant;
 SELECT is(pg_temp.as_login('t13_bound_b', NULL, format($$SELECT docstore.ack_changes('indexer', %s)::text$$, (SELECT id FROM newest WHERE tenant = 'ta'))),
     'CD002', 'b cannot acknowledge up to an event of a''s (not found)');
--- (an acknowledgement follows a read: the feed refuses an id it has not handed out)
-SELECT is(pg_temp.as_login('t13_bound_a', NULL, format($$WITH r AS (SELECT docstore.read_changes('indexer', 1000) AS j)
-    SELECT docstore.ack_changes('indexer', CASE WHEN (SELECT j FROM r) IS NOT NULL THEN %s END)::text$$, (SELECT id FROM newest WHERE tenant = 'ta'))),
-    'true', 'a acknowledges its feed');
-SELECT is(pg_temp.as_login('t13_bound_b', NULL, format($$WITH r AS (SELECT docstore.read_changes('indexer', 1000) AS j)
-    SELECT docstore.ack_changes('indexer', CASE WHEN (SELECT j FROM r) IS NOT NULL THEN %s END)::text$$, (SELECT id FROM newest WHERE tenant = 'tb'))),
-    'true', 'and b its own, under the same consumer name');
-SELECT is((SELECT string_agg(o.tenant || ':' || (o.acked_id = n.id)::text, ',' ORDER BY o.tenant)
-           FROM cdlstore_internal.feed_consumers o JOIN newest n USING (tenant)
-           WHERE o.feed = 'docstore' AND o.consumer = 'indexer'),
-    'ta:true,tb:true', 'two offsets of one consumer name, each at its own tenant''s newest event');
+-- (a tenant's offsets under a shared consumer name need committed events: tests/test_tenancy.py)
 
 -- 3. an unbound app login must name its tenant: with none, and after a rolled-back set_config, every path fails
 SELECT is((SELECT string_agg(DISTINCT result, ',') FROM pg_temp.results('t13_app', NULL)), 'CD009',

@@ -33,11 +33,13 @@ DECLARE
     ref bigint := pg_snapshot_xmax(now_snap)::text::bigint + 2147483647;
     cap bigint;
 BEGIN
-    -- the oldest announced feed writer of this database that is still running (not this one)
+    -- the oldest announced feed writer of this database that is still running, this one
+    -- included: a consumer reading in the transaction that wrote events gets them after its
+    -- commit (its own xid is never in its own running list, so without this it would see them
+    -- whenever some later transaction happened to have ended: a race, not a rule)
     SELECT min(ref - ((ref - l.objid::bigint) % 4294967296 + 4294967296) % 4294967296) INTO cap
     FROM pg_catalog.pg_locks l
     WHERE l.locktype = 'advisory' AND l.classid = 1717920868 AND l.objsubid = 2 AND l.granted
-      AND l.pid <> pg_backend_pid()
       AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database());
     IF cap IS NULL THEN
         RETURN now_snap;
