@@ -86,8 +86,8 @@ SELECT functions_are('docstore', ARRAY[
     'prune_versions', 'purge_document', 'put_document', 'read_changes', 'remove_tag', 'set_tag',
     'set_retention_policy', 'tag_history', 'document_history']);
 SELECT functions_are('ops', ARRAY[
-    '_complete', '_day', '_enqueue', '_event', '_fail_task', '_fail_workflow', '_leased_task', '_move_workflow',
-    '_refuse_change', '_task_json', '_task_problem', '_wake_workers', '_workflow_json', 'ack_events', 'advance_workflow_step',
+    '_day', '_event', '_fail_task', '_fail_workflow', '_leased_task', '_move_workflow',
+    '_refuse_change', '_task_id', '_task_json', '_task_problem', '_wake_workers', '_workflow_json', 'ack_events', 'advance_workflow_step',
     'append_message', 'claim_tasks', 'complete_task', 'complete_tasks', 'complete_workflow',
     'create_workflow', 'enqueue_task', 'enqueue_tasks', 'expire_tasks', 'expire_workflows',
     'export_events', 'export_messages', 'export_tasks', 'export_workflows', 'fail_task',
