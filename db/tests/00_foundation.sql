@@ -213,9 +213,7 @@ INSERT INTO expected_functions VALUES
     'docstore.set_tag(uuid,integer,text,text,text,text,integer,boolean)',
     'docstore.tag_history(uuid,text)']),
 ('ops', ARRAY[
-    'ops._complete(uuid,uuid,jsonb)',
     'ops._day(date)',
-    'ops._enqueue(text,text,jsonb,integer,uuid,integer,integer,timestamp with time zone)',
     'ops._event(text,text,text,uuid,text,text,text,jsonb,text,boolean)',
     'ops._fail_task(ops.task_executions,text)',
     'ops._fail_workflow(ops.workflows,text)',
@@ -223,6 +221,7 @@ INSERT INTO expected_functions VALUES
     'ops._move_workflow(uuid,text,text[])',
     'ops._refuse_change()',
     'ops._task_for_change(uuid,text[],text)',
+    'ops._task_id(integer)',
     'ops._task_json(ops.task_executions)',
     'ops._task_problem(text,text,jsonb,integer,integer,integer)',
     'ops._wake_workers()',

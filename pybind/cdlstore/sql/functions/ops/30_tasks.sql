@@ -31,50 +31,16 @@ $$;
 COMMENT ON FUNCTION ops._task_problem(text, text, jsonb, integer, integer, integer) IS
     'What is wrong with a task to queue (NULL: nothing), for enqueue_task and enqueue_tasks alike.';
 
-CREATE OR REPLACE FUNCTION ops._enqueue(
-    p_name text, p_type text, p_input jsonb, p_priority integer, p_workflow uuid, p_max_retries integer,
-    p_timeout integer, p_available_at timestamptz)
-RETURNS uuid
-LANGUAGE plpgsql
-SET search_path = ops, pg_temp
-AS $$
-DECLARE
-    v_id uuid;
-    v_problem text;
-BEGIN
-    v_problem := ops._task_problem(p_name, p_type, p_input, p_priority, p_max_retries, p_timeout);
-    IF v_problem IS NOT NULL THEN
-        RAISE EXCEPTION '%', v_problem USING ERRCODE = 'CD001';
-    END IF;
-    IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
-        RAISE EXCEPTION 'workflow run % not found', p_workflow USING ERRCODE = 'CD002';
-    END IF;
-    -- the foreign key would see every tenant's runs (and refuse an unknown one with 23503)
-    IF p_workflow IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = p_workflow) THEN
-        RAISE EXCEPTION 'workflow % not found', p_workflow USING ERRCODE = 'CD002';
-    END IF;
-    INSERT INTO ops.task_executions (task_name, task_type, input_data, priority, workflow_id, max_retries,
-                                     timeout_seconds, available_at)
-    VALUES (p_name, p_type, p_input, p_priority, p_workflow, p_max_retries, p_timeout, coalesce(p_available_at, now()))
-    RETURNING execution_id INTO v_id;
-    PERFORM ops._event('task_enqueued', 'task', v_id::text, p_workflow, NULL, NULL, 'ops',
-                       jsonb_build_object('task_type', p_type), 'info', false);
-    PERFORM ops._wake_workers();
-    RETURN v_id;
-END
-$$;
-
-COMMENT ON FUNCTION ops._enqueue(text, text, jsonb, integer, uuid, integer, integer, timestamptz) IS
-    'Queue one task, checked, with its event, and wake the workers.';
-
 CREATE OR REPLACE FUNCTION ops._wake_workers()
 RETURNS void
 LANGUAGE sql
-SET search_path = ops, pg_temp
+VOLATILE
+-- no SET clause: the call is inlined (a SQL function with one is parsed and planned anew at
+-- every call, 150 us); the body names nothing outside pg_catalog
 AS $$
     -- one payload for every task: PostgreSQL folds equal notifications of a transaction into one,
     -- so a transaction wakes the workers once, however many tasks it queues
-    SELECT pg_notify('cdlstore_tasks', '')
+    SELECT pg_catalog.pg_notify('cdlstore_tasks', '')
 $$;
 
 COMMENT ON FUNCTION ops._wake_workers() IS
@@ -89,10 +55,36 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
+#variable_conflict use_variable
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    problem text := ops._task_problem(task_name, task_type, input_data, priority, max_retries, timeout_seconds);
+    id uuid;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
-    RETURN ops._enqueue(task_name, task_type, input_data, priority, workflow_id, max_retries, timeout_seconds,
-                        available_at);
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem USING ERRCODE = 'CD001';
+    END IF;
+    -- the foreign key would see every tenant's runs (and refuse an unknown one with 23503)
+    IF workflow_id IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = workflow_id) THEN
+        RAISE EXCEPTION 'workflow run % not found', workflow_id USING ERRCODE = 'CD002';
+    END IF;
+    PERFORM cdlstore_internal.feed_announce();  -- this transaction appends to the event feed
+    -- the task and its event in one statement, as enqueue_tasks does for a batch
+    WITH queued AS (
+        INSERT INTO ops.task_executions AS t (task_name, task_type, input_data, priority, workflow_id,
+                                              max_retries, timeout_seconds, available_at)
+        VALUES (task_name, task_type, input_data, priority, workflow_id, max_retries, timeout_seconds,
+                coalesce(available_at, now()))
+        RETURNING t.execution_id, t.workflow_id
+    ), logged AS (
+        INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, source, payload, severity)
+        SELECT 'task_enqueued', 'task', q.execution_id::text, q.workflow_id, 'ops',
+               jsonb_build_object('task_type', task_type), 'info'
+        FROM queued q
+    )
+    SELECT q.execution_id INTO id FROM queued q;
+    PERFORM ops._wake_workers();
+    RETURN id;
 END
 $$;
 
@@ -108,6 +100,7 @@ AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     problem text;
+    run uuid;
     ids uuid[];
 BEGIN
     IF tasks IS NULL OR jsonb_typeof(tasks) <> 'array' OR jsonb_array_length(tasks) > 1000
@@ -116,28 +109,36 @@ BEGIN
     END IF;
     PERFORM cdlstore_internal.feed_announce();  -- this transaction appends to the event feed
     -- set-based, one statement: the batch is read once, checked, queued with its events; a
-    -- problem in any task queues none of them
-    WITH input AS MATERIALIZED (
-        SELECT n.ordinality, cdlstore_internal.hashed_uuid(cdlstore_internal.shard_hash()) AS id, t.task_name, t.task_type,
+    -- problem in any task queues none of them. The batch's tasks share one routing hash of this
+    -- shard, drawn once (cdlstore_internal.shard_hash is a function call per row: an eighth of the batch)
+    WITH shard AS MATERIALIZED (
+        SELECT cdlstore_internal.shard_hash() AS hash
+    ), input AS MATERIALIZED (
+        SELECT n.ordinality, ops._task_id(s.hash) AS id, t.task_name, t.task_type,
                coalesce(t.input_data, '{}') AS input_data, coalesce(t.priority, 0) AS priority, t.workflow_id,
                coalesce(t.max_retries, 3) AS max_retries, coalesce(t.timeout_seconds, 300) AS timeout_seconds,
                coalesce(t.available_at, now()) AS available_at
-        FROM jsonb_array_elements(tasks) WITH ORDINALITY AS n
+        FROM shard s CROSS JOIN jsonb_array_elements(tasks) WITH ORDINALITY AS n
         CROSS JOIN LATERAL jsonb_to_record(n.value) AS t (task_name text, task_type text, input_data jsonb,
             priority integer, workflow_id uuid, max_retries integer, timeout_seconds integer, available_at timestamptz)
     ), bad AS (
-        SELECT ops._task_problem(i.task_name, i.task_type, i.input_data, i.priority, i.max_retries,
-                                 i.timeout_seconds) AS problem
-        FROM input i
-        WHERE ops._task_problem(i.task_name, i.task_type, i.input_data, i.priority, i.max_retries,
-                                i.timeout_seconds) IS NOT NULL
+        SELECT p.problem FROM input i
+        CROSS JOIN LATERAL (SELECT ops._task_problem(i.task_name, i.task_type, i.input_data, i.priority,
+                                                     i.max_retries, i.timeout_seconds) AS problem) p
+        WHERE p.problem IS NOT NULL
+        LIMIT 1
+    ), unknown_run AS (
+        -- the foreign key would see every tenant's runs (and refuse an unknown one with 23503)
+        SELECT i.workflow_id FROM input i
+        WHERE i.workflow_id IS NOT NULL AND NOT EXISTS (SELECT FROM ops.workflows w WHERE w.workflow_id = i.workflow_id)
         LIMIT 1
     ), queued AS (
         INSERT INTO ops.task_executions (execution_id, task_name, task_type, input_data, priority, workflow_id,
                                          max_retries, timeout_seconds, available_at)
         SELECT i.id, i.task_name, i.task_type, i.input_data, i.priority, i.workflow_id, i.max_retries,
                i.timeout_seconds, i.available_at
-        FROM input i WHERE NOT EXISTS (SELECT FROM bad) ORDER BY i.ordinality
+        FROM input i WHERE NOT EXISTS (SELECT FROM bad) AND NOT EXISTS (SELECT FROM unknown_run)
+        ORDER BY i.ordinality
         RETURNING execution_id, workflow_id, task_type
     ), logged AS (
         INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, source, payload, severity)
@@ -145,10 +146,13 @@ BEGIN
                jsonb_build_object('task_type', q.task_type), 'info'
         FROM queued q
     )
-    SELECT (SELECT b.problem FROM bad b), (SELECT array_agg(i.id ORDER BY i.ordinality) FROM input i)
-    INTO problem, ids;
+    SELECT (SELECT b.problem FROM bad b), (SELECT u.workflow_id FROM unknown_run u),
+           (SELECT array_agg(i.id ORDER BY i.ordinality) FROM input i)
+    INTO problem, run, ids;
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION '%', problem USING ERRCODE = 'CD001';
+    ELSIF run IS NOT NULL THEN
+        RAISE EXCEPTION 'workflow run % not found', run USING ERRCODE = 'CD002';
     END IF;
     IF cardinality(ids) > 0 THEN
         PERFORM ops._wake_workers();
@@ -175,35 +179,39 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    checked text := cdlstore_internal.input_text(agent_id, 'agent_id');
     claimed jsonb;
 BEGIN
-    PERFORM cdlstore_internal.input_text(agent_id, 'agent_id'),
-            cdlstore_internal.input_text(t, 'a task type') FROM unnest(task_types) AS t;
+    -- assignments, not a PERFORM query: plpgsql evaluates these without the executor
+    FOREACH checked IN ARRAY coalesce(task_types, '{}') LOOP
+        checked := cdlstore_internal.input_text(checked, 'a task type');
+    END LOOP;
     IF coalesce(btrim(agent_id), '') = '' OR task_types IS NULL OR cardinality(task_types) = 0
        OR max_count IS NULL OR max_count NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'agent_id, at least one task type and max_count between 1 and 1000 are required'
             USING ERRCODE = 'CD001';
     END IF;
     -- highest priority first, then oldest; a row another worker holds is skipped, never waited for
-    -- (one ordered index scan per type: "= ANY" would sort the whole queue)
-    WITH next AS (
-        SELECT t.execution_id
-        FROM unnest(task_types) AS wanted (task_type)
-        CROSS JOIN LATERAL (
-            SELECT x.execution_id, x.priority, x.created_at FROM ops.task_executions x
-            WHERE x.status = 'pending' AND x.task_type = wanted.task_type
-              AND x.available_at <= clock_timestamp()  -- not now(): a task enqueued meanwhile counts
-            ORDER BY x.priority DESC, x.created_at
-            LIMIT max_count
-            FOR UPDATE SKIP LOCKED) AS t
-        ORDER BY t.priority DESC, t.created_at
-        LIMIT max_count
-    ), taken AS (
+    -- (one ordered index scan per type: "= ANY" would sort the whole queue). The claimed ids go
+    -- to the UPDATE as an array, so that it finds them by primary key whatever the generic plan
+    -- guesses max_count to be (a join was planned as a hash of the whole table)
+    WITH taken AS (
         UPDATE ops.task_executions t
         SET status = 'running', agent_id = claim_tasks.agent_id, started_at = clock_timestamp(),
             timeout_at = clock_timestamp() + make_interval(secs => t.timeout_seconds),
             lease_token = gen_random_uuid()
-        FROM next WHERE t.execution_id = next.execution_id
+        WHERE t.execution_id = ANY (ARRAY(
+            SELECT n.execution_id
+            FROM unnest(task_types) AS wanted (task_type)
+            CROSS JOIN LATERAL (
+                SELECT x.execution_id, x.priority, x.created_at FROM ops.task_executions x
+                WHERE x.status = 'pending' AND x.task_type = wanted.task_type
+                  AND x.available_at <= clock_timestamp()  -- not now(): a task enqueued meanwhile counts
+                ORDER BY x.priority DESC, x.created_at
+                LIMIT max_count
+                FOR UPDATE SKIP LOCKED) AS n
+            ORDER BY n.priority DESC, n.created_at
+            LIMIT max_count))
         RETURNING to_jsonb(t) AS doc, t.execution_id,  -- with its lease_token: the claimer's own
                   t.workflow_id, t.agent_id, t.retry_count, t.priority, t.created_at
     ), logged AS (
@@ -255,12 +263,15 @@ $$;
 COMMENT ON FUNCTION ops._leased_task(uuid, uuid) IS
     'Lock a task whose current lease this token holds (CD001, CD002; CD003 for a stale token).';
 
-CREATE OR REPLACE FUNCTION ops._complete(p_id uuid, p_token uuid, p_output jsonb)
+CREATE OR REPLACE FUNCTION ops.complete_task(execution_id uuid, lease_token uuid, output jsonb DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = ops, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     result jsonb;
 BEGIN
     PERFORM cdlstore_internal.feed_announce();  -- this transaction appends to the event feed
@@ -268,10 +279,10 @@ BEGIN
     -- concurrent re-claim is waited for and then seen: its token no longer matches)
     WITH done AS (
         UPDATE ops.task_executions x
-        SET status = 'completed', output_data = p_output, completed_at = clock_timestamp(), timeout_at = NULL,
+        SET status = 'completed', output_data = output, completed_at = clock_timestamp(), timeout_at = NULL,
             lease_token = NULL,
             execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
-        WHERE x.execution_id = p_id AND x.lease_token = p_token
+        WHERE x.execution_id = execution_id AND x.lease_token = lease_token
         RETURNING x.*
     ), logged AS (
         INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, source, payload, severity)
@@ -281,24 +292,9 @@ BEGIN
     )
     SELECT ops._task_json(d::ops.task_executions) INTO result FROM done d;
     IF result IS NULL THEN
-        PERFORM ops._leased_task(p_id, p_token);  -- raises what is wrong: CD001, CD002 or CD003
+        PERFORM ops._leased_task(execution_id, lease_token);  -- raises what is wrong: CD001, CD002 or CD003
     END IF;
     RETURN result;
-END
-$$;
-
-COMMENT ON FUNCTION ops._complete(uuid, uuid, jsonb) IS
-    'Complete one leased task, timed by the database, with its event; the task as the API returns it.';
-
-CREATE OR REPLACE FUNCTION ops.complete_task(execution_id uuid, lease_token uuid, output jsonb DEFAULT NULL)
-RETURNS jsonb
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = ops, pg_temp
-AS $$
-BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
-    RETURN ops._complete(execution_id, lease_token, output);
 END
 $$;
 
@@ -325,15 +321,32 @@ BEGIN
         RAISE EXCEPTION 'completions must be a list of at most 1000 {execution_id, lease_token, output}'
             USING ERRCODE = 'CD001';
     END IF;
-    -- set-based: lock the batch in one lock order and check every lease in one query, then
-    -- complete it in another
+    PERFORM cdlstore_internal.feed_announce();  -- this transaction appends to the event feed
+    -- set-based, one statement: lock the batch in one lock order (by id), complete the tasks
+    -- whose lease the token holds, with their events, and count; a stale token or a repeated id
+    -- raises below, which undoes the whole statement
     WITH c AS MATERIALIZED (
-        SELECT * FROM jsonb_to_recordset(completions) AS c (execution_id uuid, lease_token uuid)
-    ), locked AS (
+        SELECT * FROM jsonb_to_recordset(completions) AS c (execution_id uuid, lease_token uuid, output jsonb)
+    ), locked AS MATERIALIZED (
         SELECT x.execution_id, x.lease_token FROM ops.task_executions x
         WHERE x.execution_id IN (SELECT c.execution_id FROM c)
         ORDER BY x.execution_id
         FOR UPDATE
+    ), done AS (
+        UPDATE ops.task_executions x
+        SET status = 'completed', output_data = c.output, completed_at = clock_timestamp(), timeout_at = NULL,
+            lease_token = NULL,
+            execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
+        FROM c
+        -- by id, not by the locked row's ctid: a heartbeat committed meanwhile made a newer row
+        -- version, which the UPDATE follows and this statement's snapshot would not see
+        WHERE x.execution_id = c.execution_id AND x.lease_token = c.lease_token
+        RETURNING x.execution_id, x.workflow_id, x.agent_id, x.execution_time_ms
+    ), logged AS (
+        INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, source, payload, severity)
+        SELECT 'task_completed', 'task', d.execution_id::text, d.workflow_id, d.agent_id, 'ops',
+               jsonb_build_object('execution_time_ms', d.execution_time_ms), 'info'
+        FROM done d
     )
     SELECT count(*), count(DISTINCT c.execution_id),
            (array_agg(c.execution_id) FILTER (WHERE l.lease_token IS DISTINCT FROM c.lease_token))[1],
@@ -346,20 +359,6 @@ BEGIN
     IF stale IS NOT NULL THEN
         PERFORM ops._leased_task(stale, stale_token);  -- raises what is wrong with it
     END IF;
-    PERFORM cdlstore_internal.feed_announce();  -- this transaction appends to the event feed
-    WITH done AS (
-        UPDATE ops.task_executions x
-        SET status = 'completed', output_data = c.output, completed_at = clock_timestamp(), timeout_at = NULL,
-            lease_token = NULL,
-            execution_time_ms = round(extract(epoch FROM clock_timestamp() - x.started_at) * 1000)::bigint
-        FROM jsonb_to_recordset(completions) AS c (execution_id uuid, output jsonb)
-        WHERE x.execution_id = c.execution_id
-        RETURNING x.execution_id, x.workflow_id, x.agent_id, x.execution_time_ms
-    )
-    INSERT INTO ops.events (event_type, entity_type, entity_id, workflow_id, agent_id, source, payload, severity)
-    SELECT 'task_completed', 'task', d.execution_id::text, d.workflow_id, d.agent_id, 'ops',
-           jsonb_build_object('execution_time_ms', d.execution_time_ms), 'info'
-    FROM done d;
     RETURN held;
 EXCEPTION WHEN invalid_text_representation THEN
     RAISE EXCEPTION 'an execution_id or lease_token is not a uuid: %', SQLERRM USING ERRCODE = 'CD001';

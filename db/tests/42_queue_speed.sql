@@ -1,0 +1,47 @@
+-- The queue's hot path keeps its shape: a claim finds its tasks by index whatever its cached
+-- generic plan guesses, task ids are time-ordered and keep their routing hash, and a batch
+-- checks its workflow runs as a single task does.
+BEGIN;
+SELECT plan(9);
+
+-- a backlog the planner knows about (ANALYZE counts this transaction's own rows)
+INSERT INTO ops.task_executions (task_name, task_type) SELECT 'backlog', 'plan' FROM generate_series(1, 5000);
+ANALYZE ops.task_executions;
+CREATE TEMP TABLE scans AS
+    SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relid = 'ops.task_executions'::regclass;
+-- the generic plan is made at the first call; both sizes run it
+SELECT jsonb_array_length(ops.claim_tasks('p1', '{plan}', 1)), jsonb_array_length(ops.claim_tasks('p1', '{plan}', 100));
+SELECT is((SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relid = 'ops.task_executions'::regclass)
+          - (SELECT seq_scan FROM scans), 0::bigint,
+          'claim_tasks reads no task but by index (its UPDATE was once planned as a hash of the whole table)');
+SELECT is((SELECT count(*)::int FROM ops.task_executions WHERE agent_id = 'p1' AND status = 'running'), 101,
+          'and claims what it was asked for');
+
+-- ids: the UUIDv7 layout, in the order they were made, with the routing hash at the end
+CREATE TEMP TABLE made AS SELECT clock_timestamp() AS before, ops.enqueue_task('id', 'ids') AS id, clock_timestamp() AS after;
+SELECT ok((SELECT ('x' || replace(left(id::text, 13), '-', ''))::bit(48)::bigint
+                  BETWEEN floor(extract(epoch FROM before) * 1000) AND ceil(extract(epoch FROM after) * 1000)
+           FROM made), 'a task id starts with the milliseconds it was made at');
+SELECT is((SELECT substr(id::text, 15, 1) FROM made), '7', 'with the version 7 nibble');
+CREATE TEMP TABLE batch AS
+    SELECT u.id, u.n FROM unnest(ops.enqueue_tasks((SELECT jsonb_agg(jsonb_build_object('task_name', 'b' || i, 'task_type', 'ids'))
+                                                     FROM generate_series(1, 50) i))) WITH ORDINALITY AS u (id, n);
+SELECT ok((SELECT bool_and(b.id > m.id) FROM batch b, made m), 'ids made later sort after earlier ones');
+SELECT cdl.set_shard_identity(3, 4);
+SELECT is((SELECT bool_and(('x' || right(u.id::text, 3))::bit(12)::integer & 3 = 3)
+           FROM unnest(ops.enqueue_tasks('[{"task_name": "s1", "task_type": "ids"}, {"task_name": "s2", "task_type": "ids"}]')) AS u (id)),
+          true, 'batch task ids route to this shard''s partition (3 of 4)');
+
+-- a batch refuses an unknown run, or another tenant's, with CD002 and queues nothing
+SELECT throws_ok(format($$SELECT ops.enqueue_tasks('[{"task_name": "w1", "task_type": "runs"}, {"task_name": "w2", "task_type": "runs", "workflow_id": "%s"}]')$$,
+                        gen_random_uuid()), 'CD002', NULL, 'a batch task of an unknown workflow run: CD002');
+SET LOCAL cdlstore.tenant = 'globex';
+CREATE TEMP TABLE run AS SELECT ops.create_workflow('theirs') AS id;
+SET LOCAL cdlstore.tenant = 'acme';
+SELECT throws_ok(format($$SELECT ops.enqueue_tasks('[{"task_name": "w3", "task_type": "runs", "workflow_id": "%s"}]')$$,
+                        (SELECT id FROM run)), 'CD002', NULL, 'nor one of another tenant''s run');
+RESET cdlstore.tenant;
+SELECT is((SELECT count(*)::int FROM ops.task_executions WHERE task_type = 'runs'), 0, 'and nothing was queued');
+
+SELECT * FROM finish();
+ROLLBACK;
