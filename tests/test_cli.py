@@ -98,8 +98,8 @@ def test_docs_commands(db: str, capsys: pytest.CaptureFixture[str], tmp_path: Pa
 
 def test_ops_commands(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     with cdlstore.connect(db) as client:
-        first = client.operations.enqueue("t1", "embed")
-        client.operations.enqueue("t2", "summarize")
+        first = client.operations.enqueue_task("t1", "embed")
+        client.operations.enqueue_task("t2", "summarize")
         run_id = client.operations.create_workflow("nightly", "etl")
     tasks = as_json(capsys, "ops", "tasks", "list")
     assert [t["task_name"] for t in tasks] == ["t2", "t1"]
@@ -193,7 +193,7 @@ def graph_states(graphs: list[dict[str, Any]]) -> set[str]:
 
 
 def check_drawings(client: cdlstore.Client, character: str) -> None:
-    graphs = client.workflows.get_graph(character)
+    graphs = client.workflows.get_workflow_graph(character)
     mermaid = client.workflows.graph(character)
     dot = client.workflows.graph(character, format="dot")
     assert mermaid.startswith("stateDiagram-v2\n") and dot.startswith("digraph ")
