@@ -169,6 +169,13 @@ def test_chat_writes_every_message_to_ops(
     assert exported["rows"] == 4
     rows = [json.loads(x) for x in Path(exported["path"]).read_text().splitlines()]
     assert {r["content"] for r in rows} >= {"I'd like a cocoa", "here you are"}
+    # the kinds and formats are SQL's (ops.export_source): one line, CD001, exit 5, no file
+    code, _, err = run(
+        capsys, "export-training", "--type", "secrets", "--date", today, "--out", str(tmp_path)
+    )
+    assert code == 5 and "[CD001] unknown export kind: secrets" in err, err
+    assert "HINT: The kinds are events, tasks, workflows and messages." in err
+    assert not (tmp_path / "secrets").exists()
 
 
 def test_errors_are_one_line_with_code_and_exit_code(

@@ -261,6 +261,20 @@ def test_cli_game_import_and_compare(own_clone: str, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "2 inserted, 0 updated, 0 unchanged, 1 rejected" in out.stdout
     assert "rejected bad: email must be a string" in out.stderr
+    # --json prints the call's own JSON: the same keys, in the same order, as SQL gives them
+    with psycopg.connect(own_clone) as conn:
+        raw = conn.execute("SELECT game.compare_with_documents('accounts')::text").fetchone()
+    assert raw is not None
+    shown = cli("game", "compare", "accounts", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.dumps(json.loads(shown.stdout)) == json.dumps(json.loads(raw[0]))
+    again = cli("game", "import", "accounts", str(path), "--json")  # unchanged, as the next call
+    with psycopg.connect(own_clone) as conn:
+        raw = conn.execute(
+            "SELECT game.import_documents('accounts', %s::jsonb)::text", [path.read_text()]
+        ).fetchone()
+    assert raw is not None and again.returncode == 0, again.stderr
+    assert json.dumps(json.loads(again.stdout)) == json.dumps(json.loads(raw[0]))
     compare = cli("game", "compare", "accounts")
     assert [json.loads(line)["problem"] for line in compare.stdout.splitlines()] == [
         "missing_in_documents",

@@ -171,6 +171,11 @@ class iterator(Generic[P, T]):  # noqa: N801 - used as a decorator
 def call_query(function: str, params: dict[str, Any]) -> str:
     """``SELECT * FROM schema.function(name => %(name)s, ...)``: one API call with named
     arguments. PostgreSQL names the one column of a scalar function after the function."""
+    return _call_text(function, tuple(params))
+
+
+@functools.lru_cache(maxsize=1024)
+def _call_text(function: str, params: tuple[str, ...]) -> str:
     schema, name = function.split(".")
     return (
         sql.SQL("SELECT * FROM {}({})")
