@@ -90,7 +90,7 @@ SELECT functions_are('ops', ARRAY[
     '_refuse_change', '_task_json', '_task_problem', '_wake_workers', '_workflow_json', 'ack_events', 'advance_workflow_step',
     'append_message', 'claim_tasks', 'complete_task', 'complete_tasks', 'complete_workflow',
     'create_workflow', 'enqueue_task', 'enqueue_tasks', 'expire_tasks', 'expire_workflows',
-    'export_events', 'export_messages', 'export_tasks', 'export_workflows', 'fail_task',
+    'export_events', 'export_messages', 'export_source', 'export_tasks', 'export_workflows', 'fail_task',
     'fail_workflow', 'get_conversation', 'get_task', 'get_workflow', 'heartbeat_task', 'list_events',
     'list_workflows', 'metrics', 'next_task_timeout', 'read_events', 'record_event', 'release_task', 'start_workflow',
     '_task_for_change', 'list_tasks', 'retry_task', 'cancel_task']);
