@@ -2,10 +2,11 @@
 
 A domain method is written once, as ``async def``, against :class:`Executor` -- the only thing
 that does I/O. It calls its SQL function in one way: ``await self._call("schema.function",
-name=value, ...)`` with the function's own parameter names (:func:`call_query`). The async client runs the coroutine on
-psycopg's async pool. The sync client drives the very same coroutine with :func:`run_sync`: its
-executor does blocking psycopg calls inside ``async def`` methods that never suspend, so the
-coroutine finishes in a single step and no event loop is involved.
+name=value, ...)`` with the function's own parameter names (:func:`call_query`). The async
+client runs the coroutine on psycopg's async pool. The sync client drives the very same
+coroutine with :func:`run_sync`: its executor does blocking psycopg calls inside ``async def``
+methods that never suspend, so the coroutine finishes in a single step and no event loop is
+involved.
 
 ``@method`` marks a call (sync: returns the value; async: a coroutine), ``@iterator`` a method
 that iterates (sync: an iterator; async: an async iterator). Inside a definition, ``await
