@@ -35,8 +35,9 @@ from bench.common import (
     pgbench_init,
     timed_loops,
 )
-from cdlstore.characters import GET_SQL
 from cdlstore.dev import testdb
+
+GET_SQL = "SELECT cdl.get_character_complete(%(name)s) AS doc"  # the bare call, no client
 
 TENANT = os.environ.get("BENCH_TENANT", "bench")
 ON = f"-c cdlstore.tenant={TENANT}"  # tenancy on, for every pgbench run of the character store
@@ -108,12 +109,14 @@ def main() -> None:
         psycopg.connect(dsn, autocommit=True) as conn,
     ):
         target = realistic_character("Bench Target")
-        client.characters.import_json(target)
+        client.characters.import_character_from_json(target)
         size = len(json.dumps(target["character"]))
         fields = conn.execute("SELECT count(*) FROM cdl.character_field_values").fetchone()[0]
         print(f"target character: {size / 1024:.1f} KB of CDL, {fields} field values", flush=True)
         for i in range(9):
-            client.characters.import_json(realistic_character(f"Filler {i}", 3, seed=i))
+            client.characters.import_character_from_json(
+                realistic_character(f"Filler {i}", 3, seed=i)
+            )
 
         # 1. loading against pgbench -S
         pgbench_init(dsn)
@@ -204,9 +207,11 @@ def main() -> None:
     ):
         print("importing 10,000 characters into a second database ...", flush=True)
         start = time.perf_counter()
-        client.characters.import_json(target)
+        client.characters.import_character_from_json(target)
         for i in range(9999):
-            client.characters.import_json(realistic_character(f"Filler {i}", 3, seed=i))
+            client.characters.import_character_from_json(
+                realistic_character(f"Filler {i}", 3, seed=i)
+            )
         print(
             f"  {10000 / (time.perf_counter() - start):.0f} imports/s of ~3 KB characters",
             flush=True,
@@ -254,7 +259,7 @@ def main() -> None:
         with psycopg.connect(big, autocommit=True, options=ON) as bare_conn:
             rates = timed_loops(
                 {
-                    "ours": lambda: client.characters.get("bench_target"),
+                    "ours": lambda: client.characters.get_character_complete("bench_target"),
                     "bare": lambda: bare_conn.execute(GET_SQL, params).fetchone(),
                 },
                 500,

@@ -44,9 +44,9 @@ def migrated(name: str, sql_dir: str | None) -> str:
         if previous:
             os.environ["CDLSTORE_SQL_DIR"] = previous
     with cdlstore.connect(dsn) as client:
-        client.characters.import_json(realistic_character("Bench Target"))
-        client.characters.import_json({"name": "bench_bar"})
-        client.workflows.import_data("bench_bar", BAR)
+        client.characters.import_character_from_json(realistic_character("Bench Target"))
+        client.characters.import_character_from_json({"name": "bench_bar"})
+        client.workflows.import_workflow_from_yaml("bench_bar", BAR)
     return dsn
 
 

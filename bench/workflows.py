@@ -112,8 +112,8 @@ def main() -> None:
     print(f"benchmark database {DB}; {SECONDS} s per pgbench run", flush=True)
     results = []
     with cdlstore.connect(dsn) as client:
-        client.characters.import_json({"name": "bench_bar"})
-        client.workflows.import_data("bench_bar", BAR)
+        client.characters.import_character_from_json({"name": "bench_bar"})
+        client.workflows.import_workflow_from_yaml("bench_bar", BAR)
         pgbench_init(dsn)
         real, share_other, tpcb = order_and_pay(dsn)
         results.append(
@@ -124,11 +124,11 @@ def main() -> None:
                 f"{share_other:.1%} of the messages were neither started nor transitioned",
             )
         )
-        client.characters.import_json({"name": "patterns"})
+        client.characters.import_character_from_json({"name": "patterns"})
         with psycopg.connect(dsn, autocommit=True) as conn:
             p95 = {}
             for count in (32, 500):
-                client.workflows.import_data("patterns", many_patterns(count))
+                client.workflows.import_workflow_from_yaml("patterns", many_patterns(count))
                 for kind, message in (
                     ("no match", "nothing to see here"),
                     ("last pattern", f"order number {count - 1} please"),

@@ -7060,6 +7060,28 @@ ALTER FUNCTION ops.export_messages(day date) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION ops.export_messages(day date) IS 'The conversation messages of a UTC day, for COPY ... TO STDOUT.';
 
+CREATE FUNCTION ops.export_source(kind text, format text) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'ops', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    IF kind IS NULL OR kind <> ALL (ARRAY['events', 'tasks', 'workflows', 'messages']) THEN
+        RAISE EXCEPTION 'unknown export kind: %', coalesce(kind, 'NULL') USING ERRCODE = 'CD001',
+            HINT = 'The kinds are events, tasks, workflows and messages.';
+    END IF;
+    IF format IS NULL OR format <> ALL (ARRAY['csv', 'jsonl']) THEN
+        RAISE EXCEPTION 'unknown export format: %', coalesce(format, 'NULL') USING ERRCODE = 'CD001',
+            HINT = 'The formats are csv and jsonl.';
+    END IF;
+    RETURN 'ops.export_' || kind;
+END
+$$;
+
+ALTER FUNCTION ops.export_source(kind text, format text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION ops.export_source(kind text, format text) IS 'The one list of exports: the function (ops.export_<kind>) whose rows an export of kind streams with COPY in format (csv or jsonl); CD001 for any other kind or format, before anything is read.';
+
 CREATE FUNCTION ops.export_tasks(day date) RETURNS SETOF ops.task_executions
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
@@ -9488,6 +9510,9 @@ GRANT ALL ON FUNCTION ops.export_events(day date) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops.export_messages(day date) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.export_messages(day date) TO cdlstore_app;
+
+REVOKE ALL ON FUNCTION ops.export_source(kind text, format text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.export_source(kind text, format text) TO cdlstore_app;
 
 REVOKE ALL ON FUNCTION ops.export_tasks(day date) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.export_tasks(day date) TO cdlstore_app;

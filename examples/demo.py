@@ -30,7 +30,7 @@ def main() -> None:
         for path in sorted((EXAMPLES / "characters").glob("*.json")):
             client.characters.import_file(path)
         client.workflows.import_file("iris_marlow", EXAMPLES / "workflows" / "iris_marlow.yaml")
-        iris = client.characters.get("iris_marlow")
+        iris = client.characters.get_character_complete("iris_marlow")
         print(
             f"{iris.name}: {iris.occupation}; workflows: "
             + ", ".join(w["workflow_name"] for w in iris.workflows)
@@ -38,12 +38,14 @@ def main() -> None:
         user = f"visitor-{uuid.uuid4().hex[:8]}"
         for message, confirmed in SCRIPT:
             print(f"> {message}" + ("   [LLM confirmed]" if confirmed else ""))
-            _print_step(client.workflows.process(user, "iris_marlow", message, confirmed))
+            _print_step(
+                client.workflows.process_workflow_message(user, "iris_marlow", message, confirmed)
+            )
         later = datetime.now(UTC) + timedelta(hours=1)
-        expired = client.workflows.expire_timeouts(as_of=later)
+        expired = client.workflows.expire_workflow_timeouts(as_of=later)
         print(
             f"an hour later: {expired} order(s) timed out; "
-            f"{user} has {len(client.workflows.active(user))} active workflow(s)"
+            f"{user} has {len(client.workflows.get_user_active_workflows(user))} active workflow(s)"
         )
 
 

@@ -48,31 +48,33 @@ def main() -> None:
     installed = Path(cdlstore.__file__).resolve()
     assert Path(sys.prefix).resolve() in installed.parents, f"cdlstore from {installed}"
     with cdlstore.connect(role="cdlstore_app", actor="smoke", tenant="smoke") as client:
-        character_id = client.characters.import_json(
+        character_id = client.characters.import_character_from_json(
             {"identity": {"name": "Smoke Tester", "occupation": "canteen keeper"}}
         )
-        character = client.characters.get("Smoke Tester")
+        character = client.characters.get_character_complete("Smoke Tester")
         assert character.id == character_id and character.occupation == "canteen keeper"
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "smoke_tester.yaml"
             path.write_text(WORKFLOW_YAML)
             client.workflows.import_file("smoke_tester", path)
-        step = client.workflows.process("user-1", "smoke_tester", "I'd like a Cocoa")
+        step = client.workflows.process_workflow_message(
+            "user-1", "smoke_tester", "I'd like a Cocoa"
+        )
         assert (step.action, step.state) == ("started", "brewing"), step
         assert step.prompt_injection == "The visitor ordered cocoa.", step
-        step = client.workflows.process("user-1", "smoke_tester", "paid")
+        step = client.workflows.process_workflow_message("user-1", "smoke_tester", "paid")
         assert (step.action, step.state) == ("transitioned", "served"), step
 
-        ref = client.documents.put("acme", "agent_config", {"model": "x"}, session_id="s1")
-        document = client.documents.get(ref.document_uuid)
+        ref = client.documents.put_document("acme", "agent_config", {"model": "x"}, session_id="s1")
+        document = client.documents.get_document(ref.document_uuid)
         assert (document.version, document.session_id) == (1, "s1"), document
 
-        task_id = client.operations.enqueue("embed doc 7", "embed", {"doc": 7}, priority=5)
-        claimed = client.operations.claim("worker-1", ["embed"], 10)
+        task_id = client.operations.enqueue_task("embed doc 7", "embed", {"doc": 7}, priority=5)
+        claimed = client.operations.claim_tasks("worker-1", ["embed"], 10)
         assert [t.task_name for t in claimed] == ["embed doc 7"], claimed
         assert claimed[0].execution_id == task_id and claimed[0].status == "running"
-        done = client.operations.complete(task_id, claimed[0].lease_token, {"ok": True})
+        done = client.operations.complete_task(task_id, claimed[0].lease_token, {"ok": True})
         assert done.status == "completed", done
     dev = sorted(name for name in sys.modules if name.startswith("cdlstore.dev"))
     assert not dev, f"the runtime imported the development-cluster code: {dev}"

@@ -69,19 +69,23 @@ def test_files_keep_their_key_order_everywhere(client: Client, path: Path) -> No
     doc = json.loads(path.read_text(encoding="utf-8"))
     want = expected_cdl(doc)
     character_id = client.characters.import_file(path)
-    name = next(c.normalized_name for c in client.characters.list() if c.id == character_id)
-    assert_same_order(client.characters.get(name).cdl, want)
-    exported = client.characters.export(name)
+    name = next(
+        c.normalized_name for c in client.characters.list_characters() if c.id == character_id
+    )
+    assert_same_order(client.characters.get_character_complete(name).cdl, want)
+    exported = client.characters.export_character_json(name)
     assert list(exported) == [k for k in WRAPPER_KEYS if k in exported]
     assert_same_order(exported["character"], want)
-    assert client.characters.import_json(exported) == character_id  # the export imports as is
-    assert_same_order(client.characters.get(name).cdl, want)
-    client.characters.create_version(name, "as imported")
+    assert (
+        client.characters.import_character_from_json(exported) == character_id
+    )  # the export imports as is
+    assert_same_order(client.characters.get_character_complete(name).cdl, want)
+    client.characters.create_character_version(name, "as imported")
     first_section = next(iter(want))
-    client.characters.upsert_field(name, "zz_added.note", "appended")
-    client.characters.remove_field(name, first_section)
-    client.characters.rollback(name, 1)
-    assert_same_order(client.characters.get(name).cdl, want)
+    client.characters.upsert_character_field(name, "zz_added.note", "appended")
+    client.characters.remove_character_field(name, first_section)
+    client.characters.rollback_character(name, 1)
+    assert_same_order(client.characters.get_character_complete(name).cdl, want)
 
 
 def test_the_jsonb_form_keeps_working_in_jsonb_order(client: Client, conn: Any) -> None:
@@ -89,7 +93,7 @@ def test_the_jsonb_form_keeps_working_in_jsonb_order(client: Client, conn: Any) 
         "SELECT cdl.import_character_from_json("
         """'{"name": "Jay Sonb", "zeta": {"bb": 1, "a": 2}}'::jsonb)"""
     )
-    cdl = client.characters.get("jay_sonb").cdl
+    cdl = client.characters.get_character_complete("jay_sonb").cdl
     assert list(cdl) == ["name", "zeta"]  # jsonb: shorter keys first
     assert list(cdl["zeta"]) == ["a", "bb"]
     old = conn.execute("SELECT cdl.export_character_json('jay_sonb'::varchar) AS e").fetchone()
@@ -97,14 +101,16 @@ def test_the_jsonb_form_keeps_working_in_jsonb_order(client: Client, conn: Any) 
 
 
 def test_diff_lists_fields_in_document_order(client: Client) -> None:
-    client.characters.import_json({"name": "Dee Ff", "zeta": {"y": 1, "b": 2}, "alpha": {"k": 1}})
-    client.characters.create_version("dee_ff")
-    client.characters.upsert_field("dee_ff", "zeta.y", 5)
-    client.characters.upsert_field("dee_ff", "zeta.b", 6)
-    client.characters.upsert_field("dee_ff", "zeta.new", {"z": 1, "a": 2})
-    client.characters.upsert_field("dee_ff", "alpha.first", 0)
-    client.characters.create_version("dee_ff")
-    diff = client.characters.diff("dee_ff", 1, 2)
+    client.characters.import_character_from_json(
+        {"name": "Dee Ff", "zeta": {"y": 1, "b": 2}, "alpha": {"k": 1}}
+    )
+    client.characters.create_character_version("dee_ff")
+    client.characters.upsert_character_field("dee_ff", "zeta.y", 5)
+    client.characters.upsert_character_field("dee_ff", "zeta.b", 6)
+    client.characters.upsert_character_field("dee_ff", "zeta.new", {"z": 1, "a": 2})
+    client.characters.upsert_character_field("dee_ff", "alpha.first", 0)
+    client.characters.create_character_version("dee_ff")
+    diff = client.characters.diff_character_versions("dee_ff", 1, 2)
     assert [c.path for c in diff.changed] == ["zeta.y", "zeta.b"]
     assert [c.path for c in diff.added] == ["zeta.new.a", "zeta.new.z", "alpha.first"]
 
@@ -144,7 +150,7 @@ def test_random_documents_come_back_in_their_order(
 ) -> None:
     text = pairs_text([*sections, ("name", '"Rand Om"')])
     want = json.loads(text)  # a key written twice keeps its first place and its last value
-    character_id = client.characters.import_json(text)
-    assert client.characters.import_json(text) == character_id
-    assert_same_order(client.characters.get("rand_om").cdl, want)
-    assert_same_order(client.characters.export("rand_om")["character"], want)
+    character_id = client.characters.import_character_from_json(text)
+    assert client.characters.import_character_from_json(text) == character_id
+    assert_same_order(client.characters.get_character_complete("rand_om").cdl, want)
+    assert_same_order(client.characters.export_character_json("rand_om")["character"], want)

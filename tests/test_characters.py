@@ -68,18 +68,18 @@ SAMPLE = {
 
 
 def test_import_and_get(client: Client) -> None:
-    character_id = client.characters.import_json(SAMPLE)
-    character = client.characters.get("Tess Ting")
+    character_id = client.characters.import_character_from_json(SAMPLE)
+    character = client.characters.get_character_complete("Tess Ting")
     assert character.id == character_id
     assert character.normalized_name == "tess_ting"
     assert character.occupation == "Tester"
     assert character.cdl == SAMPLE["character"]
-    assert client.characters.export("tess_ting") == SAMPLE
+    assert client.characters.export_character_json("tess_ting") == SAMPLE
 
 
 def test_get_unknown_raises_character_not_found(client: Client) -> None:
     with pytest.raises(CharacterNotFound) as info:
-        client.characters.get("nobody here")
+        client.characters.get_character_complete("nobody here")
     assert isinstance(info.value, errors.NotFound)
 
 
@@ -88,39 +88,45 @@ def test_files_import_load_export_and_search(client: Client, path: Path) -> None
     doc = json.loads(path.read_text())
     expected = merged_character(doc)
     character_id = client.characters.import_file(path)
-    name = next(c.name for c in client.characters.list() if c.id == character_id)
-    character = client.characters.get(name)
+    name = next(c.name for c in client.characters.list_characters() if c.id == character_id)
+    character = client.characters.get_character_complete(name)
     assert character.cdl == expected
-    exported = client.characters.export(character.normalized_name)
+    exported = client.characters.export_character_json(character.normalized_name)
     assert exported["character"] == expected
-    assert client.characters.import_json(exported) == character_id
-    assert client.characters.get(character.normalized_name).cdl == expected
+    assert client.characters.import_character_from_json(exported) == character_id
+    assert client.characters.get_character_complete(character.normalized_name).cdl == expected
     word = next(w for w in (character.occupation or character.name).split() if len(w) > 4)
-    hits = client.characters.search(word)
+    hits = client.characters.search_characters(word)
     assert character.normalized_name in {h.normalized_name for h in hits}
 
 
 def test_field_changes_versions_and_diff(client: Client, conn: psycopg.Connection[Any]) -> None:
-    client.characters.import_json(SAMPLE)
+    client.characters.import_character_from_json(SAMPLE)
     conn.execute(  # as if just rendered: the writes below come within the second
         "UPDATE cdl.character_documents SET rendered_at = clock_timestamp() + interval '1 minute'"
     )
-    assert client.characters.create_version("tess_ting", "v1") == 1
-    assert client.characters.upsert_field("tess_ting", "identity.age", 31) == 1
-    assert client.characters.upsert_field("tess_ting", "odd keys.a\\.b", {"deep": True}) == 2
-    assert client.characters.get("tess_ting").cdl["odd keys"]["a.b"] == {"deep": True}
-    assert client.characters.render_documents() == 1  # the burst of writes left it unrendered
-    assert client.characters.render_documents() == 0
-    assert client.characters.get("tess_ting").cdl["identity"]["age"] == 31
-    assert client.characters.remove_field("tess_ting", "personality.list") == 1
-    assert client.characters.create_version("tess_ting", "v2") == 2
-    diff = client.characters.diff("tess_ting", 1, 2)
+    assert client.characters.create_character_version("tess_ting", "v1") == 1
+    assert client.characters.upsert_character_field("tess_ting", "identity.age", 31) == 1
+    assert (
+        client.characters.upsert_character_field("tess_ting", "odd keys.a\\.b", {"deep": True}) == 2
+    )
+    assert client.characters.get_character_complete("tess_ting").cdl["odd keys"]["a.b"] == {
+        "deep": True
+    }
+    assert (
+        client.characters.render_character_documents() == 1
+    )  # the burst of writes left it unrendered
+    assert client.characters.render_character_documents() == 0
+    assert client.characters.get_character_complete("tess_ting").cdl["identity"]["age"] == 31
+    assert client.characters.remove_character_field("tess_ting", "personality.list") == 1
+    assert client.characters.create_character_version("tess_ting", "v2") == 2
+    diff = client.characters.diff_character_versions("tess_ting", 1, 2)
     assert [c.path for c in diff.changed] == ["identity.age"]
     assert [c.path for c in diff.added] == ["odd keys.a\\.b.deep"]
     assert {c.path for c in diff.removed} == {"odd keys.a\\.b", "personality.list"}
-    assert client.characters.rollback("tess_ting", 1) == 3
-    assert client.characters.get("tess_ting").cdl == SAMPLE["character"]
-    assert [v.version_name for v in client.characters.versions("tess_ting")] == [
+    assert client.characters.rollback_character("tess_ting", 1) == 3
+    assert client.characters.get_character_complete("tess_ting").cdl == SAMPLE["character"]
+    assert [v.version_name for v in client.characters.list_character_versions("tess_ting")] == [
         "v1",
         "v2",
         "rollback to 1",
@@ -128,38 +134,46 @@ def test_field_changes_versions_and_diff(client: Client, conn: psycopg.Connectio
 
 
 def test_definitions_are_enforced(client: Client) -> None:
-    client.characters.import_json(SAMPLE)
-    client.characters.define_field("identity.age", "number", validation_rules={"minimum": 0})
+    client.characters.import_character_from_json(SAMPLE)
+    client.characters.define_character_field(
+        "identity.age", "number", validation_rules={"minimum": 0}
+    )
     with pytest.raises(errors.InvalidInput, match="identity.age breaks its rule minimum 0"):
-        client.characters.upsert_field("tess_ting", "identity.age", -1)
+        client.characters.upsert_character_field("tess_ting", "identity.age", -1)
     with pytest.raises(errors.InvalidInput, match="must be a number"):
-        client.characters.import_json({"identity": {"name": "Other", "age": "old"}})
+        client.characters.import_character_from_json({"identity": {"name": "Other", "age": "old"}})
 
 
 def test_lists_search_and_archive(client: Client) -> None:
-    client.characters.import_json(SAMPLE)
-    client.characters.upsert_pattern("tess_ting", "greeting", "hi", "Hello, shall we test it?")
-    client.characters.upsert_template("tess_ting", "casual_chat", "chat", "So, {topic}?", {"a": 1})
+    client.characters.import_character_from_json(SAMPLE)
+    client.characters.upsert_communication_pattern(
+        "tess_ting", "greeting", "hi", "Hello, shall we test it?"
+    )
+    client.characters.upsert_response_template(
+        "tess_ting", "casual_chat", "chat", "So, {topic}?", {"a": 1}
+    )
     client.characters.upsert_knowledge(
         "tess_ting", "expertise", "qa", "Exploratory testing heuristics"
     )
     client.characters.upsert_knowledge("tess_ting", "expertise", "qa.fuzz", "Fuzzing parsers", "qa")
-    character = client.characters.get("tess_ting")
+    character = client.characters.get_character_complete("tess_ting")
     assert [p.pattern_name for p in character.communication_patterns] == ["hi"]
     assert character.response_templates[0].conditions == {"a": 1}
     assert {k.knowledge_key: k.parent_key for k in character.knowledge} == {
         "qa": None,
         "qa.fuzz": "qa",
     }
-    assert [h.match_path for h in client.characters.search_knowledge("tess_ting", "fuzzing")] == [
-        "expertise.qa.fuzz"
-    ]
-    assert client.characters.archive("tess_ting") is True
-    assert [c.normalized_name for c in client.characters.list(status="archived")] == ["tess_ting"]
-    assert client.characters.remove_pattern("tess_ting", "greeting", "hi") is True
-    assert client.characters.remove_template("tess_ting", "casual_chat", "chat") is True
+    assert [
+        h.match_path for h in client.characters.search_character_knowledge("tess_ting", "fuzzing")
+    ] == ["expertise.qa.fuzz"]
+    assert client.characters.archive_character("tess_ting") is True
+    assert [
+        c.normalized_name for c in client.characters.list_characters(status_filter="archived")
+    ] == ["tess_ting"]
+    assert client.characters.remove_communication_pattern("tess_ting", "greeting", "hi") is True
+    assert client.characters.remove_response_template("tess_ting", "casual_chat", "chat") is True
     assert client.characters.remove_knowledge("tess_ting", "qa") is True
-    client.characters.refresh_analytics()
+    client.characters.refresh_character_analytics()
 
 
 def deep(levels: int) -> dict[str, Any]:
@@ -184,10 +198,10 @@ def deep(levels: int) -> dict[str, Any]:
 def test_bad_documents_raise_our_error_and_write_nothing(
     client: Client, conn: psycopg.Connection[Any], document: Any, error: type, message: str
 ) -> None:
-    client.characters.import_json(SAMPLE)
+    client.characters.import_character_from_json(SAMPLE)
     before = table_counts(conn)
     with pytest.raises(error, match=message):
-        client.characters.import_json(document)
+        client.characters.import_character_from_json(document)
     assert table_counts(conn) == before
 
 
@@ -200,15 +214,15 @@ def test_a_file_that_is_not_json_raises_invalid_input(client: Client, tmp_path: 
 
 def test_concurrent_versions_never_collide(own_clone: str) -> None:
     with cdlstore.connect(own_clone, max_size=4) as client:
-        client.characters.import_json(SAMPLE)
+        client.characters.import_character_from_json(SAMPLE)
         numbers: list[int] = []
         failures: list[BaseException] = []
 
         def work() -> None:
             try:
                 for i in range(10):
-                    numbers.append(client.characters.create_version("tess_ting"))
-                    client.characters.upsert_field(
+                    numbers.append(client.characters.create_character_version("tess_ting"))
+                    client.characters.upsert_character_field(
                         "tess_ting", f"counter.t{threading.get_ident()}", i
                     )
             except BaseException as exc:  # noqa: BLE001 - reported below
@@ -221,7 +235,7 @@ def test_concurrent_versions_never_collide(own_clone: str) -> None:
             t.join(timeout=60)
         assert not failures
         assert sorted(numbers) == list(range(1, 41))
-        character = client.characters.get("tess_ting")
+        character = client.characters.get_character_complete("tess_ting")
         assert character.version_count == 40
         assert sorted(character.cdl["counter"].values()) == [9, 9, 9, 9]
 
@@ -260,22 +274,25 @@ def test_cli_character_commands(own_clone: str) -> None:
 
 def test_a_copy_of_the_sample_is_not_changed_by_import(client: Client) -> None:
     sample = copy.deepcopy(SAMPLE)
-    client.characters.import_json(sample)
+    client.characters.import_character_from_json(sample)
     assert sample == SAMPLE
 
 
 def test_names_whose_letters_normalization_would_drop_do_not_collide(client: Client) -> None:
     chars = client.characters
-    ids = {name: chars.import_json({"identity": {"name": name}}) for name in NAMES_OF_SCRIPTS}
+    ids = {
+        name: chars.import_character_from_json({"identity": {"name": name}})
+        for name in NAMES_OF_SCRIPTS
+    }
     assert len(set(ids.values())) == 3  # before: one character overwritten twice
     for name, key in NAMES_OF_SCRIPTS.items():
-        found = chars.get(name)
+        found = chars.get_character_complete(name)
         assert (found.id, found.normalized_name, found.name) == (ids[name], key, name)
     # case, accents, width and punctuation still fold: one character
-    elena = chars.import_json({"identity": {"name": "Élena"}})
-    assert chars.import_json({"identity": {"name": "ELENA!"}}) == elena
-    assert chars.import_json({"identity": {"name": "Ｅｌｅｎａ"}}) == elena
-    assert chars.get("elena").id == elena
+    elena = chars.import_character_from_json({"identity": {"name": "Élena"}})
+    assert chars.import_character_from_json({"identity": {"name": "ELENA!"}}) == elena
+    assert chars.import_character_from_json({"identity": {"name": "Ｅｌｅｎａ"}}) == elena
+    assert chars.get_character_complete("elena").id == elena
 
 
 NAMES_OF_SCRIPTS = {
@@ -289,16 +306,21 @@ def test_a_derived_key_of_another_name_is_a_conflict(
     client: Client, conn: psycopg.Connection[Any]
 ) -> None:
     chars = client.characters
-    iris = chars.import_json({"identity": {"name": "Iris Marlow"}}, normalized_name="iris")
+    iris = chars.import_character_from_json(
+        {"identity": {"name": "Iris Marlow"}}, normalized_name="iris"
+    )
     before = table_counts(conn)
     with pytest.raises(errors.Conflict, match="belongs to the character 'Iris Marlow'"):
-        chars.import_json({"identity": {"name": "Iris", "age": 3}})
+        chars.import_character_from_json({"identity": {"name": "Iris", "age": 3}})
     assert table_counts(conn) == before
-    assert chars.get("iris").name == "Iris Marlow"
+    assert chars.get_character_complete("iris").name == "Iris Marlow"
     # passing the key says the caller means that character
-    assert chars.import_json({"identity": {"name": "Iris"}}, normalized_name="iris") == iris
+    assert (
+        chars.import_character_from_json({"identity": {"name": "Iris"}}, normalized_name="iris")
+        == iris
+    )
     with pytest.raises(errors.InvalidInput):
-        chars.import_json({"identity": {"name": "X"}}, normalized_name="Not A Key")
+        chars.import_character_from_json({"identity": {"name": "X"}}, normalized_name="Not A Key")
 
 
 def test_a_document_of_too_many_values_is_refused_early(
@@ -307,7 +329,7 @@ def test_a_document_of_too_many_values_is_refused_early(
     before = table_counts(conn)
     wide = {"identity": {"name": "Wide"}, "memory": {f"k{i}": i for i in range(100_000)}}
     with pytest.raises(errors.LimitExceeded, match="at most 20,000"):
-        client.characters.import_json(wide)
+        client.characters.import_character_from_json(wide)
     assert table_counts(conn) == before
     fits = {"identity": {"name": "Fits"}, "memory": {f"k{i}": i for i in range(19_990)}}
-    assert client.characters.import_json(fits) > 0
+    assert client.characters.import_character_from_json(fits) > 0

@@ -98,8 +98,8 @@ def test_docs_commands(db: str, capsys: pytest.CaptureFixture[str], tmp_path: Pa
 
 def test_ops_commands(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     with cdlstore.connect(db) as client:
-        first = client.operations.enqueue("t1", "embed")
-        client.operations.enqueue("t2", "summarize")
+        first = client.operations.enqueue_task("t1", "embed")
+        client.operations.enqueue_task("t2", "summarize")
         run_id = client.operations.create_workflow("nightly", "etl")
     tasks = as_json(capsys, "ops", "tasks", "list")
     assert [t["task_name"] for t in tasks] == ["t2", "t1"]
@@ -169,6 +169,13 @@ def test_chat_writes_every_message_to_ops(
     assert exported["rows"] == 4
     rows = [json.loads(x) for x in Path(exported["path"]).read_text().splitlines()]
     assert {r["content"] for r in rows} >= {"I'd like a cocoa", "here you are"}
+    # the kinds and formats are SQL's (ops.export_source): one line, CD001, exit 5, no file
+    code, _, err = run(
+        capsys, "export-training", "--type", "secrets", "--date", today, "--out", str(tmp_path)
+    )
+    assert code == 5 and "[CD001] unknown export kind: secrets" in err, err
+    assert "HINT: The kinds are events, tasks, workflows and messages." in err
+    assert not (tmp_path / "secrets").exists()
 
 
 def test_errors_are_one_line_with_code_and_exit_code(
@@ -193,7 +200,7 @@ def graph_states(graphs: list[dict[str, Any]]) -> set[str]:
 
 
 def check_drawings(client: cdlstore.Client, character: str) -> None:
-    graphs = client.workflows.get_graph(character)
+    graphs = client.workflows.get_workflow_graph(character)
     mermaid = client.workflows.graph(character)
     dot = client.workflows.graph(character, format="dot")
     assert mermaid.startswith("stateDiagram-v2\n") and dot.startswith("digraph ")

@@ -157,8 +157,8 @@ def test_the_actor_is_the_author_of_changes(own_clone: str) -> None:
     import psycopg
 
     with cdlstore.connect(own_clone, role="cdlstore_app", actor="editor-7") as client:
-        client.characters.import_json({"identity": {"name": "Authored"}})
-        client.characters.upsert_field("authored", "identity.age", 3)
+        client.characters.import_character_from_json({"identity": {"name": "Authored"}})
+        client.characters.upsert_character_field("authored", "identity.age", 3)
     with psycopg.connect(own_clone) as conn:
         authors = conn.execute(
             "SELECT DISTINCT changed_by FROM cdl.character_change_log"

@@ -76,11 +76,11 @@ def big_character(name: str) -> dict[str, Any]:
 def test_a_crash_loses_exactly_the_uncommitted(cluster: str) -> None:
     examples = ROOT / "examples"
     with cdlstore.connect(cluster) as client:
-        client.characters.import_json(big_character("Committed One"))
+        client.characters.import_character_from_json(big_character("Committed One"))
         client.characters.import_file(examples / "characters" / "iris_marlow.json")
         client.workflows.import_file("iris_marlow", examples / "workflows" / "iris_marlow.yaml")
-        step = client.workflows.process("u1", "iris_marlow", "pour me a tea")
-        ref = client.documents.put("ns", "config", {"v": 1})
+        step = client.workflows.process_workflow_message("u1", "iris_marlow", "pour me a tea")
+        ref = client.documents.put_document("ns", "config", {"v": 1})
 
     started = threading.Event()
     worker = threading.Thread(
@@ -107,13 +107,13 @@ def test_a_crash_loses_exactly_the_uncommitted(cluster: str) -> None:
     worker.join(timeout=60)
 
     with cdlstore.connect(cluster) as client:
-        names = {c.normalized_name for c in client.characters.list()}
+        names = {c.normalized_name for c in client.characters.list_characters()}
         assert names == {"committed_one", "iris_marlow"}  # not half of "Half Imported"
-        committed = client.characters.get("committed_one")
+        committed = client.characters.get_character_complete("committed_one")
         assert committed.cdl == big_character("Committed One")
-        active = client.workflows.active("u1")
+        active = client.workflows.get_user_active_workflows("u1")
         assert [(a.instance_id, a.state) for a in active] == [(step.instance_id, "brewing")]
-        assert client.documents.get(ref.document_uuid).version == 1
+        assert client.documents.get_document(ref.document_uuid).version == 1
         with psycopg.connect(cluster) as conn:
             orphans = conn.execute("""
                 SELECT (SELECT count(*) FROM cdl.character_field_values v
@@ -127,4 +127,7 @@ def test_a_crash_loses_exactly_the_uncommitted(cluster: str) -> None:
             """).fetchone()
         assert orphans == (0, 0, 1, 1)  # one version, one change event: nothing of the lost put
         # and the store works on after the crash
-        assert client.workflows.process("u1", "iris_marlow", "here you are").state == "served"
+        assert (
+            client.workflows.process_workflow_message("u1", "iris_marlow", "here you are").state
+            == "served"
+        )

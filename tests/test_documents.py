@@ -17,7 +17,7 @@ from cdlstore import Client, errors
 
 def test_versions_and_optimistic_writes(client: Client) -> None:
     docs = client.documents
-    ref = docs.put(
+    ref = docs.put_document(
         "ns",
         "agent_config",
         {"model": "a"},
@@ -28,7 +28,7 @@ def test_versions_and_optimistic_writes(client: Client) -> None:
     )
     assert ref.version == 1
     assert (
-        docs.put(
+        docs.put_document(
             "ns",
             "agent_config",
             {"model": "b"},
@@ -38,40 +38,42 @@ def test_versions_and_optimistic_writes(client: Client) -> None:
         == 2
     )
     with pytest.raises(errors.Conflict, match="is at version 2, not 1"):
-        docs.put(
+        docs.put_document(
             "ns",
             "agent_config",
             {"model": "c"},
             document_uuid=ref.document_uuid,
             expected_version=1,
         )
-    assert docs.get(ref.document_uuid).body == {"model": "b"}
-    assert docs.get(ref.document_uuid, 1).metadata == {"env": "prod"}
+    assert docs.get_document(ref.document_uuid).body == {"model": "b"}
+    assert docs.get_document(ref.document_uuid, 1).metadata == {"env": "prod"}
     with pytest.raises(errors.NotFound):
-        docs.get(uuid.uuid4())
+        docs.get_document(uuid.uuid4())
 
 
 def test_tags_history_and_time_travel(client: Client) -> None:
     docs = client.documents
-    ref = docs.put("ns", "agent_config", {"v": 1})
-    docs.put("ns", "agent_config", {"v": 2}, document_uuid=ref.document_uuid)
+    ref = docs.put_document("ns", "agent_config", {"v": 1})
+    docs.put_document("ns", "agent_config", {"v": 2}, document_uuid=ref.document_uuid)
     assert docs.set_tag(ref.document_uuid, 1, "production", actor="ops") is None
     assert docs.set_tag(ref.document_uuid, 2, "production", expected_version=1) == 1
     with pytest.raises(errors.Conflict):
         docs.set_tag(ref.document_uuid, 1, "production", expected_version=1)
     with pytest.raises(errors.NotFound):
         docs.set_tag(ref.document_uuid, 7, "staging")
-    assert docs.get_by_tag(ref.document_uuid, "production").body == {"v": 2}
+    assert docs.get_document_by_tag(ref.document_uuid, "production").body == {"v": 2}
     assert [d.version for d in docs.get_tagged("ns", "agent_config", "production")] == [2]
     assert [e.operation for e in docs.tag_history(ref.document_uuid, "production")] == [
         "set",
         "move",
     ]
     assert (
-        docs.get_by_tag_at(ref.document_uuid, "production", datetime(2000, 1, 1, tzinfo=UTC))
+        docs.get_document_by_tag_at(
+            ref.document_uuid, "production", datetime(2000, 1, 1, tzinfo=UTC)
+        )
         is None
     )
-    docs.declare_tag("ns", "production", protected=True)
+    docs.declare_tag("ns", "production", is_protected=True)
     with pytest.raises(errors.Forbidden, match="protected"):
         docs.remove_tag(ref.document_uuid, "production")
     assert docs.remove_tag(ref.document_uuid, "production", force=True) == 2
@@ -80,51 +82,51 @@ def test_tags_history_and_time_travel(client: Client) -> None:
 def test_session_listing_pages(client: Client) -> None:
     docs = client.documents
     refs = [
-        docs.put("ns", "message" if i % 2 else "context", {"i": i}, session_id="sess")
+        docs.put_document("ns", "message" if i % 2 else "context", {"i": i}, session_id="sess")
         for i in range(5)
     ]
-    listed = list(docs.get_by_session("sess", limit=2))
+    listed = list(docs.get_by_session("sess", page_size=2))
     assert [d.body["i"] for d in listed] == [4, 3, 2, 1, 0]
     assert [d.document_uuid for d in listed] == [r.document_uuid for r in reversed(refs)]
-    only = list(docs.get_by_session("sess", types=["message"], include_body=False, limit=1))
+    only = list(docs.get_by_session("sess", types=["message"], include_body=False, page_size=1))
     assert [d.type for d in only] == ["message", "message"] and only[0].body is None
     with pytest.raises(errors.InvalidInput, match="invalid page cursor"):
-        docs.session_page("sess", after="bm90LWEtY3Vyc29y")
+        docs.list_by_session("sess", after="bm90LWEtY3Vyc29y")
     with pytest.raises(errors.InvalidInput, match="page_size"):
-        docs.session_page("sess", page_size=-1)
+        docs.list_by_session("sess", page_size=-1)
 
 
 def test_list_delete_purge_prune(client: Client) -> None:
     docs = client.documents
-    keep = docs.put("ns", "kb", {"t": "keep"}, metadata={"lang": "en"})
-    gone = docs.put("ns", "kb", {"t": "gone"}, metadata={"lang": "en"})
-    docs.put("ns", "kb", {"t": "fr"}, metadata={"lang": "fr"})
+    keep = docs.put_document("ns", "kb", {"t": "keep"}, metadata={"lang": "en"})
+    gone = docs.put_document("ns", "kb", {"t": "gone"}, metadata={"lang": "en"})
+    docs.put_document("ns", "kb", {"t": "fr"}, metadata={"lang": "fr"})
     assert {d.body["t"] for d in docs.list("ns", "kb", {"lang": "en"}, include_body=True)} == {
         "keep",
         "gone",
     }
-    assert docs.delete(gone.document_uuid, actor="me") is True
-    assert docs.delete(gone.document_uuid) is False
+    assert docs.delete_document(gone.document_uuid, actor="me") is True
+    assert docs.delete_document(gone.document_uuid) is False
     assert [d.document_uuid for d in docs.list("ns", "kb", {"lang": "en"})] == [keep.document_uuid]
     with pytest.raises(errors.InvalidState):
-        docs.put("ns", "kb", {}, document_uuid=gone.document_uuid)
-    assert docs.purge(gone.document_uuid) is True
+        docs.put_document("ns", "kb", {}, document_uuid=gone.document_uuid)
+    assert docs.purge_document(gone.document_uuid) is True
     for i in range(3):
-        docs.put("ns", "kb", {"t": i}, document_uuid=keep.document_uuid)
-    report = docs.prune("ns", "kb", keep_last=2, older_than=timedelta(0))
+        docs.put_document("ns", "kb", {"t": i}, document_uuid=keep.document_uuid)
+    report = docs.prune_versions("ns", "kb", keep_last=2, older_than=timedelta(0))
     assert report.dry_run and report.count == 0  # written in this transaction: not older than now
     with pytest.raises(errors.InvalidInput):
-        docs.prune("ns", "kb", keep_last=0, older_than=timedelta(0))
+        docs.prune_versions("ns", "kb", keep_last=0, older_than=timedelta(0))
 
 
 def test_bad_input_raises_our_errors(client: Client) -> None:
     docs = client.documents
     with pytest.raises(errors.InvalidInput, match="metadata must be a JSON object"):
-        docs.put("ns", "t", {}, metadata=[1, 2])  # type: ignore[arg-type]
+        docs.put_document("ns", "t", {}, metadata=[1, 2])  # type: ignore[arg-type]
     with pytest.raises(errors.InvalidInput, match="namespace"):
-        docs.put("", "t", {})
+        docs.put_document("", "t", {})
     with pytest.raises(errors.NotFound):
-        docs.get_by_tag(uuid.uuid4(), "production")
+        docs.get_document_by_tag(uuid.uuid4(), "production")
     with pytest.raises(errors.NotFound):
         docs.tag_history(uuid.uuid4(), "production")
 
@@ -133,12 +135,12 @@ def test_change_capture_misses_nothing(own_clone: str) -> None:
     with cdlstore.connect(own_clone) as client, psycopg.connect(own_clone) as other:
         docs = client.documents
         for i in range(3):
-            docs.put("ns", "note", {"i": i})
+            docs.put_document("ns", "note", {"i": i})
         assert [e.operation for e in docs.changes("indexer")] == ["put"] * 3
         assert list(docs.changes("indexer")) == []  # acknowledged: nothing repeated
         # a transaction still open when a later one commits: the later event waits for it
         other.execute("SELECT docstore.put_document('ns', 'note', '{\"slow\": true}')")
-        fast = docs.put("ns", "note", {"fast": True})
+        fast = docs.put_document("ns", "note", {"fast": True})
         assert docs.read_changes("indexer") == []
         other.commit()
         events = docs.read_changes("indexer")
@@ -164,7 +166,7 @@ def test_listen_gets_notifications(own_clone: str) -> None:
         thread.start()
         ready.wait(5)
         for _ in range(20):  # the LISTEN may start a moment after the generator is made
-            client.documents.put("ns", "note", {"hello": 1})
+            client.documents.put_document("ns", "note", {"hello": 1})
             thread.join(timeout=0.2)
             if received:
                 break
@@ -205,11 +207,13 @@ def run_threads(count: int, work: Any) -> list[Any]:
 def test_many_writers_on_one_document(own_clone: str) -> None:
     with cdlstore.connect(own_clone, min_size=8, max_size=8) as client:
         docs = client.documents
-        ref = docs.put("ns", "counter", {"n": 0})
+        ref = docs.put_document("ns", "counter", {"n": 0})
         versions = run_threads(
             8,
             lambda: [
-                docs.put("ns", "counter", {"n": i}, document_uuid=ref.document_uuid).version
+                docs.put_document(
+                    "ns", "counter", {"n": i}, document_uuid=ref.document_uuid
+                ).version
                 for i in range(10)
             ],
         )
@@ -217,7 +221,7 @@ def test_many_writers_on_one_document(own_clone: str) -> None:
         assert flat == list(range(2, 82))  # gap-free, none collide
         outcomes = run_threads(
             8,
-            lambda: docs.put(
+            lambda: docs.put_document(
                 "ns", "counter", {"cas": True}, document_uuid=ref.document_uuid, expected_version=81
             ),
         )
@@ -240,27 +244,29 @@ def test_tenants_are_confined(own_clone: str) -> None:
         cdlstore.connect(own_clone, tenant="acme") as acme,
         cdlstore.connect(own_clone, tenant="globex") as globex,
     ):
-        ref = acme.documents.put("ns", "config", {"secret": 1}, session_id="s")
+        ref = acme.documents.put_document("ns", "config", {"secret": 1}, session_id="s")
         acme.documents.set_tag(ref.document_uuid, 1, "production")
-        page = acme.documents.session_page("s", page_size=1)
+        page = acme.documents.list_by_session("s", page_size=1)
         with pytest.raises(errors.NotFound):
-            globex.documents.get(ref.document_uuid)
+            globex.documents.get_document(ref.document_uuid)
         with pytest.raises(errors.NotFound):
-            globex.documents.put("ns", "config", {"secret": 2}, document_uuid=ref.document_uuid)
+            globex.documents.put_document(
+                "ns", "config", {"secret": 2}, document_uuid=ref.document_uuid
+            )
         with pytest.raises(errors.NotFound):
             globex.documents.set_tag(ref.document_uuid, 1, "production", force=True)
-        assert globex.documents.session_page("s").items == []
+        assert globex.documents.list_by_session("s").items == []
         forged = (
-            acme.documents.session_page("s", page_size=1, after=page.next_cursor)
+            acme.documents.list_by_session("s", page_size=1, after=page.next_cursor)
             if page.next_cursor
             else page
         )
-        assert globex.documents.session_page("s", after=forged.next_cursor or None).items == []
+        assert globex.documents.list_by_session("s", after=forged.next_cursor or None).items == []
         assert list(globex.documents.changes("indexer")) == []
         assert [e.document_uuid for e in acme.documents.changes("indexer")][:1] == [
             ref.document_uuid
         ]
-        assert acme.documents.get(ref.document_uuid).body == {"secret": 1}
+        assert acme.documents.get_document(ref.document_uuid).body == {"secret": 1}
 
 
 def _other_database(dsn: str) -> str:
@@ -275,7 +281,7 @@ def test_a_transaction_that_writes_no_event_holds_the_feed_back_nowhere(own_clon
     ):
         for idle in (same_db, other_db):  # each holds an xid and stays open
             idle.execute("SELECT pg_current_xact_id()")
-        refs = [client.documents.put("ns", "note", {"i": i}) for i in range(5)]
+        refs = [client.documents.put_document("ns", "note", {"i": i}) for i in range(5)]
         events = client.documents.read_changes("indexer")
         assert [e.document_uuid for e in events] == [r.document_uuid for r in refs]
 
@@ -285,12 +291,12 @@ def test_a_late_writer_is_not_skipped_and_an_ack_ahead_is_refused(own_clone: str
         docs = client.documents
         # the slow transaction has its xid before the fast one, and writes its event later
         slow.execute("SELECT pg_current_xact_id()")
-        fast = docs.put("ns", "note", {"fast": True})
+        fast = docs.put_document("ns", "note", {"fast": True})
         [event] = docs.read_changes("indexer")
         assert docs.ack_changes("indexer", event.id) is True
         slow.execute("SELECT docstore.put_document('ns', 'note', '{\"slow\": true}')")
         # an id taken from elsewhere (a NOTIFY) while the slow event is not committed yet
-        later = docs.put("ns", "note", {"later": True})
+        later = docs.put_document("ns", "note", {"later": True})
         notified = slow.execute("SELECT max(id) FROM docstore.change_event").fetchone()
         assert notified is not None
         with pytest.raises(errors.InvalidInput, match="not been handed out"):

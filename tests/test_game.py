@@ -16,8 +16,9 @@ import pytest
 
 import cdlstore
 from cdlstore import Client, errors
-from cdlstore.domain import SyncExecutor, run_sync
-from cdlstore.game import retrying
+from cdlstore.domain import Domain, SyncExecutor, method
+from cdlstore.errors import retry_transient
+from cdlstore.models import GameSession
 
 ACCOUNTS = [
     {"id": "acc-1", "email": "lee@example.org", "displayName": "Lee"},
@@ -69,53 +70,53 @@ def test_play(client: Client) -> None:
     with pytest.raises(errors.AlreadyExists):
         game.create_account("KIM@example.org")
     profile = game.create_profile(account, "Kimmy")
-    session = game.start_session(profile, "forest")
-    after = game.record_choice(session["id"], 1, "gate", "open", {"courage": 2, "kindness": 1})
-    assert after["version"] == 2 and after["compass_values"] == {"courage": 2, "kindness": 1}
+    session = game.start_game_session(profile, "forest")
+    after = game.record_scene_choice(session.id, 1, "gate", "open", {"courage": 2, "kindness": 1})
+    assert after.version == 2 and after.compass_values == {"courage": 2, "kindness": 1}
     with pytest.raises(errors.Conflict):
-        game.record_choice(session["id"], 1, "gate", "again")
-    game.record_choice(session["id"], 2, "bridge", "cross", {"courage": 1.5})
-    assert game.compass_totals(profile) == {"courage": 3.5, "kindness": 1}
+        game.record_scene_choice(session.id, 1, "gate", "again")
+    game.record_scene_choice(session.id, 2, "bridge", "cross", {"courage": 1.5})
+    assert game.get_profile_compass_totals(profile).root == {"courage": 3.5, "kindness": 1}
     assert (
         game.award_badge(profile, "brave") is True and game.award_badge(profile, "brave") is False
     )
-    assert game.leaderboard("forest", "courage")[0]["name"] == "Kimmy"
-    assert game.complete_session(session["id"])["status"] == "completed"
+    assert game.get_scenario_leaderboard("forest", "courage")[0].name == "Kimmy"
+    assert game.complete_game_session(session.id).status == "completed"
     with pytest.raises(errors.InvalidState):
-        game.abandon_session(session["id"])
+        game.abandon_game_session(session.id)
 
 
 def test_import_then_compare_round_trip(client: Client, conn: psycopg.Connection[Any]) -> None:
     for container, docs in ALL:
         for doc in docs:
-            client.documents.put("game", container, doc)
+            client.documents.put_document("game", container, doc)
         report = client.game.import_documents(container, docs)
-        assert report["inserted"] == len(docs) and report["rejected"] == 0
-        assert client.game.import_documents(container, docs)["unchanged"] == len(docs)
+        assert report.inserted == len(docs) and report.rejected == 0
+        assert client.game.import_documents(container, docs).unchanged == len(docs)
     for container, _ in ALL:
-        assert client.game.compare(container)["differences"] == [], container
+        assert client.game.compare_with_documents(container).differences == [], container
 
     # a change on the relational side ...
     session_id = conn.execute(
         "SELECT id FROM game.game_sessions WHERE external_id = 'ses-1'"
     ).fetchone()["id"]
-    client.game.record_choice(session_id, 1, "bridge", "cross", {"courage": 1})
-    fields = {d["field"] for d in client.game.compare("game_sessions")["differences"]}
+    client.game.record_scene_choice(session_id, 1, "bridge", "cross", {"courage": 1})
+    fields = {d.field for d in client.game.compare_with_documents("game_sessions").differences}
     assert fields == {"currentScene", "choicesMade", "compassValues"}
-    assert [d["field"] for d in client.game.compare("player_scenario_scores")["differences"]] == [
-        "score"
-    ]
+    scores = client.game.compare_with_documents("player_scenario_scores")
+    assert [d.field for d in scores.differences] == ["score"]
     # ... and on the document side
     ref = next(
         d
         for d in client.documents.list("game", "accounts", include_body=True)
         if d.body["id"] == "acc-2"
     )
-    client.documents.put(
+    client.documents.put_document(
         "game", "accounts", {**ACCOUNTS[1], "displayName": "Moe"}, document_uuid=ref.document_uuid
     )
-    client.documents.put("game", "accounts", {"id": "acc-3", "email": "new@example.org"})
-    assert client.game.compare("accounts")["differences"] == [
+    client.documents.put_document("game", "accounts", {"id": "acc-3", "email": "new@example.org"})
+    differences = client.game.compare_with_documents("accounts").differences
+    assert [d.model_dump(exclude_unset=True) for d in differences] == [
         {
             "id": "acc-2",
             "problem": "differs",
@@ -147,13 +148,13 @@ def test_bad_documents_are_rejected_whole(client: Client, conn: psycopg.Connecti
             {"id": "pro-7", "accountId": "acc-1", "name": "fine", "earnedBadges": [{"badge": "a"}]},
         ],
     )
-    assert [d["status"] for d in report["documents"]] == [
+    assert [d.status for d in report.documents] == [
         "rejected",
         "rejected",
         "rejected",
         "inserted",
     ]
-    assert all(d.get("reason") for d in report["documents"][:3])
+    assert all(d.reason for d in report.documents[:3])
     after = conn.execute(
         "SELECT (SELECT count(*) FROM game.user_profiles) AS p, "
         "(SELECT count(*) FROM game.user_badges) AS b"
@@ -172,7 +173,9 @@ def choose_at_once(game: Any, session_id: int, version: int, count: int) -> list
         barrier.wait()
         try:
             outcomes.append(
-                game.record_choice(session_id, version, f"scene{version}", f"c{n}", {"speed": 1})
+                game.record_scene_choice(
+                    session_id, version, f"scene{version}", f"c{n}", {"speed": 1}
+                )
             )
         except errors.Conflict as exc:
             outcomes.append(exc)
@@ -189,38 +192,55 @@ def test_concurrent_scene_choices_one_wins_per_version(own_clone: str) -> None:
     with cdlstore.connect(own_clone, min_size=8, max_size=8) as client:
         game = client.game
         profile = game.create_profile(game.create_account("race@example.org"), "Racer")
-        session = game.start_session(profile, "race")
+        session = game.start_game_session(profile, "race")
         for version in range(1, 4):
-            outcomes = choose_at_once(game, session["id"], version, 8)
-            assert sum(1 for o in outcomes if isinstance(o, dict)) == 1
+            outcomes = choose_at_once(game, session.id, version, 8)
+            assert sum(1 for o in outcomes if isinstance(o, GameSession)) == 1
             assert sum(1 for o in outcomes if isinstance(o, errors.Conflict)) == 7
-        final = game.get_session(session["id"])
-        assert final["version"] == 4 and len(final["choices_made"]) == 3
-        assert game.compass_totals(profile) == {"speed": 3}
+        final = game.get_game_session(session.id)
+        assert final.version == 4 and len(final.choices_made) == 3
+        assert game.get_profile_compass_totals(profile).root == {"speed": 3}
+
+
+class Flaky(Domain[Any]):
+    """A domain whose one definition fails as told, under the project's retry policy."""
+
+    def __init__(self, failures: list[errors.CdlstoreError]) -> None:
+        super().__init__(SyncExecutor(None, lambda: None))  # type: ignore[arg-type]  # only sleeps
+        self.failures = failures
+        self.calls = 0
+
+    @method
+    @retry_transient(attempts=4, base_delay=0.001)
+    async def call(self) -> str:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return "ok"
+
+
+def transient(sqlstate: str | None) -> errors.CdlstoreError:
+    try:  # raised as translated() raises it: from the psycopg error
+        raise errors.CdlstoreError("transient", sqlstate=sqlstate) from psycopg.OperationalError()
+    except errors.CdlstoreError as exc:
+        return exc
 
 
 def test_retry_policy_retries_transient_failures_only() -> None:
-    calls: list[int] = []
-    sleeper = SyncExecutor(None, lambda: None)  # type: ignore[arg-type]  # only sleeps
-
-    async def flaky() -> str:
-        calls.append(1)
-        if len(calls) < 3:
-            raise errors.CdlstoreError(
-                "serialization failure"
-            ) from psycopg.errors.SerializationFailure()
-        return "ok"
-
-    assert run_sync(retrying(sleeper, flaky, base_delay=0.001)) == "ok" and len(calls) == 3
-    calls.clear()
-
-    async def broken() -> str:
-        calls.append(1)
-        raise errors.InvalidInput("bad document")
-
-    with pytest.raises(errors.InvalidInput):
-        run_sync(retrying(sleeper, broken, base_delay=0.001))
-    assert len(calls) == 1
+    # serialization failure, deadlock, a connection lost without a SQLSTATE: tried again
+    flaky = Flaky([transient("40001"), transient("40P01"), transient(None)])
+    assert flaky.call() == "ok" and flaky.calls == 4
+    # at most `attempts` times
+    flaky = Flaky([transient("40001")] * 4)
+    with pytest.raises(errors.CdlstoreError, match="transient"):
+        flaky.call()
+    assert flaky.calls == 4
+    # bad input, and a statement timeout (a limit, not a transient failure): raised at once
+    for failure in (errors.InvalidInput("bad document"), transient("57014")):
+        flaky = Flaky([failure])
+        with pytest.raises(errors.CdlstoreError):
+            flaky.call()
+        assert flaky.calls == 1
 
 
 def test_cli_game_import_and_compare(own_clone: str, tmp_path: Path) -> None:
@@ -241,6 +261,20 @@ def test_cli_game_import_and_compare(own_clone: str, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "2 inserted, 0 updated, 0 unchanged, 1 rejected" in out.stdout
     assert "rejected bad: email must be a string" in out.stderr
+    # --json prints the call's own JSON: the same keys, in the same order, as SQL gives them
+    with psycopg.connect(own_clone) as conn:
+        raw = conn.execute("SELECT game.compare_with_documents('accounts')::text").fetchone()
+    assert raw is not None
+    shown = cli("game", "compare", "accounts", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.dumps(json.loads(shown.stdout)) == json.dumps(json.loads(raw[0]))
+    again = cli("game", "import", "accounts", str(path), "--json")  # unchanged, as the next call
+    with psycopg.connect(own_clone) as conn:
+        raw = conn.execute(
+            "SELECT game.import_documents('accounts', %s::jsonb)::text", [path.read_text()]
+        ).fetchone()
+    assert raw is not None and again.returncode == 0, again.stderr
+    assert json.dumps(json.loads(again.stdout)) == json.dumps(json.loads(raw[0]))
     compare = cli("game", "compare", "accounts")
     assert [json.loads(line)["problem"] for line in compare.stdout.splitlines()] == [
         "missing_in_documents",

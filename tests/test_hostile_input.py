@@ -53,15 +53,18 @@ def test_any_character_document(
     document = {"identity": {"name": name}, **body}
     before = counts(conn)
     try:
-        character_id = client.characters.import_json(document)
+        character_id = client.characters.import_character_from_json(document)
     except errors.CdlstoreError as exc:
         assert type(exc) is not errors.CdlstoreError, exc  # one of our classes, not "unknown"
         assert counts(conn) == before
         return
-    character = client.characters.get(
-        next(c.name for c in client.characters.list() if c.id == character_id)
+    character = client.characters.get_character_complete(
+        next(c.name for c in client.characters.list_characters() if c.id == character_id)
     )
-    assert client.characters.export(character.normalized_name)["character"] == character.cdl
+    assert (
+        client.characters.export_character_json(character.normalized_name)["character"]
+        == character.cdl
+    )
 
 
 @SETTINGS
@@ -70,12 +73,12 @@ def test_any_message_to_the_workflows(client: Client, message: str, user: str) -
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "examples"
-    if not client.characters.list():
+    if not client.characters.list_characters():
         client.characters.import_file(root / "characters" / "iris_marlow.json")
         client.workflows.import_file("iris_marlow", root / "workflows" / "iris_marlow.yaml")
     for call in (
-        lambda: client.workflows.check(user, "iris_marlow", message),
-        lambda: client.workflows.process(user, "iris_marlow", message),
+        lambda: client.workflows.check_workflow_triggers(user, "iris_marlow", message),
+        lambda: client.workflows.process_workflow_message(user, "iris_marlow", message),
     ):
         try:
             call()
@@ -92,8 +95,8 @@ def test_any_cursor_and_metadata_filter(
     client: Client, cursor: str, metadata: dict[str, Any]
 ) -> None:
     for call in (
-        lambda: client.documents.session_page("s", after=cursor),
-        lambda: client.documents.list_page(
+        lambda: client.documents.list_by_session("s", after=cursor),
+        lambda: client.documents.list_documents(
             "ns", "t", metadata_filter=metadata, after=cursor or None
         ),
     ):
@@ -109,7 +112,7 @@ def test_any_cursor_and_metadata_filter(
 )
 def test_strings_postgres_cannot_store(client: Client, text: str) -> None:
     try:
-        client.characters.import_json({"identity": {"name": "Nul"}, "note": text})
+        client.characters.import_character_from_json({"identity": {"name": "Nul"}, "note": text})
     except errors.CdlstoreError as exc:
         assert type(exc) is not errors.CdlstoreError, exc
 
@@ -192,14 +195,14 @@ workflow_files = (
 @SETTINGS
 @given(document=workflow_files)
 def test_any_workflow_file(client: Client, conn: psycopg.Connection[Any], document: Any) -> None:
-    if not client.characters.list():
-        client.characters.import_json({"identity": {"name": "Wf"}})
+    if not client.characters.list_characters():
+        client.characters.import_character_from_json({"identity": {"name": "Wf"}})
     before = conn.execute(
         "SELECT (SELECT count(*) FROM cdl.workflow_files) + "
         "(SELECT count(*) FROM cdl.character_workflows) AS n"
     ).fetchone()["n"]
     try:
-        client.workflows.import_data("wf", document)
+        client.workflows.import_workflow_from_yaml("wf", document)
     except errors.CdlstoreError as exc:
         assert type(exc) is not errors.CdlstoreError, (
             exc
@@ -212,7 +215,7 @@ def test_any_workflow_file(client: Client, conn: psycopg.Connection[Any], docume
         return
     for message in ("ab", "a(b", "start"):
         try:
-            client.workflows.process("u", "wf", message)
+            client.workflows.process_workflow_message("u", "wf", message)
         except errors.CdlstoreError as exc:
             assert type(exc) is not errors.CdlstoreError, exc
 
@@ -229,7 +232,7 @@ def test_any_regex_is_refused_or_runs_as_checked(
     rules = "SELECT array_agg(validation_rules) AS r FROM cdl.character_field_definitions"
     before = conn.execute(rules).fetchone()
     try:
-        client.characters.define_field(
+        client.characters.define_character_field(
             "hostile.rule", "string", validation_rules={"pattern": pattern}
         )
     except errors.InvalidInput:
@@ -237,11 +240,11 @@ def test_any_regex_is_refused_or_runs_as_checked(
         return
     # accepted: it runs as checked, on a value and as a workflow trigger, without a server error
     for call in (
-        lambda: client.characters.import_json(
+        lambda: client.characters.import_character_from_json(
             {"identity": {"name": "Rex"}, "hostile": {"rule": "ab" * 40}}
         ),
-        lambda: client.characters.import_json({"identity": {"name": "Wf"}}),
-        lambda: client.workflows.import_data(
+        lambda: client.characters.import_character_from_json({"identity": {"name": "Wf"}}),
+        lambda: client.workflows.import_workflow_from_yaml(
             "wf",
             {
                 "workflows": {
@@ -253,7 +256,7 @@ def test_any_regex_is_refused_or_runs_as_checked(
                 }
             },
         ),
-        lambda: client.workflows.process("u", "wf", "ab" * 40 + "{},:w"),
+        lambda: client.workflows.process_workflow_message("u", "wf", "ab" * 40 + "{},:w"),
     ):
         try:
             with conn.transaction():
@@ -282,17 +285,17 @@ def test_matching_runs_under_the_statement_timeout(own_clone: str) -> None:
         cdlstore.connect(own_clone) as slow,
         cdlstore.connect(own_clone, statement_timeout=0.001) as bounded,
     ):
-        slow.characters.import_json({"identity": {"name": "Timer"}})
-        slow.workflows.import_data("timer", workflow)
-        assert slow.workflows.check("u1", "timer", message) is not None  # runs unbounded
-        with bounded._source.connection() as c:  # type: ignore[attr-defined]
-            assert c.execute("SHOW statement_timeout").fetchone()["statement_timeout"] == "1ms"
+        slow.characters.import_character_from_json({"identity": {"name": "Timer"}})
+        slow.workflows.import_workflow_from_yaml("timer", workflow)
+        assert (
+            slow.workflows.check_workflow_triggers("u1", "timer", message) is not None
+        )  # runs unbounded
+        assert bounded._one("SHOW statement_timeout")["statement_timeout"] == "1ms"
         with pytest.raises(errors.LimitExceeded) as caught:
-            bounded.workflows.process("u1", "timer", message)
+            bounded.workflows.process_workflow_message("u1", "timer", message)
         assert caught.value.sqlstate == "57014"
-        with slow._source.connection() as c:  # type: ignore[attr-defined]
-            row = c.execute(
-                "SELECT (SELECT count(*) FROM cdl.workflow_instances) AS instances, "
-                "(SELECT count(*) FROM cdl.workflow_execution_log) AS log"
-            ).fetchone()
+        row = slow._one(
+            "SELECT (SELECT count(*) FROM cdl.workflow_instances) AS instances, "
+            "(SELECT count(*) FROM cdl.workflow_execution_log) AS log"
+        )
         assert row == {"instances": 0, "log": 0}

@@ -30,7 +30,7 @@ def test_workflow_run_lifecycle(client: Client) -> None:
     run_id = ops.create_workflow("nightly", "etl", total_steps=2, tags=["nightly"])
     assert ops.get_workflow(run_id).status == "pending"
     ops.start_workflow(run_id)
-    run = ops.advance_step(run_id, {"rows": 3}, state_data={"cursor": 3})
+    run = ops.advance_workflow_step(run_id, {"rows": 3}, state_data={"cursor": 3})
     assert (run.completed_steps, run.checkpoints[0]["state_data"]) == (1, {"cursor": 3})
     assert ops.complete_workflow(run_id, {"ok": True}).status == "completed"
     with pytest.raises(errors.InvalidState):
@@ -44,22 +44,22 @@ def test_workflow_run_lifecycle(client: Client) -> None:
 
 def test_queue_retries_and_events(client: Client) -> None:
     ops = client.operations
-    task_id = ops.enqueue("embed doc", "embed", {"doc": 1}, priority=5, max_retries=1)
-    [task] = ops.claim("worker-1", ["embed"])
+    task_id = ops.enqueue_task("embed doc", "embed", {"doc": 1}, priority=5, max_retries=1)
+    [task] = ops.claim_tasks("worker-1", ["embed"])
     assert task.execution_id == task_id and task.status == "running"
     assert task.lease_token is not None and ops.get_task(task_id).lease_token is None
-    failed = ops.fail(task_id, task.lease_token, "model overloaded")
+    failed = ops.fail_task(task_id, task.lease_token, "model overloaded")
     assert (failed.status, failed.retry_count) == ("pending", 1)
-    assert ops.claim("worker-1", ["embed"]) == []  # backing off
+    assert ops.claim_tasks("worker-1", ["embed"]) == []  # backing off
     assert ops.expire_tasks() == 0
     with pytest.raises(errors.Conflict):  # the lease ended with the failure
-        ops.complete(task_id, task.lease_token)
+        ops.complete_task(task_id, task.lease_token)
     page = ops.list_events(entity_id=str(task_id), page_size=2)
     assert [e.event_type for e in page.items] == ["task_retry_scheduled", "task_claimed"]
     older = ops.list_events(entity_id=str(task_id), page_size=2, after=page.next_cursor)
     assert [e.event_type for e in older.items] == ["task_enqueued"] and older.next_cursor is None
     with pytest.raises(errors.InvalidInput):
-        ops.claim("worker-1", [])
+        ops.claim_tasks("worker-1", [])
     with pytest.raises(errors.InvalidInput):
         ops.record_event("x", severity="loud")
 
@@ -72,7 +72,7 @@ def test_conversations_and_metrics(client: Client) -> None:
     assert ops.get_conversation("chat-1", before=first + 1)[0].message_id == first
     with pytest.raises(errors.InvalidInput, match="role"):
         ops.append_message("chat-1", "narrator", "x")
-    ops.enqueue("t", "embed")
+    ops.enqueue_task("t", "embed")
     registry = CollectorRegistry()
     registry.register(OpsCollector(client))
     text = generate_latest(registry).decode()
@@ -99,27 +99,31 @@ def test_exports_stream_and_replace_atomically(own_clone: str, tmp_path: Path) -
             f"events_{day}.csv",
             f"events_{day}.jsonl",
         ]
-        with pytest.raises(errors.InvalidInput):
+        # the list of exports is SQL's (ops.export_source): refused before a file is opened
+        with pytest.raises(errors.InvalidInput, match="unknown export kind: secrets"):
             ops.export("secrets", day, "csv", tmp_path)
+        with pytest.raises(errors.InvalidInput, match="unknown export format: xml"):
+            ops.export("events", day, "xml", tmp_path)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["events"]
 
 
 def test_workers_claim_every_task_exactly_once(own_clone: str) -> None:
     with cdlstore.connect(own_clone, min_size=8, max_size=8) as client:
         ops = client.operations
-        ids = {ops.enqueue(f"t{i}", "work", max_retries=5) for i in range(200)}
+        ids = {ops.enqueue_task(f"t{i}", "work", max_retries=5) for i in range(200)}
         done: list[Any] = []
         lock = threading.Lock()
 
         def worker(n: int) -> None:
             while True:
-                tasks = ops.claim(f"w{n}", ["work"], 3)
+                tasks = ops.claim_tasks(f"w{n}", ["work"], 3)
                 if not tasks:
                     return
                 for t in tasks:
                     if int(t.execution_id.hex, 16) % 7 == 0 and t.retry_count == 0:
-                        ops.fail(t.execution_id, t.lease_token, "flaky")  # retried after 1 s
+                        ops.fail_task(t.execution_id, t.lease_token, "flaky")  # retried after 1 s
                     else:
-                        ops.complete(t.execution_id, t.lease_token)
+                        ops.complete_task(t.execution_id, t.lease_token)
                         with lock:
                             done.append(t.execution_id)
 
@@ -132,14 +136,14 @@ def test_workers_claim_every_task_exactly_once(own_clone: str) -> None:
             time.sleep(1.2)
         assert Counter(done) == Counter(ids)  # every task completed once, none lost
         metrics = ops.metrics()
-        assert metrics["tasks_by_status"] == {"completed": 200}
-        assert metrics["task_retries_total"] == sum(1 for i in ids if int(i.hex, 16) % 7 == 0)
+        assert metrics.tasks_by_status == {"completed": 200}
+        assert metrics.task_retries_total == sum(1 for i in ids if int(i.hex, 16) % 7 == 0)
 
 
 WORKER = """
 import sys, time, cdlstore
 with cdlstore.connect(sys.argv[1]) as client:
-    [task] = client.operations.claim("doomed-worker", ["work"])
+    [task] = client.operations.claim_tasks("doomed-worker", ["work"])
     print(task.execution_id, flush=True)
     time.sleep(60)
 """
@@ -148,7 +152,7 @@ with cdlstore.connect(sys.argv[1]) as client:
 def test_a_killed_worker_times_out_and_the_task_is_retried(own_clone: str) -> None:
     with cdlstore.connect(own_clone) as client:
         ops = client.operations
-        task_id = ops.enqueue("fragile", "work", timeout_seconds=1)
+        task_id = ops.enqueue_task("fragile", "work", timeout_seconds=1)
         proc = subprocess.Popen(
             [sys.executable, "-c", WORKER, own_clone],
             stdout=subprocess.PIPE,
@@ -177,20 +181,20 @@ def test_a_killed_worker_times_out_and_the_task_is_retried(own_clone: str) -> No
 
 def test_batches_are_all_or_none(client: Client) -> None:
     ops = client.operations
-    ids = ops.enqueue_many(
+    ids = ops.enqueue_tasks(
         [{"task_name": f"b{i}", "task_type": "batch", "priority": i} for i in range(3)]
     )
     assert len(ids) == 3
     with pytest.raises(errors.InvalidInput):
-        ops.enqueue_many(
+        ops.enqueue_tasks(
             [{"task_name": "ok", "task_type": "batch"}, {"task_name": "", "task_type": "batch"}]
         )
-    claimed = ops.claim("w", ["batch"], 10)
+    claimed = ops.claim_tasks("w", ["batch"], 10)
     assert [t.task_name for t in claimed] == ["b2", "b1", "b0"]
-    assert ops.complete_many([(t, {"n": t.priority}) for t in claimed]) == 3
+    assert ops.complete_tasks([(t, {"n": t.priority}) for t in claimed]) == 3
     assert ops.get_task(ids[0]).output_data == {"n": 0}
     with pytest.raises(errors.Conflict):  # completed: the leases are spent
-        ops.complete_many([(claimed[0], None)])
+        ops.complete_tasks([(claimed[0], None)])
 
 
 def test_the_event_feed_misses_no_task_event(own_clone: str) -> None:
@@ -201,11 +205,11 @@ def test_the_event_feed_misses_no_task_event(own_clone: str) -> None:
     ):
         ops = client.operations
         idle.execute("SELECT pg_current_xact_id()")  # an unrelated xid holds nothing back
-        first = ops.enqueue("a", "embed", {})
+        first = ops.enqueue_task("a", "embed", {})
         assert [e.entity_id for e in ops.events("tail")] == [str(first)]
         # a task enqueued in a transaction still open: later events wait for it, then both come
         slow.execute("SELECT ops.enqueue_task('b', 'embed')")
-        [task] = ops.claim("worker-1", ["embed"])
+        [task] = ops.claim_tasks("worker-1", ["embed"])
         assert ops.read_events("tail") == []
         slow.commit()
         events = ops.read_events("tail")

@@ -33,10 +33,10 @@ def test_many_clients_keep_every_invariant(own_clone: str) -> None:
         client.workflows.import_file(
             "iris_marlow", ROOT / "examples" / "workflows" / "iris_marlow.yaml"
         )
-        doc = client.documents.put("stress", "config", {"n": 0})
+        doc = client.documents.put_document("stress", "config", {"n": 0})
         client.documents.set_tag(doc.document_uuid, 1, "live")
         for first in range(0, CLIENTS * ROUNDS, 1000):  # batches hold at most 1,000
-            client.operations.enqueue_many(
+            client.operations.enqueue_tasks(
                 [
                     {"task_name": f"t{i}", "task_type": "stress", "max_retries": 0}
                     for i in range(first, min(first + 1000, CLIENTS * ROUNDS))
@@ -51,14 +51,18 @@ def test_many_clients_keep_every_invariant(own_clone: str) -> None:
             rng = random.Random(n)
             try:
                 for r in range(ROUNDS):
-                    client.characters.upsert_field("iris_marlow", f"stress.client{n}.round", r)
+                    client.characters.upsert_character_field(
+                        "iris_marlow", f"stress.client{n}.round", r
+                    )
                     if r % 5 == 0:
-                        client.characters.create_version("iris_marlow", f"c{n} r{r}")
+                        client.characters.create_character_version("iris_marlow", f"c{n} r{r}")
                     message = rng.choice(
                         ["pour me a tea", "here you are", "never mind", "lovely weather"]
                     )
-                    step = client.workflows.process(f"user{n % 3}", "iris_marlow", message)
-                    ref = client.documents.put(
+                    step = client.workflows.process_workflow_message(
+                        f"user{n % 3}", "iris_marlow", message
+                    )
+                    ref = client.documents.put_document(
                         "stress", "config", {"n": n, "r": r}, document_uuid=doc.document_uuid
                     )
                     try:
@@ -68,9 +72,9 @@ def test_many_clients_keep_every_invariant(own_clone: str) -> None:
                         tag = "tag-moved"
                     except errors.Conflict:
                         tag = "tag-conflict"
-                    tasks = client.operations.claim(f"w{n}", ["stress"], 1)
+                    tasks = client.operations.claim_tasks(f"w{n}", ["stress"], 1)
                     for task in tasks:
-                        client.operations.complete(task.execution_id, task.lease_token)
+                        client.operations.complete_task(task.execution_id, task.lease_token)
                     with lock:
                         outcomes[step.action] += 1
                         outcomes[tag] += 1
@@ -88,10 +92,10 @@ def test_many_clients_keep_every_invariant(own_clone: str) -> None:
         assert time.monotonic() - start < 300
 
         # characters: versions gap-free, every client's last write there, rows match the document
-        iris = client.characters.get("iris_marlow")
-        assert [v.version_number for v in client.characters.versions("iris_marlow")] == list(
-            range(1, iris.version_count + 1)
-        )
+        iris = client.characters.get_character_complete("iris_marlow")
+        assert [
+            v.version_number for v in client.characters.list_character_versions("iris_marlow")
+        ] == list(range(1, iris.version_count + 1))
         assert iris.version_count == CLIENTS * ((ROUNDS + 4) // 5)
         assert {k: v["round"] for k, v in iris.cdl["stress"].items()} == {
             f"client{n}": ROUNDS - 1 for n in range(CLIENTS)

@@ -59,17 +59,17 @@ def tenancy_db(template_db: str) -> Iterator[str]:
 
 def seed(client: Client, secret: str) -> None:
     client.characters.import_file(EXAMPLES / "characters" / "iris_marlow.json")
-    client.characters.upsert_field("iris_marlow", "identity.secret", secret)
+    client.characters.upsert_character_field("iris_marlow", "identity.secret", secret)
     client.workflows.import_file("iris_marlow", EXAMPLES / "workflows" / "iris_marlow.yaml")
-    client.workflows.process("u1", "iris_marlow", "I'd like a cocoa, please")
-    ref = client.documents.put("shared", "config", {"secret": secret}, session_id="s")
+    client.workflows.process_workflow_message("u1", "iris_marlow", "I'd like a cocoa, please")
+    ref = client.documents.put_document("shared", "config", {"secret": secret}, session_id="s")
     client.documents.set_tag(ref.document_uuid, 1, "production")
     run = client.operations.create_workflow("run " + secret)
-    client.operations.enqueue("job " + secret, "work", workflow_id=run)
+    client.operations.enqueue_task("job " + secret, "work", workflow_id=run)
     client.operations.record_event("secret_event", payload={"secret": secret})
     account = {"id": "acc-1", "email": "lee@example.org", "displayName": secret}
     client.game.import_documents("accounts", [account])
-    client.documents.put("game", "accounts", account)
+    client.documents.put_document("game", "accounts", account)
     client.game.create_account("kim@example.org", secret)  # the same e-mail in both tenants
 
 
@@ -78,20 +78,24 @@ def paths(client: Client, out_dir: Path) -> dict[str, Any]:
     ops = client.operations
     export, _ = ops.export("events", datetime.now(UTC).date(), "jsonl", out_dir)
     return {
-        "character": client.characters.get("iris_marlow").cdl["identity"]["secret"],
-        "character list": [c.normalized_name for c in client.characters.list()],
-        "search": sorted({h.normalized_name for h in client.characters.search("lighthouse")}),
-        "instances": len(client.workflows.active("u1")),
+        "character": client.characters.get_character_complete("iris_marlow").cdl["identity"][
+            "secret"
+        ],
+        "character list": [c.normalized_name for c in client.characters.list_characters()],
+        "search": sorted(
+            {h.normalized_name for h in client.characters.search_characters("lighthouse")}
+        ),
+        "instances": len(client.workflows.get_user_active_workflows("u1")),
         "tagged": [
             d.body["secret"] for d in client.documents.get_tagged("shared", "config", "production")
         ],
         "listed": [d.document_uuid is not None for d in client.documents.list("shared", "config")],
-        "session": len(client.documents.session_page("s").items),
+        "session": len(client.documents.list_by_session("s").items),
         "feed": sorted({e.namespace for e in client.documents.read_changes("indexer", 1000)}),
         "events": [e.payload["secret"] for e in ops.list_events(event_type="secret_event").items],
         "export": [s for s in ("a-secret", "b-secret") if s in export.read_text()],
-        "metrics": ops.metrics()["queue_depth"],
-        "compare": client.game.compare("accounts")["records"],
+        "metrics": ops.metrics().queue_depth,
+        "compare": client.game.compare_with_documents("accounts").records,
     }
 
 
@@ -128,19 +132,19 @@ def test_a_bound_login_naming_another_tenant_gets_tenant_mismatch(
 def every_call(client: Client, out_dir: Path) -> dict[str, Callable[[], Any]]:
     day = datetime.now(UTC).date()
     return {
-        "character": lambda: client.characters.get("iris_marlow"),
-        "unknown character": lambda: client.characters.get("nobody_at_all"),
-        "list": lambda: client.characters.list(),
-        "search": lambda: client.characters.search("lighthouse"),
-        "instances": lambda: client.workflows.active("u1"),
+        "character": lambda: client.characters.get_character_complete("iris_marlow"),
+        "unknown character": lambda: client.characters.get_character_complete("nobody_at_all"),
+        "list": lambda: client.characters.list_characters(),
+        "search": lambda: client.characters.search_characters("lighthouse"),
+        "instances": lambda: client.workflows.get_user_active_workflows("u1"),
         "tagged": lambda: client.documents.get_tagged("shared", "config", "production"),
         "feed": lambda: client.documents.read_changes("indexer"),
         "events": lambda: client.operations.list_events(event_type="secret_event"),
         "export": lambda: client.operations.export("events", day, "csv", out_dir),
         "metrics": lambda: client.operations.metrics(),
-        "compare": lambda: client.game.compare("accounts"),
-        "put": lambda: client.documents.put("n", "t", {}),
-        "enqueue": lambda: client.operations.enqueue("x", "work"),
+        "compare": lambda: client.game.compare_with_documents("accounts"),
+        "put": lambda: client.documents.put_document("n", "t", {}),
+        "enqueue": lambda: client.operations.enqueue_task("x", "work"),
         "account": lambda: client.game.create_account("new@example.org"),
     }
 
@@ -165,7 +169,10 @@ def test_an_unbound_app_login_must_name_its_tenant(tenancy_db: str, tmp_path: Pa
             with pytest.raises(errors.NoTenant):
                 call()
     with cdlstore.connect(as_login(tenancy_db, APP), tenant="ta", max_size=1) as client:
-        assert client.characters.get("iris_marlow").cdl["identity"]["secret"] == "a-secret"
+        assert (
+            client.characters.get_character_complete("iris_marlow").cdl["identity"]["secret"]
+            == "a-secret"
+        )
 
 
 def test_set_local_per_transaction_and_a_rolled_back_set_config(tenancy_db: str) -> None:
@@ -174,26 +181,32 @@ def test_set_local_per_transaction_and_a_rolled_back_set_config(tenancy_db: str)
         client = Client.from_connection(conn)
         with conn.transaction():
             conn.execute("SET LOCAL cdlstore.tenant = 'tb'")
-            assert client.characters.get("iris_marlow").cdl["identity"]["secret"] == "b-secret"
+            assert (
+                client.characters.get_character_complete("iris_marlow").cdl["identity"]["secret"]
+                == "b-secret"
+            )
         with pytest.raises(errors.NoTenant), conn.transaction():
             client.documents.get_tagged("shared", "config", "production")
         with pytest.raises(psycopg.errors.RaiseException), conn.transaction():
             conn.execute("SELECT set_config('cdlstore.tenant', 'ta', false)")
             conn.execute("DO $$ BEGIN RAISE EXCEPTION 'roll back'; END $$")
         with pytest.raises(errors.NoTenant), conn.transaction():  # the tenant went with it
-            client.documents.put("n", "t", {})
+            client.documents.put_document("n", "t", {})
         with pytest.raises(errors.NoTenant), conn.transaction():
             client.documents.get_tagged("shared", "config", "production")
 
 
 def test_the_administrator_acts_as_default(tenancy_db: str, tmp_path: Path) -> None:
     with cdlstore.connect(tenancy_db, max_size=1) as admin:
-        assert admin.characters.list() == []
+        assert admin.characters.list_characters() == []
         assert admin.documents.get_tagged("shared", "config", "production") == []
         assert admin.operations.expire_tasks() == 0
-        assert admin.game.compare("accounts")["records"] == 0
+        assert admin.game.compare_with_documents("accounts").records == 0
     with cdlstore.connect(tenancy_db, tenant="tb", max_size=1) as admin_as_b:
-        assert admin_as_b.characters.get("iris_marlow").cdl["identity"]["secret"] == "b-secret"
+        assert (
+            admin_as_b.characters.get_character_complete("iris_marlow").cdl["identity"]["secret"]
+            == "b-secret"
+        )
 
 
 def test_deletes_and_purges_stay_in_their_tenant(tenancy_db: str) -> None:
@@ -201,17 +214,17 @@ def test_deletes_and_purges_stay_in_their_tenant(tenancy_db: str) -> None:
         cdlstore.connect(as_login(tenancy_db, BOUND_A), max_size=1) as a,
         cdlstore.connect(as_login(tenancy_db, BOUND_B), max_size=1) as b,
     ):
-        ref = a.documents.put("shared", "doomed", {"same": "body"})
-        b_ref = b.documents.put("shared", "doomed", {"same": "body"})
+        ref = a.documents.put_document("shared", "doomed", {"same": "body"})
+        b_ref = b.documents.put_document("shared", "doomed", {"same": "body"})
         run = a.operations.create_workflow("a's run")
         with pytest.raises(errors.NotFound):
-            b.documents.delete(ref.document_uuid)
-        assert b.documents.purge(ref.document_uuid) is False
+            b.documents.delete_document(ref.document_uuid)
+        assert b.documents.purge_document(ref.document_uuid) is False
         with pytest.raises(errors.NotFound):
-            b.operations.enqueue("probe", "work", workflow_id=run)
-        assert b.documents.purge(b_ref.document_uuid) is True
-        assert a.documents.get(ref.document_uuid).body == {"same": "body"}
-        assert a.documents.purge(ref.document_uuid) is True
+            b.operations.enqueue_task("probe", "work", workflow_id=run)
+        assert b.documents.purge_document(b_ref.document_uuid) is True
+        assert a.documents.get_document(ref.document_uuid).body == {"same": "body"}
+        assert a.documents.purge_document(ref.document_uuid) is True
 
 
 def test_one_consumer_name_keeps_an_offset_per_tenant(tenancy_db: str) -> None:

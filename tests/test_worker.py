@@ -69,8 +69,8 @@ def test_a_stale_lease_cannot_complete_the_reclaimed_task(
     """Worker A's lease lapses; B expires and re-claims the task in a transaction held open
     while A's completion waits for the row; after B commits, A is refused and nothing changes."""
     ops = app.operations
-    task_id = ops.enqueue("raced", "race", timeout_seconds=1)
-    [a] = ops.claim("worker-a", ["race"])
+    task_id = ops.enqueue_task("raced", "race", timeout_seconds=1)
+    [a] = ops.claim_tasks("worker-a", ["race"])
     with psycopg.connect(own_clone) as b:
         b.execute("SET ROLE cdlstore_app")
         b.execute("SELECT ops.expire_tasks(now() + interval '1 minute')")
@@ -87,7 +87,7 @@ def test_a_stale_lease_cannot_complete_the_reclaimed_task(
 
         def complete_as_a() -> None:
             try:
-                outcome.append(ops.complete(task_id, a.lease_token, {"by": "a"}))
+                outcome.append(ops.complete_task(task_id, a.lease_token, {"by": "a"}))
             except BaseException as exc:  # noqa: BLE001 - inspected below
                 outcome.append(exc)
 
@@ -111,7 +111,7 @@ def test_a_stale_lease_cannot_complete_the_reclaimed_task(
         [task_id],
     ).fetchone()
     assert row == ("running", "worker-b", None, 1)  # B's attempt, untouched
-    done = ops.complete(task_id, b_token[0], {"by": "b"})
+    done = ops.complete_task(task_id, b_token[0], {"by": "b"})
     assert (done.status, done.output_data) == ("completed", {"by": "b"})
 
 
@@ -142,14 +142,14 @@ def test_worker_runs_handlers_and_wakes_on_new_work(
                 admin, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'"
             )
         )
-        ids = ops.enqueue_many(
+        ids = ops.enqueue_tasks(
             [
                 {"task_name": f"d{n}", "task_type": "double", "input_data": {"n": n}}
                 for n in range(5)
             ]
         )
-        bad = ops.enqueue("b", "broken", {"n": 7}, max_retries=0)
-        odd = ops.enqueue("o", "opaque", max_retries=0)
+        bad = ops.enqueue_task("b", "broken", {"n": 7}, max_retries=0)
+        odd = ops.enqueue_task("o", "opaque", max_retries=0)
         wait_until(lambda: statuses(admin, "double") == {"completed": 5}, 15, "the doubles")
         wait_until(
             lambda: ops.get_task(bad).status == "failed" and ops.get_task(odd).status == "failed"
@@ -166,8 +166,10 @@ def test_worker_runs_handlers_and_wakes_on_new_work(
 def test_an_enqueue_batch_wakes_the_workers_once(app: Client, own_clone: str) -> None:
     with psycopg.connect(own_clone, autocommit=True) as listener:
         listener.execute("LISTEN cdlstore_tasks")
-        app.operations.enqueue_many([{"task_name": f"n{n}", "task_type": "wake"} for n in range(5)])
-        app.operations.enqueue("one more", "wake")
+        app.operations.enqueue_tasks(
+            [{"task_name": f"n{n}", "task_type": "wake"} for n in range(5)]
+        )
+        app.operations.enqueue_task("one more", "wake")
         notes = list(listener.notifies(timeout=0.5))
     assert [n.channel for n in notes] == ["cdlstore_tasks", "cdlstore_tasks"]  # two transactions
 
@@ -189,8 +191,8 @@ def test_heartbeats_keep_the_lease_and_a_time_limit_cancels(
         while True:
             time.sleep(0.01)
 
-    long_id = ops.enqueue("l", "long", timeout_seconds=3)
-    endless_id = ops.enqueue("e", "endless", max_retries=0)
+    long_id = ops.enqueue_task("l", "long", timeout_seconds=3)
+    endless_id = ops.enqueue_task("e", "endless", max_retries=0)
     runner = threading.Thread(target=worker.run, kwargs={"install_signals": False})
     runner.start()
     try:
@@ -245,7 +247,7 @@ def test_the_cli_worker_survives_sigterm_without_losing_or_repeating_a_task(
     (tmp_path / "slowapp.py").write_text(SLOW_APP)
     runs = tmp_path / "runs"
     ops = app.operations
-    ids = ops.enqueue_many(
+    ids = ops.enqueue_tasks(
         [{"task_name": f"s{n}", "task_type": "slow", "input_data": {"n": n}} for n in range(6)]
     )
     proc = start_worker(own_clone, tmp_path)
@@ -287,14 +289,14 @@ def overdue_work(
         app.workflows.import_file(
             "iris_marlow", ROOT / "examples" / "workflows" / "iris_marlow.yaml"
         )
-    step = app.workflows.process(user, "iris_marlow", "I'd like a cocoa")
+    step = app.workflows.process_workflow_message(user, "iris_marlow", "I'd like a cocoa")
     assert step.action == "started" and step.instance_id is not None
     admin.execute(
         "UPDATE cdl.workflow_instances SET timeout_at = now() + %s::interval WHERE id = %s",
         [due, step.instance_id],
     )
-    task_id = app.operations.enqueue(f"lease of {user}", "lapsing")
-    app.operations.claim("gone-worker", ["lapsing"])
+    task_id = app.operations.enqueue_task(f"lease of {user}", "lapsing")
+    app.operations.claim_tasks("gone-worker", ["lapsing"])
     admin.execute(
         "UPDATE ops.task_executions SET timeout_at = now() + %s::interval WHERE execution_id = %s",
         [due, task_id],
@@ -359,13 +361,13 @@ def test_worker_input_is_checked(app: Client) -> None:
         load_app("no_colon")
     with pytest.raises(errors.InvalidInput, match="cannot load"):
         load_app("no_such_module_here:worker")
-    task_id = app.operations.enqueue("x", "checked")
-    [task] = app.operations.claim("w", ["checked"])
+    task_id = app.operations.enqueue_task("x", "checked")
+    [task] = app.operations.claim_tasks("w", ["checked"])
     with pytest.raises(errors.InvalidInput):
-        app.operations.heartbeat(task_id, task.lease_token, 0)
+        app.operations.heartbeat_task(task_id, task.lease_token, 0)
     with pytest.raises(errors.Conflict):
-        app.operations.release(task_id, task.execution_id)  # not the token
-    assert app.operations.release(task_id, task.lease_token).status == "pending"
+        app.operations.release_task(task_id, task.execution_id)  # not the token
+    assert app.operations.release_task(task_id, task.lease_token).status == "pending"
 
 
 def pg_cron_available(admin: psycopg.Connection[Any]) -> bool:

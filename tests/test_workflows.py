@@ -34,39 +34,42 @@ def iris(client: Client) -> Client:
 
 def test_a_conversation(iris: Client) -> None:
     wf = iris.workflows
-    [candidate] = wf.check("u1", "iris_marlow", "I'd like a COCOA")
+    [candidate] = wf.check_workflow_triggers("u1", "iris_marlow", "I'd like a COCOA")
     assert (candidate.workflow, candidate.keyword, candidate.context) == (
         "hot_drink",
         "cocoa",
         {"drink": "cocoa", "price": 3},
     )
-    step = wf.process("u1", "iris_marlow", "I'd like a cocoa")
+    step = wf.process_workflow_message("u1", "iris_marlow", "I'd like a cocoa")
     assert (step.action, step.state, step.status) == ("started", "brewing", "active")
     assert step.prompt_injection and "cocoa for 3 coins" in step.prompt_injection
-    assert wf.process("u1", "iris_marlow", "open a tab").action == "unchanged"
-    assert [a.workflow_name for a in wf.active("u1")] == ["hot_drink"]
-    step = wf.process("u1", "iris_marlow", "here you are")
+    assert wf.process_workflow_message("u1", "iris_marlow", "open a tab").action == "unchanged"
+    assert [a.workflow_name for a in wf.get_user_active_workflows("u1")] == ["hot_drink"]
+    step = wf.process_workflow_message("u1", "iris_marlow", "here you are")
     assert (step.action, step.state, step.status) == ("transitioned", "served", "completed")
-    assert wf.active("u1") == []
-    assert wf.process("u1", "iris_marlow", "lovely weather").action == "none"
+    assert wf.get_user_active_workflows("u1") == []
+    assert wf.process_workflow_message("u1", "iris_marlow", "lovely weather").action == "none"
 
 
 def test_llm_validation_start_cancel_and_timeouts(iris: Client) -> None:
     wf = iris.workflows
-    pending = wf.process("u2", "iris_marlow", "warm me up")
+    pending = wf.process_workflow_message("u2", "iris_marlow", "warm me up")
     assert pending.action == "needs_llm_validation"
     assert pending.llm_prompt and '"warm me up"' in pending.llm_prompt
-    assert wf.process("u2", "iris_marlow", "warm me up", llm_confirmed=True).status == "completed"
-    instance = wf.start("u2", "iris_marlow", "fisherman_tab", {"total": 12})
-    assert wf.render_prompt(instance) == "The tab is open at 12 coins."
+    assert (
+        wf.process_workflow_message("u2", "iris_marlow", "warm me up", llm_confirmed=True).status
+        == "completed"
+    )
+    instance = wf.start_workflow_instance("u2", "iris_marlow", "fisherman_tab", {"total": 12})
+    assert wf.render_workflow_prompt(instance) == "The tab is open at 12 coins."
     with pytest.raises(errors.LimitExceeded):
-        wf.start("u2", "iris_marlow", "hot_drink")
-    assert wf.cancel(instance, "closing time") is True
-    assert wf.cancel(instance) is False
-    wf.process("u2", "iris_marlow", "pour me a tea")
-    assert wf.expire_timeouts(datetime.now(UTC) + timedelta(minutes=5)) == 0
-    assert wf.expire_timeouts(datetime.now(UTC) + timedelta(minutes=11)) == 1
-    assert wf.active("u2") == []
+        wf.start_workflow_instance("u2", "iris_marlow", "hot_drink")
+    assert wf.cancel_workflow_instance(instance, "closing time") is True
+    assert wf.cancel_workflow_instance(instance) is False
+    wf.process_workflow_message("u2", "iris_marlow", "pour me a tea")
+    assert wf.expire_workflow_timeouts(datetime.now(UTC) + timedelta(minutes=5)) == 0
+    assert wf.expire_workflow_timeouts(datetime.now(UTC) + timedelta(minutes=11)) == 1
+    assert wf.get_user_active_workflows("u2") == []
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is absent")
@@ -75,26 +78,35 @@ def test_the_fixture_bartender_end_to_end(client: Client) -> None:
     client.characters.import_file(FIXTURES / "dotty.json")
     client.workflows.import_file("dotty", FIXTURES / "dotty_bartender.yaml")
     wf = client.workflows
-    step = wf.process("bob", "dotty", "I'll have a whiskey")  # context_required: message_type
+    step = wf.process_workflow_message(
+        "bob", "dotty", "I'll have a whiskey"
+    )  # context_required: message_type
     assert (step.action, step.workflow_name, step.context) == (
         "started",
         "drink_order",
         {"drink_name": "whiskey", "price": 5},
     )
     assert step.prompt_injection and "Price: 5 coins" in step.prompt_injection
-    assert wf.process("bob", "dotty", "here you go, 5 coins").status == "completed"
-    assert wf.process("bob", "dotty", "give me a beer").context["price"] == 4
-    assert wf.process("bob", "dotty", "never mind").status == "cancelled"
-    assert wf.process("bob", "dotty", "surprise me").action == "needs_llm_validation"
-    assert wf.process("bob", "dotty", "surprise me", llm_confirmed=True).state == "pending"
-    assert wf.process("bob", "dotty", "sounds perfect").status == "completed"
-    step = wf.process("bob", "dotty", "open a tab")
-    assert step.prompt_injection and "Current tab total: 0 coins" in step.prompt_injection
-    assert wf.process("bob", "dotty", "close my tab").status == "completed"
-    wf.process("bob", "dotty", "order a rum")
-    assert wf.expire_timeouts(datetime.now(UTC) + timedelta(minutes=6)) == 1
+    assert wf.process_workflow_message("bob", "dotty", "here you go, 5 coins").status == "completed"
+    assert wf.process_workflow_message("bob", "dotty", "give me a beer").context["price"] == 4
+    assert wf.process_workflow_message("bob", "dotty", "never mind").status == "cancelled"
     assert (
-        wf.process("sam", "dotty", "I'll have a whiskey", context={"message_type": "system"}).action
+        wf.process_workflow_message("bob", "dotty", "surprise me").action == "needs_llm_validation"
+    )
+    assert (
+        wf.process_workflow_message("bob", "dotty", "surprise me", llm_confirmed=True).state
+        == "pending"
+    )
+    assert wf.process_workflow_message("bob", "dotty", "sounds perfect").status == "completed"
+    step = wf.process_workflow_message("bob", "dotty", "open a tab")
+    assert step.prompt_injection and "Current tab total: 0 coins" in step.prompt_injection
+    assert wf.process_workflow_message("bob", "dotty", "close my tab").status == "completed"
+    wf.process_workflow_message("bob", "dotty", "order a rum")
+    assert wf.expire_workflow_timeouts(datetime.now(UTC) + timedelta(minutes=6)) == 1
+    assert (
+        wf.process_workflow_message(
+            "sam", "dotty", "I'll have a whiskey", request_context={"message_type": "system"}
+        ).action
         == "none"
     )
 
@@ -104,16 +116,22 @@ def test_the_fixture_bartender_stems_and_llm_fall_through(client: Client) -> Non
     client.characters.import_file(FIXTURES / "dotty.json")
     client.workflows.import_file("dotty", FIXTURES / "dotty_bartender.yaml")
     wf = client.workflows
-    assert wf.check("ann", "dotty", "let's begin") == []  # gin is not in begin
-    assert wf.check("ann", "dotty", "a table for two") == []  # tab is not table
-    step = wf.process("ann", "dotty", "Two beers for my friend")  # beer by its stem
+    assert wf.check_workflow_triggers("ann", "dotty", "let's begin") == []  # gin is not in begin
+    assert wf.check_workflow_triggers("ann", "dotty", "a table for two") == []  # tab is not table
+    step = wf.process_workflow_message(
+        "ann", "dotty", "Two beers for my friend"
+    )  # beer by its stem
     assert (step.action, step.workflow_name) == ("started", "drink_order")
-    assert wf.check("ann", "dotty", "Two beers for my friend")[0].keyword == "beer"
-    assert wf.process("ann", "dotty", "paid").status == "completed"
+    assert (
+        wf.check_workflow_triggers("ann", "dotty", "Two beers for my friend")[0].keyword == "beer"
+    )
+    assert wf.process_workflow_message("ann", "dotty", "paid").status == "completed"
     message = "Surprise me and put it on my tab"
-    asked = wf.process("ann", "dotty", message)
+    asked = wf.process_workflow_message("ann", "dotty", message)
     assert (asked.action, asked.workflow_name) == ("needs_llm_validation", "custom_drink_order")
-    step = wf.process("ann", "dotty", message, llm_verdicts={"custom_drink_order": False})
+    step = wf.process_workflow_message(
+        "ann", "dotty", message, llm_verdicts={"custom_drink_order": False}
+    )
     assert (step.action, step.workflow_name, step.state) == ("started", "open_tab", "active")
 
 
@@ -124,7 +142,7 @@ def test_bad_workflow_files(iris: Client, tmp_path: Path, conn: psycopg.Connecti
     with pytest.raises(errors.InvalidInput, match="broken.yaml"):
         iris.workflows.import_file("iris_marlow", broken)
     with pytest.raises(errors.InvalidInput, match="must be a mapping"):
-        iris.workflows.import_data("iris_marlow", ["a", "list"])
+        iris.workflows.import_workflow_from_yaml("iris_marlow", ["a", "list"])
     bad_regex = EXAMPLE_WORKFLOWS.read_text().replace('"warm me up"', '"warm (me up"')
     broken.write_text(bad_regex)
     with pytest.raises(
@@ -136,17 +154,17 @@ def test_bad_workflow_files(iris: Client, tmp_path: Path, conn: psycopg.Connecti
 
 @pytest.mark.parametrize("message", ["(((", "a{2,}[", "\\", ".*" * 50, "é ñ 漢字 🙂"])
 def test_messages_are_text_not_regex(iris: Client, message: str) -> None:
-    assert iris.workflows.check("u3", "iris_marlow", message) == []
-    assert iris.workflows.process("u3", "iris_marlow", message).action == "none"
+    assert iris.workflows.check_workflow_triggers("u3", "iris_marlow", message) == []
+    assert iris.workflows.process_workflow_message("u3", "iris_marlow", message).action == "none"
 
 
 def test_bad_messages(iris: Client) -> None:
     with pytest.raises(errors.InvalidInput):
-        iris.workflows.process("", "iris_marlow", "hi")
+        iris.workflows.process_workflow_message("", "iris_marlow", "hi")
     with pytest.raises(errors.LimitExceeded):
-        iris.workflows.process("u4", "iris_marlow", "x" * 10001)
+        iris.workflows.process_workflow_message("u4", "iris_marlow", "x" * 10001)
     with pytest.raises(errors.NotFound):
-        iris.workflows.process("u4", "nobody", "hi")
+        iris.workflows.process_workflow_message("u4", "nobody", "hi")
 
 
 def run_in_threads(count: int, work: Any) -> list[Any]:
@@ -171,15 +189,17 @@ def test_concurrent_messages_of_one_user(own_clone: str) -> None:
         client.workflows.import_file("iris_marlow", EXAMPLE_WORKFLOWS)
         wf = client.workflows
         starts = run_in_threads(
-            8, lambda: wf.process("same", "iris_marlow", "pour me a tea").action
+            8, lambda: wf.process_workflow_message("same", "iris_marlow", "pour me a tea").action
         )
         assert Counter(starts) == {"started": 1, "unchanged": 7}
-        pays = run_in_threads(8, lambda: wf.process("same", "iris_marlow", "here you are").action)
+        pays = run_in_threads(
+            8, lambda: wf.process_workflow_message("same", "iris_marlow", "here you are").action
+        )
         assert Counter(pays) == {"transitioned": 1, "none": 7}
         for i in range(20):
-            wf.process(f"user{i}", "iris_marlow", "pour me a soup")
+            wf.process_workflow_message(f"user{i}", "iris_marlow", "pour me a soup")
         later = datetime.now(UTC) + timedelta(hours=1)
-        assert sum(run_in_threads(4, lambda: wf.expire_timeouts(later))) == 20
+        assert sum(run_in_threads(4, lambda: wf.expire_workflow_timeouts(later))) == 20
     with psycopg.connect(own_clone) as conn:
         events = dict(
             conn.execute(
@@ -217,7 +237,10 @@ def test_the_sweeper_first_then_a_message_ends_an_instance_once(own_clone: str) 
     with cdlstore.connect(own_clone) as client:
         client.characters.import_file(EXAMPLE_CHARACTER)
         client.workflows.import_file("iris_marlow", EXAMPLE_WORKFLOWS)
-        assert client.workflows.process("pat", "iris_marlow", "pour me a tea").action == "started"
+        assert (
+            client.workflows.process_workflow_message("pat", "iris_marlow", "pour me a tea").action
+            == "started"
+        )
     with (
         psycopg.connect(own_clone) as sweeper,
         psycopg.connect(own_clone, autocommit=True) as payer,
@@ -251,7 +274,7 @@ def test_a_message_first_then_the_sweeper_ends_an_instance_once(own_clone: str) 
     with cdlstore.connect(own_clone) as client:
         client.characters.import_file(EXAMPLE_CHARACTER)
         client.workflows.import_file("iris_marlow", EXAMPLE_WORKFLOWS)
-        client.workflows.process("pat", "iris_marlow", "pour me a tea")
+        client.workflows.process_workflow_message("pat", "iris_marlow", "pour me a tea")
     with (
         psycopg.connect(own_clone) as payer,
         psycopg.connect(own_clone, autocommit=True) as sweeper,

@@ -243,6 +243,7 @@ INSERT INTO expected_functions VALUES
     'ops.export_messages(date)',
     'ops.export_tasks(date)',
     'ops.export_workflows(date)',
+    'ops.export_source(text,text)',
     'ops.fail_task(uuid,uuid,text)',
     'ops.fail_workflow(uuid,text)',
     'ops.get_conversation(text,integer,bigint)',

@@ -1,6 +1,6 @@
 -- ops: workflow runs, the task queue, the append-only event log, conversations, metrics.
 BEGIN;
-SELECT plan(57);
+SELECT plan(62);
 
 CREATE TEMP TABLE w AS SELECT ops.create_workflow('nightly', 'etl', total_steps => 2, deadline => now() + interval '1 hour') AS id;
 SELECT is(ops.get_workflow((SELECT id FROM w)) ->> 'status', 'pending', 'a run starts pending');
@@ -125,6 +125,13 @@ SELECT ops.append_message('chat-1', 'user', 'hello'), ops.append_message('chat-1
 SELECT is(ops.get_conversation('chat-1', 1) -> 0 ->> 'content', 'hi there', 'the last messages, oldest first');
 SELECT throws_ok($$SELECT ops.append_message('chat-1', 'narrator', 'x')$$, 'CD001', NULL, 'a role is checked');
 SELECT is((ops.metrics() ->> 'queue_depth')::int, 2, 'metrics: queue depth');
+
+-- the one list of exports
+SELECT is(ops.export_source('events', 'csv'), 'ops.export_events', 'export_source: events as csv');
+SELECT is(ops.export_source(kind => 'messages', format => 'jsonl'), 'ops.export_messages', 'export_source: messages as jsonl');
+SELECT throws_ok($$SELECT ops.export_source('secrets', 'csv')$$, 'CD001', 'unknown export kind: secrets', 'export_source: an unknown kind');
+SELECT throws_ok($$SELECT ops.export_source('events', 'xml')$$, 'CD001', 'unknown export format: xml', 'export_source: an unknown format');
+SELECT throws_ok($$SELECT ops.export_source(NULL, NULL)$$, 'CD001', 'unknown export kind: NULL', 'export_source: no kind');
 
 SELECT * FROM finish();
 ROLLBACK;

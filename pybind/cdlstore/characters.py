@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
 from psycopg.types.json import Jsonb
 
 from .domain import Domain, M, method
 from .errors import InvalidInput, NotFound
+from .files import read_json_text
 from .models import (
     Character,
     CharacterSummary,
@@ -21,174 +22,99 @@ from .models import (
     VersionDiff,
 )
 
-GET_SQL = "SELECT cdl.get_character_complete(%(name)s) AS doc"
-
 
 class CharacterNotFound(NotFound):
     """No character has that name."""
 
 
-MAX_YAML_NODES = 100_000  # after alias expansion; a 463-byte alias bomb expands to millions
-
-
-def _yaml_children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
-
-
-def _check_expansion(root: yaml.Node) -> None:
-    """Count the nodes the document would have once every alias is expanded (each node once,
-    memoized, iteratively: no recursion limit), before anything is built in memory."""
-    sizes: dict[int, int] = {}
-    on_path: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        if done:
-            on_path.discard(key)
-            sizes[key] = 1 + sum(sizes[id(c)] for c in _yaml_children(node))
-            if sizes[key] > MAX_YAML_NODES:
-                raise InvalidInput(
-                    f"the YAML document expands to over {MAX_YAML_NODES:,} values (aliases "
-                    "included); refused before it is built"
-                )
-        elif key not in sizes:
-            if key in on_path:
-                raise InvalidInput("the YAML document has an alias that contains itself")
-            on_path.add(key)
-            stack.append((node, True))
-            stack.extend((c, False) for c in _yaml_children(node) if id(c) not in sizes)
-
-
-def load_yaml(text: str) -> Any:
-    """YAML as Python data (safe types only), refused when alias expansion passes a limit."""
-    loader = yaml.SafeLoader(text)
+def _numeric(value: float) -> Decimal:
+    """A confidence as numeric (a float would be sent as double precision, matching no function)."""
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _check_expansion(node)
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
-def read_document(path: str | Path) -> Any:
-    """A JSON file (or YAML, by suffix) as Python data; InvalidInput when it does not parse."""
-    return json.loads(read_json_text(path))
-
-
-def read_json_text(path: str | Path) -> str:
-    """A JSON file's own text (checked to parse), or a YAML file's data as JSON text, its
-    mappings in the order written; InvalidInput when it does not parse."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            return json.dumps(load_yaml(text), ensure_ascii=False)
-        json.loads(text)
-        return text
-    except (
-        OSError,
-        UnicodeDecodeError,
-        ValueError,
-        TypeError,
-        RecursionError,
-        yaml.YAMLError,
-    ) as exc:
-        raise InvalidInput(f"{path}: cannot read it as {path.suffix or 'JSON'}: {exc}") from exc
+        return Decimal(str(value))
+    except ArithmeticError as exc:
+        raise InvalidInput(f"not a number: {value!r}") from exc
 
 
 class Characters(Domain[M]):
     @method
-    async def import_json(
+    async def import_character_from_json(
         self,
-        document: dict[str, Any] | str,
+        character_json: dict[str, Any] | str,
         import_source: str = "json_import",
         normalized_name: str | None = None,
     ) -> int:
         """Import a CDL document (wrapped, flat or mixed), a dict or its JSON text; returns the
-        character id. Its keys keep their order (a dict's, or the text's)."""
+        character id. Its keys keep their order (a dict's, or the text's): it is sent as text."""
         try:
             text = (
-                document if isinstance(document, str) else json.dumps(document, ensure_ascii=False)
+                character_json
+                if isinstance(character_json, str)
+                else json.dumps(character_json, ensure_ascii=False)
             )
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"the CDL document cannot be written as JSON: {exc}") from exc
-        row = await self._client._one(
-            "SELECT cdl.import_character_from_json(character_json => %(doc)s::text, "
-            "import_source => %(source)s, normalized_name => %(normalized)s) AS id",
-            {"doc": text, "source": import_source, "normalized": normalized_name},
+        return int(
+            await self._call(
+                "cdl.import_character_from_json",
+                character_json=text,
+                import_source=import_source,
+                normalized_name=normalized_name,
+            )
         )
-        return int(row["id"])
 
     @method
     async def import_file(self, path: str | Path, normalized_name: str | None = None) -> int:
         """Import a CDL file (JSON, or YAML by suffix), sending the file's own text so that its
         key order is kept; the import source is the file name."""
-        return await self.import_json(
+        return await self.import_character_from_json(
             read_json_text(path), f"file:{Path(path).name}"[:100], normalized_name
         )
 
     @method
-    async def get(self, name: str) -> Character:
+    async def get_character_complete(self, name: str) -> Character:
         """The whole character in one call; :class:`CharacterNotFound` when unknown."""
-        row = await self._client._one(GET_SQL, {"name": name})
-        if row["doc"] is None:
+        doc = await self._call("cdl.get_character_complete", name=name)
+        if doc is None:
             raise CharacterNotFound(f"character {name!r} not found")
-        return Character.model_validate(row["doc"])
+        return Character.model_validate(doc)
 
     @method
-    async def export(self, name: str) -> dict[str, Any]:
-        """The character in the wrapped CDL form."""
-        row = await self._client._one(
-            "SELECT cdl.export_character_json(name => %(name)s::text) AS doc", {"name": name}
-        )
-        return dict(row["doc"])
+    async def export_character_json(self, name: str) -> dict[str, Any]:
+        """The character in the wrapped CDL form (a CDL document: free-form, so a dict)."""
+        return dict(await self._call("cdl.export_character_json", name=name))
 
     @method
-    async def upsert_field(
+    async def upsert_character_field(
         self,
         name: str,
-        path: str,
-        value: Any,
-        source: str = "manual",
+        field_path: str,
+        field_value: Any,
+        field_source: str = "manual",
         confidence: float = 1.0,
         is_public: bool = True,
     ) -> int:
         """Set a field (dot path, ``\\.`` for a dot in a key); returns values changed."""
-        row = await self._client._one(
-            "SELECT cdl.upsert_character_field(name => %(name)s, field_path => %(path)s, "
-            "field_value => %(value)s, field_source => %(source)s, "
-            "confidence => %(confidence)s::numeric, is_public => %(public)s) AS changed",
-            {
-                "name": name,
-                "path": path,
-                "value": Jsonb(value),
-                "source": source,
-                "confidence": confidence,
-                "public": is_public,
-            },
+        return int(
+            await self._call(
+                "cdl.upsert_character_field",
+                name=name,
+                field_path=field_path,
+                field_value=Jsonb(field_value),
+                field_source=field_source,
+                confidence=_numeric(confidence),
+                is_public=is_public,
+            )
         )
-        return int(row["changed"])
 
     @method
-    async def remove_field(self, name: str, path: str) -> int:
+    async def remove_character_field(self, name: str, field_path: str) -> int:
         """Remove a field and everything under it; returns values removed."""
-        row = await self._client._one(
-            "SELECT cdl.remove_character_field(name => %(name)s, field_path => %(path)s) AS n",
-            {"name": name, "path": path},
-        )
-        return int(row["n"])
+        return int(await self._call("cdl.remove_character_field", name=name, field_path=field_path))
 
     @method
-    async def define_field(
+    async def define_character_field(
         self,
-        path: str,
+        field_path: str,
         data_type: str,
         field_type: str | None = None,
         validation_rules: dict[str, Any] | None = None,
@@ -197,100 +123,93 @@ class Characters(Domain[M]):
         category: str | None = None,
     ) -> int:
         """Declare a field's data type and rules, enforced from now on; returns its id."""
-        row = await self._client._one(
-            "SELECT cdl.define_character_field(field_path => %(path)s, data_type => %(dtype)s, "
-            "field_type => %(ftype)s, validation_rules => %(rules)s, description => %(desc)s, "
-            "is_required => %(required)s, category => %(category)s) AS id",
-            {
-                "path": path,
-                "dtype": data_type,
-                "ftype": field_type,
-                "rules": Jsonb(validation_rules or {}),
-                "desc": description,
-                "required": is_required,
-                "category": category,
-            },
+        return int(
+            await self._call(
+                "cdl.define_character_field",
+                field_path=field_path,
+                data_type=data_type,
+                field_type=field_type,
+                validation_rules=Jsonb(validation_rules or {}),
+                description=description,
+                is_required=is_required,
+                category=category,
+            )
         )
-        return int(row["id"])
 
     @method
-    async def create_version(
+    async def create_character_version(
         self, name: str, version_name: str | None = None, description: str | None = None
     ) -> int:
         """Snapshot the character; returns the new version number."""
-        row = await self._client._one(
-            "SELECT cdl.create_character_version(name => %(name)s, version_name => %(vname)s, "
-            "description => %(desc)s) AS v",
-            {"name": name, "vname": version_name, "desc": description},
+        return int(
+            await self._call(
+                "cdl.create_character_version",
+                name=name,
+                version_name=version_name,
+                description=description,
+            )
         )
-        return int(row["v"])
 
     @method
-    async def versions(self, name: str) -> list[CharacterVersion]:
-        rows = await self._client._all(
-            "SELECT * FROM cdl.list_character_versions(name => %(name)s)", {"name": name}
-        )
+    async def list_character_versions(self, name: str) -> list[CharacterVersion]:
+        rows = await self._call("cdl.list_character_versions", name=name)
         return [CharacterVersion.model_validate(r) for r in rows]
 
     @method
-    async def rollback(self, name: str, version: int) -> int:
+    async def rollback_character(self, name: str, version_number: int) -> int:
         """Restore a version as a new version; returns the new version number."""
-        row = await self._client._one(
-            "SELECT cdl.rollback_character(name => %(name)s, version_number => %(v)s) AS v",
-            {"name": name, "v": version},
+        return int(
+            await self._call("cdl.rollback_character", name=name, version_number=version_number)
         )
-        return int(row["v"])
 
     @method
-    async def diff(self, name: str, from_version: int, to_version: int) -> VersionDiff:
-        row = await self._client._one(
-            "SELECT cdl.diff_character_versions(name => %(name)s::text, from_version => %(a)s, "
-            "to_version => %(b)s) AS diff",
-            {"name": name, "a": from_version, "b": to_version},
+    async def diff_character_versions(
+        self, name: str, from_version: int, to_version: int
+    ) -> VersionDiff:
+        return VersionDiff.model_validate(
+            await self._call(
+                "cdl.diff_character_versions",
+                name=name,
+                from_version=from_version,
+                to_version=to_version,
+            )
         )
-        return VersionDiff.model_validate(row["diff"])
 
     @method
-    async def search(
-        self, query: str, status: str | None = None, limit: int = 20
+    async def search_characters(
+        self, query: str, status: str | None = None, max_results: int = 20
     ) -> list[SearchHit]:
-        rows = await self._client._all(
-            "SELECT * FROM cdl.search_characters(query => %(q)s, status => %(status)s, "
-            "max_results => %(limit)s)",
-            {"q": query, "status": status, "limit": limit},
+        rows = await self._call(
+            "cdl.search_characters", query=query, status=status, max_results=max_results
         )
         return [SearchHit.model_validate(r) for r in rows]
 
     @method
-    async def search_knowledge(self, name: str, query: str, limit: int = 20) -> list[KnowledgeHit]:
-        rows = await self._client._all(
-            "SELECT * FROM cdl.search_character_knowledge(name => %(name)s, query => %(q)s, "
-            "max_results => %(limit)s)",
-            {"name": name, "q": query, "limit": limit},
+    async def search_character_knowledge(
+        self, name: str, query: str, max_results: int = 20
+    ) -> list[KnowledgeHit]:
+        rows = await self._call(
+            "cdl.search_character_knowledge", name=name, query=query, max_results=max_results
         )
         return [KnowledgeHit.model_validate(r) for r in rows]
 
     @method
-    async def list(
-        self, status: str | None = None, archetype: str | None = None
+    async def list_characters(
+        self, status_filter: str | None = None, archetype_filter: str | None = None
     ) -> list[CharacterSummary]:
-        rows = await self._client._all(
-            "SELECT * FROM cdl.list_characters(status_filter => %(s)s, archetype_filter => %(a)s)",
-            {"s": status, "a": archetype},
+        rows = await self._call(
+            "cdl.list_characters", status_filter=status_filter, archetype_filter=archetype_filter
         )
         return [CharacterSummary.model_validate(r) for r in rows]
 
     @method
-    async def archive(self, name: str) -> bool:
-        row = await self._client._one(
-            "SELECT cdl.archive_character(%(name)s) AS changed", {"name": name}
-        )
-        return bool(row["changed"])
+    async def archive_character(self, name: str) -> bool:
+        return bool(await self._call("cdl.archive_character", name=name))
 
     @method
-    async def upsert_pattern(
+    async def upsert_communication_pattern(
         self,
-        name: str,
+        character_name: str,
         pattern_type: str,
         pattern_name: str,
         pattern_value: str,
@@ -298,34 +217,36 @@ class Characters(Domain[M]):
         frequency: str = "regular",
         priority: int = 50,
     ) -> int:
-        row = await self._client._one(
-            "SELECT cdl.upsert_communication_pattern(character_name => %(name)s, "
-            "pattern_type => %(type)s, pattern_name => %(pname)s, pattern_value => %(value)s, "
-            "context => %(context)s, frequency => %(freq)s, priority => %(prio)s) AS id",
-            {
-                "name": name,
-                "type": pattern_type,
-                "pname": pattern_name,
-                "value": pattern_value,
-                "context": context,
-                "freq": frequency,
-                "prio": priority,
-            },
+        return int(
+            await self._call(
+                "cdl.upsert_communication_pattern",
+                character_name=character_name,
+                pattern_type=pattern_type,
+                pattern_name=pattern_name,
+                pattern_value=pattern_value,
+                context=context,
+                frequency=frequency,
+                priority=priority,
+            )
         )
-        return int(row["id"])
 
     @method
-    async def remove_pattern(self, name: str, pattern_type: str, pattern_name: str) -> bool:
-        row = await self._client._one(
-            "SELECT cdl.remove_communication_pattern(%(name)s, %(type)s, %(pname)s) AS removed",
-            {"name": name, "type": pattern_type, "pname": pattern_name},
+    async def remove_communication_pattern(
+        self, character_name: str, pattern_type: str, pattern_name: str
+    ) -> bool:
+        return bool(
+            await self._call(
+                "cdl.remove_communication_pattern",
+                character_name=character_name,
+                pattern_type=pattern_type,
+                pattern_name=pattern_name,
+            )
         )
-        return bool(row["removed"])
 
     @method
-    async def upsert_template(
+    async def upsert_response_template(
         self,
-        name: str,
+        character_name: str,
         scenario: str,
         template_name: str,
         template_text: str,
@@ -333,36 +254,38 @@ class Characters(Domain[M]):
         priority: int = 50,
         is_active: bool = True,
     ) -> int:
-        row = await self._client._one(
-            "SELECT cdl.upsert_response_template(character_name => %(name)s, "
-            "scenario => %(scenario)s, template_name => %(tname)s, template_text => %(text)s, "
-            "conditions => %(cond)s, priority => %(prio)s, is_active => %(active)s) AS id",
-            {
-                "name": name,
-                "scenario": scenario,
-                "tname": template_name,
-                "text": template_text,
-                "cond": Jsonb(conditions or {}),
-                "prio": priority,
-                "active": is_active,
-            },
+        return int(
+            await self._call(
+                "cdl.upsert_response_template",
+                character_name=character_name,
+                scenario=scenario,
+                template_name=template_name,
+                template_text=template_text,
+                conditions=Jsonb(conditions or {}),
+                priority=priority,
+                is_active=is_active,
+            )
         )
-        return int(row["id"])
 
     @method
-    async def remove_template(self, name: str, scenario: str, template_name: str) -> bool:
-        row = await self._client._one(
-            "SELECT cdl.remove_response_template(%(name)s, %(scenario)s, %(tname)s) AS removed",
-            {"name": name, "scenario": scenario, "tname": template_name},
+    async def remove_response_template(
+        self, character_name: str, scenario: str, template_name: str
+    ) -> bool:
+        return bool(
+            await self._call(
+                "cdl.remove_response_template",
+                character_name=character_name,
+                scenario=scenario,
+                template_name=template_name,
+            )
         )
-        return bool(row["removed"])
 
     @method
     async def upsert_knowledge(
         self,
-        name: str,
+        character_name: str,
         knowledge_type: str,
-        key: str,
+        knowledge_key: str,
         content: str,
         parent_key: str | None = None,
         confidence: float = 1.0,
@@ -370,41 +293,36 @@ class Characters(Domain[M]):
         tags: Sequence[str] | None = None,
         is_public: bool = True,
     ) -> int:
-        row = await self._client._one(
-            "SELECT cdl.upsert_knowledge(character_name => %(name)s, "
-            "knowledge_type => %(type)s, knowledge_key => %(key)s, content => %(content)s, "
-            "parent_key => %(parent)s, confidence => %(conf)s::numeric, importance => %(imp)s, "
-            "tags => %(tags)s, is_public => %(public)s) AS id",
-            {
-                "name": name,
-                "type": knowledge_type,
-                "key": key,
-                "content": content,
-                "parent": parent_key,
-                "conf": confidence,
-                "imp": importance,
-                "tags": [*(tags or ())],
-                "public": is_public,
-            },
+        return int(
+            await self._call(
+                "cdl.upsert_knowledge",
+                character_name=character_name,
+                knowledge_type=knowledge_type,
+                knowledge_key=knowledge_key,
+                content=content,
+                parent_key=parent_key,
+                confidence=_numeric(confidence),
+                importance=importance,
+                tags=[*(tags or ())],
+                is_public=is_public,
+            )
         )
-        return int(row["id"])
 
     @method
-    async def remove_knowledge(self, name: str, key: str) -> bool:
-        row = await self._client._one(
-            "SELECT cdl.remove_knowledge(%(name)s, %(key)s) AS removed", {"name": name, "key": key}
+    async def remove_knowledge(self, character_name: str, knowledge_key: str) -> bool:
+        return bool(
+            await self._call(
+                "cdl.remove_knowledge", character_name=character_name, knowledge_key=knowledge_key
+            )
         )
-        return bool(row["removed"])
 
     @method
-    async def render_documents(self, max_count: int = 1000) -> int:
-        """Render the documents that bursts of writes left unrendered, so that ``get`` takes its
-        fast path again (it is correct either way); returns how many were rendered."""
-        row = await self._client._one(
-            "SELECT cdl.render_character_documents(max_count => %(n)s) AS n", {"n": max_count}
-        )
-        return int(row["n"])
+    async def render_character_documents(self, max_count: int = 1000) -> int:
+        """Render the documents that bursts of writes left unrendered, so that
+        ``get_character_complete`` takes its fast path again (it is correct either way);
+        returns how many were rendered."""
+        return int(await self._call("cdl.render_character_documents", max_count=max_count))
 
     @method
-    async def refresh_analytics(self) -> None:
-        await self._client._one("SELECT cdl.refresh_character_analytics() AS done")
+    async def refresh_character_analytics(self) -> None:
+        await self._call("cdl.refresh_character_analytics")

@@ -33,7 +33,9 @@ from .errors import (
     LimitExceeded,
     NotFound,
 )
+from .files import read_document
 from .models import WorkflowStep
+from .progress import progress_bar
 
 # What a script can rely on: 0 success, 1 any other error, 2 bad usage (argparse), and these.
 EXIT_CODES: dict[type[CdlstoreError], int] = {
@@ -183,19 +185,10 @@ def _show(args: argparse.Namespace, data: Any, columns: Sequence[str]) -> None:
         _table(data if isinstance(data, list) else [data], columns)
 
 
-def _progress(total: int | None, unit: str, label: str) -> Any:
-    """A tqdm progress bar on stderr while stdout is a terminal; None otherwise."""
-    if not sys.stdout.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=unit, desc=label, leave=False, file=sys.stderr)
-
-
 def _import_characters(chars: Any, files: Sequence[str], as_json: bool) -> None:
     """Import each file, then print the key (normalized name) each was stored under -- also for
     the files imported before one that failed."""
-    bar = _progress(len(files), "file", "import") if len(files) > 1 else None
+    bar = progress_bar(len(files), "file", "import") if len(files) > 1 else None
     ids: list[tuple[str, int]] = []
     try:
         for path in files:
@@ -205,7 +198,7 @@ def _import_characters(chars: Any, files: Sequence[str], as_json: bool) -> None:
     finally:
         if bar is not None:
             bar.close()
-        keys = {c.id: c.normalized_name for c in chars.list()} if ids else {}
+        keys = {c.id: c.normalized_name for c in chars.list_characters()} if ids else {}
         imported = [{"file": f, "id": i, "key": keys.get(i)} for f, i in ids]
         if as_json:
             _print_json(imported)
@@ -220,7 +213,7 @@ def _character(args: argparse.Namespace) -> None:
         if args.action == "import":
             _import_characters(chars, args.files, args.json)
         elif args.action == "list":
-            rows = chars.list(args.status, args.archetype)
+            rows = chars.list_characters(args.status, args.archetype)
             if args.json:
                 _print_json(rows)
             else:
@@ -237,7 +230,7 @@ def _character(args: argparse.Namespace) -> None:
                     ["key", "name", "status", "updated"],
                 )
         elif args.action == "show":
-            character = chars.get(args.name)
+            character = chars.get_character_complete(args.name)
             if args.json:
                 _print_json(character.model_dump(mode="json"))
                 return
@@ -256,9 +249,9 @@ def _character(args: argparse.Namespace) -> None:
             ]:
                 print(f"  {label:<11}{value if value is not None else '-'}")
         elif args.action == "export":
-            _print_json(chars.export(args.name))
+            _print_json(chars.export_character_json(args.name))
         elif args.action == "versions":
-            versions = chars.versions(args.name)
+            versions = chars.list_character_versions(args.name)
             if args.json:
                 _print_json(versions)
                 return
@@ -268,9 +261,13 @@ def _character(args: argparse.Namespace) -> None:
                     f"{v.version_number:>4}  {when}  {v.version_name or ''}  {v.description or ''}"
                 )
         elif args.action == "diff":
-            _print_json(chars.diff(args.name, args.v1, args.v2).model_dump(exclude_none=True))
+            _print_json(
+                chars.diff_character_versions(args.name, args.v1, args.v2).model_dump(
+                    exclude_none=True
+                )
+            )
         elif args.action == "search":
-            hits = chars.search(args.query, limit=args.limit)
+            hits = chars.search_characters(args.query, max_results=args.limit)
             if args.json:
                 _print_json(hits)
                 return
@@ -280,7 +277,7 @@ def _character(args: argparse.Namespace) -> None:
                     f"{hit.snippet}"
                 )
         elif args.action == "render":
-            n = chars.render_documents(args.max_count)
+            n = chars.render_character_documents(args.max_count)
             if args.json:
                 _print_json({"rendered": n})
             else:
@@ -307,11 +304,11 @@ def _workflow(args: argparse.Namespace) -> None:
                 print(f"imported {args.file} for {args.character} (workflow file {file_id})")
         elif args.action == "graph":
             if args.json:
-                _print_json(client.workflows.get_graph(args.character, args.workflow))
+                _print_json(client.workflows.get_workflow_graph(args.character, args.workflow))
             else:
                 print(client.workflows.graph(args.character, args.workflow, args.format), end="")
         else:
-            candidates = client.workflows.check(
+            candidates = client.workflows.check_workflow_triggers(
                 args.user, args.character, args.message, args.context
             )
             if args.json:
@@ -365,7 +362,7 @@ def _chat(args: argparse.Namespace) -> None:
     reply is written to the ops conversation chat:CHARACTER:USER."""
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     with connect(min_size=1, max_size=2) as client:
-        character = client.characters.get(args.character)
+        character = client.characters.get_character_complete(args.character)
         key = character.normalized_name
         conversation = f"chat:{key}:{args.user}"
         if interactive:
@@ -389,8 +386,8 @@ def _chat(args: argparse.Namespace) -> None:
             else:
                 verdicts = {}
                 ops.append_message(conversation, "user", message, metadata={"user_id": args.user})
-            step = client.workflows.process(
-                args.user, key, message, context=args.context, llm_verdicts=verdicts
+            step = client.workflows.process_workflow_message(
+                args.user, key, message, request_context=args.context, llm_verdicts=verdicts
             )
             shown = step.model_dump(mode="json", exclude_none=True)
             ops.append_message(
@@ -409,7 +406,7 @@ def _chat(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    bar = _progress(None, "row", f"{args.type} {args.date}")
+    bar = progress_bar(None, "row", f"{args.type} {args.date}")
 
     def progress(chunk: bytes) -> None:  # a row is a line (jsonl; csv but for quoted newlines)
         if bar is not None:
@@ -438,35 +435,33 @@ def _metrics(args: argparse.Namespace) -> None:
 
 
 def _game(args: argparse.Namespace) -> None:
-    from .characters import read_document
-
     with connect(min_size=1, max_size=1) as client:
         if args.action == "import":
             documents = read_document(args.file)
             if not isinstance(documents, list):
                 raise CdlstoreError(f"{args.file}: expected a JSON list of documents")
             report = client.game.import_documents(args.container, documents)
-            if args.json:
-                _print_json(report)
+            if args.json:  # the call's own JSON: the keys it sent, as it sent them
+                _print_json(report.model_dump(mode="json", exclude_unset=True))
                 return
-            for doc in report["documents"]:
-                if doc["status"] == "rejected":
-                    print(f"rejected {doc['id']}: {doc['reason']}", file=sys.stderr)
+            for doc in report.documents:
+                if doc.status == "rejected":
+                    print(f"rejected {doc.id}: {doc.reason}", file=sys.stderr)
             print(
-                f"{report['container']}: {report['inserted']} inserted, "
-                f"{report['updated']} updated, {report['unchanged']} unchanged, "
-                f"{report['rejected']} rejected"
+                f"{report.container}: {report.inserted} inserted, "
+                f"{report.updated} updated, {report.unchanged} unchanged, "
+                f"{report.rejected} rejected"
             )
         else:
-            result = client.game.compare(args.container)
+            result = client.game.compare_with_documents(args.container)
             if args.json:
-                _print_json(result)
+                _print_json(result.model_dump(mode="json", exclude_unset=True))
                 return
-            for d in result["differences"]:
-                print(json.dumps(d, ensure_ascii=False))
+            for d in result.differences:
+                print(json.dumps(d.model_dump(mode="json", exclude_unset=True), ensure_ascii=False))
             print(
-                f"{result['container']}: {result['records']} records, "
-                f"{result['documents']} documents, {len(result['differences'])} differences",
+                f"{result.container}: {result.records} records, "
+                f"{result.documents} documents, {len(result.differences)} differences",
                 file=sys.stderr,
             )
 
@@ -478,8 +473,6 @@ RUN_COLUMNS = ["workflow_id", "name", "workflow_type", "status", "completed_step
 
 def _read_body(source: str) -> Any:
     """A JSON body from a file, or from stdin for '-'."""
-    from .characters import read_document
-
     if source != "-":
         return read_document(source)
     try:
@@ -500,7 +493,7 @@ def _docs(args: argparse.Namespace) -> None:
     with connect(min_size=1, max_size=1) as client:
         docs = client.documents
         if args.action == "put":
-            ref = docs.put(
+            ref = docs.put_document(
                 args.namespace,
                 args.type,
                 _read_body(args.file),
@@ -513,11 +506,11 @@ def _docs(args: argparse.Namespace) -> None:
             _show(args, ref, ["document_uuid", "version"])
         elif args.action == "get":
             if args.tag:
-                _document(args, docs.get_by_tag(args.uuid, args.tag))
+                _document(args, docs.get_document_by_tag(args.uuid, args.tag))
             else:
-                _document(args, docs.get(args.uuid, args.version))
+                _document(args, docs.get_document(args.uuid, args.version))
         elif args.action == "history":
-            history = docs.history(args.uuid, args.limit)
+            history = docs.document_history(args.uuid, args.limit)
             if args.json:
                 _print_json(history)
                 return
@@ -844,9 +837,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Write one UTC day of events, tasks, workflows or messages to "
         "DIR/TYPE/TYPE_DATE.csv|jsonl, streamed with COPY; re-running a day replaces the file.",
     )
-    p.add_argument("--type", required=True, choices=["events", "tasks", "workflows", "messages"])
+    p.add_argument(
+        "--type", required=True, help="events, tasks, workflows or messages (ops.export_source)"
+    )
     p.add_argument("--date", required=True, type=_day, help="YYYY-MM-DD (UTC)")
-    p.add_argument("--format", default="jsonl", choices=["csv", "jsonl"])
+    p.add_argument("--format", default="jsonl", help="jsonl (the default) or csv")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--json", action="store_true", help="print {path, rows} as JSON")
 

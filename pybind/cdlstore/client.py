@@ -14,6 +14,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
+from . import api  # noqa: F401 - puts the deprecated names of the previous release in place
 from .characters import Characters
 from .documents import Documents
 from .domain import (
@@ -74,9 +75,7 @@ class Meta(Domain[M]):
     @method
     async def schema_version(self) -> str | None:
         """The id of the newest applied migration, e.g. ``0002_cdl_enums``."""
-        version: str | None = (await self._client._one("SELECT cdl.schema_version() AS version"))[
-            "version"
-        ]
+        version: str | None = await self._call("cdl.schema_version")
         return version
 
 

@@ -1,10 +1,12 @@
 """One definition of each domain method, run by a sync and by an async client.
 
 A domain method is written once, as ``async def``, against :class:`Executor` -- the only thing
-that does I/O (``await self._client._one(...)``). The async client runs the coroutine on
-psycopg's async pool. The sync client drives the very same coroutine with :func:`run_sync`: its
-executor does blocking psycopg calls inside ``async def`` methods that never suspend, so the
-coroutine finishes in a single step and no event loop is involved.
+that does I/O. It calls its SQL function in one way: ``await self._call("schema.function",
+name=value, ...)`` with the function's own parameter names (:func:`call_query`). The async
+client runs the coroutine on psycopg's async pool. The sync client drives the very same
+coroutine with :func:`run_sync`: its executor does blocking psycopg calls inside ``async def``
+methods that never suspend, so the coroutine finishes in a single step and no event loop is
+involved.
 
 ``@method`` marks a call (sync: returns the value; async: a coroutine), ``@iterator`` a method
 that iterates (sync: an iterator; async: an async iterator). Inside a definition, ``await
@@ -15,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import json
 import time
+import warnings
 from collections.abc import (
     AsyncIterator,
-    Awaitable,
     Callable,
     Coroutine,
     Iterator,
@@ -105,6 +108,11 @@ class Domain(Generic[M]):
     def __init__(self, client: Executor) -> None:
         self._client = client
 
+    async def _call(self, function: str, /, **named: Any) -> Any:
+        """Call the API function ``schema.function`` with named arguments, the function's own
+        parameter names (see :func:`call_query` for what comes back)."""
+        return await self._client._call(function, named)
+
 
 class method(Generic[P, T]):  # noqa: N801 - used as a decorator
     """A domain call defined once as a coroutine function."""
@@ -163,10 +171,16 @@ class iterator(Generic[P, T]):  # noqa: N801 - used as a decorator
 
 
 def call_query(function: str, params: dict[str, Any]) -> str:
-    """``SELECT schema.function(name => %(name)s, ...) AS result``."""
+    """``SELECT * FROM schema.function(name => %(name)s, ...)``: one API call with named
+    arguments. PostgreSQL names the one column of a scalar function after the function."""
+    return _call_text(function, tuple(params))
+
+
+@functools.lru_cache(maxsize=1024)
+def _call_text(function: str, params: tuple[str, ...]) -> str:
     schema, name = function.split(".")
     return (
-        sql.SQL("SELECT {}({}) AS result")
+        sql.SQL("SELECT * FROM {}({})")
         .format(
             sql.Identifier(schema, name),
             sql.SQL(", ").join(
@@ -175,6 +189,21 @@ def call_query(function: str, params: dict[str, Any]) -> str:
         )
         .as_string()
     )
+
+
+def call_result(function: str, rows: list[Row]) -> Any:
+    """What ``_call`` returns: the value of a scalar function (its one row's one column, named
+    after it), else the rows of a set-returning or composite one as dicts. No API function
+    returns a set of a scalar type (tests/test_api_surface.py checks it), so this is exact."""
+    name = function.rsplit(".", 1)[-1]
+    if len(rows) == 1 and list(rows[0]) == [name]:
+        return rows[0][name]
+    return rows
+
+
+def given(**named: Any) -> dict[str, Any]:
+    """The named arguments that are not None: the others take the SQL function's default."""
+    return {k: v for k, v in named.items() if v is not None}
 
 
 def single(rows: list[Row]) -> Row:
@@ -217,7 +246,7 @@ class SyncExecutor:
         return single(await self._all(query, params))
 
     async def _call(self, function: str, params: dict[str, Any]) -> Any:
-        return (await self._one(call_query(function, params), params))["result"]
+        return call_result(function, await self._all(call_query(function, params), params))
 
     async def _sleep(self, seconds: float) -> None:
         time.sleep(seconds)
@@ -274,7 +303,7 @@ class AsyncExecutor:
         return single(await self._all(query, params))
 
     async def _call(self, function: str, params: dict[str, Any]) -> Any:
-        return (await self._one(call_query(function, params), params))["result"]
+        return call_result(function, await self._all(call_query(function, params), params))
 
     async def _sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -310,28 +339,62 @@ class AsyncExecutor:
                     yield json.loads(note.payload)
 
 
-async def retrying(
-    client: Executor,
-    call: Callable[[], Awaitable[T]],
-    attempts: int = 5,
-    base_delay: float = 0.05,
-) -> T:
-    """Run an idempotent call, retrying transient failures (serialization failures, deadlocks,
-    dropped connections): 0.05 s, 0.1 s, 0.2 s ... with jitter, at most ``attempts`` times."""
-    import random
+class RenamedWarning(DeprecationWarning):
+    """A method or keyword name of the previous release was used (cdlstore.aliases)."""
 
-    from psycopg import errors as pg_errors
 
-    transient = (
-        pg_errors.SerializationFailure,
-        pg_errors.DeadlockDetected,
-        psycopg.OperationalError,
-    )
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except CdlstoreError as exc:
-            if attempt == attempts - 1 or not isinstance(exc.__cause__, transient):
-                raise
-        await client._sleep(base_delay * 2**attempt * (0.5 + random.random()))  # noqa: S311
-    raise AssertionError("unreachable")
+class alias:  # noqa: N801 - used like the decorators above
+    """A deprecated name kept for one release (the table in :mod:`cdlstore.aliases`).
+
+    ``alias(new, params)`` under an old method name calls the method ``new``, warning each time;
+    ``alias(None, params, inner=definition)`` keeps a method's own name but renames its keyword
+    ``params`` (old -> new), warning only when an old keyword is used. Positional arguments pass
+    unchanged: the new methods keep their order."""
+
+    def __init__(
+        self,
+        new: str | None,
+        params: dict[str, str] | None = None,
+        inner: method[Any, Any] | iterator[Any, Any] | None = None,
+    ) -> None:
+        self.new = new
+        self.params = dict(params or {})
+        self.inner = inner
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = f"{owner.__name__.lower()}.{name}"
+
+    def __get__(self, obj: Domain[Any] | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        if self.inner is not None:
+            target = self.inner.__get__(obj, owner)
+        else:
+            assert self.new is not None
+            target = getattr(obj, self.new)
+        if inspect.iscoroutinefunction(target):  # the async client's method: still a coroutine
+
+            async def call(*args: Any, **kwargs: Any) -> Any:
+                return await self._call(target, *args, _stacklevel=3, **kwargs)
+
+            return call
+        if inspect.isasyncgenfunction(target):  # and its iterator: still an async generator
+
+            async def items(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                async for item in self._call(target, *args, _stacklevel=3, **kwargs):
+                    yield item
+
+            return items
+        return functools.partial(self._call, target)
+
+    def _call(
+        self, target: Callable[..., Any], *args: Any, _stacklevel: int = 2, **kwargs: Any
+    ) -> Any:
+        old = sorted(k for k in kwargs if k in self.params)
+        if self.inner is None or old:
+            what = f"{self.name} is deprecated: use {self.new}" if self.inner is None else ""
+            renamed = ", ".join(f"{k}= -> {self.params[k]}=" for k in old)
+            text = "; ".join(t for t in (what, renamed and f"{self.name}: {renamed}") if t)
+            warnings.warn(text, RenamedWarning, stacklevel=_stacklevel)
+        return target(*args, **{self.params.get(k, k): v for k, v in kwargs.items()})

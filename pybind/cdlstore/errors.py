@@ -8,11 +8,16 @@ psycopg exception so that nothing is hidden.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import random
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class CdlstoreError(Exception):
@@ -127,6 +132,53 @@ CODES: dict[str, type[CdlstoreError]] = {
     )
     if cls.code
 }
+
+
+# Failures that a second try of the same idempotent call may not meet: a serialization failure,
+# a deadlock, and a connection lost or refused (class 08, the server shutting down or starting).
+# A statement timeout (57014) is not among them: it is a limit, retrying it multiplies the wait.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03"})
+
+
+def is_transient(exc: CdlstoreError) -> bool:
+    """Whether ``exc`` is worth a retry of an idempotent call (:data:`TRANSIENT_SQLSTATES`)."""
+    state = exc.sqlstate
+    if state in TRANSIENT_SQLSTATES or (state or "").startswith("08"):
+        return True
+    cause = exc.__cause__  # a connection that broke client-side has no SQLSTATE
+    return state is None and isinstance(cause, psycopg.OperationalError)
+
+
+def retry_transient(
+    attempts: int = 5, base_delay: float = 0.05
+) -> Callable[
+    [Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]],
+    Callable[Concatenate[Any, P], Coroutine[Any, Any, T]],
+]:
+    """The one retry policy: decorate an idempotent domain definition (under ``@method``) to run
+    it again after a transient failure (:func:`is_transient`), waiting 0.05 s, 0.1 s, 0.2 s ...
+    with jitter, at most ``attempts`` times; any other error is raised at once. The wait is the
+    client's own (``self._client._sleep``), so a sync and an async client both wait properly.
+    Inside the caller's own transaction a retry cannot help after a serialization failure (the
+    transaction is doomed): use it on pooled clients."""
+
+    def decorate(
+        fn: Callable[Concatenate[Any, P], Coroutine[Any, Any, T]],
+    ) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]:
+        async def call(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            for attempt in range(attempts):
+                try:
+                    return await fn(self, *args, **kwargs)
+                except CdlstoreError as exc:
+                    if attempt == attempts - 1 or not is_transient(exc):
+                        raise
+                await self._client._sleep(base_delay * 2**attempt * (0.5 + random.random()))  # noqa: S311
+            raise AssertionError("unreachable")
+
+        functools.update_wrapper(call, fn)
+        return call
+
+    return decorate
 
 
 # Input that PostgreSQL itself refuses before our functions see it (a NUL in a JSON string, a

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 if TYPE_CHECKING:
     from .client import Client
+    from .models import Metrics
 
 
 class OpsCollector(Collector):
@@ -36,7 +37,7 @@ class OpsCollector(Collector):
         self._lock = threading.Lock()
         self.last_error: str | None = None
 
-    def _metrics(self) -> dict[str, Any] | None:
+    def _metrics(self) -> Metrics | None:
         with self._lock:
             try:
                 if self._client is None and self._connect is not None:
@@ -58,38 +59,42 @@ class OpsCollector(Collector):
         if m is not None:
             yield from self._ops(m)
 
-    def _ops(self, m: dict[str, Any]) -> Iterator[Metric]:
+    def _ops(self, m: Metrics) -> Iterator[Metric]:
         runs = GaugeMetricFamily(
             "cdlstore_workflow_runs", "Workflow runs by status", labels=["status"]
         )
-        for status, n in m["workflows_by_status"].items():
+        for status, n in m.workflows_by_status.items():
             runs.add_metric([status], n)
         yield runs
         tasks = GaugeMetricFamily("cdlstore_tasks", "Tasks by status", labels=["status"])
-        for status, n in m["tasks_by_status"].items():
+        for status, n in m.tasks_by_status.items():
             tasks.add_metric([status], n)
         yield tasks
         yield CounterMetricFamily(
-            "cdlstore_task_retries", "Task retries", value=m["task_retries_total"]
+            "cdlstore_task_retries", "Task retries", value=m.task_retries_total
         )
-        yield CounterMetricFamily("cdlstore_events", "Events recorded", value=m["events_total"])
+        yield CounterMetricFamily("cdlstore_events", "Events recorded", value=m.events_total)
         yield GaugeMetricFamily(
-            "cdlstore_task_error_rate", "Failed / finished tasks", value=float(m["task_error_rate"])
+            "cdlstore_task_error_rate", "Failed / finished tasks", value=m.task_error_rate
         )
-        yield GaugeMetricFamily("cdlstore_queue_depth", "Pending tasks", value=m["queue_depth"])
+        yield GaugeMetricFamily("cdlstore_queue_depth", "Pending tasks", value=m.queue_depth)
         yield GaugeMetricFamily(
             "cdlstore_oldest_pending_task_age_seconds",
             "Age of the oldest pending task",
-            value=float(m["oldest_pending_age_seconds"]),
+            value=m.oldest_pending_age_seconds,
         )
         times = GaugeMetricFamily(
             "cdlstore_task_execution_ms",
             "Task execution time percentiles over the last hour",
             labels=["quantile"],
         )
-        for name, q in (("p50", "0.5"), ("p90", "0.9"), ("p99", "0.99")):
-            if m["task_execution_ms"][name] is not None:
-                times.add_metric([q], float(m["task_execution_ms"][name]))
+        for value, q in (
+            (m.task_execution_ms.p50, "0.5"),
+            (m.task_execution_ms.p90, "0.9"),
+            (m.task_execution_ms.p99, "0.99"),
+        ):
+            if value is not None:
+                times.add_metric([q], value)
         yield times
 
 

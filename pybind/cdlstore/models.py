@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, RootModel
 
 
 class _Model(BaseModel):
@@ -215,6 +215,15 @@ class ChangeEvent(_Model):
     created_at: datetime
 
 
+class RetentionPolicy(_Model):
+    """A retention policy as ``docstore.set_retention_policy`` stored it."""
+
+    namespace: str
+    type: str
+    keep_last: int
+    older_than: str  # as PostgreSQL writes an interval, e.g. "7 days"
+
+
 class PruneReport(_Model):
     dry_run: bool
     count: int
@@ -302,3 +311,93 @@ class Message(_Model):
     is_error: bool
     metadata: dict[str, Any]
     created_at: datetime
+
+
+class TaskExecutionTimes(_Model):
+    """Percentiles of task execution time (ms) over the last hour; None without tasks."""
+
+    p50: float | None = None
+    p90: float | None = None
+    p99: float | None = None
+
+
+class Metrics(_Model):
+    """``ops.metrics()``: gauges and counters of runs, tasks and events."""
+
+    workflows_by_status: dict[str, int]
+    tasks_by_status: dict[str, int]
+    task_retries_total: int
+    task_error_rate: float
+    queue_depth: int
+    oldest_pending_age_seconds: float
+    task_execution_ms: TaskExecutionTimes
+    events_total: int
+
+
+# game: the fields of the JSON objects in the order jsonb keeps their keys (shorter first), so
+# that a model dumped with exclude_unset (the CLI's --json) gives back the very JSON of the call
+
+
+class GameSession(_Model):
+    """A game session (``game.start_game_session`` and the calls that change one)."""
+
+    id: int
+    external_id: str | None = None
+    account_id: int
+    profile_id: int
+    scenario_id: str
+    status: str
+    current_scene: str | None = None
+    choices_made: list[Any]
+    compass_values: dict[str, Any]
+    version: int
+    started_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = None
+
+
+class CompassTotals(RootModel[dict[str, int | float]]):
+    """A profile's score per compass axis (``.root`` is the mapping)."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class LeaderboardEntry(_Model):
+    name: str
+    rank: int
+    score: int | float
+    profile_id: int
+
+
+class ImportedDocument(_Model):
+    id: str | None = None
+    reason: str | None = None  # why it was rejected
+    status: str  # inserted, updated, unchanged or rejected
+
+
+class ImportReport(_Model):
+    """What ``game.import_documents`` did with each document of a container."""
+
+    updated: int
+    inserted: int
+    rejected: int
+    container: str
+    documents: list[ImportedDocument]
+    unchanged: int
+
+
+class Difference(_Model):
+    id: str
+    field: str | None = None
+    problem: str  # missing_in_relational, missing_in_documents or differs
+    document: Any = None
+    relational: Any = None
+
+
+class Comparison(_Model):
+    """``game.compare_with_documents``: the records that differ from their documents."""
+
+    records: int
+    container: str
+    documents: int
+    differences: list[Difference]

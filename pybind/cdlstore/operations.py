@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -13,23 +12,13 @@ from uuid import UUID
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from .domain import Domain, M, iterator, method
-from .errors import InvalidInput
-from .models import Event, EventPage, Message, Task, WorkflowRun, WorkflowRunPage
+from .domain import Domain, M, given, iterator, method
+from .models import Event, EventPage, Message, Metrics, Task, WorkflowRun, WorkflowRunPage
 
-EXPORTS = {
-    "events": "export_events",
-    "tasks": "export_tasks",
-    "workflows": "export_workflows",
-    "messages": "export_messages",
-}
 EVENT_CHANNEL = "cdlstore_ops_events"
 
 
 class Operations(Domain[M]):
-    async def _run(self, function: str, params: dict[str, Any]) -> Any:
-        return await self._client._call(f"ops.{function}", params)
-
     # workflow runs
     @method
     async def create_workflow(
@@ -45,65 +34,59 @@ class Operations(Domain[M]):
         tags: Sequence[str] = (),
         deadline: datetime | None = None,
     ) -> UUID:
-        result: UUID = await self._run(
-            "create_workflow",
-            {
-                "name": name,
-                "workflow_type": workflow_type,
-                "description": description,
-                "total_steps": total_steps,
-                "state_data": Jsonb(state_data if state_data is not None else {}),
-                "assigned_agents": list(assigned_agents),
-                "metadata": Jsonb(metadata or {}),
-                "tags": list(tags),
-                "deadline": deadline,
-            },
+        result: UUID = await self._call(
+            "ops.create_workflow",
+            name=name,
+            workflow_type=workflow_type,
+            description=description,
+            total_steps=total_steps,
+            state_data=Jsonb(state_data if state_data is not None else {}),
+            assigned_agents=list(assigned_agents),
+            metadata=Jsonb(metadata or {}),
+            tags=list(tags),
+            deadline=deadline,
         )
         return result
 
     @method
     async def start_workflow(self, workflow_id: UUID | str) -> WorkflowRun:
         return WorkflowRun.model_validate(
-            await self._run("start_workflow", {"workflow_id": workflow_id})
+            await self._call("ops.start_workflow", workflow_id=workflow_id)
         )
 
     @method
-    async def advance_step(
+    async def advance_workflow_step(
         self, workflow_id: UUID | str, step_result: Any = None, state_data: Any = None
     ) -> WorkflowRun:
         return WorkflowRun.model_validate(
-            await self._run(
-                "advance_workflow_step",
-                {
-                    "workflow_id": workflow_id,
-                    "step_result": Jsonb(step_result if step_result is not None else {}),
-                    "state_data": Jsonb(state_data) if state_data is not None else None,
-                },
+            await self._call(
+                "ops.advance_workflow_step",
+                workflow_id=workflow_id,
+                step_result=Jsonb(step_result if step_result is not None else {}),
+                state_data=Jsonb(state_data) if state_data is not None else None,
             )
         )
 
     @method
     async def complete_workflow(self, workflow_id: UUID | str, result: Any = None) -> WorkflowRun:
         return WorkflowRun.model_validate(
-            await self._run(
-                "complete_workflow",
-                {
-                    "workflow_id": workflow_id,
-                    "result": Jsonb(result) if result is not None else None,
-                },
+            await self._call(
+                "ops.complete_workflow",
+                workflow_id=workflow_id,
+                result=Jsonb(result) if result is not None else None,
             )
         )
 
     @method
     async def fail_workflow(self, workflow_id: UUID | str, error: str) -> WorkflowRun:
         return WorkflowRun.model_validate(
-            await self._run("fail_workflow", {"workflow_id": workflow_id, "error": error})
+            await self._call("ops.fail_workflow", workflow_id=workflow_id, error=error)
         )
 
     @method
     async def get_workflow(self, workflow_id: UUID | str) -> WorkflowRun:
         return WorkflowRun.model_validate(
-            await self._run("get_workflow", {"workflow_id": workflow_id})
+            await self._call("ops.get_workflow", workflow_id=workflow_id)
         )
 
     @method
@@ -115,31 +98,22 @@ class Operations(Domain[M]):
         after: str | None = None,
     ) -> WorkflowRunPage:
         return WorkflowRunPage.model_validate(
-            await self._run(
-                "list_workflows",
-                {
-                    "status": status,
-                    "workflow_type": workflow_type,
-                    "page_size": page_size,
-                    "after": after,
-                },
+            await self._call(
+                "ops.list_workflows",
+                status=status,
+                workflow_type=workflow_type,
+                page_size=page_size,
+                after=after,
             )
         )
 
     @method
     async def expire_workflows(self, as_of: datetime | None = None) -> int:
-        return int(
-            (
-                await self._client._one(
-                    "SELECT ops.expire_workflows(coalesce(%(t)s::timestamptz, now())) AS n",
-                    {"t": as_of},
-                )
-            )["n"]
-        )
+        return int(await self._call("ops.expire_workflows", **given(as_of=as_of)))
 
     # the task queue
     @method
-    async def enqueue(
+    async def enqueue_task(
         self,
         task_name: str,
         task_type: str,
@@ -151,108 +125,105 @@ class Operations(Domain[M]):
         timeout_seconds: int = 300,
         available_at: datetime | None = None,
     ) -> UUID:
-        result: UUID = await self._run(
-            "enqueue_task",
-            {
-                "task_name": task_name,
-                "task_type": task_type,
-                "input_data": Jsonb(input_data if input_data is not None else {}),
-                "priority": priority,
-                "workflow_id": workflow_id,
-                "max_retries": max_retries,
-                "timeout_seconds": timeout_seconds,
-                "available_at": available_at,
-            },
+        result: UUID = await self._call(
+            "ops.enqueue_task",
+            task_name=task_name,
+            task_type=task_type,
+            input_data=Jsonb(input_data if input_data is not None else {}),
+            priority=priority,
+            workflow_id=workflow_id,
+            max_retries=max_retries,
+            timeout_seconds=timeout_seconds,
+            available_at=available_at,
         )
         return result
 
     @method
-    async def enqueue_many(self, tasks: Sequence[dict[str, Any]]) -> list[UUID]:
+    async def enqueue_tasks(self, tasks: Sequence[dict[str, Any]]) -> list[UUID]:
         """Queue a batch ({task_name, task_type, input_data, priority, ...}) in one transaction."""
-        result: list[UUID] = await self._run("enqueue_tasks", {"tasks": Jsonb(list(tasks))})
+        result: list[UUID] = await self._call("ops.enqueue_tasks", tasks=Jsonb(list(tasks)))
         return result
 
     @method
-    async def complete_many(self, completions: Sequence[tuple[Task, Any]]) -> int:
+    async def complete_tasks(self, completions: Sequence[tuple[Task, Any]]) -> int:
         """Complete a batch of claimed tasks ((task, output) pairs) in one transaction."""
         batch = [
             {"execution_id": str(t.execution_id), "lease_token": str(t.lease_token), "output": out}
             for t, out in completions
         ]
-        return int(await self._run("complete_tasks", {"completions": Jsonb(batch)}))
+        return int(await self._call("ops.complete_tasks", completions=Jsonb(batch)))
 
     @method
-    async def claim(
+    async def claim_tasks(
         self, agent_id: str, task_types: Sequence[str], max_count: int = 1
     ) -> list[Task]:
-        rows = await self._run(
-            "claim_tasks",
-            {"agent_id": agent_id, "task_types": list(task_types), "max_count": max_count},
+        rows = await self._call(
+            "ops.claim_tasks",
+            agent_id=agent_id,
+            task_types=list(task_types),
+            max_count=max_count,
         )
         return [Task.model_validate(r) for r in rows]
 
     @method
-    async def complete(
+    async def complete_task(
         self, execution_id: UUID | str, lease_token: UUID | str, output: Any = None
     ) -> Task:
         return Task.model_validate(
-            await self._run(
-                "complete_task",
-                {
-                    "execution_id": execution_id,
-                    "lease_token": lease_token,
-                    "output": Jsonb(output) if output is not None else None,
-                },
+            await self._call(
+                "ops.complete_task",
+                execution_id=execution_id,
+                lease_token=lease_token,
+                output=Jsonb(output) if output is not None else None,
             )
         )
 
     @method
-    async def fail(self, execution_id: UUID | str, lease_token: UUID | str, error: str) -> Task:
+    async def fail_task(
+        self, execution_id: UUID | str, lease_token: UUID | str, error: str
+    ) -> Task:
         return Task.model_validate(
-            await self._run(
-                "fail_task",
-                {"execution_id": execution_id, "lease_token": lease_token, "error": error},
+            await self._call(
+                "ops.fail_task",
+                execution_id=execution_id,
+                lease_token=lease_token,
+                error=error,
             )
         )
 
     @method
-    async def heartbeat(
+    async def heartbeat_task(
         self, execution_id: UUID | str, lease_token: UUID | str, extend_seconds: int | None = None
     ) -> datetime:
         """Extend a claimed task's lease; returns its new end. Conflict when the lease is stale."""
-        result: datetime = await self._run(
-            "heartbeat_task",
-            {
-                "execution_id": execution_id,
-                "lease_token": lease_token,
-                "extend_seconds": extend_seconds,
-            },
+        result: datetime = await self._call(
+            "ops.heartbeat_task",
+            execution_id=execution_id,
+            lease_token=lease_token,
+            extend_seconds=extend_seconds,
         )
         return result
 
     @method
-    async def release(self, execution_id: UUID | str, lease_token: UUID | str) -> Task:
+    async def release_task(self, execution_id: UUID | str, lease_token: UUID | str) -> Task:
         """Give back a claimed task that was not started: pending again at once."""
         return Task.model_validate(
-            await self._run(
-                "release_task", {"execution_id": execution_id, "lease_token": lease_token}
-            )
+            await self._call("ops.release_task", execution_id=execution_id, lease_token=lease_token)
         )
 
     @method
     async def expire_tasks(self, as_of: datetime | None = None) -> int:
-        return int(
-            (
-                await self._client._one(
-                    "SELECT ops.expire_tasks(coalesce(%(t)s::timestamptz, now())) AS n",
-                    {"t": as_of},
-                )
-            )["n"]
-        )
+        return int(await self._call("ops.expire_tasks", **given(as_of=as_of)))
+
+    @method
+    async def next_task_timeout(self) -> datetime | None:
+        """The earliest lease end of any running task; None when none runs."""
+        due: datetime | None = await self._call("ops.next_task_timeout")
+        return due
 
     @method
     async def get_task(self, execution_id: UUID | str) -> Task:
-        return Task.model_validate(await self._run("get_task", {"execution_id": execution_id}))
+        return Task.model_validate(await self._call("ops.get_task", execution_id=execution_id))
 
     @method
     async def list_tasks(
@@ -264,28 +235,26 @@ class Operations(Domain[M]):
         before: datetime | None = None,
     ) -> list[Task]:
         """Tasks, newest first; ``before`` (the last one's created_at) gives the next page."""
-        rows = await self._run(
-            "list_tasks",
-            {
-                "status": status,
-                "task_type": task_type,
-                "workflow_id": workflow_id,
-                "max_count": max_count,
-                "before": before,
-            },
+        rows = await self._call(
+            "ops.list_tasks",
+            status=status,
+            task_type=task_type,
+            workflow_id=workflow_id,
+            max_count=max_count,
+            before=before,
         )
         return [Task.model_validate(r) for r in rows]
 
     @method
     async def retry_task(self, execution_id: UUID | str) -> Task:
         """Queue a failed or cancelled task again, its retries starting over."""
-        return Task.model_validate(await self._run("retry_task", {"execution_id": execution_id}))
+        return Task.model_validate(await self._call("ops.retry_task", execution_id=execution_id))
 
     @method
     async def cancel_task(self, execution_id: UUID | str, reason: str | None = None) -> Task:
         """Cancel a pending or running task."""
         return Task.model_validate(
-            await self._run("cancel_task", {"execution_id": execution_id, "reason": reason})
+            await self._call("ops.cancel_task", execution_id=execution_id, reason=reason)
         )
 
     # events and conversations
@@ -304,19 +273,17 @@ class Operations(Domain[M]):
         severity: str = "info",
     ) -> int:
         return int(
-            await self._run(
-                "record_event",
-                {
-                    "event_type": event_type,
-                    "entity_type": entity_type,
-                    "entity_id": entity_id,
-                    "workflow_id": workflow_id,
-                    "agent_id": agent_id,
-                    "session_id": session_id,
-                    "source": source,
-                    "payload": Jsonb(payload if payload is not None else {}),
-                    "severity": severity,
-                },
+            await self._call(
+                "ops.record_event",
+                event_type=event_type,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                workflow_id=workflow_id,
+                agent_id=agent_id,
+                session_id=session_id,
+                source=source,
+                payload=Jsonb(payload if payload is not None else {}),
+                severity=severity,
             )
         )
 
@@ -333,17 +300,15 @@ class Operations(Domain[M]):
         after: str | None = None,
     ) -> EventPage:
         return EventPage.model_validate(
-            await self._run(
-                "list_events",
-                {
-                    "event_type": event_type,
-                    "entity_type": entity_type,
-                    "entity_id": entity_id,
-                    "workflow_id": workflow_id,
-                    "severity": severity,
-                    "page_size": page_size,
-                    "after": after,
-                },
+            await self._call(
+                "ops.list_events",
+                event_type=event_type,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                workflow_id=workflow_id,
+                severity=severity,
+                page_size=page_size,
+                after=after,
             )
         )
 
@@ -351,19 +316,19 @@ class Operations(Domain[M]):
     async def read_events(self, consumer: str, max_count: int = 100) -> list[Event]:
         """The consumer's next events, gap-free (task lifecycle included); the same again until
         acknowledged with ``ack_events``."""
-        events = await self._run("read_events", {"consumer": consumer, "max_count": max_count})
+        events = await self._call("ops.read_events", consumer=consumer, max_count=max_count)
         return [Event.model_validate(e) for e in events]
 
     @method
     async def ack_events(self, consumer: str, up_to_id: int) -> bool:
-        return bool(await self._run("ack_events", {"consumer": consumer, "up_to_id": up_to_id}))
+        return bool(await self._call("ops.ack_events", consumer=consumer, up_to_id=up_to_id))
 
     @iterator
-    async def events(self, consumer: str, batch: int = 100) -> AsyncIterator[Event]:
-        """Read, yield and acknowledge until caught up: after a crash a consumer resumes after
-        the last batch it finished, missing nothing."""
+    async def events(self, consumer: str, max_count: int = 100) -> AsyncIterator[Event]:
+        """Read, yield and acknowledge until caught up (``read_events``, ``ack_events``): after
+        a crash a consumer resumes after the last batch it finished, missing nothing."""
         while True:
-            events = await self.read_events(consumer, batch)
+            events = await self.read_events(consumer, max_count)
             if not events:
                 return
             for event in events:
@@ -389,36 +354,42 @@ class Operations(Domain[M]):
         is_error: bool = False,
     ) -> int:
         return int(
-            await self._run(
-                "append_message",
-                {
-                    "instance_id": instance_id,
-                    "role": role,
-                    "content": content,
-                    "tool_calls": Jsonb(tool_calls) if tool_calls is not None else None,
-                    "metadata": Jsonb(metadata or {}),
-                    "agent_id": agent_id,
-                    "is_error": is_error,
-                },
+            await self._call(
+                "ops.append_message",
+                instance_id=instance_id,
+                role=role,
+                content=content,
+                tool_calls=Jsonb(tool_calls) if tool_calls is not None else None,
+                metadata=Jsonb(metadata or {}),
+                agent_id=agent_id,
+                is_error=is_error,
             )
         )
 
     @method
     async def get_conversation(
-        self, instance_id: str, limit: int = 100, before: int | None = None
+        self, instance_id: str, max_messages: int = 100, before: int | None = None
     ) -> list[Message]:
-        rows = await self._run(
-            "get_conversation",
-            {"instance_id": instance_id, "max_messages": limit, "before": before},
+        rows = await self._call(
+            "ops.get_conversation",
+            instance_id=instance_id,
+            max_messages=max_messages,
+            before=before,
         )
         return [Message.model_validate(r) for r in rows]
 
     @method
-    async def metrics(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self._run("metrics", {})
-        return result
+    async def metrics(self) -> Metrics:
+        return Metrics.model_validate(await self._call("ops.metrics"))
 
     # exports
+    @method
+    async def export_source(self, kind: str, format: str) -> str:
+        """The function whose rows an export of ``kind`` streams (``ops.export_<kind>``);
+        InvalidInput for a kind or format that is not exported: the one list is in SQL."""
+        function: str = await self._call("ops.export_source", kind=kind, format=format)
+        return function
+
     @method
     async def export(
         self,
@@ -432,12 +403,9 @@ class Operations(Domain[M]):
         """Stream one UTC day of `kind` with COPY ... TO STDOUT into out_dir/kind/kind_DAY.fmt,
         replacing that file atomically. Returns the file and its row count. ``progress`` gets
         the bytes written so far, ``on_chunk`` each chunk as it is written."""
-        if kind not in EXPORTS or fmt not in ("csv", "jsonl"):
-            raise InvalidInput(
-                f"export type must be one of {', '.join(EXPORTS)} and format csv or jsonl"
-            )
-        rows = sql.SQL("SELECT * FROM ops.{}({})").format(
-            sql.Identifier(EXPORTS[kind]), sql.Literal(day)
+        schema, function = (await self.export_source(kind, fmt)).split(".")
+        rows = sql.SQL("SELECT * FROM {}({})").format(
+            sql.Identifier(schema, function), sql.Literal(day)
         )
         if fmt == "csv":
             copy = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(rows)
@@ -467,14 +435,3 @@ class Operations(Domain[M]):
             )
         os.replace(partial, target)
         return target, count
-
-
-def terminal_progress(label: str) -> Callable[[int], None] | None:
-    """A byte counter on stderr when it is a terminal."""
-    if not sys.stderr.isatty():
-        return None
-
-    def show(written: int) -> None:
-        print(f"\r{label}: {written / 1e6:8.1f} MB", end="", file=sys.stderr, flush=True)
-
-    return show

@@ -294,7 +294,7 @@ class Worker:
             claimed: list[Task] = []
             if space > 0:
                 try:
-                    claimed = self.client.operations.claim(self.agent_id, types, space)
+                    claimed = self.client.operations.claim_tasks(self.agent_id, types, space)
                 except CdlstoreError as exc:
                     log.error("claiming failed: %s", exc)
             for task in claimed:
@@ -352,16 +352,16 @@ class Worker:
                 with self._lock:
                     held.finished = True
                 if not held.cancelled:
-                    ops.fail(task.execution_id, token, f"{type(exc).__name__}: {exc}"[:10000])
+                    ops.fail_task(task.execution_id, token, f"{type(exc).__name__}: {exc}"[:10000])
                 return "failed"
             with self._lock:
                 held.finished = True
             if held.cancelled:
                 return "failed"
             try:
-                ops.complete(task.execution_id, token, result)
+                ops.complete_task(task.execution_id, token, result)
             except TypeError as exc:  # the result is not JSON-able
-                ops.fail(task.execution_id, token, f"result is not JSON: {exc}")
+                ops.fail_task(task.execution_id, token, f"result is not JSON: {exc}")
                 return "failed"
             return "completed"
         except Conflict:
@@ -397,7 +397,9 @@ class Worker:
         token = h.task.lease_token
         assert token is not None
         try:
-            self.client.operations.heartbeat(h.task.execution_id, token, h.task.timeout_seconds)
+            self.client.operations.heartbeat_task(
+                h.task.execution_id, token, h.task.timeout_seconds
+            )
             h.next_beat = now + h.task.timeout_seconds / 3
         except Conflict:
             self._cancel(h, "the lease was lost", fail=False)
@@ -414,7 +416,7 @@ class Worker:
         token = h.task.lease_token
         if fail and token is not None:
             try:
-                self.client.operations.fail(h.task.execution_id, token, reason)
+                self.client.operations.fail_task(h.task.execution_id, token, reason)
             except CdlstoreError as exc:
                 log.warning("task %s: %s", h.task.execution_id, exc)
         with self._lock:
@@ -451,7 +453,7 @@ class Worker:
                 self._held.pop(task.execution_id, None)
             try:
                 assert task.lease_token is not None
-                ops.release(task.execution_id, task.lease_token)
+                ops.release_task(task.execution_id, task.lease_token)
                 self._stats.counts["released"] += 1
             except CdlstoreError as exc:
                 log.warning("task %s could not be released: %s", task.execution_id, exc)
@@ -506,9 +508,9 @@ def _maintain_command(args: argparse.Namespace) -> None:
     with connect(min_size=1, max_size=2) as client:
         duties = Maintenance(client)
         if args.once:
-            from .cli import _progress  # a bar on stderr while stdout is a terminal
+            from .progress import progress_bar  # on stderr while stdout is a terminal
 
-            bar = _progress(len(duties._duties), "duty", "maintenance")
+            bar = progress_bar(len(duties._duties), "duty", "maintenance")
             results = duties.run_once(lambda name: bar.update(1) if bar is not None else None)
             if bar is not None:
                 bar.close()

@@ -67,11 +67,11 @@ def count_on(sharded: Cluster, query: str, params: Any = None) -> list[int]:
 
 
 def test_ids_route_to_the_shard_that_holds_their_rows(sharded: Cluster, empty: Client) -> None:
-    tasks = [empty.operations.enqueue(f"t{i}", "route") for i in range(40)]
-    docs = [empty.documents.put(f"ns-{i}", "note", {"i": i}) for i in range(40)]
+    tasks = [empty.operations.enqueue_task(f"t{i}", "route") for i in range(40)]
+    docs = [empty.documents.put_document(f"ns-{i}", "note", {"i": i}) for i in range(40)]
     accounts = [empty.game.create_account(f"p{i}@example.org") for i in range(20)]
     profiles = [empty.game.create_profile(a, "P") for a in accounts]
-    sessions = [empty.game.start_session(p, "forest")["id"] for p in profiles]
+    sessions = [empty.game.start_game_session(p, "forest").id for p in profiles]
     with psycopg.connect(sharded.proxy) as conn:  # the shard the proxy routes each id to
         task_part = conn.execute(
             "SELECT array_agg(cdlstore_proxy.uuid_hash(u) & 1 ORDER BY o)"
@@ -98,9 +98,9 @@ def test_ids_route_to_the_shard_that_holds_their_rows(sharded: Cluster, empty: C
             assert rows == {i for i in ids if i & 1 == index} and rows
     assert sum(count_on(sharded, "SELECT count(*) FROM docstore.documents")) == len(docs)
     for ref in docs:  # every id-addressed call finds its document
-        assert empty.documents.get(ref.document_uuid).version == 1
+        assert empty.documents.get_document(ref.document_uuid).version == 1
     for session in sessions:
-        assert empty.game.get_session(session)["status"] == "active"
+        assert empty.game.get_game_session(session).status == "active"
 
 
 def test_a_listing_that_spans_both_shards_pages_every_row_once(
@@ -108,7 +108,7 @@ def test_a_listing_that_spans_both_shards_pages_every_row_once(
 ) -> None:
     for client in (empty, single):
         for i in range(30):
-            client.documents.put(f"ns-{i % 7}", "note", {"i": i}, session_id="spread")
+            client.documents.put_document(f"ns-{i % 7}", "note", {"i": i}, session_id="spread")
             client.operations.record_event("step", entity_id=str(i))
     assert all(
         count_on(
@@ -117,7 +117,9 @@ def test_a_listing_that_spans_both_shards_pages_every_row_once(
     )
     for page_size in (1, 4, 7, 30, 100):
         seen = {
-            name: [d.body["i"] for d in client.documents.get_by_session("spread", limit=page_size)]
+            name: [
+                d.body["i"] for d in client.documents.get_by_session("spread", page_size=page_size)
+            ]
             for name, client in (("proxy", empty), ("node", single))
         }
         assert seen["proxy"] == seen["node"] == list(range(29, -1, -1))
@@ -132,22 +134,22 @@ def test_a_listing_that_spans_both_shards_pages_every_row_once(
             )
         assert events == [str(i) for i in range(29, -1, -1)]
     with pytest.raises(errors.InvalidInput, match="invalid page cursor"):
-        empty.documents.session_page("spread", after="bm90LWEtY3Vyc29y")
+        empty.documents.list_by_session("spread", after="bm90LWEtY3Vyc29y")
     with pytest.raises(errors.InvalidInput, match="invalid page cursor"):  # a shard's own cursor
-        empty.documents.session_page(
-            "spread", after=single.documents.session_page("spread", page_size=1).next_cursor
+        empty.documents.list_by_session(
+            "spread", after=single.documents.list_by_session("spread", page_size=1).next_cursor
         )
 
 
 def test_workers_claim_across_shards_every_task_once(sharded: Cluster, empty: Client) -> None:
-    ids = {empty.operations.enqueue(f"t{i}", "spread-claim") for i in range(60)}
+    ids = {empty.operations.enqueue_task(f"t{i}", "spread-claim") for i in range(60)}
     assert all(count_on(sharded, "SELECT count(*) FROM ops.task_executions"))
     claimed: list[Any] = []
     lock = threading.Lock()
 
     def work(name: str) -> None:
         for client in app_client(sharded.proxy):
-            while batch := client.operations.claim(name, ["spread-claim"], 7):
+            while batch := client.operations.claim_tasks(name, ["spread-claim"], 7):
                 with lock:
                     claimed.extend(t.execution_id for t in batch)
 
@@ -157,14 +159,14 @@ def test_workers_claim_across_shards_every_task_once(sharded: Cluster, empty: Cl
     for w in workers:
         w.join()
     assert sorted(map(str, claimed)) == sorted(map(str, ids))  # each once, none left behind
-    assert empty.operations.claim("late", ["spread-claim"], 5) == []
+    assert empty.operations.claim_tasks("late", ["spread-claim"], 5) == []
 
 
 def test_a_change_feed_through_the_proxy_loses_and_duplicates_nothing(
     sharded: Cluster, empty: Client
 ) -> None:
     docs = empty.documents
-    written = {docs.put(f"feed-{i}", "note", {"i": i}).document_uuid for i in range(25)}
+    written = {docs.put_document(f"feed-{i}", "note", {"i": i}).document_uuid for i in range(25)}
     assert all(count_on(sharded, "SELECT count(*) FROM docstore.change_event"))
     seen: list[Any] = []
     while batch := docs.read_changes("indexer", 4):
@@ -190,21 +192,23 @@ def test_a_new_document_with_a_uuid_that_routes_elsewhere_is_refused(
     sharded: Cluster, empty: Client
 ) -> None:
     with pytest.raises(errors.InvalidInput, match="does not route"):
-        empty.documents.put("ns", "note", {}, document_uuid="00000000-0000-4000-8000-000000000fff")
+        empty.documents.put_document(
+            "ns", "note", {}, document_uuid="00000000-0000-4000-8000-000000000fff"
+        )
     assert count_on(sharded, "SELECT count(*) FROM docstore.documents") == [0, 0]
 
 
 def test_a_claim_passes_over_a_stopped_shard(sharded: Cluster, empty: Client) -> None:
-    ids = [empty.operations.enqueue(f"t{i}", "stopped-claim") for i in range(30)]
+    ids = [empty.operations.enqueue_task(f"t{i}", "stopped-claim") for i in range(30)]
     on_first = {r[0] for r in sharded.on_shard(0, "SELECT execution_id FROM ops.task_executions")}
     assert on_first and len(on_first) < len(ids)
     sharded.stop(1)
     try:
-        claimed = empty.operations.claim("w", ["stopped-claim"], 100)
+        claimed = empty.operations.claim_tasks("w", ["stopped-claim"], 100)
         assert {t.execution_id for t in claimed} == on_first  # the other shard's tasks wait
     finally:
         sharded.start(1)
-    rest = empty.operations.claim("w", ["stopped-claim"], 100)
+    rest = empty.operations.claim_tasks("w", ["stopped-claim"], 100)
     assert {t.execution_id for t in rest} == set(ids) - on_first
 
 

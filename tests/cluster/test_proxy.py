@@ -55,13 +55,19 @@ def converse(client: Client, user: str) -> list[Any]:
     """One guest's conversation; what it returns leaves out the ids, which differ by design."""
     wf, seen = client.workflows, []
     for message, confirmed in CONVERSATION:
-        step = wf.process(user, "iris_marlow", message, llm_confirmed=confirmed)
+        step = wf.process_workflow_message(user, "iris_marlow", message, llm_confirmed=confirmed)
         seen.append((step.action, step.workflow_name, step.state, step.status, step.context))
-    seen.append([(a.workflow_name, a.state) for a in wf.active(user)])
-    tab = wf.start(user, "iris_marlow", "fisherman_tab", {"total": 12})
-    seen += [wf.render_prompt(tab), wf.cancel(tab, "closing time"), wf.cancel(tab)]
-    seen.append(wf.process(user, "iris_marlow", "I'd like a soup").context)  # left to time out
-    seen.append([(a.workflow_name, a.state) for a in wf.active(user)])
+    seen.append([(a.workflow_name, a.state) for a in wf.get_user_active_workflows(user)])
+    tab = wf.start_workflow_instance(user, "iris_marlow", "fisherman_tab", {"total": 12})
+    seen += [
+        wf.render_workflow_prompt(tab),
+        wf.cancel_workflow_instance(tab, "closing time"),
+        wf.cancel_workflow_instance(tab),
+    ]
+    seen.append(
+        wf.process_workflow_message(user, "iris_marlow", "I'd like a soup").context
+    )  # left to time out
+    seen.append([(a.workflow_name, a.state) for a in wf.get_user_active_workflows(user)])
     return seen
 
 
@@ -120,9 +126,11 @@ def test_two_shards_give_the_results_of_one_node(
     assert sorted(through_proxy) == sorted(USERS)
     assert through_proxy == conversations(single_dsn, USERS)
     later = datetime.now(UTC) + timedelta(minutes=11)
-    expired = proxied.workflows.expire_timeouts(later)  # on every shard, counts added
-    assert expired == single.workflows.expire_timeouts(later) == len(USERS)
-    assert proxied.workflows.expire_timeouts(later) == 0, "every shard's timeouts were ended"
+    expired = proxied.workflows.expire_workflow_timeouts(later)  # on every shard, counts added
+    assert expired == single.workflows.expire_workflow_timeouts(later) == len(USERS)
+    assert proxied.workflows.expire_workflow_timeouts(later) == 0, (
+        "every shard's timeouts were ended"
+    )
     shards = [per_user(sharded, 0), per_user(sharded, 1)]
     assert shards[0] and shards[1], "both shards hold users"
     assert not set(shards[0]) & set(shards[1]), "each user's rows are on one shard"
@@ -159,27 +167,33 @@ def test_a_stopped_shard(sharded: Cluster, proxied: Client) -> None:
     [up_user] = users_of(sharded, 0, 1, "up")
     [down_user] = users_of(sharded, 1, 1, "down")
     wf = proxied.workflows
-    assert wf.process(down_user, "iris_marlow", "I'd like a grog").state == "brewing"
+    assert (
+        wf.process_workflow_message(down_user, "iris_marlow", "I'd like a grog").state == "brewing"
+    )
     before = sharded.on_shard(1, "SELECT * FROM cdl.workflow_execution_log ORDER BY id")
 
     sharded.stop(1)
     try:
         started = time.monotonic()
         with pytest.raises(errors.ShardUnavailable, match="shard 1"):
-            wf.process(down_user, "iris_marlow", "here you are")
+            wf.process_workflow_message(down_user, "iris_marlow", "here you are")
         with pytest.raises(errors.ShardUnavailable):
-            wf.active(down_user)
+            wf.get_user_active_workflows(down_user)
         assert time.monotonic() - started < 5, "fails fast"
-        assert wf.process(up_user, "iris_marlow", "I'd like a tea").state == "brewing"
-        assert wf.process(up_user, "iris_marlow", "2 coins").status == "completed"
+        assert (
+            wf.process_workflow_message(up_user, "iris_marlow", "I'd like a tea").state == "brewing"
+        )
+        assert wf.process_workflow_message(up_user, "iris_marlow", "2 coins").status == "completed"
         # a definition write while a shard is down reaches the others; reads go on
-        proxied.characters.upsert_field("iris_marlow", "identity.age", 63)
-        assert proxied.characters.get("iris_marlow").cdl["identity"]["age"] == 63
+        proxied.characters.upsert_character_field("iris_marlow", "identity.age", 63)
+        assert proxied.characters.get_character_complete("iris_marlow").cdl["identity"]["age"] == 63
     finally:
         sharded.start(1)
 
     assert sharded.on_shard(1, "SELECT * FROM cdl.workflow_execution_log ORDER BY id") == before
-    step = wf.process(down_user, "iris_marlow", "here you are")  # repairs the shard first
+    step = wf.process_workflow_message(
+        down_user, "iris_marlow", "here you are"
+    )  # repairs the shard first
     assert (step.action, step.status) == ("transitioned", "completed")
     assert definitions(sharded, 1) == definitions(sharded, 0)
     instances, logs = per_user(sharded, 1)[down_user]
@@ -227,7 +241,7 @@ def test_a_shard_stopped_during_an_import(sharded: Cluster, proxied: Client) -> 
     quill = "SELECT id FROM cdl.characters WHERE normalized_name = 'professor_anselm_quill'"
     assert sharded.on_shard(1, quill) == [], "the stopped shard missed it"
     # the next definition write (or a call of a user of the shard) re-applies what it missed
-    proxied.characters.upsert_field("iris_marlow", "identity.age", 71)
+    proxied.characters.upsert_character_field("iris_marlow", "identity.age", 71)
     assert sharded.on_shard(1, "SELECT cdl.definition_version()")[0][0] == version + 2
     assert sharded.on_shard(1, quill) == sharded.on_shard(0, quill) != [], "same id on both"
     assert definitions(sharded, 1) == definitions(sharded, 0)
@@ -253,18 +267,18 @@ def test_bad_input_through_the_proxy(sharded: Cluster, proxied: Client) -> None:
     versions = [sharded.on_shard(i, "SELECT cdl.definition_version()") for i in range(2)]
     wf = proxied.workflows
     with pytest.raises(errors.InvalidInput) as bad:
-        wf.process("", "iris_marlow", "hi")
+        wf.process_workflow_message("", "iris_marlow", "hi")
     assert "REMOTE" not in str(bad.value) and "PL/Proxy" not in str(bad.value)
     with pytest.raises(errors.LimitExceeded):
-        wf.process("guest-1", "iris_marlow", "x" * 10001)
+        wf.process_workflow_message("guest-1", "iris_marlow", "x" * 10001)
     with pytest.raises(errors.NotFound, match="nobody"):
-        wf.process("guest-1", "nobody", "hi")
+        wf.process_workflow_message("guest-1", "nobody", "hi")
     with pytest.raises(errors.NotFound):
-        wf.cancel(-1)
+        wf.cancel_workflow_instance(-1)
     with pytest.raises(errors.InvalidInput, match="must be a mapping"):
-        wf.import_data("iris_marlow", ["a", "list"])
+        wf.import_workflow_from_yaml("iris_marlow", ["a", "list"])
     with pytest.raises(errors.InvalidInput):
-        proxied.characters.upsert_field("iris_marlow", "", 1)
+        proxied.characters.upsert_character_field("iris_marlow", "", 1)
     assert [sharded.on_shard(i, "SELECT cdl.definition_version()") for i in range(2)] == versions
     # a malformed tenant name is refused on the proxy (CD001), and nothing is written
     documents = [sharded.on_shard(i, "SELECT count(*) FROM docstore.documents") for i in range(2)]

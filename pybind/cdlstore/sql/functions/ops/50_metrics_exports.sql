@@ -105,3 +105,28 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION ops.export_messages(date) IS 'The conversation messages of a UTC day, for COPY ... TO STDOUT.';
+
+CREATE OR REPLACE FUNCTION ops.export_source(kind text, format text)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ops, pg_temp
+AS $$
+BEGIN
+    PERFORM cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    IF kind IS NULL OR kind <> ALL (ARRAY['events', 'tasks', 'workflows', 'messages']) THEN
+        RAISE EXCEPTION 'unknown export kind: %', coalesce(kind, 'NULL') USING ERRCODE = 'CD001',
+            HINT = 'The kinds are events, tasks, workflows and messages.';
+    END IF;
+    IF format IS NULL OR format <> ALL (ARRAY['csv', 'jsonl']) THEN
+        RAISE EXCEPTION 'unknown export format: %', coalesce(format, 'NULL') USING ERRCODE = 'CD001',
+            HINT = 'The formats are csv and jsonl.';
+    END IF;
+    RETURN 'ops.export_' || kind;
+END
+$$;
+
+COMMENT ON FUNCTION ops.export_source(text, text) IS
+    'The one list of exports: the function (ops.export_<kind>) whose rows an export of kind streams '
+    'with COPY in format (csv or jsonl); CD001 for any other kind or format, before anything is read.';
