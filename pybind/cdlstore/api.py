@@ -50,6 +50,7 @@ SQL_ONLY: dict[str, str] = {
     "cdl.definition_log_since": _PROXY,
     "cdl.apply_definition": _PROXY,
     "cdl.set_shard_identity": _PROXY,
+    "cdl.definition_writes_since": _PROXY,
 }
 
 # class: {old name: (new name, {old keyword: new keyword})}
