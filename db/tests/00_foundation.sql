@@ -63,6 +63,7 @@ SELECT functions_are('cdl', ARRAY[
     '_regex_bound', '_regex_escape', '_regex_grammar_problem', '_regex_limit', '_regex_problem', '_register_definitions',
     '_render', '_render_document', '_runnable_regex', '_state_status', '_state_timeout', '_step_json', '_transition',
     '_replace_fields', '_required_literal',
+    '_character_not_found', '_import_key', '_replace_subtree',
     '_save_document', '_save_sections', '_search', '_start', '_step', '_store_cdl', '_stored_cdl', '_stored_text', '_validate_nodes',
     '_value_jsonb', '_version_snapshot', '_wf_action', '_wf_fail', '_wf_patterns',
     '_wf_keywords', '_wf_strings', '_workflow_candidates',

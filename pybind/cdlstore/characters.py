@@ -11,7 +11,8 @@ import yaml
 from psycopg.types.json import Jsonb
 
 from .domain import Domain, M, method
-from .errors import InvalidInput, NotFound
+from .errors import CharacterNotFound as CharacterNotFound  # raised by get; kept importable here
+from .errors import InvalidInput
 from .models import (
     Character,
     CharacterSummary,
@@ -22,10 +23,6 @@ from .models import (
 )
 
 GET_SQL = "SELECT cdl.get_character_complete(%(name)s) AS doc"
-
-
-class CharacterNotFound(NotFound):
-    """No character has that name."""
 
 
 MAX_YAML_NODES = 100_000  # after alias expansion; a 463-byte alias bomb expands to millions
@@ -136,10 +133,8 @@ class Characters(Domain[M]):
 
     @method
     async def get(self, name: str) -> Character:
-        """The whole character in one call; :class:`CharacterNotFound` when unknown."""
+        """The whole character in one call; :class:`CharacterNotFound` (CD002) when unknown."""
         row = await self._client._one(GET_SQL, {"name": name})
-        if row["doc"] is None:
-            raise CharacterNotFound(f"character {name!r} not found")
         return Character.model_validate(row["doc"])
 
     @method
