@@ -261,11 +261,12 @@ CREATE FUNCTION cdl._character_id(name text) RETURNS bigint
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
+    v_key text := cdl.normalize_name(name);  -- once, not per row of a generic plan
     v_id bigint;
 BEGIN
-    SELECT c.id INTO v_id FROM cdl.characters c WHERE c.normalized_name = cdl.normalize_name(_character_id.name);
+    SELECT c.id INTO v_id FROM cdl.characters c WHERE c.normalized_name = v_key;
     IF v_id IS NULL THEN
-        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL') USING ERRCODE = 'CD002';
+        PERFORM cdl._character_not_found(name);
     END IF;
     RETURN v_id;
 END
@@ -274,6 +275,22 @@ $$;
 ALTER FUNCTION cdl._character_id(name text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._character_id(name text) IS 'The id of a character by any form of its name; CD002 when unknown.';
+
+CREATE FUNCTION cdl._character_not_found(name text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    -- TABLE names what is missing, so that clients can tell a character from other CD002s
+    RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL')
+        USING ERRCODE = 'CD002', SCHEMA = 'cdl', TABLE = 'characters',
+              HINT = 'Names match after normalization (cdl.normalize_name).';
+END
+$$;
+
+ALTER FUNCTION cdl._character_not_found(name text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._character_not_found(name text) IS 'Raise CD002 for a character name that matches none (the error names the table cdl.characters).';
 
 CREATE FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
@@ -782,7 +799,7 @@ COMMENT ON FUNCTION cdl._field_type(section text) IS 'The field type of a top se
 CREATE FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
-    AS $_$
+    AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     body jsonb;
@@ -818,21 +835,7 @@ BEGIN
             USING ERRCODE = 'CD001',
                   HINT = 'Give character.metadata.name, identity.name or name as a non-empty string.';
     END IF;
-    IF normalized_name IS NOT NULL THEN
-        IF (normalized_name !~ '^[a-z0-9_]+$' AND normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name))
-           OR length(normalized_name) > 200 THEN
-            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ or be a key normalize_name returns (at most 200 characters)',
-                quote_literal(normalized_name) USING ERRCODE = 'CD001';
-        END IF;
-        v_normalized := normalized_name;
-    ELSE
-        v_normalized := left(cdl.normalize_name(derived.name), 200);
-        IF v_normalized IS NULL THEN
-            RAISE EXCEPTION 'the name % normalizes to nothing', quote_literal(derived.name)
-                USING ERRCODE = 'CD001', HINT = 'Pass normalized_name explicitly.';
-        END IF;
-        v_normalized := cdl._check_key(v_normalized, derived.name);
-    END IF;
+    v_normalized := cdl._import_key(normalized_name, derived.name);
     IF length(derived.name) > 200 THEN
         RAISE EXCEPTION 'the name is % characters long; at most 200 are allowed', length(derived.name)
             USING ERRCODE = 'CD001';
@@ -861,11 +864,39 @@ BEGIN
             import_source, cdl._actor(), jsonb_build_object('fields_changed', changed));
     RETURN v_id;
 END
-$_$;
+$$;
 
 ALTER FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) IS 'import_character_from_json of a document given as jsonb and as text in the order to keep.';
+
+CREATE FUNCTION cdl._import_key(normalized_name text, name text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $_$
+DECLARE
+    v_key text;
+BEGIN
+    IF normalized_name IS NOT NULL THEN
+        IF (normalized_name !~ '^[a-z0-9_]+$' AND normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name))
+           OR length(normalized_name) > 200 THEN
+            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ or be a key normalize_name returns (at most 200 characters)',
+                quote_literal(normalized_name) USING ERRCODE = 'CD001';
+        END IF;
+        RETURN normalized_name;
+    END IF;
+    v_key := left(cdl.normalize_name(name), 200);
+    IF v_key IS NULL THEN
+        RAISE EXCEPTION 'the name % normalizes to nothing', quote_literal(name)
+            USING ERRCODE = 'CD001', HINT = 'Pass normalized_name explicitly.';
+    END IF;
+    RETURN cdl._check_key(v_key, name);
+END
+$_$;
+
+ALTER FUNCTION cdl._import_key(normalized_name text, name text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._import_key(normalized_name text, name text) IS 'The key an import stores a character under: normalized_name when given (checked), else the key of its name (CD001 when nothing is left of it, CD003 when it belongs to another name).';
 
 CREATE FUNCTION cdl._infer_data_type(value jsonb) RETURNS cdl.data_type_enum
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -1064,23 +1095,29 @@ CREATE FUNCTION cdl._lock_character(name text, sections text[] DEFAULT '{}'::tex
     SET search_path TO 'cdl', 'pg_temp'
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+DECLARE
+    v_key text := cdl.normalize_name(name);  -- once: a generic plan would fold it per row
 BEGIN
     -- every write locks the character row first: writes to one character are serialized.
     -- The CDL is read by a statement of its own, after the lock, so that it is the newest
     -- committed one (a joined row would come from the snapshot taken before waiting).
-    SELECT c.id INTO character_id
-    FROM cdl.characters AS c
-    WHERE c.normalized_name = cdl.normalize_name(_lock_character.name)
+    SELECT c.id INTO character_id FROM cdl.characters AS c WHERE c.normalized_name = v_key
     FOR NO KEY UPDATE;
     IF character_id IS NULL THEN
-        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL')
-            USING ERRCODE = 'CD002', HINT = 'Names match after normalization (cdl.normalize_name).';
+        PERFORM cdl._character_not_found(name);
     END IF;
     doc := '{}';
     ordered := '{}';
     IF sections IS NULL THEN
         doc := cdl._stored_cdl(character_id);
         ordered := cdl._stored_text(character_id);
+    ELSIF cardinality(sections) = 1 THEN  -- a field write's section: one row, no aggregate
+        SELECT jsonb_build_object(s.section, s.content), json_build_object(s.section, s.ordered)
+        INTO doc, ordered
+        FROM cdl.character_sections AS s
+        WHERE s.character_id = _lock_character.character_id AND s.section = sections[1];
+        doc := coalesce(doc, '{}');
+        ordered := coalesce(ordered, '{}');
     ELSIF sections <> '{}' THEN  -- a statement of its own, so that its plan looks up these rows only
         SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}'),
                coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
@@ -1431,45 +1468,62 @@ CREATE FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cd
     AS $$
 DECLARE
     old_node jsonb := old_cdl #> prefix;
+    written integer;
+BEGIN
+    IF NOT coalesce(cardinality(prefix) > 0 AND (jsonb_typeof(old_node) <> 'object' OR old_node = '{}')
+                    AND (jsonb_typeof(new_value) <> 'object' OR new_value = '{}'), false) THEN
+        RETURN cdl._replace_subtree(p_character_id, prefix, old_cdl, new_value, p_source,
+                                    p_confidence, p_is_public);
+    END IF;
+    -- a leaf for a leaf, the usual field write: the same one row (the document mirrors the
+    -- rows), its definition known; nothing to do when the row holds it already
+    UPDATE cdl.character_field_values AS v
+    SET string_value = CASE jsonb_typeof(new_value) WHEN 'string' THEN new_value #>> '{}' END,
+        number_value = CASE jsonb_typeof(new_value) WHEN 'number' THEN new_value::numeric END,
+        boolean_value = CASE jsonb_typeof(new_value) WHEN 'boolean' THEN new_value::boolean END,
+        json_value = CASE WHEN jsonb_typeof(new_value) IN ('array', 'object', 'null') THEN new_value END,
+        confidence = p_confidence, source = p_source, is_public = p_is_public, updated_at = now()
+    WHERE v.character_id = p_character_id
+      AND v.field_definition_id = (SELECT d.id FROM cdl.character_field_definitions AS d
+                                   WHERE d.path_keys = prefix)
+      AND (cdl._value_jsonb(v.string_value, v.number_value, v.boolean_value, v.json_value),
+           v.confidence, v.is_public) IS DISTINCT FROM (new_value, p_confidence, p_is_public);
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$$;
+
+ALTER FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) IS 'Make the field values of a character at prefix equal new_value (NULL removes them). old_cdl is its current document. Returns the number of rows added, changed or removed.';
+
+CREATE FUNCTION cdl._replace_subtree(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+DECLARE
+    old_node jsonb := old_cdl #> prefix;
     old_paths text[];
     new_paths text[];
     new_values jsonb[];
     removed integer;
     written integer;
 BEGIN
-    IF cardinality(prefix) > 0 AND (jsonb_typeof(old_node) <> 'object' OR old_node = '{}')
-       AND (jsonb_typeof(new_value) <> 'object' OR new_value = '{}') THEN
-        -- a leaf for a leaf, the usual field write: the same one row (the document mirrors
-        -- the rows), its definition known; nothing to do when the row holds it already
-        UPDATE cdl.character_field_values AS v
-        SET string_value = CASE jsonb_typeof(new_value) WHEN 'string' THEN new_value #>> '{}' END,
-            number_value = CASE jsonb_typeof(new_value) WHEN 'number' THEN new_value::numeric END,
-            boolean_value = CASE jsonb_typeof(new_value) WHEN 'boolean' THEN new_value::boolean END,
-            json_value = CASE WHEN jsonb_typeof(new_value) IN ('array', 'object', 'null') THEN new_value END,
-            confidence = p_confidence, source = p_source, is_public = p_is_public, updated_at = now()
-        WHERE v.character_id = p_character_id
-          AND v.field_definition_id = (SELECT d.id FROM cdl.character_field_definitions AS d
-                                       WHERE d.path_keys = prefix)
-          AND (cdl._value_jsonb(v.string_value, v.number_value, v.boolean_value, v.json_value),
-               v.confidence, v.is_public) IS DISTINCT FROM (new_value, p_confidence, p_is_public);
-        GET DIAGNOSTICS written = ROW_COUNT;
-        RETURN written;
-    ELSE
-        -- what the character holds at and around prefix now (the document mirrors the rows) ...
-        SELECT coalesce(array_agg(p), '{}') INTO old_paths
-        FROM (SELECT cdl._path_text(n.path) AS p
-              FROM cdl._nodes(prefix, old_node) AS n WHERE n.is_leaf
-              UNION ALL  -- an empty object on the way down stops being a leaf
-              SELECT cdl._path_text(prefix[1:i]) FROM generate_series(1, cardinality(prefix) - 1) AS i
-              WHERE old_cdl #> prefix[1:i] = '{}'::jsonb) AS o;
-        -- ... and what it will hold
-        IF new_value IS NOT NULL THEN
-            PERFORM cdl._register_definitions(prefix, new_value);
-        END IF;
-        SELECT coalesce(array_agg(cdl._path_text(n.path)), '{}'), coalesce(array_agg(n.value), '{}')
-        INTO new_paths, new_values
-        FROM cdl._nodes(prefix, new_value) AS n WHERE n.is_leaf;
+    -- what the character holds at and around prefix now (the document mirrors the rows) ...
+    SELECT coalesce(array_agg(p), '{}') INTO old_paths
+    FROM (SELECT cdl._path_text(n.path) AS p
+          FROM cdl._nodes(prefix, old_node) AS n WHERE n.is_leaf
+          UNION ALL  -- an empty object on the way down stops being a leaf
+          SELECT cdl._path_text(prefix[1:i]) FROM generate_series(1, cardinality(prefix) - 1) AS i
+          WHERE old_cdl #> prefix[1:i] = '{}'::jsonb) AS o;
+    -- ... and what it will hold
+    IF new_value IS NOT NULL THEN
+        PERFORM cdl._register_definitions(prefix, new_value);
     END IF;
+    SELECT coalesce(array_agg(cdl._path_text(n.path)), '{}'), coalesce(array_agg(n.value), '{}')
+    INTO new_paths, new_values
+    FROM cdl._nodes(prefix, new_value) AS n WHERE n.is_leaf;
 
     removed := 0;
     IF NOT new_paths @> old_paths THEN
@@ -1506,9 +1560,9 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._replace_subtree(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) IS 'Make the field values of a character at prefix equal new_value (NULL removes them). old_cdl is its current document. Returns the number of rows added, changed or removed.';
+COMMENT ON FUNCTION cdl._replace_subtree(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) IS 'The general case of _replace_fields: the rows of the leaves at and under prefix deleted, inserted or updated to match new_value (NULL removes them).';
 
 CREATE FUNCTION cdl._require_proxy() RETURNS void
     LANGUAGE plpgsql STABLE
@@ -1603,8 +1657,7 @@ CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts te
 DECLARE
     derive boolean;
     now_ts timestamptz := clock_timestamp();
-    has_text boolean;
-    due boolean;
+    due_before timestamptz;
 BEGIN
     -- the caller holds the character's lock. The CDL first
     IF new_cdl IS NOT NULL THEN
@@ -1637,17 +1690,16 @@ BEGIN
         WHERE d.character_id = p_character_id;
     END IF;
     -- the rendered text, unless it was rendered less than a second ago: then it is dropped,
-    -- a burst of writes renders once a second, and get_character_complete renders meanwhile
-    SELECT d.rendered IS NOT NULL, d.rendered_at IS NULL OR d.rendered_at < now_ts - interval '1 second'
-    INTO has_text, due
-    FROM cdl.character_documents AS d WHERE d.character_id = p_character_id;
-    IF due THEN
-        UPDATE cdl.character_documents AS d
-        SET rendered = cdl._render_document(p_character_id), rendered_at = now_ts
-        WHERE d.character_id = p_character_id;
-    ELSIF has_text THEN
-        UPDATE cdl.character_documents AS d SET rendered = NULL WHERE d.character_id = p_character_id;
-    END IF;
+    -- a burst of writes renders once a second, and get_character_complete renders meanwhile.
+    -- One statement (no row is written when the text is gone already and not due)
+    due_before := now_ts - interval '1 second';
+    UPDATE cdl.character_documents AS d
+    SET rendered = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < due_before
+                        THEN cdl._render_document(p_character_id) END,
+        rendered_at = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < due_before
+                           THEN now_ts ELSE d.rendered_at END
+    WHERE d.character_id = p_character_id
+      AND (d.rendered IS NOT NULL OR d.rendered_at IS NULL OR d.rendered_at < due_before);
 END
 $$;
 
@@ -3075,7 +3127,7 @@ BEGIN
     FROM cdl.characters c
     WHERE c.normalized_name = cdl.normalize_name(export_character_json.name);
     IF result IS NULL THEN
-        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL') USING ERRCODE = 'CD002';
+        PERFORM cdl._character_not_found(name);
     END IF;
     RETURN result;
 END
@@ -3101,7 +3153,7 @@ BEGIN
     FROM cdl.characters c
     WHERE c.normalized_name = cdl.normalize_name(export_character_json.name);
     IF result IS NULL THEN
-        RAISE EXCEPTION 'character % not found', quote_literal(name) USING ERRCODE = 'CD002';
+        PERFORM cdl._character_not_found(name);
     END IF;
     RETURN result;
 END
@@ -3115,16 +3167,25 @@ CREATE FUNCTION cdl.get_character_complete(name character varying) RETURNS json
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    v_key text := cdl.normalize_name(name);  -- once, not per row of a generic plan
+    doc json;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
-    RETURN (SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) FROM cdl.character_documents d
-            WHERE d.normalized_name = cdl.normalize_name(get_character_complete.name));
+    -- expressions and one statement: a call is a transaction of its own, and each statement
+    -- pays for its executor and each expression for its setup again in every transaction
+    SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) INTO doc
+    FROM cdl.character_documents AS d WHERE d.normalized_name = v_key;
+    IF doc IS NULL THEN  -- a document that exists always renders to something
+        PERFORM cdl._character_not_found(name);
+    END IF;
+    RETURN doc;
 END
 $$;
 
 ALTER FUNCTION cdl.get_character_complete(name character varying) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.get_character_complete(name character varying) IS 'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, response_templates, knowledge, workflows. NULL when unknown. One index lookup; json, rendered when written (cast to jsonb for its operators).';
+COMMENT ON FUNCTION cdl.get_character_complete(name character varying) IS 'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, response_templates, knowledge, workflows. CD002 when unknown. One index lookup; json, rendered when written (cast to jsonb for its operators).';
 
 CREATE FUNCTION cdl.get_user_active_workflows(user_id character varying) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -3816,7 +3877,7 @@ BEGIN
         RAISE EXCEPTION 'field_value is required' USING ERRCODE = 'CD001',
             HINT = 'Pass the JSON null (''null''::jsonb) to store a null, or remove the field.';
     END IF;
-    PERFORM cdlstore_internal.input_text(field_source, 'field_source', 100);
+    field_source := cdlstore_internal.input_text(field_source, 'field_source', 100);  -- not PERFORM: no statement
     IF confidence IS NULL OR confidence < 0 OR confidence > 1 THEN
         RAISE EXCEPTION 'confidence must be between 0 and 1, got %', confidence USING ERRCODE = 'CD001';
     END IF;
@@ -4129,7 +4190,7 @@ COMMENT ON FUNCTION cdlstore_internal.check_page(page_size integer) IS 'Reject a
 CREATE FUNCTION cdlstore_internal.check_tenant_name(tenant text) RETURNS text
     LANGUAGE sql STABLE
     AS $_$
-    SELECT CASE WHEN tenant ~ '^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$' THEN tenant
+    SELECT CASE WHEN length(tenant) <= 100 AND tenant ~ '^[A-Za-z0-9][A-Za-z0-9_.:@-]*$' THEN tenant
                 ELSE cdlstore_internal.tenant_error('CD001', tenant) END
 $_$;
 
@@ -4151,7 +4212,7 @@ ALTER FUNCTION cdlstore_internal.current_tenant() OWNER TO cdlstore_owner;
 CREATE FUNCTION cdlstore_internal.default_tenant() RETURNS text
     LANGUAGE sql
     AS $$
-    SELECT nullif(coalesce(cdlstore_internal.call_tenant(), cdlstore_internal.current_tenant()), '*')
+    SELECT nullif(coalesce(cdlstore_internal.call_tenant(), cdlstore_internal.resolved_tenant()), '*')
 $$;
 
 ALTER FUNCTION cdlstore_internal.default_tenant() OWNER TO cdlstore_owner;
@@ -4695,6 +4756,17 @@ $$;
 ALTER FUNCTION cdlstore_internal.regex_problem(pattern text, case_insensitive boolean) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdlstore_internal.regex_problem(pattern text, case_insensitive boolean) IS 'Why a user-supplied regular expression is refused (too long, outside the accepted subset of ARE: see regex_grammar_problem, does not compile as it will run, slow to compile); NULL when safe.';
+
+CREATE FUNCTION cdlstore_internal.resolved_tenant() RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN cdlstore_internal.current_tenant();
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.resolved_tenant() OWNER TO cdlstore_owner;
 
 CREATE FUNCTION cdlstore_internal.runnable_regex(pattern text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -8950,6 +9022,8 @@ REVOKE ALL ON FUNCTION cdl._cdl_body(doc json) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._character_id(name text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._character_not_found(name text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_key(p_key text, p_name text) FROM PUBLIC;
@@ -8987,6 +9061,8 @@ REVOKE ALL ON FUNCTION cdl._field_place(p_character_id bigint, keys text[]) FROM
 REVOKE ALL ON FUNCTION cdl._field_type(section text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._import_key(normalized_name text, name text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._infer_data_type(value jsonb) FROM PUBLIC;
 
@@ -9035,6 +9111,8 @@ REVOKE ALL ON FUNCTION cdl._render(template text, context jsonb, prefix text) FR
 REVOKE ALL ON FUNCTION cdl._render_document(p_character_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._replace_subtree(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._require_proxy() FROM PUBLIC;
 GRANT ALL ON FUNCTION cdl._require_proxy() TO cdlstore_proxy;
@@ -9297,6 +9375,8 @@ REVOKE ALL ON FUNCTION cdlstore_internal.regex_group_problem(opening text) FROM 
 REVOKE ALL ON FUNCTION cdlstore_internal.regex_limit(what text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.regex_problem(pattern text, case_insensitive boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.resolved_tenant() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.runnable_regex(pattern text) FROM PUBLIC;
 

@@ -81,6 +81,21 @@ def test_get_unknown_raises_character_not_found(client: Client) -> None:
     with pytest.raises(CharacterNotFound) as info:
         client.characters.get_character_complete("nobody here")
     assert isinstance(info.value, errors.NotFound)
+    assert info.value.sqlstate == "CD002"  # raised by get_character_complete, not by Python
+    assert info.value.message == "character 'nobody here' not found"
+    for unknown in (  # every lookup of a character by name says which kind of thing is missing
+        lambda: client.characters.export("nobody here"),
+        lambda: client.characters.upsert_field("nobody here", "identity.age", 1),
+    ):
+        with pytest.raises(CharacterNotFound):
+            unknown()
+
+
+def test_other_missing_things_are_not_character_not_found(client: Client) -> None:
+    client.characters.import_json(SAMPLE)
+    with pytest.raises(errors.NotFound) as info:
+        client.characters.remove_field("tess_ting", "identity.no_such_field")
+    assert not isinstance(info.value, CharacterNotFound)
 
 
 @pytest.mark.parametrize("path", EXAMPLES + CORPUS, ids=lambda p: p.name)
@@ -265,7 +280,10 @@ def test_cli_character_commands(own_clone: str) -> None:
     assert run_cli(own_clone, "character", "versions", "iris_marlow").stdout == ""
     missing = run_cli(own_clone, "character", "show", "nobody")
     assert missing.returncode == 4  # NotFound (cdlstore.cli.EXIT_CODES)
-    assert missing.stderr.strip() == "cdlstore: error: [CD002] character 'nobody' not found"
+    assert missing.stderr.strip() == (
+        "cdlstore: error: [CD002] character 'nobody' not found"
+        " | HINT: Names match after normalization (cdl.normalize_name)."
+    )
     diff = run_cli(own_clone, "character", "diff", "iris_marlow", "1", "2")
     assert diff.returncode == 4 and "version 1 not found" in diff.stderr
     render = run_cli(own_clone, "character", "render")

@@ -182,7 +182,11 @@ def test_errors_are_one_line_with_code_and_exit_code(
     db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     code, _, err = run(capsys, "character", "show", "nobody")
-    assert (code, err) == (4, "cdlstore: error: [CD002] character 'nobody' not found\n")
+    assert (code, err) == (
+        4,
+        "cdlstore: error: [CD002] character 'nobody' not found"
+        " | HINT: Names match after normalization (cdl.normalize_name).\n",
+    )
     code, _, err = run(capsys, "workflow", "graph", "nobody")
     assert code == 4 and err.startswith("cdlstore: error: [CD002] ")
     with pytest.raises(SystemExit) as usage:

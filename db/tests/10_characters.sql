@@ -1,6 +1,6 @@
 -- Characters: import forms, names, one-call loading, export round trip, bad input.
 BEGIN;
-SELECT plan(53);
+SELECT plan(54);
 
 -- wrapped form
 SELECT lives_ok($$SELECT cdl.import_character_from_json(tests.sample_cdl())$$, 'wrapped CDL imports');
@@ -12,7 +12,22 @@ SELECT is(cdl.get_character_complete('Ada Lovelace')::jsonb, cdl.get_character_c
     'any name that normalizes to it finds the character');
 SELECT is(cdl.get_character_complete('  ADA   lovelace!! ')::jsonb, cdl.get_character_complete('ada_lovelace')::jsonb,
     'case, spaces and punctuation do not matter');
-SELECT is(cdl.get_character_complete('nobody at all')::jsonb, NULL, 'an unknown name returns NULL');
+SELECT throws_ok($$SELECT cdl.get_character_complete('nobody at all')$$, 'CD002',
+    'character ''nobody at all'' not found', 'an unknown name raises CD002 naming it');
+CREATE FUNCTION pg_temp.error_table(query text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+    s text;
+    t text;
+BEGIN
+    EXECUTE query;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS s = SCHEMA_NAME, t = TABLE_NAME;
+    RETURN s || '.' || t;
+END
+$f$;
+SELECT is(pg_temp.error_table($$SELECT cdl.get_character_complete('nobody at all')$$), 'cdl.characters',
+    'the error names the table of what is missing (clients raise CharacterNotFound for it)');
 SELECT is(tests.cdl_from_rows('ada_lovelace'), tests.sample_cdl() -> 'character',
     'the field value rows rebuild the same document');
 SELECT is(cdl.get_character_complete('ada_lovelace')::jsonb #> '{cdl,custom section}',

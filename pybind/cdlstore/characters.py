@@ -11,7 +11,8 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from .domain import Domain, M, method
-from .errors import InvalidInput, NotFound
+from .errors import CharacterNotFound as CharacterNotFound  # raised by get; kept importable here
+from .errors import InvalidInput
 from .files import read_json_text
 from .models import (
     Character,
@@ -21,10 +22,6 @@ from .models import (
     SearchHit,
     VersionDiff,
 )
-
-
-class CharacterNotFound(NotFound):
-    """No character has that name."""
 
 
 def _numeric(value: float) -> Decimal:
@@ -72,10 +69,8 @@ class Characters(Domain[M]):
 
     @method
     async def get_character_complete(self, name: str) -> Character:
-        """The whole character in one call; :class:`CharacterNotFound` when unknown."""
+        """The whole character in one call; :class:`CharacterNotFound` (CD002) when unknown."""
         doc = await self._call("cdl.get_character_complete", name=name)
-        if doc is None:
-            raise CharacterNotFound(f"character {name!r} not found")
         return Character.model_validate(doc)
 
     @method

@@ -64,6 +64,10 @@ class NotFound(CdlstoreError):
     code = "CD002"
 
 
+class CharacterNotFound(NotFound):
+    """No character has that name (CD002 naming the table ``cdl.characters``)."""
+
+
 class Conflict(CdlstoreError):
     """An optimistic-concurrency or compare-and-swap check failed."""
 
@@ -134,6 +138,13 @@ CODES: dict[str, type[CdlstoreError]] = {
 }
 
 
+# A code's class made more specific by the table the error names (``RAISE ... USING SCHEMA,
+# TABLE``): a subclass of the code's class, so that catching the code's class still works.
+BY_TABLE: dict[tuple[str, str], type[CdlstoreError]] = {
+    ("CD002", "cdl.characters"): CharacterNotFound,
+}
+
+
 # Failures that a second try of the same idempotent call may not meet: a serialization failure,
 # a deadlock, and a connection lost or refused (class 08, the server shutting down or starting).
 # A statement timeout (57014) is not among them: it is a limit, retrying it multiplies the wait.
@@ -197,7 +208,12 @@ SERVER_INPUT_CODES: dict[str, type[CdlstoreError]] = {
 def from_psycopg(exc: psycopg.Error) -> CdlstoreError:
     """Build the cdlstore exception that stands for a psycopg error."""
     diag = exc.diag
-    cls = CODES.get(exc.sqlstate or "") or SERVER_INPUT_CODES.get(exc.sqlstate or "", CdlstoreError)
+    table = f"{diag.schema_name}.{diag.table_name}" if diag.table_name else ""
+    cls = (
+        BY_TABLE.get((exc.sqlstate or "", table))
+        or CODES.get(exc.sqlstate or "")
+        or SERVER_INPUT_CODES.get(exc.sqlstate or "", CdlstoreError)
+    )
     if exc.sqlstate is None and isinstance(exc, psycopg.DataError):
         cls = InvalidInput  # refused by psycopg before sending, e.g. a NUL byte in a text value
     message = diag.message_primary or str(exc).strip()

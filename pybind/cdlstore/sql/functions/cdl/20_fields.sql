@@ -236,9 +236,9 @@ $$;
 COMMENT ON FUNCTION cdl._register_definitions(text[], jsonb) IS
     'Register, as inferred definitions, every path of doc (at prefix) that has none yet.';
 
-CREATE OR REPLACE FUNCTION cdl._replace_fields(
+CREATE OR REPLACE FUNCTION cdl._replace_subtree(
     p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source varchar,
-    p_confidence numeric DEFAULT 1.0, p_is_public boolean DEFAULT true)
+    p_confidence numeric, p_is_public boolean)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
@@ -254,39 +254,20 @@ DECLARE
     removed integer;
     written integer;
 BEGIN
-    IF cardinality(prefix) > 0 AND (jsonb_typeof(old_node) <> 'object' OR old_node = '{}')
-       AND (jsonb_typeof(new_value) <> 'object' OR new_value = '{}') THEN
-        -- a leaf for a leaf, the usual field write: the same one row (the document mirrors
-        -- the rows), its definition known; nothing to do when the row holds it already
-        UPDATE cdl.character_field_values AS v
-        SET string_value = CASE jsonb_typeof(new_value) WHEN 'string' THEN new_value #>> '{}' END,
-            number_value = CASE jsonb_typeof(new_value) WHEN 'number' THEN new_value::numeric END,
-            boolean_value = CASE jsonb_typeof(new_value) WHEN 'boolean' THEN new_value::boolean END,
-            json_value = CASE WHEN jsonb_typeof(new_value) IN ('array', 'object', 'null') THEN new_value END,
-            confidence = p_confidence, source = p_source, is_public = p_is_public, updated_at = now()
-        WHERE v.character_id = p_character_id
-          AND v.field_definition_id = (SELECT d.id FROM cdl.character_field_definitions AS d
-                                       WHERE d.path_keys = prefix)
-          AND (cdl._value_jsonb(v.string_value, v.number_value, v.boolean_value, v.json_value),
-               v.confidence, v.is_public) IS DISTINCT FROM (new_value, p_confidence, p_is_public);
-        GET DIAGNOSTICS written = ROW_COUNT;
-        RETURN written;
-    ELSE
-        -- what the character holds at and around prefix now (the document mirrors the rows) ...
-        SELECT coalesce(array_agg(p), '{}') INTO old_paths
-        FROM (SELECT cdl._path_text(n.path) AS p
-              FROM cdl._nodes(prefix, old_node) AS n WHERE n.is_leaf
-              UNION ALL  -- an empty object on the way down stops being a leaf
-              SELECT cdl._path_text(prefix[1:i]) FROM generate_series(1, cardinality(prefix) - 1) AS i
-              WHERE old_cdl #> prefix[1:i] = '{}'::jsonb) AS o;
-        -- ... and what it will hold
-        IF new_value IS NOT NULL THEN
-            PERFORM cdl._register_definitions(prefix, new_value);
-        END IF;
-        SELECT coalesce(array_agg(cdl._path_text(n.path)), '{}'), coalesce(array_agg(n.value), '{}')
-        INTO new_paths, new_values
-        FROM cdl._nodes(prefix, new_value) AS n WHERE n.is_leaf;
+    -- what the character holds at and around prefix now (the document mirrors the rows) ...
+    SELECT coalesce(array_agg(p), '{}') INTO old_paths
+    FROM (SELECT cdl._path_text(n.path) AS p
+          FROM cdl._nodes(prefix, old_node) AS n WHERE n.is_leaf
+          UNION ALL  -- an empty object on the way down stops being a leaf
+          SELECT cdl._path_text(prefix[1:i]) FROM generate_series(1, cardinality(prefix) - 1) AS i
+          WHERE old_cdl #> prefix[1:i] = '{}'::jsonb) AS o;
+    -- ... and what it will hold
+    IF new_value IS NOT NULL THEN
+        PERFORM cdl._register_definitions(prefix, new_value);
     END IF;
+    SELECT coalesce(array_agg(cdl._path_text(n.path)), '{}'), coalesce(array_agg(n.value), '{}')
+    INTO new_paths, new_values
+    FROM cdl._nodes(prefix, new_value) AS n WHERE n.is_leaf;
 
     removed := 0;
     IF NOT new_paths @> old_paths THEN
@@ -320,6 +301,45 @@ BEGIN
                             EXCLUDED.json_value, EXCLUDED.confidence, EXCLUDED.is_public);
     GET DIAGNOSTICS written = ROW_COUNT;
     RETURN removed + written;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._replace_subtree(bigint, text[], jsonb, jsonb, varchar, numeric, boolean) IS
+    'The general case of _replace_fields: the rows of the leaves at and under prefix deleted, '
+    'inserted or updated to match new_value (NULL removes them).';
+
+CREATE OR REPLACE FUNCTION cdl._replace_fields(
+    p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source varchar,
+    p_confidence numeric DEFAULT 1.0, p_is_public boolean DEFAULT true)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+SET plan_cache_mode = force_generic_plan  -- see _replace_subtree
+AS $$
+DECLARE
+    old_node jsonb := old_cdl #> prefix;
+    written integer;
+BEGIN
+    IF NOT coalesce(cardinality(prefix) > 0 AND (jsonb_typeof(old_node) <> 'object' OR old_node = '{}')
+                    AND (jsonb_typeof(new_value) <> 'object' OR new_value = '{}'), false) THEN
+        RETURN cdl._replace_subtree(p_character_id, prefix, old_cdl, new_value, p_source,
+                                    p_confidence, p_is_public);
+    END IF;
+    -- a leaf for a leaf, the usual field write: the same one row (the document mirrors the
+    -- rows), its definition known; nothing to do when the row holds it already
+    UPDATE cdl.character_field_values AS v
+    SET string_value = CASE jsonb_typeof(new_value) WHEN 'string' THEN new_value #>> '{}' END,
+        number_value = CASE jsonb_typeof(new_value) WHEN 'number' THEN new_value::numeric END,
+        boolean_value = CASE jsonb_typeof(new_value) WHEN 'boolean' THEN new_value::boolean END,
+        json_value = CASE WHEN jsonb_typeof(new_value) IN ('array', 'object', 'null') THEN new_value END,
+        confidence = p_confidence, source = p_source, is_public = p_is_public, updated_at = now()
+    WHERE v.character_id = p_character_id
+      AND v.field_definition_id = (SELECT d.id FROM cdl.character_field_definitions AS d
+                                   WHERE d.path_keys = prefix)
+      AND (cdl._value_jsonb(v.string_value, v.number_value, v.boolean_value, v.json_value),
+           v.confidence, v.is_public) IS DISTINCT FROM (new_value, p_confidence, p_is_public);
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
 END
 $$;
 

@@ -1,5 +1,22 @@
 -- Characters: import, one-call loading, export, listing, field changes.
 
+CREATE OR REPLACE FUNCTION cdl._character_not_found(name text)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    -- TABLE names what is missing, so that clients can tell a character from other CD002s
+    RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL')
+        USING ERRCODE = 'CD002', SCHEMA = 'cdl', TABLE = 'characters',
+              HINT = 'Names match after normalization (cdl.normalize_name).';
+END
+$$;
+
+COMMENT ON FUNCTION cdl._character_not_found(text) IS
+    'Raise CD002 for a character name that matches none (the error names the table cdl.characters).';
+
 CREATE OR REPLACE FUNCTION cdl._lock_character(
     name text, sections text[] DEFAULT '{}', OUT character_id bigint, OUT doc jsonb,
     OUT ordered json)
@@ -8,23 +25,29 @@ LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
 AS $$
+DECLARE
+    v_key text := cdl.normalize_name(name);  -- once: a generic plan would fold it per row
 BEGIN
     -- every write locks the character row first: writes to one character are serialized.
     -- The CDL is read by a statement of its own, after the lock, so that it is the newest
     -- committed one (a joined row would come from the snapshot taken before waiting).
-    SELECT c.id INTO character_id
-    FROM cdl.characters AS c
-    WHERE c.normalized_name = cdl.normalize_name(_lock_character.name)
+    SELECT c.id INTO character_id FROM cdl.characters AS c WHERE c.normalized_name = v_key
     FOR NO KEY UPDATE;
     IF character_id IS NULL THEN
-        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL')
-            USING ERRCODE = 'CD002', HINT = 'Names match after normalization (cdl.normalize_name).';
+        PERFORM cdl._character_not_found(name);
     END IF;
     doc := '{}';
     ordered := '{}';
     IF sections IS NULL THEN
         doc := cdl._stored_cdl(character_id);
         ordered := cdl._stored_text(character_id);
+    ELSIF cardinality(sections) = 1 THEN  -- a field write's section: one row, no aggregate
+        SELECT jsonb_build_object(s.section, s.content), json_build_object(s.section, s.ordered)
+        INTO doc, ordered
+        FROM cdl.character_sections AS s
+        WHERE s.character_id = _lock_character.character_id AND s.section = sections[1];
+        doc := coalesce(doc, '{}');
+        ordered := coalesce(ordered, '{}');
     ELSIF sections <> '{}' THEN  -- a statement of its own, so that its plan looks up these rows only
         SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}'),
                coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
@@ -78,11 +101,12 @@ STABLE
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
+    v_key text := cdl.normalize_name(name);  -- once, not per row of a generic plan
     v_id bigint;
 BEGIN
-    SELECT c.id INTO v_id FROM cdl.characters c WHERE c.normalized_name = cdl.normalize_name(_character_id.name);
+    SELECT c.id INTO v_id FROM cdl.characters c WHERE c.normalized_name = v_key;
     IF v_id IS NULL THEN
-        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL') USING ERRCODE = 'CD002';
+        PERFORM cdl._character_not_found(name);
     END IF;
     RETURN v_id;
 END
@@ -247,8 +271,7 @@ AS $$
 DECLARE
     derive boolean;
     now_ts timestamptz := clock_timestamp();
-    has_text boolean;
-    due boolean;
+    due_before timestamptz;
 BEGIN
     -- the caller holds the character's lock. The CDL first
     IF new_cdl IS NOT NULL THEN
@@ -281,17 +304,16 @@ BEGIN
         WHERE d.character_id = p_character_id;
     END IF;
     -- the rendered text, unless it was rendered less than a second ago: then it is dropped,
-    -- a burst of writes renders once a second, and get_character_complete renders meanwhile
-    SELECT d.rendered IS NOT NULL, d.rendered_at IS NULL OR d.rendered_at < now_ts - interval '1 second'
-    INTO has_text, due
-    FROM cdl.character_documents AS d WHERE d.character_id = p_character_id;
-    IF due THEN
-        UPDATE cdl.character_documents AS d
-        SET rendered = cdl._render_document(p_character_id), rendered_at = now_ts
-        WHERE d.character_id = p_character_id;
-    ELSIF has_text THEN
-        UPDATE cdl.character_documents AS d SET rendered = NULL WHERE d.character_id = p_character_id;
-    END IF;
+    -- a burst of writes renders once a second, and get_character_complete renders meanwhile.
+    -- One statement (no row is written when the text is gone already and not due)
+    due_before := now_ts - interval '1 second';
+    UPDATE cdl.character_documents AS d
+    SET rendered = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < due_before
+                        THEN cdl._render_document(p_character_id) END,
+        rendered_at = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < due_before
+                           THEN now_ts ELSE d.rendered_at END
+    WHERE d.character_id = p_character_id
+      AND (d.rendered IS NOT NULL OR d.rendered_at IS NULL OR d.rendered_at < due_before);
 END
 $$;
 
@@ -385,6 +407,36 @@ COMMENT ON FUNCTION cdl._cdl_body(json) IS
     'The CDL of a document (keys written once), in order: a flat one as it is; of a wrapped or '
     'mixed one, character merged with the sections beside it (character winning, its keys first).';
 
+CREATE OR REPLACE FUNCTION cdl._import_key(normalized_name text, name text)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    v_key text;
+BEGIN
+    IF normalized_name IS NOT NULL THEN
+        IF (normalized_name !~ '^[a-z0-9_]+$' AND normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name))
+           OR length(normalized_name) > 200 THEN
+            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ or be a key normalize_name returns (at most 200 characters)',
+                quote_literal(normalized_name) USING ERRCODE = 'CD001';
+        END IF;
+        RETURN normalized_name;
+    END IF;
+    v_key := left(cdl.normalize_name(name), 200);
+    IF v_key IS NULL THEN
+        RAISE EXCEPTION 'the name % normalizes to nothing', quote_literal(name)
+            USING ERRCODE = 'CD001', HINT = 'Pass normalized_name explicitly.';
+    END IF;
+    RETURN cdl._check_key(v_key, name);
+END
+$$;
+
+COMMENT ON FUNCTION cdl._import_key(text, text) IS
+    'The key an import stores a character under: normalized_name when given (checked), else the '
+    'key of its name (CD001 when nothing is left of it, CD003 when it belongs to another name).';
+
 CREATE OR REPLACE FUNCTION cdl._import_character(
     character_json jsonb, ordered json, import_source varchar, normalized_name varchar)
 RETURNS bigint
@@ -426,21 +478,7 @@ BEGIN
             USING ERRCODE = 'CD001',
                   HINT = 'Give character.metadata.name, identity.name or name as a non-empty string.';
     END IF;
-    IF normalized_name IS NOT NULL THEN
-        IF (normalized_name !~ '^[a-z0-9_]+$' AND normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name))
-           OR length(normalized_name) > 200 THEN
-            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ or be a key normalize_name returns (at most 200 characters)',
-                quote_literal(normalized_name) USING ERRCODE = 'CD001';
-        END IF;
-        v_normalized := normalized_name;
-    ELSE
-        v_normalized := left(cdl.normalize_name(derived.name), 200);
-        IF v_normalized IS NULL THEN
-            RAISE EXCEPTION 'the name % normalizes to nothing', quote_literal(derived.name)
-                USING ERRCODE = 'CD001', HINT = 'Pass normalized_name explicitly.';
-        END IF;
-        v_normalized := cdl._check_key(v_normalized, derived.name);
-    END IF;
+    v_normalized := cdl._import_key(normalized_name, derived.name);
     IF length(derived.name) > 200 THEN
         RAISE EXCEPTION 'the name is % characters long; at most 200 are allowed', length(derived.name)
             USING ERRCODE = 'CD001';
@@ -538,16 +576,25 @@ STABLE
 SECURITY DEFINER
 SET search_path = cdl, pg_temp
 AS $$
+DECLARE
+    call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
+    v_key text := cdl.normalize_name(name);  -- once, not per row of a generic plan
+    doc json;
 BEGIN
-    PERFORM cdlstore_internal.current_tenant();  -- the tenant, checked before any row is read
-    RETURN (SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) FROM cdl.character_documents d
-            WHERE d.normalized_name = cdl.normalize_name(get_character_complete.name));
+    -- expressions and one statement: a call is a transaction of its own, and each statement
+    -- pays for its executor and each expression for its setup again in every transaction
+    SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) INTO doc
+    FROM cdl.character_documents AS d WHERE d.normalized_name = v_key;
+    IF doc IS NULL THEN  -- a document that exists always renders to something
+        PERFORM cdl._character_not_found(name);
+    END IF;
+    RETURN doc;
 END
 $$;
 
 COMMENT ON FUNCTION cdl.get_character_complete(varchar) IS
     'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, '
-    'response_templates, knowledge, workflows. NULL when unknown. One index lookup; json, '
+    'response_templates, knowledge, workflows. CD002 when unknown. One index lookup; json, '
     'rendered when written (cast to jsonb for its operators).';
 
 CREATE OR REPLACE FUNCTION cdl.export_character_json(name varchar)
@@ -569,7 +616,7 @@ BEGIN
     FROM cdl.characters c
     WHERE c.normalized_name = cdl.normalize_name(export_character_json.name);
     IF result IS NULL THEN
-        RAISE EXCEPTION 'character % not found', quote_literal(name) USING ERRCODE = 'CD002';
+        PERFORM cdl._character_not_found(name);
     END IF;
     RETURN result;
 END
@@ -601,7 +648,7 @@ BEGIN
     FROM cdl.characters c
     WHERE c.normalized_name = cdl.normalize_name(export_character_json.name);
     IF result IS NULL THEN
-        RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL') USING ERRCODE = 'CD002';
+        PERFORM cdl._character_not_found(name);
     END IF;
     RETURN result;
 END
@@ -690,7 +737,7 @@ BEGIN
         RAISE EXCEPTION 'field_value is required' USING ERRCODE = 'CD001',
             HINT = 'Pass the JSON null (''null''::jsonb) to store a null, or remove the field.';
     END IF;
-    PERFORM cdlstore_internal.input_text(field_source, 'field_source', 100);
+    field_source := cdlstore_internal.input_text(field_source, 'field_source', 100);  -- not PERFORM: no statement
     IF confidence IS NULL OR confidence < 0 OR confidence > 1 THEN
         RAISE EXCEPTION 'confidence must be between 0 and 1, got %', confidence USING ERRCODE = 'CD001';
     END IF;
