@@ -84,17 +84,17 @@ def test_get_unknown_raises_character_not_found(client: Client) -> None:
     assert info.value.sqlstate == "CD002"  # raised by get_character_complete, not by Python
     assert info.value.message == "character 'nobody here' not found"
     for unknown in (  # every lookup of a character by name says which kind of thing is missing
-        lambda: client.characters.export("nobody here"),
-        lambda: client.characters.upsert_field("nobody here", "identity.age", 1),
+        lambda: client.characters.export_character_json("nobody here"),
+        lambda: client.characters.upsert_character_field("nobody here", "identity.age", 1),
     ):
         with pytest.raises(CharacterNotFound):
             unknown()
 
 
 def test_other_missing_things_are_not_character_not_found(client: Client) -> None:
-    client.characters.import_json(SAMPLE)
+    client.characters.import_character_from_json(SAMPLE)
     with pytest.raises(errors.NotFound) as info:
-        client.characters.remove_field("tess_ting", "identity.no_such_field")
+        client.characters.remove_character_field("tess_ting", "identity.no_such_field")
     assert not isinstance(info.value, CharacterNotFound)
 
 
