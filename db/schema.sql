@@ -293,7 +293,7 @@ ALTER FUNCTION cdl._character_not_found(name text) OWNER TO cdlstore_owner;
 COMMENT ON FUNCTION cdl._character_not_found(name text) IS 'Raise CD002 for a character name that matches none (the error names the table cdl.characters).';
 
 CREATE FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
@@ -468,7 +468,7 @@ ALTER FUNCTION cdl._check_rules(field_path text, rules jsonb) OWNER TO cdlstore_
 COMMENT ON FUNCTION cdl._check_rules(field_path text, rules jsonb) IS 'Reject validation rules that are unknown or malformed.';
 
 CREATE FUNCTION cdl._check_verdicts(llm_verdicts jsonb) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
@@ -1223,7 +1223,7 @@ ALTER FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsqu
 COMMENT ON FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], OUT pattern text, OUT groups text[], OUT keyword text) IS 'The first pattern (file order) found anywhere in message, with its groups (element 1 is the whole match; case-insensitive), and the first keyword whose words are in the message by English stem (words: to_tsvector(''cdl.keywords'', message)).';
 
 CREATE FUNCTION cdl._message_facts(request_context jsonb) RETURNS jsonb
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
@@ -2922,7 +2922,7 @@ DECLARE
     v_id bigint;
     offender record;
 BEGIN
-    v_type := cdl._check_label(data_type, enum_range(NULL::cdl.data_type_enum), 'data type');
+    v_type := cdl._check_label(data_type, enum_range(NULL::cdl.data_type_enum), 'data type')::cdl.data_type_enum;
     v_field_type := CASE WHEN field_type IS NULL THEN cdl._field_type(keys[1])
         ELSE cdl._check_label(field_type, enum_range(NULL::cdl.field_type_enum), 'field type')::cdl.field_type_enum END;
     PERFORM cdl._check_rules(field_path, validation_rules);
@@ -3099,7 +3099,7 @@ DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     n integer := cdlstore_internal.sweep(
         $q$SELECT tenant FROM cdl.workflow_instances WHERE status = 'active' AND timeout_at <= $1$q$,
-        'SELECT cdl.expire_workflow_timeouts($1)', coalesce(as_of, now()));
+        'SELECT cdl.expire_workflow_timeouts($1)', coalesce(as_of, now()))::integer;
 BEGIN
     RETURN coalesce(n, cdl._expire(coalesce(as_of, now())));
 END
@@ -3620,7 +3620,7 @@ BEGIN
     END IF;
     rendered_count := cdlstore_internal.sweep(  -- an administrator's call: every tenant
         'SELECT tenant FROM cdl.character_documents WHERE rendered IS NULL LIMIT $1',
-        'SELECT cdl.render_character_documents($1)', max_count);
+        'SELECT cdl.render_character_documents($1)', max_count)::integer;
     IF rendered_count IS NOT NULL THEN
         RETURN rendered_count;
     END IF;
@@ -6827,7 +6827,7 @@ BEGIN
                jsonb_build_object('execution_time_ms', d.execution_time_ms), 'info'
         FROM done d
     )
-    SELECT count(*), count(DISTINCT c.execution_id),
+    SELECT count(*)::integer, count(DISTINCT c.execution_id)::integer,
            (array_agg(c.execution_id) FILTER (WHERE l.lease_token IS DISTINCT FROM c.lease_token))[1],
            (array_agg(c.lease_token) FILTER (WHERE l.lease_token IS DISTINCT FROM c.lease_token))[1]
     INTO held, wanted, stale, stale_token
@@ -7019,7 +7019,7 @@ DECLARE
     t ops.task_executions;
     n integer := cdlstore_internal.sweep(
         $q$SELECT tenant FROM ops.task_executions WHERE status = 'running' AND timeout_at <= $1$q$,
-        'SELECT ops.expire_tasks($1)', as_of);
+        'SELECT ops.expire_tasks($1)', as_of)::integer;
 BEGIN
     IF n IS NOT NULL THEN
         RETURN n;  -- an administrator's call: done for every tenant

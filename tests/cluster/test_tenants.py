@@ -137,7 +137,10 @@ def test_an_unbound_app_login_naming_none_through_the_proxy_is_cd009(
                 pytest.fail(name)
     assert shard_counts(tenants) == counts, "nothing was written"
     with cdlstore.connect(as_login(tenants.proxy, APP), tenant="tb", max_size=1) as client:
-        assert client.characters.get_character_complete("iris_marlow").cdl["identity"]["secret"] == "b-secret"
+        assert (
+            client.characters.get_character_complete("iris_marlow").cdl["identity"]["secret"]
+            == "b-secret"
+        )
 
 
 def shard_counts(sharded: Cluster) -> list[Any]:
@@ -227,7 +230,10 @@ def test_only_the_proxys_login_may_call_the_shard_side_entry_point(tenants: Clus
 
 def test_the_proxy_connects_to_the_shards_as_its_own_login(tenants: Cluster) -> None:
     with cdlstore.connect(as_login(tenants.proxy, BOUND_A), max_size=1) as client:
-        assert client.characters.get_character_complete("iris_marlow").cdl["identity"]["secret"] == "a-secret"
+        assert (
+            client.characters.get_character_complete("iris_marlow").cdl["identity"]["secret"]
+            == "a-secret"
+        )
         for index in range(2):  # the proxy keeps its connection to each shard it called
             client.operations.metrics()
             users = tenants.on_shard(
@@ -255,7 +261,9 @@ def test_maintenance_through_the_proxy_reaches_every_tenant_on_every_shard(
     before = [dict(tenants.on_shard(i, due, [later])) for i in (0, 1)]
     assert all(b.get("ta") and b.get("tb") for b in before), "both tenants due on both shards"
     with cdlstore.connect(as_login(tenants.proxy, BOUND_A), max_size=1) as a:
-        assert a.workflows.expire_workflow_timeouts(later) == sum(b["ta"] for b in before), "ta's only"
+        assert a.workflows.expire_workflow_timeouts(later) == sum(b["ta"] for b in before), (
+            "ta's only"
+        )
     with psycopg.connect(tenants.proxy, autocommit=True) as conn:  # an administrator naming none
         conn.execute("SET ROLE cdlstore_app")
         rest = cdlstore.Client.from_connection(conn).workflows.expire_workflow_timeouts(later)
@@ -278,7 +286,9 @@ def test_a_tenants_definition_write_a_shard_missed_is_repaired_as_that_tenant(
         tenants.start(1)
     assert tenants.on_shard(1, age) == before, "shard 1 missed it"
     with cdlstore.connect(as_login(tenants.proxy, BOUND_B), max_size=1) as b:
-        b.characters.upsert_character_field("iris_marlow", "identity.age", 50)  # repairs shard 1 first
+        b.characters.upsert_character_field(
+            "iris_marlow", "identity.age", 50
+        )  # repairs shard 1 first
         assert b.characters.get_character_complete("iris_marlow").cdl["identity"]["age"] == 50
     assert tenants.on_shard(1, age) == tenants.on_shard(0, age) == [("ta", 64), ("tb", 50)]
     assert definitions(tenants, 1) == definitions(tenants, 0)

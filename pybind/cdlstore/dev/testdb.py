@@ -132,18 +132,6 @@ ACCEPTED_WARNINGS = (
     # RETURN QUERY EXECUTE sets the OUT columns, which the checker cannot see
     ("OUT variable % is maybe unmodified", "cannot to determine result of dynamic SQL"),
 )
-# Implicit casts left in files other branches rewrite this session (issues 15, 16 and 19); each
-# is one cast. Remove a line when its function is fixed: the lint then holds it to the rule.
-IMPLICIT_CAST = "target type is different type than source type"
-LEFT_TO_OWNERS = {
-    "cdl.render_character_documents(integer)",
-    "cdl.define_character_field(character varying,character varying,character varying,jsonb,text,"
-    "boolean,character varying)",
-    "cdl._start(text,bigint,bigint,jsonb,jsonb)",
-    "cdl.expire_workflow_timeouts(timestamp with time zone)",
-    "ops.complete_tasks(jsonb)",
-    "ops.expire_tasks(timestamp with time zone)",
-}
 
 
 def plpgsql_check(template: str) -> list[str]:
@@ -192,7 +180,6 @@ def plpgsql_check(template: str) -> list[str]:
             return [
                 f"{fn}:{lineno}: {level}: {message}" + (f" ({detail})" if detail else "")
                 for fn, level, message, lineno, detail in rows
-                if not (fn in LEFT_TO_OWNERS and message == IMPLICIT_CAST)
             ]
     finally:
         drop("cdlstore_test_lint")

@@ -71,7 +71,7 @@ CREATE OR REPLACE FUNCTION cdl._check_field_value(
     field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb)
 RETURNS void
 LANGUAGE plpgsql
-IMMUTABLE
+STABLE  -- it raises: never folded at plan time
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE

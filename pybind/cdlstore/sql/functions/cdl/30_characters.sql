@@ -339,7 +339,7 @@ BEGIN
     END IF;
     rendered_count := cdlstore_internal.sweep(  -- an administrator's call: every tenant
         'SELECT tenant FROM cdl.character_documents WHERE rendered IS NULL LIMIT $1',
-        'SELECT cdl.render_character_documents($1)', max_count);
+        'SELECT cdl.render_character_documents($1)', max_count)::integer;
     IF rendered_count IS NOT NULL THEN
         RETURN rendered_count;
     END IF;
@@ -813,7 +813,7 @@ DECLARE
     v_id bigint;
     offender record;
 BEGIN
-    v_type := cdl._check_label(data_type, enum_range(NULL::cdl.data_type_enum), 'data type');
+    v_type := cdl._check_label(data_type, enum_range(NULL::cdl.data_type_enum), 'data type')::cdl.data_type_enum;
     v_field_type := CASE WHEN field_type IS NULL THEN cdl._field_type(keys[1])
         ELSE cdl._check_label(field_type, enum_range(NULL::cdl.field_type_enum), 'field type')::cdl.field_type_enum END;
     PERFORM cdl._check_rules(field_path, validation_rules);

@@ -36,7 +36,7 @@ COMMENT ON FUNCTION cdl._match_lists(text, tsvector, tsquery, text[], text[]) IS
 CREATE OR REPLACE FUNCTION cdl._message_facts(request_context jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
-IMMUTABLE
+STABLE  -- it raises: never folded at plan time
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
@@ -453,7 +453,7 @@ COMMENT ON FUNCTION cdl.start_workflow_instance(varchar, varchar, varchar, jsonb
 CREATE OR REPLACE FUNCTION cdl._check_verdicts(llm_verdicts jsonb)
 RETURNS void
 LANGUAGE plpgsql
-IMMUTABLE
+STABLE  -- it raises: never folded at plan time
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
@@ -658,7 +658,7 @@ DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     n integer := cdlstore_internal.sweep(
         $q$SELECT tenant FROM cdl.workflow_instances WHERE status = 'active' AND timeout_at <= $1$q$,
-        'SELECT cdl.expire_workflow_timeouts($1)', coalesce(as_of, now()));
+        'SELECT cdl.expire_workflow_timeouts($1)', coalesce(as_of, now()))::integer;
 BEGIN
     RETURN coalesce(n, cdl._expire(coalesce(as_of, now())));
 END

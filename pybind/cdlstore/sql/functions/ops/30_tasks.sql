@@ -348,7 +348,7 @@ BEGIN
                jsonb_build_object('execution_time_ms', d.execution_time_ms), 'info'
         FROM done d
     )
-    SELECT count(*), count(DISTINCT c.execution_id),
+    SELECT count(*)::integer, count(DISTINCT c.execution_id)::integer,
            (array_agg(c.execution_id) FILTER (WHERE l.lease_token IS DISTINCT FROM c.lease_token))[1],
            (array_agg(c.lease_token) FILTER (WHERE l.lease_token IS DISTINCT FROM c.lease_token))[1]
     INTO held, wanted, stale, stale_token
@@ -481,7 +481,7 @@ DECLARE
     t ops.task_executions;
     n integer := cdlstore_internal.sweep(
         $q$SELECT tenant FROM ops.task_executions WHERE status = 'running' AND timeout_at <= $1$q$,
-        'SELECT ops.expire_tasks($1)', as_of);
+        'SELECT ops.expire_tasks($1)', as_of)::integer;
 BEGIN
     IF n IS NOT NULL THEN
         RETURN n;  -- an administrator's call: done for every tenant
