@@ -1059,24 +1059,6 @@ ALTER FUNCTION cdl._json_set(doc json, keys text[], new_value json) OWNER TO cdl
 
 COMMENT ON FUNCTION cdl._json_set(doc json, keys text[], new_value json) IS 'The object doc with new_value at the path keys (the missing objects on the way created): a key already there keeps its place, a new key is appended to its parent.';
 
-CREATE FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) RETURNS jsonb
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
-    AS $$
-BEGIN
-    FOR i IN 1 .. cardinality(keys) - 1 LOOP
-        IF jsonb_typeof(doc #> keys[1:i]) IS DISTINCT FROM 'object' THEN
-            doc := jsonb_set(doc, keys[1:i], '{}');
-        END IF;
-    END LOOP;
-    RETURN jsonb_set(doc, keys, value);
-END
-$$;
-
-ALTER FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) IS 'jsonb_set that creates the missing objects on the way.';
-
 CREATE FUNCTION cdl._keyword_query(keywords text[]) RETURNS tsquery
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
@@ -9077,8 +9059,6 @@ REVOKE ALL ON FUNCTION cdl._json_ordered(doc json, depth integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdl._json_remove(doc json, keys text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._json_set(doc json, keys text[], new_value json) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION cdl._jsonb_set_path(doc jsonb, keys text[], value jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._keyword_query(keywords text[]) FROM PUBLIC;
 

@@ -90,7 +90,6 @@ INSERT INTO expected_functions VALUES
     'cdl._json_ordered(json,integer)',
     'cdl._json_remove(json,text[])',
     'cdl._json_set(json,text[],json)',
-    'cdl._jsonb_set_path(jsonb,text[],jsonb)',
     'cdl._keyword_query(text[])',
     'cdl._lock_character(text,text[])',
     'cdl._lock_user(bigint,text)',

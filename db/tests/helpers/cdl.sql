@@ -20,6 +20,22 @@ AS $$
                                 "back\\slash": "escaped"}'::jsonb))
 $$;
 
+-- jsonb_set that creates the missing objects on the way (cdl_from_rows below).
+CREATE OR REPLACE FUNCTION tests.jsonb_set_path(doc jsonb, keys text[], value jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    FOR i IN 1 .. cardinality(keys) - 1 LOOP
+        IF jsonb_typeof(doc #> keys[1:i]) IS DISTINCT FROM 'object' THEN
+            doc := jsonb_set(doc, keys[1:i], '{}');
+        END IF;
+    END LOOP;
+    RETURN jsonb_set(doc, keys, value);
+END
+$$;
+
 -- The CDL rebuilt from the field value rows alone: must equal the stored document.
 CREATE OR REPLACE FUNCTION tests.cdl_from_rows(character_name text)
 RETURNS jsonb
@@ -38,7 +54,7 @@ BEGIN
         WHERE c.normalized_name = cdl.normalize_name(character_name)
         ORDER BY d.path_keys
     LOOP
-        doc := cdl._jsonb_set_path(doc, r.path_keys, r.value);
+        doc := tests.jsonb_set_path(doc, r.path_keys, r.value);
     END LOOP;
     RETURN doc;
 END

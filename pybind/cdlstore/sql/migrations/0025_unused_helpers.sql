@@ -1,0 +1,4 @@
+-- cdl._jsonb_set_path lost its last caller when sections became ordered json (0013: field
+-- writes use cdl._json_set); only a pgTAP fixture used it, which now has its own copy
+-- (db/tests/helpers/cdl.sql). Function files only create, so an upgraded database drops it here.
+DROP FUNCTION IF EXISTS cdl._jsonb_set_path(jsonb, text[], jsonb);
