@@ -1125,19 +1125,24 @@ ALTER FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) OWNER TO cd
 
 COMMENT ON FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) IS 'Serialize the workflow work of one user with one character.';
 
-CREATE FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text DEFAULT NULL::text, details jsonb DEFAULT '{}'::jsonb) RETURNS void
+CREATE FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text DEFAULT NULL::text, details jsonb DEFAULT '{}'::jsonb, ended cdl.workflow_status_enum DEFAULT NULL::cdl.workflow_status_enum) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    -- one statement: the step's row and, when the step ended the instance (ended), the end row
     INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-    VALUES (p_instance_id, p_user_id, event, from_state, to_state, message, coalesce(details, '{}'));
+    SELECT p_instance_id, p_user_id, e.event, e.from_state, e.to_state, e.message, e.details
+    FROM (VALUES (1, event, from_state, to_state, message, coalesce(details, '{}')),
+                 (2, cdl._end_event(ended), to_state, NULL, NULL, '{}'))
+         AS e (n, event, from_state, to_state, message, details)
+    WHERE e.event IS NOT NULL ORDER BY e.n;
 END
 $$;
 
-ALTER FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb) IS 'One row of the workflow execution log.';
+COMMENT ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) IS 'One row of the workflow execution log, and after it the end row when the status a step entered (ended) ends the instance.';
 
 CREATE FUNCTION cdl._log_field_change() RETURNS trigger
     LANGUAGE plpgsql
@@ -1819,15 +1824,11 @@ BEGIN
     VALUES (cdl._instance_id(p_user_id), p_user_id, p_character_id, p_workflow_id, w.initial_state, context,
             w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
     RETURNING id INTO v_id;
-    -- its log rows in one statement: the start and, for a final initial state, the end
-    INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-    SELECT v_id, p_user_id, e.event, e.from_state, e.to_state, e.message, e.details
-    FROM (VALUES (1, 'workflow_started'::cdl.workflow_event_enum, NULL, w.initial_state::text, trigger ->> 'message',
-                  trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
-                                                            'action', w.on_trigger_action)),
-                 (2, cdl._end_event(w.status), w.initial_state, NULL, NULL, '{}'))
-         AS e (n, event, from_state, to_state, message, details)
-    WHERE e.event IS NOT NULL ORDER BY e.n;
+    -- its log rows: the start and, for a final initial state, the end
+    PERFORM cdl._log(v_id, p_user_id, 'workflow_started', NULL, w.initial_state, trigger ->> 'message',
+                     trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
+                                                               'action', w.on_trigger_action),
+                     w.status);
     RETURN cdl._step_json('started', v_id, w.workflow_name, w.initial_state, w.status, context,
                           w.prompt_injection, w.system_prompt_addition);
 END
@@ -2080,14 +2081,10 @@ BEGIN
               WHERE st.workflow_id = p_workflow_id AND st.state_name = tr.to_state) AS s
         WHERE i.id = p_instance_id
         RETURNING i.context, s.status, s.prompt_injection, s.workflow_name, s.system_prompt_addition INTO v;
-        -- the log rows in one statement: the transition and, into a final state, the end
-        INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-        SELECT p_instance_id, p_user_id, e.event, e.from_state, e.to_state, e.message, e.details
-        FROM (VALUES (1, 'transition_triggered'::cdl.workflow_event_enum, p_state, tr.to_state::text, message,
-                      jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action)),
-                     (2, cdl._end_event(v.status), tr.to_state, NULL, NULL, '{}'))
-             AS e (n, event, from_state, to_state, message, details)
-        WHERE e.event IS NOT NULL ORDER BY e.n;
+        -- the log rows: the transition and, into a final state, the end
+        PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
+                         jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
+                         v.status);
         RETURN cdl._step_json('transitioned', p_instance_id, v.workflow_name, tr.to_state, v.status, v.context,
                               v.prompt_injection, v.system_prompt_addition);
     END LOOP;
@@ -9066,7 +9063,7 @@ REVOKE ALL ON FUNCTION cdl._lock_character(name text, sections text[], OUT chara
 
 REVOKE ALL ON FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._log_field_change() FROM PUBLIC;
 

@@ -93,7 +93,7 @@ INSERT INTO expected_functions VALUES
     'cdl._keyword_query(text[])',
     'cdl._lock_character(text,text[])',
     'cdl._lock_user(bigint,text)',
-    'cdl._log(bigint,text,cdl.workflow_event_enum,text,text,text,jsonb)',
+    'cdl._log(bigint,text,cdl.workflow_event_enum,text,text,text,jsonb,cdl.workflow_status_enum)',
     'cdl._log_field_change()',
     'cdl._match_lists(text,tsvector,tsquery,text[],text[])',
     'cdl._message_facts(jsonb)',

@@ -230,19 +230,25 @@ COMMENT ON FUNCTION cdl.check_workflow_triggers(varchar, text, varchar, jsonb) I
 
 CREATE OR REPLACE FUNCTION cdl._log(
     p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text,
-    message text DEFAULT NULL, details jsonb DEFAULT '{}')
+    message text DEFAULT NULL, details jsonb DEFAULT '{}', ended cdl.workflow_status_enum DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql  -- not sql: an INSERT in a SQL function is planned on every call
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    -- one statement: the step's row and, when the step ended the instance (ended), the end row
     INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-    VALUES (p_instance_id, p_user_id, event, from_state, to_state, message, coalesce(details, '{}'));
+    SELECT p_instance_id, p_user_id, e.event, e.from_state, e.to_state, e.message, e.details
+    FROM (VALUES (1, event, from_state, to_state, message, coalesce(details, '{}')),
+                 (2, cdl._end_event(ended), to_state, NULL, NULL, '{}'))
+         AS e (n, event, from_state, to_state, message, details)
+    WHERE e.event IS NOT NULL ORDER BY e.n;
 END
 $$;
 
-COMMENT ON FUNCTION cdl._log(bigint, text, cdl.workflow_event_enum, text, text, text, jsonb) IS
-    'One row of the workflow execution log.';
+COMMENT ON FUNCTION cdl._log(bigint, text, cdl.workflow_event_enum, text, text, text, jsonb, cdl.workflow_status_enum) IS
+    'One row of the workflow execution log, and after it the end row when the status a step '
+    'entered (ended) ends the instance.';
 
 CREATE OR REPLACE FUNCTION cdl._state_status(is_final boolean, state text, action text)
 RETURNS cdl.workflow_status_enum
@@ -346,15 +352,11 @@ BEGIN
     VALUES (cdl._instance_id(p_user_id), p_user_id, p_character_id, p_workflow_id, w.initial_state, context,
             w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
     RETURNING id INTO v_id;
-    -- its log rows in one statement: the start and, for a final initial state, the end
-    INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-    SELECT v_id, p_user_id, e.event, e.from_state, e.to_state, e.message, e.details
-    FROM (VALUES (1, 'workflow_started'::cdl.workflow_event_enum, NULL, w.initial_state::text, trigger ->> 'message',
-                  trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
-                                                            'action', w.on_trigger_action)),
-                 (2, cdl._end_event(w.status), w.initial_state, NULL, NULL, '{}'))
-         AS e (n, event, from_state, to_state, message, details)
-    WHERE e.event IS NOT NULL ORDER BY e.n;
+    -- its log rows: the start and, for a final initial state, the end
+    PERFORM cdl._log(v_id, p_user_id, 'workflow_started', NULL, w.initial_state, trigger ->> 'message',
+                     trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
+                                                               'action', w.on_trigger_action),
+                     w.status);
     RETURN cdl._step_json('started', v_id, w.workflow_name, w.initial_state, w.status, context,
                           w.prompt_injection, w.system_prompt_addition);
 END
@@ -498,14 +500,10 @@ BEGIN
               WHERE st.workflow_id = p_workflow_id AND st.state_name = tr.to_state) AS s
         WHERE i.id = p_instance_id
         RETURNING i.context, s.status, s.prompt_injection, s.workflow_name, s.system_prompt_addition INTO v;
-        -- the log rows in one statement: the transition and, into a final state, the end
-        INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-        SELECT p_instance_id, p_user_id, e.event, e.from_state, e.to_state, e.message, e.details
-        FROM (VALUES (1, 'transition_triggered'::cdl.workflow_event_enum, p_state, tr.to_state::text, message,
-                      jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action)),
-                     (2, cdl._end_event(v.status), tr.to_state, NULL, NULL, '{}'))
-             AS e (n, event, from_state, to_state, message, details)
-        WHERE e.event IS NOT NULL ORDER BY e.n;
+        -- the log rows: the transition and, into a final state, the end
+        PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
+                         jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
+                         v.status);
         RETURN cdl._step_json('transitioned', p_instance_id, v.workflow_name, tr.to_state, v.status, v.context,
                               v.prompt_injection, v.system_prompt_addition);
     END LOOP;
