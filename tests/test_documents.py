@@ -105,8 +105,10 @@ def test_list_delete_purge_prune(client: Client) -> None:
         "keep",
         "gone",
     }
-    assert docs.delete_document(gone.document_uuid, actor="me") is True
+    assert docs.delete_document(gone.document_uuid, actor="me", actor_type="agent") is True
     assert docs.delete_document(gone.document_uuid) is False
+    history = docs.document_history(gone.document_uuid)
+    assert (history.deleted_by, history.deleted_by_type) == ("me", "agent")
     assert [d.document_uuid for d in docs.list("ns", "kb", {"lang": "en"})] == [keep.document_uuid]
     with pytest.raises(errors.InvalidState):
         docs.put_document("ns", "kb", {}, document_uuid=gone.document_uuid)

@@ -231,13 +231,21 @@ class Documents(Domain[M]):
 
     @method
     async def delete_document(
-        self, document_uuid: UUID | str, actor: str | None = None, session_id: str | None = None
+        self,
+        document_uuid: UUID | str,
+        actor: str | None = None,
+        session_id: str | None = None,
+        *,
+        actor_type: str | None = None,
     ) -> bool:
+        """Delete as a tombstone; ``document_history`` then shows ``deleted_by`` (the actor) and
+        ``deleted_by_type``. False when it already was."""
         return bool(
             await self._call(
                 "docstore.delete_document",
                 document_uuid=document_uuid,
                 actor=actor,
+                actor_type=actor_type,
                 session_id=session_id,
             )
         )

@@ -184,6 +184,7 @@ class DocumentHistory(_Model):
     created_at: datetime
     deleted_at: datetime | None = None
     deleted_by: str | None = None
+    deleted_by_type: str | None = None
     versions: list[DocumentVersion]
 
 
