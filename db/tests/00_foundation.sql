@@ -81,6 +81,7 @@ INSERT INTO expected_functions VALUES
     'cdl._extract_context(bigint,text,text[],jsonb)',
     'cdl._field_place(bigint,text[])',
     'cdl._field_type(text)',
+    'cdl._fold_name(text)',
     'cdl._import_character(jsonb,json,character varying,character varying)',
     'cdl._import_key(text,text)',
     'cdl._infer_data_type(jsonb)',
