@@ -4862,16 +4862,30 @@ ALTER FUNCTION cdlstore_internal.tenant_error(code text, named text) OWNER TO cd
 CREATE FUNCTION cdlstore_internal.unbound_tenant() RETURNS text
     LANGUAGE sql STABLE
     AS $$
-    SELECT CASE
-        WHEN nullif(current_setting('cdlstore.tenant', true), '') IS NOT NULL THEN
-            cdlstore_internal.check_tenant_name(current_setting('cdlstore.tenant', true))
-        WHEN cdlstore_internal.is_administrator() THEN
-            CASE WHEN current_setting('cdlstore.all_tenants', true) = 'on' THEN '*' ELSE 'default' END
-        ELSE cdlstore_internal.tenant_error('CD009', NULL)
-    END
+    SELECT CASE WHEN current_setting('cdlstore.tenant', true) <> '' THEN
+                    cdlstore_internal.check_tenant_name(current_setting('cdlstore.tenant', true))
+                ELSE cdlstore_internal.unnamed_tenant() END
 $$;
 
 ALTER FUNCTION cdlstore_internal.unbound_tenant() OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.unnamed_tenant() RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- an unbound administrator naming none: 'default', or '*' (every tenant) inside a
+    -- maintenance sweep; anyone else naming none: CD009
+    IF cdlstore_internal.is_administrator() THEN
+        RETURN CASE WHEN current_setting('cdlstore.all_tenants', true) = 'on' THEN '*' ELSE 'default' END;
+    END IF;
+    RETURN cdlstore_internal.tenant_error('CD009', NULL);
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.unnamed_tenant() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.unnamed_tenant() IS 'The tenant of an unbound session that names none: ''default'' for an administrator, ''*'' in its maintenance sweep; CD009 for anyone else.';
 
 CREATE FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) RETURNS integer
     LANGUAGE plpgsql
@@ -9384,6 +9398,8 @@ REVOKE ALL ON FUNCTION cdlstore_internal.sweeping() FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdlstore_internal.tenant_error(code text, named text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.unbound_tenant() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.unnamed_tenant() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) FROM PUBLIC;
 

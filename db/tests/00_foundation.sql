@@ -323,7 +323,8 @@ INSERT INTO expected_functions VALUES
     'cdlstore_internal.sweep(text,text,anyelement)',
     'cdlstore_internal.sweeping()',
     'cdlstore_internal.tenant_error(text,text)',
-    'cdlstore_internal.unbound_tenant()']);
+    'cdlstore_internal.unbound_tenant()',
+    'cdlstore_internal.unnamed_tenant()']);
 SELECT is(tests.signature_diff(e.schema_name, e.signatures), '{}'::text[],
           e.schema_name || ': exactly the expected function signatures')
 FROM expected_functions e ORDER BY e.schema_name;
