@@ -796,6 +796,30 @@ ALTER FUNCTION cdl._field_type(section text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._field_type(section text) IS 'The field type of a top section of CDL; custom when unknown.';
 
+CREATE FUNCTION cdl._fold_name(name text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- compatibility forms (width) folded, accents removed, lower case; letters and digits of
+    -- every script are kept, every run of spaces, punctuation, symbols and controls becomes '_'
+    -- (a name of over 1,000 characters has no key: no character can have it)
+    RETURN CASE WHEN length(name) > 1000 THEN NULL
+                    ELSE nullif(trim(BOTH '_' FROM regexp_replace(
+            lower(replace(replace(replace(replace(replace(replace(replace(replace(
+                regexp_replace(normalize(name, NFKD),
+                               '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
+                'ß', 'ss'), 'Æ', 'ae'), 'æ', 'ae'), 'Œ', 'oe'), 'œ', 'oe'), 'Ø', 'o'), 'ø', 'o'), 'ł', 'l')),
+            '[\u0001-\u002f\u003a-\u0040\u005b-\u0060\u007b-\u00bf\u00d7\u00f7\u02b9-\u02ff\u2000-\u2bff'
+            '\u2e00-\u2e7f\u3000-\u303f\ufe10-\ufe1f\ufe30-\ufe6f\ufeff\uff01-\uff0f\uff1a-\uff20'
+            '\uff3b-\uff40\uff5b-\uff65\ufff0-\uffff\U0001f000-\U0001faff[:space:]]+', '_', 'g')), '') END;
+END
+$$;
+
+ALTER FUNCTION cdl._fold_name(name text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._fold_name(name text) IS 'The key of a name that is not in key form already: the slow part of cdl.normalize_name.';
+
 CREATE FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -3374,19 +3398,11 @@ COMMENT ON FUNCTION cdl.next_workflow_timeout() IS 'When the next active workflo
 CREATE FUNCTION cdl.normalize_name(name text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $_$
-    -- compatibility forms (width) folded, accents removed, lower case; letters and digits of
-    -- every script are kept, every run of spaces, punctuation, symbols and controls becomes '_';
-    -- a name already in that form (the usual argument) is returned as it is, cheaply
-    -- (a name of over 1,000 characters has no key: no character can have it)
-    SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name WHEN length(name) > 1000 THEN NULL
-                ELSE nullif(trim(BOTH '_' FROM regexp_replace(
-        lower(replace(replace(replace(replace(replace(replace(replace(replace(
-            regexp_replace(normalize(name, NFKD),
-                           '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
-            'ß', 'ss'), 'Æ', 'ae'), 'æ', 'ae'), 'Œ', 'oe'), 'œ', 'oe'), 'Ø', 'o'), 'ø', 'o'), 'ł', 'l')),
-        '[\u0001-\u002f\u003a-\u0040\u005b-\u0060\u007b-\u00bf\u00d7\u00f7\u02b9-\u02ff\u2000-\u2bff'
-        '\u2e00-\u2e7f\u3000-\u303f\ufe10-\ufe1f\ufe30-\ufe6f\ufeff\uff01-\uff0f\uff1a-\uff20'
-        '\uff3b-\uff40\uff5b-\uff65\ufff0-\uffff\U0001f000-\U0001faff[:space:]]+', '_', 'g')), '') END
+    -- a name already in key form (the usual argument) is returned as it is, cheaply. The folding
+    -- is a function of its own that the planner does not inline: an inlined expression is set
+    -- up in full (every function of it checked for EXECUTE) in every transaction that runs it,
+    -- also when the short path is taken, and folding holds some twenty functions
+    SELECT CASE WHEN name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN name ELSE cdl._fold_name(name) END
 $_$;
 
 ALTER FUNCTION cdl.normalize_name(name text) OWNER TO cdlstore_owner;
@@ -4846,16 +4862,30 @@ ALTER FUNCTION cdlstore_internal.tenant_error(code text, named text) OWNER TO cd
 CREATE FUNCTION cdlstore_internal.unbound_tenant() RETURNS text
     LANGUAGE sql STABLE
     AS $$
-    SELECT CASE
-        WHEN nullif(current_setting('cdlstore.tenant', true), '') IS NOT NULL THEN
-            cdlstore_internal.check_tenant_name(current_setting('cdlstore.tenant', true))
-        WHEN cdlstore_internal.is_administrator() THEN
-            CASE WHEN current_setting('cdlstore.all_tenants', true) = 'on' THEN '*' ELSE 'default' END
-        ELSE cdlstore_internal.tenant_error('CD009', NULL)
-    END
+    SELECT CASE WHEN current_setting('cdlstore.tenant', true) <> '' THEN
+                    cdlstore_internal.check_tenant_name(current_setting('cdlstore.tenant', true))
+                ELSE cdlstore_internal.unnamed_tenant() END
 $$;
 
 ALTER FUNCTION cdlstore_internal.unbound_tenant() OWNER TO cdlstore_owner;
+
+CREATE FUNCTION cdlstore_internal.unnamed_tenant() RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- an unbound administrator naming none: 'default', or '*' (every tenant) inside a
+    -- maintenance sweep; anyone else naming none: CD009
+    IF cdlstore_internal.is_administrator() THEN
+        RETURN CASE WHEN current_setting('cdlstore.all_tenants', true) = 'on' THEN '*' ELSE 'default' END;
+    END IF;
+    RETURN cdlstore_internal.tenant_error('CD009', NULL);
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.unnamed_tenant() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.unnamed_tenant() IS 'The tenant of an unbound session that names none: ''default'' for an administrator, ''*'' in its maintenance sweep; CD009 for anyone else.';
 
 CREATE FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) RETURNS integer
     LANGUAGE plpgsql
@@ -9039,6 +9069,8 @@ REVOKE ALL ON FUNCTION cdl._field_place(p_character_id bigint, keys text[]) FROM
 
 REVOKE ALL ON FUNCTION cdl._field_type(section text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._fold_name(name text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._import_character(character_json jsonb, ordered json, import_source character varying, normalized_name character varying) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._import_key(normalized_name text, name text) FROM PUBLIC;
@@ -9366,6 +9398,8 @@ REVOKE ALL ON FUNCTION cdlstore_internal.sweeping() FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdlstore_internal.tenant_error(code text, named text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.unbound_tenant() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.unnamed_tenant() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) FROM PUBLIC;
 

@@ -1,6 +1,6 @@
 -- Foundation: schemas, roles, the cdl enums, the function signatures of every schema.
 BEGIN;
-SELECT plan(50);
+SELECT plan(52);
 
 SELECT has_schema(s) FROM unnest(ARRAY['cdl', 'docstore', 'ops', 'game']) AS s;
 SELECT schema_owner_is(s, 'cdlstore_owner') FROM unnest(ARRAY['cdl', 'docstore', 'ops', 'game']) AS s;
@@ -81,6 +81,7 @@ INSERT INTO expected_functions VALUES
     'cdl._extract_context(bigint,text,text[],jsonb)',
     'cdl._field_place(bigint,text[])',
     'cdl._field_type(text)',
+    'cdl._fold_name(text)',
     'cdl._import_character(jsonb,json,character varying,character varying)',
     'cdl._import_key(text,text)',
     'cdl._infer_data_type(jsonb)',
@@ -322,7 +323,8 @@ INSERT INTO expected_functions VALUES
     'cdlstore_internal.sweep(text,text,anyelement)',
     'cdlstore_internal.sweeping()',
     'cdlstore_internal.tenant_error(text,text)',
-    'cdlstore_internal.unbound_tenant()']);
+    'cdlstore_internal.unbound_tenant()',
+    'cdlstore_internal.unnamed_tenant()']);
 SELECT is(tests.signature_diff(e.schema_name, e.signatures), '{}'::text[],
           e.schema_name || ': exactly the expected function signatures')
 FROM expected_functions e ORDER BY e.schema_name;
@@ -386,6 +388,17 @@ FROM unnest(ARRAY['cdl.normalize_name(text)', 'cdl._actor()', 'cdl._value_jsonb(
                   'docstore._item(docstore.document_header,jsonb)', 'game._session_json(game.game_sessions)',
                   'ops._workflow_json(ops.workflows)', 'ops._task_json(ops.task_executions)',
                   'ops._task_problem(text,text,jsonb,integer,integer,integer)']::regprocedure[]) AS f;
+
+-- normalize_name folds only a name that is not a key already: the folding (some twenty
+-- functions) is cdl._fold_name, set up and called only then, so a lookup by key skips it
+SET LOCAL track_functions = 'pl';
+SELECT is((SELECT array_agg(cdl.normalize_name(n) ORDER BY o)
+           FROM (VALUES (1, 'bench_target'), (2, 'Bench Target'), (3, 'elena'), (4, repeat('a', 1001) || '!'))
+                AS v (o, n)),
+          ARRAY['bench_target', 'bench_target', 'elena', NULL],
+          'normalize_name: keys as they are, other names folded (NULL over 1,000 characters)');
+SELECT is((SELECT calls FROM pg_stat_xact_user_functions WHERE funcid = 'cdl._fold_name(text)'::regprocedure),
+          2::bigint, 'only the two names not in key form were folded (cdl._fold_name)');
 
 SELECT * FROM finish();
 ROLLBACK;
