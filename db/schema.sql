@@ -583,6 +583,21 @@ ALTER FUNCTION cdl._definition_sequences() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._definition_sequences() IS 'The identity sequences of the cdl definition tables (all but instances and their log).';
 
+CREATE FUNCTION cdl._delete_instance_log() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    -- what ON DELETE CASCADE of a foreign key did (migration 0028), once per statement
+    DELETE FROM cdl.workflow_execution_log l USING gone WHERE l.instance_id = gone.id;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION cdl._delete_instance_log() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._delete_instance_log() IS 'Trigger: the log rows of deleted workflow instances go with them (the log has no foreign key: docs/workflows.md).';
+
 CREATE FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) RETURNS record
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'cdl', 'pg_temp'
@@ -8723,6 +8738,8 @@ CREATE INDEX workflows_status_idx ON ops.workflows USING btree (status, workflow
 
 CREATE TRIGGER character_field_values_log AFTER INSERT OR DELETE OR UPDATE ON cdl.character_field_values FOR EACH ROW EXECUTE FUNCTION cdl._log_field_change();
 
+CREATE TRIGGER workflow_instances_delete_log AFTER DELETE ON cdl.workflow_instances REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_instance_log();
+
 CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON ops.events FOR EACH ROW EXECUTE FUNCTION ops._refuse_change();
 
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON ops.events FOR EACH STATEMENT EXECUTE FUNCTION ops._refuse_change();
@@ -8768,9 +8785,6 @@ ALTER TABLE ONLY cdl.response_templates
 
 ALTER TABLE ONLY cdl.workflow_context_extractors
     ADD CONSTRAINT workflow_context_extractors_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES cdl.character_workflows(id) ON DELETE CASCADE;
-
-ALTER TABLE ONLY cdl.workflow_execution_log
-    ADD CONSTRAINT workflow_execution_log_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES cdl.workflow_instances(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY cdl.workflow_files
     ADD CONSTRAINT workflow_files_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
@@ -9024,6 +9038,8 @@ REVOKE ALL ON FUNCTION cdl._current_workflow_file(character_name text, content_h
 REVOKE ALL ON FUNCTION cdl._definition_call(p_function text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._definition_sequences() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._delete_instance_log() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) FROM PUBLIC;
 

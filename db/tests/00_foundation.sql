@@ -74,6 +74,7 @@ INSERT INTO expected_functions VALUES
     'cdl._current_workflow_file(text,text)',
     'cdl._definition_call(text)',
     'cdl._definition_sequences()',
+    'cdl._delete_instance_log()',
     'cdl._derived_columns(jsonb)',
     'cdl._document_part(bigint,text)',
     'cdl._end_event(cdl.workflow_status_enum)',

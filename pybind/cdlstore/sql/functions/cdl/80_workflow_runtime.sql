@@ -398,6 +398,27 @@ $$;
 COMMENT ON FUNCTION cdl._expire(timestamptz, text, bigint) IS
     'End every active instance past its timeout_at (of one user and character when given).';
 
+CREATE OR REPLACE FUNCTION cdl._delete_instance_log()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    -- what ON DELETE CASCADE of a foreign key did (migration 0028), once per statement
+    DELETE FROM cdl.workflow_execution_log l USING gone WHERE l.instance_id = gone.id;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._delete_instance_log() IS
+    'Trigger: the log rows of deleted workflow instances go with them (the log has no foreign '
+    'key: docs/workflows.md).';
+
+CREATE OR REPLACE TRIGGER workflow_instances_delete_log
+AFTER DELETE ON cdl.workflow_instances
+REFERENCING OLD TABLE AS gone
+FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_instance_log();
+
 CREATE OR REPLACE FUNCTION cdl._step(action text, p_instance_id bigint)
 RETURNS jsonb
 LANGUAGE plpgsql  -- not sql: a plpgsql function keeps its plan from call to call
