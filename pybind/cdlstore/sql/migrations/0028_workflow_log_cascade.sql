@@ -5,3 +5,32 @@
 -- the key's other half, ON DELETE CASCADE, is the statement trigger
 -- workflow_instances_delete_log (cdl._delete_instance_log, functions/cdl/80_workflow_runtime.sql).
 ALTER TABLE cdl.workflow_execution_log DROP CONSTRAINT workflow_execution_log_instance_id_fkey;
+
+-- A message that starts a workflow read each current workflow's triggers (an aggregate over
+-- cdl.workflow_triggers) and its extractors (cdl.workflow_context_extractors joined to the
+-- workflow) on every call. The import now stores both lists on the workflow row as well, in
+-- file order, so that the message reads one row per workflow; the two tables stay what the
+-- graph and the tests read.
+ALTER TABLE cdl.character_workflows
+    ADD COLUMN patterns text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN required_literals text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN keywords text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN extractors jsonb NOT NULL DEFAULT '[]';
+UPDATE cdl.character_workflows w
+SET patterns = coalesce(t.patterns, '{}'), required_literals = coalesce(t.literals, '{}'),
+    keywords = coalesce(t.keywords, '{}'), extractors = coalesce(e.extractors, '[]')
+FROM cdl.character_workflows w2
+LEFT JOIN LATERAL (
+    SELECT array_agg(t.trigger_value ORDER BY t.sort_order) FILTER (WHERE t.trigger_type = 'pattern_match') AS patterns,
+           array_agg(t.required_literal ORDER BY t.sort_order) FILTER (WHERE t.trigger_type = 'pattern_match') AS literals,
+           array_agg(t.trigger_value ORDER BY t.sort_order) FILTER (WHERE t.trigger_type = 'keyword_match') AS keywords
+    FROM cdl.workflow_triggers t WHERE t.workflow_id = w2.id) AS t ON true
+LEFT JOIN LATERAL (
+    SELECT jsonb_agg(jsonb_build_object('key', e.context_key, 'type', e.extractor_type, 'config', e.config)
+                     ORDER BY e.sort_order) AS extractors
+    FROM cdl.workflow_context_extractors e WHERE e.workflow_id = w2.id) AS e ON true
+WHERE w2.id = w.id;
+
+-- their signatures change: the lists come from the workflow row (function files only create)
+DROP FUNCTION IF EXISTS cdl._match_lists(text, tsvector, tsquery, text[], text[]);
+DROP FUNCTION IF EXISTS cdl._extract_context(bigint, text, text[], jsonb);

@@ -2,15 +2,20 @@
 
 CREATE OR REPLACE FUNCTION cdl._match_lists(
     message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[],
-    OUT pattern text, OUT groups text[], OUT keyword text)
+    required_literals text[], OUT pattern text, OUT groups text[], OUT keyword text)
 RETURNS record
 LANGUAGE plpgsql
 STABLE
 SET search_path = cdl, pg_temp
 AS $$
+DECLARE
+    v_lower text := CASE WHEN required_literals IS NOT NULL THEN lower(message) END;
 BEGIN
-    -- each pattern runs as it was checked at import (cdlstore_internal.runnable_regex), in file order
+    -- each pattern runs as it was checked at import (cdlstore_internal.runnable_regex), in file
+    -- order; one whose required text (required_literals, NULL: none) is not in the message is
+    -- skipped without compiling it
     FOR i IN 1 .. coalesce(cardinality(patterns), 0) LOOP
+        CONTINUE WHEN required_literals[i] IS NOT NULL AND strpos(v_lower, required_literals[i]) = 0;
         groups := regexp_match(message, cdlstore_internal.runnable_regex(patterns[i]), 'i');
         IF groups IS NOT NULL THEN
             pattern := patterns[i];
@@ -28,10 +33,11 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION cdl._match_lists(text, tsvector, tsquery, text[], text[]) IS
+COMMENT ON FUNCTION cdl._match_lists(text, tsvector, tsquery, text[], text[], text[]) IS
     'The first pattern (file order) found anywhere in message, with its groups (element 1 is the '
     'whole match; case-insensitive), and the first keyword whose words are in the message by '
-    'English stem (words: to_tsvector(''cdl.keywords'', message)).';
+    'English stem (words: to_tsvector(''cdl.keywords'', message)); required_literals (lower case, '
+    'one per pattern, or NULL for none) skip the patterns whose text is not in the message.';
 
 CREATE OR REPLACE FUNCTION cdl._message_facts(request_context jsonb)
 RETURNS jsonb
@@ -54,14 +60,16 @@ COMMENT ON FUNCTION cdl._message_facts(jsonb) IS
     'caller''s request_context (CD001 when it is not an object).';
 
 CREATE OR REPLACE FUNCTION cdl._extract_context(
-    p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text)
+    extractors jsonb, p_file_id bigint, validation_rules jsonb, message text, groups text[], base jsonb,
+    OUT context jsonb, OUT rejected text)
 RETURNS record
 LANGUAGE plpgsql
 STABLE
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
-    ex record;
+    v_ctx_key text;
+    v_config jsonb;
     rule jsonb;
     v_value jsonb;
     v_text text;
@@ -70,40 +78,41 @@ DECLARE
     v_entries jsonb;
 BEGIN
     context := coalesce(base, '{}');
-    FOR ex IN SELECT e.context_key, e.extractor_type, e.config, w.file_id, w.validation_rules
-              FROM cdl.workflow_context_extractors e JOIN cdl.character_workflows w ON w.id = e.workflow_id
-              WHERE e.workflow_id = p_workflow_id ORDER BY e.sort_order LOOP
+    -- the workflow's extractors as the import stored them (character_workflows.extractors)
+    FOR i IN 0 .. jsonb_array_length(extractors) - 1 LOOP
+        v_ctx_key := extractors -> i ->> 'key';
+        v_config := extractors -> i -> 'config';
         v_value := NULL;
-        CASE ex.extractor_type
+        CASE extractors -> i ->> 'type'
         WHEN 'pattern_group' THEN
-            v_group := coalesce((ex.config ->> 'group')::integer, 1);
+            v_group := coalesce((v_config ->> 'group')::integer, 1);
             v_text := btrim(groups[v_group + 1]);
             IF v_text IS NOT NULL AND v_text <> '' THEN
-                v_value := to_jsonb(CASE ex.config ->> 'transform' WHEN 'lowercase' THEN lower(v_text)
+                v_value := to_jsonb(CASE v_config ->> 'transform' WHEN 'lowercase' THEN lower(v_text)
                                     WHEN 'uppercase' THEN upper(v_text) ELSE v_text END);
             END IF;
         WHEN 'lookup_table' THEN
-            v_key := cdl._render(ex.config ->> 'key', context, '');
+            v_key := cdl._render(v_config ->> 'key', context, '');
             SELECT t.entries INTO v_entries FROM cdl.workflow_lookup_tables t
-            WHERE t.file_id = ex.file_id AND t.table_name = ex.config ->> 'table';
+            WHERE t.file_id = p_file_id AND t.table_name = v_config ->> 'table';
             v_value := coalesce(v_entries -> v_key, v_entries -> lower(v_key));
         WHEN 'message_full' THEN
             v_value := to_jsonb(message);
         ELSE
-            v_value := ex.config -> 'value';
+            v_value := v_config -> 'value';
         END CASE;
-        context := context || jsonb_build_object(ex.context_key,
-                                                  coalesce(v_value, ex.config -> 'default', 'null'::jsonb));
+        context := context || jsonb_build_object(v_ctx_key,
+                                                  coalesce(v_value, v_config -> 'default', 'null'::jsonb));
         -- the rules of this field run now, so that later extractors see the corrected value
-        CONTINUE WHEN ex.validation_rules = '[]';
-        FOR rule IN SELECT r FROM jsonb_array_elements(ex.validation_rules) AS r
-                    WHERE r ->> 'field' = ex.context_key LOOP
+        CONTINUE WHEN validation_rules = '[]';
+        FOR rule IN SELECT r FROM jsonb_array_elements(validation_rules) AS r
+                    WHERE r ->> 'field' = v_ctx_key LOOP
             IF NOT EXISTS (SELECT FROM jsonb_array_elements(rule -> 'values') AS v
-                           WHERE lower(v #>> '{}') = lower(context ->> ex.context_key)) THEN
+                           WHERE lower(v #>> '{}') = lower(context ->> v_ctx_key)) THEN
                 IF rule ->> 'on_fail' = 'use_default' THEN
-                    context := context || jsonb_build_object(ex.context_key, coalesce(rule -> 'default', 'null'::jsonb));
+                    context := context || jsonb_build_object(v_ctx_key, coalesce(rule -> 'default', 'null'::jsonb));
                 ELSE
-                    rejected := format('%s %s is not in the list', ex.context_key, context -> ex.context_key);
+                    rejected := format('%s %s is not in the list', v_ctx_key, context -> v_ctx_key);
                     RETURN;
                 END IF;
             END IF;
@@ -112,8 +121,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION cdl._extract_context(bigint, text, text[], jsonb) IS
-    'Run a workflow''s extractors in file order over base, each followed by its validation rules; '
+COMMENT ON FUNCTION cdl._extract_context(jsonb, bigint, jsonb, text, text[], jsonb) IS
+    'Run a workflow''s extractors (character_workflows.extractors; lookups in the tables of file '
+    'p_file_id) in file order over base, each followed by its validation rules; '
     'rejected says why a reject rule stopped the workflow.';
 
 CREATE OR REPLACE FUNCTION cdl._workflow_candidates(
@@ -134,30 +144,26 @@ DECLARE
     v_words tsvector := to_tsvector('cdl.keywords', message);
 BEGIN
     -- per workflow, only the patterns whose required text is in the message run as regexes
-    -- (PostgreSQL caches only 32 compiled ones per connection); keywords are one tsquery
+    -- (PostgreSQL caches only 32 compiled ones per connection); keywords are one tsquery. The
+    -- lists are the import's copies on the workflow row: one row per workflow, no join
     FOR w IN SELECT cw.id, cw.workflow_name, cw.sort_order, cw.context_required, cw.llm_validation,
-                    cw.system_prompt_addition, cw.keyword_query, t.patterns, t.keywords,
+                    cw.system_prompt_addition, cw.keyword_query, cw.patterns, cw.required_literals,
+                    cw.keywords, cw.extractors, cw.file_id, cw.validation_rules,
                     f.config ->> 'workflow_priority' AS priority
              FROM cdl.character_workflows cw
              JOIN cdl.workflow_files f ON f.id = cw.file_id
-             CROSS JOIN LATERAL (
-                 SELECT array_agg(t.trigger_value ORDER BY t.sort_order)
-                            FILTER (WHERE t.trigger_type = 'pattern_match'
-                                    AND (t.required_literal IS NULL OR strpos(v_lower, t.required_literal) > 0))
-                            AS patterns,
-                        array_agg(t.trigger_value ORDER BY t.sort_order)
-                            FILTER (WHERE t.trigger_type = 'keyword_match') AS keywords
-                 FROM cdl.workflow_triggers t WHERE t.workflow_id = cw.id) AS t
              WHERE cw.character_id = p_character_id AND cw.is_current
-               AND (t.patterns IS NOT NULL OR v_words @@ cw.keyword_query)
+               AND (v_words @@ cw.keyword_query
+                    OR EXISTS (SELECT FROM unnest(cw.required_literals) AS l
+                               WHERE l IS NULL OR strpos(v_lower, l) > 0))
              ORDER BY cw.sort_order LOOP
-        m := cdl._match_lists(message, v_words, w.keyword_query, w.patterns, w.keywords);
+        m := cdl._match_lists(message, v_words, w.keyword_query, w.patterns, w.keywords, w.required_literals);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
         IF w.context_required <> '[]' THEN
             CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
                                   WHERE (v_facts ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
         END IF;
-        x := cdl._extract_context(w.id, message, m.groups, '{}');
+        x := cdl._extract_context(w.extractors, w.file_id, w.validation_rules, message, m.groups, '{}');
         CONTINUE WHEN x.rejected IS NOT NULL;
         workflow_id := w.id;
         workflow_name := w.workflow_name;
@@ -447,24 +453,24 @@ AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character_id bigint := cdl._character_id(character_name);
-    v_workflow_id bigint;
+    wf record;
     x record;
 BEGIN
     PERFORM cdl._check_message(user_id, '');
     IF initial_context IS NULL OR jsonb_typeof(initial_context) <> 'object' THEN
         RAISE EXCEPTION 'initial_context must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
-    SELECT w.id INTO v_workflow_id FROM cdl.character_workflows w
+    SELECT w.id, w.extractors, w.file_id, w.validation_rules INTO wf FROM cdl.character_workflows w
     WHERE w.character_id = v_character_id AND w.workflow_name = start_workflow_instance.workflow_name
       AND w.is_current;
-    IF v_workflow_id IS NULL THEN
+    IF wf.id IS NULL THEN
         RAISE EXCEPTION 'workflow % not found for character %', quote_literal(workflow_name),
             quote_literal(character_name) USING ERRCODE = 'CD002';
     END IF;
     PERFORM cdl._lock_user(v_character_id, user_id);
     PERFORM cdl._expire(now(), user_id, v_character_id);
-    x := cdl._extract_context(v_workflow_id, '', NULL, '{}');
-    RETURN (cdl._start(user_id, v_character_id, v_workflow_id, x.context || initial_context,
+    x := cdl._extract_context(wf.extractors, wf.file_id, wf.validation_rules, '', NULL, '{}');
+    RETURN (cdl._start(user_id, v_character_id, wf.id, x.context || initial_context,
                        jsonb_build_object('started_by', 'start_workflow_instance')) ->> 'instance_id')::bigint;
 END
 $$;
@@ -506,7 +512,7 @@ BEGIN
               FROM cdl.workflow_transitions t
               WHERE t.workflow_id = p_workflow_id AND t.from_state = p_state
               ORDER BY t.sort_order LOOP
-        m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords);
+        m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords, NULL);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
         -- the caller holds the instance's row lock; the state it enters gives status and timeout
         UPDATE cdl.workflow_instances i
