@@ -598,6 +598,22 @@ ALTER FUNCTION cdl._delete_instance_log() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._delete_instance_log() IS 'Trigger: the log rows of deleted workflow instances go with them (the log has no foreign key: docs/workflows.md).';
 
+CREATE FUNCTION cdl._delete_workflow_instances() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    -- what the instances' foreign keys to their workflow and character did (migration 0028):
+    -- a deleted workflow (so also a deleted character) takes its instances, and they their log
+    DELETE FROM cdl.workflow_instances i USING gone WHERE i.workflow_id = gone.id;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION cdl._delete_workflow_instances() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._delete_workflow_instances() IS 'Trigger: the instances of deleted workflows go with them (instances have no foreign keys: docs/workflows.md).';
+
 CREATE FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) RETURNS record
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'cdl', 'pg_temp'
@@ -1812,7 +1828,7 @@ ALTER FUNCTION cdl._search(p_character_id bigint, query text, max_results intege
 
 COMMENT ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) IS 'Ranked full-text matches in string field values, knowledge and communication patterns; equal ranks list a character''s fields in its document order (place), then the rest by path.';
 
-CREATE FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) RETURNS jsonb
+CREATE FUNCTION cdl._start(p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
@@ -1820,30 +1836,31 @@ DECLARE
     w record;
     v_id bigint;
 BEGIN
-    SELECT cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
+    -- the workflow row is locked as a foreign key's check did (FOR KEY SHARE): it cannot be
+    -- deleted until this transaction ends (migration 0028)
+    SELECT cw.character_id, cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
            cw.system_prompt_addition, f.config, s.prompt_injection,
            cdl._state_status(s.is_final, s.state_name, cw.on_trigger_action) AS status,
-           cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at,
-           (SELECT count(*) FROM cdl.workflow_instances i WHERE i.user_id = p_user_id
-              AND i.character_id = p_character_id AND i.status = 'active') AS active
+           cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at
     INTO w
     FROM cdl.character_workflows cw
     JOIN cdl.workflow_files f ON f.id = cw.file_id
     JOIN cdl.workflow_states s ON s.workflow_id = cw.id AND s.state_name = cw.initial_state
-    WHERE cw.id = p_workflow_id;
-    IF w.active > 0 AND NOT (w.config ->> 'concurrent_workflows')::boolean THEN
+    WHERE cw.id = p_workflow_id
+    FOR KEY SHARE OF cw;
+    IF active > 0 AND NOT (w.config ->> 'concurrent_workflows')::boolean THEN
         RAISE EXCEPTION 'user % already has an active workflow with this character', p_user_id
             USING ERRCODE = 'CD007', HINT = 'Finish or cancel it, or set config.concurrent_workflows.';
     END IF;
-    IF w.active >= (w.config ->> 'max_pending_per_user')::numeric THEN
-        RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, w.active,
+    IF active >= (w.config ->> 'max_pending_per_user')::numeric THEN
+        RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, active,
             w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
     END IF;
     -- the instance is written once, already in its initial state; its id carries the user's shard
     INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context, status,
                                         timeout_at, completed_at)
     OVERRIDING SYSTEM VALUE
-    VALUES (cdl._instance_id(p_user_id), p_user_id, p_character_id, p_workflow_id, w.initial_state, context,
+    VALUES (cdl._instance_id(p_user_id), p_user_id, w.character_id, p_workflow_id, w.initial_state, context,
             w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
     RETURNING id INTO v_id;
     -- its log rows: the start and, for a final initial state, the end
@@ -1856,9 +1873,9 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._start(p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) IS 'Start an instance within the file''s limits (CD007 beyond them), logged; returns the started step.';
+COMMENT ON FUNCTION cdl._start(p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint) IS 'Start an instance of a workflow for a user with that many active instances (active: the caller counted them under the user''s lock), within the file''s limits (CD007 beyond them), logged; returns the started step.';
 
 CREATE FUNCTION cdl._state_status(is_final boolean, state text, action text) RETURNS cdl.workflow_status_enum
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -3487,9 +3504,9 @@ BEGIN
             RETURN jsonb_build_object('action', 'needs_llm_validation', 'workflow_name', cand.workflow_name,
                                       'llm_prompt', cand.llm_prompt, 'context', cand.context);
         END IF;
-        RETURN cdl._start(user_id, v_character_id, cand.workflow_id, cand.context,
+        RETURN cdl._start(user_id, cand.workflow_id, cand.context,
             jsonb_build_object('message', message, 'pattern', cand.pattern, 'keyword', cand.keyword,
-                               'llm_verdict', v_verdict));
+                               'llm_verdict', v_verdict), v_active);
     END LOOP;
     RETURN CASE WHEN v_first_active IS NOT NULL THEN cdl._step('unchanged', v_first_active)
                 ELSE jsonb_build_object('action', 'none') END;
@@ -3863,8 +3880,10 @@ BEGIN
     PERFORM cdl._lock_user(v_character_id, user_id);
     PERFORM cdl._expire(now(), user_id, v_character_id);
     x := cdl._extract_context(wf.extractors, wf.file_id, wf.validation_rules, '', NULL, '{}');
-    RETURN (cdl._start(user_id, v_character_id, wf.id, x.context || initial_context,
-                       jsonb_build_object('started_by', 'start_workflow_instance')) ->> 'instance_id')::bigint;
+    RETURN (cdl._start(user_id, wf.id, x.context || initial_context,
+                       jsonb_build_object('started_by', 'start_workflow_instance'),
+                       (SELECT count(*) FROM cdl.workflow_instances i WHERE i.user_id = start_workflow_instance.user_id
+                          AND i.character_id = v_character_id AND i.status = 'active')) ->> 'instance_id')::bigint;
 END
 $$;
 
@@ -8759,6 +8778,8 @@ CREATE INDEX workflows_status_idx ON ops.workflows USING btree (status, workflow
 
 CREATE TRIGGER character_field_values_log AFTER INSERT OR DELETE OR UPDATE ON cdl.character_field_values FOR EACH ROW EXECUTE FUNCTION cdl._log_field_change();
 
+CREATE TRIGGER character_workflows_delete_instances AFTER DELETE ON cdl.character_workflows REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_workflow_instances();
+
 CREATE TRIGGER workflow_instances_delete_log AFTER DELETE ON cdl.workflow_instances REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_instance_log();
 
 CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON ops.events FOR EACH ROW EXECUTE FUNCTION ops._refuse_change();
@@ -8809,12 +8830,6 @@ ALTER TABLE ONLY cdl.workflow_context_extractors
 
 ALTER TABLE ONLY cdl.workflow_files
     ADD CONSTRAINT workflow_files_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
-
-ALTER TABLE ONLY cdl.workflow_instances
-    ADD CONSTRAINT workflow_instances_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
-
-ALTER TABLE ONLY cdl.workflow_instances
-    ADD CONSTRAINT workflow_instances_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES cdl.character_workflows(id);
 
 ALTER TABLE ONLY cdl.workflow_lookup_tables
     ADD CONSTRAINT workflow_lookup_tables_file_id_fkey FOREIGN KEY (file_id) REFERENCES cdl.workflow_files(id) ON DELETE CASCADE;
@@ -9062,6 +9077,8 @@ REVOKE ALL ON FUNCTION cdl._definition_sequences() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._delete_instance_log() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._delete_workflow_instances() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._document_part(p_character_id bigint, part text) FROM PUBLIC;
@@ -9139,7 +9156,7 @@ REVOKE ALL ON FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, w
 
 REVOKE ALL ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._start(p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._state_status(is_final boolean, state text, action text) FROM PUBLIC;
 

@@ -1,3 +1,13 @@
+DROP TRIGGER IF EXISTS character_workflows_delete_instances ON cdl.character_workflows;
+DROP FUNCTION IF EXISTS cdl._delete_workflow_instances();
+DROP FUNCTION IF EXISTS cdl._start(text, bigint, jsonb, jsonb, bigint);
+DELETE FROM cdl.workflow_instances i
+WHERE NOT EXISTS (SELECT FROM cdl.character_workflows w WHERE w.id = i.workflow_id AND w.character_id = i.character_id);
+ALTER TABLE cdl.workflow_instances
+    ADD CONSTRAINT workflow_instances_character_id_fkey
+        FOREIGN KEY (character_id) REFERENCES cdl.characters (id) ON DELETE CASCADE,
+    ADD CONSTRAINT workflow_instances_workflow_id_fkey
+        FOREIGN KEY (workflow_id) REFERENCES cdl.character_workflows (id);
 DROP TRIGGER IF EXISTS workflow_instances_delete_log ON cdl.workflow_instances;
 DROP FUNCTION IF EXISTS cdl._delete_instance_log();
 DELETE FROM cdl.workflow_execution_log l

@@ -34,3 +34,14 @@ WHERE w2.id = w.id;
 -- their signatures change: the lists come from the workflow row (function files only create)
 DROP FUNCTION IF EXISTS cdl._match_lists(text, tsvector, tsquery, text[], text[]);
 DROP FUNCTION IF EXISTS cdl._extract_context(bigint, text, text[], jsonb);
+
+-- An instance's two foreign keys (to its character, ON DELETE CASCADE, and to its workflow) were
+-- two referential checks on every start. Instances are written only by cdl._start, which takes
+-- the character from the workflow row it reads and locks that row FOR KEY SHARE, as the check
+-- did (a character's deletion deletes its workflows, so it waits too); the cascade is the
+-- statement trigger character_workflows_delete_instances. _start also takes the caller's count
+-- of the user's active instances instead of counting them again.
+ALTER TABLE cdl.workflow_instances
+    DROP CONSTRAINT workflow_instances_character_id_fkey,
+    DROP CONSTRAINT workflow_instances_workflow_id_fkey;
+DROP FUNCTION IF EXISTS cdl._start(text, bigint, bigint, jsonb, jsonb);
