@@ -1841,7 +1841,7 @@ BEGIN
     SELECT cw.character_id, cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
            cw.system_prompt_addition, f.config, s.prompt_injection,
            cdl._state_status(s.is_final, s.state_name, cw.on_trigger_action) AS status,
-           cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at
+           cdl._state_timeout(s.is_final, cdl._timeout_seconds(s.timeout_seconds, f.config), now()) AS timeout_at
     INTO w
     FROM cdl.character_workflows cw
     JOIN cdl.workflow_files f ON f.id = cw.file_id
@@ -1891,18 +1891,16 @@ ALTER FUNCTION cdl._state_status(is_final boolean, state text, action text) OWNE
 
 COMMENT ON FUNCTION cdl._state_status(is_final boolean, state text, action text) IS 'The status of an instance that enters a state.';
 
-CREATE FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamp with time zone) RETURNS timestamp with time zone
+CREATE FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds numeric, as_of timestamp with time zone) RETURNS timestamp with time zone
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
-    -- a state's own timeout, else the file's default; none in a final state
-    SELECT CASE WHEN NOT is_final
-                THEN as_of + make_interval(secs => coalesce(timeout_seconds,
-                                                            (config ->> 'default_timeout_seconds')::numeric)) END
+    -- none in a final state
+    SELECT CASE WHEN NOT is_final THEN as_of + make_interval(secs => timeout_seconds) END
 $$;
 
-ALTER FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamp with time zone) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds numeric, as_of timestamp with time zone) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamp with time zone) IS 'When an instance that enters a state at as_of times out (the state''s timeout or the file''s default).';
+COMMENT ON FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds numeric, as_of timestamp with time zone) IS 'When an instance that enters a state at as_of times out (timeout_seconds: cdl._timeout_seconds).';
 
 CREATE FUNCTION cdl._step(action text, p_instance_id bigint) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -2017,14 +2015,19 @@ BEGIN
            ceil((s.value #>> '{timeout,duration_seconds}')::numeric)::integer,
            s.value #>> '{timeout,action}', s.value #>> '{timeout,message}', s.ordinality
     FROM json_each(def -> 'states') WITH ORDINALITY AS s;
+    -- each transition carries what entering its state needs, so that a message reads no other row
     INSERT INTO cdl.workflow_transitions
-        (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order)
+        (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order,
+         to_final, to_timeout_seconds, to_prompt_injection, workflow_name, system_prompt_addition)
     SELECT v_wf_id, s.key, t.value ->> 'to_state', lists.patterns, lists.keywords,
-           cdl._keyword_query(lists.keywords), t.value ->> 'action', t.ordinality
+           cdl._keyword_query(lists.keywords), t.value ->> 'action', t.ordinality,
+           st.is_final, cdl._timeout_seconds(st.timeout_seconds, (file -> 'config')::jsonb), st.prompt_injection,
+           wf ->> 'name', def ->> 'system_prompt_addition'
     FROM json_each(def -> 'states') AS s
     CROSS JOIN LATERAL json_array_elements(coalesce(s.value -> 'transitions', '[]')) WITH ORDINALITY AS t
     CROSS JOIN LATERAL (SELECT cdl._wf_strings(t.value #> '{triggers,patterns}', '') AS patterns,
-                               cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists;
+                               cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists
+    JOIN cdl.workflow_states st ON st.workflow_id = v_wf_id AND st.state_name = t.value ->> 'to_state';
     INSERT INTO cdl.workflow_context_extractors (workflow_id, context_key, extractor_type, config, sort_order)
     SELECT v_wf_id, e.value ->> 'key', (e.value ->> 'type')::cdl.context_extractor_enum, e.value -> 'config', e.ordinality
     FROM jsonb_array_elements(v_extractors) WITH ORDINALITY AS e;
@@ -2105,6 +2108,17 @@ ALTER FUNCTION cdl._stored_text(p_character_id bigint) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._stored_text(p_character_id bigint) IS 'The CDL of a character as json text, every object''s keys in the order they were written.';
 
+CREATE FUNCTION cdl._timeout_seconds(timeout_seconds integer, config jsonb) RETURNS numeric
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    -- a state's own timeout, else the file's default (config: the file's)
+    SELECT coalesce(timeout_seconds, (config ->> 'default_timeout_seconds')::numeric)
+$$;
+
+ALTER FUNCTION cdl._timeout_seconds(timeout_seconds integer, config jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._timeout_seconds(timeout_seconds integer, config jsonb) IS 'How long an instance may stay in a state: the state''s timeout, else the file''s default.';
+
 CREATE FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -2112,34 +2126,31 @@ CREATE FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow
 DECLARE
     tr record;
     m record;
-    v record;
+    v_context jsonb;
 BEGIN
-    -- only the current state's transitions, in file order; the first that matches moves it
-    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action
+    -- only the current state's transitions, in file order; each carries what entering its
+    -- state needs (stored at import: no other table is read); the first that matches moves it
+    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action, t.to_final,
+                     t.to_timeout_seconds, t.to_prompt_injection, t.workflow_name, t.system_prompt_addition,
+                     cdl._state_status(t.to_final, t.to_state, t.action) AS status
               FROM cdl.workflow_transitions t
               WHERE t.workflow_id = p_workflow_id AND t.from_state = p_state
               ORDER BY t.sort_order LOOP
         m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords, NULL);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
-        -- the caller holds the instance's row lock; the state it enters gives status and timeout
+        -- the caller holds the instance's row lock
         UPDATE cdl.workflow_instances i
-        SET current_state = s.state_name, status = s.status, timeout_at = s.timeout_at, updated_at = now(),
-            completed_at = CASE WHEN s.status <> 'active' THEN now() END
-        FROM (SELECT st.state_name, st.prompt_injection, w.workflow_name, w.system_prompt_addition,
-                     cdl._state_status(st.is_final, st.state_name, tr.action) AS status,
-                     cdl._state_timeout(st.is_final, st.timeout_seconds, f.config, now()) AS timeout_at
-              FROM cdl.workflow_states st
-              JOIN cdl.character_workflows w ON w.id = st.workflow_id
-              JOIN cdl.workflow_files f ON f.id = w.file_id
-              WHERE st.workflow_id = p_workflow_id AND st.state_name = tr.to_state) AS s
+        SET current_state = tr.to_state, status = tr.status, updated_at = now(),
+            timeout_at = cdl._state_timeout(tr.to_final, tr.to_timeout_seconds, now()),
+            completed_at = CASE WHEN tr.status <> 'active' THEN now() END
         WHERE i.id = p_instance_id
-        RETURNING i.context, s.status, s.prompt_injection, s.workflow_name, s.system_prompt_addition INTO v;
+        RETURNING i.context INTO v_context;
         -- the log rows: the transition and, into a final state, the end
         PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
                          jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
-                         v.status);
-        RETURN cdl._step_json('transitioned', p_instance_id, v.workflow_name, tr.to_state, v.status, v.context,
-                              v.prompt_injection, v.system_prompt_addition);
+                         tr.status);
+        RETURN cdl._step_json('transitioned', p_instance_id, tr.workflow_name, tr.to_state, tr.status, v_context,
+                              tr.to_prompt_injection, tr.system_prompt_addition);
     END LOOP;
     RETURN NULL;
 END
@@ -3257,8 +3268,8 @@ BEGIN
                'states', (SELECT jsonb_agg(jsonb_build_object(
                                     'name', s.state_name, 'final', s.is_final,
                                     -- the state's own timeout, else the file's default (as the runtime does)
-                                    'timeout_seconds', CASE WHEN NOT s.is_final THEN coalesce(
-                                        s.timeout_seconds, (f.config ->> 'default_timeout_seconds')::numeric) END,
+                                    'timeout_seconds', CASE WHEN NOT s.is_final
+                                        THEN cdl._timeout_seconds(s.timeout_seconds, f.config) END,
                                     'timeout_action', s.timeout_action) ORDER BY s.sort_order)
                           FROM cdl.workflow_states s WHERE s.workflow_id = w.id),
                'transitions', (SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -8146,7 +8157,12 @@ CREATE TABLE cdl.workflow_transitions (
     action character varying(50),
     sort_order integer NOT NULL,
     tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
-    keyword_query tsquery
+    keyword_query tsquery,
+    to_final boolean DEFAULT false NOT NULL,
+    to_timeout_seconds numeric,
+    to_prompt_injection text,
+    workflow_name character varying(100),
+    system_prompt_addition text
 );
 
 ALTER TABLE ONLY cdl.workflow_transitions FORCE ROW LEVEL SECURITY;
@@ -9160,7 +9176,7 @@ REVOKE ALL ON FUNCTION cdl._start(p_user_id text, p_workflow_id bigint, context 
 
 REVOKE ALL ON FUNCTION cdl._state_status(is_final boolean, state text, action text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamp with time zone) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds numeric, as_of timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._step(action text, p_instance_id bigint) FROM PUBLIC;
 
@@ -9175,6 +9191,8 @@ REVOKE ALL ON FUNCTION cdl._store_workflow_file(character_id bigint, file json) 
 REVOKE ALL ON FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._stored_text(p_character_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._timeout_seconds(timeout_seconds integer, config jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector) FROM PUBLIC;
 

@@ -1,3 +1,8 @@
+DROP FUNCTION IF EXISTS cdl._state_timeout(boolean, numeric, timestamptz);
+DROP FUNCTION IF EXISTS cdl._timeout_seconds(integer, jsonb);
+ALTER TABLE cdl.workflow_transitions
+    DROP COLUMN to_final, DROP COLUMN to_timeout_seconds, DROP COLUMN to_prompt_injection,
+    DROP COLUMN workflow_name, DROP COLUMN system_prompt_addition;
 DROP TRIGGER IF EXISTS character_workflows_delete_instances ON cdl.character_workflows;
 DROP FUNCTION IF EXISTS cdl._delete_workflow_instances();
 DROP FUNCTION IF EXISTS cdl._start(text, bigint, jsonb, jsonb, bigint);

@@ -45,3 +45,22 @@ ALTER TABLE cdl.workflow_instances
     DROP CONSTRAINT workflow_instances_character_id_fkey,
     DROP CONSTRAINT workflow_instances_workflow_id_fkey;
 DROP FUNCTION IF EXISTS cdl._start(text, bigint, bigint, jsonb, jsonb);
+
+-- A transition joined the state it enters, the workflow and the file on every move. Each
+-- transition now carries what entering its state needs: whether it is final, its timeout (the
+-- state's own, else the file's default), its prompt, and the workflow's name and system prompt.
+ALTER TABLE cdl.workflow_transitions
+    ADD COLUMN to_final boolean NOT NULL DEFAULT false,
+    ADD COLUMN to_timeout_seconds numeric,
+    ADD COLUMN to_prompt_injection text,
+    ADD COLUMN workflow_name varchar(100),
+    ADD COLUMN system_prompt_addition text;
+UPDATE cdl.workflow_transitions t
+SET to_final = st.is_final,
+    to_timeout_seconds = coalesce(st.timeout_seconds, (f.config ->> 'default_timeout_seconds')::numeric),
+    to_prompt_injection = st.prompt_injection, workflow_name = w.workflow_name,
+    system_prompt_addition = w.system_prompt_addition
+FROM cdl.workflow_states st, cdl.character_workflows w, cdl.workflow_files f
+WHERE st.workflow_id = t.workflow_id AND st.state_name = t.to_state
+  AND w.id = t.workflow_id AND f.id = w.file_id;
+DROP FUNCTION IF EXISTS cdl._state_timeout(boolean, integer, jsonb, timestamptz);

@@ -679,14 +679,19 @@ BEGIN
            ceil((s.value #>> '{timeout,duration_seconds}')::numeric)::integer,
            s.value #>> '{timeout,action}', s.value #>> '{timeout,message}', s.ordinality
     FROM json_each(def -> 'states') WITH ORDINALITY AS s;
+    -- each transition carries what entering its state needs, so that a message reads no other row
     INSERT INTO cdl.workflow_transitions
-        (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order)
+        (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order,
+         to_final, to_timeout_seconds, to_prompt_injection, workflow_name, system_prompt_addition)
     SELECT v_wf_id, s.key, t.value ->> 'to_state', lists.patterns, lists.keywords,
-           cdl._keyword_query(lists.keywords), t.value ->> 'action', t.ordinality
+           cdl._keyword_query(lists.keywords), t.value ->> 'action', t.ordinality,
+           st.is_final, cdl._timeout_seconds(st.timeout_seconds, (file -> 'config')::jsonb), st.prompt_injection,
+           wf ->> 'name', def ->> 'system_prompt_addition'
     FROM json_each(def -> 'states') AS s
     CROSS JOIN LATERAL json_array_elements(coalesce(s.value -> 'transitions', '[]')) WITH ORDINALITY AS t
     CROSS JOIN LATERAL (SELECT cdl._wf_strings(t.value #> '{triggers,patterns}', '') AS patterns,
-                               cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists;
+                               cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists
+    JOIN cdl.workflow_states st ON st.workflow_id = v_wf_id AND st.state_name = t.value ->> 'to_state';
     INSERT INTO cdl.workflow_context_extractors (workflow_id, context_key, extractor_type, config, sort_order)
     SELECT v_wf_id, e.value ->> 'key', (e.value ->> 'type')::cdl.context_extractor_enum, e.value -> 'config', e.ordinality
     FROM jsonb_array_elements(v_extractors) WITH ORDINALITY AS e;

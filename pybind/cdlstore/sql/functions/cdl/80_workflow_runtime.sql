@@ -270,19 +270,29 @@ $$;
 
 COMMENT ON FUNCTION cdl._state_status(boolean, text, text) IS 'The status of an instance that enters a state.';
 
-CREATE OR REPLACE FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamptz)
-RETURNS timestamptz
+CREATE OR REPLACE FUNCTION cdl._timeout_seconds(timeout_seconds integer, config jsonb)
+RETURNS numeric
 LANGUAGE sql
-STABLE PARALLEL SAFE  -- as the enum cast and timestamptz + interval are, so that it is inlined
+STABLE PARALLEL SAFE  -- as the numeric cast is, so that it is inlined
 AS $$
-    -- a state's own timeout, else the file's default; none in a final state
-    SELECT CASE WHEN NOT is_final
-                THEN as_of + make_interval(secs => coalesce(timeout_seconds,
-                                                            (config ->> 'default_timeout_seconds')::numeric)) END
+    -- a state's own timeout, else the file's default (config: the file's)
+    SELECT coalesce(timeout_seconds, (config ->> 'default_timeout_seconds')::numeric)
 $$;
 
-COMMENT ON FUNCTION cdl._state_timeout(boolean, integer, jsonb, timestamptz) IS
-    'When an instance that enters a state at as_of times out (the state''s timeout or the file''s default).';
+COMMENT ON FUNCTION cdl._timeout_seconds(integer, jsonb) IS
+    'How long an instance may stay in a state: the state''s timeout, else the file''s default.';
+
+CREATE OR REPLACE FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds numeric, as_of timestamptz)
+RETURNS timestamptz
+LANGUAGE sql
+STABLE PARALLEL SAFE  -- as timestamptz + interval is, so that it is inlined
+AS $$
+    -- none in a final state
+    SELECT CASE WHEN NOT is_final THEN as_of + make_interval(secs => timeout_seconds) END
+$$;
+
+COMMENT ON FUNCTION cdl._state_timeout(boolean, numeric, timestamptz) IS
+    'When an instance that enters a state at as_of times out (timeout_seconds: cdl._timeout_seconds).';
 
 CREATE OR REPLACE FUNCTION cdl._step_json(
     action text, instance_id bigint, workflow_name text, state text, status cdl.workflow_status_enum,
@@ -337,7 +347,7 @@ BEGIN
     SELECT cw.character_id, cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
            cw.system_prompt_addition, f.config, s.prompt_injection,
            cdl._state_status(s.is_final, s.state_name, cw.on_trigger_action) AS status,
-           cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at
+           cdl._state_timeout(s.is_final, cdl._timeout_seconds(s.timeout_seconds, f.config), now()) AS timeout_at
     INTO w
     FROM cdl.character_workflows cw
     JOIN cdl.workflow_files f ON f.id = cw.file_id
@@ -532,34 +542,31 @@ AS $$
 DECLARE
     tr record;
     m record;
-    v record;
+    v_context jsonb;
 BEGIN
-    -- only the current state's transitions, in file order; the first that matches moves it
-    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action
+    -- only the current state's transitions, in file order; each carries what entering its
+    -- state needs (stored at import: no other table is read); the first that matches moves it
+    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action, t.to_final,
+                     t.to_timeout_seconds, t.to_prompt_injection, t.workflow_name, t.system_prompt_addition,
+                     cdl._state_status(t.to_final, t.to_state, t.action) AS status
               FROM cdl.workflow_transitions t
               WHERE t.workflow_id = p_workflow_id AND t.from_state = p_state
               ORDER BY t.sort_order LOOP
         m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords, NULL);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
-        -- the caller holds the instance's row lock; the state it enters gives status and timeout
+        -- the caller holds the instance's row lock
         UPDATE cdl.workflow_instances i
-        SET current_state = s.state_name, status = s.status, timeout_at = s.timeout_at, updated_at = now(),
-            completed_at = CASE WHEN s.status <> 'active' THEN now() END
-        FROM (SELECT st.state_name, st.prompt_injection, w.workflow_name, w.system_prompt_addition,
-                     cdl._state_status(st.is_final, st.state_name, tr.action) AS status,
-                     cdl._state_timeout(st.is_final, st.timeout_seconds, f.config, now()) AS timeout_at
-              FROM cdl.workflow_states st
-              JOIN cdl.character_workflows w ON w.id = st.workflow_id
-              JOIN cdl.workflow_files f ON f.id = w.file_id
-              WHERE st.workflow_id = p_workflow_id AND st.state_name = tr.to_state) AS s
+        SET current_state = tr.to_state, status = tr.status, updated_at = now(),
+            timeout_at = cdl._state_timeout(tr.to_final, tr.to_timeout_seconds, now()),
+            completed_at = CASE WHEN tr.status <> 'active' THEN now() END
         WHERE i.id = p_instance_id
-        RETURNING i.context, s.status, s.prompt_injection, s.workflow_name, s.system_prompt_addition INTO v;
+        RETURNING i.context INTO v_context;
         -- the log rows: the transition and, into a final state, the end
         PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
                          jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
-                         v.status);
-        RETURN cdl._step_json('transitioned', p_instance_id, v.workflow_name, tr.to_state, v.status, v.context,
-                              v.prompt_injection, v.system_prompt_addition);
+                         tr.status);
+        RETURN cdl._step_json('transitioned', p_instance_id, tr.workflow_name, tr.to_state, tr.status, v_context,
+                              tr.to_prompt_injection, tr.system_prompt_addition);
     END LOOP;
     RETURN NULL;
 END
