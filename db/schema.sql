@@ -1838,16 +1838,15 @@ DECLARE
 BEGIN
     -- the workflow row is locked as a foreign key's check did (FOR KEY SHARE): it cannot be
     -- deleted until this transaction ends (migration 0028)
+    -- (the file's config and the initial state's values are the import's copies on the row)
     SELECT cw.character_id, cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
-           cw.system_prompt_addition, f.config, s.prompt_injection,
-           cdl._state_status(s.is_final, s.state_name, cw.on_trigger_action) AS status,
-           cdl._state_timeout(s.is_final, cdl._timeout_seconds(s.timeout_seconds, f.config), now()) AS timeout_at
+           cw.system_prompt_addition, cw.config, cw.initial_prompt_injection AS prompt_injection,
+           cdl._state_status(cw.initial_final, cw.initial_state, cw.on_trigger_action) AS status,
+           cdl._state_timeout(cw.initial_final, cw.initial_timeout_seconds, now()) AS timeout_at
     INTO w
     FROM cdl.character_workflows cw
-    JOIN cdl.workflow_files f ON f.id = cw.file_id
-    JOIN cdl.workflow_states s ON s.workflow_id = cw.id AND s.state_name = cw.initial_state
     WHERE cw.id = p_workflow_id
-    FOR KEY SHARE OF cw;
+    FOR KEY SHARE;
     IF active > 0 AND NOT (w.config ->> 'concurrent_workflows')::boolean THEN
         RAISE EXCEPTION 'user % already has an active workflow with this character', p_user_id
             USING ERRCODE = 'CD007', HINT = 'Finish or cancel it, or set config.concurrent_workflows.';
@@ -1987,14 +1986,14 @@ BEGIN
         (character_id, file_id, workflow_name, definition_version, content_hash, description,
          sort_order, initial_state, on_trigger_action, context_required, validation_rules,
          llm_validation, system_prompt_addition, keyword_query, definition,
-         patterns, required_literals, keywords, extractors)
+         patterns, required_literals, keywords, extractors, config)
     SELECT _store_workflow.character_id, _store_workflow.file_id, wf ->> 'name',
            coalesce(v_current.definition_version, 0) + 1, v_hash, def ->> 'description', _store_workflow.sort_order,
            def ->> 'initial_state', def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
            coalesce(v_def #> '{on_trigger,validation}', '[]'),
            coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
            def ->> 'system_prompt_addition', cdl._keyword_query(k.keywords), v_def,
-           p.patterns, p.literals, k.keywords, v_extractors
+           p.patterns, p.literals, k.keywords, v_extractors, (file -> 'config')::jsonb
     FROM (SELECT coalesce(array_agg(u.p ORDER BY u.i), '{}') AS patterns,
                  coalesce(array_agg(cdl._required_literal(u.p) ORDER BY u.i), '{}') AS literals
           FROM json_array_elements_text(wf -> 'patterns') WITH ORDINALITY AS u (p, i)) AS p,
@@ -2015,6 +2014,12 @@ BEGIN
            ceil((s.value #>> '{timeout,duration_seconds}')::numeric)::integer,
            s.value #>> '{timeout,action}', s.value #>> '{timeout,message}', s.ordinality
     FROM json_each(def -> 'states') WITH ORDINALITY AS s;
+    -- and the workflow row what a start needs of its initial state
+    UPDATE cdl.character_workflows w
+    SET initial_final = st.is_final, initial_timeout_seconds = cdl._timeout_seconds(st.timeout_seconds, w.config),
+        initial_prompt_injection = st.prompt_injection
+    FROM cdl.workflow_states st
+    WHERE w.id = v_wf_id AND st.workflow_id = v_wf_id AND st.state_name = w.initial_state;
     -- each transition carries what entering its state needs, so that a message reads no other row
     INSERT INTO cdl.workflow_transitions
         (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order,
@@ -2732,9 +2737,8 @@ BEGIN
     FOR w IN SELECT cw.id, cw.workflow_name, cw.sort_order, cw.context_required, cw.llm_validation,
                     cw.system_prompt_addition, cw.keyword_query, cw.patterns, cw.required_literals,
                     cw.keywords, cw.extractors, cw.file_id, cw.validation_rules,
-                    f.config ->> 'workflow_priority' AS priority
+                    cw.config ->> 'workflow_priority' AS priority
              FROM cdl.character_workflows cw
-             JOIN cdl.workflow_files f ON f.id = cw.file_id
              WHERE cw.character_id = p_character_id AND cw.is_current
                AND (v_words @@ cw.keyword_query
                     OR EXISTS (SELECT FROM unnest(cw.required_literals) AS l
@@ -7731,6 +7735,10 @@ CREATE TABLE cdl.character_workflows (
     required_literals text[] DEFAULT '{}'::text[] NOT NULL,
     keywords text[] DEFAULT '{}'::text[] NOT NULL,
     extractors jsonb DEFAULT '[]'::jsonb NOT NULL,
+    config jsonb DEFAULT '{}'::jsonb NOT NULL,
+    initial_final boolean DEFAULT false NOT NULL,
+    initial_timeout_seconds numeric,
+    initial_prompt_injection text,
     CONSTRAINT character_workflows_definition_version_check CHECK ((definition_version > 0))
 );
 

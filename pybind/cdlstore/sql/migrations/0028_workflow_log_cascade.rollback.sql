@@ -1,3 +1,6 @@
+ALTER TABLE cdl.character_workflows
+    DROP COLUMN config, DROP COLUMN initial_final, DROP COLUMN initial_timeout_seconds,
+    DROP COLUMN initial_prompt_injection;
 DROP FUNCTION IF EXISTS cdl._state_timeout(boolean, numeric, timestamptz);
 DROP FUNCTION IF EXISTS cdl._timeout_seconds(integer, jsonb);
 ALTER TABLE cdl.workflow_transitions

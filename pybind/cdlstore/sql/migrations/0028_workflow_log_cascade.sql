@@ -64,3 +64,17 @@ FROM cdl.workflow_states st, cdl.character_workflows w, cdl.workflow_files f
 WHERE st.workflow_id = t.workflow_id AND st.state_name = t.to_state
   AND w.id = t.workflow_id AND f.id = w.file_id;
 DROP FUNCTION IF EXISTS cdl._state_timeout(boolean, integer, jsonb, timestamptz);
+
+-- A start joined the file (its limits and priority) and the initial state. The workflow row now
+-- carries a copy of its file's config and what entering its initial state needs.
+ALTER TABLE cdl.character_workflows
+    ADD COLUMN config jsonb NOT NULL DEFAULT '{}',
+    ADD COLUMN initial_final boolean NOT NULL DEFAULT false,
+    ADD COLUMN initial_timeout_seconds numeric,
+    ADD COLUMN initial_prompt_injection text;
+UPDATE cdl.character_workflows w
+SET config = f.config, initial_final = st.is_final,
+    initial_timeout_seconds = coalesce(st.timeout_seconds, (f.config ->> 'default_timeout_seconds')::numeric),
+    initial_prompt_injection = st.prompt_injection
+FROM cdl.workflow_files f, cdl.workflow_states st
+WHERE f.id = w.file_id AND st.workflow_id = w.id AND st.state_name = w.initial_state;

@@ -651,14 +651,14 @@ BEGIN
         (character_id, file_id, workflow_name, definition_version, content_hash, description,
          sort_order, initial_state, on_trigger_action, context_required, validation_rules,
          llm_validation, system_prompt_addition, keyword_query, definition,
-         patterns, required_literals, keywords, extractors)
+         patterns, required_literals, keywords, extractors, config)
     SELECT _store_workflow.character_id, _store_workflow.file_id, wf ->> 'name',
            coalesce(v_current.definition_version, 0) + 1, v_hash, def ->> 'description', _store_workflow.sort_order,
            def ->> 'initial_state', def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
            coalesce(v_def #> '{on_trigger,validation}', '[]'),
            coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
            def ->> 'system_prompt_addition', cdl._keyword_query(k.keywords), v_def,
-           p.patterns, p.literals, k.keywords, v_extractors
+           p.patterns, p.literals, k.keywords, v_extractors, (file -> 'config')::jsonb
     FROM (SELECT coalesce(array_agg(u.p ORDER BY u.i), '{}') AS patterns,
                  coalesce(array_agg(cdl._required_literal(u.p) ORDER BY u.i), '{}') AS literals
           FROM json_array_elements_text(wf -> 'patterns') WITH ORDINALITY AS u (p, i)) AS p,
@@ -679,6 +679,12 @@ BEGIN
            ceil((s.value #>> '{timeout,duration_seconds}')::numeric)::integer,
            s.value #>> '{timeout,action}', s.value #>> '{timeout,message}', s.ordinality
     FROM json_each(def -> 'states') WITH ORDINALITY AS s;
+    -- and the workflow row what a start needs of its initial state
+    UPDATE cdl.character_workflows w
+    SET initial_final = st.is_final, initial_timeout_seconds = cdl._timeout_seconds(st.timeout_seconds, w.config),
+        initial_prompt_injection = st.prompt_injection
+    FROM cdl.workflow_states st
+    WHERE w.id = v_wf_id AND st.workflow_id = v_wf_id AND st.state_name = w.initial_state;
     -- each transition carries what entering its state needs, so that a message reads no other row
     INSERT INTO cdl.workflow_transitions
         (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order,

@@ -149,9 +149,8 @@ BEGIN
     FOR w IN SELECT cw.id, cw.workflow_name, cw.sort_order, cw.context_required, cw.llm_validation,
                     cw.system_prompt_addition, cw.keyword_query, cw.patterns, cw.required_literals,
                     cw.keywords, cw.extractors, cw.file_id, cw.validation_rules,
-                    f.config ->> 'workflow_priority' AS priority
+                    cw.config ->> 'workflow_priority' AS priority
              FROM cdl.character_workflows cw
-             JOIN cdl.workflow_files f ON f.id = cw.file_id
              WHERE cw.character_id = p_character_id AND cw.is_current
                AND (v_words @@ cw.keyword_query
                     OR EXISTS (SELECT FROM unnest(cw.required_literals) AS l
@@ -344,16 +343,15 @@ DECLARE
 BEGIN
     -- the workflow row is locked as a foreign key's check did (FOR KEY SHARE): it cannot be
     -- deleted until this transaction ends (migration 0028)
+    -- (the file's config and the initial state's values are the import's copies on the row)
     SELECT cw.character_id, cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
-           cw.system_prompt_addition, f.config, s.prompt_injection,
-           cdl._state_status(s.is_final, s.state_name, cw.on_trigger_action) AS status,
-           cdl._state_timeout(s.is_final, cdl._timeout_seconds(s.timeout_seconds, f.config), now()) AS timeout_at
+           cw.system_prompt_addition, cw.config, cw.initial_prompt_injection AS prompt_injection,
+           cdl._state_status(cw.initial_final, cw.initial_state, cw.on_trigger_action) AS status,
+           cdl._state_timeout(cw.initial_final, cw.initial_timeout_seconds, now()) AS timeout_at
     INTO w
     FROM cdl.character_workflows cw
-    JOIN cdl.workflow_files f ON f.id = cw.file_id
-    JOIN cdl.workflow_states s ON s.workflow_id = cw.id AND s.state_name = cw.initial_state
     WHERE cw.id = p_workflow_id
-    FOR KEY SHARE OF cw;
+    FOR KEY SHARE;
     IF active > 0 AND NOT (w.config ->> 'concurrent_workflows')::boolean THEN
         RAISE EXCEPTION 'user % already has an active workflow with this character', p_user_id
             USING ERRCODE = 'CD007', HINT = 'Finish or cancel it, or set config.concurrent_workflows.';
