@@ -583,6 +583,37 @@ ALTER FUNCTION cdl._definition_sequences() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._definition_sequences() IS 'The identity sequences of the cdl definition tables (all but instances and their log).';
 
+CREATE FUNCTION cdl._delete_instance_log() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    -- what ON DELETE CASCADE of a foreign key did (migration 0028), once per statement
+    DELETE FROM cdl.workflow_execution_log l USING gone WHERE l.instance_id = gone.id;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION cdl._delete_instance_log() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._delete_instance_log() IS 'Trigger: the log rows of deleted workflow instances go with them (the log has no foreign key: docs/workflows.md).';
+
+CREATE FUNCTION cdl._delete_workflow_instances() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    -- what the instances' foreign keys to their workflow and character did (migration 0028):
+    -- a deleted workflow (so also a deleted character) takes its instances, and they their log
+    DELETE FROM cdl.workflow_instances i USING gone WHERE i.workflow_id = gone.id;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION cdl._delete_workflow_instances() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._delete_workflow_instances() IS 'Trigger: the instances of deleted workflows go with them (instances have no foreign keys: docs/workflows.md).';
+
 CREATE FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) RETURNS record
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'cdl', 'pg_temp'
@@ -699,12 +730,13 @@ ALTER FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text, p_cha
 
 COMMENT ON FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text, p_character_id bigint) IS 'End every active instance past its timeout_at (of one user and character when given).';
 
-CREATE FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) RETURNS record
+CREATE FUNCTION cdl._extract_context(extractors jsonb, p_file_id bigint, validation_rules jsonb, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
-    ex record;
+    v_ctx_key text;
+    v_config jsonb;
     rule jsonb;
     v_value jsonb;
     v_text text;
@@ -713,40 +745,41 @@ DECLARE
     v_entries jsonb;
 BEGIN
     context := coalesce(base, '{}');
-    FOR ex IN SELECT e.context_key, e.extractor_type, e.config, w.file_id, w.validation_rules
-              FROM cdl.workflow_context_extractors e JOIN cdl.character_workflows w ON w.id = e.workflow_id
-              WHERE e.workflow_id = p_workflow_id ORDER BY e.sort_order LOOP
+    -- the workflow's extractors as the import stored them (character_workflows.extractors)
+    FOR i IN 0 .. jsonb_array_length(extractors) - 1 LOOP
+        v_ctx_key := extractors -> i ->> 'key';
+        v_config := extractors -> i -> 'config';
         v_value := NULL;
-        CASE ex.extractor_type
+        CASE extractors -> i ->> 'type'
         WHEN 'pattern_group' THEN
-            v_group := coalesce((ex.config ->> 'group')::integer, 1);
+            v_group := coalesce((v_config ->> 'group')::integer, 1);
             v_text := btrim(groups[v_group + 1]);
             IF v_text IS NOT NULL AND v_text <> '' THEN
-                v_value := to_jsonb(CASE ex.config ->> 'transform' WHEN 'lowercase' THEN lower(v_text)
+                v_value := to_jsonb(CASE v_config ->> 'transform' WHEN 'lowercase' THEN lower(v_text)
                                     WHEN 'uppercase' THEN upper(v_text) ELSE v_text END);
             END IF;
         WHEN 'lookup_table' THEN
-            v_key := cdl._render(ex.config ->> 'key', context, '');
+            v_key := cdl._render(v_config ->> 'key', context, '');
             SELECT t.entries INTO v_entries FROM cdl.workflow_lookup_tables t
-            WHERE t.file_id = ex.file_id AND t.table_name = ex.config ->> 'table';
+            WHERE t.file_id = p_file_id AND t.table_name = v_config ->> 'table';
             v_value := coalesce(v_entries -> v_key, v_entries -> lower(v_key));
         WHEN 'message_full' THEN
             v_value := to_jsonb(message);
         ELSE
-            v_value := ex.config -> 'value';
+            v_value := v_config -> 'value';
         END CASE;
-        context := context || jsonb_build_object(ex.context_key,
-                                                  coalesce(v_value, ex.config -> 'default', 'null'::jsonb));
+        context := context || jsonb_build_object(v_ctx_key,
+                                                  coalesce(v_value, v_config -> 'default', 'null'::jsonb));
         -- the rules of this field run now, so that later extractors see the corrected value
-        CONTINUE WHEN ex.validation_rules = '[]';
-        FOR rule IN SELECT r FROM jsonb_array_elements(ex.validation_rules) AS r
-                    WHERE r ->> 'field' = ex.context_key LOOP
+        CONTINUE WHEN validation_rules = '[]';
+        FOR rule IN SELECT r FROM jsonb_array_elements(validation_rules) AS r
+                    WHERE r ->> 'field' = v_ctx_key LOOP
             IF NOT EXISTS (SELECT FROM jsonb_array_elements(rule -> 'values') AS v
-                           WHERE lower(v #>> '{}') = lower(context ->> ex.context_key)) THEN
+                           WHERE lower(v #>> '{}') = lower(context ->> v_ctx_key)) THEN
                 IF rule ->> 'on_fail' = 'use_default' THEN
-                    context := context || jsonb_build_object(ex.context_key, coalesce(rule -> 'default', 'null'::jsonb));
+                    context := context || jsonb_build_object(v_ctx_key, coalesce(rule -> 'default', 'null'::jsonb));
                 ELSE
-                    rejected := format('%s %s is not in the list', ex.context_key, context -> ex.context_key);
+                    rejected := format('%s %s is not in the list', v_ctx_key, context -> v_ctx_key);
                     RETURN;
                 END IF;
             END IF;
@@ -755,9 +788,9 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._extract_context(extractors jsonb, p_file_id bigint, validation_rules jsonb, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) IS 'Run a workflow''s extractors in file order over base, each followed by its validation rules; rejected says why a reject rule stopped the workflow.';
+COMMENT ON FUNCTION cdl._extract_context(extractors jsonb, p_file_id bigint, validation_rules jsonb, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) IS 'Run a workflow''s extractors (character_workflows.extractors; lookups in the tables of file p_file_id) in file order over base, each followed by its validation rules; rejected says why a reject rule stopped the workflow.';
 
 CREATE FUNCTION cdl._field_place(p_character_id bigint, keys text[]) RETURNS integer[]
     LANGUAGE plpgsql STABLE
@@ -1205,13 +1238,18 @@ ALTER FUNCTION cdl._log_field_change() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._log_field_change() IS 'Trigger: one character_change_log row for every field value added, updated or removed.';
 
-CREATE FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], OUT pattern text, OUT groups text[], OUT keyword text) RETURNS record
+CREATE FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], required_literals text[], OUT pattern text, OUT groups text[], OUT keyword text) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
+DECLARE
+    v_lower text := CASE WHEN required_literals IS NOT NULL THEN lower(message) END;
 BEGIN
-    -- each pattern runs as it was checked at import (cdlstore_internal.runnable_regex), in file order
+    -- each pattern runs as it was checked at import (cdlstore_internal.runnable_regex), in file
+    -- order; one whose required text (required_literals, NULL: none) is not in the message is
+    -- skipped without compiling it
     FOR i IN 1 .. coalesce(cardinality(patterns), 0) LOOP
+        CONTINUE WHEN required_literals[i] IS NOT NULL AND strpos(v_lower, required_literals[i]) = 0;
         groups := regexp_match(message, cdlstore_internal.runnable_regex(patterns[i]), 'i');
         IF groups IS NOT NULL THEN
             pattern := patterns[i];
@@ -1229,9 +1267,9 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], OUT pattern text, OUT groups text[], OUT keyword text) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], required_literals text[], OUT pattern text, OUT groups text[], OUT keyword text) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], OUT pattern text, OUT groups text[], OUT keyword text) IS 'The first pattern (file order) found anywhere in message, with its groups (element 1 is the whole match; case-insensitive), and the first keyword whose words are in the message by English stem (words: to_tsvector(''cdl.keywords'', message)).';
+COMMENT ON FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], required_literals text[], OUT pattern text, OUT groups text[], OUT keyword text) IS 'The first pattern (file order) found anywhere in message, with its groups (element 1 is the whole match; case-insensitive), and the first keyword whose words are in the message by English stem (words: to_tsvector(''cdl.keywords'', message)); required_literals (lower case, one per pattern, or NULL for none) skip the patterns whose text is not in the message.';
 
 CREATE FUNCTION cdl._message_facts(request_context jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -1814,7 +1852,7 @@ ALTER FUNCTION cdl._search(p_character_id bigint, query text, max_results intege
 
 COMMENT ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) IS 'Ranked full-text matches in string field values, knowledge and communication patterns; equal ranks list a character''s fields in its document order (place), then the rest by path.';
 
-CREATE FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) RETURNS jsonb
+CREATE FUNCTION cdl._start(p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
@@ -1822,30 +1860,30 @@ DECLARE
     w record;
     v_id bigint;
 BEGIN
-    SELECT cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
-           cw.system_prompt_addition, f.config, s.prompt_injection,
-           cdl._state_status(s.is_final, s.state_name, cw.on_trigger_action) AS status,
-           cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at,
-           (SELECT count(*) FROM cdl.workflow_instances i WHERE i.user_id = p_user_id
-              AND i.character_id = p_character_id AND i.status = 'active') AS active
+    -- the workflow row is locked as a foreign key's check did (FOR KEY SHARE): it cannot be
+    -- deleted until this transaction ends (migration 0028)
+    -- (the file's config and the initial state's values are the import's copies on the row)
+    SELECT cw.character_id, cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
+           cw.system_prompt_addition, cw.config, cw.initial_prompt_injection AS prompt_injection,
+           cdl._state_status(cw.initial_final, cw.initial_state, cw.on_trigger_action) AS status,
+           cdl._state_timeout(cw.initial_final, cw.initial_timeout_seconds, now()) AS timeout_at
     INTO w
     FROM cdl.character_workflows cw
-    JOIN cdl.workflow_files f ON f.id = cw.file_id
-    JOIN cdl.workflow_states s ON s.workflow_id = cw.id AND s.state_name = cw.initial_state
-    WHERE cw.id = p_workflow_id;
-    IF w.active > 0 AND NOT (w.config ->> 'concurrent_workflows')::boolean THEN
+    WHERE cw.id = p_workflow_id
+    FOR KEY SHARE;
+    IF active > 0 AND NOT (w.config ->> 'concurrent_workflows')::boolean THEN
         RAISE EXCEPTION 'user % already has an active workflow with this character', p_user_id
             USING ERRCODE = 'CD007', HINT = 'Finish or cancel it, or set config.concurrent_workflows.';
     END IF;
-    IF w.active >= (w.config ->> 'max_pending_per_user')::numeric THEN
-        RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, w.active,
+    IF active >= (w.config ->> 'max_pending_per_user')::numeric THEN
+        RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, active,
             w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
     END IF;
     -- the instance is written once, already in its initial state; its id carries the user's shard
     INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context, status,
                                         timeout_at, completed_at)
     OVERRIDING SYSTEM VALUE
-    VALUES (cdl._instance_id(p_user_id), p_user_id, p_character_id, p_workflow_id, w.initial_state, context,
+    VALUES (cdl._instance_id(p_user_id), p_user_id, w.character_id, p_workflow_id, w.initial_state, context,
             w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
     RETURNING id INTO v_id;
     -- its log rows: the start and, for a final initial state, the end
@@ -1858,9 +1896,9 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._start(p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) IS 'Start an instance within the file''s limits (CD007 beyond them), logged; returns the started step.';
+COMMENT ON FUNCTION cdl._start(p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint) IS 'Start an instance of a workflow for a user with that many active instances (active: the caller counted them under the user''s lock), within the file''s limits (CD007 beyond them), logged; returns the started step.';
 
 CREATE FUNCTION cdl._state_status(is_final boolean, state text, action text) RETURNS cdl.workflow_status_enum
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -1876,18 +1914,16 @@ ALTER FUNCTION cdl._state_status(is_final boolean, state text, action text) OWNE
 
 COMMENT ON FUNCTION cdl._state_status(is_final boolean, state text, action text) IS 'The status of an instance that enters a state.';
 
-CREATE FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamp with time zone) RETURNS timestamp with time zone
+CREATE FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds numeric, as_of timestamp with time zone) RETURNS timestamp with time zone
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
-    -- a state's own timeout, else the file's default; none in a final state
-    SELECT CASE WHEN NOT is_final
-                THEN as_of + make_interval(secs => coalesce(timeout_seconds,
-                                                            (config ->> 'default_timeout_seconds')::numeric)) END
+    -- none in a final state
+    SELECT CASE WHEN NOT is_final THEN as_of + make_interval(secs => timeout_seconds) END
 $$;
 
-ALTER FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamp with time zone) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds numeric, as_of timestamp with time zone) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamp with time zone) IS 'When an instance that enters a state at as_of times out (the state''s timeout or the file''s default).';
+COMMENT ON FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds numeric, as_of timestamp with time zone) IS 'When an instance that enters a state at as_of times out (timeout_seconds: cdl._timeout_seconds).';
 
 CREATE FUNCTION cdl._step(action text, p_instance_id bigint) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -1949,6 +1985,8 @@ DECLARE
                                           'lookup_tables', (file -> 'lookup_tables')::jsonb)::text);
     v_current record;
     v_wf_id bigint;
+    v_extractors jsonb;
+    v_lists record;
 BEGIN
     -- a new definition version unless this workflow is unchanged
     SELECT w.id, w.content_hash, w.definition_version INTO v_current
@@ -1959,24 +1997,39 @@ BEGIN
         RETURN;
     END IF;
     UPDATE cdl.character_workflows w SET is_current = false WHERE w.id = v_current.id;
+    -- the extractors in file order, as the runtime reads them (one element per context key)
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'key', e.key,
+               'type', CASE e.value ->> 'from' WHEN 'pattern_group' THEN 'pattern_group' WHEN 'lookup' THEN 'lookup_table'
+                                               WHEN 'message' THEN 'message_full' ELSE 'literal_value' END,
+               'config', e.value::jsonb - 'from') ORDER BY e.ordinality), '[]')
+    INTO v_extractors
+    FROM json_each(coalesce(def #> '{on_trigger,extract_context}', '{}')) WITH ORDINALITY AS e;
+    -- the trigger and extractor lists are stored on the workflow too: a message reads one row
     INSERT INTO cdl.character_workflows AS w
         (character_id, file_id, workflow_name, definition_version, content_hash, description,
          sort_order, initial_state, on_trigger_action, context_required, validation_rules,
-         llm_validation, system_prompt_addition, keyword_query, definition)
-    VALUES (_store_workflow.character_id, _store_workflow.file_id, wf ->> 'name',
-            coalesce(v_current.definition_version, 0) + 1, v_hash, def ->> 'description', _store_workflow.sort_order,
-            def ->> 'initial_state', def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
-            coalesce(v_def #> '{on_trigger,validation}', '[]'),
-            coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
-            def ->> 'system_prompt_addition',
-            cdl._keyword_query(ARRAY(SELECT json_array_elements_text(wf -> 'keywords'))), v_def)
-    RETURNING w.id INTO v_wf_id;
+         llm_validation, system_prompt_addition, keyword_query, definition,
+         patterns, required_literals, keywords, extractors, config)
+    SELECT _store_workflow.character_id, _store_workflow.file_id, wf ->> 'name',
+           coalesce(v_current.definition_version, 0) + 1, v_hash, def ->> 'description', _store_workflow.sort_order,
+           def ->> 'initial_state', def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
+           coalesce(v_def #> '{on_trigger,validation}', '[]'),
+           coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
+           def ->> 'system_prompt_addition', cdl._keyword_query(k.keywords), v_def,
+           p.patterns, p.literals, k.keywords, v_extractors, (file -> 'config')::jsonb
+    FROM (SELECT coalesce(array_agg(u.p ORDER BY u.i), '{}') AS patterns,
+                 coalesce(array_agg(cdl._required_literal(u.p) ORDER BY u.i), '{}') AS literals
+          FROM json_array_elements_text(wf -> 'patterns') WITH ORDINALITY AS u (p, i)) AS p,
+         (SELECT ARRAY(SELECT json_array_elements_text(wf -> 'keywords')) AS keywords) AS k
+    RETURNING w.id, w.patterns, w.required_literals, w.keywords INTO v_lists;
+    v_wf_id := v_lists.id;
     INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, required_literal, sort_order)
-    SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, cdl._required_literal(p), i
-    FROM json_array_elements_text(wf -> 'patterns') WITH ORDINALITY AS u (p, i)
+    SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, u.p, u.l, u.i
+    FROM unnest(v_lists.patterns, v_lists.required_literals) WITH ORDINALITY AS u (p, l, i)
     UNION ALL
-    SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, NULL, i  -- keywords: keyword_query
-    FROM json_array_elements_text(wf -> 'keywords') WITH ORDINALITY AS u (k, i);
+    SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, u.k, NULL, u.i  -- keywords: keyword_query
+    FROM unnest(v_lists.keywords) WITH ORDINALITY AS u (k, i);
     INSERT INTO cdl.workflow_states
         (workflow_id, state_name, description, prompt_injection, is_final, timeout_seconds,
          timeout_action, timeout_message, sort_order)
@@ -1985,20 +2038,28 @@ BEGIN
            ceil((s.value #>> '{timeout,duration_seconds}')::numeric)::integer,
            s.value #>> '{timeout,action}', s.value #>> '{timeout,message}', s.ordinality
     FROM json_each(def -> 'states') WITH ORDINALITY AS s;
+    -- and the workflow row what a start needs of its initial state
+    UPDATE cdl.character_workflows w
+    SET initial_final = st.is_final, initial_timeout_seconds = cdl._timeout_seconds(st.timeout_seconds, w.config),
+        initial_prompt_injection = st.prompt_injection
+    FROM cdl.workflow_states st
+    WHERE w.id = v_wf_id AND st.workflow_id = v_wf_id AND st.state_name = w.initial_state;
+    -- each transition carries what entering its state needs, so that a message reads no other row
     INSERT INTO cdl.workflow_transitions
-        (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order)
+        (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order,
+         to_final, to_timeout_seconds, to_prompt_injection, workflow_name, system_prompt_addition)
     SELECT v_wf_id, s.key, t.value ->> 'to_state', lists.patterns, lists.keywords,
-           cdl._keyword_query(lists.keywords), t.value ->> 'action', t.ordinality
+           cdl._keyword_query(lists.keywords), t.value ->> 'action', t.ordinality,
+           st.is_final, cdl._timeout_seconds(st.timeout_seconds, (file -> 'config')::jsonb), st.prompt_injection,
+           wf ->> 'name', def ->> 'system_prompt_addition'
     FROM json_each(def -> 'states') AS s
     CROSS JOIN LATERAL json_array_elements(coalesce(s.value -> 'transitions', '[]')) WITH ORDINALITY AS t
     CROSS JOIN LATERAL (SELECT cdl._wf_strings(t.value #> '{triggers,patterns}', '') AS patterns,
-                               cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists;
+                               cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists
+    JOIN cdl.workflow_states st ON st.workflow_id = v_wf_id AND st.state_name = t.value ->> 'to_state';
     INSERT INTO cdl.workflow_context_extractors (workflow_id, context_key, extractor_type, config, sort_order)
-    SELECT v_wf_id, e.key,
-           (CASE e.value ->> 'from' WHEN 'pattern_group' THEN 'pattern_group' WHEN 'lookup' THEN 'lookup_table'
-                                   WHEN 'message' THEN 'message_full' ELSE 'literal_value' END)::cdl.context_extractor_enum,
-           e.value::jsonb - 'from', e.ordinality
-    FROM json_each(coalesce(def #> '{on_trigger,extract_context}', '{}')) WITH ORDINALITY AS e;
+    SELECT v_wf_id, e.value ->> 'key', (e.value ->> 'type')::cdl.context_extractor_enum, e.value -> 'config', e.ordinality
+    FROM jsonb_array_elements(v_extractors) WITH ORDINALITY AS e;
 END
 $$;
 
@@ -2076,6 +2137,17 @@ ALTER FUNCTION cdl._stored_text(p_character_id bigint) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._stored_text(p_character_id bigint) IS 'The CDL of a character as json text, every object''s keys in the order they were written.';
 
+CREATE FUNCTION cdl._timeout_seconds(timeout_seconds integer, config jsonb) RETURNS numeric
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    -- a state's own timeout, else the file's default (config: the file's)
+    SELECT coalesce(timeout_seconds, (config ->> 'default_timeout_seconds')::numeric)
+$$;
+
+ALTER FUNCTION cdl._timeout_seconds(timeout_seconds integer, config jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._timeout_seconds(timeout_seconds integer, config jsonb) IS 'How long an instance may stay in a state: the state''s timeout, else the file''s default.';
+
 CREATE FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -2083,34 +2155,31 @@ CREATE FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow
 DECLARE
     tr record;
     m record;
-    v record;
+    v_context jsonb;
 BEGIN
-    -- only the current state's transitions, in file order; the first that matches moves it
-    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action
+    -- only the current state's transitions, in file order; each carries what entering its
+    -- state needs (stored at import: no other table is read); the first that matches moves it
+    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action, t.to_final,
+                     t.to_timeout_seconds, t.to_prompt_injection, t.workflow_name, t.system_prompt_addition,
+                     cdl._state_status(t.to_final, t.to_state, t.action) AS status
               FROM cdl.workflow_transitions t
               WHERE t.workflow_id = p_workflow_id AND t.from_state = p_state
               ORDER BY t.sort_order LOOP
-        m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords);
+        m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords, NULL);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
-        -- the caller holds the instance's row lock; the state it enters gives status and timeout
+        -- the caller holds the instance's row lock
         UPDATE cdl.workflow_instances i
-        SET current_state = s.state_name, status = s.status, timeout_at = s.timeout_at, updated_at = now(),
-            completed_at = CASE WHEN s.status <> 'active' THEN now() END
-        FROM (SELECT st.state_name, st.prompt_injection, w.workflow_name, w.system_prompt_addition,
-                     cdl._state_status(st.is_final, st.state_name, tr.action) AS status,
-                     cdl._state_timeout(st.is_final, st.timeout_seconds, f.config, now()) AS timeout_at
-              FROM cdl.workflow_states st
-              JOIN cdl.character_workflows w ON w.id = st.workflow_id
-              JOIN cdl.workflow_files f ON f.id = w.file_id
-              WHERE st.workflow_id = p_workflow_id AND st.state_name = tr.to_state) AS s
+        SET current_state = tr.to_state, status = tr.status, updated_at = now(),
+            timeout_at = cdl._state_timeout(tr.to_final, tr.to_timeout_seconds, now()),
+            completed_at = CASE WHEN tr.status <> 'active' THEN now() END
         WHERE i.id = p_instance_id
-        RETURNING i.context, s.status, s.prompt_injection, s.workflow_name, s.system_prompt_addition INTO v;
+        RETURNING i.context INTO v_context;
         -- the log rows: the transition and, into a final state, the end
         PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
                          jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
-                         v.status);
-        RETURN cdl._step_json('transitioned', p_instance_id, v.workflow_name, tr.to_state, v.status, v.context,
-                              v.prompt_injection, v.system_prompt_addition);
+                         tr.status);
+        RETURN cdl._step_json('transitioned', p_instance_id, tr.workflow_name, tr.to_state, tr.status, v_context,
+                              tr.to_prompt_injection, tr.system_prompt_addition);
     END LOOP;
     RETURN NULL;
 END
@@ -2687,30 +2756,25 @@ DECLARE
     v_words tsvector := to_tsvector('cdl.keywords', message);
 BEGIN
     -- per workflow, only the patterns whose required text is in the message run as regexes
-    -- (PostgreSQL caches only 32 compiled ones per connection); keywords are one tsquery
+    -- (PostgreSQL caches only 32 compiled ones per connection); keywords are one tsquery. The
+    -- lists are the import's copies on the workflow row: one row per workflow, no join
     FOR w IN SELECT cw.id, cw.workflow_name, cw.sort_order, cw.context_required, cw.llm_validation,
-                    cw.system_prompt_addition, cw.keyword_query, t.patterns, t.keywords,
-                    f.config ->> 'workflow_priority' AS priority
+                    cw.system_prompt_addition, cw.keyword_query, cw.patterns, cw.required_literals,
+                    cw.keywords, cw.extractors, cw.file_id, cw.validation_rules,
+                    cw.config ->> 'workflow_priority' AS priority
              FROM cdl.character_workflows cw
-             JOIN cdl.workflow_files f ON f.id = cw.file_id
-             CROSS JOIN LATERAL (
-                 SELECT array_agg(t.trigger_value ORDER BY t.sort_order)
-                            FILTER (WHERE t.trigger_type = 'pattern_match'
-                                    AND (t.required_literal IS NULL OR strpos(v_lower, t.required_literal) > 0))
-                            AS patterns,
-                        array_agg(t.trigger_value ORDER BY t.sort_order)
-                            FILTER (WHERE t.trigger_type = 'keyword_match') AS keywords
-                 FROM cdl.workflow_triggers t WHERE t.workflow_id = cw.id) AS t
              WHERE cw.character_id = p_character_id AND cw.is_current
-               AND (t.patterns IS NOT NULL OR v_words @@ cw.keyword_query)
+               AND (v_words @@ cw.keyword_query
+                    OR EXISTS (SELECT FROM unnest(cw.required_literals) AS l
+                               WHERE l IS NULL OR strpos(v_lower, l) > 0))
              ORDER BY cw.sort_order LOOP
-        m := cdl._match_lists(message, v_words, w.keyword_query, w.patterns, w.keywords);
+        m := cdl._match_lists(message, v_words, w.keyword_query, w.patterns, w.keywords, w.required_literals);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
         IF w.context_required <> '[]' THEN
             CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
                                   WHERE (v_facts ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
         END IF;
-        x := cdl._extract_context(w.id, message, m.groups, '{}');
+        x := cdl._extract_context(w.extractors, w.file_id, w.validation_rules, message, m.groups, '{}');
         CONTINUE WHEN x.rejected IS NOT NULL;
         workflow_id := w.id;
         workflow_name := w.workflow_name;
@@ -3232,8 +3296,8 @@ BEGIN
                'states', (SELECT jsonb_agg(jsonb_build_object(
                                     'name', s.state_name, 'final', s.is_final,
                                     -- the state's own timeout, else the file's default (as the runtime does)
-                                    'timeout_seconds', CASE WHEN NOT s.is_final THEN coalesce(
-                                        s.timeout_seconds, (f.config ->> 'default_timeout_seconds')::numeric) END,
+                                    'timeout_seconds', CASE WHEN NOT s.is_final
+                                        THEN cdl._timeout_seconds(s.timeout_seconds, f.config) END,
                                     'timeout_action', s.timeout_action) ORDER BY s.sort_order)
                           FROM cdl.workflow_states s WHERE s.workflow_id = w.id),
                'transitions', (SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -3471,9 +3535,9 @@ BEGIN
             RETURN jsonb_build_object('action', 'needs_llm_validation', 'workflow_name', cand.workflow_name,
                                       'llm_prompt', cand.llm_prompt, 'context', cand.context);
         END IF;
-        RETURN cdl._start(user_id, v_character_id, cand.workflow_id, cand.context,
+        RETURN cdl._start(user_id, cand.workflow_id, cand.context,
             jsonb_build_object('message', message, 'pattern', cand.pattern, 'keyword', cand.keyword,
-                               'llm_verdict', v_verdict));
+                               'llm_verdict', v_verdict), v_active);
     END LOOP;
     RETURN CASE WHEN v_first_active IS NOT NULL THEN cdl._step('unchanged', v_first_active)
                 ELSE jsonb_build_object('action', 'none') END;
@@ -3830,25 +3894,27 @@ CREATE FUNCTION cdl.start_workflow_instance(user_id character varying, character
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character_id bigint := cdl._character_id(character_name);
-    v_workflow_id bigint;
+    wf record;
     x record;
 BEGIN
     PERFORM cdl._check_message(user_id, '');
     IF initial_context IS NULL OR jsonb_typeof(initial_context) <> 'object' THEN
         RAISE EXCEPTION 'initial_context must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
-    SELECT w.id INTO v_workflow_id FROM cdl.character_workflows w
+    SELECT w.id, w.extractors, w.file_id, w.validation_rules INTO wf FROM cdl.character_workflows w
     WHERE w.character_id = v_character_id AND w.workflow_name = start_workflow_instance.workflow_name
       AND w.is_current;
-    IF v_workflow_id IS NULL THEN
+    IF wf.id IS NULL THEN
         RAISE EXCEPTION 'workflow % not found for character %', quote_literal(workflow_name),
             quote_literal(character_name) USING ERRCODE = 'CD002';
     END IF;
     PERFORM cdl._lock_user(v_character_id, user_id);
     PERFORM cdl._expire(now(), user_id, v_character_id);
-    x := cdl._extract_context(v_workflow_id, '', NULL, '{}');
-    RETURN (cdl._start(user_id, v_character_id, v_workflow_id, x.context || initial_context,
-                       jsonb_build_object('started_by', 'start_workflow_instance')) ->> 'instance_id')::bigint;
+    x := cdl._extract_context(wf.extractors, wf.file_id, wf.validation_rules, '', NULL, '{}');
+    RETURN (cdl._start(user_id, wf.id, x.context || initial_context,
+                       jsonb_build_object('started_by', 'start_workflow_instance'),
+                       (SELECT count(*) FROM cdl.workflow_instances i WHERE i.user_id = start_workflow_instance.user_id
+                          AND i.character_id = v_character_id AND i.status = 'active')) ->> 'instance_id')::bigint;
 END
 $$;
 
@@ -7695,6 +7761,14 @@ CREATE TABLE cdl.character_workflows (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     keyword_query tsquery,
+    patterns text[] DEFAULT '{}'::text[] NOT NULL,
+    required_literals text[] DEFAULT '{}'::text[] NOT NULL,
+    keywords text[] DEFAULT '{}'::text[] NOT NULL,
+    extractors jsonb DEFAULT '[]'::jsonb NOT NULL,
+    config jsonb DEFAULT '{}'::jsonb NOT NULL,
+    initial_final boolean DEFAULT false NOT NULL,
+    initial_timeout_seconds numeric,
+    initial_prompt_injection text,
     CONSTRAINT character_workflows_definition_version_check CHECK ((definition_version > 0))
 );
 
@@ -8121,7 +8195,12 @@ CREATE TABLE cdl.workflow_transitions (
     action character varying(50),
     sort_order integer NOT NULL,
     tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
-    keyword_query tsquery
+    keyword_query tsquery,
+    to_final boolean DEFAULT false NOT NULL,
+    to_timeout_seconds numeric,
+    to_prompt_injection text,
+    workflow_name character varying(100),
+    system_prompt_addition text
 );
 
 ALTER TABLE ONLY cdl.workflow_transitions FORCE ROW LEVEL SECURITY;
@@ -8753,6 +8832,10 @@ CREATE INDEX workflows_status_idx ON ops.workflows USING btree (status, workflow
 
 CREATE TRIGGER character_field_values_log AFTER INSERT OR DELETE OR UPDATE ON cdl.character_field_values FOR EACH ROW EXECUTE FUNCTION cdl._log_field_change();
 
+CREATE TRIGGER character_workflows_delete_instances AFTER DELETE ON cdl.character_workflows REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_workflow_instances();
+
+CREATE TRIGGER workflow_instances_delete_log AFTER DELETE ON cdl.workflow_instances REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_instance_log();
+
 CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON ops.events FOR EACH ROW EXECUTE FUNCTION ops._refuse_change();
 
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON ops.events FOR EACH STATEMENT EXECUTE FUNCTION ops._refuse_change();
@@ -8799,17 +8882,8 @@ ALTER TABLE ONLY cdl.response_templates
 ALTER TABLE ONLY cdl.workflow_context_extractors
     ADD CONSTRAINT workflow_context_extractors_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES cdl.character_workflows(id) ON DELETE CASCADE;
 
-ALTER TABLE ONLY cdl.workflow_execution_log
-    ADD CONSTRAINT workflow_execution_log_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES cdl.workflow_instances(id) ON DELETE CASCADE;
-
 ALTER TABLE ONLY cdl.workflow_files
     ADD CONSTRAINT workflow_files_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
-
-ALTER TABLE ONLY cdl.workflow_instances
-    ADD CONSTRAINT workflow_instances_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
-
-ALTER TABLE ONLY cdl.workflow_instances
-    ADD CONSTRAINT workflow_instances_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES cdl.character_workflows(id);
 
 ALTER TABLE ONLY cdl.workflow_lookup_tables
     ADD CONSTRAINT workflow_lookup_tables_file_id_fkey FOREIGN KEY (file_id) REFERENCES cdl.workflow_files(id) ON DELETE CASCADE;
@@ -9055,6 +9129,10 @@ REVOKE ALL ON FUNCTION cdl._definition_call(p_function text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._definition_sequences() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._delete_instance_log() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._delete_workflow_instances() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._derived_columns(doc jsonb, OUT name text, OUT occupation text, OUT description text, OUT archetype cdl.character_archetype_enum) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._document_part(p_character_id bigint, part text) FROM PUBLIC;
@@ -9063,7 +9141,7 @@ REVOKE ALL ON FUNCTION cdl._end_event(status cdl.workflow_status_enum) FROM PUBL
 
 REVOKE ALL ON FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text, p_character_id bigint) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._extract_context(p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._extract_context(extractors jsonb, p_file_id bigint, validation_rules jsonb, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._field_place(p_character_id bigint, keys text[]) FROM PUBLIC;
 
@@ -9099,7 +9177,7 @@ REVOKE ALL ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.
 
 REVOKE ALL ON FUNCTION cdl._log_field_change() FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], OUT pattern text, OUT groups text[], OUT keyword text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], required_literals text[], OUT pattern text, OUT groups text[], OUT keyword text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._message_facts(request_context jsonb) FROM PUBLIC;
 
@@ -9134,11 +9212,11 @@ REVOKE ALL ON FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, w
 
 REVOKE ALL ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._start(p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._start(p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._state_status(is_final boolean, state text, action text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamp with time zone) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds numeric, as_of timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._step(action text, p_instance_id bigint) FROM PUBLIC;
 
@@ -9153,6 +9231,8 @@ REVOKE ALL ON FUNCTION cdl._store_workflow_file(character_id bigint, file json) 
 REVOKE ALL ON FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._stored_text(p_character_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._timeout_seconds(timeout_seconds integer, config jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector) FROM PUBLIC;
 

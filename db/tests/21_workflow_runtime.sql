@@ -1,6 +1,6 @@
 -- Workflow runtime: every rule of matching, extraction, priority, instances, timeouts, logs.
 BEGIN;
-SELECT plan(73);
+SELECT plan(77);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow());
@@ -191,6 +191,27 @@ SELECT cdl.import_workflow_from_yaml('ada_lovelace', tests.sample_workflow());
 SET LOCAL ROLE cdlstore_app;
 SELECT is(cdl.process_workflow_message('u9', 'ada_lovelace', 'give me tea') ->> 'action', 'started', 'as cdlstore_app');
 RESET ROLE;
+
+-- the log has no foreign key (migration 0028): every row names an instance, and the rows of a
+-- deleted instance go with it, as ON DELETE CASCADE did (a character cannot be deleted today:
+-- its change log refuses it)
+SELECT is((SELECT count(*)::int FROM cdl.workflow_execution_log l
+           WHERE NOT EXISTS (SELECT FROM cdl.workflow_instances i WHERE i.id = l.instance_id)), 0,
+    'every log row written above names an instance');
+DELETE FROM cdl.workflow_instances WHERE user_id = 'u9';
+SELECT is((SELECT count(*)::int FROM cdl.workflow_execution_log WHERE user_id = 'u9'), 0,
+    'a deleted instance takes its log rows with it');
+-- nor have instances foreign keys: they name a workflow of their character, and a deleted
+-- workflow takes them (and they their log rows), as ON DELETE CASCADE did
+SELECT is((SELECT count(*)::int FROM cdl.workflow_instances i
+           WHERE NOT EXISTS (SELECT FROM cdl.character_workflows w
+                             WHERE w.id = i.workflow_id AND w.character_id = i.character_id)), 0,
+    'every instance written above names a workflow of its own character');
+DELETE FROM cdl.character_workflows w
+WHERE w.id IN (SELECT i.workflow_id FROM cdl.workflow_instances i WHERE i.user_id = 'u8');
+SELECT is((SELECT count(*)::int FROM cdl.workflow_instances WHERE user_id = 'u8')
+          + (SELECT count(*)::int FROM cdl.workflow_execution_log WHERE user_id = 'u8'), 0,
+    'a deleted workflow takes its instances and their log rows');
 
 SELECT * FROM finish();
 ROLLBACK;

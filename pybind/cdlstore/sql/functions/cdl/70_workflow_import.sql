@@ -626,6 +626,8 @@ DECLARE
                                           'lookup_tables', (file -> 'lookup_tables')::jsonb)::text);
     v_current record;
     v_wf_id bigint;
+    v_extractors jsonb;
+    v_lists record;
 BEGIN
     -- a new definition version unless this workflow is unchanged
     SELECT w.id, w.content_hash, w.definition_version INTO v_current
@@ -636,24 +638,39 @@ BEGIN
         RETURN;
     END IF;
     UPDATE cdl.character_workflows w SET is_current = false WHERE w.id = v_current.id;
+    -- the extractors in file order, as the runtime reads them (one element per context key)
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'key', e.key,
+               'type', CASE e.value ->> 'from' WHEN 'pattern_group' THEN 'pattern_group' WHEN 'lookup' THEN 'lookup_table'
+                                               WHEN 'message' THEN 'message_full' ELSE 'literal_value' END,
+               'config', e.value::jsonb - 'from') ORDER BY e.ordinality), '[]')
+    INTO v_extractors
+    FROM json_each(coalesce(def #> '{on_trigger,extract_context}', '{}')) WITH ORDINALITY AS e;
+    -- the trigger and extractor lists are stored on the workflow too: a message reads one row
     INSERT INTO cdl.character_workflows AS w
         (character_id, file_id, workflow_name, definition_version, content_hash, description,
          sort_order, initial_state, on_trigger_action, context_required, validation_rules,
-         llm_validation, system_prompt_addition, keyword_query, definition)
-    VALUES (_store_workflow.character_id, _store_workflow.file_id, wf ->> 'name',
-            coalesce(v_current.definition_version, 0) + 1, v_hash, def ->> 'description', _store_workflow.sort_order,
-            def ->> 'initial_state', def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
-            coalesce(v_def #> '{on_trigger,validation}', '[]'),
-            coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
-            def ->> 'system_prompt_addition',
-            cdl._keyword_query(ARRAY(SELECT json_array_elements_text(wf -> 'keywords'))), v_def)
-    RETURNING w.id INTO v_wf_id;
+         llm_validation, system_prompt_addition, keyword_query, definition,
+         patterns, required_literals, keywords, extractors, config)
+    SELECT _store_workflow.character_id, _store_workflow.file_id, wf ->> 'name',
+           coalesce(v_current.definition_version, 0) + 1, v_hash, def ->> 'description', _store_workflow.sort_order,
+           def ->> 'initial_state', def #>> '{on_trigger,action}', coalesce(v_def #> '{triggers,context_required}', '[]'),
+           coalesce(v_def #> '{on_trigger,validation}', '[]'),
+           coalesce(v_def #> '{triggers,llm_validation}', '{"enabled": false}'),
+           def ->> 'system_prompt_addition', cdl._keyword_query(k.keywords), v_def,
+           p.patterns, p.literals, k.keywords, v_extractors, (file -> 'config')::jsonb
+    FROM (SELECT coalesce(array_agg(u.p ORDER BY u.i), '{}') AS patterns,
+                 coalesce(array_agg(cdl._required_literal(u.p) ORDER BY u.i), '{}') AS literals
+          FROM json_array_elements_text(wf -> 'patterns') WITH ORDINALITY AS u (p, i)) AS p,
+         (SELECT ARRAY(SELECT json_array_elements_text(wf -> 'keywords')) AS keywords) AS k
+    RETURNING w.id, w.patterns, w.required_literals, w.keywords INTO v_lists;
+    v_wf_id := v_lists.id;
     INSERT INTO cdl.workflow_triggers (workflow_id, trigger_type, trigger_value, required_literal, sort_order)
-    SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, p, cdl._required_literal(p), i
-    FROM json_array_elements_text(wf -> 'patterns') WITH ORDINALITY AS u (p, i)
+    SELECT v_wf_id, 'pattern_match'::cdl.workflow_trigger_enum, u.p, u.l, u.i
+    FROM unnest(v_lists.patterns, v_lists.required_literals) WITH ORDINALITY AS u (p, l, i)
     UNION ALL
-    SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, k, NULL, i  -- keywords: keyword_query
-    FROM json_array_elements_text(wf -> 'keywords') WITH ORDINALITY AS u (k, i);
+    SELECT v_wf_id, 'keyword_match'::cdl.workflow_trigger_enum, u.k, NULL, u.i  -- keywords: keyword_query
+    FROM unnest(v_lists.keywords) WITH ORDINALITY AS u (k, i);
     INSERT INTO cdl.workflow_states
         (workflow_id, state_name, description, prompt_injection, is_final, timeout_seconds,
          timeout_action, timeout_message, sort_order)
@@ -662,20 +679,28 @@ BEGIN
            ceil((s.value #>> '{timeout,duration_seconds}')::numeric)::integer,
            s.value #>> '{timeout,action}', s.value #>> '{timeout,message}', s.ordinality
     FROM json_each(def -> 'states') WITH ORDINALITY AS s;
+    -- and the workflow row what a start needs of its initial state
+    UPDATE cdl.character_workflows w
+    SET initial_final = st.is_final, initial_timeout_seconds = cdl._timeout_seconds(st.timeout_seconds, w.config),
+        initial_prompt_injection = st.prompt_injection
+    FROM cdl.workflow_states st
+    WHERE w.id = v_wf_id AND st.workflow_id = v_wf_id AND st.state_name = w.initial_state;
+    -- each transition carries what entering its state needs, so that a message reads no other row
     INSERT INTO cdl.workflow_transitions
-        (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order)
+        (workflow_id, from_state, to_state, patterns, keywords, keyword_query, action, sort_order,
+         to_final, to_timeout_seconds, to_prompt_injection, workflow_name, system_prompt_addition)
     SELECT v_wf_id, s.key, t.value ->> 'to_state', lists.patterns, lists.keywords,
-           cdl._keyword_query(lists.keywords), t.value ->> 'action', t.ordinality
+           cdl._keyword_query(lists.keywords), t.value ->> 'action', t.ordinality,
+           st.is_final, cdl._timeout_seconds(st.timeout_seconds, (file -> 'config')::jsonb), st.prompt_injection,
+           wf ->> 'name', def ->> 'system_prompt_addition'
     FROM json_each(def -> 'states') AS s
     CROSS JOIN LATERAL json_array_elements(coalesce(s.value -> 'transitions', '[]')) WITH ORDINALITY AS t
     CROSS JOIN LATERAL (SELECT cdl._wf_strings(t.value #> '{triggers,patterns}', '') AS patterns,
-                               cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists;
+                               cdl._wf_strings(t.value #> '{triggers,keywords}', '') AS keywords) AS lists
+    JOIN cdl.workflow_states st ON st.workflow_id = v_wf_id AND st.state_name = t.value ->> 'to_state';
     INSERT INTO cdl.workflow_context_extractors (workflow_id, context_key, extractor_type, config, sort_order)
-    SELECT v_wf_id, e.key,
-           (CASE e.value ->> 'from' WHEN 'pattern_group' THEN 'pattern_group' WHEN 'lookup' THEN 'lookup_table'
-                                   WHEN 'message' THEN 'message_full' ELSE 'literal_value' END)::cdl.context_extractor_enum,
-           e.value::jsonb - 'from', e.ordinality
-    FROM json_each(coalesce(def #> '{on_trigger,extract_context}', '{}')) WITH ORDINALITY AS e;
+    SELECT v_wf_id, e.value ->> 'key', (e.value ->> 'type')::cdl.context_extractor_enum, e.value -> 'config', e.ordinality
+    FROM jsonb_array_elements(v_extractors) WITH ORDINALITY AS e;
 END
 $$;
 

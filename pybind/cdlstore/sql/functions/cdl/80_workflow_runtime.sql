@@ -2,15 +2,20 @@
 
 CREATE OR REPLACE FUNCTION cdl._match_lists(
     message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[],
-    OUT pattern text, OUT groups text[], OUT keyword text)
+    required_literals text[], OUT pattern text, OUT groups text[], OUT keyword text)
 RETURNS record
 LANGUAGE plpgsql
 STABLE
 SET search_path = cdl, pg_temp
 AS $$
+DECLARE
+    v_lower text := CASE WHEN required_literals IS NOT NULL THEN lower(message) END;
 BEGIN
-    -- each pattern runs as it was checked at import (cdlstore_internal.runnable_regex), in file order
+    -- each pattern runs as it was checked at import (cdlstore_internal.runnable_regex), in file
+    -- order; one whose required text (required_literals, NULL: none) is not in the message is
+    -- skipped without compiling it
     FOR i IN 1 .. coalesce(cardinality(patterns), 0) LOOP
+        CONTINUE WHEN required_literals[i] IS NOT NULL AND strpos(v_lower, required_literals[i]) = 0;
         groups := regexp_match(message, cdlstore_internal.runnable_regex(patterns[i]), 'i');
         IF groups IS NOT NULL THEN
             pattern := patterns[i];
@@ -28,10 +33,11 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION cdl._match_lists(text, tsvector, tsquery, text[], text[]) IS
+COMMENT ON FUNCTION cdl._match_lists(text, tsvector, tsquery, text[], text[], text[]) IS
     'The first pattern (file order) found anywhere in message, with its groups (element 1 is the '
     'whole match; case-insensitive), and the first keyword whose words are in the message by '
-    'English stem (words: to_tsvector(''cdl.keywords'', message)).';
+    'English stem (words: to_tsvector(''cdl.keywords'', message)); required_literals (lower case, '
+    'one per pattern, or NULL for none) skip the patterns whose text is not in the message.';
 
 CREATE OR REPLACE FUNCTION cdl._message_facts(request_context jsonb)
 RETURNS jsonb
@@ -54,14 +60,16 @@ COMMENT ON FUNCTION cdl._message_facts(jsonb) IS
     'caller''s request_context (CD001 when it is not an object).';
 
 CREATE OR REPLACE FUNCTION cdl._extract_context(
-    p_workflow_id bigint, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text)
+    extractors jsonb, p_file_id bigint, validation_rules jsonb, message text, groups text[], base jsonb,
+    OUT context jsonb, OUT rejected text)
 RETURNS record
 LANGUAGE plpgsql
 STABLE
 SET search_path = cdl, pg_temp
 AS $$
 DECLARE
-    ex record;
+    v_ctx_key text;
+    v_config jsonb;
     rule jsonb;
     v_value jsonb;
     v_text text;
@@ -70,40 +78,41 @@ DECLARE
     v_entries jsonb;
 BEGIN
     context := coalesce(base, '{}');
-    FOR ex IN SELECT e.context_key, e.extractor_type, e.config, w.file_id, w.validation_rules
-              FROM cdl.workflow_context_extractors e JOIN cdl.character_workflows w ON w.id = e.workflow_id
-              WHERE e.workflow_id = p_workflow_id ORDER BY e.sort_order LOOP
+    -- the workflow's extractors as the import stored them (character_workflows.extractors)
+    FOR i IN 0 .. jsonb_array_length(extractors) - 1 LOOP
+        v_ctx_key := extractors -> i ->> 'key';
+        v_config := extractors -> i -> 'config';
         v_value := NULL;
-        CASE ex.extractor_type
+        CASE extractors -> i ->> 'type'
         WHEN 'pattern_group' THEN
-            v_group := coalesce((ex.config ->> 'group')::integer, 1);
+            v_group := coalesce((v_config ->> 'group')::integer, 1);
             v_text := btrim(groups[v_group + 1]);
             IF v_text IS NOT NULL AND v_text <> '' THEN
-                v_value := to_jsonb(CASE ex.config ->> 'transform' WHEN 'lowercase' THEN lower(v_text)
+                v_value := to_jsonb(CASE v_config ->> 'transform' WHEN 'lowercase' THEN lower(v_text)
                                     WHEN 'uppercase' THEN upper(v_text) ELSE v_text END);
             END IF;
         WHEN 'lookup_table' THEN
-            v_key := cdl._render(ex.config ->> 'key', context, '');
+            v_key := cdl._render(v_config ->> 'key', context, '');
             SELECT t.entries INTO v_entries FROM cdl.workflow_lookup_tables t
-            WHERE t.file_id = ex.file_id AND t.table_name = ex.config ->> 'table';
+            WHERE t.file_id = p_file_id AND t.table_name = v_config ->> 'table';
             v_value := coalesce(v_entries -> v_key, v_entries -> lower(v_key));
         WHEN 'message_full' THEN
             v_value := to_jsonb(message);
         ELSE
-            v_value := ex.config -> 'value';
+            v_value := v_config -> 'value';
         END CASE;
-        context := context || jsonb_build_object(ex.context_key,
-                                                  coalesce(v_value, ex.config -> 'default', 'null'::jsonb));
+        context := context || jsonb_build_object(v_ctx_key,
+                                                  coalesce(v_value, v_config -> 'default', 'null'::jsonb));
         -- the rules of this field run now, so that later extractors see the corrected value
-        CONTINUE WHEN ex.validation_rules = '[]';
-        FOR rule IN SELECT r FROM jsonb_array_elements(ex.validation_rules) AS r
-                    WHERE r ->> 'field' = ex.context_key LOOP
+        CONTINUE WHEN validation_rules = '[]';
+        FOR rule IN SELECT r FROM jsonb_array_elements(validation_rules) AS r
+                    WHERE r ->> 'field' = v_ctx_key LOOP
             IF NOT EXISTS (SELECT FROM jsonb_array_elements(rule -> 'values') AS v
-                           WHERE lower(v #>> '{}') = lower(context ->> ex.context_key)) THEN
+                           WHERE lower(v #>> '{}') = lower(context ->> v_ctx_key)) THEN
                 IF rule ->> 'on_fail' = 'use_default' THEN
-                    context := context || jsonb_build_object(ex.context_key, coalesce(rule -> 'default', 'null'::jsonb));
+                    context := context || jsonb_build_object(v_ctx_key, coalesce(rule -> 'default', 'null'::jsonb));
                 ELSE
-                    rejected := format('%s %s is not in the list', ex.context_key, context -> ex.context_key);
+                    rejected := format('%s %s is not in the list', v_ctx_key, context -> v_ctx_key);
                     RETURN;
                 END IF;
             END IF;
@@ -112,8 +121,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION cdl._extract_context(bigint, text, text[], jsonb) IS
-    'Run a workflow''s extractors in file order over base, each followed by its validation rules; '
+COMMENT ON FUNCTION cdl._extract_context(jsonb, bigint, jsonb, text, text[], jsonb) IS
+    'Run a workflow''s extractors (character_workflows.extractors; lookups in the tables of file '
+    'p_file_id) in file order over base, each followed by its validation rules; '
     'rejected says why a reject rule stopped the workflow.';
 
 CREATE OR REPLACE FUNCTION cdl._workflow_candidates(
@@ -134,30 +144,25 @@ DECLARE
     v_words tsvector := to_tsvector('cdl.keywords', message);
 BEGIN
     -- per workflow, only the patterns whose required text is in the message run as regexes
-    -- (PostgreSQL caches only 32 compiled ones per connection); keywords are one tsquery
+    -- (PostgreSQL caches only 32 compiled ones per connection); keywords are one tsquery. The
+    -- lists are the import's copies on the workflow row: one row per workflow, no join
     FOR w IN SELECT cw.id, cw.workflow_name, cw.sort_order, cw.context_required, cw.llm_validation,
-                    cw.system_prompt_addition, cw.keyword_query, t.patterns, t.keywords,
-                    f.config ->> 'workflow_priority' AS priority
+                    cw.system_prompt_addition, cw.keyword_query, cw.patterns, cw.required_literals,
+                    cw.keywords, cw.extractors, cw.file_id, cw.validation_rules,
+                    cw.config ->> 'workflow_priority' AS priority
              FROM cdl.character_workflows cw
-             JOIN cdl.workflow_files f ON f.id = cw.file_id
-             CROSS JOIN LATERAL (
-                 SELECT array_agg(t.trigger_value ORDER BY t.sort_order)
-                            FILTER (WHERE t.trigger_type = 'pattern_match'
-                                    AND (t.required_literal IS NULL OR strpos(v_lower, t.required_literal) > 0))
-                            AS patterns,
-                        array_agg(t.trigger_value ORDER BY t.sort_order)
-                            FILTER (WHERE t.trigger_type = 'keyword_match') AS keywords
-                 FROM cdl.workflow_triggers t WHERE t.workflow_id = cw.id) AS t
              WHERE cw.character_id = p_character_id AND cw.is_current
-               AND (t.patterns IS NOT NULL OR v_words @@ cw.keyword_query)
+               AND (v_words @@ cw.keyword_query
+                    OR EXISTS (SELECT FROM unnest(cw.required_literals) AS l
+                               WHERE l IS NULL OR strpos(v_lower, l) > 0))
              ORDER BY cw.sort_order LOOP
-        m := cdl._match_lists(message, v_words, w.keyword_query, w.patterns, w.keywords);
+        m := cdl._match_lists(message, v_words, w.keyword_query, w.patterns, w.keywords, w.required_literals);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
         IF w.context_required <> '[]' THEN
             CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
                                   WHERE (v_facts ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
         END IF;
-        x := cdl._extract_context(w.id, message, m.groups, '{}');
+        x := cdl._extract_context(w.extractors, w.file_id, w.validation_rules, message, m.groups, '{}');
         CONTINUE WHEN x.rejected IS NOT NULL;
         workflow_id := w.id;
         workflow_name := w.workflow_name;
@@ -264,19 +269,29 @@ $$;
 
 COMMENT ON FUNCTION cdl._state_status(boolean, text, text) IS 'The status of an instance that enters a state.';
 
-CREATE OR REPLACE FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds integer, config jsonb, as_of timestamptz)
-RETURNS timestamptz
+CREATE OR REPLACE FUNCTION cdl._timeout_seconds(timeout_seconds integer, config jsonb)
+RETURNS numeric
 LANGUAGE sql
-STABLE PARALLEL SAFE  -- as the enum cast and timestamptz + interval are, so that it is inlined
+STABLE PARALLEL SAFE  -- as the numeric cast is, so that it is inlined
 AS $$
-    -- a state's own timeout, else the file's default; none in a final state
-    SELECT CASE WHEN NOT is_final
-                THEN as_of + make_interval(secs => coalesce(timeout_seconds,
-                                                            (config ->> 'default_timeout_seconds')::numeric)) END
+    -- a state's own timeout, else the file's default (config: the file's)
+    SELECT coalesce(timeout_seconds, (config ->> 'default_timeout_seconds')::numeric)
 $$;
 
-COMMENT ON FUNCTION cdl._state_timeout(boolean, integer, jsonb, timestamptz) IS
-    'When an instance that enters a state at as_of times out (the state''s timeout or the file''s default).';
+COMMENT ON FUNCTION cdl._timeout_seconds(integer, jsonb) IS
+    'How long an instance may stay in a state: the state''s timeout, else the file''s default.';
+
+CREATE OR REPLACE FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds numeric, as_of timestamptz)
+RETURNS timestamptz
+LANGUAGE sql
+STABLE PARALLEL SAFE  -- as timestamptz + interval is, so that it is inlined
+AS $$
+    -- none in a final state
+    SELECT CASE WHEN NOT is_final THEN as_of + make_interval(secs => timeout_seconds) END
+$$;
+
+COMMENT ON FUNCTION cdl._state_timeout(boolean, numeric, timestamptz) IS
+    'When an instance that enters a state at as_of times out (timeout_seconds: cdl._timeout_seconds).';
 
 CREATE OR REPLACE FUNCTION cdl._step_json(
     action text, instance_id bigint, workflow_name text, state text, status cdl.workflow_status_enum,
@@ -317,7 +332,7 @@ $$;
 COMMENT ON FUNCTION cdl._lock_user(bigint, text) IS 'Serialize the workflow work of one user with one character.';
 
 CREATE OR REPLACE FUNCTION cdl._start(
-    p_user_id text, p_character_id bigint, p_workflow_id bigint, context jsonb, trigger jsonb)
+    p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
@@ -326,30 +341,30 @@ DECLARE
     w record;
     v_id bigint;
 BEGIN
-    SELECT cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
-           cw.system_prompt_addition, f.config, s.prompt_injection,
-           cdl._state_status(s.is_final, s.state_name, cw.on_trigger_action) AS status,
-           cdl._state_timeout(s.is_final, s.timeout_seconds, f.config, now()) AS timeout_at,
-           (SELECT count(*) FROM cdl.workflow_instances i WHERE i.user_id = p_user_id
-              AND i.character_id = p_character_id AND i.status = 'active') AS active
+    -- the workflow row is locked as a foreign key's check did (FOR KEY SHARE): it cannot be
+    -- deleted until this transaction ends (migration 0028)
+    -- (the file's config and the initial state's values are the import's copies on the row)
+    SELECT cw.character_id, cw.workflow_name, cw.initial_state, cw.on_trigger_action, cw.definition_version,
+           cw.system_prompt_addition, cw.config, cw.initial_prompt_injection AS prompt_injection,
+           cdl._state_status(cw.initial_final, cw.initial_state, cw.on_trigger_action) AS status,
+           cdl._state_timeout(cw.initial_final, cw.initial_timeout_seconds, now()) AS timeout_at
     INTO w
     FROM cdl.character_workflows cw
-    JOIN cdl.workflow_files f ON f.id = cw.file_id
-    JOIN cdl.workflow_states s ON s.workflow_id = cw.id AND s.state_name = cw.initial_state
-    WHERE cw.id = p_workflow_id;
-    IF w.active > 0 AND NOT (w.config ->> 'concurrent_workflows')::boolean THEN
+    WHERE cw.id = p_workflow_id
+    FOR KEY SHARE;
+    IF active > 0 AND NOT (w.config ->> 'concurrent_workflows')::boolean THEN
         RAISE EXCEPTION 'user % already has an active workflow with this character', p_user_id
             USING ERRCODE = 'CD007', HINT = 'Finish or cancel it, or set config.concurrent_workflows.';
     END IF;
-    IF w.active >= (w.config ->> 'max_pending_per_user')::numeric THEN
-        RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, w.active,
+    IF active >= (w.config ->> 'max_pending_per_user')::numeric THEN
+        RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, active,
             w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
     END IF;
     -- the instance is written once, already in its initial state; its id carries the user's shard
     INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context, status,
                                         timeout_at, completed_at)
     OVERRIDING SYSTEM VALUE
-    VALUES (cdl._instance_id(p_user_id), p_user_id, p_character_id, p_workflow_id, w.initial_state, context,
+    VALUES (cdl._instance_id(p_user_id), p_user_id, w.character_id, p_workflow_id, w.initial_state, context,
             w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
     RETURNING id INTO v_id;
     -- its log rows: the start and, for a final initial state, the end
@@ -362,8 +377,32 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION cdl._start(text, bigint, bigint, jsonb, jsonb) IS
-    'Start an instance within the file''s limits (CD007 beyond them), logged; returns the started step.';
+COMMENT ON FUNCTION cdl._start(text, bigint, jsonb, jsonb, bigint) IS
+    'Start an instance of a workflow for a user with that many active instances (active: the '
+    'caller counted them under the user''s lock), within the file''s limits (CD007 beyond them), '
+    'logged; returns the started step.';
+
+CREATE OR REPLACE FUNCTION cdl._delete_workflow_instances()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    -- what the instances' foreign keys to their workflow and character did (migration 0028):
+    -- a deleted workflow (so also a deleted character) takes its instances, and they their log
+    DELETE FROM cdl.workflow_instances i USING gone WHERE i.workflow_id = gone.id;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._delete_workflow_instances() IS
+    'Trigger: the instances of deleted workflows go with them (instances have no foreign keys: '
+    'docs/workflows.md).';
+
+CREATE OR REPLACE TRIGGER character_workflows_delete_instances
+AFTER DELETE ON cdl.character_workflows
+REFERENCING OLD TABLE AS gone
+FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_workflow_instances();
 
 CREATE OR REPLACE FUNCTION cdl._expire(as_of timestamptz, p_user_id text DEFAULT NULL, p_character_id bigint DEFAULT NULL)
 RETURNS integer
@@ -398,6 +437,27 @@ $$;
 COMMENT ON FUNCTION cdl._expire(timestamptz, text, bigint) IS
     'End every active instance past its timeout_at (of one user and character when given).';
 
+CREATE OR REPLACE FUNCTION cdl._delete_instance_log()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    -- what ON DELETE CASCADE of a foreign key did (migration 0028), once per statement
+    DELETE FROM cdl.workflow_execution_log l USING gone WHERE l.instance_id = gone.id;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._delete_instance_log() IS
+    'Trigger: the log rows of deleted workflow instances go with them (the log has no foreign '
+    'key: docs/workflows.md).';
+
+CREATE OR REPLACE TRIGGER workflow_instances_delete_log
+AFTER DELETE ON cdl.workflow_instances
+REFERENCING OLD TABLE AS gone
+FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_instance_log();
+
 CREATE OR REPLACE FUNCTION cdl._step(action text, p_instance_id bigint)
 RETURNS jsonb
 LANGUAGE plpgsql  -- not sql: a plpgsql function keeps its plan from call to call
@@ -426,25 +486,27 @@ AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     v_character_id bigint := cdl._character_id(character_name);
-    v_workflow_id bigint;
+    wf record;
     x record;
 BEGIN
     PERFORM cdl._check_message(user_id, '');
     IF initial_context IS NULL OR jsonb_typeof(initial_context) <> 'object' THEN
         RAISE EXCEPTION 'initial_context must be a JSON object' USING ERRCODE = 'CD001';
     END IF;
-    SELECT w.id INTO v_workflow_id FROM cdl.character_workflows w
+    SELECT w.id, w.extractors, w.file_id, w.validation_rules INTO wf FROM cdl.character_workflows w
     WHERE w.character_id = v_character_id AND w.workflow_name = start_workflow_instance.workflow_name
       AND w.is_current;
-    IF v_workflow_id IS NULL THEN
+    IF wf.id IS NULL THEN
         RAISE EXCEPTION 'workflow % not found for character %', quote_literal(workflow_name),
             quote_literal(character_name) USING ERRCODE = 'CD002';
     END IF;
     PERFORM cdl._lock_user(v_character_id, user_id);
     PERFORM cdl._expire(now(), user_id, v_character_id);
-    x := cdl._extract_context(v_workflow_id, '', NULL, '{}');
-    RETURN (cdl._start(user_id, v_character_id, v_workflow_id, x.context || initial_context,
-                       jsonb_build_object('started_by', 'start_workflow_instance')) ->> 'instance_id')::bigint;
+    x := cdl._extract_context(wf.extractors, wf.file_id, wf.validation_rules, '', NULL, '{}');
+    RETURN (cdl._start(user_id, wf.id, x.context || initial_context,
+                       jsonb_build_object('started_by', 'start_workflow_instance'),
+                       (SELECT count(*) FROM cdl.workflow_instances i WHERE i.user_id = start_workflow_instance.user_id
+                          AND i.character_id = v_character_id AND i.status = 'active')) ->> 'instance_id')::bigint;
 END
 $$;
 
@@ -478,34 +540,31 @@ AS $$
 DECLARE
     tr record;
     m record;
-    v record;
+    v_context jsonb;
 BEGIN
-    -- only the current state's transitions, in file order; the first that matches moves it
-    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action
+    -- only the current state's transitions, in file order; each carries what entering its
+    -- state needs (stored at import: no other table is read); the first that matches moves it
+    FOR tr IN SELECT t.to_state, t.patterns, t.keywords, t.keyword_query, t.action, t.to_final,
+                     t.to_timeout_seconds, t.to_prompt_injection, t.workflow_name, t.system_prompt_addition,
+                     cdl._state_status(t.to_final, t.to_state, t.action) AS status
               FROM cdl.workflow_transitions t
               WHERE t.workflow_id = p_workflow_id AND t.from_state = p_state
               ORDER BY t.sort_order LOOP
-        m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords);
+        m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords, NULL);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
-        -- the caller holds the instance's row lock; the state it enters gives status and timeout
+        -- the caller holds the instance's row lock
         UPDATE cdl.workflow_instances i
-        SET current_state = s.state_name, status = s.status, timeout_at = s.timeout_at, updated_at = now(),
-            completed_at = CASE WHEN s.status <> 'active' THEN now() END
-        FROM (SELECT st.state_name, st.prompt_injection, w.workflow_name, w.system_prompt_addition,
-                     cdl._state_status(st.is_final, st.state_name, tr.action) AS status,
-                     cdl._state_timeout(st.is_final, st.timeout_seconds, f.config, now()) AS timeout_at
-              FROM cdl.workflow_states st
-              JOIN cdl.character_workflows w ON w.id = st.workflow_id
-              JOIN cdl.workflow_files f ON f.id = w.file_id
-              WHERE st.workflow_id = p_workflow_id AND st.state_name = tr.to_state) AS s
+        SET current_state = tr.to_state, status = tr.status, updated_at = now(),
+            timeout_at = cdl._state_timeout(tr.to_final, tr.to_timeout_seconds, now()),
+            completed_at = CASE WHEN tr.status <> 'active' THEN now() END
         WHERE i.id = p_instance_id
-        RETURNING i.context, s.status, s.prompt_injection, s.workflow_name, s.system_prompt_addition INTO v;
+        RETURNING i.context INTO v_context;
         -- the log rows: the transition and, into a final state, the end
         PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
                          jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
-                         v.status);
-        RETURN cdl._step_json('transitioned', p_instance_id, v.workflow_name, tr.to_state, v.status, v.context,
-                              v.prompt_injection, v.system_prompt_addition);
+                         tr.status);
+        RETURN cdl._step_json('transitioned', p_instance_id, tr.workflow_name, tr.to_state, tr.status, v_context,
+                              tr.to_prompt_injection, tr.system_prompt_addition);
     END LOOP;
     RETURN NULL;
 END
@@ -581,9 +640,9 @@ BEGIN
             RETURN jsonb_build_object('action', 'needs_llm_validation', 'workflow_name', cand.workflow_name,
                                       'llm_prompt', cand.llm_prompt, 'context', cand.context);
         END IF;
-        RETURN cdl._start(user_id, v_character_id, cand.workflow_id, cand.context,
+        RETURN cdl._start(user_id, cand.workflow_id, cand.context,
             jsonb_build_object('message', message, 'pattern', cand.pattern, 'keyword', cand.keyword,
-                               'llm_verdict', v_verdict));
+                               'llm_verdict', v_verdict), v_active);
     END LOOP;
     RETURN CASE WHEN v_first_active IS NOT NULL THEN cdl._step('unchanged', v_first_active)
                 ELSE jsonb_build_object('action', 'none') END;

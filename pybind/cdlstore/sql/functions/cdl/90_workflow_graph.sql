@@ -26,8 +26,8 @@ BEGIN
                'states', (SELECT jsonb_agg(jsonb_build_object(
                                     'name', s.state_name, 'final', s.is_final,
                                     -- the state's own timeout, else the file's default (as the runtime does)
-                                    'timeout_seconds', CASE WHEN NOT s.is_final THEN coalesce(
-                                        s.timeout_seconds, (f.config ->> 'default_timeout_seconds')::numeric) END,
+                                    'timeout_seconds', CASE WHEN NOT s.is_final
+                                        THEN cdl._timeout_seconds(s.timeout_seconds, f.config) END,
                                     'timeout_action', s.timeout_action) ORDER BY s.sort_order)
                           FROM cdl.workflow_states s WHERE s.workflow_id = w.id),
                'transitions', (SELECT coalesce(jsonb_agg(jsonb_build_object(
