@@ -292,6 +292,32 @@ ALTER FUNCTION cdl._character_not_found(name text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._character_not_found(name text) IS 'Raise CD002 for a character name that matches none (the error names the table cdl.characters).';
 
+CREATE FUNCTION cdl._check_character_row() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    -- the rules of a character row, as CHECK constraints held them until migration 0027: a
+    -- trigger fires only when these columns are written, so a field write (updated_at) skips it
+    IF NOT (NEW.normalized_name::text <> ''
+            AND NEW.normalized_name::text !~ '[A-Z[:space:]\u0001-\u002f\u003a-\u0040\u005b-\u005e\u0060\u007b-\u007f]') THEN
+        RAISE EXCEPTION 'new row for relation "characters" violates check constraint "characters_normalized_name_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'characters',
+                  CONSTRAINT = 'characters_normalized_name_check';
+    END IF;
+    IF NOT NEW.version_count >= 0 THEN
+        RAISE EXCEPTION 'new row for relation "characters" violates check constraint "characters_version_count_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'characters',
+                  CONSTRAINT = 'characters_version_count_check';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+ALTER FUNCTION cdl._check_character_row() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._check_character_row() IS 'Trigger: a character key is not empty and holds no ASCII upper case, space, control or punctuation but ''_''; version_count is not negative (23514, named as the CHECK constraints were).';
+
 CREATE FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
@@ -1159,6 +1185,19 @@ CREATE FUNCTION cdl._log_field_change() RETURNS trigger
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    -- the row's own rules, checked here rather than as CHECK constraints (which PostgreSQL
+    -- parses anew on every statement that writes the table: migration 0027)
+    IF TG_OP <> 'DELETE' AND (num_nonnulls(NEW.string_value, NEW.number_value, NEW.boolean_value,
+                                           NEW.json_value) <> 1) THEN
+        RAISE EXCEPTION 'new row for relation "character_field_values" violates check constraint "character_field_values_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'character_field_values',
+                  CONSTRAINT = 'character_field_values_check';
+    END IF;
+    IF TG_OP <> 'DELETE' AND NOT (NEW.confidence >= 0 AND NEW.confidence <= 1) THEN
+        RAISE EXCEPTION 'new row for relation "character_field_values" violates check constraint "character_field_values_confidence_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'character_field_values',
+                  CONSTRAINT = 'character_field_values_confidence_check';
+    END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO cdl.character_change_log
             (character_id, change_type, field_path, old_value, new_value, change_source, changed_by)
@@ -1189,7 +1228,7 @@ $$;
 
 ALTER FUNCTION cdl._log_field_change() OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._log_field_change() IS 'Trigger: one character_change_log row for every field value added, updated or removed.';
+COMMENT ON FUNCTION cdl._log_field_change() IS 'Trigger: one character_change_log row for every field value added, updated or removed; a row added or updated must hold exactly one value and a confidence in [0, 1] (23514).';
 
 CREATE FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], OUT pattern text, OUT groups text[], OUT keyword text) RETURNS record
     LANGUAGE plpgsql STABLE
@@ -7668,9 +7707,7 @@ CREATE TABLE cdl.character_field_values (
     is_public boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
-    CONSTRAINT character_field_values_check CHECK ((num_nonnulls(string_value, number_value, boolean_value, json_value) = 1)),
-    CONSTRAINT character_field_values_confidence_check CHECK (((confidence >= (0)::numeric) AND (confidence <= (1)::numeric)))
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
 
 ALTER TABLE ONLY cdl.character_field_values FORCE ROW LEVEL SECURITY;
@@ -7742,9 +7779,7 @@ CREATE TABLE cdl.characters (
     created_by character varying(200),
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
-    CONSTRAINT characters_normalized_name_check CHECK ((((normalized_name)::text <> ''::text) AND ((normalized_name)::text !~ '[A-Z[:space:]\u0001-\u002f\u003a-\u0040\u005b-\u005e\u0060\u007b-\u007f]'::text))),
-    CONSTRAINT characters_version_count_check CHECK ((version_count >= 0))
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
 
 ALTER TABLE ONLY cdl.characters FORCE ROW LEVEL SECURITY;
@@ -8776,6 +8811,8 @@ CREATE INDEX workflows_status_idx ON ops.workflows USING btree (status, workflow
 
 CREATE TRIGGER character_field_values_log AFTER INSERT OR DELETE OR UPDATE ON cdl.character_field_values FOR EACH ROW EXECUTE FUNCTION cdl._log_field_change();
 
+CREATE TRIGGER characters_check_row BEFORE INSERT OR UPDATE OF normalized_name, version_count ON cdl.characters FOR EACH ROW EXECUTE FUNCTION cdl._check_character_row();
+
 CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON ops.events FOR EACH ROW EXECUTE FUNCTION ops._refuse_change();
 
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON ops.events FOR EACH STATEMENT EXECUTE FUNCTION ops._refuse_change();
@@ -9055,6 +9092,8 @@ REVOKE ALL ON FUNCTION cdl._cdl_body(doc json) FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdl._character_id(name text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._character_not_found(name text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._check_character_row() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) FROM PUBLIC;
 

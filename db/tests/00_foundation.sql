@@ -66,6 +66,7 @@ INSERT INTO expected_functions VALUES
     'cdl._check_field_value(text,cdl.data_type_enum,jsonb,boolean,jsonb)',
     'cdl._check_key(text,text)',
     'cdl._check_key_count(jsonb)',
+    'cdl._check_character_row()',
     'cdl._check_label(text,anyarray,text)',
     'cdl._check_message(text,text)',
     'cdl._check_rules(text,jsonb)',

@@ -389,6 +389,19 @@ LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    -- the row's own rules, checked here rather than as CHECK constraints (which PostgreSQL
+    -- parses anew on every statement that writes the table: migration 0027)
+    IF TG_OP <> 'DELETE' AND (num_nonnulls(NEW.string_value, NEW.number_value, NEW.boolean_value,
+                                           NEW.json_value) <> 1) THEN
+        RAISE EXCEPTION 'new row for relation "character_field_values" violates check constraint "character_field_values_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'character_field_values',
+                  CONSTRAINT = 'character_field_values_check';
+    END IF;
+    IF TG_OP <> 'DELETE' AND NOT (NEW.confidence >= 0 AND NEW.confidence <= 1) THEN
+        RAISE EXCEPTION 'new row for relation "character_field_values" violates check constraint "character_field_values_confidence_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'character_field_values',
+                  CONSTRAINT = 'character_field_values_confidence_check';
+    END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO cdl.character_change_log
             (character_id, change_type, field_path, old_value, new_value, change_source, changed_by)
@@ -418,7 +431,8 @@ END
 $$;
 
 COMMENT ON FUNCTION cdl._log_field_change() IS
-    'Trigger: one character_change_log row for every field value added, updated or removed.';
+    'Trigger: one character_change_log row for every field value added, updated or removed; '
+    'a row added or updated must hold exactly one value and a confidence in [0, 1] (23514).';
 
 CREATE OR REPLACE TRIGGER character_field_values_log
 AFTER INSERT OR UPDATE OR DELETE ON cdl.character_field_values

@@ -17,6 +17,37 @@ $$;
 COMMENT ON FUNCTION cdl._character_not_found(text) IS
     'Raise CD002 for a character name that matches none (the error names the table cdl.characters).';
 
+CREATE OR REPLACE FUNCTION cdl._check_character_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    -- the rules of a character row, as CHECK constraints held them until migration 0027: a
+    -- trigger fires only when these columns are written, so a field write (updated_at) skips it
+    IF NOT (NEW.normalized_name::text <> ''
+            AND NEW.normalized_name::text !~ '[A-Z[:space:]\u0001-\u002f\u003a-\u0040\u005b-\u005e\u0060\u007b-\u007f]') THEN
+        RAISE EXCEPTION 'new row for relation "characters" violates check constraint "characters_normalized_name_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'characters',
+                  CONSTRAINT = 'characters_normalized_name_check';
+    END IF;
+    IF NOT NEW.version_count >= 0 THEN
+        RAISE EXCEPTION 'new row for relation "characters" violates check constraint "characters_version_count_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'characters',
+                  CONSTRAINT = 'characters_version_count_check';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._check_character_row() IS
+    'Trigger: a character key is not empty and holds no ASCII upper case, space, control or '
+    'punctuation but ''_''; version_count is not negative (23514, named as the CHECK constraints were).';
+
+CREATE OR REPLACE TRIGGER characters_check_row
+BEFORE INSERT OR UPDATE OF normalized_name, version_count ON cdl.characters
+FOR EACH ROW EXECUTE FUNCTION cdl._check_character_row();
+
 CREATE OR REPLACE FUNCTION cdl._lock_character(
     name text, sections text[] DEFAULT '{}', OUT character_id bigint, OUT doc jsonb,
     OUT ordered json)
