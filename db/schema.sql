@@ -1709,6 +1709,7 @@ COMMENT ON FUNCTION cdl._required_literal(pattern text) IS 'Text (lower case, AS
 CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[] DEFAULT '{}'::text[], written text[] DEFAULT NULL::text[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     derive boolean;
@@ -4557,8 +4558,8 @@ BEGIN
                    'ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
     EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', tbl);
     EXECUTE format('CREATE POLICY tenant_isolation ON %s '
-                   'USING ((SELECT cdlstore_internal.call_tenant()) = ANY (ARRAY[tenant, ''*''])) '
-                   'WITH CHECK (tenant = (SELECT nullif(cdlstore_internal.call_tenant(), ''*'')))', tbl);
+                   'USING (tenant = cdlstore_internal.call_tenant() OR cdlstore_internal.call_tenant() = ''*'') '
+                   'WITH CHECK (tenant = nullif(cdlstore_internal.call_tenant(), ''*''))', tbl);
 END
 $$;
 
@@ -8943,45 +8944,45 @@ ALTER TABLE cdl.definition_log ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.response_templates ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON cdl.character_change_log USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_change_log USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_documents USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_documents USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_field_definitions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_field_definitions USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_field_values USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_field_values USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_knowledge USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_knowledge USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_sections USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_sections USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_versions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_versions USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_workflows USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_workflows USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.characters USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.characters USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.communication_patterns USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.communication_patterns USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.definition_log USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.definition_log USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.response_templates USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.response_templates USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_context_extractors USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_context_extractors USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_execution_log USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_execution_log USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_files USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_files USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_instances USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_instances USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_lookup_tables USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_lookup_tables USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_states USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_states USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_transitions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_transitions USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_triggers USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_triggers USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
 ALTER TABLE cdl.workflow_context_extractors ENABLE ROW LEVEL SECURITY;
 
@@ -9001,7 +9002,7 @@ ALTER TABLE cdl.workflow_triggers ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE cdlstore_internal.feed_consumers ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON cdlstore_internal.feed_consumers USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdlstore_internal.feed_consumers USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
 ALTER TABLE docstore.active_tag ENABLE ROW LEVEL SECURITY;
 
@@ -9019,21 +9020,21 @@ ALTER TABLE docstore.tag_event ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.tag_policy ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON docstore.active_tag USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.active_tag USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.change_event USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.change_event USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.document_body USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.document_body USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.document_header USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.document_header USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.documents USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.documents USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.retention_policy USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.retention_policy USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.tag_event USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.tag_event USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.tag_policy USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.tag_policy USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
 ALTER TABLE game.accounts ENABLE ROW LEVEL SECURITY;
 
@@ -9041,15 +9042,15 @@ ALTER TABLE game.game_sessions ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE game.player_scenario_scores ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON game.accounts USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON game.accounts USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON game.game_sessions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON game.game_sessions USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON game.player_scenario_scores USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON game.player_scenario_scores USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON game.user_badges USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON game.user_badges USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON game.user_profiles USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON game.user_profiles USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
 ALTER TABLE game.user_badges ENABLE ROW LEVEL SECURITY;
 
@@ -9061,13 +9062,13 @@ ALTER TABLE ops.events ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE ops.task_executions ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON ops.agent_playground_messages USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON ops.agent_playground_messages USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON ops.events USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON ops.events USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON ops.task_executions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON ops.task_executions USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON ops.workflows USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON ops.workflows USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
 ALTER TABLE ops.workflows ENABLE ROW LEVEL SECURITY;
 
