@@ -1709,7 +1709,6 @@ COMMENT ON FUNCTION cdl._required_literal(pattern text) IS 'Text (lower case, AS
 CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[] DEFAULT '{}'::text[], written text[] DEFAULT NULL::text[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     derive boolean;

@@ -312,9 +312,6 @@ CREATE OR REPLACE FUNCTION cdl._save_document(
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
--- planned once: a custom plan of the rendering UPDATE below was planned anew on every field
--- write, 610 k instructions of the 2,085 k of a write, though it renders once a second at most
-SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     derive boolean;
