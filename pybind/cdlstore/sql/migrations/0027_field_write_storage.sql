@@ -2,7 +2,7 @@
 -- field write wrote every section twice, as jsonb content and as ordered text: most of its WAL,
 -- and a jsonb parse of the whole section per write). jsonb is parsed from the text where a
 -- function needs it (cdl._stored_cdl); a field write reads only the nodes it touches.
-ALTER TABLE cdl.character_sections DROP COLUMN content;
+ALTER TABLE cdl.character_sections DROP COLUMN IF EXISTS content;
 
 -- The CHECK constraints of the two tables every field write updates become trigger checks with
 -- the same rules, names and SQLSTATE (23514). PostgreSQL parses a table's CHECK constraints from
@@ -12,11 +12,11 @@ ALTER TABLE cdl.character_sections DROP COLUMN content;
 -- written (cdl._check_character_row); cdl.character_field_values: the change-log trigger that
 -- fires on every row anyway (cdl._log_field_change). Both are created by the function files.
 ALTER TABLE cdl.characters
-    DROP CONSTRAINT characters_normalized_name_check,
-    DROP CONSTRAINT characters_version_count_check;
+    DROP CONSTRAINT IF EXISTS characters_normalized_name_check,
+    DROP CONSTRAINT IF EXISTS characters_version_count_check;
 ALTER TABLE cdl.character_field_values
-    DROP CONSTRAINT character_field_values_check,
-    DROP CONSTRAINT character_field_values_confidence_check;
+    DROP CONSTRAINT IF EXISTS character_field_values_check,
+    DROP CONSTRAINT IF EXISTS character_field_values_confidence_check;
 
 -- The tenant_isolation policy compares tenant with call_tenant() directly instead of through a
 -- scalar subquery (the same rule: a row is visible to its own tenant and to '*', and is written
