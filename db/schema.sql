@@ -292,6 +292,32 @@ ALTER FUNCTION cdl._character_not_found(name text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._character_not_found(name text) IS 'Raise CD002 for a character name that matches none (the error names the table cdl.characters).';
 
+CREATE FUNCTION cdl._check_character_row() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    -- the rules of a character row, as CHECK constraints held them until migration 0027: a
+    -- trigger fires only when these columns are written, so a field write (updated_at) skips it
+    IF NOT (NEW.normalized_name::text <> ''
+            AND NEW.normalized_name::text !~ '[A-Z[:space:]\u0001-\u002f\u003a-\u0040\u005b-\u005e\u0060\u007b-\u007f]') THEN
+        RAISE EXCEPTION 'new row for relation "characters" violates check constraint "characters_normalized_name_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'characters',
+                  CONSTRAINT = 'characters_normalized_name_check';
+    END IF;
+    IF NOT NEW.version_count >= 0 THEN
+        RAISE EXCEPTION 'new row for relation "characters" violates check constraint "characters_version_count_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'characters',
+                  CONSTRAINT = 'characters_version_count_check';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+ALTER FUNCTION cdl._check_character_row() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._check_character_row() IS 'Trigger: a character key is not empty and holds no ASCII upper case, space, control or punctuation but ''_''; version_count is not negative (23514, named as the CHECK constraints were).';
+
 CREATE FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
@@ -983,6 +1009,16 @@ ALTER FUNCTION cdl._instance_id(p_user_id text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._instance_id(p_user_id text) IS 'A new workflow instance id that routes to the shard of its user (low 10 bits: hash of user_id).';
 
+CREATE FUNCTION cdl._is_leaf(node jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(jsonb_typeof(node) <> 'object' OR node = '{}', false)
+$$;
+
+ALTER FUNCTION cdl._is_leaf(node jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._is_leaf(node jsonb) IS 'Whether node is what one character_field_values row holds (a scalar, null, array or empty object); false for an object with keys and for SQL NULL (nothing there).';
+
 CREATE FUNCTION cdl._json_leaves(doc json) RETURNS TABLE(path text, value json, place integer[])
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $_$
@@ -1150,15 +1186,15 @@ BEGIN
     IF sections IS NULL THEN
         doc := cdl._stored_cdl(character_id);
         ordered := cdl._stored_text(character_id);
-    ELSIF cardinality(sections) = 1 THEN  -- a field write's section: one row, no aggregate
-        SELECT jsonb_build_object(s.section, s.content), json_build_object(s.section, s.ordered)
-        INTO doc, ordered
+    ELSIF cardinality(sections) = 1 THEN
+        -- a field write's section: one row, no aggregate, and its text as it is (the writes
+        -- read the few nodes they need from it; parsing all of it into jsonb would cost more)
+        SELECT s.ordered INTO ordered
         FROM cdl.character_sections AS s
         WHERE s.character_id = _lock_character.character_id AND s.section = sections[1];
-        doc := coalesce(doc, '{}');
-        ordered := coalesce(ordered, '{}');
+        doc := NULL;
     ELSIF sections <> '{}' THEN  -- a statement of its own, so that its plan looks up these rows only
-        SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}'),
+        SELECT coalesce(jsonb_object_agg(s.section, s.ordered::jsonb), '{}'),
                coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
         INTO doc, ordered
         FROM cdl.character_sections AS s
@@ -1169,7 +1205,7 @@ $$;
 
 ALTER FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) IS 'Lock a character for writing; return its id and the named sections of its CDL (NULL: all of it, the default: none) as jsonb (doc) and as text in their order (ordered). CD002 when unknown.';
+COMMENT ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) IS 'Lock a character for writing; return its id and the named sections of its CDL (NULL: all of it, the default: none) as jsonb (doc) and as text in their order (ordered); for one section (a field write) ordered is that section''s own text (NULL when it has none) and doc NULL. CD002 when unknown.';
 
 CREATE FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) RETURNS void
     LANGUAGE sql
@@ -1206,6 +1242,19 @@ CREATE FUNCTION cdl._log_field_change() RETURNS trigger
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
+    -- the row's own rules, checked here rather than as CHECK constraints (which PostgreSQL
+    -- parses anew on every statement that writes the table: migration 0027)
+    IF TG_OP <> 'DELETE' AND (num_nonnulls(NEW.string_value, NEW.number_value, NEW.boolean_value,
+                                           NEW.json_value) <> 1) THEN
+        RAISE EXCEPTION 'new row for relation "character_field_values" violates check constraint "character_field_values_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'character_field_values',
+                  CONSTRAINT = 'character_field_values_check';
+    END IF;
+    IF TG_OP <> 'DELETE' AND NOT (NEW.confidence >= 0 AND NEW.confidence <= 1) THEN
+        RAISE EXCEPTION 'new row for relation "character_field_values" violates check constraint "character_field_values_confidence_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'character_field_values',
+                  CONSTRAINT = 'character_field_values_confidence_check';
+    END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO cdl.character_change_log
             (character_id, change_type, field_path, old_value, new_value, change_source, changed_by)
@@ -1236,7 +1285,7 @@ $$;
 
 ALTER FUNCTION cdl._log_field_change() OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._log_field_change() IS 'Trigger: one character_change_log row for every field value added, updated or removed.';
+COMMENT ON FUNCTION cdl._log_field_change() IS 'Trigger: one character_change_log row for every field value added, updated or removed; a row added or updated must hold exactly one value and a confidence in [0, 1] (23514).';
 
 CREATE FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], required_literals text[], OUT pattern text, OUT groups text[], OUT keyword text) RETURNS record
     LANGUAGE plpgsql STABLE
@@ -1513,17 +1562,31 @@ COMMENT ON FUNCTION cdl._render_document(p_character_id bigint) IS 'The whole ch
 CREATE FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric DEFAULT 1.0, p_is_public boolean DEFAULT true) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     old_node jsonb := old_cdl #> prefix;
+BEGIN
+    IF cardinality(prefix) > 0 AND cdl._is_leaf(old_node) AND cdl._is_leaf(new_value) THEN
+        RETURN coalesce(cdl._replace_leaf(p_character_id, prefix, new_value, p_source, p_confidence,
+                                          p_is_public), 0);
+    END IF;
+    RETURN cdl._replace_subtree(p_character_id, prefix, old_cdl, new_value, p_source,
+                                p_confidence, p_is_public);
+END
+$$;
+
+ALTER FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) IS 'Make the field values of a character at prefix equal new_value (NULL removes them). old_cdl is its current document. Returns the number of rows added, changed or removed.';
+
+CREATE FUNCTION cdl._replace_leaf(p_character_id bigint, prefix text[], new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+DECLARE
     written integer;
 BEGIN
-    IF NOT coalesce(cardinality(prefix) > 0 AND (jsonb_typeof(old_node) <> 'object' OR old_node = '{}')
-                    AND (jsonb_typeof(new_value) <> 'object' OR new_value = '{}'), false) THEN
-        RETURN cdl._replace_subtree(p_character_id, prefix, old_cdl, new_value, p_source,
-                                    p_confidence, p_is_public);
-    END IF;
     -- a leaf for a leaf, the usual field write: the same one row (the document mirrors the
     -- rows), its definition known; nothing to do when the row holds it already
     UPDATE cdl.character_field_values AS v
@@ -1538,13 +1601,19 @@ BEGIN
       AND (cdl._value_jsonb(v.string_value, v.number_value, v.boolean_value, v.json_value),
            v.confidence, v.is_public) IS DISTINCT FROM (new_value, p_confidence, p_is_public);
     GET DIAGNOSTICS written = ROW_COUNT;
+    IF written = 0 AND NOT EXISTS (
+            SELECT FROM cdl.character_field_values AS v
+            JOIN cdl.character_field_definitions AS d ON d.id = v.field_definition_id
+            WHERE v.character_id = p_character_id AND d.path_keys = prefix) THEN
+        RETURN NULL;  -- no leaf there: an object, or nothing
+    END IF;
     RETURN written;
 END
 $$;
 
-ALTER FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._replace_leaf(p_character_id bigint, prefix text[], new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) IS 'Make the field values of a character at prefix equal new_value (NULL removes them). old_cdl is its current document. Returns the number of rows added, changed or removed.';
+COMMENT ON FUNCTION cdl._replace_leaf(p_character_id bigint, prefix text[], new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) IS 'The usual case of _replace_fields: a leaf (scalar, null, array or empty object) that is there replaced by a leaf; its one row updated unless it holds the value already. Returns 1 when updated, 0 when the row held it, NULL when the character has no leaf at prefix.';
 
 CREATE FUNCTION cdl._replace_subtree(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) RETURNS integer
     LANGUAGE plpgsql
@@ -1709,13 +1778,13 @@ DECLARE
     due_before timestamptz;
 BEGIN
     -- the caller holds the character's lock. The CDL first
-    IF new_cdl IS NOT NULL THEN
+    IF new_cdl IS NOT NULL OR written IS NOT NULL THEN
         PERFORM cdl._save_sections(p_character_id, new_cdl, written);
     END IF;
     -- the columns that come from the CDL, when a path they come from was written (the paths
     -- _derived_columns reads: metadata.name, identity.name, name, identity.occupation,
     -- identity.description, identity.archetype, metadata.archetype, archetype)
-    derive := new_cdl IS NOT NULL AND (written IS NULL OR CASE written[1]
+    derive := (new_cdl IS NOT NULL OR written IS NOT NULL) AND (written IS NULL OR CASE written[1]
         WHEN 'name' THEN true
         WHEN 'archetype' THEN true
         WHEN 'metadata' THEN cardinality(written) = 1 OR written[2] IN ('name', 'archetype')
@@ -1754,7 +1823,7 @@ $$;
 
 ALTER FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) IS 'Bring the stored character up to date after a write: its CDL from new_cdl, json in the order to keep (all of it, or only the section of the field path written; none when new_cdl is NULL), the columns derived from what was written, the named lists, and the rendered text (dropped when it was rendered less than a second ago). Called by every write, in its transaction, holding the character''s lock.';
+COMMENT ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) IS 'Bring the stored character up to date after a write: its CDL from new_cdl, json in the order to keep (all of it; none when new_cdl and written are NULL; for a field write at the path written, the text of its section, NULL when the section goes), the columns derived from what was written, the named lists, and the rendered text (dropped when it was rendered less than a second ago). Called by every write, in its transaction, holding the character''s lock.';
 
 CREATE FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) RETURNS void
     LANGUAGE plpgsql
@@ -1764,21 +1833,21 @@ CREATE FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written 
 DECLARE
     section_text json;
 BEGIN
-    -- a row per top-level section, its text in the order to keep and its jsonb (parsed from
-    -- that text: the two hold the same). A field write rewrites its own section only; a new
+    -- a row per top-level section, its text in the order to keep (the only copy: jsonb is
+    -- parsed from it where needed). A field write rewrites its own section only; a new
     -- section goes last
     IF written IS NOT NULL THEN
-        section_text := new_cdl -> written[1];
+        section_text := new_cdl;
         IF section_text IS NULL THEN
             DELETE FROM cdl.character_sections AS s
             WHERE s.character_id = p_character_id AND s.section = written[1];
             RETURN;
         END IF;
-        UPDATE cdl.character_sections AS s SET content = section_text::jsonb, ordered = section_text
+        UPDATE cdl.character_sections AS s SET ordered = section_text
         WHERE s.character_id = p_character_id AND s.section = written[1];
         IF NOT FOUND THEN
-            INSERT INTO cdl.character_sections (character_id, section, position, content, ordered)
-            SELECT p_character_id, written[1], coalesce(max(s.position), 0) + 1, section_text::jsonb, section_text
+            INSERT INTO cdl.character_sections (character_id, section, position, ordered)
+            SELECT p_character_id, written[1], coalesce(max(s.position), 0) + 1, section_text
             FROM cdl.character_sections AS s WHERE s.character_id = p_character_id;
         END IF;
         RETURN;
@@ -1786,18 +1855,18 @@ BEGIN
     -- a whole CDL: its sections in its order, each row written only when it changed
     DELETE FROM cdl.character_sections AS s
     WHERE s.character_id = p_character_id AND NOT s.section = ANY (ARRAY(SELECT json_object_keys(new_cdl)));
-    INSERT INTO cdl.character_sections AS s (character_id, section, position, content, ordered)
-    SELECT p_character_id, e.key, e.n, e.value::jsonb, e.value
+    INSERT INTO cdl.character_sections AS s (character_id, section, position, ordered)
+    SELECT p_character_id, e.key, e.n, e.value
     FROM json_each(new_cdl) WITH ORDINALITY AS e (key, value, n)
     ON CONFLICT (character_id, section) DO UPDATE
-    SET content = EXCLUDED.content, ordered = EXCLUDED.ordered, position = EXCLUDED.position
+    SET ordered = EXCLUDED.ordered, position = EXCLUDED.position
     WHERE s.ordered::text IS DISTINCT FROM EXCLUDED.ordered::text OR s.position <> EXCLUDED.position;
 END
 $$;
 
 ALTER FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) IS 'Store the CDL new_cdl (json in the order to keep) of a locked character, a row per top-level section: all of it, or for a field write at the path written its section only (absent from new_cdl: removed).';
+COMMENT ON FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) IS 'Store the CDL new_cdl (json in the order to keep) of a locked character, a row per top-level section: all of it, or for a field write at the path written its section only (new_cdl is then that section''s text; NULL: the section is removed).';
 
 CREATE FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) RETURNS TABLE(character_id bigint, source text, match_path text, snippet text, rank real, place integer[])
     LANGUAGE plpgsql STABLE
@@ -1851,6 +1920,17 @@ $$;
 ALTER FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) IS 'Ranked full-text matches in string field values, knowledge and communication patterns; equal ranks list a character''s fields in its document order (place), then the rest by path.';
+
+CREATE FUNCTION cdl._section_doc(section_name text, section json) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN section IS NULL THEN '{}'::jsonb
+                ELSE jsonb_build_object(section_name, section::jsonb) END
+$$;
+
+ALTER FUNCTION cdl._section_doc(section_name text, section json) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._section_doc(section_name text, section json) IS 'The CDL made of one section (its text, NULL: none) as jsonb, for the general field writes.';
 
 CREATE FUNCTION cdl._start(p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint) RETURNS jsonb
     LANGUAGE plpgsql
@@ -2112,7 +2192,7 @@ CREATE FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[] DEFAULT N
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
-    RETURN (SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}')
+    RETURN (SELECT coalesce(jsonb_object_agg(s.section, s.ordered::jsonb), '{}')
             FROM cdl.character_sections AS s
             WHERE s.character_id = p_character_id
               AND (_stored_cdl.sections IS NULL OR s.section = ANY (_stored_cdl.sections)));
@@ -3007,10 +3087,10 @@ BEGIN
     RETURNING d.id INTO v_id;
     -- the values characters hold already must fit the definition
     FOR offender IN
-        SELECT c.normalized_name, s.content #> keys[2:] AS value
+        SELECT c.normalized_name, (s.ordered #> keys[2:])::jsonb AS value
         FROM cdl.characters c
         LEFT JOIN cdl.character_sections s ON s.character_id = c.id AND s.section = keys[1]
-        WHERE s.content #> keys[2:] IS NOT NULL OR define_character_field.is_required
+        WHERE s.ordered #> keys[2:] IS NOT NULL OR define_character_field.is_required
     LOOP
         BEGIN
             PERFORM cdl._check_field_value(cdl._path_text(keys), v_type, validation_rules,
@@ -3576,13 +3656,16 @@ DECLARE
 BEGIN
     keys := cdl._parse_path(field_path);
     target := cdl._lock_character(name, keys[1:1]);
-    IF target.doc #> keys IS NULL OR cardinality(keys) = 0 THEN
+    IF target.ordered #> keys[2:] IS NULL OR cardinality(keys) = 0 THEN
         RAISE EXCEPTION 'character % has no field %', quote_literal(name), field_path
             USING ERRCODE = 'CD002';
     END IF;
     PERFORM cdl._validate_nodes(keys, NULL);  -- a required field cannot go
-    removed := cdl._replace_fields(target.character_id, keys, target.doc, NULL, 'manual');
-    PERFORM cdl._save_document(target.character_id, cdl._json_remove(target.ordered, keys), '{}', keys);
+    removed := cdl._replace_fields(target.character_id, keys, cdl._section_doc(keys[1], target.ordered),
+                                   NULL, 'manual');
+    -- the section without the field (NULL: the section goes, as one left empty does)
+    PERFORM cdl._save_document(target.character_id,
+        cdl._json_remove(json_build_object(keys[1], target.ordered), keys) -> keys[1], '{}', keys);
     RETURN removed;
 END
 $$;
@@ -3930,8 +4013,10 @@ DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     keys text[];
-    node jsonb;
+    section json;
+    node json;
     changed integer;
+    rewrite boolean := false;
 BEGIN
     keys := cdl._parse_path(field_path);
     IF field_value IS NULL THEN
@@ -3943,22 +4028,31 @@ BEGIN
         RAISE EXCEPTION 'confidence must be between 0 and 1, got %', confidence USING ERRCODE = 'CD001';
     END IF;
     target := cdl._lock_character(name, keys[1:1]);  -- a path changes its top-level section only
-    FOR i IN 1 .. cardinality(keys) - 1 LOOP
-        node := target.doc #> keys[1:i];
-        IF node IS NOT NULL AND jsonb_typeof(node) <> 'object' THEN
-            RAISE EXCEPTION 'cannot set %: % holds a %, not an object', field_path,
-                cdl._path_text(keys[1:i]), jsonb_typeof(node)
-                USING ERRCODE = 'CD001', HINT = 'Set or remove the enclosing field first.';
-        END IF;
-    END LOOP;
+    section := target.ordered;
     PERFORM cdl._validate_nodes(keys, field_value);
-    changed := cdl._replace_fields(target.character_id, keys, target.doc, field_value,
-                                   field_source, confidence, is_public);
-    IF changed > 0 OR target.doc #> keys IS DISTINCT FROM field_value THEN
+    IF cdl._is_leaf(field_value) THEN
+        -- the usual write, a leaf for a leaf: its row is there (the document mirrors the rows,
+        -- so every object on its path is too), and nothing of the text is parsed
+        changed := cdl._replace_leaf(target.character_id, keys, field_value, field_source,
+                                     confidence, is_public);
+    END IF;
+    IF changed IS NULL THEN  -- no leaf at the path: a new field, an object, or one set under it
+        FOR i IN 1 .. cardinality(keys) - 1 LOOP  -- section #> '{}' is the section itself
+            node := section #> keys[2:i];
+            IF node IS NOT NULL AND json_typeof(node) <> 'object' THEN
+                RAISE EXCEPTION 'cannot set %: % holds a %, not an object', field_path,
+                    cdl._path_text(keys[1:i]), json_typeof(node)
+                    USING ERRCODE = 'CD001', HINT = 'Set or remove the enclosing field first.';
+            END IF;
+        END LOOP;
+        changed := cdl._replace_fields(target.character_id, keys, cdl._section_doc(keys[1], section),
+                                       field_value, field_source, confidence, is_public);
+        rewrite := (section #> keys[2:])::jsonb IS DISTINCT FROM field_value;
+    END IF;
+    IF changed > 0 OR rewrite THEN
         -- in the section's text, a key that is there keeps its place and a new one goes last
         PERFORM cdl._save_document(target.character_id,
-            json_build_object(keys[1], cdl._json_set(target.ordered -> keys[1], keys[2:], field_value::json)),
-            '{}', keys);
+            cdl._json_set(section, keys[2:], field_value::json), '{}', keys);
     END IF;
     RETURN changed;
 END
@@ -4545,8 +4639,8 @@ BEGIN
                    'ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
     EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', tbl);
     EXECUTE format('CREATE POLICY tenant_isolation ON %s '
-                   'USING ((SELECT cdlstore_internal.call_tenant()) = ANY (ARRAY[tenant, ''*''])) '
-                   'WITH CHECK (tenant = (SELECT nullif(cdlstore_internal.call_tenant(), ''*'')))', tbl);
+                   'USING (tenant = cdlstore_internal.call_tenant() OR cdlstore_internal.call_tenant() = ''*'') '
+                   'WITH CHECK (tenant = nullif(cdlstore_internal.call_tenant(), ''*''))', tbl);
 END
 $$;
 
@@ -7709,9 +7803,7 @@ CREATE TABLE cdl.character_field_values (
     is_public boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
-    CONSTRAINT character_field_values_check CHECK ((num_nonnulls(string_value, number_value, boolean_value, json_value) = 1)),
-    CONSTRAINT character_field_values_confidence_check CHECK (((confidence >= (0)::numeric) AND (confidence <= (1)::numeric)))
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
 
 ALTER TABLE ONLY cdl.character_field_values FORCE ROW LEVEL SECURITY;
@@ -7791,9 +7883,7 @@ CREATE TABLE cdl.characters (
     created_by character varying(200),
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
-    CONSTRAINT characters_normalized_name_check CHECK ((((normalized_name)::text <> ''::text) AND ((normalized_name)::text !~ '[A-Z[:space:]\u0001-\u002f\u003a-\u0040\u005b-\u005e\u0060\u007b-\u007f]'::text))),
-    CONSTRAINT characters_version_count_check CHECK ((version_count >= 0))
+    tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL
 );
 
 ALTER TABLE ONLY cdl.characters FORCE ROW LEVEL SECURITY;
@@ -7947,12 +8037,10 @@ ALTER TABLE cdl.character_knowledge ALTER COLUMN id ADD GENERATED ALWAYS AS IDEN
 CREATE TABLE cdl.character_sections (
     character_id bigint NOT NULL,
     section text NOT NULL,
-    content jsonb NOT NULL,
     tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
     "position" integer NOT NULL,
     ordered json NOT NULL
 );
-ALTER TABLE ONLY cdl.character_sections ALTER COLUMN content SET COMPRESSION lz4;
 ALTER TABLE ONLY cdl.character_sections ALTER COLUMN ordered SET COMPRESSION lz4;
 
 ALTER TABLE ONLY cdl.character_sections FORCE ROW LEVEL SECURITY;
@@ -8834,6 +8922,8 @@ CREATE TRIGGER character_field_values_log AFTER INSERT OR DELETE OR UPDATE ON cd
 
 CREATE TRIGGER character_workflows_delete_instances AFTER DELETE ON cdl.character_workflows REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_workflow_instances();
 
+CREATE TRIGGER characters_check_row BEFORE INSERT OR UPDATE OF normalized_name, version_count ON cdl.characters FOR EACH ROW EXECUTE FUNCTION cdl._check_character_row();
+
 CREATE TRIGGER workflow_instances_delete_log AFTER DELETE ON cdl.workflow_instances REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_instance_log();
 
 CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON ops.events FOR EACH ROW EXECUTE FUNCTION ops._refuse_change();
@@ -8957,45 +9047,45 @@ ALTER TABLE cdl.definition_log ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE cdl.response_templates ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON cdl.character_change_log USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_change_log USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_documents USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_documents USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_field_definitions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_field_definitions USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_field_values USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_field_values USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_knowledge USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_knowledge USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_sections USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_sections USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_versions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_versions USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.character_workflows USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.character_workflows USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.characters USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.characters USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.communication_patterns USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.communication_patterns USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.definition_log USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.definition_log USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.response_templates USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.response_templates USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_context_extractors USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_context_extractors USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_execution_log USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_execution_log USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_files USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_files USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_instances USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_instances USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_lookup_tables USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_lookup_tables USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_states USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_states USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_transitions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_transitions USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON cdl.workflow_triggers USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdl.workflow_triggers USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
 ALTER TABLE cdl.workflow_context_extractors ENABLE ROW LEVEL SECURITY;
 
@@ -9015,7 +9105,7 @@ ALTER TABLE cdl.workflow_triggers ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE cdlstore_internal.feed_consumers ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON cdlstore_internal.feed_consumers USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON cdlstore_internal.feed_consumers USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
 ALTER TABLE docstore.active_tag ENABLE ROW LEVEL SECURITY;
 
@@ -9033,21 +9123,21 @@ ALTER TABLE docstore.tag_event ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE docstore.tag_policy ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON docstore.active_tag USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.active_tag USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.change_event USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.change_event USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.document_body USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.document_body USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.document_header USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.document_header USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.documents USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.documents USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.retention_policy USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.retention_policy USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.tag_event USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.tag_event USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON docstore.tag_policy USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON docstore.tag_policy USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
 ALTER TABLE game.accounts ENABLE ROW LEVEL SECURITY;
 
@@ -9055,15 +9145,15 @@ ALTER TABLE game.game_sessions ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE game.player_scenario_scores ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON game.accounts USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON game.accounts USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON game.game_sessions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON game.game_sessions USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON game.player_scenario_scores USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON game.player_scenario_scores USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON game.user_badges USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON game.user_badges USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON game.user_profiles USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON game.user_profiles USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
 ALTER TABLE game.user_badges ENABLE ROW LEVEL SECURITY;
 
@@ -9075,13 +9165,13 @@ ALTER TABLE ops.events ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE ops.task_executions ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_isolation ON ops.agent_playground_messages USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON ops.agent_playground_messages USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON ops.events USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON ops.events USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON ops.task_executions USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON ops.task_executions USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
-CREATE POLICY tenant_isolation ON ops.workflows USING ((( SELECT cdlstore_internal.call_tenant() AS call_tenant) = ANY (ARRAY[tenant, '*'::text]))) WITH CHECK ((tenant = ( SELECT NULLIF(cdlstore_internal.call_tenant(), '*'::text) AS "nullif")));
+CREATE POLICY tenant_isolation ON ops.workflows USING (((tenant = cdlstore_internal.call_tenant()) OR (cdlstore_internal.call_tenant() = '*'::text))) WITH CHECK ((tenant = NULLIF(cdlstore_internal.call_tenant(), '*'::text)));
 
 ALTER TABLE ops.workflows ENABLE ROW LEVEL SECURITY;
 
@@ -9106,6 +9196,8 @@ REVOKE ALL ON FUNCTION cdl._cdl_body(doc json) FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdl._character_id(name text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._character_not_found(name text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._check_character_row() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) FROM PUBLIC;
 
@@ -9157,6 +9249,8 @@ REVOKE ALL ON FUNCTION cdl._infer_data_type(value jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._instance_id(p_user_id text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._is_leaf(node jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._json_leaves(doc json) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._json_merge(base json, winner json) FROM PUBLIC;
@@ -9199,6 +9293,8 @@ REVOKE ALL ON FUNCTION cdl._render_document(p_character_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._replace_leaf(p_character_id bigint, prefix text[], new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._replace_subtree(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._require_proxy() FROM PUBLIC;
@@ -9211,6 +9307,8 @@ REVOKE ALL ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, p
 REVOKE ALL ON FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._search(p_character_id bigint, query text, max_results integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._section_doc(section_name text, section json) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._start(p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint) FROM PUBLIC;
 

@@ -135,7 +135,7 @@ SELECT is(cdl.get_character_complete('Render Me')::text,
 SELECT cdl.import_character_from_json('{"identity": {"name": "Sec Tion", "age": 1}, "other": {"x": [1, {}]},
                                         "empty": {}, "nothing": null}');
 CREATE TEMP TABLE sections_before AS
-SELECT s.section, s.ctid::text AS place, s.content FROM cdl.character_sections s
+SELECT s.section, s.ctid::text AS place FROM cdl.character_sections s
 JOIN cdl.characters c ON c.id = s.character_id WHERE c.normalized_name = 'sec_tion';
 SELECT cdl.upsert_character_field('sec_tion', 'identity.age', '2');
 SELECT results_eq(

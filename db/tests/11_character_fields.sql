@@ -1,6 +1,6 @@
 -- Field writes: upsert, remove, definitions and their rules, the change log, freshness.
 BEGIN;
-SELECT plan(42);
+SELECT plan(48);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SET LOCAL cdlstore.actor = 'pgtap-author';
@@ -97,6 +97,23 @@ SELECT throws_ok($$SELECT cdl.upsert_character_field('ada_lovelace', 'bad\', '1'
     'a path ending in an escape');
 SELECT is(tests.cdl_counts() || jsonb_build_object('doc', cdl.get_character_complete('ada_lovelace')::jsonb),
     (SELECT counts || jsonb_build_object('doc', doc) FROM before_counts), 'failed writes wrote nothing');
+
+-- the row rules that were CHECK constraints until migration 0027 hold as trigger checks, with
+-- the same SQLSTATE, even for a direct write; a field write does not fire the characters one
+SELECT throws_ok($$UPDATE cdl.characters SET normalized_name = 'Ada Lovelace' WHERE normalized_name = 'ada_lovelace'$$,
+    '23514', NULL, 'a character key with a space is refused');
+SELECT throws_ok($$UPDATE cdl.characters SET normalized_name = '' WHERE normalized_name = 'ada_lovelace'$$,
+    '23514', NULL, 'an empty character key is refused');
+SELECT throws_ok($$UPDATE cdl.characters SET version_count = -1 WHERE normalized_name = 'ada_lovelace'$$,
+    '23514', NULL, 'a negative version count is refused');
+SELECT throws_ok($$UPDATE cdl.character_field_values SET number_value = 1
+                   WHERE id = (SELECT min(id) FROM cdl.character_field_values WHERE string_value IS NOT NULL)$$,
+    '23514', NULL, 'a field value row holding two values is refused');
+SELECT throws_ok($$UPDATE cdl.character_field_values SET confidence = 2
+                   WHERE id = (SELECT min(id) FROM cdl.character_field_values)$$,
+    '23514', NULL, 'a confidence above 1 is refused');
+SELECT lives_ok($$UPDATE cdl.characters SET updated_at = now(), version_count = 0
+                  WHERE normalized_name = 'ada_lovelace'$$, 'a row that keeps the rules is written');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -124,7 +124,7 @@ RETURNS void
 LANGUAGE plpgsql
 STABLE
 SET search_path = cdl, pg_temp
-SET plan_cache_mode = force_generic_plan  -- see _replace_fields
+SET plan_cache_mode = force_generic_plan  -- see _replace_subtree
 AS $$
 DECLARE
     depth integer;
@@ -187,7 +187,7 @@ CREATE OR REPLACE FUNCTION cdl._register_definitions(prefix text[], doc jsonb)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
-SET plan_cache_mode = force_generic_plan  -- see _replace_fields
+SET plan_cache_mode = force_generic_plan  -- see _replace_subtree
 AS $$
 DECLARE
     new_ids bigint[];
@@ -235,6 +235,18 @@ $$;
 
 COMMENT ON FUNCTION cdl._register_definitions(text[], jsonb) IS
     'Register, as inferred definitions, every path of doc (at prefix) that has none yet.';
+
+CREATE OR REPLACE FUNCTION cdl._is_leaf(node jsonb)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(jsonb_typeof(node) <> 'object' OR node = '{}', false)
+$$;
+
+COMMENT ON FUNCTION cdl._is_leaf(jsonb) IS
+    'Whether node is what one character_field_values row holds (a scalar, null, array or empty '
+    'object); false for an object with keys and for SQL NULL (nothing there).';
 
 CREATE OR REPLACE FUNCTION cdl._replace_subtree(
     p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source varchar,
@@ -308,23 +320,17 @@ COMMENT ON FUNCTION cdl._replace_subtree(bigint, text[], jsonb, jsonb, varchar, 
     'The general case of _replace_fields: the rows of the leaves at and under prefix deleted, '
     'inserted or updated to match new_value (NULL removes them).';
 
-CREATE OR REPLACE FUNCTION cdl._replace_fields(
-    p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source varchar,
-    p_confidence numeric DEFAULT 1.0, p_is_public boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION cdl._replace_leaf(
+    p_character_id bigint, prefix text[], new_value jsonb, p_source varchar,
+    p_confidence numeric, p_is_public boolean)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
-SET plan_cache_mode = force_generic_plan  -- see _replace_subtree
+SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
 AS $$
 DECLARE
-    old_node jsonb := old_cdl #> prefix;
     written integer;
 BEGIN
-    IF NOT coalesce(cardinality(prefix) > 0 AND (jsonb_typeof(old_node) <> 'object' OR old_node = '{}')
-                    AND (jsonb_typeof(new_value) <> 'object' OR new_value = '{}'), false) THEN
-        RETURN cdl._replace_subtree(p_character_id, prefix, old_cdl, new_value, p_source,
-                                    p_confidence, p_is_public);
-    END IF;
     -- a leaf for a leaf, the usual field write: the same one row (the document mirrors the
     -- rows), its definition known; nothing to do when the row holds it already
     UPDATE cdl.character_field_values AS v
@@ -339,7 +345,37 @@ BEGIN
       AND (cdl._value_jsonb(v.string_value, v.number_value, v.boolean_value, v.json_value),
            v.confidence, v.is_public) IS DISTINCT FROM (new_value, p_confidence, p_is_public);
     GET DIAGNOSTICS written = ROW_COUNT;
+    IF written = 0 AND NOT EXISTS (
+            SELECT FROM cdl.character_field_values AS v
+            JOIN cdl.character_field_definitions AS d ON d.id = v.field_definition_id
+            WHERE v.character_id = p_character_id AND d.path_keys = prefix) THEN
+        RETURN NULL;  -- no leaf there: an object, or nothing
+    END IF;
     RETURN written;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._replace_leaf(bigint, text[], jsonb, varchar, numeric, boolean) IS
+    'The usual case of _replace_fields: a leaf (scalar, null, array or empty object) that is '
+    'there replaced by a leaf; its one row updated unless it holds the value already. Returns 1 '
+    'when updated, 0 when the row held it, NULL when the character has no leaf at prefix.';
+
+CREATE OR REPLACE FUNCTION cdl._replace_fields(
+    p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source varchar,
+    p_confidence numeric DEFAULT 1.0, p_is_public boolean DEFAULT true)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+DECLARE
+    old_node jsonb := old_cdl #> prefix;
+BEGIN
+    IF cardinality(prefix) > 0 AND cdl._is_leaf(old_node) AND cdl._is_leaf(new_value) THEN
+        RETURN coalesce(cdl._replace_leaf(p_character_id, prefix, new_value, p_source, p_confidence,
+                                          p_is_public), 0);
+    END IF;
+    RETURN cdl._replace_subtree(p_character_id, prefix, old_cdl, new_value, p_source,
+                                p_confidence, p_is_public);
 END
 $$;
 
@@ -353,6 +389,19 @@ LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
+    -- the row's own rules, checked here rather than as CHECK constraints (which PostgreSQL
+    -- parses anew on every statement that writes the table: migration 0027)
+    IF TG_OP <> 'DELETE' AND (num_nonnulls(NEW.string_value, NEW.number_value, NEW.boolean_value,
+                                           NEW.json_value) <> 1) THEN
+        RAISE EXCEPTION 'new row for relation "character_field_values" violates check constraint "character_field_values_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'character_field_values',
+                  CONSTRAINT = 'character_field_values_check';
+    END IF;
+    IF TG_OP <> 'DELETE' AND NOT (NEW.confidence >= 0 AND NEW.confidence <= 1) THEN
+        RAISE EXCEPTION 'new row for relation "character_field_values" violates check constraint "character_field_values_confidence_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'character_field_values',
+                  CONSTRAINT = 'character_field_values_confidence_check';
+    END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO cdl.character_change_log
             (character_id, change_type, field_path, old_value, new_value, change_source, changed_by)
@@ -382,7 +431,8 @@ END
 $$;
 
 COMMENT ON FUNCTION cdl._log_field_change() IS
-    'Trigger: one character_change_log row for every field value added, updated or removed.';
+    'Trigger: one character_change_log row for every field value added, updated or removed; '
+    'a row added or updated must hold exactly one value and a confidence in [0, 1] (23514).';
 
 CREATE OR REPLACE TRIGGER character_field_values_log
 AFTER INSERT OR UPDATE OR DELETE ON cdl.character_field_values

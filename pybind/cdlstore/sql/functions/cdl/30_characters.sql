@@ -17,6 +17,37 @@ $$;
 COMMENT ON FUNCTION cdl._character_not_found(text) IS
     'Raise CD002 for a character name that matches none (the error names the table cdl.characters).';
 
+CREATE OR REPLACE FUNCTION cdl._check_character_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    -- the rules of a character row, as CHECK constraints held them until migration 0027: a
+    -- trigger fires only when these columns are written, so a field write (updated_at) skips it
+    IF NOT (NEW.normalized_name::text <> ''
+            AND NEW.normalized_name::text !~ '[A-Z[:space:]\u0001-\u002f\u003a-\u0040\u005b-\u005e\u0060\u007b-\u007f]') THEN
+        RAISE EXCEPTION 'new row for relation "characters" violates check constraint "characters_normalized_name_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'characters',
+                  CONSTRAINT = 'characters_normalized_name_check';
+    END IF;
+    IF NOT NEW.version_count >= 0 THEN
+        RAISE EXCEPTION 'new row for relation "characters" violates check constraint "characters_version_count_check"'
+            USING ERRCODE = 'check_violation', SCHEMA = 'cdl', TABLE = 'characters',
+                  CONSTRAINT = 'characters_version_count_check';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._check_character_row() IS
+    'Trigger: a character key is not empty and holds no ASCII upper case, space, control or '
+    'punctuation but ''_''; version_count is not negative (23514, named as the CHECK constraints were).';
+
+CREATE OR REPLACE TRIGGER characters_check_row
+BEFORE INSERT OR UPDATE OF normalized_name, version_count ON cdl.characters
+FOR EACH ROW EXECUTE FUNCTION cdl._check_character_row();
+
 CREATE OR REPLACE FUNCTION cdl._lock_character(
     name text, sections text[] DEFAULT '{}', OUT character_id bigint, OUT doc jsonb,
     OUT ordered json)
@@ -41,15 +72,15 @@ BEGIN
     IF sections IS NULL THEN
         doc := cdl._stored_cdl(character_id);
         ordered := cdl._stored_text(character_id);
-    ELSIF cardinality(sections) = 1 THEN  -- a field write's section: one row, no aggregate
-        SELECT jsonb_build_object(s.section, s.content), json_build_object(s.section, s.ordered)
-        INTO doc, ordered
+    ELSIF cardinality(sections) = 1 THEN
+        -- a field write's section: one row, no aggregate, and its text as it is (the writes
+        -- read the few nodes they need from it; parsing all of it into jsonb would cost more)
+        SELECT s.ordered INTO ordered
         FROM cdl.character_sections AS s
         WHERE s.character_id = _lock_character.character_id AND s.section = sections[1];
-        doc := coalesce(doc, '{}');
-        ordered := coalesce(ordered, '{}');
+        doc := NULL;
     ELSIF sections <> '{}' THEN  -- a statement of its own, so that its plan looks up these rows only
-        SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}'),
+        SELECT coalesce(jsonb_object_agg(s.section, s.ordered::jsonb), '{}'),
                coalesce(json_object_agg(s.section, s.ordered ORDER BY s.position, s.section), '{}')
         INTO doc, ordered
         FROM cdl.character_sections AS s
@@ -60,7 +91,21 @@ $$;
 
 COMMENT ON FUNCTION cdl._lock_character(text, text[]) IS
     'Lock a character for writing; return its id and the named sections of its CDL (NULL: all '
-    'of it, the default: none) as jsonb (doc) and as text in their order (ordered). CD002 when unknown.';
+    'of it, the default: none) as jsonb (doc) and as text in their order (ordered); for one section '
+    '(a field write) ordered is that section''s own text (NULL when it has none) and doc NULL. '
+    'CD002 when unknown.';
+
+CREATE OR REPLACE FUNCTION cdl._section_doc(section_name text, section json)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN section IS NULL THEN '{}'::jsonb
+                ELSE jsonb_build_object(section_name, section::jsonb) END
+$$;
+
+COMMENT ON FUNCTION cdl._section_doc(text, json) IS
+    'The CDL made of one section (its text, NULL: none) as jsonb, for the general field writes.';
 
 CREATE OR REPLACE FUNCTION cdl._stored_cdl(p_character_id bigint, sections text[] DEFAULT NULL)
 RETURNS jsonb
@@ -69,7 +114,7 @@ STABLE
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
-    RETURN (SELECT coalesce(jsonb_object_agg(s.section, s.content), '{}')
+    RETURN (SELECT coalesce(jsonb_object_agg(s.section, s.ordered::jsonb), '{}')
             FROM cdl.character_sections AS s
             WHERE s.character_id = p_character_id
               AND (_stored_cdl.sections IS NULL OR s.section = ANY (_stored_cdl.sections)));
@@ -226,21 +271,21 @@ AS $$
 DECLARE
     section_text json;
 BEGIN
-    -- a row per top-level section, its text in the order to keep and its jsonb (parsed from
-    -- that text: the two hold the same). A field write rewrites its own section only; a new
+    -- a row per top-level section, its text in the order to keep (the only copy: jsonb is
+    -- parsed from it where needed). A field write rewrites its own section only; a new
     -- section goes last
     IF written IS NOT NULL THEN
-        section_text := new_cdl -> written[1];
+        section_text := new_cdl;
         IF section_text IS NULL THEN
             DELETE FROM cdl.character_sections AS s
             WHERE s.character_id = p_character_id AND s.section = written[1];
             RETURN;
         END IF;
-        UPDATE cdl.character_sections AS s SET content = section_text::jsonb, ordered = section_text
+        UPDATE cdl.character_sections AS s SET ordered = section_text
         WHERE s.character_id = p_character_id AND s.section = written[1];
         IF NOT FOUND THEN
-            INSERT INTO cdl.character_sections (character_id, section, position, content, ordered)
-            SELECT p_character_id, written[1], coalesce(max(s.position), 0) + 1, section_text::jsonb, section_text
+            INSERT INTO cdl.character_sections (character_id, section, position, ordered)
+            SELECT p_character_id, written[1], coalesce(max(s.position), 0) + 1, section_text
             FROM cdl.character_sections AS s WHERE s.character_id = p_character_id;
         END IF;
         RETURN;
@@ -248,11 +293,11 @@ BEGIN
     -- a whole CDL: its sections in its order, each row written only when it changed
     DELETE FROM cdl.character_sections AS s
     WHERE s.character_id = p_character_id AND NOT s.section = ANY (ARRAY(SELECT json_object_keys(new_cdl)));
-    INSERT INTO cdl.character_sections AS s (character_id, section, position, content, ordered)
-    SELECT p_character_id, e.key, e.n, e.value::jsonb, e.value
+    INSERT INTO cdl.character_sections AS s (character_id, section, position, ordered)
+    SELECT p_character_id, e.key, e.n, e.value
     FROM json_each(new_cdl) WITH ORDINALITY AS e (key, value, n)
     ON CONFLICT (character_id, section) DO UPDATE
-    SET content = EXCLUDED.content, ordered = EXCLUDED.ordered, position = EXCLUDED.position
+    SET ordered = EXCLUDED.ordered, position = EXCLUDED.position
     WHERE s.ordered::text IS DISTINCT FROM EXCLUDED.ordered::text OR s.position <> EXCLUDED.position;
 END
 $$;
@@ -260,7 +305,7 @@ $$;
 COMMENT ON FUNCTION cdl._save_sections(bigint, json, text[]) IS
     'Store the CDL new_cdl (json in the order to keep) of a locked character, a row per '
     'top-level section: all of it, or for a field write at the path written its section only '
-    '(absent from new_cdl: removed).';
+    '(new_cdl is then that section''s text; NULL: the section is removed).';
 
 CREATE OR REPLACE FUNCTION cdl._save_document(
     p_character_id bigint, new_cdl json, parts text[] DEFAULT '{}', written text[] DEFAULT NULL)
@@ -274,13 +319,13 @@ DECLARE
     due_before timestamptz;
 BEGIN
     -- the caller holds the character's lock. The CDL first
-    IF new_cdl IS NOT NULL THEN
+    IF new_cdl IS NOT NULL OR written IS NOT NULL THEN
         PERFORM cdl._save_sections(p_character_id, new_cdl, written);
     END IF;
     -- the columns that come from the CDL, when a path they come from was written (the paths
     -- _derived_columns reads: metadata.name, identity.name, name, identity.occupation,
     -- identity.description, identity.archetype, metadata.archetype, archetype)
-    derive := new_cdl IS NOT NULL AND (written IS NULL OR CASE written[1]
+    derive := (new_cdl IS NOT NULL OR written IS NOT NULL) AND (written IS NULL OR CASE written[1]
         WHEN 'name' THEN true
         WHEN 'archetype' THEN true
         WHEN 'metadata' THEN cardinality(written) = 1 OR written[2] IN ('name', 'archetype')
@@ -319,8 +364,9 @@ $$;
 
 COMMENT ON FUNCTION cdl._save_document(bigint, json, text[], text[]) IS
     'Bring the stored character up to date after a write: its CDL from new_cdl, json in the '
-    'order to keep (all of it, or only the section of the field path written; none when new_cdl '
-    'is NULL), the columns derived from what was written, the named lists, and the rendered '
+    'order to keep (all of it; none when new_cdl and written are NULL; for a field write at the '
+    'path written, the text of its section, NULL when the section goes), the columns derived from '
+    'what was written, the named lists, and the rendered '
     'text (dropped when it was rendered less than a second ago). Called by every write, in its '
     'transaction, holding the character''s lock.';
 
@@ -729,8 +775,10 @@ DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     target record;
     keys text[];
-    node jsonb;
+    section json;
+    node json;
     changed integer;
+    rewrite boolean := false;
 BEGIN
     keys := cdl._parse_path(field_path);
     IF field_value IS NULL THEN
@@ -742,22 +790,31 @@ BEGIN
         RAISE EXCEPTION 'confidence must be between 0 and 1, got %', confidence USING ERRCODE = 'CD001';
     END IF;
     target := cdl._lock_character(name, keys[1:1]);  -- a path changes its top-level section only
-    FOR i IN 1 .. cardinality(keys) - 1 LOOP
-        node := target.doc #> keys[1:i];
-        IF node IS NOT NULL AND jsonb_typeof(node) <> 'object' THEN
-            RAISE EXCEPTION 'cannot set %: % holds a %, not an object', field_path,
-                cdl._path_text(keys[1:i]), jsonb_typeof(node)
-                USING ERRCODE = 'CD001', HINT = 'Set or remove the enclosing field first.';
-        END IF;
-    END LOOP;
+    section := target.ordered;
     PERFORM cdl._validate_nodes(keys, field_value);
-    changed := cdl._replace_fields(target.character_id, keys, target.doc, field_value,
-                                   field_source, confidence, is_public);
-    IF changed > 0 OR target.doc #> keys IS DISTINCT FROM field_value THEN
+    IF cdl._is_leaf(field_value) THEN
+        -- the usual write, a leaf for a leaf: its row is there (the document mirrors the rows,
+        -- so every object on its path is too), and nothing of the text is parsed
+        changed := cdl._replace_leaf(target.character_id, keys, field_value, field_source,
+                                     confidence, is_public);
+    END IF;
+    IF changed IS NULL THEN  -- no leaf at the path: a new field, an object, or one set under it
+        FOR i IN 1 .. cardinality(keys) - 1 LOOP  -- section #> '{}' is the section itself
+            node := section #> keys[2:i];
+            IF node IS NOT NULL AND json_typeof(node) <> 'object' THEN
+                RAISE EXCEPTION 'cannot set %: % holds a %, not an object', field_path,
+                    cdl._path_text(keys[1:i]), json_typeof(node)
+                    USING ERRCODE = 'CD001', HINT = 'Set or remove the enclosing field first.';
+            END IF;
+        END LOOP;
+        changed := cdl._replace_fields(target.character_id, keys, cdl._section_doc(keys[1], section),
+                                       field_value, field_source, confidence, is_public);
+        rewrite := (section #> keys[2:])::jsonb IS DISTINCT FROM field_value;
+    END IF;
+    IF changed > 0 OR rewrite THEN
         -- in the section's text, a key that is there keeps its place and a new one goes last
         PERFORM cdl._save_document(target.character_id,
-            json_build_object(keys[1], cdl._json_set(target.ordered -> keys[1], keys[2:], field_value::json)),
-            '{}', keys);
+            cdl._json_set(section, keys[2:], field_value::json), '{}', keys);
     END IF;
     RETURN changed;
 END
@@ -781,13 +838,16 @@ DECLARE
 BEGIN
     keys := cdl._parse_path(field_path);
     target := cdl._lock_character(name, keys[1:1]);
-    IF target.doc #> keys IS NULL OR cardinality(keys) = 0 THEN
+    IF target.ordered #> keys[2:] IS NULL OR cardinality(keys) = 0 THEN
         RAISE EXCEPTION 'character % has no field %', quote_literal(name), field_path
             USING ERRCODE = 'CD002';
     END IF;
     PERFORM cdl._validate_nodes(keys, NULL);  -- a required field cannot go
-    removed := cdl._replace_fields(target.character_id, keys, target.doc, NULL, 'manual');
-    PERFORM cdl._save_document(target.character_id, cdl._json_remove(target.ordered, keys), '{}', keys);
+    removed := cdl._replace_fields(target.character_id, keys, cdl._section_doc(keys[1], target.ordered),
+                                   NULL, 'manual');
+    -- the section without the field (NULL: the section goes, as one left empty does)
+    PERFORM cdl._save_document(target.character_id,
+        cdl._json_remove(json_build_object(keys[1], target.ordered), keys) -> keys[1], '{}', keys);
     RETURN removed;
 END
 $$;
@@ -831,10 +891,10 @@ BEGIN
     RETURNING d.id INTO v_id;
     -- the values characters hold already must fit the definition
     FOR offender IN
-        SELECT c.normalized_name, s.content #> keys[2:] AS value
+        SELECT c.normalized_name, (s.ordered #> keys[2:])::jsonb AS value
         FROM cdl.characters c
         LEFT JOIN cdl.character_sections s ON s.character_id = c.id AND s.section = keys[1]
-        WHERE s.content #> keys[2:] IS NOT NULL OR define_character_field.is_required
+        WHERE s.ordered #> keys[2:] IS NOT NULL OR define_character_field.is_required
     LOOP
         BEGIN
             PERFORM cdl._check_field_value(cdl._path_text(keys), v_type, validation_rules,
