@@ -226,6 +226,41 @@ CREATE TYPE docstore.document_ref AS (
 
 ALTER TYPE docstore.document_ref OWNER TO cdlstore_owner;
 
+CREATE DOMAIN ops.event_severity AS text
+	CONSTRAINT event_severity_check CHECK ((VALUE = ANY (ARRAY['debug'::text, 'info'::text, 'warning'::text, 'error'::text, 'critical'::text])));
+
+ALTER DOMAIN ops.event_severity OWNER TO cdlstore_owner;
+
+COMMENT ON DOMAIN ops.event_severity IS 'An event''s severity.';
+
+CREATE DOMAIN ops.nonempty_text AS text
+	CONSTRAINT nonempty_text_check CHECK ((VALUE <> ''::text));
+
+ALTER DOMAIN ops.nonempty_text OWNER TO cdlstore_owner;
+
+COMMENT ON DOMAIN ops.nonempty_text IS 'Text that is not empty (task names and types, event types).';
+
+CREATE DOMAIN ops.nonnegative_integer AS integer
+	CONSTRAINT nonnegative_integer_check CHECK ((VALUE >= 0));
+
+ALTER DOMAIN ops.nonnegative_integer OWNER TO cdlstore_owner;
+
+COMMENT ON DOMAIN ops.nonnegative_integer IS 'An integer >= 0 (retry counts).';
+
+CREATE DOMAIN ops.positive_integer AS integer
+	CONSTRAINT positive_integer_check CHECK ((VALUE > 0));
+
+ALTER DOMAIN ops.positive_integer OWNER TO cdlstore_owner;
+
+COMMENT ON DOMAIN ops.positive_integer IS 'An integer >= 1 (timeouts in seconds).';
+
+CREATE DOMAIN ops.task_status AS text
+	CONSTRAINT task_status_check CHECK ((VALUE = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])));
+
+ALTER DOMAIN ops.task_status OWNER TO cdlstore_owner;
+
+COMMENT ON DOMAIN ops.task_status IS 'A task''s status.';
+
 CREATE FUNCTION cdl._actor() RETURNS character varying
     LANGUAGE sql STABLE
     AS $$
@@ -6304,16 +6339,16 @@ CREATE TABLE ops.task_executions (
     execution_id uuid DEFAULT ops._task_id(cdlstore_internal.shard_hash()) NOT NULL,
     workflow_id uuid,
     agent_id text,
-    task_name text NOT NULL,
-    task_type text NOT NULL,
+    task_name ops.nonempty_text NOT NULL,
+    task_type ops.nonempty_text NOT NULL,
     priority integer DEFAULT 0 NOT NULL,
-    status text DEFAULT 'pending'::text NOT NULL,
+    status ops.task_status DEFAULT 'pending'::text NOT NULL,
     input_data jsonb DEFAULT '{}'::jsonb NOT NULL,
     output_data jsonb,
     error text,
-    retry_count integer DEFAULT 0 NOT NULL,
-    max_retries integer DEFAULT 3 NOT NULL,
-    timeout_seconds integer DEFAULT 300 NOT NULL,
+    retry_count ops.nonnegative_integer DEFAULT 0 NOT NULL,
+    max_retries ops.nonnegative_integer DEFAULT 3 NOT NULL,
+    timeout_seconds ops.positive_integer DEFAULT 300 NOT NULL,
     execution_time_ms bigint,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     available_at timestamp with time zone DEFAULT now() NOT NULL,
@@ -6321,13 +6356,7 @@ CREATE TABLE ops.task_executions (
     timeout_at timestamp with time zone,
     completed_at timestamp with time zone,
     tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
-    lease_token uuid,
-    CONSTRAINT task_executions_max_retries_check CHECK ((max_retries >= 0)),
-    CONSTRAINT task_executions_retry_count_check CHECK ((retry_count >= 0)),
-    CONSTRAINT task_executions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
-    CONSTRAINT task_executions_task_name_check CHECK ((task_name <> ''::text)),
-    CONSTRAINT task_executions_task_type_check CHECK ((task_type <> ''::text)),
-    CONSTRAINT task_executions_timeout_seconds_check CHECK ((timeout_seconds > 0))
+    lease_token uuid
 )
 WITH (autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_threshold='500', autovacuum_vacuum_cost_delay='0', autovacuum_analyze_scale_factor='0.02');
 
@@ -7047,7 +7076,7 @@ COMMENT ON FUNCTION ops.expire_workflows(as_of timestamp with time zone) IS 'Fai
 
 CREATE TABLE ops.events (
     event_id bigint NOT NULL,
-    event_type text NOT NULL,
+    event_type ops.nonempty_text NOT NULL,
     entity_type text,
     entity_id text,
     workflow_id uuid,
@@ -7055,12 +7084,10 @@ CREATE TABLE ops.events (
     session_id text,
     source text,
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
-    severity text DEFAULT 'info'::text NOT NULL,
+    severity ops.event_severity DEFAULT 'info'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     tenant text DEFAULT cdlstore_internal.default_tenant() NOT NULL,
-    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
-    CONSTRAINT events_event_type_check CHECK ((event_type <> ''::text)),
-    CONSTRAINT events_severity_check CHECK ((severity = ANY (ARRAY['debug'::text, 'info'::text, 'warning'::text, 'error'::text, 'critical'::text])))
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL
 );
 
 ALTER TABLE ONLY ops.events FORCE ROW LEVEL SECURITY;
@@ -8705,13 +8732,13 @@ CREATE INDEX events_type_idx ON ops.events USING btree (event_type, event_id);
 
 CREATE INDEX events_workflow_idx ON ops.events USING btree (workflow_id, event_id) WHERE (workflow_id IS NOT NULL);
 
-CREATE INDEX task_executions_completed_idx ON ops.task_executions USING btree (completed_at) WHERE (status = 'completed'::text);
+CREATE INDEX task_executions_completed_idx ON ops.task_executions USING btree (completed_at) WHERE ((status)::text = 'completed'::text);
 
 CREATE INDEX task_executions_created_idx ON ops.task_executions USING btree (created_at);
 
-CREATE INDEX task_executions_queue_idx ON ops.task_executions USING btree (task_type, priority DESC, created_at) WHERE (status = 'pending'::text);
+CREATE INDEX task_executions_queue_idx ON ops.task_executions USING btree (task_type, priority DESC, created_at) WHERE ((status)::text = 'pending'::text);
 
-CREATE INDEX task_executions_timeout_idx ON ops.task_executions USING btree (timeout_at) WHERE (status = 'running'::text);
+CREATE INDEX task_executions_timeout_idx ON ops.task_executions USING btree (timeout_at) WHERE ((status)::text = 'running'::text);
 
 CREATE INDEX task_executions_workflow_idx ON ops.task_executions USING btree (workflow_id) WHERE (workflow_id IS NOT NULL);
 
