@@ -6794,6 +6794,7 @@ COMMENT ON FUNCTION ops.complete_task(execution_id uuid, lease_token uuid, outpu
 CREATE FUNCTION ops.complete_tasks(completions jsonb) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
@@ -6946,6 +6947,7 @@ COMMENT ON FUNCTION ops.enqueue_task(task_name text, task_type text, input_data 
 CREATE FUNCTION ops.enqueue_tasks(tasks jsonb) RETURNS uuid[]
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ops', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant

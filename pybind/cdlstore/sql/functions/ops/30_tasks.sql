@@ -96,6 +96,9 @@ RETURNS uuid[]
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ops, pg_temp
+-- one generic plan per connection: the plan does not depend on the batch, and the plan cache
+-- kept choosing a custom plan per call
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
@@ -307,6 +310,9 @@ RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ops, pg_temp
+-- one generic plan per connection: the plan does not depend on the batch; the custom plan the
+-- plan cache kept choosing cost 13% more per task than the generic one, planning included
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
