@@ -3,7 +3,7 @@
 -- checks its workflow runs as a single task does. The rows' rules are domains (migration 0029),
 -- so that no statement re-reads CHECK constraints: a write around the API still meets them.
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 
 -- a backlog the planner knows about (ANALYZE counts this transaction's own rows)
 INSERT INTO ops.task_executions (task_name, task_type) SELECT 'backlog', 'plan' FROM generate_series(1, 5000);
@@ -28,6 +28,12 @@ CREATE TEMP TABLE batch AS
     SELECT u.id, u.n FROM unnest(ops.enqueue_tasks((SELECT jsonb_agg(jsonb_build_object('task_name', 'b' || i, 'task_type', 'ids'))
                                                      FROM generate_series(1, 50) i))) WITH ORDINALITY AS u (id, n);
 SELECT ok((SELECT bool_and(b.id > m.id) FROM batch b, made m), 'ids made later sort after earlier ones');
+-- a batch draws one random number and adds each task's place to it (ops._task_id(hash, bits))
+SELECT is((SELECT count(DISTINCT u.id)::int || ' ' || bool_and(substr(u.id::text, 15, 1) = '7')
+                  || ' ' || bool_and(substr(u.id::text, 20, 1) IN ('8', '9', 'a', 'b'))
+           FROM unnest(ops.enqueue_tasks((SELECT jsonb_agg(jsonb_build_object('task_name', 'd' || i, 'task_type', 'ids'))
+                                          FROM generate_series(1, 1000) i))) AS u (id)),
+          '1000 true true', 'a batch of 1000 gets 1000 distinct ids of version 7 and the RFC variant');
 SELECT cdl.set_shard_identity(3, 4);
 SELECT is((SELECT bool_and(('x' || right(u.id::text, 3))::bit(12)::integer & 3 = 3)
            FROM unnest(ops.enqueue_tasks('[{"task_name": "s1", "task_type": "ids"}, {"task_name": "s2", "task_type": "ids"}]')) AS u (id)),
