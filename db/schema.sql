@@ -8752,7 +8752,7 @@ CREATE INDEX events_created_idx ON ops.events USING btree (created_at);
 
 CREATE INDEX events_feed_idx ON ops.events USING btree (xid, event_id);
 
-CREATE INDEX events_type_idx ON ops.events USING btree (event_type, event_id);
+CREATE INDEX events_type_idx ON ops.events USING btree (event_type, event_id) WHERE ((event_type)::text <> ALL ('{task_enqueued,task_claimed,task_completed}'::text[]));
 
 CREATE INDEX events_workflow_idx ON ops.events USING btree (workflow_id, event_id) WHERE (workflow_id IS NOT NULL);
 

@@ -1,3 +1,5 @@
+DROP INDEX ops.events_type_idx;
+CREATE INDEX events_type_idx ON ops.events (event_type, event_id);
 ALTER TABLE ops.task_executions
     ALTER COLUMN task_name TYPE text,
     ALTER COLUMN task_type TYPE text,

@@ -1,4 +1,5 @@
--- The queue's row checks (issue 19, speed). A CHECK constraint is parsed from its stored text
+-- The queue's rows (issue 19, speed): their checks, and one index entry fewer per task event.
+-- Checks: A CHECK constraint is parsed from its stored text
 -- and planned again by every statement that writes its table (PostgreSQL keeps no compiled copy
 -- between statements): a claim and a completion of one task each wrote one task row and one
 -- event row, and re-read 8 constraints for it, 17% of the instructions of the pair. The same
@@ -49,3 +50,11 @@ COMMENT ON DOMAIN ops.task_status IS 'A task''s status.';
 COMMENT ON DOMAIN ops.nonnegative_integer IS 'An integer >= 0 (retry counts).';
 COMMENT ON DOMAIN ops.positive_integer IS 'An integer >= 1 (timeouts in seconds).';
 COMMENT ON DOMAIN ops.event_severity IS 'An event''s severity.';
+
+-- The event type index leaves out the three task events every queued task writes (enqueued,
+-- claimed, completed): each of them cost an index entry, 7% of an enqueue. list_events by one
+-- of those types reads the events newest first by event_id (the primary key) instead; they are
+-- most of a queue's events, so a page fills after few rows. Every other type keeps its index.
+DROP INDEX ops.events_type_idx;
+CREATE INDEX events_type_idx ON ops.events (event_type, event_id)
+    WHERE event_type <> ALL ('{task_enqueued,task_claimed,task_completed}');
