@@ -1,6 +1,6 @@
 -- Foundation: schemas, roles, the cdl enums, the function signatures of every schema.
 BEGIN;
-SELECT plan(52);
+SELECT plan(53);
 
 SELECT has_schema(s) FROM unnest(ARRAY['cdl', 'docstore', 'ops', 'game']) AS s;
 SELECT schema_owner_is(s, 'cdlstore_owner') FROM unnest(ARRAY['cdl', 'docstore', 'ops', 'game']) AS s;
@@ -232,6 +232,7 @@ INSERT INTO expected_functions VALUES
     'ops._refuse_change()',
     'ops._task_for_change(uuid,text[],text)',
     'ops._task_id(integer)',
+    'ops._task_id(integer,bigint)',
     'ops._task_json(ops.task_executions)',
     'ops._task_problem(text,text,jsonb,integer,integer,integer)',
     'ops._wake_workers()',
@@ -394,7 +395,7 @@ FROM unnest(ARRAY['cdl.normalize_name(text)', 'cdl._actor()', 'cdl._value_jsonb(
                   'cdl._infer_data_type(jsonb)', 'cdl._field_type(text)', 'cdl._regex_escape(text)',
                   'docstore._item(docstore.document_header,jsonb)', 'game._session_json(game.game_sessions)',
                   'ops._workflow_json(ops.workflows)', 'ops._task_json(ops.task_executions)',
-                  'ops._task_problem(text,text,jsonb,integer,integer,integer)']::regprocedure[]) AS f;
+                  'ops._task_problem(text,text,jsonb,integer,integer,integer)', 'ops._task_id(integer,bigint)']::regprocedure[]) AS f;
 
 -- normalize_name folds only a name that is not a key already: the folding (some twenty
 -- functions) is cdl._fold_name, set up and called only then, so a lookup by key skips it

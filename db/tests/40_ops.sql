@@ -55,7 +55,7 @@ UPDATE ops.task_executions SET available_at = now() WHERE execution_id = (SELECT
 -- a stale worker: its lease lapses, another worker claims the task, then the first one reports
 CREATE TEMP TABLE second AS SELECT (t ->> 'lease_token')::uuid AS token FROM jsonb_array_elements(ops.claim_tasks('w1', '{embed}')) t;
 SELECT is(ops.expire_tasks(now() + interval '1 hour') , 1, 'a running task past its timeout expires');
-SELECT results_eq(format($$SELECT status, retry_count, error FROM ops.task_executions WHERE execution_id = %L$$, (SELECT id FROM high)),
+SELECT results_eq(format($$SELECT status::text, retry_count::integer, error FROM ops.task_executions WHERE execution_id = %L$$, (SELECT id FROM high)),
     $$VALUES ('failed', 1, 'timed out')$$, 'and after max_retries the task fails');
 SELECT throws_ok(format($$SELECT ops.fail_task(%L, %L, 'late')$$, (SELECT id FROM high), (SELECT token FROM second)), 'CD003',
     NULL, 'an expired lease cannot fail the task again');
@@ -73,10 +73,10 @@ SELECT throws_ok(format($$SELECT ops.complete_task(%L, %L, '"from A"')$$, (SELEC
     'CD003', NULL, 'the stale worker cannot complete the new attempt');
 SELECT throws_ok(format($$SELECT ops.heartbeat_task(%L, %L)$$, (SELECT id FROM a), (SELECT token FROM a)),
     'CD003', NULL, 'nor extend its lease');
-SELECT results_eq(format($$SELECT status, agent_id, output_data FROM ops.task_executions WHERE execution_id = %L$$, (SELECT id FROM a)),
+SELECT results_eq(format($$SELECT status::text, agent_id, output_data FROM ops.task_executions WHERE execution_id = %L$$, (SELECT id FROM a)),
     $$VALUES ('running', 'wb', NULL::jsonb)$$, 'and changed nothing');
 SELECT is(ops.release_task((SELECT id FROM a), (SELECT token FROM b)) ->> 'status', 'pending', 'B releases the task unstarted');
-SELECT results_eq(format($$SELECT retry_count, available_at <= clock_timestamp() FROM ops.task_executions WHERE execution_id = %L$$,
+SELECT results_eq(format($$SELECT retry_count::integer, available_at <= clock_timestamp() FROM ops.task_executions WHERE execution_id = %L$$,
                          (SELECT id FROM a)), $$VALUES (1, true)$$, 'no attempt counted, available at once');
 
 -- batches: all or none

@@ -26,7 +26,7 @@ SELECT throws_ok(format($$SELECT ops.fail_task(%L, %L, 'late')$$, (SELECT c FROM
 SELECT is(jsonb_array_length(ops.list_tasks('cancelled')), 2, 'list by status');
 
 SELECT is(ops.retry_task((SELECT c FROM t)) ->> 'status', 'pending', 'a cancelled task is retried');
-SELECT is((SELECT (retry_count, error, agent_id) FROM ops.task_executions WHERE task_name = 'c'),
+SELECT is((SELECT (retry_count::integer, error, agent_id) FROM ops.task_executions WHERE task_name = 'c'),
     ROW(0, NULL::text, NULL::text), 'from scratch');
 CREATE TEMP TABLE claim2 AS SELECT ops.claim_tasks('w2', '{embed}', 5) AS j;
 SELECT is(ops.fail_task((SELECT c FROM t), (SELECT (j -> 0 ->> 'lease_token')::uuid FROM claim2), 'boom') ->> 'status',
