@@ -44,9 +44,13 @@ AS $$
            CASE WHEN t.typtype = 'e'
                 THEN 'AS ENUM (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
                                   FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid) || ')'
-                ELSE 'AS (' || (SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod),
+                -- a column of a domain has the domain's base type here: the proxy only passes
+                -- values on, and the shard checks the domain's rules
+                ELSE 'AS (' || (SELECT string_agg(quote_ident(a.attname) || ' ' ||
+                                                  CASE WHEN at.typtype = 'd' THEN format_type(at.typbasetype, at.typtypmod)
+                                                       ELSE format_type(a.atttypid, a.atttypmod) END,
                                                   ', ' ORDER BY a.attnum)
-                                FROM pg_catalog.pg_attribute a
+                                FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid
                                 WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) || ')'
            END AS definition,
            CASE WHEN t.typtype = 'e' THEN 0 ELSE 1 END AS sort,
