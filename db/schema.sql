@@ -5092,6 +5092,7 @@ DECLARE
     policy record;
 BEGIN
     PERFORM cdlstore_internal.input_text(p_tag, 'tag', 100);
+    PERFORM docstore._check_actor(p_actor, p_actor_type, p_session);
     -- the document row lock orders every tag change of the document: compare-and-swap holds
     SELECT x.namespace, x.type, x.deleted_at INTO d FROM docstore.documents x
     WHERE x.document_uuid = p_uuid FOR NO KEY UPDATE;
@@ -5148,6 +5149,21 @@ $$;
 ALTER FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) IS 'Set (version) or remove (NULL) a tag under the document''s lock, with its policies, event and change.';
+
+CREATE FUNCTION docstore._check_actor(actor text, actor_type text, session_id text, what text DEFAULT 'actor'::text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'docstore', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM cdlstore_internal.input_text(actor, what, 200, false);
+    PERFORM cdlstore_internal.input_text(actor_type, what || '_type', 200, false);
+    PERFORM cdlstore_internal.input_text(session_id, 'session_id', 200, false);
+END
+$$;
+
+ALTER FUNCTION docstore._check_actor(actor text, actor_type text, session_id text, what text) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION docstore._check_actor(actor text, actor_type text, session_id text, what text) IS 'Who made a change (actor and actor_type, or created_by and created_by_type when what is created_by) and its session: each optional and at most 200 characters (CD001). Every docstore write that records them calls it.';
 
 CREATE FUNCTION docstore._check_name(value text, what text) RETURNS text
     LANGUAGE plpgsql STABLE
@@ -5411,6 +5427,7 @@ DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     d record;
 BEGIN
+    PERFORM docstore._check_actor(actor, actor_type, session_id);
     UPDATE docstore.documents x SET deleted_at = now(), deleted_by = actor, deleted_by_type = actor_type
     WHERE x.document_uuid = document_uuid AND x.deleted_at IS NULL
     RETURNING x.namespace, x.type, x.latest_version INTO d;
@@ -5677,6 +5694,7 @@ DECLARE
     d record;
     bodies uuid[];
 BEGIN
+    PERFORM docstore._check_actor(actor, NULL, NULL);
     SELECT array_agg(DISTINCT h.document_body_uuid) INTO bodies
     FROM docstore.document_header h WHERE h.document_uuid = document_uuid;
     DELETE FROM docstore.documents x WHERE x.document_uuid = document_uuid
@@ -5709,7 +5727,7 @@ DECLARE
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
-    PERFORM cdlstore_internal.input_text(session_id, 'session_id', 200, false);
+    PERFORM docstore._check_actor(created_by, created_by_type, session_id, 'created_by');
     IF body IS NULL THEN
         RAISE EXCEPTION 'body is required' USING ERRCODE = 'CD001';
     END IF;
@@ -9631,6 +9649,8 @@ REVOKE ALL ON FUNCTION cdlstore_internal.unbound_tenant() FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdlstore_internal.unnamed_tenant() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._change_tag(p_uuid uuid, p_tag text, p_version integer, p_actor text, p_actor_type text, p_session text, p_expected integer, p_force boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION docstore._check_actor(actor text, actor_type text, session_id text, what text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION docstore._check_name(value text, what text) FROM PUBLIC;
 

@@ -195,6 +195,7 @@ INSERT INTO expected_functions VALUES
     'cdl.upsert_response_template(character varying,character varying,character varying,text,jsonb,integer,boolean)']),
 ('docstore', ARRAY[
     'docstore._change_tag(uuid,text,integer,text,text,text,integer,boolean)',
+    'docstore._check_actor(text,text,text,text)',
     'docstore._check_name(text,text)',
     'docstore._check_routes(uuid,text)',
     'docstore._drop_orphan_bodies(uuid[])',

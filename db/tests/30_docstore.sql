@@ -1,6 +1,6 @@
 -- docstore: versions, optimistic writes, tags, history, listing, deletion, retention, changes.
 BEGIN;
-SELECT plan(51);
+SELECT plan(61);
 
 CREATE TEMP TABLE d AS SELECT (docstore.put_document('ns', 'agent_config', '{"model": "a"}', 'cfg',
     '{"env": "prod"}', 'alice', 'user', 's1')).document_uuid AS u;
@@ -78,6 +78,25 @@ SELECT is(docstore.prune_versions('ns', 'agent_config', 1, '1 hour') -> 'version
 SELECT docstore.prune_versions('ns', 'agent_config', 1, '1 hour', dry_run => false);
 SELECT results_eq(format($$SELECT version FROM docstore.document_header WHERE document_uuid = %L ORDER BY 1$$, (SELECT u FROM d)),
     $$VALUES (3), (4)$$, 'pruning removes them');
+-- Who made a change is recorded, at most 200 characters each: CD001 naming the field, nothing written.
+SELECT count(*) AS events_before FROM docstore.change_event \gset
+SELECT throws_ok($$SELECT docstore.put_document('ns', 't', '{}', created_by => repeat('a', 201))$$,
+    'CD001', 'created_by is 201 characters long; at most 200 are allowed', 'put_document: a long created_by');
+SELECT throws_ok($$SELECT docstore.put_document('ns', 't', '{}', created_by_type => repeat('a', 201))$$,
+    'CD001', 'created_by_type is 201 characters long; at most 200 are allowed', 'put_document: a long created_by_type');
+SELECT throws_ok(format($$SELECT docstore.delete_document(%L, actor_type => repeat('a', 201))$$, (SELECT u FROM d)),
+    'CD001', 'actor_type is 201 characters long; at most 200 are allowed', 'delete_document: a long actor_type');
+SELECT throws_ok(format($$SELECT docstore.delete_document(%L, session_id => repeat('a', 201))$$, (SELECT u FROM d)),
+    'CD001', 'session_id is 201 characters long; at most 200 are allowed', 'delete_document: a long session_id');
+SELECT throws_ok(format($$SELECT docstore.purge_document(%L, repeat('a', 201))$$, (SELECT u FROM d)),
+    'CD001', 'actor is 201 characters long; at most 200 are allowed', 'purge_document: a long actor');
+SELECT throws_ok(format($$SELECT docstore.set_tag(%L, 3, 'actors', actor => repeat('a', 201))$$, (SELECT u FROM d)),
+    'CD001', 'actor is 201 characters long; at most 200 are allowed', 'set_tag: a long actor');
+SELECT throws_ok(format($$SELECT docstore.remove_tag(%L, 'production', session_id => repeat('a', 201), force => true)$$, (SELECT u FROM d)),
+    'CD001', 'session_id is 201 characters long; at most 200 are allowed', 'remove_tag: a long session_id');
+SELECT is((SELECT count(*) FROM docstore.change_event), :'events_before'::bigint, 'and none of them wrote a change event');
+SELECT ok((SELECT deleted_at IS NULL FROM docstore.documents WHERE document_uuid = (SELECT u FROM d)),
+    'nor deleted the document');
 SELECT is(docstore.delete_document((SELECT u FROM d), 'ops'), true, 'delete');
 SELECT throws_ok(format($$SELECT docstore.get_document(%L)$$, (SELECT u FROM d)), 'CD002', NULL, 'a deleted document is gone for readers');
 SELECT throws_ok(format($$SELECT docstore.get_document_by_tag(%L, 'production')$$, (SELECT u FROM d)), 'CD002',
@@ -89,6 +108,8 @@ SELECT results_eq(format($$SELECT operation, count(*)::int FROM docstore.change_
     $$VALUES ('delete', 1), ('prune', 2), ('put', 4), ('tag', 4)$$, 'every put, tag change, prune and delete is a change event');
 SELECT is(docstore.purge_document((SELECT u FROM d)), true, 'purge');
 SELECT is((SELECT count(*)::int FROM docstore.document_body), 0, 'and no body is left behind');
+SELECT ok((docstore.put_document('ns', 't', '{}', created_by => repeat('a', 200), created_by_type => '')).version = 1,
+    '200 characters and an empty string are taken');
 
 SET LOCAL ROLE cdlstore_app;
 SELECT ok((docstore.put_document('ns', 'note', '"hello"')).version = 1, 'the app role puts');

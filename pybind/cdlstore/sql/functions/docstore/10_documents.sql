@@ -16,6 +16,24 @@ $$;
 
 COMMENT ON FUNCTION docstore._check_name(text, text) IS 'A namespace, type, tag or consumer name: 1 to 200 characters.';
 
+CREATE OR REPLACE FUNCTION docstore._check_actor(
+    actor text, actor_type text, session_id text, what text DEFAULT 'actor')
+RETURNS void
+LANGUAGE plpgsql
+STABLE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
+SET search_path = docstore, pg_temp
+AS $$
+BEGIN
+    PERFORM cdlstore_internal.input_text(actor, what, 200, false);
+    PERFORM cdlstore_internal.input_text(actor_type, what || '_type', 200, false);
+    PERFORM cdlstore_internal.input_text(session_id, 'session_id', 200, false);
+END
+$$;
+
+COMMENT ON FUNCTION docstore._check_actor(text, text, text, text) IS
+    'Who made a change (actor and actor_type, or created_by and created_by_type when what is created_by) '
+    'and its session: each optional and at most 200 characters (CD001). Every docstore write that records them calls it.';
+
 CREATE OR REPLACE FUNCTION docstore._emit(
     operation text, p_namespace text, p_type text, p_uuid uuid, p_version integer, p_tag text,
     p_actor text, p_session text)
@@ -141,7 +159,7 @@ DECLARE
 BEGIN
     PERFORM docstore._check_name(namespace, 'namespace');
     PERFORM docstore._check_name(type, 'type');
-    PERFORM cdlstore_internal.input_text(session_id, 'session_id', 200, false);
+    PERFORM docstore._check_actor(created_by, created_by_type, session_id, 'created_by');
     IF body IS NULL THEN
         RAISE EXCEPTION 'body is required' USING ERRCODE = 'CD001';
     END IF;
@@ -336,6 +354,7 @@ DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
     d record;
 BEGIN
+    PERFORM docstore._check_actor(actor, actor_type, session_id);
     UPDATE docstore.documents x SET deleted_at = now(), deleted_by = actor, deleted_by_type = actor_type
     WHERE x.document_uuid = document_uuid AND x.deleted_at IS NULL
     RETURNING x.namespace, x.type, x.latest_version INTO d;
@@ -367,6 +386,7 @@ DECLARE
     d record;
     bodies uuid[];
 BEGIN
+    PERFORM docstore._check_actor(actor, NULL, NULL);
     SELECT array_agg(DISTINCT h.document_body_uuid) INTO bodies
     FROM docstore.document_header h WHERE h.document_uuid = document_uuid;
     DELETE FROM docstore.documents x WHERE x.document_uuid = document_uuid

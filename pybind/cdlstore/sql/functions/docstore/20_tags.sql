@@ -39,6 +39,7 @@ DECLARE
     policy record;
 BEGIN
     PERFORM cdlstore_internal.input_text(p_tag, 'tag', 100);
+    PERFORM docstore._check_actor(p_actor, p_actor_type, p_session);
     -- the document row lock orders every tag change of the document: compare-and-swap holds
     SELECT x.namespace, x.type, x.deleted_at INTO d FROM docstore.documents x
     WHERE x.document_uuid = p_uuid FOR NO KEY UPDATE;
