@@ -2063,8 +2063,13 @@ CREATE FUNCTION cdl._step_json(action text, instance_id bigint, workflow_name te
     AS $$
     SELECT jsonb_build_object('action', action, 'instance_id', instance_id, 'workflow_name', workflow_name,
                'state', state, 'status', status, 'context', context,
-               'prompt_injection', cdl._render(prompt_injection, context, 'context.'),
-               'system_prompt_addition', cdl._render(system_prompt_addition, context, 'context.'))
+               -- a template with no placeholder (or none: NULL) is its own rendering: no call
+               'prompt_injection', CASE WHEN strpos(prompt_injection, '{') > 0
+                                        THEN cdl._render(prompt_injection, context, 'context.')
+                                        ELSE prompt_injection END,
+               'system_prompt_addition', CASE WHEN strpos(system_prompt_addition, '{') > 0
+                                              THEN cdl._render(system_prompt_addition, context, 'context.')
+                                              ELSE system_prompt_addition END)
 $$;
 
 ALTER FUNCTION cdl._step_json(action text, instance_id bigint, workflow_name text, state text, status cdl.workflow_status_enum, context jsonb, prompt_injection text, system_prompt_addition text) OWNER TO cdlstore_owner;

@@ -302,8 +302,13 @@ STABLE PARALLEL SAFE  -- as jsonb_build_object is
 AS $$
     SELECT jsonb_build_object('action', action, 'instance_id', instance_id, 'workflow_name', workflow_name,
                'state', state, 'status', status, 'context', context,
-               'prompt_injection', cdl._render(prompt_injection, context, 'context.'),
-               'system_prompt_addition', cdl._render(system_prompt_addition, context, 'context.'))
+               -- a template with no placeholder (or none: NULL) is its own rendering: no call
+               'prompt_injection', CASE WHEN strpos(prompt_injection, '{') > 0
+                                        THEN cdl._render(prompt_injection, context, 'context.')
+                                        ELSE prompt_injection END,
+               'system_prompt_addition', CASE WHEN strpos(system_prompt_addition, '{') > 0
+                                              THEN cdl._render(system_prompt_addition, context, 'context.')
+                                              ELSE system_prompt_addition END)
 $$;
 
 COMMENT ON FUNCTION cdl._step_json(text, bigint, text, text, cdl.workflow_status_enum, jsonb, text, text) IS
