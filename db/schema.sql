@@ -1258,13 +1258,9 @@ CREATE FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflo
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
-    -- one statement: the step's row and, when the step ended the instance (ended), the end row
     INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-    SELECT p_instance_id, p_user_id, e.event, e.from_state, e.to_state, e.message, e.details
-    FROM (VALUES (1, event, from_state, to_state, message, coalesce(details, '{}')),
-                 (2, cdl._end_event(ended), to_state, NULL, NULL, '{}'))
-         AS e (n, event, from_state, to_state, message, details)
-    WHERE e.event IS NOT NULL ORDER BY e.n;
+    SELECT p_instance_id, p_user_id, e.row_event, e.row_from, e.row_to, e.row_message, e.row_details
+    FROM cdl._log_rows(event, from_state, to_state, message, details, ended) AS e ORDER BY e.n;
 END
 $$;
 
@@ -1321,6 +1317,21 @@ $$;
 ALTER FUNCTION cdl._log_field_change() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._log_field_change() IS 'Trigger: one character_change_log row for every field value added, updated or removed; a row added or updated must hold exactly one value and a confidence in [0, 1] (23514).';
+
+CREATE FUNCTION cdl._log_rows(event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) RETURNS TABLE(n integer, row_event cdl.workflow_event_enum, row_from text, row_to text, row_message text, row_details jsonb)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    -- the step's row and, when the step ended the instance (ended), the end row
+    SELECT e.n, e.event, e.from_state, e.to_state, e.message, e.details
+    FROM (VALUES (1, event, from_state, to_state, message, coalesce(details, '{}')),
+                 (2, cdl._end_event(ended), to_state, NULL, NULL, '{}'))
+         AS e (n, event, from_state, to_state, message, details)
+    WHERE e.event IS NOT NULL
+$$;
+
+ALTER FUNCTION cdl._log_rows(event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._log_rows(event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) IS 'The log rows of one step (n orders them): the step''s and, when the status it entered (ended) ends the instance, the end row.';
 
 CREATE FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], required_literals text[], OUT pattern text, OUT groups text[], OUT keyword text) RETURNS record
     LANGUAGE plpgsql STABLE
@@ -2287,17 +2298,25 @@ BEGIN
               ORDER BY t.sort_order LOOP
         m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords, NULL);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
-        -- the caller holds the instance's row lock
-        UPDATE cdl.workflow_instances i
-        SET current_state = tr.to_state, status = tr.status, updated_at = now(),
-            timeout_at = cdl._state_timeout(tr.to_final, tr.to_timeout_seconds, now()),
-            completed_at = CASE WHEN tr.status <> 'active' THEN now() END
-        WHERE i.id = p_instance_id
-        RETURNING i.context INTO v_context;
-        -- the log rows: the transition and, into a final state, the end
-        PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
-                         jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
-                         tr.status);
+        -- one statement: the instance moved (the caller holds its row lock) and its log rows
+        -- (as cdl._log writes them): the transition and, into a final state, the end
+        WITH moved AS (
+            UPDATE cdl.workflow_instances i
+            SET current_state = tr.to_state, status = tr.status, updated_at = now(),
+                timeout_at = cdl._state_timeout(tr.to_final, tr.to_timeout_seconds, now()),
+                completed_at = CASE WHEN tr.status <> 'active' THEN now() END
+            WHERE i.id = p_instance_id
+            RETURNING i.context
+        ), logged AS (
+            INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state,
+                                                    message, details)
+            SELECT p_instance_id, p_user_id, e.row_event, e.row_from, e.row_to, e.row_message, e.row_details
+            FROM cdl._log_rows('transition_triggered', p_state, tr.to_state, message,
+                               jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
+                               tr.status) AS e
+            ORDER BY e.n
+        )
+        SELECT moved.context INTO v_context FROM moved;
         RETURN cdl._step_json('transitioned', p_instance_id, tr.workflow_name, tr.to_state, tr.status, v_context,
                               tr.to_prompt_injection, tr.system_prompt_addition);
     END LOOP;
@@ -9326,6 +9345,8 @@ REVOKE ALL ON FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) FRO
 REVOKE ALL ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._log_field_change() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._log_rows(event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], required_literals text[], OUT pattern text, OUT groups text[], OUT keyword text) FROM PUBLIC;
 

@@ -233,6 +233,38 @@ COMMENT ON FUNCTION cdl.check_workflow_triggers(varchar, text, varchar, jsonb) I
     'the order of the file''s workflow_priority. context_required is tested against the built-in '
     'message facts (message_type = user_request) overridden by request_context.';
 
+CREATE OR REPLACE FUNCTION cdl._end_event(status cdl.workflow_status_enum)
+RETURNS cdl.workflow_event_enum
+LANGUAGE sql
+STABLE PARALLEL SAFE  -- as the enum cast is, so that it is inlined
+AS $$
+    SELECT (CASE status WHEN 'completed' THEN 'workflow_completed' WHEN 'cancelled' THEN 'workflow_cancelled'
+            END)::cdl.workflow_event_enum
+$$;
+
+COMMENT ON FUNCTION cdl._end_event(cdl.workflow_status_enum) IS
+    'The log event of an instance that a state entry ended (NULL while it is active).';
+
+CREATE OR REPLACE FUNCTION cdl._log_rows(
+    event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb,
+    ended cdl.workflow_status_enum)
+RETURNS TABLE (n integer, row_event cdl.workflow_event_enum, row_from text, row_to text, row_message text,
+               row_details jsonb)
+LANGUAGE sql
+STABLE PARALLEL SAFE  -- inlined into the INSERT that writes the rows
+AS $$
+    -- the step's row and, when the step ended the instance (ended), the end row
+    SELECT e.n, e.event, e.from_state, e.to_state, e.message, e.details
+    FROM (VALUES (1, event, from_state, to_state, message, coalesce(details, '{}')),
+                 (2, cdl._end_event(ended), to_state, NULL, NULL, '{}'))
+         AS e (n, event, from_state, to_state, message, details)
+    WHERE e.event IS NOT NULL
+$$;
+
+COMMENT ON FUNCTION cdl._log_rows(cdl.workflow_event_enum, text, text, text, jsonb, cdl.workflow_status_enum) IS
+    'The log rows of one step (n orders them): the step''s and, when the status it entered '
+    '(ended) ends the instance, the end row.';
+
 CREATE OR REPLACE FUNCTION cdl._log(
     p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text,
     message text DEFAULT NULL, details jsonb DEFAULT '{}', ended cdl.workflow_status_enum DEFAULT NULL)
@@ -241,13 +273,9 @@ LANGUAGE plpgsql  -- not sql: an INSERT in a SQL function is planned on every ca
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
-    -- one statement: the step's row and, when the step ended the instance (ended), the end row
     INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-    SELECT p_instance_id, p_user_id, e.event, e.from_state, e.to_state, e.message, e.details
-    FROM (VALUES (1, event, from_state, to_state, message, coalesce(details, '{}')),
-                 (2, cdl._end_event(ended), to_state, NULL, NULL, '{}'))
-         AS e (n, event, from_state, to_state, message, details)
-    WHERE e.event IS NOT NULL ORDER BY e.n;
+    SELECT p_instance_id, p_user_id, e.row_event, e.row_from, e.row_to, e.row_message, e.row_details
+    FROM cdl._log_rows(event, from_state, to_state, message, details, ended) AS e ORDER BY e.n;
 END
 $$;
 
@@ -313,18 +341,6 @@ $$;
 
 COMMENT ON FUNCTION cdl._step_json(text, bigint, text, text, cdl.workflow_status_enum, jsonb, text, text) IS
     'The result of process_workflow_message: the step and the instance, prompts rendered.';
-
-CREATE OR REPLACE FUNCTION cdl._end_event(status cdl.workflow_status_enum)
-RETURNS cdl.workflow_event_enum
-LANGUAGE sql
-STABLE PARALLEL SAFE  -- as the enum cast is, so that it is inlined
-AS $$
-    SELECT (CASE status WHEN 'completed' THEN 'workflow_completed' WHEN 'cancelled' THEN 'workflow_cancelled'
-            END)::cdl.workflow_event_enum
-$$;
-
-COMMENT ON FUNCTION cdl._end_event(cdl.workflow_status_enum) IS
-    'The log event of an instance that a state entry ended (NULL while it is active).';
 
 CREATE OR REPLACE FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text)
 RETURNS void
@@ -557,17 +573,25 @@ BEGIN
               ORDER BY t.sort_order LOOP
         m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords, NULL);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
-        -- the caller holds the instance's row lock
-        UPDATE cdl.workflow_instances i
-        SET current_state = tr.to_state, status = tr.status, updated_at = now(),
-            timeout_at = cdl._state_timeout(tr.to_final, tr.to_timeout_seconds, now()),
-            completed_at = CASE WHEN tr.status <> 'active' THEN now() END
-        WHERE i.id = p_instance_id
-        RETURNING i.context INTO v_context;
-        -- the log rows: the transition and, into a final state, the end
-        PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
-                         jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
-                         tr.status);
+        -- one statement: the instance moved (the caller holds its row lock) and its log rows
+        -- (as cdl._log writes them): the transition and, into a final state, the end
+        WITH moved AS (
+            UPDATE cdl.workflow_instances i
+            SET current_state = tr.to_state, status = tr.status, updated_at = now(),
+                timeout_at = cdl._state_timeout(tr.to_final, tr.to_timeout_seconds, now()),
+                completed_at = CASE WHEN tr.status <> 'active' THEN now() END
+            WHERE i.id = p_instance_id
+            RETURNING i.context
+        ), logged AS (
+            INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state,
+                                                    message, details)
+            SELECT p_instance_id, p_user_id, e.row_event, e.row_from, e.row_to, e.row_message, e.row_details
+            FROM cdl._log_rows('transition_triggered', p_state, tr.to_state, message,
+                               jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
+                               tr.status) AS e
+            ORDER BY e.n
+        )
+        SELECT moved.context INTO v_context FROM moved;
         RETURN cdl._step_json('transitioned', p_instance_id, tr.workflow_name, tr.to_state, tr.status, v_context,
                               tr.to_prompt_injection, tr.system_prompt_addition);
     END LOOP;
