@@ -2005,18 +2005,28 @@ BEGIN
         RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, active,
             w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
     END IF;
-    -- the instance is written once, already in its initial state; its id carries the user's shard
-    INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context, status,
-                                        timeout_at, completed_at)
-    OVERRIDING SYSTEM VALUE
-    VALUES (cdl._instance_id(p_user_id), p_user_id, w.character_id, p_workflow_id, w.initial_state, context,
-            w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
-    RETURNING id INTO v_id;
-    -- its log rows: the start and, for a final initial state, the end
-    PERFORM cdl._log(v_id, p_user_id, 'workflow_started', NULL, w.initial_state, trigger ->> 'message',
-                     trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
-                                                               'action', w.on_trigger_action),
-                     w.status);
+    -- one statement: the instance, written once, already in its initial state (its id carries the
+    -- user's shard), and its log rows (as cdl._log writes them): the start and, for a final
+    -- initial state, the end
+    WITH started AS (
+        INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context,
+                                            status, timeout_at, completed_at)
+        OVERRIDING SYSTEM VALUE
+        VALUES (cdl._instance_id(p_user_id), p_user_id, w.character_id, p_workflow_id, w.initial_state, context,
+                w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
+        RETURNING id
+    ), logged AS (
+        INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state,
+                                                message, details)
+        SELECT s.id, p_user_id, e.row_event, e.row_from, e.row_to, e.row_message, e.row_details
+        FROM started s,
+             cdl._log_rows('workflow_started', NULL, w.initial_state, trigger ->> 'message',
+                           trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
+                                                                     'action', w.on_trigger_action),
+                           w.status) AS e
+        ORDER BY e.n
+    )
+    SELECT s.id INTO v_id FROM started s;
     RETURN cdl._step_json('started', v_id, w.workflow_name, w.initial_state, w.status, context,
                           w.prompt_injection, w.system_prompt_addition);
 END
