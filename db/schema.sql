@@ -2900,7 +2900,8 @@ DECLARE
     w record;
     m record;
     x record;
-    v_facts jsonb := cdl._message_facts(request_context);
+    -- a caller's context is checked now; the built-in facts alone only when a workflow tests them
+    v_facts jsonb := CASE WHEN request_context IS DISTINCT FROM '{}' THEN cdl._message_facts(request_context) END;
     v_lower text := lower(message);
     v_words tsvector := to_tsvector('cdl.keywords', message);
 BEGIN
@@ -2920,6 +2921,7 @@ BEGIN
         m := cdl._match_lists(message, v_words, w.keyword_query, w.patterns, w.keywords, w.required_literals);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
         IF w.context_required <> '[]' THEN
+            v_facts := coalesce(v_facts, cdl._message_facts(request_context));
             CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
                                   WHERE (v_facts ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
         END IF;
@@ -3644,7 +3646,6 @@ BEGIN
     END IF;
     -- one statement for both (a rejected message is rolled back, and its lock with it)
     PERFORM cdl._check_message(user_id, message), cdl._lock_user(v_character_id, user_id);
-    v_words := to_tsvector('cdl.keywords', message);
 
     -- the active instances, locked: a sweeper that is ending one is waited for, and then it
     -- is no longer active (an instance ends exactly once); overdue ones are ended first
@@ -3659,6 +3660,7 @@ BEGIN
         END IF;
         v_active := v_active + 1;
         v_first_active := coalesce(v_first_active, inst.id);
+        v_words := coalesce(v_words, to_tsvector('cdl.keywords', message));  -- only with an instance to move
         v_step := cdl._transition(inst.id, inst.user_id, inst.workflow_id, inst.current_state, message, v_words);
         IF v_step IS NOT NULL THEN
             RETURN v_step;
