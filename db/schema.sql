@@ -1258,13 +1258,9 @@ CREATE FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflo
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
-    -- one statement: the step's row and, when the step ended the instance (ended), the end row
     INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-    SELECT p_instance_id, p_user_id, e.event, e.from_state, e.to_state, e.message, e.details
-    FROM (VALUES (1, event, from_state, to_state, message, coalesce(details, '{}')),
-                 (2, cdl._end_event(ended), to_state, NULL, NULL, '{}'))
-         AS e (n, event, from_state, to_state, message, details)
-    WHERE e.event IS NOT NULL ORDER BY e.n;
+    SELECT p_instance_id, p_user_id, e.row_event, e.row_from, e.row_to, e.row_message, e.row_details
+    FROM cdl._log_rows(event, from_state, to_state, message, details, ended) AS e ORDER BY e.n;
 END
 $$;
 
@@ -1321,6 +1317,21 @@ $$;
 ALTER FUNCTION cdl._log_field_change() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._log_field_change() IS 'Trigger: one character_change_log row for every field value added, updated or removed; a row added or updated must hold exactly one value and a confidence in [0, 1] (23514).';
+
+CREATE FUNCTION cdl._log_rows(event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) RETURNS TABLE(n integer, row_event cdl.workflow_event_enum, row_from text, row_to text, row_message text, row_details jsonb)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    -- the step's row and, when the step ended the instance (ended), the end row
+    SELECT e.n, e.event, e.from_state, e.to_state, e.message, e.details
+    FROM (VALUES (1, event, from_state, to_state, message, coalesce(details, '{}')),
+                 (2, cdl._end_event(ended), to_state, NULL, NULL, '{}'))
+         AS e (n, event, from_state, to_state, message, details)
+    WHERE e.event IS NOT NULL
+$$;
+
+ALTER FUNCTION cdl._log_rows(event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._log_rows(event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) IS 'The log rows of one step (n orders them): the step''s and, when the status it entered (ended) ends the instance, the end row.';
 
 CREATE FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], required_literals text[], OUT pattern text, OUT groups text[], OUT keyword text) RETURNS record
     LANGUAGE plpgsql STABLE
@@ -1994,18 +2005,28 @@ BEGIN
         RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, active,
             w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
     END IF;
-    -- the instance is written once, already in its initial state; its id carries the user's shard
-    INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context, status,
-                                        timeout_at, completed_at)
-    OVERRIDING SYSTEM VALUE
-    VALUES (cdl._instance_id(p_user_id), p_user_id, w.character_id, p_workflow_id, w.initial_state, context,
-            w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
-    RETURNING id INTO v_id;
-    -- its log rows: the start and, for a final initial state, the end
-    PERFORM cdl._log(v_id, p_user_id, 'workflow_started', NULL, w.initial_state, trigger ->> 'message',
-                     trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
-                                                               'action', w.on_trigger_action),
-                     w.status);
+    -- one statement: the instance, written once, already in its initial state (its id carries the
+    -- user's shard), and its log rows (as cdl._log writes them): the start and, for a final
+    -- initial state, the end
+    WITH started AS (
+        INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context,
+                                            status, timeout_at, completed_at)
+        OVERRIDING SYSTEM VALUE
+        VALUES (cdl._instance_id(p_user_id), p_user_id, w.character_id, p_workflow_id, w.initial_state, context,
+                w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
+        RETURNING id
+    ), logged AS (
+        INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state,
+                                                message, details)
+        SELECT s.id, p_user_id, e.row_event, e.row_from, e.row_to, e.row_message, e.row_details
+        FROM started s,
+             cdl._log_rows('workflow_started', NULL, w.initial_state, trigger ->> 'message',
+                           trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
+                                                                     'action', w.on_trigger_action),
+                           w.status) AS e
+        ORDER BY e.n
+    )
+    SELECT s.id INTO v_id FROM started s;
     RETURN cdl._step_json('started', v_id, w.workflow_name, w.initial_state, w.status, context,
                           w.prompt_injection, w.system_prompt_addition);
 END
@@ -2063,8 +2084,13 @@ CREATE FUNCTION cdl._step_json(action text, instance_id bigint, workflow_name te
     AS $$
     SELECT jsonb_build_object('action', action, 'instance_id', instance_id, 'workflow_name', workflow_name,
                'state', state, 'status', status, 'context', context,
-               'prompt_injection', cdl._render(prompt_injection, context, 'context.'),
-               'system_prompt_addition', cdl._render(system_prompt_addition, context, 'context.'))
+               -- a template with no placeholder (or none: NULL) is its own rendering: no call
+               'prompt_injection', CASE WHEN strpos(prompt_injection, '{') > 0
+                                        THEN cdl._render(prompt_injection, context, 'context.')
+                                        ELSE prompt_injection END,
+               'system_prompt_addition', CASE WHEN strpos(system_prompt_addition, '{') > 0
+                                              THEN cdl._render(system_prompt_addition, context, 'context.')
+                                              ELSE system_prompt_addition END)
 $$;
 
 ALTER FUNCTION cdl._step_json(action text, instance_id bigint, workflow_name text, state text, status cdl.workflow_status_enum, context jsonb, prompt_injection text, system_prompt_addition text) OWNER TO cdlstore_owner;
@@ -2282,17 +2308,25 @@ BEGIN
               ORDER BY t.sort_order LOOP
         m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords, NULL);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
-        -- the caller holds the instance's row lock
-        UPDATE cdl.workflow_instances i
-        SET current_state = tr.to_state, status = tr.status, updated_at = now(),
-            timeout_at = cdl._state_timeout(tr.to_final, tr.to_timeout_seconds, now()),
-            completed_at = CASE WHEN tr.status <> 'active' THEN now() END
-        WHERE i.id = p_instance_id
-        RETURNING i.context INTO v_context;
-        -- the log rows: the transition and, into a final state, the end
-        PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
-                         jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
-                         tr.status);
+        -- one statement: the instance moved (the caller holds its row lock) and its log rows
+        -- (as cdl._log writes them): the transition and, into a final state, the end
+        WITH moved AS (
+            UPDATE cdl.workflow_instances i
+            SET current_state = tr.to_state, status = tr.status, updated_at = now(),
+                timeout_at = cdl._state_timeout(tr.to_final, tr.to_timeout_seconds, now()),
+                completed_at = CASE WHEN tr.status <> 'active' THEN now() END
+            WHERE i.id = p_instance_id
+            RETURNING i.context
+        ), logged AS (
+            INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state,
+                                                    message, details)
+            SELECT p_instance_id, p_user_id, e.row_event, e.row_from, e.row_to, e.row_message, e.row_details
+            FROM cdl._log_rows('transition_triggered', p_state, tr.to_state, message,
+                               jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
+                               tr.status) AS e
+            ORDER BY e.n
+        )
+        SELECT moved.context INTO v_context FROM moved;
         RETURN cdl._step_json('transitioned', p_instance_id, tr.workflow_name, tr.to_state, tr.status, v_context,
                               tr.to_prompt_injection, tr.system_prompt_addition);
     END LOOP;
@@ -2866,7 +2900,8 @@ DECLARE
     w record;
     m record;
     x record;
-    v_facts jsonb := cdl._message_facts(request_context);
+    -- a caller's context is checked now; the built-in facts alone only when a workflow tests them
+    v_facts jsonb := CASE WHEN request_context IS DISTINCT FROM '{}' THEN cdl._message_facts(request_context) END;
     v_lower text := lower(message);
     v_words tsvector := to_tsvector('cdl.keywords', message);
 BEGIN
@@ -2886,6 +2921,7 @@ BEGIN
         m := cdl._match_lists(message, v_words, w.keyword_query, w.patterns, w.keywords, w.required_literals);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
         IF w.context_required <> '[]' THEN
+            v_facts := coalesce(v_facts, cdl._message_facts(request_context));
             CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
                                   WHERE (v_facts ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
         END IF;
@@ -3610,7 +3646,6 @@ BEGIN
     END IF;
     -- one statement for both (a rejected message is rolled back, and its lock with it)
     PERFORM cdl._check_message(user_id, message), cdl._lock_user(v_character_id, user_id);
-    v_words := to_tsvector('cdl.keywords', message);
 
     -- the active instances, locked: a sweeper that is ending one is waited for, and then it
     -- is no longer active (an instance ends exactly once); overdue ones are ended first
@@ -3625,6 +3660,7 @@ BEGIN
         END IF;
         v_active := v_active + 1;
         v_first_active := coalesce(v_first_active, inst.id);
+        v_words := coalesce(v_words, to_tsvector('cdl.keywords', message));  -- only with an instance to move
         v_step := cdl._transition(inst.id, inst.user_id, inst.workflow_id, inst.current_state, message, v_words);
         IF v_step IS NOT NULL THEN
             RETURN v_step;
@@ -9339,6 +9375,8 @@ REVOKE ALL ON FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text) FRO
 REVOKE ALL ON FUNCTION cdl._log(p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._log_field_change() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._log_rows(event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb, ended cdl.workflow_status_enum) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], required_literals text[], OUT pattern text, OUT groups text[], OUT keyword text) FROM PUBLIC;
 

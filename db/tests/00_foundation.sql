@@ -100,6 +100,7 @@ INSERT INTO expected_functions VALUES
     'cdl._lock_user(bigint,text)',
     'cdl._log(bigint,text,cdl.workflow_event_enum,text,text,text,jsonb,cdl.workflow_status_enum)',
     'cdl._log_field_change()',
+    'cdl._log_rows(cdl.workflow_event_enum,text,text,text,jsonb,cdl.workflow_status_enum)',
     'cdl._match_lists(text,tsvector,tsquery,text[],text[],text[])',
     'cdl._message_facts(jsonb)',
     'cdl._nodes(text[],jsonb)',

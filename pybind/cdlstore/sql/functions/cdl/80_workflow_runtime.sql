@@ -139,7 +139,8 @@ DECLARE
     w record;
     m record;
     x record;
-    v_facts jsonb := cdl._message_facts(request_context);
+    -- a caller's context is checked now; the built-in facts alone only when a workflow tests them
+    v_facts jsonb := CASE WHEN request_context IS DISTINCT FROM '{}' THEN cdl._message_facts(request_context) END;
     v_lower text := lower(message);
     v_words tsvector := to_tsvector('cdl.keywords', message);
 BEGIN
@@ -159,6 +160,7 @@ BEGIN
         m := cdl._match_lists(message, v_words, w.keyword_query, w.patterns, w.keywords, w.required_literals);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
         IF w.context_required <> '[]' THEN
+            v_facts := coalesce(v_facts, cdl._message_facts(request_context));
             CONTINUE WHEN EXISTS (SELECT FROM jsonb_array_elements(w.context_required) AS c
                                   WHERE (v_facts ->> (c ->> 'type')) IS DISTINCT FROM (c ->> 'value'));
         END IF;
@@ -233,6 +235,38 @@ COMMENT ON FUNCTION cdl.check_workflow_triggers(varchar, text, varchar, jsonb) I
     'the order of the file''s workflow_priority. context_required is tested against the built-in '
     'message facts (message_type = user_request) overridden by request_context.';
 
+CREATE OR REPLACE FUNCTION cdl._end_event(status cdl.workflow_status_enum)
+RETURNS cdl.workflow_event_enum
+LANGUAGE sql
+STABLE PARALLEL SAFE  -- as the enum cast is, so that it is inlined
+AS $$
+    SELECT (CASE status WHEN 'completed' THEN 'workflow_completed' WHEN 'cancelled' THEN 'workflow_cancelled'
+            END)::cdl.workflow_event_enum
+$$;
+
+COMMENT ON FUNCTION cdl._end_event(cdl.workflow_status_enum) IS
+    'The log event of an instance that a state entry ended (NULL while it is active).';
+
+CREATE OR REPLACE FUNCTION cdl._log_rows(
+    event cdl.workflow_event_enum, from_state text, to_state text, message text, details jsonb,
+    ended cdl.workflow_status_enum)
+RETURNS TABLE (n integer, row_event cdl.workflow_event_enum, row_from text, row_to text, row_message text,
+               row_details jsonb)
+LANGUAGE sql
+STABLE PARALLEL SAFE  -- inlined into the INSERT that writes the rows
+AS $$
+    -- the step's row and, when the step ended the instance (ended), the end row
+    SELECT e.n, e.event, e.from_state, e.to_state, e.message, e.details
+    FROM (VALUES (1, event, from_state, to_state, message, coalesce(details, '{}')),
+                 (2, cdl._end_event(ended), to_state, NULL, NULL, '{}'))
+         AS e (n, event, from_state, to_state, message, details)
+    WHERE e.event IS NOT NULL
+$$;
+
+COMMENT ON FUNCTION cdl._log_rows(cdl.workflow_event_enum, text, text, text, jsonb, cdl.workflow_status_enum) IS
+    'The log rows of one step (n orders them): the step''s and, when the status it entered '
+    '(ended) ends the instance, the end row.';
+
 CREATE OR REPLACE FUNCTION cdl._log(
     p_instance_id bigint, p_user_id text, event cdl.workflow_event_enum, from_state text, to_state text,
     message text DEFAULT NULL, details jsonb DEFAULT '{}', ended cdl.workflow_status_enum DEFAULT NULL)
@@ -241,13 +275,9 @@ LANGUAGE plpgsql  -- not sql: an INSERT in a SQL function is planned on every ca
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
-    -- one statement: the step's row and, when the step ended the instance (ended), the end row
     INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state, message, details)
-    SELECT p_instance_id, p_user_id, e.event, e.from_state, e.to_state, e.message, e.details
-    FROM (VALUES (1, event, from_state, to_state, message, coalesce(details, '{}')),
-                 (2, cdl._end_event(ended), to_state, NULL, NULL, '{}'))
-         AS e (n, event, from_state, to_state, message, details)
-    WHERE e.event IS NOT NULL ORDER BY e.n;
+    SELECT p_instance_id, p_user_id, e.row_event, e.row_from, e.row_to, e.row_message, e.row_details
+    FROM cdl._log_rows(event, from_state, to_state, message, details, ended) AS e ORDER BY e.n;
 END
 $$;
 
@@ -302,24 +332,17 @@ STABLE PARALLEL SAFE  -- as jsonb_build_object is
 AS $$
     SELECT jsonb_build_object('action', action, 'instance_id', instance_id, 'workflow_name', workflow_name,
                'state', state, 'status', status, 'context', context,
-               'prompt_injection', cdl._render(prompt_injection, context, 'context.'),
-               'system_prompt_addition', cdl._render(system_prompt_addition, context, 'context.'))
+               -- a template with no placeholder (or none: NULL) is its own rendering: no call
+               'prompt_injection', CASE WHEN strpos(prompt_injection, '{') > 0
+                                        THEN cdl._render(prompt_injection, context, 'context.')
+                                        ELSE prompt_injection END,
+               'system_prompt_addition', CASE WHEN strpos(system_prompt_addition, '{') > 0
+                                              THEN cdl._render(system_prompt_addition, context, 'context.')
+                                              ELSE system_prompt_addition END)
 $$;
 
 COMMENT ON FUNCTION cdl._step_json(text, bigint, text, text, cdl.workflow_status_enum, jsonb, text, text) IS
     'The result of process_workflow_message: the step and the instance, prompts rendered.';
-
-CREATE OR REPLACE FUNCTION cdl._end_event(status cdl.workflow_status_enum)
-RETURNS cdl.workflow_event_enum
-LANGUAGE sql
-STABLE PARALLEL SAFE  -- as the enum cast is, so that it is inlined
-AS $$
-    SELECT (CASE status WHEN 'completed' THEN 'workflow_completed' WHEN 'cancelled' THEN 'workflow_cancelled'
-            END)::cdl.workflow_event_enum
-$$;
-
-COMMENT ON FUNCTION cdl._end_event(cdl.workflow_status_enum) IS
-    'The log event of an instance that a state entry ended (NULL while it is active).';
 
 CREATE OR REPLACE FUNCTION cdl._lock_user(p_character_id bigint, p_user_id text)
 RETURNS void
@@ -360,18 +383,28 @@ BEGIN
         RAISE EXCEPTION 'user % has % active workflows; max_pending_per_user is %', p_user_id, active,
             w.config ->> 'max_pending_per_user' USING ERRCODE = 'CD007';
     END IF;
-    -- the instance is written once, already in its initial state; its id carries the user's shard
-    INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context, status,
-                                        timeout_at, completed_at)
-    OVERRIDING SYSTEM VALUE
-    VALUES (cdl._instance_id(p_user_id), p_user_id, w.character_id, p_workflow_id, w.initial_state, context,
-            w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
-    RETURNING id INTO v_id;
-    -- its log rows: the start and, for a final initial state, the end
-    PERFORM cdl._log(v_id, p_user_id, 'workflow_started', NULL, w.initial_state, trigger ->> 'message',
-                     trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
-                                                               'action', w.on_trigger_action),
-                     w.status);
+    -- one statement: the instance, written once, already in its initial state (its id carries the
+    -- user's shard), and its log rows (as cdl._log writes them): the start and, for a final
+    -- initial state, the end
+    WITH started AS (
+        INSERT INTO cdl.workflow_instances (id, user_id, character_id, workflow_id, current_state, context,
+                                            status, timeout_at, completed_at)
+        OVERRIDING SYSTEM VALUE
+        VALUES (cdl._instance_id(p_user_id), p_user_id, w.character_id, p_workflow_id, w.initial_state, context,
+                w.status, w.timeout_at, CASE WHEN w.status <> 'active' THEN now() END)
+        RETURNING id
+    ), logged AS (
+        INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state,
+                                                message, details)
+        SELECT s.id, p_user_id, e.row_event, e.row_from, e.row_to, e.row_message, e.row_details
+        FROM started s,
+             cdl._log_rows('workflow_started', NULL, w.initial_state, trigger ->> 'message',
+                           trigger - 'message' || jsonb_build_object('definition_version', w.definition_version,
+                                                                     'action', w.on_trigger_action),
+                           w.status) AS e
+        ORDER BY e.n
+    )
+    SELECT s.id INTO v_id FROM started s;
     RETURN cdl._step_json('started', v_id, w.workflow_name, w.initial_state, w.status, context,
                           w.prompt_injection, w.system_prompt_addition);
 END
@@ -552,17 +585,25 @@ BEGIN
               ORDER BY t.sort_order LOOP
         m := cdl._match_lists(message, words, tr.keyword_query, tr.patterns, tr.keywords, NULL);
         CONTINUE WHEN m.pattern IS NULL AND m.keyword IS NULL;
-        -- the caller holds the instance's row lock
-        UPDATE cdl.workflow_instances i
-        SET current_state = tr.to_state, status = tr.status, updated_at = now(),
-            timeout_at = cdl._state_timeout(tr.to_final, tr.to_timeout_seconds, now()),
-            completed_at = CASE WHEN tr.status <> 'active' THEN now() END
-        WHERE i.id = p_instance_id
-        RETURNING i.context INTO v_context;
-        -- the log rows: the transition and, into a final state, the end
-        PERFORM cdl._log(p_instance_id, p_user_id, 'transition_triggered', p_state, tr.to_state, message,
-                         jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
-                         tr.status);
+        -- one statement: the instance moved (the caller holds its row lock) and its log rows
+        -- (as cdl._log writes them): the transition and, into a final state, the end
+        WITH moved AS (
+            UPDATE cdl.workflow_instances i
+            SET current_state = tr.to_state, status = tr.status, updated_at = now(),
+                timeout_at = cdl._state_timeout(tr.to_final, tr.to_timeout_seconds, now()),
+                completed_at = CASE WHEN tr.status <> 'active' THEN now() END
+            WHERE i.id = p_instance_id
+            RETURNING i.context
+        ), logged AS (
+            INSERT INTO cdl.workflow_execution_log (instance_id, user_id, event_type, from_state, to_state,
+                                                    message, details)
+            SELECT p_instance_id, p_user_id, e.row_event, e.row_from, e.row_to, e.row_message, e.row_details
+            FROM cdl._log_rows('transition_triggered', p_state, tr.to_state, message,
+                               jsonb_build_object('pattern', m.pattern, 'keyword', m.keyword, 'action', tr.action),
+                               tr.status) AS e
+            ORDER BY e.n
+        )
+        SELECT moved.context INTO v_context FROM moved;
         RETURN cdl._step_json('transitioned', p_instance_id, tr.workflow_name, tr.to_state, tr.status, v_context,
                               tr.to_prompt_injection, tr.system_prompt_addition);
     END LOOP;
@@ -600,7 +641,6 @@ BEGIN
     END IF;
     -- one statement for both (a rejected message is rolled back, and its lock with it)
     PERFORM cdl._check_message(user_id, message), cdl._lock_user(v_character_id, user_id);
-    v_words := to_tsvector('cdl.keywords', message);
 
     -- the active instances, locked: a sweeper that is ending one is waited for, and then it
     -- is no longer active (an instance ends exactly once); overdue ones are ended first
@@ -615,6 +655,7 @@ BEGIN
         END IF;
         v_active := v_active + 1;
         v_first_active := coalesce(v_first_active, inst.id);
+        v_words := coalesce(v_words, to_tsvector('cdl.keywords', message));  -- only with an instance to move
         v_step := cdl._transition(inst.id, inst.user_id, inst.workflow_id, inst.current_state, message, v_words);
         IF v_step IS NOT NULL THEN
             RETURN v_step;
