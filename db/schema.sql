@@ -4388,14 +4388,15 @@ ALTER FUNCTION cdlstore_internal.check_tenant_name(tenant text) OWNER TO cdlstor
 
 CREATE FUNCTION cdlstore_internal.current_tenant() RETURNS text
     LANGUAGE sql
-    AS $$
-    SELECT set_config('cdlstore_internal.tenant', coalesce(
-        -- a superuser is never bound (bind_tenant refuses one); other logins only in cdlstore_bound
-        CASE WHEN current_setting('is_superuser') = 'off'
-                  AND pg_catalog.pg_has_role(session_user, 'cdlstore_bound', 'MEMBER')
-             THEN cdlstore_internal.bound_tenant() END,
-        cdlstore_internal.unbound_tenant()), true)
-$$;
+    AS $_$
+    SELECT set_config('cdlstore_internal.tenant',
+        CASE WHEN current_setting('cdlstore.tenant', true) ~ '^[A-Za-z0-9][A-Za-z0-9_.:@-]*$'
+                  AND length(current_setting('cdlstore.tenant', true)) <= 100
+                  AND (current_setting('is_superuser') = 'on'
+                       OR NOT pg_catalog.pg_has_role(session_user, 'cdlstore_bound', 'MEMBER'))
+             THEN current_setting('cdlstore.tenant', true)
+             ELSE cdlstore_internal.full_tenant_check() END, true)
+$_$;
 
 ALTER FUNCTION cdlstore_internal.current_tenant() OWNER TO cdlstore_owner;
 
@@ -4618,6 +4619,33 @@ $$;
 ALTER FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) IS 'Hand out the next events of a consumer''s batch after its acknowledged one (the same again until acknowledged); a new batch when this one is done. Records how far it handed out.';
+
+CREATE FUNCTION cdlstore_internal.full_tenant_check() RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    bound text;
+BEGIN
+    -- a superuser is never bound (bind_tenant refuses one); other logins only in cdlstore_bound
+    IF current_setting('is_superuser') = 'off'
+       AND pg_catalog.pg_has_role(session_user, 'cdlstore_bound', 'MEMBER') THEN
+        SELECT b.tenant INTO bound FROM cdlstore_internal.tenant_bindings AS b
+        WHERE b.role_oid = quote_ident(session_user)::regrole::oid;
+        IF bound <> nullif(current_setting('cdlstore.tenant', true), '') THEN
+            PERFORM cdlstore_internal.tenant_error('CD008', current_setting('cdlstore.tenant', true));
+        END IF;
+        IF bound IS NOT NULL THEN
+            RETURN bound;
+        END IF;
+    END IF;
+    RETURN cdlstore_internal.unbound_tenant();  -- the named tenant (CD001 if malformed), or none
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.full_tenant_check() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.full_tenant_check() IS 'The tenant of a session that the guard''s short path does not settle: a bound login''s (CD008 when it names another), else the named one (CD001 when malformed), else unnamed_tenant() (''default''/''*'' for an administrator, CD009 for anyone else).';
 
 CREATE FUNCTION cdlstore_internal.hashed_uuid(hash integer) RETURNS uuid
     LANGUAGE sql
@@ -9587,6 +9615,8 @@ REVOKE ALL ON FUNCTION cdlstore_internal.feed_consumer(p_feed text, p_consumer t
 REVOKE ALL ON FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.full_tenant_check() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.hashed_uuid(hash integer) FROM PUBLIC;
 
