@@ -1200,6 +1200,30 @@ ALTER FUNCTION cdl._keyword_query(keywords text[]) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._keyword_query(keywords text[]) IS 'The keywords of a trigger list as one tsquery (cdl.keywords: English stems, no stop words); NULL when none.';
 
+CREATE FUNCTION cdl._load_by_name(name character varying, found_id bigint) RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+DECLARE
+    doc json;
+BEGIN
+    IF found_id IS NOT NULL THEN  -- a key whose document a burst of writes left unrendered
+        doc := cdl._render_document(found_id);
+    ELSE  -- not a stored key as given: the key of the name
+        SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) INTO doc
+        FROM cdl.character_documents AS d WHERE d.normalized_name = cdl.normalize_name(name);
+    END IF;
+    IF doc IS NULL THEN  -- a document that exists always renders to something
+        PERFORM cdl._character_not_found(name);
+    END IF;
+    RETURN doc;
+END
+$$;
+
+ALTER FUNCTION cdl._load_by_name(name character varying, found_id bigint) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._load_by_name(name character varying, found_id bigint) IS 'What get_character_complete returns when the name as given is no key with a rendered document: the document of found_id rendered now, else the document of the name''s key (normalize_name), rendered when it is not yet; CD002 when there is none.';
+
 CREATE FUNCTION cdl._lock_character(name text, sections text[] DEFAULT '{}'::text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -3351,15 +3375,17 @@ CREATE FUNCTION cdl.get_character_complete(name character varying) RETURNS json
     AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    v_key text := cdl.normalize_name(name);  -- once, not per row of a generic plan
     doc json;
+    found_id bigint;
 BEGIN
     -- expressions and one statement: a call is a transaction of its own, and each statement
-    -- pays for its executor and each expression for its setup again in every transaction
-    SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) INTO doc
-    FROM cdl.character_documents AS d WHERE d.normalized_name = v_key;
-    IF doc IS NULL THEN  -- a document that exists always renders to something
-        PERFORM cdl._character_not_found(name);
+    -- pays for its executor and each expression for its setup again in every transaction.
+    -- The name is looked up as given first (the usual argument is a key): normalize_name
+    -- costs a pattern test and three functions set up, and a key is its own key
+    SELECT d.rendered, d.character_id INTO doc, found_id
+    FROM cdl.character_documents AS d WHERE d.normalized_name = name;
+    IF doc IS NULL THEN  -- not a key, or its document not rendered yet
+        RETURN cdl._load_by_name(name, found_id);
     END IF;
     RETURN doc;
 END
@@ -3367,7 +3393,7 @@ $$;
 
 ALTER FUNCTION cdl.get_character_complete(name character varying) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.get_character_complete(name character varying) IS 'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, response_templates, knowledge, workflows. CD002 when unknown. One index lookup; json, rendered when written (cast to jsonb for its operators).';
+COMMENT ON FUNCTION cdl.get_character_complete(name character varying) IS 'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, response_templates, knowledge, workflows. CD002 when unknown. One index lookup by key (a display name takes a second one); json, rendered when written (cast to jsonb for its operators).';
 
 CREATE FUNCTION cdl.get_user_active_workflows(user_id character varying) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -9341,6 +9367,8 @@ REVOKE ALL ON FUNCTION cdl._json_remove(doc json, keys text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdl._json_set(doc json, keys text[], new_value json) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._keyword_query(keywords text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._load_by_name(name character varying, found_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) FROM PUBLIC;
 
