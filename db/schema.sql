@@ -1200,30 +1200,6 @@ ALTER FUNCTION cdl._keyword_query(keywords text[]) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._keyword_query(keywords text[]) IS 'The keywords of a trigger list as one tsquery (cdl.keywords: English stems, no stop words); NULL when none.';
 
-CREATE FUNCTION cdl._load_by_name(name character varying, found_id bigint) RETURNS json
-    LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdl', 'pg_temp'
-    AS $$
-DECLARE
-    doc json;
-BEGIN
-    IF found_id IS NOT NULL THEN  -- a key whose document a burst of writes left unrendered
-        doc := cdl._render_document(found_id);
-    ELSE  -- not a stored key as given: the key of the name
-        SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) INTO doc
-        FROM cdl.character_documents AS d WHERE d.normalized_name = cdl.normalize_name(name);
-    END IF;
-    IF doc IS NULL THEN  -- a document that exists always renders to something
-        PERFORM cdl._character_not_found(name);
-    END IF;
-    RETURN doc;
-END
-$$;
-
-ALTER FUNCTION cdl._load_by_name(name character varying, found_id bigint) OWNER TO cdlstore_owner;
-
-COMMENT ON FUNCTION cdl._load_by_name(name character varying, found_id bigint) IS 'What get_character_complete returns when the name as given is no key with a rendered document: the document of found_id rendered now, else the document of the name''s key (normalize_name), rendered when it is not yet; CD002 when there is none.';
-
 CREATE FUNCTION cdl._lock_character(name text, sections text[] DEFAULT '{}'::text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -3379,13 +3355,22 @@ DECLARE
     found_id bigint;
 BEGIN
     -- expressions and one statement: a call is a transaction of its own, and each statement
-    -- pays for its executor and each expression for its setup again in every transaction.
-    -- The name is looked up as given first (the usual argument is a key): normalize_name
-    -- costs a pattern test and three functions set up, and a key is its own key
+    -- pays for its executor and each expression for its setup again in every transaction (a
+    -- statement that does not run costs nothing). The name is looked up as given first: the
+    -- usual argument is a key, a key is its own key, and normalize_name would set up a pattern
+    -- test and three functions
     SELECT d.rendered, d.character_id INTO doc, found_id
     FROM cdl.character_documents AS d WHERE d.normalized_name = name;
-    IF doc IS NULL THEN  -- not a key, or its document not rendered yet
-        RETURN cdl._load_by_name(name, found_id);
+    IF doc IS NULL THEN
+        IF found_id IS NOT NULL THEN  -- a key whose document a burst of writes left unrendered
+            doc := cdl._render_document(found_id);
+        ELSE  -- not a stored key as given: the key of the name
+            SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) INTO doc
+            FROM cdl.character_documents AS d WHERE d.normalized_name = cdl.normalize_name(name);
+        END IF;
+        IF doc IS NULL THEN  -- a document that exists always renders to something
+            PERFORM cdl._character_not_found(name);
+        END IF;
     END IF;
     RETURN doc;
 END
@@ -9367,8 +9352,6 @@ REVOKE ALL ON FUNCTION cdl._json_remove(doc json, keys text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdl._json_set(doc json, keys text[], new_value json) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._keyword_query(keywords text[]) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION cdl._load_by_name(name character varying, found_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._lock_character(name text, sections text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) FROM PUBLIC;
 

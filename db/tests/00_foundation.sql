@@ -96,7 +96,6 @@ INSERT INTO expected_functions VALUES
     'cdl._json_remove(json,text[])',
     'cdl._json_set(json,text[],json)',
     'cdl._keyword_query(text[])',
-    'cdl._load_by_name(character varying,bigint)',
     'cdl._lock_character(text,text[])',
     'cdl._lock_user(bigint,text)',
     'cdl._log(bigint,text,cdl.workflow_event_enum,text,text,text,jsonb,cdl.workflow_status_enum)',

@@ -615,33 +615,6 @@ COMMENT ON FUNCTION cdl.import_character_from_json(text, varchar, varchar) IS
     'read back (a key written twice keeps its first place and its last value); otherwise as '
     'the jsonb form. Errors: CD001 bad input (not JSON), CD007 too large.';
 
-CREATE OR REPLACE FUNCTION cdl._load_by_name(name varchar, found_id bigint)
-RETURNS json
-LANGUAGE plpgsql
-STABLE
-SET search_path = cdl, pg_temp
-AS $$
-DECLARE
-    doc json;
-BEGIN
-    IF found_id IS NOT NULL THEN  -- a key whose document a burst of writes left unrendered
-        doc := cdl._render_document(found_id);
-    ELSE  -- not a stored key as given: the key of the name
-        SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) INTO doc
-        FROM cdl.character_documents AS d WHERE d.normalized_name = cdl.normalize_name(name);
-    END IF;
-    IF doc IS NULL THEN  -- a document that exists always renders to something
-        PERFORM cdl._character_not_found(name);
-    END IF;
-    RETURN doc;
-END
-$$;
-
-COMMENT ON FUNCTION cdl._load_by_name(varchar, bigint) IS
-    'What get_character_complete returns when the name as given is no key with a rendered '
-    'document: the document of found_id rendered now, else the document of the name''s key '
-    '(normalize_name), rendered when it is not yet; CD002 when there is none.';
-
 CREATE OR REPLACE FUNCTION cdl.get_character_complete(name varchar)
 RETURNS json
 LANGUAGE plpgsql
@@ -655,13 +628,22 @@ DECLARE
     found_id bigint;
 BEGIN
     -- expressions and one statement: a call is a transaction of its own, and each statement
-    -- pays for its executor and each expression for its setup again in every transaction.
-    -- The name is looked up as given first (the usual argument is a key): normalize_name
-    -- costs a pattern test and three functions set up, and a key is its own key
+    -- pays for its executor and each expression for its setup again in every transaction (a
+    -- statement that does not run costs nothing). The name is looked up as given first: the
+    -- usual argument is a key, a key is its own key, and normalize_name would set up a pattern
+    -- test and three functions
     SELECT d.rendered, d.character_id INTO doc, found_id
     FROM cdl.character_documents AS d WHERE d.normalized_name = name;
-    IF doc IS NULL THEN  -- not a key, or its document not rendered yet
-        RETURN cdl._load_by_name(name, found_id);
+    IF doc IS NULL THEN
+        IF found_id IS NOT NULL THEN  -- a key whose document a burst of writes left unrendered
+            doc := cdl._render_document(found_id);
+        ELSE  -- not a stored key as given: the key of the name
+            SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) INTO doc
+            FROM cdl.character_documents AS d WHERE d.normalized_name = cdl.normalize_name(name);
+        END IF;
+        IF doc IS NULL THEN  -- a document that exists always renders to something
+            PERFORM cdl._character_not_found(name);
+        END IF;
     END IF;
     RETURN doc;
 END
