@@ -3387,15 +3387,26 @@ CREATE FUNCTION cdl.get_character_complete(name character varying) RETURNS json
     AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    v_key text := cdl.normalize_name(name);  -- once, not per row of a generic plan
     doc json;
+    found_id bigint;
 BEGIN
     -- expressions and one statement: a call is a transaction of its own, and each statement
-    -- pays for its executor and each expression for its setup again in every transaction
-    SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) INTO doc
-    FROM cdl.character_documents AS d WHERE d.normalized_name = v_key;
-    IF doc IS NULL THEN  -- a document that exists always renders to something
-        PERFORM cdl._character_not_found(name);
+    -- pays for its executor and each expression for its setup again in every transaction (a
+    -- statement that does not run costs nothing). The name is looked up as given first: the
+    -- usual argument is a key, a key is its own key, and normalize_name would set up a pattern
+    -- test and three functions
+    SELECT d.rendered, d.character_id INTO doc, found_id
+    FROM cdl.character_documents AS d WHERE d.normalized_name = name;
+    IF doc IS NULL THEN
+        IF found_id IS NOT NULL THEN  -- a key whose document a burst of writes left unrendered
+            doc := cdl._render_document(found_id);
+        ELSE  -- not a stored key as given: the key of the name
+            SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) INTO doc
+            FROM cdl.character_documents AS d WHERE d.normalized_name = cdl.normalize_name(name);
+        END IF;
+        IF doc IS NULL THEN  -- a document that exists always renders to something
+            PERFORM cdl._character_not_found(name);
+        END IF;
     END IF;
     RETURN doc;
 END
@@ -3403,7 +3414,7 @@ $$;
 
 ALTER FUNCTION cdl.get_character_complete(name character varying) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl.get_character_complete(name character varying) IS 'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, response_templates, knowledge, workflows. CD002 when unknown. One index lookup; json, rendered when written (cast to jsonb for its operators).';
+COMMENT ON FUNCTION cdl.get_character_complete(name character varying) IS 'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, response_templates, knowledge, workflows. CD002 when unknown. One index lookup by key (a display name takes a second one); json, rendered when written (cast to jsonb for its operators).';
 
 CREATE FUNCTION cdl.get_user_active_workflows(user_id character varying) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -4424,14 +4435,15 @@ ALTER FUNCTION cdlstore_internal.check_tenant_name(tenant text) OWNER TO cdlstor
 
 CREATE FUNCTION cdlstore_internal.current_tenant() RETURNS text
     LANGUAGE sql
-    AS $$
-    SELECT set_config('cdlstore_internal.tenant', coalesce(
-        -- a superuser is never bound (bind_tenant refuses one); other logins only in cdlstore_bound
-        CASE WHEN current_setting('is_superuser') = 'off'
-                  AND pg_catalog.pg_has_role(session_user, 'cdlstore_bound', 'MEMBER')
-             THEN cdlstore_internal.bound_tenant() END,
-        cdlstore_internal.unbound_tenant()), true)
-$$;
+    AS $_$
+    SELECT set_config('cdlstore_internal.tenant',
+        CASE WHEN current_setting('cdlstore.tenant', true) ~ '^[A-Za-z0-9][A-Za-z0-9_.:@-]*$'
+                  AND length(current_setting('cdlstore.tenant', true)) <= 100
+                  AND (current_setting('is_superuser') = 'on'
+                       OR NOT pg_catalog.pg_has_role(session_user, 'cdlstore_bound', 'MEMBER'))
+             THEN current_setting('cdlstore.tenant', true)
+             ELSE cdlstore_internal.full_tenant_check() END, true)
+$_$;
 
 ALTER FUNCTION cdlstore_internal.current_tenant() OWNER TO cdlstore_owner;
 
@@ -4654,6 +4666,33 @@ $$;
 ALTER FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) IS 'Hand out the next events of a consumer''s batch after its acknowledged one (the same again until acknowledged); a new batch when this one is done. Records how far it handed out.';
+
+CREATE FUNCTION cdlstore_internal.full_tenant_check() RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    bound text;
+BEGIN
+    -- a superuser is never bound (bind_tenant refuses one); other logins only in cdlstore_bound
+    IF current_setting('is_superuser') = 'off'
+       AND pg_catalog.pg_has_role(session_user, 'cdlstore_bound', 'MEMBER') THEN
+        SELECT b.tenant INTO bound FROM cdlstore_internal.tenant_bindings AS b
+        WHERE b.role_oid = quote_ident(session_user)::regrole::oid;
+        IF bound <> nullif(current_setting('cdlstore.tenant', true), '') THEN
+            PERFORM cdlstore_internal.tenant_error('CD008', current_setting('cdlstore.tenant', true));
+        END IF;
+        IF bound IS NOT NULL THEN
+            RETURN bound;
+        END IF;
+    END IF;
+    RETURN cdlstore_internal.unbound_tenant();  -- the named tenant (CD001 if malformed), or none
+END
+$$;
+
+ALTER FUNCTION cdlstore_internal.full_tenant_check() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdlstore_internal.full_tenant_check() IS 'The tenant of a session that the guard''s short path does not settle: a bound login''s (CD008 when it names another), else the named one (CD001 when malformed), else unnamed_tenant() (''default''/''*'' for an administrator, CD009 for anyone else).';
 
 CREATE FUNCTION cdlstore_internal.hashed_uuid(hash integer) RETURNS uuid
     LANGUAGE sql
@@ -9643,6 +9682,8 @@ REVOKE ALL ON FUNCTION cdlstore_internal.feed_consumer(p_feed text, p_consumer t
 REVOKE ALL ON FUNCTION cdlstore_internal.feed_horizon(lo pg_snapshot) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.feed_read(p_feed text, p_consumer text, max_count integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdlstore_internal.full_tenant_check() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdlstore_internal.hashed_uuid(hash integer) FROM PUBLIC;
 

@@ -314,6 +314,7 @@ INSERT INTO expected_functions VALUES
     'cdlstore_internal.feed_consumer(text,text)',
     'cdlstore_internal.feed_horizon(pg_snapshot)',
     'cdlstore_internal.feed_read(text,text,integer)',
+    'cdlstore_internal.full_tenant_check()',
     'cdlstore_internal.hashed_uuid(integer)',
     'cdlstore_internal.input_text(text,text,integer,boolean)',
     'cdlstore_internal.is_administrator()',

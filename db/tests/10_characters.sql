@@ -1,6 +1,6 @@
 -- Characters: import forms, names, one-call loading, export round trip, bad input.
 BEGIN;
-SELECT plan(54);
+SELECT plan(56);
 
 -- wrapped form
 SELECT lives_ok($$SELECT cdl.import_character_from_json(tests.sample_cdl())$$, 'wrapped CDL imports');
@@ -125,11 +125,18 @@ SELECT is((SELECT rendered FROM cdl.character_documents WHERE normalized_name = 
     'a write within a second of the last render leaves it unrendered');
 SELECT is(cdl.get_character_complete('render_me')::jsonb #>> '{cdl,identity,age}', '2',
     'and the next call sees the write all the same');
+SELECT is(cdl.get_character_complete('Render Me')::jsonb #>> '{cdl,identity,age}', '2',
+    'so does a call by display name (the key is looked up after the name as given)');
 SELECT ok(cdl.render_character_documents() >= 1, 'render_character_documents renders what was left');
 SELECT is(cdl.get_character_complete('Render Me')::text,
     (SELECT cdl._render_document(character_id)::text FROM cdl.character_documents
      WHERE normalized_name = 'render_me'),
     'the rendered text is the document built from the tables');
+
+-- a key given at import that normalize_name would fold further is loaded by that key as given
+SELECT cdl.import_character_from_json('{"identity": {"name": "Odd Key"}}', 'json_import', 'odd__key');
+SELECT is(cdl.get_character_complete('odd__key')::jsonb #>> '{cdl,identity,name}', 'Odd Key',
+    'a stored key is found as given');
 
 -- the CDL is stored a row per top-level section: a field write rewrites its own section only
 SELECT cdl.import_character_from_json('{"identity": {"name": "Sec Tion", "age": 1}, "other": {"x": [1, {}]},

@@ -3,7 +3,7 @@
 -- pg_temp.as_login runs one statement with session_user = the login (SET SESSION AUTHORIZATION,
 -- which SET ROLE is not) and returns its result as text, or the SQLSTATE it raised.
 BEGIN;
-SELECT plan(66);
+SELECT plan(72);
 
 CREATE ROLE t13_bound_a LOGIN IN ROLE cdlstore_app;
 CREATE ROLE t13_bound_b LOGIN IN ROLE cdlstore_app;
@@ -30,6 +30,30 @@ BEGIN
     RETURN result;
 END
 $$;
+-- the guard's short path (a well-formed name, a superuser or an unbound login) gives what the
+-- full check gives, for every kind of login and name; the logins call it through wrappers
+-- (the guard reads session_user and is_superuser, which a SECURITY DEFINER call keeps)
+CREATE FUNCTION pg_temp.short_guard() RETURNS text LANGUAGE sql SECURITY DEFINER
+AS 'SELECT cdlstore_internal.current_tenant()';
+CREATE FUNCTION pg_temp.full_guard() RETURNS text LANGUAGE sql SECURITY DEFINER
+AS 'SELECT cdlstore_internal.full_tenant_check()';
+CREATE TEMP TABLE guard_names (name text);
+INSERT INTO guard_names VALUES ('ta'), ('tb'), ('x-y.z:w@v_1'), (repeat('a', 100)), (repeat('a', 101)),
+    ('*'), (''), (NULL), ('a b'), ('-x'), ('_x'), ('É'), ('ta'''), (E'ta\n');
+SELECT is((SELECT array_agg(pg_temp.as_login(l, g.name, 'SELECT pg_temp.short_guard()') ORDER BY g.name)
+           FROM guard_names g),
+          (SELECT array_agg(pg_temp.as_login(l, g.name, 'SELECT pg_temp.full_guard()') ORDER BY g.name)
+           FROM guard_names g),
+          'the guard''s short path gives what the full check gives: ' || coalesce(l, 'an administrator'))
+FROM unnest(ARRAY[NULL, 't13_app', 't13_bound_a']::name[]) AS l;
+SELECT is(pg_temp.as_login('t13_app', repeat('a', 100), 'SELECT pg_temp.short_guard()'), repeat('a', 100),
+    'a 100-character tenant name is taken');
+SELECT is(pg_temp.as_login('t13_bound_a', 'ta', 'SELECT pg_temp.short_guard()'), 'ta',
+    'a bound login naming its own tenant acts as it');
+SELECT is(pg_temp.as_login('t13_bound_a', 'tb', 'SELECT pg_temp.short_guard()'), 'CD008',
+    'a bound login naming a well-formed other tenant is refused, not taken at its word');
+SELECT set_config('cdlstore_internal.tenant', '', true);
+
 -- every read, list, search, feed, export, metric, compare, delete and purge path, as text
 CREATE TEMP TABLE paths (name text PRIMARY KEY, query text NOT NULL);
 INSERT INTO paths VALUES

@@ -624,15 +624,26 @@ SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    v_key text := cdl.normalize_name(name);  -- once, not per row of a generic plan
     doc json;
+    found_id bigint;
 BEGIN
     -- expressions and one statement: a call is a transaction of its own, and each statement
-    -- pays for its executor and each expression for its setup again in every transaction
-    SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) INTO doc
-    FROM cdl.character_documents AS d WHERE d.normalized_name = v_key;
-    IF doc IS NULL THEN  -- a document that exists always renders to something
-        PERFORM cdl._character_not_found(name);
+    -- pays for its executor and each expression for its setup again in every transaction (a
+    -- statement that does not run costs nothing). The name is looked up as given first: the
+    -- usual argument is a key, a key is its own key, and normalize_name would set up a pattern
+    -- test and three functions
+    SELECT d.rendered, d.character_id INTO doc, found_id
+    FROM cdl.character_documents AS d WHERE d.normalized_name = name;
+    IF doc IS NULL THEN
+        IF found_id IS NOT NULL THEN  -- a key whose document a burst of writes left unrendered
+            doc := cdl._render_document(found_id);
+        ELSE  -- not a stored key as given: the key of the name
+            SELECT coalesce(d.rendered, cdl._render_document(d.character_id)) INTO doc
+            FROM cdl.character_documents AS d WHERE d.normalized_name = cdl.normalize_name(name);
+        END IF;
+        IF doc IS NULL THEN  -- a document that exists always renders to something
+            PERFORM cdl._character_not_found(name);
+        END IF;
     END IF;
     RETURN doc;
 END
@@ -640,8 +651,8 @@ $$;
 
 COMMENT ON FUNCTION cdl.get_character_complete(varchar) IS
     'The whole character in one call: columns, cdl (the CDL as imported), communication_patterns, '
-    'response_templates, knowledge, workflows. CD002 when unknown. One index lookup; json, '
-    'rendered when written (cast to jsonb for its operators).';
+    'response_templates, knowledge, workflows. CD002 when unknown. One index lookup by key (a '
+    'display name takes a second one); json, rendered when written (cast to jsonb for its operators).';
 
 CREATE OR REPLACE FUNCTION cdl.export_character_json(name varchar)
 RETURNS jsonb
