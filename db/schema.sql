@@ -355,7 +355,6 @@ COMMENT ON FUNCTION cdl._check_character_row() IS 'Trigger: a character key is n
 
 CREATE FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) RETURNS void
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     kind text := jsonb_typeof(value);
@@ -468,8 +467,6 @@ COMMENT ON FUNCTION cdl._check_label(value text, labels anyarray, what text) IS 
 
 CREATE FUNCTION cdl._check_leaf(prefix text[], value jsonb) RETURNS bigint
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdl', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     def record;
@@ -1186,8 +1183,6 @@ COMMENT ON FUNCTION cdl._json_remove(doc json, keys text[]) IS 'The object doc w
 
 CREATE FUNCTION cdl._json_set(doc json, keys text[], new_value json) RETURNS json
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     result json;
@@ -1234,8 +1229,6 @@ COMMENT ON FUNCTION cdl._keyword_query(keywords text[]) IS 'The keywords of a tr
 
 CREATE FUNCTION cdl._lock_character(name text, sections text[] DEFAULT '{}'::text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) RETURNS record
     LANGUAGE plpgsql
-    SET search_path TO 'cdl', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     v_key text := cdl.normalize_name(name);  -- once: a generic plan would fold it per row
@@ -1514,7 +1507,6 @@ COMMENT ON FUNCTION cdl._placeholders(template text, prefix text) IS 'The keys o
 
 CREATE FUNCTION cdl._refresh_character(p_character_id bigint, written text[], parts text[] DEFAULT '{}'::text[]) RETURNS void
     LANGUAGE plpgsql
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     derive boolean;
@@ -1703,7 +1695,6 @@ COMMENT ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], ol
 
 CREATE FUNCTION cdl._replace_leaf(p_character_id bigint, prefix text[], new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) RETURNS integer
     LANGUAGE plpgsql
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
     RETURN cdl._replace_leaf(p_character_id, (SELECT d.id FROM cdl.character_field_definitions AS d
@@ -1718,8 +1709,6 @@ COMMENT ON FUNCTION cdl._replace_leaf(p_character_id bigint, prefix text[], new_
 
 CREATE FUNCTION cdl._replace_leaf(p_character_id bigint, p_definition_id bigint, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) RETURNS integer
     LANGUAGE plpgsql
-    SET search_path TO 'cdl', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     written integer;
@@ -4095,6 +4084,7 @@ COMMENT ON FUNCTION cdl.start_workflow_instance(user_id character varying, chara
 CREATE FUNCTION cdl.upsert_character_field(name character varying, field_path character varying, field_value jsonb, field_source character varying DEFAULT 'manual'::character varying, confidence numeric DEFAULT 1.0, is_public boolean DEFAULT true) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant

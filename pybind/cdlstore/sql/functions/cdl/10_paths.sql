@@ -265,9 +265,8 @@ COMMENT ON FUNCTION cdl._json_merge(json, json) IS
 CREATE OR REPLACE FUNCTION cdl._json_set(doc json, keys text[], new_value json)
 RETURNS json
 LANGUAGE plpgsql
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
 IMMUTABLE PARALLEL SAFE
-SET search_path = cdl, pg_temp
-SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
 AS $$
 DECLARE
     result json;

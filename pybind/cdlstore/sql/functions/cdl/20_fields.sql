@@ -71,8 +71,8 @@ CREATE OR REPLACE FUNCTION cdl._check_field_value(
     field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb)
 RETURNS void
 LANGUAGE plpgsql
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
 STABLE  -- it raises: never folded at plan time
-SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     kind text := jsonb_typeof(value);
@@ -122,9 +122,8 @@ COMMENT ON FUNCTION cdl._check_field_value(text, cdl.data_type_enum, jsonb, bool
 CREATE OR REPLACE FUNCTION cdl._check_leaf(prefix text[], value jsonb)
 RETURNS bigint
 LANGUAGE plpgsql
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
 STABLE
-SET search_path = cdl, pg_temp
-SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
 AS $$
 DECLARE
     def record;
@@ -349,8 +348,7 @@ CREATE OR REPLACE FUNCTION cdl._replace_leaf(
     p_confidence numeric, p_is_public boolean)
 RETURNS integer
 LANGUAGE plpgsql
-SET search_path = cdl, pg_temp
-SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
 AS $$
 DECLARE
     written integer;
@@ -390,7 +388,7 @@ CREATE OR REPLACE FUNCTION cdl._replace_leaf(
     p_confidence numeric, p_is_public boolean)
 RETURNS integer
 LANGUAGE plpgsql
-SET search_path = cdl, pg_temp
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
 AS $$
 BEGIN
     RETURN cdl._replace_leaf(p_character_id, (SELECT d.id FROM cdl.character_field_definitions AS d

@@ -53,8 +53,7 @@ CREATE OR REPLACE FUNCTION cdl._lock_character(
     OUT ordered json)
 RETURNS record
 LANGUAGE plpgsql
-SET search_path = cdl, pg_temp
-SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
 AS $$
 DECLARE
     v_key text := cdl.normalize_name(name);  -- once: a generic plan would fold it per row
@@ -337,7 +336,7 @@ CREATE OR REPLACE FUNCTION cdl._refresh_character(
     p_character_id bigint, written text[], parts text[] DEFAULT '{}')
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = cdl, pg_temp
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
 AS $$
 DECLARE
     derive boolean;
@@ -788,6 +787,7 @@ RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = cdl, pg_temp
+SET plan_cache_mode = force_generic_plan  -- its statements and its helpers': planned once
 AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
