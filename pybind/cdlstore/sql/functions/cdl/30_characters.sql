@@ -370,8 +370,14 @@ BEGIN
     END IF;
     -- the rendered text, unless it was rendered less than a second ago: then it is dropped,
     -- a burst of writes renders once a second, and get_character_complete renders meanwhile.
-    -- One statement (no row is written when the text is gone already and not due)
+    -- Nothing to write when the text is gone already and not due, the usual case in a burst:
+    -- a read tells (cheaper than an UPDATE that finds no row; every writer of the document
+    -- holds the character's lock, so what it reads stays so until this transaction ends)
     due_before := now_ts - interval '1 second';
+    IF (SELECT d.rendered IS NULL AND d.rendered_at >= due_before
+        FROM cdl.character_documents AS d WHERE d.character_id = p_character_id) THEN
+        RETURN;
+    END IF;
     UPDATE cdl.character_documents AS d
     SET rendered = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < due_before
                         THEN cdl._render_document(p_character_id) END,
