@@ -673,6 +673,23 @@ ALTER FUNCTION cdl._definition_sequences() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._definition_sequences() IS 'The identity sequences of the cdl definition tables (all but instances and their log).';
 
+CREATE FUNCTION cdl._delete_change_log() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    -- what ON DELETE CASCADE of a foreign key did (migration 0031), once per statement. It runs
+    -- before the cascaded deletions of the character's field values fire their trigger, which
+    -- logs nothing for a deleted character (cdl._log_field_change)
+    DELETE FROM cdl.character_change_log l USING gone WHERE l.character_id = gone.id;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION cdl._delete_change_log() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._delete_change_log() IS 'Trigger: the change log of deleted characters goes with them (the log has no foreign key: docs/reliability.md).';
+
 CREATE FUNCTION cdl._delete_instance_log() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
@@ -1340,7 +1357,10 @@ BEGIN
                cdl._value_jsonb(OLD.string_value, OLD.number_value, OLD.boolean_value, OLD.json_value),
                NULL, coalesce(nullif(current_setting('cdlstore.change_source', true), ''), OLD.source),
                cdl._actor()
-        FROM cdl.character_field_definitions d WHERE d.id = OLD.field_definition_id;
+        FROM cdl.character_field_definitions d WHERE d.id = OLD.field_definition_id
+          -- not for a character being deleted: its whole log goes (cdl._delete_change_log
+          -- runs before the cascaded deletions of its values fire this trigger)
+          AND EXISTS (SELECT FROM cdl.characters AS c WHERE c.id = OLD.character_id);
     END IF;
     RETURN NULL;
 END
@@ -9031,14 +9051,13 @@ CREATE TRIGGER character_workflows_delete_instances AFTER DELETE ON cdl.characte
 
 CREATE TRIGGER characters_check_row BEFORE INSERT OR UPDATE OF normalized_name, version_count ON cdl.characters FOR EACH ROW EXECUTE FUNCTION cdl._check_character_row();
 
+CREATE TRIGGER characters_delete_change_log AFTER DELETE ON cdl.characters REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_change_log();
+
 CREATE TRIGGER workflow_instances_delete_log AFTER DELETE ON cdl.workflow_instances REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_instance_log();
 
 CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON ops.events FOR EACH ROW EXECUTE FUNCTION ops._refuse_change();
 
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON ops.events FOR EACH STATEMENT EXECUTE FUNCTION ops._refuse_change();
-
-ALTER TABLE ONLY cdl.character_change_log
-    ADD CONSTRAINT character_change_log_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY cdl.character_documents
     ADD CONSTRAINT character_documents_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
@@ -9329,6 +9348,8 @@ REVOKE ALL ON FUNCTION cdl._current_workflow_file(character_name text, content_h
 REVOKE ALL ON FUNCTION cdl._definition_call(p_function text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._definition_sequences() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._delete_change_log() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._delete_instance_log() FROM PUBLIC;
 

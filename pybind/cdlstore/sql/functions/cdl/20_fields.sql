@@ -464,7 +464,10 @@ BEGIN
                cdl._value_jsonb(OLD.string_value, OLD.number_value, OLD.boolean_value, OLD.json_value),
                NULL, coalesce(nullif(current_setting('cdlstore.change_source', true), ''), OLD.source),
                cdl._actor()
-        FROM cdl.character_field_definitions d WHERE d.id = OLD.field_definition_id;
+        FROM cdl.character_field_definitions d WHERE d.id = OLD.field_definition_id
+          -- not for a character being deleted: its whole log goes (cdl._delete_change_log
+          -- runs before the cascaded deletions of its values fire this trigger)
+          AND EXISTS (SELECT FROM cdl.characters AS c WHERE c.id = OLD.character_id);
     END IF;
     RETURN NULL;
 END
@@ -477,3 +480,26 @@ COMMENT ON FUNCTION cdl._log_field_change() IS
 CREATE OR REPLACE TRIGGER character_field_values_log
 AFTER INSERT OR UPDATE OR DELETE ON cdl.character_field_values
 FOR EACH ROW EXECUTE FUNCTION cdl._log_field_change();
+
+CREATE OR REPLACE FUNCTION cdl._delete_change_log()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    -- what ON DELETE CASCADE of a foreign key did (migration 0031), once per statement. It runs
+    -- before the cascaded deletions of the character's field values fire their trigger, which
+    -- logs nothing for a deleted character (cdl._log_field_change)
+    DELETE FROM cdl.character_change_log l USING gone WHERE l.character_id = gone.id;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._delete_change_log() IS
+    'Trigger: the change log of deleted characters goes with them (the log has no foreign key: '
+    'docs/reliability.md).';
+
+CREATE OR REPLACE TRIGGER characters_delete_change_log
+AFTER DELETE ON cdl.characters
+REFERENCING OLD TABLE AS gone
+FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_change_log();
