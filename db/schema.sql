@@ -1443,7 +1443,6 @@ COMMENT ON FUNCTION cdl._nodes(prefix text[], doc jsonb) IS 'Every node of doc p
 
 CREATE FUNCTION cdl._parse_path(field_path text) RETURNS text[]
     LANGUAGE plpgsql STABLE PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     keys text[] := '{}'::text[];
@@ -4709,7 +4708,6 @@ COMMENT ON FUNCTION cdlstore_internal.hashed_uuid(hash integer) IS 'A random uui
 
 CREATE FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer DEFAULT 200, required boolean DEFAULT true) RETURNS text
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     IF required AND (value IS NULL OR btrim(value) = '') THEN
