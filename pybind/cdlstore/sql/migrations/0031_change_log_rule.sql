@@ -1,5 +1,5 @@
 -- The change log's foreign key to its character cost one referential check (an SPI query) per
--- log row: about 40 k instructions of every field write's 1,490 k. Log rows are written only by
+-- log row: about 30 k instructions of every field write's 1,490 k. Log rows are written only by
 -- the character functions (the app role has no privilege on the table), each for a character
 -- it has just inserted or holds locked in the same transaction (cdl._lock_character: a
 -- character's deletion needs a lock that conflicts with it, so it waits, and a write waiting
