@@ -355,7 +355,6 @@ COMMENT ON FUNCTION cdl._check_character_row() IS 'Trigger: a character key is n
 
 CREATE FUNCTION cdl._check_field_value(field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb) RETURNS void
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     kind text := jsonb_typeof(value);
@@ -465,6 +464,36 @@ $$;
 ALTER FUNCTION cdl._check_label(value text, labels anyarray, what text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._check_label(value text, labels anyarray, what text) IS 'The value when it is one of the labels (e.g. enum_range(NULL::some_enum)), else CD001.';
+
+CREATE FUNCTION cdl._check_leaf(prefix text[], value jsonb) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    def record;
+BEGIN
+    -- its own definition, checked when declared, and nothing required below it: one statement
+    SELECT d.id, r.missing,
+           CASE WHEN NOT d.is_inferred  -- (void as text: a column the query must compute)
+                THEN cdl._check_field_value(d.field_path, d.data_type, d.validation_rules,
+                                            d.is_required, value)::text END AS checked
+    INTO def
+    FROM (SELECT) AS one
+    LEFT JOIN cdl.character_field_definitions AS d ON d.path_keys = prefix
+    LEFT JOIN LATERAL (SELECT r.field_path AS missing FROM cdl.character_field_definitions AS r
+                       WHERE r.is_required AND NOT r.is_inferred
+                         AND cardinality(r.path_keys) > cardinality(prefix)
+                         AND r.path_keys[1:cardinality(prefix)] = prefix
+                       LIMIT 1) AS r ON true;
+    IF def.missing IS NOT NULL THEN
+        RAISE EXCEPTION 'field % is required', def.missing USING ERRCODE = 'CD001';
+    END IF;
+    RETURN def.id;
+END
+$$;
+
+ALTER FUNCTION cdl._check_leaf(prefix text[], value jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._check_leaf(prefix text[], value jsonb) IS 'Check a leaf value (not an object with keys) written at prefix against its definition, and that no declared field below prefix is required (CD001); returns the definition id (NULL: the path has none yet).';
 
 CREATE FUNCTION cdl._check_message(user_id text, message text) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -643,6 +672,23 @@ $$;
 ALTER FUNCTION cdl._definition_sequences() OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._definition_sequences() IS 'The identity sequences of the cdl definition tables (all but instances and their log).';
+
+CREATE FUNCTION cdl._delete_change_log() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'cdl', 'pg_temp'
+    AS $$
+BEGIN
+    -- what ON DELETE CASCADE of a foreign key did (migration 0031), once per statement. It runs
+    -- before the cascaded deletions of the character's field values fire their trigger, which
+    -- logs nothing for a deleted character (cdl._log_field_change)
+    DELETE FROM cdl.character_change_log l USING gone WHERE l.character_id = gone.id;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION cdl._delete_change_log() OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._delete_change_log() IS 'Trigger: the change log of deleted characters goes with them (the log has no foreign key: docs/reliability.md).';
 
 CREATE FUNCTION cdl._delete_instance_log() RETURNS trigger
     LANGUAGE plpgsql
@@ -1154,8 +1200,6 @@ COMMENT ON FUNCTION cdl._json_remove(doc json, keys text[]) IS 'The object doc w
 
 CREATE FUNCTION cdl._json_set(doc json, keys text[], new_value json) RETURNS json
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     result json;
@@ -1202,17 +1246,18 @@ COMMENT ON FUNCTION cdl._keyword_query(keywords text[]) IS 'The keywords of a tr
 
 CREATE FUNCTION cdl._lock_character(name text, sections text[] DEFAULT '{}'::text[], OUT character_id bigint, OUT doc jsonb, OUT ordered json) RETURNS record
     LANGUAGE plpgsql
-    SET search_path TO 'cdl', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     v_key text := cdl.normalize_name(name);  -- once: a generic plan would fold it per row
 BEGIN
     -- every write locks the character row first: writes to one character are serialized.
-    -- The CDL is read by a statement of its own, after the lock, so that it is the newest
-    -- committed one (a joined row would come from the snapshot taken before waiting).
-    SELECT c.id INTO character_id FROM cdl.characters AS c WHERE c.normalized_name = v_key
-    FOR NO KEY UPDATE;
+    -- The lock is the write of updated_at (an UPDATE of no key column takes the row lock FOR NO
+    -- KEY UPDATE takes), so that no write needs a statement of its own for it; a write call that
+    -- changes nothing sets it too. The CDL is read by a statement of its own, after the lock, so
+    -- that it is the newest committed one (a joined row would come from the snapshot taken
+    -- before waiting).
+    UPDATE cdl.characters AS c SET updated_at = now() WHERE c.normalized_name = v_key
+    RETURNING c.id INTO character_id;
     IF character_id IS NULL THEN
         PERFORM cdl._character_not_found(name);
     END IF;
@@ -1308,7 +1353,10 @@ BEGIN
                cdl._value_jsonb(OLD.string_value, OLD.number_value, OLD.boolean_value, OLD.json_value),
                NULL, coalesce(nullif(current_setting('cdlstore.change_source', true), ''), OLD.source),
                cdl._actor()
-        FROM cdl.character_field_definitions d WHERE d.id = OLD.field_definition_id;
+        FROM cdl.character_field_definitions d WHERE d.id = OLD.field_definition_id
+          -- not for a character being deleted: its whole log goes (cdl._delete_change_log
+          -- runs before the cascaded deletions of its values fire this trigger)
+          AND EXISTS (SELECT FROM cdl.characters AS c WHERE c.id = OLD.character_id);
     END IF;
     RETURN NULL;
 END
@@ -1406,7 +1454,6 @@ COMMENT ON FUNCTION cdl._nodes(prefix text[], doc jsonb) IS 'Every node of doc p
 
 CREATE FUNCTION cdl._parse_path(field_path text) RETURNS text[]
     LANGUAGE plpgsql STABLE PARALLEL SAFE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     keys text[] := '{}'::text[];
@@ -1487,6 +1534,63 @@ $$;
 ALTER FUNCTION cdl._placeholders(template text, prefix text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._placeholders(template text, prefix text) IS 'The keys of the {<prefix>key} placeholders of a template.';
+
+CREATE FUNCTION cdl._refresh_character(p_character_id bigint, written text[], parts text[] DEFAULT '{}'::text[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    derive boolean;
+    now_ts timestamptz := clock_timestamp();
+    due_before timestamptz;
+BEGIN
+    -- the columns that come from the CDL, when a path they come from was written (the paths
+    -- _derived_columns reads: metadata.name, identity.name, name, identity.occupation,
+    -- identity.description, identity.archetype, metadata.archetype, archetype); updated_at is
+    -- written by the lock (_lock_character), and here for an import
+    derive := cardinality(written) = 0 OR CASE written[1]
+        WHEN 'name' THEN true
+        WHEN 'archetype' THEN true
+        WHEN 'metadata' THEN cardinality(written) = 1 OR written[2] IN ('name', 'archetype')
+        WHEN 'identity' THEN cardinality(written) = 1
+                             OR written[2] IN ('name', 'occupation', 'description', 'archetype')
+        ELSE false END;
+    IF derive THEN
+        UPDATE cdl.characters AS c
+        SET name = coalesce(d.name, c.name), occupation = d.occupation, description = d.description,
+            archetype = coalesce(d.archetype, c.archetype), updated_at = now()
+        FROM cdl._derived_columns(cdl._stored_cdl(p_character_id, ARRAY['metadata', 'identity', 'name',
+                                                                        'archetype'])) AS d
+        WHERE c.id = p_character_id;
+    END IF;
+    IF cardinality(parts) > 0 THEN
+        UPDATE cdl.character_documents AS d
+        SET lists = d.lists || (SELECT jsonb_object_agg(p, cdl._document_part(p_character_id, p))
+                                FROM unnest(parts) AS p)
+        WHERE d.character_id = p_character_id;
+    END IF;
+    -- the rendered text, unless it was rendered less than a second ago: then it is dropped,
+    -- a burst of writes renders once a second, and get_character_complete renders meanwhile.
+    -- Nothing to write when the text is gone already and not due, the usual case in a burst:
+    -- a read tells (cheaper than an UPDATE that finds no row; every writer of the document
+    -- holds the character's lock, so what it reads stays so until this transaction ends)
+    due_before := now_ts - interval '1 second';
+    IF (SELECT d.rendered IS NULL AND d.rendered_at >= due_before
+        FROM cdl.character_documents AS d WHERE d.character_id = p_character_id) THEN
+        RETURN;
+    END IF;
+    UPDATE cdl.character_documents AS d
+    SET rendered = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < due_before
+                        THEN cdl._render_document(p_character_id) END,
+        rendered_at = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < due_before
+                           THEN now_ts ELSE d.rendered_at END
+    WHERE d.character_id = p_character_id
+      AND (d.rendered IS NOT NULL OR d.rendered_at IS NULL OR d.rendered_at < due_before);
+END
+$$;
+
+ALTER FUNCTION cdl._refresh_character(p_character_id bigint, written text[], parts text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._refresh_character(p_character_id bigint, written text[], parts text[]) IS 'The rest of a write of a locked character whose CDL is stored already: the columns derived from what was written (written: the path of a field write, ''{}'' the whole CDL, NULL none), the named lists, and the rendered text (dropped when it was rendered less than a second ago).';
 
 CREATE FUNCTION cdl._regex_escape(value text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -1627,39 +1731,51 @@ COMMENT ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], ol
 
 CREATE FUNCTION cdl._replace_leaf(p_character_id bigint, prefix text[], new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) RETURNS integer
     LANGUAGE plpgsql
-    SET search_path TO 'cdl', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+BEGIN
+    RETURN cdl._replace_leaf(p_character_id, (SELECT d.id FROM cdl.character_field_definitions AS d
+                                              WHERE d.path_keys = prefix),
+                             new_value, p_source, p_confidence, p_is_public);
+END
+$$;
+
+ALTER FUNCTION cdl._replace_leaf(p_character_id bigint, prefix text[], new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._replace_leaf(p_character_id bigint, prefix text[], new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) IS 'cdl._replace_leaf at the path prefix (its definition looked up).';
+
+CREATE FUNCTION cdl._replace_leaf(p_character_id bigint, p_definition_id bigint, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) RETURNS integer
+    LANGUAGE plpgsql
     AS $$
 DECLARE
     written integer;
 BEGIN
     -- a leaf for a leaf, the usual field write: the same one row (the document mirrors the
     -- rows), its definition known; nothing to do when the row holds it already
+    IF p_definition_id IS NULL THEN
+        RETURN NULL;  -- a path never seen: no row
+    END IF;
     UPDATE cdl.character_field_values AS v
     SET string_value = CASE jsonb_typeof(new_value) WHEN 'string' THEN new_value #>> '{}' END,
         number_value = CASE jsonb_typeof(new_value) WHEN 'number' THEN new_value::numeric END,
         boolean_value = CASE jsonb_typeof(new_value) WHEN 'boolean' THEN new_value::boolean END,
         json_value = CASE WHEN jsonb_typeof(new_value) IN ('array', 'object', 'null') THEN new_value END,
         confidence = p_confidence, source = p_source, is_public = p_is_public, updated_at = now()
-    WHERE v.character_id = p_character_id
-      AND v.field_definition_id = (SELECT d.id FROM cdl.character_field_definitions AS d
-                                   WHERE d.path_keys = prefix)
+    WHERE v.character_id = p_character_id AND v.field_definition_id = p_definition_id
       AND (cdl._value_jsonb(v.string_value, v.number_value, v.boolean_value, v.json_value),
            v.confidence, v.is_public) IS DISTINCT FROM (new_value, p_confidence, p_is_public);
     GET DIAGNOSTICS written = ROW_COUNT;
     IF written = 0 AND NOT EXISTS (
             SELECT FROM cdl.character_field_values AS v
-            JOIN cdl.character_field_definitions AS d ON d.id = v.field_definition_id
-            WHERE v.character_id = p_character_id AND d.path_keys = prefix) THEN
+            WHERE v.character_id = p_character_id AND v.field_definition_id = p_definition_id) THEN
         RETURN NULL;  -- no leaf there: an object, or nothing
     END IF;
     RETURN written;
 END
 $$;
 
-ALTER FUNCTION cdl._replace_leaf(p_character_id bigint, prefix text[], new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) OWNER TO cdlstore_owner;
+ALTER FUNCTION cdl._replace_leaf(p_character_id bigint, p_definition_id bigint, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._replace_leaf(p_character_id bigint, prefix text[], new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) IS 'The usual case of _replace_fields: a leaf (scalar, null, array or empty object) that is there replaced by a leaf; its one row updated unless it holds the value already. Returns 1 when updated, 0 when the row held it, NULL when the character has no leaf at prefix.';
+COMMENT ON FUNCTION cdl._replace_leaf(p_character_id bigint, p_definition_id bigint, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) IS 'The usual case of _replace_fields: a leaf (scalar, null, array or empty object) that is there replaced by a leaf; its one row (of definition p_definition_id) updated unless it holds the value already. Returns 1 when updated, 0 when the row held it, NULL when the character has no leaf there.';
 
 CREATE FUNCTION cdl._replace_subtree(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) RETURNS integer
     LANGUAGE plpgsql
@@ -1818,58 +1934,19 @@ CREATE FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts te
     LANGUAGE plpgsql
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
-DECLARE
-    derive boolean;
-    now_ts timestamptz := clock_timestamp();
-    due_before timestamptz;
 BEGIN
     -- the caller holds the character's lock. The CDL first
     IF new_cdl IS NOT NULL OR written IS NOT NULL THEN
         PERFORM cdl._save_sections(p_character_id, new_cdl, written);
     END IF;
-    -- the columns that come from the CDL, when a path they come from was written (the paths
-    -- _derived_columns reads: metadata.name, identity.name, name, identity.occupation,
-    -- identity.description, identity.archetype, metadata.archetype, archetype)
-    derive := (new_cdl IS NOT NULL OR written IS NOT NULL) AND (written IS NULL OR CASE written[1]
-        WHEN 'name' THEN true
-        WHEN 'archetype' THEN true
-        WHEN 'metadata' THEN cardinality(written) = 1 OR written[2] IN ('name', 'archetype')
-        WHEN 'identity' THEN cardinality(written) = 1
-                             OR written[2] IN ('name', 'occupation', 'description', 'archetype')
-        ELSE false END);
-    IF derive THEN
-        UPDATE cdl.characters AS c
-        SET name = coalesce(d.name, c.name), occupation = d.occupation, description = d.description,
-            archetype = coalesce(d.archetype, c.archetype), updated_at = now()
-        FROM cdl._derived_columns(cdl._stored_cdl(p_character_id, ARRAY['metadata', 'identity', 'name',
-                                                                        'archetype'])) AS d
-        WHERE c.id = p_character_id;
-    ELSE
-        UPDATE cdl.characters AS c SET updated_at = now() WHERE c.id = p_character_id;
-    END IF;
-    IF cardinality(parts) > 0 THEN
-        UPDATE cdl.character_documents AS d
-        SET lists = d.lists || (SELECT jsonb_object_agg(p, cdl._document_part(p_character_id, p))
-                                FROM unnest(parts) AS p)
-        WHERE d.character_id = p_character_id;
-    END IF;
-    -- the rendered text, unless it was rendered less than a second ago: then it is dropped,
-    -- a burst of writes renders once a second, and get_character_complete renders meanwhile.
-    -- One statement (no row is written when the text is gone already and not due)
-    due_before := now_ts - interval '1 second';
-    UPDATE cdl.character_documents AS d
-    SET rendered = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < due_before
-                        THEN cdl._render_document(p_character_id) END,
-        rendered_at = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < due_before
-                           THEN now_ts ELSE d.rendered_at END
-    WHERE d.character_id = p_character_id
-      AND (d.rendered IS NOT NULL OR d.rendered_at IS NULL OR d.rendered_at < due_before);
+    PERFORM cdl._refresh_character(p_character_id,
+        CASE WHEN written IS NOT NULL THEN written WHEN new_cdl IS NOT NULL THEN '{}' END, parts);
 END
 $$;
 
 ALTER FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) IS 'Bring the stored character up to date after a write: its CDL from new_cdl, json in the order to keep (all of it; none when new_cdl and written are NULL; for a field write at the path written, the text of its section, NULL when the section goes), the columns derived from what was written, the named lists, and the rendered text (dropped when it was rendered less than a second ago). Called by every write, in its transaction, holding the character''s lock.';
+COMMENT ON FUNCTION cdl._save_document(p_character_id bigint, new_cdl json, parts text[], written text[]) IS 'Bring the stored character up to date after a write: its CDL from new_cdl, json in the order to keep (all of it; none when new_cdl and written are NULL; for a field write at the path written, the text of its section, NULL when the section goes), then the rest (cdl._refresh_character). Called by every write, in its transaction, holding the character''s lock.';
 
 CREATE FUNCTION cdl._save_sections(p_character_id bigint, new_cdl json, written text[]) RETURNS void
     LANGUAGE plpgsql
@@ -2348,18 +2425,7 @@ DECLARE
     missing text;
 BEGIN
     IF cardinality(prefix) BETWEEN 1 AND 32 AND (jsonb_typeof(doc) <> 'object' OR doc = '{}') THEN
-        -- a leaf, the usual field write: its own definition, and nothing required below it
-        PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, doc)
-        FROM cdl.character_field_definitions AS d
-        WHERE d.path_keys = prefix AND NOT d.is_inferred;
-        SELECT d.field_path INTO missing
-        FROM cdl.character_field_definitions AS d
-        WHERE d.is_required AND NOT d.is_inferred
-          AND cardinality(d.path_keys) > cardinality(prefix) AND d.path_keys[1:cardinality(prefix)] = prefix
-        LIMIT 1;
-        IF missing IS NOT NULL THEN
-            RAISE EXCEPTION 'field % is required', missing USING ERRCODE = 'CD001';
-        END IF;
+        PERFORM cdl._check_leaf(prefix, doc);  -- a leaf, the usual field write
         RETURN;
     END IF;
     SELECT max(cardinality(n.path)) INTO depth FROM cdl._nodes(prefix, doc) AS n;
@@ -4090,10 +4156,11 @@ COMMENT ON FUNCTION cdl.start_workflow_instance(user_id character varying, chara
 CREATE FUNCTION cdl.upsert_character_field(name character varying, field_path character varying, field_value jsonb, field_source character varying DEFAULT 'manual'::character varying, confidence numeric DEFAULT 1.0, is_public boolean DEFAULT true) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'cdl', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    target record;
+    v_id bigint;
     keys text[];
     section json;
     node json;
@@ -4109,16 +4176,24 @@ BEGIN
     IF confidence IS NULL OR confidence < 0 OR confidence > 1 THEN
         RAISE EXCEPTION 'confidence must be between 0 and 1, got %', confidence USING ERRCODE = 'CD001';
     END IF;
-    target := cdl._lock_character(name, keys[1:1]);  -- a path changes its top-level section only
-    section := target.ordered;
-    PERFORM cdl._validate_nodes(keys, field_value);
+    v_id := (cdl._lock_character(name)).character_id;  -- the lock alone: a leaf reads no text
     IF cdl._is_leaf(field_value) THEN
         -- the usual write, a leaf for a leaf: its row is there (the document mirrors the rows,
-        -- so every object on its path is too), and nothing of the text is parsed
-        changed := cdl._replace_leaf(target.character_id, keys, field_value, field_source,
-                                     confidence, is_public);
+        -- so every object on its path is too), and nothing of the text is read before it
+        changed := cdl._replace_leaf(v_id, cdl._check_leaf(keys, field_value), field_value,
+                                     field_source, confidence, is_public);
+        IF changed > 0 THEN  -- in the section's text the key keeps its place
+            UPDATE cdl.character_sections AS s
+            SET ordered = cdl._json_set(s.ordered, keys[2:], field_value::json)
+            WHERE s.character_id = v_id AND s.section = keys[1];
+            PERFORM cdl._refresh_character(v_id, keys);
+        END IF;
+    ELSE
+        PERFORM cdl._validate_nodes(keys, field_value);
     END IF;
     IF changed IS NULL THEN  -- no leaf at the path: a new field, an object, or one set under it
+        SELECT s.ordered INTO section
+        FROM cdl.character_sections AS s WHERE s.character_id = v_id AND s.section = keys[1];
         FOR i IN 1 .. cardinality(keys) - 1 LOOP  -- section #> '{}' is the section itself
             node := section #> keys[2:i];
             IF node IS NOT NULL AND json_typeof(node) <> 'object' THEN
@@ -4127,14 +4202,14 @@ BEGIN
                     USING ERRCODE = 'CD001', HINT = 'Set or remove the enclosing field first.';
             END IF;
         END LOOP;
-        changed := cdl._replace_fields(target.character_id, keys, cdl._section_doc(keys[1], section),
+        changed := cdl._replace_fields(v_id, keys, cdl._section_doc(keys[1], section),
                                        field_value, field_source, confidence, is_public);
         rewrite := (section #> keys[2:])::jsonb IS DISTINCT FROM field_value;
-    END IF;
-    IF changed > 0 OR rewrite THEN
-        -- in the section's text, a key that is there keeps its place and a new one goes last
-        PERFORM cdl._save_document(target.character_id,
-            cdl._json_set(section, keys[2:], field_value::json), '{}', keys);
+        IF changed > 0 OR rewrite THEN
+            -- in the section's text, a key that is there keeps its place and a new one goes last
+            PERFORM cdl._save_document(v_id, cdl._json_set(section, keys[2:], field_value::json),
+                                       '{}', keys);
+        END IF;
     END IF;
     RETURN changed;
 END
@@ -4708,7 +4783,6 @@ COMMENT ON FUNCTION cdlstore_internal.hashed_uuid(hash integer) IS 'A random uui
 
 CREATE FUNCTION cdlstore_internal.input_text(value text, what text, max_length integer DEFAULT 200, required boolean DEFAULT true) RETURNS text
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdlstore_internal', 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     IF required AND (value IS NULL OR btrim(value) = '') THEN
@@ -9068,14 +9142,13 @@ CREATE TRIGGER character_workflows_delete_instances AFTER DELETE ON cdl.characte
 
 CREATE TRIGGER characters_check_row BEFORE INSERT OR UPDATE OF normalized_name, version_count ON cdl.characters FOR EACH ROW EXECUTE FUNCTION cdl._check_character_row();
 
+CREATE TRIGGER characters_delete_change_log AFTER DELETE ON cdl.characters REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_change_log();
+
 CREATE TRIGGER workflow_instances_delete_log AFTER DELETE ON cdl.workflow_instances REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_instance_log();
 
 CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON ops.events FOR EACH ROW EXECUTE FUNCTION ops._refuse_change();
 
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON ops.events FOR EACH STATEMENT EXECUTE FUNCTION ops._refuse_change();
-
-ALTER TABLE ONLY cdl.character_change_log
-    ADD CONSTRAINT character_change_log_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY cdl.character_documents
     ADD CONSTRAINT character_documents_character_id_fkey FOREIGN KEY (character_id) REFERENCES cdl.characters(id) ON DELETE CASCADE;
@@ -9351,6 +9424,8 @@ REVOKE ALL ON FUNCTION cdl._check_key_count(doc jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_label(value text, labels anyarray, what text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._check_leaf(prefix text[], value jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._check_message(user_id text, message text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_rules(field_path text, rules jsonb) FROM PUBLIC;
@@ -9364,6 +9439,8 @@ REVOKE ALL ON FUNCTION cdl._current_workflow_file(character_name text, content_h
 REVOKE ALL ON FUNCTION cdl._definition_call(p_function text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._definition_sequences() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._delete_change_log() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._delete_instance_log() FROM PUBLIC;
 
@@ -9429,6 +9506,8 @@ REVOKE ALL ON FUNCTION cdl._path_text(keys text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._placeholders(template text, prefix text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._refresh_character(p_character_id bigint, written text[], parts text[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._regex_escape(value text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._register_definitions(prefix text[], doc jsonb) FROM PUBLIC;
@@ -9440,6 +9519,8 @@ REVOKE ALL ON FUNCTION cdl._render_document(p_character_id bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION cdl._replace_fields(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._replace_leaf(p_character_id bigint, prefix text[], new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._replace_leaf(p_character_id bigint, p_definition_id bigint, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._replace_subtree(p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source character varying, p_confidence numeric, p_is_public boolean) FROM PUBLIC;
 

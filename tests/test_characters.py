@@ -255,6 +255,50 @@ def test_concurrent_versions_never_collide(own_clone: str) -> None:
         assert sorted(character.cdl["counter"].values()) == [9, 9, 9, 9]
 
 
+def test_a_field_write_waiting_for_a_deletion_finds_no_character(own_clone: str) -> None:
+    """The change log has no foreign key (migration 0031): a deletion is held open while a field
+    write waits for the character's lock; the write then raises CharacterNotFound and leaves no
+    log row behind, and the deletion took the character's whole change log with it."""
+    with cdlstore.connect(own_clone) as client:
+        client.characters.import_character_from_json(SAMPLE)
+        client.characters.upsert_character_field("tess_ting", "identity.age", 40)
+    with (
+        psycopg.connect(own_clone) as deleter,
+        psycopg.connect(own_clone, autocommit=True) as watcher,
+        cdlstore.connect(own_clone) as writer,
+    ):
+        deleter.execute("DELETE FROM cdl.characters WHERE normalized_name = 'tess_ting'")
+        failures: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                writer.characters.upsert_character_field("tess_ting", "identity.age", 41)
+            except BaseException as exc:  # noqa: BLE001 - checked below
+                failures.append(exc)
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        for _ in range(2000):  # until the write waits for the lock: no guessed sleep
+            waiting = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() AND pid <> %s",
+                [deleter.info.backend_pid],
+            ).fetchone()
+            if waiting and waiting[0] > 0:
+                break
+            threading.Event().wait(0.005)
+        else:
+            raise AssertionError("the field write never waited for the character's lock")
+        deleter.commit()
+        thread.join(timeout=30)
+        assert len(failures) == 1 and isinstance(failures[0], CharacterNotFound)
+        orphans = watcher.execute(
+            "SELECT count(*) FROM cdl.character_change_log l"
+            " WHERE NOT EXISTS (SELECT FROM cdl.characters c WHERE c.id = l.character_id)"
+        ).fetchone()
+        assert orphans == (0,)
+
+
 def run_cli(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, DATABASE_URL=dsn)
     return subprocess.run(

@@ -1,6 +1,6 @@
 -- Field writes: upsert, remove, definitions and their rules, the change log, freshness.
 BEGIN;
-SELECT plan(48);
+SELECT plan(51);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SET LOCAL cdlstore.actor = 'pgtap-author';
@@ -114,6 +114,16 @@ SELECT throws_ok($$UPDATE cdl.character_field_values SET confidence = 2
     '23514', NULL, 'a confidence above 1 is refused');
 SELECT lives_ok($$UPDATE cdl.characters SET updated_at = now(), version_count = 0
                   WHERE normalized_name = 'ada_lovelace'$$, 'a row that keeps the rules is written');
+
+-- the change log has no foreign key since migration 0031: its cascade is a statement trigger
+SELECT cdl.import_character_from_json('{"identity": {"name": "Log Keeper", "age": 3}}'::text);
+SELECT lives_ok($$DELETE FROM cdl.characters WHERE normalized_name = 'ada_lovelace'$$,
+    'a character can be deleted (its field values log their removal as they go)');
+SELECT is((SELECT count(*)::int FROM cdl.character_change_log l
+           WHERE NOT EXISTS (SELECT FROM cdl.characters c WHERE c.id = l.character_id)), 0,
+    'and its whole change log goes with it, the field_removed rows of that deletion too');
+SELECT ok((SELECT count(*) FROM cdl.character_change_log l JOIN cdl.characters c ON c.id = l.character_id
+           WHERE c.normalized_name = 'log_keeper') > 0, 'another character keeps its change log');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -36,10 +36,17 @@ SELECT is((SELECT array_agg(name ORDER BY name) FROM our_functions WHERE schema 
 SELECT is((SELECT array_agg(r ORDER BY r) FROM unnest(ARRAY['public', 'cdlstore_app', 'cdlstore_readonly', 'cdlstore_tenant_admin']) AS r
            WHERE has_schema_privilege(r, 'cdlstore_internal', 'USAGE')), NULL,
     'and no role but the owner may even use that schema');
-SELECT is((SELECT array_agg(name ORDER BY name) FROM our_functions
-           WHERE NOT coalesce(array_to_string(proconfig, ',') ~ 'search_path=', false)
-             AND NOT (lanname = 'sql' AND NOT prosecdef)), NULL,
-    'every function pins its search_path, but inlinable SQL helpers (not granted, schema-qualified)');
+SELECT is((SELECT array_agg(f.name ORDER BY f.name) FROM our_functions AS f
+           JOIN pg_proc AS p ON p.oid = f.name::regprocedure
+           WHERE NOT coalesce(array_to_string(f.proconfig, ',') ~ 'search_path=', false)
+             AND NOT (f.lanname = 'sql' AND NOT f.prosecdef)
+             AND NOT (NOT f.prosecdef AND p.proacl IS NOT NULL AND p.prorettype <> 'trigger'::regtype
+                      AND NOT EXISTS (SELECT FROM aclexplode(p.proacl) AS a WHERE a.grantee <> p.proowner)
+                      AND NOT EXISTS (SELECT FROM pg_depend AS d WHERE d.refclassid = 'pg_proc'::regclass
+                                        AND d.refobjid = p.oid AND d.deptype = 'n'))), NULL,
+    'every function pins its search_path, but inlinable SQL helpers (not granted, schema-qualified) '
+    'and helpers only functions can reach (granted to no one, no trigger function, used by no view, '
+    'default, constraint, index, trigger or policy): they run with the pinned search_path of their caller');
 SELECT is((SELECT array_agg(name ORDER BY name) FROM our_functions WHERE prosecdef AND lanname = 'sql'
            AND NOT coalesce(array_to_string(proconfig, ',') ~ 'search_path=', false)), NULL,
     'every SECURITY DEFINER function pins its search_path');

@@ -129,8 +129,8 @@ COMMENT ON FUNCTION cdl._path_text(text[]) IS
 CREATE OR REPLACE FUNCTION cdl._parse_path(field_path text)
 RETURNS text[]
 LANGUAGE plpgsql
+-- no SET: a field-write helper, run with the search_path of its caller (docs/design.md)
 STABLE PARALLEL SAFE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
-SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     keys text[] := '{}'::text[];
@@ -265,9 +265,8 @@ COMMENT ON FUNCTION cdl._json_merge(json, json) IS
 CREATE OR REPLACE FUNCTION cdl._json_set(doc json, keys text[], new_value json)
 RETURNS json
 LANGUAGE plpgsql
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
 IMMUTABLE PARALLEL SAFE
-SET search_path = cdl, pg_temp
-SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
 AS $$
 DECLARE
     result json;

@@ -71,8 +71,8 @@ CREATE OR REPLACE FUNCTION cdl._check_field_value(
     field_path text, data_type cdl.data_type_enum, rules jsonb, is_required boolean, value jsonb)
 RETURNS void
 LANGUAGE plpgsql
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
 STABLE  -- it raises: never folded at plan time
-SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     kind text := jsonb_typeof(value);
@@ -119,6 +119,40 @@ $$;
 COMMENT ON FUNCTION cdl._check_field_value(text, cdl.data_type_enum, jsonb, boolean, jsonb) IS
     'Raise CD001, naming the path and the rule, when value does not fit its definition.';
 
+CREATE OR REPLACE FUNCTION cdl._check_leaf(prefix text[], value jsonb)
+RETURNS bigint
+LANGUAGE plpgsql
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
+STABLE
+AS $$
+DECLARE
+    def record;
+BEGIN
+    -- its own definition, checked when declared, and nothing required below it: one statement
+    SELECT d.id, r.missing,
+           CASE WHEN NOT d.is_inferred  -- (void as text: a column the query must compute)
+                THEN cdl._check_field_value(d.field_path, d.data_type, d.validation_rules,
+                                            d.is_required, value)::text END AS checked
+    INTO def
+    FROM (SELECT) AS one
+    LEFT JOIN cdl.character_field_definitions AS d ON d.path_keys = prefix
+    LEFT JOIN LATERAL (SELECT r.field_path AS missing FROM cdl.character_field_definitions AS r
+                       WHERE r.is_required AND NOT r.is_inferred
+                         AND cardinality(r.path_keys) > cardinality(prefix)
+                         AND r.path_keys[1:cardinality(prefix)] = prefix
+                       LIMIT 1) AS r ON true;
+    IF def.missing IS NOT NULL THEN
+        RAISE EXCEPTION 'field % is required', def.missing USING ERRCODE = 'CD001';
+    END IF;
+    RETURN def.id;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._check_leaf(text[], jsonb) IS
+    'Check a leaf value (not an object with keys) written at prefix against its definition, and '
+    'that no declared field below prefix is required (CD001); returns the definition id (NULL: '
+    'the path has none yet).';
+
 CREATE OR REPLACE FUNCTION cdl._validate_nodes(prefix text[], doc jsonb)
 RETURNS void
 LANGUAGE plpgsql
@@ -131,18 +165,7 @@ DECLARE
     missing text;
 BEGIN
     IF cardinality(prefix) BETWEEN 1 AND 32 AND (jsonb_typeof(doc) <> 'object' OR doc = '{}') THEN
-        -- a leaf, the usual field write: its own definition, and nothing required below it
-        PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, doc)
-        FROM cdl.character_field_definitions AS d
-        WHERE d.path_keys = prefix AND NOT d.is_inferred;
-        SELECT d.field_path INTO missing
-        FROM cdl.character_field_definitions AS d
-        WHERE d.is_required AND NOT d.is_inferred
-          AND cardinality(d.path_keys) > cardinality(prefix) AND d.path_keys[1:cardinality(prefix)] = prefix
-        LIMIT 1;
-        IF missing IS NOT NULL THEN
-            RAISE EXCEPTION 'field % is required', missing USING ERRCODE = 'CD001';
-        END IF;
+        PERFORM cdl._check_leaf(prefix, doc);  -- a leaf, the usual field write
         RETURN;
     END IF;
     SELECT max(cardinality(n.path)) INTO depth FROM cdl._nodes(prefix, doc) AS n;
@@ -321,44 +344,61 @@ COMMENT ON FUNCTION cdl._replace_subtree(bigint, text[], jsonb, jsonb, varchar, 
     'inserted or updated to match new_value (NULL removes them).';
 
 CREATE OR REPLACE FUNCTION cdl._replace_leaf(
-    p_character_id bigint, prefix text[], new_value jsonb, p_source varchar,
+    p_character_id bigint, p_definition_id bigint, new_value jsonb, p_source varchar,
     p_confidence numeric, p_is_public boolean)
 RETURNS integer
 LANGUAGE plpgsql
-SET search_path = cdl, pg_temp
-SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
 AS $$
 DECLARE
     written integer;
 BEGIN
     -- a leaf for a leaf, the usual field write: the same one row (the document mirrors the
     -- rows), its definition known; nothing to do when the row holds it already
+    IF p_definition_id IS NULL THEN
+        RETURN NULL;  -- a path never seen: no row
+    END IF;
     UPDATE cdl.character_field_values AS v
     SET string_value = CASE jsonb_typeof(new_value) WHEN 'string' THEN new_value #>> '{}' END,
         number_value = CASE jsonb_typeof(new_value) WHEN 'number' THEN new_value::numeric END,
         boolean_value = CASE jsonb_typeof(new_value) WHEN 'boolean' THEN new_value::boolean END,
         json_value = CASE WHEN jsonb_typeof(new_value) IN ('array', 'object', 'null') THEN new_value END,
         confidence = p_confidence, source = p_source, is_public = p_is_public, updated_at = now()
-    WHERE v.character_id = p_character_id
-      AND v.field_definition_id = (SELECT d.id FROM cdl.character_field_definitions AS d
-                                   WHERE d.path_keys = prefix)
+    WHERE v.character_id = p_character_id AND v.field_definition_id = p_definition_id
       AND (cdl._value_jsonb(v.string_value, v.number_value, v.boolean_value, v.json_value),
            v.confidence, v.is_public) IS DISTINCT FROM (new_value, p_confidence, p_is_public);
     GET DIAGNOSTICS written = ROW_COUNT;
     IF written = 0 AND NOT EXISTS (
             SELECT FROM cdl.character_field_values AS v
-            JOIN cdl.character_field_definitions AS d ON d.id = v.field_definition_id
-            WHERE v.character_id = p_character_id AND d.path_keys = prefix) THEN
+            WHERE v.character_id = p_character_id AND v.field_definition_id = p_definition_id) THEN
         RETURN NULL;  -- no leaf there: an object, or nothing
     END IF;
     RETURN written;
 END
 $$;
 
-COMMENT ON FUNCTION cdl._replace_leaf(bigint, text[], jsonb, varchar, numeric, boolean) IS
+COMMENT ON FUNCTION cdl._replace_leaf(bigint, bigint, jsonb, varchar, numeric, boolean) IS
     'The usual case of _replace_fields: a leaf (scalar, null, array or empty object) that is '
-    'there replaced by a leaf; its one row updated unless it holds the value already. Returns 1 '
-    'when updated, 0 when the row held it, NULL when the character has no leaf at prefix.';
+    'there replaced by a leaf; its one row (of definition p_definition_id) updated unless it holds '
+    'the value already. Returns 1 when updated, 0 when the row held it, NULL when the character has '
+    'no leaf there.';
+
+CREATE OR REPLACE FUNCTION cdl._replace_leaf(
+    p_character_id bigint, prefix text[], new_value jsonb, p_source varchar,
+    p_confidence numeric, p_is_public boolean)
+RETURNS integer
+LANGUAGE plpgsql
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
+AS $$
+BEGIN
+    RETURN cdl._replace_leaf(p_character_id, (SELECT d.id FROM cdl.character_field_definitions AS d
+                                              WHERE d.path_keys = prefix),
+                             new_value, p_source, p_confidence, p_is_public);
+END
+$$;
+
+COMMENT ON FUNCTION cdl._replace_leaf(bigint, text[], jsonb, varchar, numeric, boolean) IS
+    'cdl._replace_leaf at the path prefix (its definition looked up).';
 
 CREATE OR REPLACE FUNCTION cdl._replace_fields(
     p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source varchar,
@@ -424,7 +464,10 @@ BEGIN
                cdl._value_jsonb(OLD.string_value, OLD.number_value, OLD.boolean_value, OLD.json_value),
                NULL, coalesce(nullif(current_setting('cdlstore.change_source', true), ''), OLD.source),
                cdl._actor()
-        FROM cdl.character_field_definitions d WHERE d.id = OLD.field_definition_id;
+        FROM cdl.character_field_definitions d WHERE d.id = OLD.field_definition_id
+          -- not for a character being deleted: its whole log goes (cdl._delete_change_log
+          -- runs before the cascaded deletions of its values fire this trigger)
+          AND EXISTS (SELECT FROM cdl.characters AS c WHERE c.id = OLD.character_id);
     END IF;
     RETURN NULL;
 END
@@ -437,3 +480,26 @@ COMMENT ON FUNCTION cdl._log_field_change() IS
 CREATE OR REPLACE TRIGGER character_field_values_log
 AFTER INSERT OR UPDATE OR DELETE ON cdl.character_field_values
 FOR EACH ROW EXECUTE FUNCTION cdl._log_field_change();
+
+CREATE OR REPLACE FUNCTION cdl._delete_change_log()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = cdl, pg_temp
+AS $$
+BEGIN
+    -- what ON DELETE CASCADE of a foreign key did (migration 0031), once per statement. It runs
+    -- before the cascaded deletions of the character's field values fire their trigger, which
+    -- logs nothing for a deleted character (cdl._log_field_change)
+    DELETE FROM cdl.character_change_log l USING gone WHERE l.character_id = gone.id;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._delete_change_log() IS
+    'Trigger: the change log of deleted characters goes with them (the log has no foreign key: '
+    'docs/reliability.md).';
+
+CREATE OR REPLACE TRIGGER characters_delete_change_log
+AFTER DELETE ON cdl.characters
+REFERENCING OLD TABLE AS gone
+FOR EACH STATEMENT EXECUTE FUNCTION cdl._delete_change_log();

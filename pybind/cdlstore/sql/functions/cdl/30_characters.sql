@@ -53,17 +53,19 @@ CREATE OR REPLACE FUNCTION cdl._lock_character(
     OUT ordered json)
 RETURNS record
 LANGUAGE plpgsql
-SET search_path = cdl, pg_temp
-SET plan_cache_mode = force_generic_plan  -- planned once, not on every field write
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
 AS $$
 DECLARE
     v_key text := cdl.normalize_name(name);  -- once: a generic plan would fold it per row
 BEGIN
     -- every write locks the character row first: writes to one character are serialized.
-    -- The CDL is read by a statement of its own, after the lock, so that it is the newest
-    -- committed one (a joined row would come from the snapshot taken before waiting).
-    SELECT c.id INTO character_id FROM cdl.characters AS c WHERE c.normalized_name = v_key
-    FOR NO KEY UPDATE;
+    -- The lock is the write of updated_at (an UPDATE of no key column takes the row lock FOR NO
+    -- KEY UPDATE takes), so that no write needs a statement of its own for it; a write call that
+    -- changes nothing sets it too. The CDL is read by a statement of its own, after the lock, so
+    -- that it is the newest committed one (a joined row would come from the snapshot taken
+    -- before waiting).
+    UPDATE cdl.characters AS c SET updated_at = now() WHERE c.normalized_name = v_key
+    RETURNING c.id INTO character_id;
     IF character_id IS NULL THEN
         PERFORM cdl._character_not_found(name);
     END IF;
@@ -313,25 +315,45 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
-DECLARE
-    derive boolean;
-    now_ts timestamptz := clock_timestamp();
-    due_before timestamptz;
 BEGIN
     -- the caller holds the character's lock. The CDL first
     IF new_cdl IS NOT NULL OR written IS NOT NULL THEN
         PERFORM cdl._save_sections(p_character_id, new_cdl, written);
     END IF;
+    PERFORM cdl._refresh_character(p_character_id,
+        CASE WHEN written IS NOT NULL THEN written WHEN new_cdl IS NOT NULL THEN '{}' END, parts);
+END
+$$;
+
+COMMENT ON FUNCTION cdl._save_document(bigint, json, text[], text[]) IS
+    'Bring the stored character up to date after a write: its CDL from new_cdl, json in the '
+    'order to keep (all of it; none when new_cdl and written are NULL; for a field write at the '
+    'path written, the text of its section, NULL when the section goes), then the rest '
+    '(cdl._refresh_character). Called by every write, in its transaction, holding the '
+    'character''s lock.';
+
+CREATE OR REPLACE FUNCTION cdl._refresh_character(
+    p_character_id bigint, written text[], parts text[] DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
+AS $$
+DECLARE
+    derive boolean;
+    now_ts timestamptz := clock_timestamp();
+    due_before timestamptz;
+BEGIN
     -- the columns that come from the CDL, when a path they come from was written (the paths
     -- _derived_columns reads: metadata.name, identity.name, name, identity.occupation,
-    -- identity.description, identity.archetype, metadata.archetype, archetype)
-    derive := (new_cdl IS NOT NULL OR written IS NOT NULL) AND (written IS NULL OR CASE written[1]
+    -- identity.description, identity.archetype, metadata.archetype, archetype); updated_at is
+    -- written by the lock (_lock_character), and here for an import
+    derive := cardinality(written) = 0 OR CASE written[1]
         WHEN 'name' THEN true
         WHEN 'archetype' THEN true
         WHEN 'metadata' THEN cardinality(written) = 1 OR written[2] IN ('name', 'archetype')
         WHEN 'identity' THEN cardinality(written) = 1
                              OR written[2] IN ('name', 'occupation', 'description', 'archetype')
-        ELSE false END);
+        ELSE false END;
     IF derive THEN
         UPDATE cdl.characters AS c
         SET name = coalesce(d.name, c.name), occupation = d.occupation, description = d.description,
@@ -339,8 +361,6 @@ BEGIN
         FROM cdl._derived_columns(cdl._stored_cdl(p_character_id, ARRAY['metadata', 'identity', 'name',
                                                                         'archetype'])) AS d
         WHERE c.id = p_character_id;
-    ELSE
-        UPDATE cdl.characters AS c SET updated_at = now() WHERE c.id = p_character_id;
     END IF;
     IF cardinality(parts) > 0 THEN
         UPDATE cdl.character_documents AS d
@@ -350,8 +370,14 @@ BEGIN
     END IF;
     -- the rendered text, unless it was rendered less than a second ago: then it is dropped,
     -- a burst of writes renders once a second, and get_character_complete renders meanwhile.
-    -- One statement (no row is written when the text is gone already and not due)
+    -- Nothing to write when the text is gone already and not due, the usual case in a burst:
+    -- a read tells (cheaper than an UPDATE that finds no row; every writer of the document
+    -- holds the character's lock, so what it reads stays so until this transaction ends)
     due_before := now_ts - interval '1 second';
+    IF (SELECT d.rendered IS NULL AND d.rendered_at >= due_before
+        FROM cdl.character_documents AS d WHERE d.character_id = p_character_id) THEN
+        RETURN;
+    END IF;
     UPDATE cdl.character_documents AS d
     SET rendered = CASE WHEN d.rendered_at IS NULL OR d.rendered_at < due_before
                         THEN cdl._render_document(p_character_id) END,
@@ -362,13 +388,10 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION cdl._save_document(bigint, json, text[], text[]) IS
-    'Bring the stored character up to date after a write: its CDL from new_cdl, json in the '
-    'order to keep (all of it; none when new_cdl and written are NULL; for a field write at the '
-    'path written, the text of its section, NULL when the section goes), the columns derived from '
-    'what was written, the named lists, and the rendered '
-    'text (dropped when it was rendered less than a second ago). Called by every write, in its '
-    'transaction, holding the character''s lock.';
+COMMENT ON FUNCTION cdl._refresh_character(bigint, text[], text[]) IS
+    'The rest of a write of a locked character whose CDL is stored already: the columns derived '
+    'from what was written (written: the path of a field write, ''{}'' the whole CDL, NULL none), '
+    'the named lists, and the rendered text (dropped when it was rendered less than a second ago).';
 
 CREATE OR REPLACE FUNCTION cdl.render_character_documents(max_count integer DEFAULT 1000)
 RETURNS integer
@@ -781,10 +804,11 @@ RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = cdl, pg_temp
+SET plan_cache_mode = force_generic_plan  -- its statements and its helpers': planned once
 AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();  -- first of all: the call's tenant
-    target record;
+    v_id bigint;
     keys text[];
     section json;
     node json;
@@ -800,16 +824,24 @@ BEGIN
     IF confidence IS NULL OR confidence < 0 OR confidence > 1 THEN
         RAISE EXCEPTION 'confidence must be between 0 and 1, got %', confidence USING ERRCODE = 'CD001';
     END IF;
-    target := cdl._lock_character(name, keys[1:1]);  -- a path changes its top-level section only
-    section := target.ordered;
-    PERFORM cdl._validate_nodes(keys, field_value);
+    v_id := (cdl._lock_character(name)).character_id;  -- the lock alone: a leaf reads no text
     IF cdl._is_leaf(field_value) THEN
         -- the usual write, a leaf for a leaf: its row is there (the document mirrors the rows,
-        -- so every object on its path is too), and nothing of the text is parsed
-        changed := cdl._replace_leaf(target.character_id, keys, field_value, field_source,
-                                     confidence, is_public);
+        -- so every object on its path is too), and nothing of the text is read before it
+        changed := cdl._replace_leaf(v_id, cdl._check_leaf(keys, field_value), field_value,
+                                     field_source, confidence, is_public);
+        IF changed > 0 THEN  -- in the section's text the key keeps its place
+            UPDATE cdl.character_sections AS s
+            SET ordered = cdl._json_set(s.ordered, keys[2:], field_value::json)
+            WHERE s.character_id = v_id AND s.section = keys[1];
+            PERFORM cdl._refresh_character(v_id, keys);
+        END IF;
+    ELSE
+        PERFORM cdl._validate_nodes(keys, field_value);
     END IF;
     IF changed IS NULL THEN  -- no leaf at the path: a new field, an object, or one set under it
+        SELECT s.ordered INTO section
+        FROM cdl.character_sections AS s WHERE s.character_id = v_id AND s.section = keys[1];
         FOR i IN 1 .. cardinality(keys) - 1 LOOP  -- section #> '{}' is the section itself
             node := section #> keys[2:i];
             IF node IS NOT NULL AND json_typeof(node) <> 'object' THEN
@@ -818,14 +850,14 @@ BEGIN
                     USING ERRCODE = 'CD001', HINT = 'Set or remove the enclosing field first.';
             END IF;
         END LOOP;
-        changed := cdl._replace_fields(target.character_id, keys, cdl._section_doc(keys[1], section),
+        changed := cdl._replace_fields(v_id, keys, cdl._section_doc(keys[1], section),
                                        field_value, field_source, confidence, is_public);
         rewrite := (section #> keys[2:])::jsonb IS DISTINCT FROM field_value;
-    END IF;
-    IF changed > 0 OR rewrite THEN
-        -- in the section's text, a key that is there keeps its place and a new one goes last
-        PERFORM cdl._save_document(target.character_id,
-            cdl._json_set(section, keys[2:], field_value::json), '{}', keys);
+        IF changed > 0 OR rewrite THEN
+            -- in the section's text, a key that is there keeps its place and a new one goes last
+            PERFORM cdl._save_document(v_id, cdl._json_set(section, keys[2:], field_value::json),
+                                       '{}', keys);
+        END IF;
     END IF;
     RETURN changed;
 END

@@ -5,8 +5,9 @@ CREATE OR REPLACE FUNCTION cdlstore_internal.input_text(
     value text, what text, max_length integer DEFAULT 200, required boolean DEFAULT true)
 RETURNS text
 LANGUAGE plpgsql
+-- no SET: run with the search_path of its caller, a pinned API function (docs/design.md); it
+-- names no object but built-in functions and operators
 STABLE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
-SET search_path = cdlstore_internal, pg_catalog, pg_temp
 AS $$
 BEGIN
     IF required AND (value IS NULL OR btrim(value) = '') THEN
