@@ -53,7 +53,7 @@ AS $$
            obj_description(p.oid, 'pg_proc') AS description
     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
     WHERE (n.nspname = 'cdlstore_internal'
-           AND p.proname IN ('is_administrator', 'tenant_error', 'check_tenant_name', 'unbound_tenant', 'unnamed_tenant',
+           AND p.proname IN ('is_administrator', 'tenant_error', 'check_tenant_name', 'unbound_tenant', 'unnamed_tenant', 'full_tenant_check',
                              'bound_tenant', 'current_tenant', 'call_tenant', 'sweeping'))
        OR (n.nspname = 'cdlstore' AND p.proname IN ('_login_role_oid', 'bind_tenant', 'unbind_tenant'))
     ORDER BY n.nspname, p.proname;
