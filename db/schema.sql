@@ -8955,7 +8955,7 @@ CREATE INDEX events_workflow_idx ON ops.events USING btree (workflow_id, event_i
 
 CREATE INDEX task_executions_completed_idx ON ops.task_executions USING btree (completed_at) WHERE ((status)::text = 'completed'::text);
 
-CREATE INDEX task_executions_created_idx ON ops.task_executions USING btree (created_at);
+CREATE INDEX task_executions_created_idx ON ops.task_executions USING btree (created_at) WITH (deduplicate_items=off);
 
 CREATE INDEX task_executions_queue_idx ON ops.task_executions USING btree (task_type, priority DESC, created_at) WHERE ((status)::text = 'pending'::text);
 

@@ -3,7 +3,7 @@
 -- checks its workflow runs as a single task does. The rows' rules are domains (migration 0029),
 -- so that no statement re-reads CHECK constraints: a write around the API still meets them.
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 -- a backlog the planner knows about (ANALYZE counts this transaction's own rows)
 INSERT INTO ops.task_executions (task_name, task_type) SELECT 'backlog', 'plan' FROM generate_series(1, 5000);
@@ -75,6 +75,12 @@ SELECT is((SELECT count(*)::int FROM jsonb_array_elements(ops.list_events('task_
            WHERE e ->> 'event_type' = 'task_enqueued'), 7, 'a list of a task event type still finds its events');
 SELECT ok(pg_get_indexdef('ops.events_type_idx'::regclass) LIKE '%WHERE%task_enqueued%task_claimed%task_completed%',
           'and the type index holds every other type');
+
+-- the created_at index keeps no posting lists (migration 0033): a claim or a completion writes a
+-- new entry for an unchanged key, which a posting list of a batch's equal keys made costly
+SELECT ok((SELECT 'deduplicate_items=off' = ANY (c.reloptions) FROM pg_class c
+           WHERE c.oid = 'ops.task_executions_created_idx'::regclass),
+          'task_executions_created_idx does not deduplicate its keys');
 
 SELECT * FROM finish();
 ROLLBACK;
