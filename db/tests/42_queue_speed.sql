@@ -3,7 +3,7 @@
 -- checks its workflow runs as a single task does. The rows' rules are domains (migration 0029),
 -- so that no statement re-reads CHECK constraints: a write around the API still meets them.
 BEGIN;
-SELECT plan(21);
+SELECT plan(24);
 
 -- a backlog the planner knows about (ANALYZE counts this transaction's own rows)
 INSERT INTO ops.task_executions (task_name, task_type) SELECT 'backlog', 'plan' FROM generate_series(1, 5000);
@@ -75,6 +75,24 @@ SELECT is((SELECT count(*)::int FROM jsonb_array_elements(ops.list_events('task_
            WHERE e ->> 'event_type' = 'task_enqueued'), 7, 'a list of a task event type still finds its events');
 SELECT ok(pg_get_indexdef('ops.events_type_idx'::regclass) LIKE '%WHERE%task_enqueued%task_claimed%task_completed%',
           'and the type index holds every other type');
+
+-- several types are one ordered scan per type, merged: the highest priority first across the
+-- types asked for, then the oldest, and nothing of another type
+SELECT ops.enqueue_tasks('[{"task_name": "a-old", "task_type": "ma", "priority": 1},
+                           {"task_name": "other", "task_type": "mc", "priority": 9}]');
+SELECT ops.enqueue_tasks('[{"task_name": "a-new", "task_type": "ma", "priority": 1},
+                           {"task_name": "b-high", "task_type": "mb", "priority": 5}]');
+UPDATE ops.task_executions SET created_at = created_at - interval '1 minute' WHERE task_name = 'a-old';
+SELECT is((SELECT array_agg(t ->> 'task_name' ORDER BY n) FROM jsonb_array_elements(ops.claim_tasks('m', '{ma,mb}', 2))
+           WITH ORDINALITY AS c (t, n)), '{b-high,a-old}', 'several types: highest priority first, then oldest, across them');
+SELECT is((SELECT array_agg(t ->> 'task_name') FROM jsonb_array_elements(ops.claim_tasks('m', '{ma}', 5)) AS c (t)),
+          '{a-new}', 'one type: what is left of it, and nothing of another type');
+
+-- the created_at index keeps no posting lists (migration 0032): a claim or a completion writes a
+-- new entry for an unchanged key, which a posting list of a batch's equal keys made costly
+SELECT ok((SELECT 'deduplicate_items=off' = ANY (c.reloptions) FROM pg_class c
+           WHERE c.oid = 'ops.task_executions_created_idx'::regclass),
+          'task_executions_created_idx does not deduplicate its keys');
 
 SELECT * FROM finish();
 ROLLBACK;

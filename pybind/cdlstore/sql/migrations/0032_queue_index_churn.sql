@@ -1,0 +1,11 @@
+-- The queue's indexes (issue 19, speed): no deduplication in task_executions_created_idx.
+-- A claim and a completion are not HOT updates (they change status, which the partial indexes
+-- name), so each writes a new entry into every index of the row, task_executions_created_idx
+-- among them, under a key that did not change. Tasks queued in one statement share created_at
+-- (now()), so that index holds long runs of equal keys, which deduplication packs into posting
+-- lists: every new version's entry then rewrites a posting list, and the old ones are removed
+-- by bottom-up deletion passes over them. Without deduplication each entry stands alone and a
+-- dead one is removed by itself: 3.6% fewer instructions per claim and completion of one task.
+-- The index is larger while it holds many equal keys (one entry per row instead of a list).
+-- The setting applies to entries written from now on; REINDEX rewrites the existing ones.
+ALTER INDEX ops.task_executions_created_idx SET (deduplicate_items = off);
