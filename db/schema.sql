@@ -1037,15 +1037,17 @@ COMMENT ON FUNCTION cdl._import_character(character_json jsonb, ordered json, im
 CREATE FUNCTION cdl._import_key(normalized_name text, name text) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path TO 'cdl', 'pg_temp'
-    AS $_$
+    AS $$
 DECLARE
     v_key text;
 BEGIN
     IF normalized_name IS NOT NULL THEN
-        IF (normalized_name !~ '^[a-z0-9_]+$' AND normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name))
-           OR length(normalized_name) > 200 THEN
-            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ or be a key normalize_name returns (at most 200 characters)',
-                quote_literal(normalized_name) USING ERRCODE = 'CD001';
+        -- a key is its own key: then a lookup by the name as given and one by its key find the
+        -- same character (get_character_complete looks the name up as given first)
+        IF normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name) OR length(normalized_name) > 200 THEN
+            RAISE EXCEPTION 'normalized name % must be a key normalize_name returns unchanged, such as %, at most 200 characters',
+                quote_literal(normalized_name), coalesce(quote_literal(cdl.normalize_name(normalized_name)), '''iris_marlow''')
+                USING ERRCODE = 'CD001';
         END IF;
         RETURN normalized_name;
     END IF;
@@ -1056,7 +1058,7 @@ BEGIN
     END IF;
     RETURN cdl._check_key(v_key, name);
 END
-$_$;
+$$;
 
 ALTER FUNCTION cdl._import_key(normalized_name text, name text) OWNER TO cdlstore_owner;
 

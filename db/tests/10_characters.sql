@@ -1,6 +1,6 @@
 -- Characters: import forms, names, one-call loading, export round trip, bad input.
 BEGIN;
-SELECT plan(56);
+SELECT plan(57);
 
 -- wrapped form
 SELECT lives_ok($$SELECT cdl.import_character_from_json(tests.sample_cdl())$$, 'wrapped CDL imports');
@@ -133,9 +133,13 @@ SELECT is(cdl.get_character_complete('Render Me')::text,
      WHERE normalized_name = 'render_me'),
     'the rendered text is the document built from the tables');
 
--- a key given at import that normalize_name would fold further is loaded by that key as given
-SELECT cdl.import_character_from_json('{"identity": {"name": "Odd Key"}}', 'json_import', 'odd__key');
-SELECT is(cdl.get_character_complete('odd__key')::jsonb #>> '{cdl,identity,name}', 'Odd Key',
+-- a key given at import is its own key: one that normalize_name would fold further is refused,
+-- so a lookup by the name as given finds what a lookup by its key finds
+SELECT throws_ok($$SELECT cdl.import_character_from_json('{"identity": {"name": "Odd Key"}}', 'json_import', 'odd__key')$$,
+    'CD001', 'normalized name ''odd__key'' must be a key normalize_name returns unchanged, such as ''odd_key'', at most 200 characters',
+    'a key that folds further is refused');
+SELECT cdl.import_character_from_json('{"identity": {"name": "Odd Key"}}', 'json_import', 'odd_key_2');
+SELECT is(cdl.get_character_complete('odd_key_2')::jsonb #>> '{cdl,identity,name}', 'Odd Key',
     'a stored key is found as given');
 
 -- the CDL is stored a row per top-level section: a field write rewrites its own section only

@@ -486,10 +486,12 @@ DECLARE
     v_key text;
 BEGIN
     IF normalized_name IS NOT NULL THEN
-        IF (normalized_name !~ '^[a-z0-9_]+$' AND normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name))
-           OR length(normalized_name) > 200 THEN
-            RAISE EXCEPTION 'normalized name % must match ^[a-z0-9_]+$ or be a key normalize_name returns (at most 200 characters)',
-                quote_literal(normalized_name) USING ERRCODE = 'CD001';
+        -- a key is its own key: then a lookup by the name as given and one by its key find the
+        -- same character (get_character_complete looks the name up as given first)
+        IF normalized_name IS DISTINCT FROM cdl.normalize_name(normalized_name) OR length(normalized_name) > 200 THEN
+            RAISE EXCEPTION 'normalized name % must be a key normalize_name returns unchanged, such as %, at most 200 characters',
+                quote_literal(normalized_name), coalesce(quote_literal(cdl.normalize_name(normalized_name)), '''iris_marlow''')
+                USING ERRCODE = 'CD001';
         END IF;
         RETURN normalized_name;
     END IF;
