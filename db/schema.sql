@@ -1445,7 +1445,7 @@ CREATE FUNCTION cdl._nodes(prefix text[], doc jsonb) RETURNS TABLE(path text[], 
         CROSS JOIN LATERAL jsonb_each(
             CASE WHEN jsonb_typeof(t.value) = 'object' THEN t.value ELSE '{}' END) AS e
     )
-    SELECT t.path, t.value, jsonb_typeof(t.value) <> 'object' OR t.value = '{}'
+    SELECT t.path, t.value, cdl._is_leaf(t.value)
     FROM t
     WHERE cardinality(t.path) > 0
 $$;
@@ -2426,7 +2426,7 @@ DECLARE
     depth integer;
     missing text;
 BEGIN
-    IF cardinality(prefix) BETWEEN 1 AND 32 AND (jsonb_typeof(doc) <> 'object' OR doc = '{}') THEN
+    IF cardinality(prefix) BETWEEN 1 AND 32 AND cdl._is_leaf(doc) THEN
         PERFORM cdl._check_leaf(prefix, doc);  -- a leaf, the usual field write
         RETURN;
     END IF;

@@ -179,6 +179,18 @@ $$;
 COMMENT ON FUNCTION cdl._parse_path(text) IS
     'A dot path to its keys; "\." is a dot inside a key, "\\" a backslash.';
 
+CREATE OR REPLACE FUNCTION cdl._is_leaf(node jsonb)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(jsonb_typeof(node) <> 'object' OR node = '{}', false)
+$$;
+
+COMMENT ON FUNCTION cdl._is_leaf(jsonb) IS
+    'Whether node is what one character_field_values row holds (a scalar, null, array or empty '
+    'object); false for an object with keys and for SQL NULL (nothing there).';
+
 CREATE OR REPLACE FUNCTION cdl._nodes(prefix text[], doc jsonb)
 RETURNS TABLE (path text[], value jsonb, is_leaf boolean)
 LANGUAGE sql
@@ -192,7 +204,7 @@ AS $$
         CROSS JOIN LATERAL jsonb_each(
             CASE WHEN jsonb_typeof(t.value) = 'object' THEN t.value ELSE '{}' END) AS e
     )
-    SELECT t.path, t.value, jsonb_typeof(t.value) <> 'object' OR t.value = '{}'
+    SELECT t.path, t.value, cdl._is_leaf(t.value)
     FROM t
     WHERE cardinality(t.path) > 0
 $$;

@@ -164,7 +164,7 @@ DECLARE
     depth integer;
     missing text;
 BEGIN
-    IF cardinality(prefix) BETWEEN 1 AND 32 AND (jsonb_typeof(doc) <> 'object' OR doc = '{}') THEN
+    IF cardinality(prefix) BETWEEN 1 AND 32 AND cdl._is_leaf(doc) THEN
         PERFORM cdl._check_leaf(prefix, doc);  -- a leaf, the usual field write
         RETURN;
     END IF;
@@ -258,18 +258,6 @@ $$;
 
 COMMENT ON FUNCTION cdl._register_definitions(text[], jsonb) IS
     'Register, as inferred definitions, every path of doc (at prefix) that has none yet.';
-
-CREATE OR REPLACE FUNCTION cdl._is_leaf(node jsonb)
-RETURNS boolean
-LANGUAGE sql
-IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT coalesce(jsonb_typeof(node) <> 'object' OR node = '{}', false)
-$$;
-
-COMMENT ON FUNCTION cdl._is_leaf(jsonb) IS
-    'Whether node is what one character_field_values row holds (a scalar, null, array or empty '
-    'object); false for an object with keys and for SQL NULL (nothing there).';
 
 CREATE OR REPLACE FUNCTION cdl._replace_subtree(
     p_character_id bigint, prefix text[], old_cdl jsonb, new_value jsonb, p_source varchar,
