@@ -710,8 +710,9 @@ CREATE FUNCTION cdl._delete_workflow_instances() RETURNS trigger
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
-    -- what the instances' foreign keys to their workflow and character did (migration 0028):
-    -- a deleted workflow (so also a deleted character) takes its instances, and they their log
+    -- since migration 0028 instances have no foreign keys (the one to the character cascaded,
+    -- the one to the workflow refused): a deleted workflow (so also a deleted character) takes
+    -- its instances, and they their log
     DELETE FROM cdl.workflow_instances i USING gone WHERE i.workflow_id = gone.id;
     RETURN NULL;
 END
@@ -7342,9 +7343,11 @@ BEGIN
     -- shard, drawn once (cdlstore_internal.shard_hash is a function call per row: an eighth of the batch)
     WITH shard AS MATERIALIZED (
         -- and one strong random number below 2^62, to which each task adds its place: a
-        -- gen_random_uuid() per task was 5% of a batch
+        -- gen_random_uuid() per task was 5% of a batch. The uuid's last 16 hex digits: their
+        -- top two bits (the variant) are fixed and masked off, the other 62 are random (the
+        -- first 16 hold the version digit)
         SELECT cdlstore_internal.shard_hash() AS hash,
-               ('x' || left(replace(gen_random_uuid()::text, '-', ''), 16))::bit(64)::bigint
+               ('x' || right(replace(gen_random_uuid()::text, '-', ''), 16))::bit(64)::bigint
                    & 4611686018427387903 AS bits
     ), input AS MATERIALIZED (
         SELECT t.ordinality, ops._task_id(s.hash, s.bits + t.ordinality) AS id, t.task_name, t.task_type,

@@ -193,8 +193,7 @@ SELECT is(cdl.process_workflow_message('u9', 'ada_lovelace', 'give me tea') ->> 
 RESET ROLE;
 
 -- the log has no foreign key (migration 0028): every row names an instance, and the rows of a
--- deleted instance go with it, as ON DELETE CASCADE did (a character cannot be deleted today:
--- its change log refuses it)
+-- deleted instance go with it, as ON DELETE CASCADE did
 SELECT is((SELECT count(*)::int FROM cdl.workflow_execution_log l
            WHERE NOT EXISTS (SELECT FROM cdl.workflow_instances i WHERE i.id = l.instance_id)), 0,
     'every log row written above names an instance');
@@ -202,7 +201,7 @@ DELETE FROM cdl.workflow_instances WHERE user_id = 'u9';
 SELECT is((SELECT count(*)::int FROM cdl.workflow_execution_log WHERE user_id = 'u9'), 0,
     'a deleted instance takes its log rows with it');
 -- nor have instances foreign keys: they name a workflow of their character, and a deleted
--- workflow takes them (and they their log rows), as ON DELETE CASCADE did
+-- workflow takes them (and they their log rows); its foreign key refused that deletion before
 SELECT is((SELECT count(*)::int FROM cdl.workflow_instances i
            WHERE NOT EXISTS (SELECT FROM cdl.character_workflows w
                              WHERE w.id = i.workflow_id AND w.character_id = i.character_id)), 0,

@@ -421,8 +421,9 @@ LANGUAGE plpgsql
 SET search_path = cdl, pg_temp
 AS $$
 BEGIN
-    -- what the instances' foreign keys to their workflow and character did (migration 0028):
-    -- a deleted workflow (so also a deleted character) takes its instances, and they their log
+    -- since migration 0028 instances have no foreign keys (the one to the character cascaded,
+    -- the one to the workflow refused): a deleted workflow (so also a deleted character) takes
+    -- its instances, and they their log
     DELETE FROM cdl.workflow_instances i USING gone WHERE i.workflow_id = gone.id;
     RETURN NULL;
 END

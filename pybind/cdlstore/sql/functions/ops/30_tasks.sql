@@ -134,9 +134,11 @@ BEGIN
     -- shard, drawn once (cdlstore_internal.shard_hash is a function call per row: an eighth of the batch)
     WITH shard AS MATERIALIZED (
         -- and one strong random number below 2^62, to which each task adds its place: a
-        -- gen_random_uuid() per task was 5% of a batch
+        -- gen_random_uuid() per task was 5% of a batch. The uuid's last 16 hex digits: their
+        -- top two bits (the variant) are fixed and masked off, the other 62 are random (the
+        -- first 16 hold the version digit)
         SELECT cdlstore_internal.shard_hash() AS hash,
-               ('x' || left(replace(gen_random_uuid()::text, '-', ''), 16))::bit(64)::bigint
+               ('x' || right(replace(gen_random_uuid()::text, '-', ''), 16))::bit(64)::bigint
                    & 4611686018427387903 AS bits
     ), input AS MATERIALIZED (
         SELECT t.ordinality, ops._task_id(s.hash, s.bits + t.ordinality) AS id, t.task_name, t.task_type,
