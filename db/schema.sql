@@ -316,7 +316,8 @@ CREATE FUNCTION cdl._character_not_found(name text) RETURNS void
     SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
-    -- TABLE names what is missing, so that clients can tell a character from other CD002s
+    -- TABLE names what is missing, so that clients can tell a character from other CD002s.
+    -- PL/Proxy drops TABLE: the proxy's cdlstore_proxy.reraise tells this error by its hint
     RAISE EXCEPTION 'character % not found', coalesce(quote_literal(name), 'NULL')
         USING ERRCODE = 'CD002', SCHEMA = 'cdl', TABLE = 'characters',
               HINT = 'Names match after normalization (cdl.normalize_name).';

@@ -259,7 +259,8 @@ def wait_for(condition: Any, timeout: float = 30) -> None:
 
 
 def test_bad_input_through_the_proxy(sharded: Cluster, proxied: Client) -> None:
-    """The shards' own errors come through with their class and words; nothing is written."""
+    """The shards' own errors come through with their class and words (a missing character as
+    CharacterNotFound, as without the proxy); nothing is written."""
     if not sharded.on_shard(
         0, "SELECT 1 FROM cdl.characters WHERE normalized_name = 'iris_marlow'"
     ):
@@ -271,10 +272,11 @@ def test_bad_input_through_the_proxy(sharded: Cluster, proxied: Client) -> None:
     assert "REMOTE" not in str(bad.value) and "PL/Proxy" not in str(bad.value)
     with pytest.raises(errors.LimitExceeded):
         wf.process_workflow_message("guest-1", "iris_marlow", "x" * 10001)
-    with pytest.raises(errors.NotFound, match="nobody"):
+    with pytest.raises(errors.CharacterNotFound, match="nobody"):
         wf.process_workflow_message("guest-1", "nobody", "hi")
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(errors.NotFound) as other:  # another CD002 names no character
         wf.cancel_workflow_instance(-1)
+    assert not isinstance(other.value, errors.CharacterNotFound)
     with pytest.raises(errors.InvalidInput, match="must be a mapping"):
         wf.import_workflow_from_yaml("iris_marlow", ["a", "list"])
     with pytest.raises(errors.InvalidInput):

@@ -196,6 +196,12 @@ RETURNS void
 LANGUAGE plpgsql
 VOLATILE
 AS $$
+DECLARE
+    remote_hint text := regexp_replace(hint, '^Remote hint: ', '');
+    -- PL/Proxy forwards no SCHEMA or TABLE field: the one error that names its table for the
+    -- clients, cdl._character_not_found's CD002, is told by its hint and named again
+    of_characters boolean := state = 'CD002'
+        AND remote_hint = 'Names match after normalization (cdl.normalize_name).';
 BEGIN
     IF cdlstore_proxy.unreachable(state, message) THEN
         RAISE EXCEPTION 'shard % is unavailable', part USING ERRCODE = 'CD011', DETAIL = message,
@@ -205,13 +211,15 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = state,
         MESSAGE = regexp_replace(message, '^(PL/Proxy function )?\S+\(\d+\): \[[^]]*\] REMOTE ERROR: ', ''),
         DETAIL = coalesce(regexp_replace(detail, '^Remote detail: ', ''), ''),
-        HINT = coalesce(regexp_replace(hint, '^Remote hint: ', ''), '');
+        HINT = coalesce(remote_hint, ''),
+        SCHEMA = CASE WHEN of_characters THEN 'cdl' ELSE '' END,
+        TABLE = CASE WHEN of_characters THEN 'characters' ELSE '' END;
 END
 $$;
 
 COMMENT ON FUNCTION cdlstore_proxy.reraise(integer, text, text, text, text) IS
     'Raise again an error of a PL/Proxy call: CD011 for a shard that cannot be reached, else the '
-    'shard''s own error without PL/Proxy''s prefixes.';
+    'shard''s own error without PL/Proxy''s prefixes (a missing character names cdl.characters again).';
 
 CREATE OR REPLACE FUNCTION cdlstore_proxy.part_of(hash integer)
 RETURNS integer
