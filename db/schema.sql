@@ -498,7 +498,6 @@ COMMENT ON FUNCTION cdl._check_leaf(prefix text[], value jsonb) IS 'Check a leaf
 
 CREATE FUNCTION cdl._check_message(user_id text, message text) RETURNS void
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
     IF user_id IS NULL OR btrim(user_id) = '' OR length(user_id) > 200 THEN
@@ -560,7 +559,6 @@ COMMENT ON FUNCTION cdl._check_rules(field_path text, rules jsonb) IS 'Reject va
 
 CREATE FUNCTION cdl._check_verdicts(llm_verdicts jsonb) RETURNS void
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
     IF llm_verdicts IS NOT NULL AND (jsonb_typeof(llm_verdicts) <> 'object'
@@ -841,7 +839,6 @@ COMMENT ON FUNCTION cdl._expire(as_of timestamp with time zone, p_user_id text, 
 
 CREATE FUNCTION cdl._extract_context(extractors jsonb, p_file_id bigint, validation_rules jsonb, message text, groups text[], base jsonb, OUT context jsonb, OUT rejected text) RETURNS record
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     v_ctx_key text;
@@ -1387,7 +1384,6 @@ COMMENT ON FUNCTION cdl._log_rows(event cdl.workflow_event_enum, from_state text
 
 CREATE FUNCTION cdl._match_lists(message text, words tsvector, keyword_query tsquery, patterns text[], keywords text[], required_literals text[], OUT pattern text, OUT groups text[], OUT keyword text) RETURNS record
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     v_lower text := CASE WHEN required_literals IS NOT NULL THEN lower(message) END;
@@ -1420,7 +1416,6 @@ COMMENT ON FUNCTION cdl._match_lists(message text, words tsvector, keyword_query
 
 CREATE FUNCTION cdl._message_facts(request_context jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
     IF request_context IS NOT NULL AND jsonb_typeof(request_context) <> 'object' THEN
@@ -1661,7 +1656,6 @@ COMMENT ON FUNCTION cdl._register_definitions(prefix text[], doc jsonb) IS 'Regi
 
 CREATE FUNCTION cdl._render(template text, context jsonb, prefix text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $_$
 DECLARE
     result text;
@@ -2061,7 +2055,6 @@ COMMENT ON FUNCTION cdl._section_doc(section_name text, section json) IS 'The CD
 
 CREATE FUNCTION cdl._start(p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint) RETURNS jsonb
     LANGUAGE plpgsql
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     w record;
@@ -2144,7 +2137,6 @@ COMMENT ON FUNCTION cdl._state_timeout(is_final boolean, timeout_seconds numeric
 
 CREATE FUNCTION cdl._step(action text, p_instance_id bigint) RETURNS jsonb
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 BEGIN
     RETURN (SELECT cdl._step_json(action, i.id, w.workflow_name, i.current_state, i.status, i.context,
@@ -2372,7 +2364,6 @@ COMMENT ON FUNCTION cdl._timeout_seconds(timeout_seconds integer, config jsonb) 
 
 CREATE FUNCTION cdl._transition(p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector) RETURNS jsonb
     LANGUAGE plpgsql
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     tr record;
@@ -2964,7 +2955,6 @@ COMMENT ON FUNCTION cdl._wf_validation_rules(def json, place text, keys text[]) 
 
 CREATE FUNCTION cdl._workflow_candidates(p_character_id bigint, message text, request_context jsonb) RETURNS TABLE(workflow_id bigint, workflow_name character varying, sort_order integer, pattern text, keyword text, context jsonb, llm_required boolean, llm_prompt text, system_prompt_addition text)
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'cdl', 'pg_temp'
     AS $$
 DECLARE
     w record;

@@ -222,7 +222,7 @@ CREATE OR REPLACE FUNCTION cdl._render(template text, context jsonb, prefix text
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
-SET search_path = cdl, pg_temp
+-- no SET: a workflow helper, run with the search_path of its caller
 AS $$
 DECLARE
     result text;

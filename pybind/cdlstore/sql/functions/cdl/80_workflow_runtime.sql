@@ -6,7 +6,7 @@ CREATE OR REPLACE FUNCTION cdl._match_lists(
 RETURNS record
 LANGUAGE plpgsql
 STABLE
-SET search_path = cdl, pg_temp
+-- no SET: a workflow helper, run with the search_path of its caller
 AS $$
 DECLARE
     v_lower text := CASE WHEN required_literals IS NOT NULL THEN lower(message) END;
@@ -43,7 +43,7 @@ CREATE OR REPLACE FUNCTION cdl._message_facts(request_context jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
 STABLE  -- it raises: never folded at plan time
-SET search_path = cdl, pg_temp
+-- no SET: a workflow helper, run with the search_path of its caller
 AS $$
 BEGIN
     IF request_context IS NOT NULL AND jsonb_typeof(request_context) <> 'object' THEN
@@ -65,7 +65,7 @@ CREATE OR REPLACE FUNCTION cdl._extract_context(
 RETURNS record
 LANGUAGE plpgsql
 STABLE
-SET search_path = cdl, pg_temp
+-- no SET: a workflow helper, run with the search_path of its caller
 AS $$
 DECLARE
     v_ctx_key text;
@@ -133,7 +133,7 @@ RETURNS TABLE (workflow_id bigint, workflow_name varchar, sort_order integer, pa
                system_prompt_addition text)
 LANGUAGE plpgsql
 STABLE
-SET search_path = cdl, pg_temp
+-- no SET: a workflow helper, run with the search_path of its caller
 AS $$
 DECLARE
     w record;
@@ -190,7 +190,7 @@ CREATE OR REPLACE FUNCTION cdl._check_message(user_id text, message text)
 RETURNS void
 LANGUAGE plpgsql
 STABLE  -- it raises: not IMMUTABLE, so that it is never folded at plan time
-SET search_path = cdl, pg_temp
+-- no SET: a workflow helper, run with the search_path of its caller
 AS $$
 BEGIN
     IF user_id IS NULL OR btrim(user_id) = '' OR length(user_id) > 200 THEN
@@ -358,7 +358,7 @@ CREATE OR REPLACE FUNCTION cdl._start(
     p_user_id text, p_workflow_id bigint, context jsonb, trigger jsonb, active bigint)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = cdl, pg_temp
+-- no SET: a workflow helper, run with the search_path of its caller
 AS $$
 DECLARE
     w record;
@@ -496,7 +496,7 @@ CREATE OR REPLACE FUNCTION cdl._step(action text, p_instance_id bigint)
 RETURNS jsonb
 LANGUAGE plpgsql  -- not sql: a plpgsql function keeps its plan from call to call
 STABLE
-SET search_path = cdl, pg_temp
+-- no SET: a workflow helper, run with the search_path of its caller
 AS $$
 BEGIN
     RETURN (SELECT cdl._step_json(action, i.id, w.workflow_name, i.current_state, i.status, i.context,
@@ -552,7 +552,7 @@ CREATE OR REPLACE FUNCTION cdl._check_verdicts(llm_verdicts jsonb)
 RETURNS void
 LANGUAGE plpgsql
 STABLE  -- it raises: never folded at plan time
-SET search_path = cdl, pg_temp
+-- no SET: a workflow helper, run with the search_path of its caller
 AS $$
 BEGIN
     IF llm_verdicts IS NOT NULL AND (jsonb_typeof(llm_verdicts) <> 'object'
@@ -569,7 +569,7 @@ CREATE OR REPLACE FUNCTION cdl._transition(
     p_instance_id bigint, p_user_id text, p_workflow_id bigint, p_state text, message text, words tsvector)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = cdl, pg_temp
+-- no SET: a workflow helper, run with the search_path of its caller
 AS $$
 DECLARE
     tr record;
