@@ -20,8 +20,11 @@ SET search_path = cdl, pg_temp
 AS $$
 DECLARE
     call_tenant text := cdlstore_internal.current_tenant();
+    doc json;
 BEGIN
-    RETURN (SELECT d.rendered FROM cdl.character_documents AS d WHERE d.normalized_name = name);
+    -- SELECT INTO, not RETURN (SELECT ...): a subquery adds a Result node and a SubPlan
+    SELECT d.rendered INTO doc FROM cdl.character_documents AS d WHERE d.normalized_name = name;
+    RETURN doc;
 END
 $$;
 
@@ -53,8 +56,11 @@ RETURNS json
 LANGUAGE plpgsql
 STABLE
 AS $$
+DECLARE
+    doc json;
 BEGIN
-    RETURN (SELECT r.rendered FROM bench_floor.rendered AS r WHERE r.normalized_name = name);
+    SELECT r.rendered INTO doc FROM bench_floor.rendered AS r WHERE r.normalized_name = name;
+    RETURN doc;
 END
 $$;
 
