@@ -11,6 +11,10 @@ Measures, on one fresh database of the current server:
    (best of three alternating rounds each);
 4. client.characters.get calls/s against bare psycopg running the same SQL (best of seven
    alternating rounds of 500 calls each).
+Beside 1 and 3, in the same alternating rounds, the floor prototypes of bench/characters_floor.sql
+(installed into a schema bench_floor of the bench database, called by a login of cdlstore_app,
+bench_app, as the real functions are): what the least code that keeps the guarantees reaches, and
+the real functions called by that login too.
 Every run of the character store has tenancy on: the clients and pgbench sessions set
 cdlstore.tenant (BENCH_TENANT, default "bench"). Characters are imported from JSON text, so
 they keep the key order of the document (what is loaded is the ordered text).
@@ -23,9 +27,11 @@ import json
 import os
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 import cdlstore
 from bench.common import (
@@ -41,6 +47,8 @@ GET_SQL = "SELECT cdl.get_character_complete(%(name)s) AS doc"  # the bare call,
 
 TENANT = os.environ.get("BENCH_TENANT", "bench")
 ON = f"-c cdlstore.tenant={TENANT}"  # tenancy on, for every pgbench run of the character store
+APP = "bench_app"  # an unbound login of cdlstore_app: the floor prototypes' caller
+FLOOR_SQL = Path(__file__).with_name("characters_floor.sql")
 DB = "cdlstore_bench"
 DB_BIG = "cdlstore_bench_10k"
 WORDS = (
@@ -118,12 +126,45 @@ def main() -> None:
                 realistic_character(f"Filler {i}", 3, seed=i)
             )
 
-        # 1. loading against pgbench -S
+        conn.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_app') THEN "
+            "CREATE ROLE bench_app LOGIN IN ROLE cdlstore_app; END IF; END $$"
+        )
+        conn.execute(FLOOR_SQL.read_text())
+        app = make_conninfo(dsn, user=APP)
+
+        # 1. loading against pgbench -S, and the floor under it
         pgbench_init(dsn)
         two = ["-c", "2", "-j", "2"]
         get_script = "SELECT cdl.get_character_complete('bench_target');\n"
+        floor_loads = {  # run as bench_floor.<function>('bench_target')
+            "floor": ("  floor: guard + one SELECT, plpgsql SEC. DEF.", "get_rendered"),
+            "floor_sql": ("  the same as LANGUAGE sql SECURITY DEFINER", "get_rendered_sql"),
+            "view_fn": ("  plpgsql, no SEC. DEF., over a guarded view", "get_view"),
+        }
+        calls = {
+            k: f"SELECT bench_floor.{fn}('bench_target');\n" for k, (_, fn) in floor_loads.items()
+        }
         best = best_alternating(
-            {"select": (dsn, ["-S", *two], None), "load": (dsn, two, get_script)}, options=ON
+            {
+                "select": (dsn, ["-S", *two], None),
+                "load": (dsn, two, get_script),
+                "load_app": (app, two, get_script),
+                **{k: (app, two, call) for k, call in calls.items()},
+                "view": (
+                    app,
+                    two,
+                    "SELECT r.rendered FROM bench_floor.rendered AS r "
+                    "WHERE r.normalized_name = 'bench_target';\n",
+                ),
+                "bare": (
+                    dsn,
+                    two,
+                    "SELECT d.rendered FROM cdl.character_documents AS d "
+                    "WHERE d.normalized_name = 'bench_target';\n",
+                ),
+            },
+            options=ON,
         )
         select, load = best["select"], best["load"]
         results.append(
@@ -134,6 +175,19 @@ def main() -> None:
                 f"({select['tps']:.0f} tps); goal 0.4",
             )
         )
+        rows = [("  the same, called by a cdlstore_app login", "load_app")]
+        rows += [(label, key) for key, (label, _) in floor_loads.items()]
+        rows.append(("  no function: that view read by the app", "view"))
+        rows.append(("  bare SELECT as superuser: no RLS, no guard", "bare"))
+        for label, key in rows:
+            results.append(
+                (
+                    label,
+                    f"{best[key]['tps']:.0f} calls/s",
+                    f"{best[key]['tps'] / select['tps']:.2f} x pgbench -S, "
+                    f"{best[key]['tps'] / best['load_app']['tps']:.2f} x the real one (app)",
+                )
+            )
 
         # 2 and 3. field writes against a bare UPDATE
         upsert = (
@@ -165,6 +219,10 @@ def main() -> None:
             "UPDATE cdl.character_field_values SET number_value = :v, updated_at = now() "
             f"WHERE id = {real_id};\n"
         )
+        proto = (
+            "\\set v random(1, 1000000)\n"
+            "SELECT bench_floor.write_field('bench_target', 'identity.age', :v::text::jsonb);\n"
+        )
         conn.execute("CHECKPOINT")
         for label, options in (
             ("synchronous_commit on", ""),
@@ -178,6 +236,8 @@ def main() -> None:
                     "ours": (dsn, one, upsert),
                     "plain": (dsn, one, bare),
                     "floor": (dsn, one, log_only),
+                    "ours_app": (app, one, upsert),
+                    "proto": (app, one, proto),
                 },
                 options=f"{options} {ON}",
             )
@@ -197,6 +257,18 @@ def main() -> None:
                     "a field write's floor",
                 )
             )
+            for what, key in (
+                ("  upsert_character_field by a cdlstore_app login", "ours_app"),
+                ("  floor prototype (lock, check, row, section)", "proto"),
+            ):
+                results.append(
+                    (
+                        what,
+                        f"{best[key]['tps']:.0f} writes/s",
+                        f"{best[key]['tps'] / best['plain']['tps']:.2f} x bare UPDATE, "
+                        f"{best[key]['tps'] / best['ours_app']['tps']:.2f} x the real one (app)",
+                    )
+                )
 
     # 2 and the rest at 10,000 characters: a database of its own, the same target and fillers,
     # so that the runs at 10 and at 10,000 characters can take turns
@@ -280,6 +352,11 @@ def main() -> None:
         print(f"{what:<46} {value:<26} {against}")
     testdb.drop(DB)
     testdb.drop(DB_BIG)
+    with psycopg.connect(testdb.dsn_for("postgres"), autocommit=True) as conn:
+        try:  # its grants went with the databases, unless another database still has some
+            conn.execute("DROP ROLE IF EXISTS bench_app")
+        except psycopg.errors.DependentObjectsStillExist:
+            pass
 
 
 if __name__ == "__main__":

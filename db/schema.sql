@@ -470,31 +470,22 @@ CREATE FUNCTION cdl._check_leaf(prefix text[], value jsonb) RETURNS bigint
     LANGUAGE plpgsql STABLE
     AS $$
 DECLARE
-    def record;
+    def_id bigint;
 BEGIN
-    -- its own definition, checked when declared, and nothing required below it: one statement
-    SELECT d.id, r.missing,
-           CASE WHEN NOT d.is_inferred  -- (void as text: a column the query must compute)
-                THEN cdl._check_field_value(d.field_path, d.data_type, d.validation_rules,
-                                            d.is_required, value)::text END AS checked
-    INTO def
-    FROM (SELECT) AS one
-    LEFT JOIN cdl.character_field_definitions AS d ON d.path_keys = prefix
-    LEFT JOIN LATERAL (SELECT r.field_path AS missing FROM cdl.character_field_definitions AS r
-                       WHERE r.is_required AND NOT r.is_inferred
-                         AND cardinality(r.path_keys) > cardinality(prefix)
-                         AND r.path_keys[1:cardinality(prefix)] = prefix
-                       LIMIT 1) AS r ON true;
-    IF def.missing IS NOT NULL THEN
-        RAISE EXCEPTION 'field % is required', def.missing USING ERRCODE = 'CD001';
-    END IF;
-    RETURN def.id;
+    -- its own definition, checked when declared: one statement, one index lookup
+    SELECT d.id INTO def_id
+    FROM cdl.character_field_definitions AS d
+    WHERE d.path_keys = prefix
+      AND (d.is_inferred  -- (void as text: a value the qual must compute)
+           OR cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required,
+                                     value)::text = '');
+    RETURN def_id;
 END
 $$;
 
 ALTER FUNCTION cdl._check_leaf(prefix text[], value jsonb) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._check_leaf(prefix text[], value jsonb) IS 'Check a leaf value (not an object with keys) written at prefix against its definition, and that no declared field below prefix is required (CD001); returns the definition id (NULL: the path has none yet).';
+COMMENT ON FUNCTION cdl._check_leaf(prefix text[], value jsonb) IS 'Check a leaf value (not an object with keys) written at prefix against the definition of prefix (CD001); returns the definition id (NULL: the path has none yet). What is declared below prefix is cdl._validate_nodes''s to check.';
 
 CREATE FUNCTION cdl._check_message(user_id text, message text) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -2420,7 +2411,15 @@ DECLARE
     missing text;
 BEGIN
     IF cardinality(prefix) BETWEEN 1 AND 32 AND cdl._is_leaf(doc) THEN
-        PERFORM cdl._check_leaf(prefix, doc);  -- a leaf, the usual field write
+        PERFORM cdl._check_leaf(prefix, doc);  -- a leaf: its own definition ...
+        SELECT r.field_path INTO missing FROM cdl.character_field_definitions AS r  -- ... and below
+        WHERE r.is_required AND NOT r.is_inferred
+          AND cardinality(r.path_keys) > cardinality(prefix)
+          AND r.path_keys[1:cardinality(prefix)] = prefix
+        LIMIT 1;
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'field % is required', missing USING ERRCODE = 'CD001';
+        END IF;
         RETURN;
     END IF;
     SELECT max(cardinality(n.path)) INTO depth FROM cdl._nodes(prefix, doc) AS n;
@@ -4173,7 +4172,10 @@ BEGIN
     v_id := (cdl._lock_character(name)).character_id;  -- the lock alone: a leaf reads no text
     IF cdl._is_leaf(field_value) THEN
         -- the usual write, a leaf for a leaf: its row is there (the document mirrors the rows,
-        -- so every object on its path is too), and nothing of the text is read before it
+        -- so every object on its path is too), and nothing of the text is read before it. Its
+        -- own definition is checked first; no declared field below it can be required, as a
+        -- leaf is stored there and a field is declared required only when every character
+        -- holds it (define_character_field): that is checked only when there is no leaf
         changed := cdl._replace_leaf(v_id, cdl._check_leaf(keys, field_value), field_value,
                                      field_source, confidence, is_public);
         IF changed > 0 THEN  -- in the section's text the key keeps its place
@@ -4181,6 +4183,8 @@ BEGIN
             SET ordered = cdl._json_set(s.ordered, keys[2:], field_value::json)
             WHERE s.character_id = v_id AND s.section = keys[1];
             PERFORM cdl._refresh_character(v_id, keys);
+        ELSIF changed IS NULL THEN  -- no leaf there: checked as any other value
+            PERFORM cdl._validate_nodes(keys, field_value);
         END IF;
     ELSE
         PERFORM cdl._validate_nodes(keys, field_value);

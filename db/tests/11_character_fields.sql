@@ -1,6 +1,6 @@
 -- Field writes: upsert, remove, definitions and their rules, the change log, freshness.
 BEGIN;
-SELECT plan(51);
+SELECT plan(56);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SET LOCAL cdlstore.actor = 'pgtap-author';
@@ -85,6 +85,10 @@ SELECT lives_ok($$SELECT cdl.define_character_field('identity.name', 'string', N
 SELECT throws_ok($$SELECT cdl.remove_character_field('ada_lovelace', 'identity.name')$$, 'CD001',
     'field identity.name is required', 'a required field cannot be removed');
 
+SELECT is(cdl.upsert_character_field('ada_lovelace', 'quirks.habit', '"tea"'), 1, 'a new section');
+SELECT lives_ok($$SELECT cdl.define_character_field('quirks.habit', 'string', NULL, '{}', NULL, true)$$,
+    'a field every character holds becomes required');
+
 -- bad input leaves everything as it was
 CREATE TEMP TABLE before_counts AS SELECT tests.cdl_counts() AS counts, cdl.get_character_complete('ada_lovelace')::jsonb AS doc;
 SELECT throws_ok($$SELECT cdl.upsert_character_field('ada_lovelace', 'identity.name.first', '"A"')$$, 'CD001',
@@ -95,8 +99,16 @@ SELECT throws_ok($$SELECT cdl.remove_character_field('ada_lovelace', 'no.such.fi
     NULL, 'unknown field');
 SELECT throws_ok($$SELECT cdl.upsert_character_field('ada_lovelace', 'bad\', '1')$$, 'CD001', NULL,
     'a path ending in an escape');
+-- a leaf write finds its row and checks only its own definition: nothing below a stored leaf can
+-- be declared required, and a leaf over an object is checked as any other value
+SELECT throws_ok($$SELECT cdl.define_character_field('identity.age.years', 'number', NULL, '{}', NULL, true)$$,
+    'CD001', NULL, 'a field below a stored leaf cannot be declared required');
+SELECT throws_ok($$SELECT cdl.upsert_character_field('ada_lovelace', 'quirks', '"none"')$$, 'CD001',
+    'field quirks.habit is required', 'a leaf cannot replace an object that holds a required field');
 SELECT is(tests.cdl_counts() || jsonb_build_object('doc', cdl.get_character_complete('ada_lovelace')::jsonb),
     (SELECT counts || jsonb_build_object('doc', doc) FROM before_counts), 'failed writes wrote nothing');
+SELECT lives_ok($$SELECT cdl.define_character_field('quirks.habit', 'string', NULL, '{}', NULL, false)$$,
+    'the field is optional again, for the characters imported below');
 
 -- the row rules that were CHECK constraints until migration 0027 hold as trigger checks, with
 -- the same SQLSTATE, even for a direct write; a field write does not fire the characters one

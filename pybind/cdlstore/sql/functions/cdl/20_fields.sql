@@ -126,32 +126,23 @@ LANGUAGE plpgsql
 STABLE
 AS $$
 DECLARE
-    def record;
+    def_id bigint;
 BEGIN
-    -- its own definition, checked when declared, and nothing required below it: one statement
-    SELECT d.id, r.missing,
-           CASE WHEN NOT d.is_inferred  -- (void as text: a column the query must compute)
-                THEN cdl._check_field_value(d.field_path, d.data_type, d.validation_rules,
-                                            d.is_required, value)::text END AS checked
-    INTO def
-    FROM (SELECT) AS one
-    LEFT JOIN cdl.character_field_definitions AS d ON d.path_keys = prefix
-    LEFT JOIN LATERAL (SELECT r.field_path AS missing FROM cdl.character_field_definitions AS r
-                       WHERE r.is_required AND NOT r.is_inferred
-                         AND cardinality(r.path_keys) > cardinality(prefix)
-                         AND r.path_keys[1:cardinality(prefix)] = prefix
-                       LIMIT 1) AS r ON true;
-    IF def.missing IS NOT NULL THEN
-        RAISE EXCEPTION 'field % is required', def.missing USING ERRCODE = 'CD001';
-    END IF;
-    RETURN def.id;
+    -- its own definition, checked when declared: one statement, one index lookup
+    SELECT d.id INTO def_id
+    FROM cdl.character_field_definitions AS d
+    WHERE d.path_keys = prefix
+      AND (d.is_inferred  -- (void as text: a value the qual must compute)
+           OR cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required,
+                                     value)::text = '');
+    RETURN def_id;
 END
 $$;
 
 COMMENT ON FUNCTION cdl._check_leaf(text[], jsonb) IS
-    'Check a leaf value (not an object with keys) written at prefix against its definition, and '
-    'that no declared field below prefix is required (CD001); returns the definition id (NULL: '
-    'the path has none yet).';
+    'Check a leaf value (not an object with keys) written at prefix against the definition of '
+    'prefix (CD001); returns the definition id (NULL: the path has none yet). What is declared '
+    'below prefix is cdl._validate_nodes''s to check.';
 
 CREATE OR REPLACE FUNCTION cdl._validate_nodes(prefix text[], doc jsonb)
 RETURNS void
@@ -165,7 +156,15 @@ DECLARE
     missing text;
 BEGIN
     IF cardinality(prefix) BETWEEN 1 AND 32 AND cdl._is_leaf(doc) THEN
-        PERFORM cdl._check_leaf(prefix, doc);  -- a leaf, the usual field write
+        PERFORM cdl._check_leaf(prefix, doc);  -- a leaf: its own definition ...
+        SELECT r.field_path INTO missing FROM cdl.character_field_definitions AS r  -- ... and below
+        WHERE r.is_required AND NOT r.is_inferred
+          AND cardinality(r.path_keys) > cardinality(prefix)
+          AND r.path_keys[1:cardinality(prefix)] = prefix
+        LIMIT 1;
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'field % is required', missing USING ERRCODE = 'CD001';
+        END IF;
         RETURN;
     END IF;
     SELECT max(cardinality(n.path)) INTO depth FROM cdl._nodes(prefix, doc) AS n;

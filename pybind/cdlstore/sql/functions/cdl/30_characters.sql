@@ -830,7 +830,10 @@ BEGIN
     v_id := (cdl._lock_character(name)).character_id;  -- the lock alone: a leaf reads no text
     IF cdl._is_leaf(field_value) THEN
         -- the usual write, a leaf for a leaf: its row is there (the document mirrors the rows,
-        -- so every object on its path is too), and nothing of the text is read before it
+        -- so every object on its path is too), and nothing of the text is read before it. Its
+        -- own definition is checked first; no declared field below it can be required, as a
+        -- leaf is stored there and a field is declared required only when every character
+        -- holds it (define_character_field): that is checked only when there is no leaf
         changed := cdl._replace_leaf(v_id, cdl._check_leaf(keys, field_value), field_value,
                                      field_source, confidence, is_public);
         IF changed > 0 THEN  -- in the section's text the key keeps its place
@@ -838,6 +841,8 @@ BEGIN
             SET ordered = cdl._json_set(s.ordered, keys[2:], field_value::json)
             WHERE s.character_id = v_id AND s.section = keys[1];
             PERFORM cdl._refresh_character(v_id, keys);
+        ELSIF changed IS NULL THEN  -- no leaf there: checked as any other value
+            PERFORM cdl._validate_nodes(keys, field_value);
         END IF;
     ELSE
         PERFORM cdl._validate_nodes(keys, field_value);
