@@ -338,9 +338,12 @@ def main() -> None:
     print("\nfloors (bench/queue_floor.sql; jobs/s, ratios to the same run's rows)")
     for what in FLOORS:
         real, pgq = median.get(("cdlstore", what)), median.get(("pgqueuer", what))
+        pcr = median.get(("procrastinate", what))
         for name in (n for n in scripts["floor"] if n.startswith(what + ",")):
             v = median[("floor", name)]
             ratios = [f"{v / real:.2f} x cdlstore", f"{v / pgq:.2f} x pgqueuer"]
+            if pcr:
+                ratios.append(f"{v / pcr:.2f} x procr.")
             if what == "claim 1 + complete":
                 ratios.append(f"{v / tpcb:.2f} x TPC-B")
             print(f"{name:<42}{v:>10.0f}  {', '.join(ratios)}")
