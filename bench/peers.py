@@ -11,8 +11,8 @@ the medians are printed with their ratios, and TPC-B (pgbench's own) on the same
 cdlstore is called as the application would call it: by a login of cdlstore_app, with tenancy on
 (cdlstore.tenant set), through the tenant guard and row level security. Beside it run the queue's
 floors (bench/queue_floor.sql, installed into the schema bench_floor at run time): the least a
-claim and a completion must do and keep the guarantees, on minimal tables ("min") and on ops'
-own tables ("ops"), with one event row per task or one per statement ("batch").
+claim, a completion and an enqueue must do and keep the guarantees, on minimal tables ("min") and
+on ops' own tables ("ops"), with one event row per task or one per statement ("batch").
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 -- The queue's floor (bench/peers.py installs it at run time, drops it at the end; never a migration).
--- The least a claim and a completion must do and keep the guarantees: the tenant guard first,
+-- The least a claim, a completion and an enqueue must do and keep the guarantees: the tenant guard first,
 -- row level security that the application role cannot switch off, a SKIP LOCKED claim in key order
 -- (priority, then age), a lease token set at the claim and checked at the completion, the attempt
 -- number, the audit trail in an append-only event table with its feed (xid, id) and the feed's
