@@ -7,6 +7,12 @@ their completion, an enqueue of 100. pgqueuer's statements are rendered by its o
 procrastinate's are its SQL functions (it claims one job at a time, so it has no batch claim).
 The runs take turns for PEERS_ROUNDS rounds (default 5) of PEERS_SECONDS seconds (default 5);
 the medians are printed with their ratios, and TPC-B (pgbench's own) on the same server.
+
+cdlstore is called as the application would call it: by a login of cdlstore_app, with tenancy on
+(cdlstore.tenant set), through the tenant guard and row level security. Beside it run the queue's
+floors (bench/queue_floor.sql, installed into the schema bench_floor at run time): the least a
+claim, a completion and an enqueue must do and keep the guarantees, on minimal tables ("min") and
+on ops' own tables ("ops"), with one event row per task or one per statement ("batch").
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from importlib import resources
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from bench.common import pgbench, pgbench_init
 from cdlstore.dev import testdb
@@ -52,6 +59,82 @@ CDL = {
         100,
     ),
 }
+
+TENANT = "bench"
+APP_LOGIN = "cdlstore_bench_peers"  # a login of cdlstore_app, bound to no tenant
+APP_OPTIONS = f"-c cdlstore.tenant={TENANT}"
+
+# the trail of a floor variant: one event row per task and transition (ops' design), or one row
+# per statement carrying the ids of its tasks
+FLOOR_EVENTS = {
+    "task": (
+        "SELECT 'task_claimed', 'task', x.execution_id::text, x.workflow_id, x.agent_id, 'ops', "
+        "jsonb_build_object('attempt', x.retry_count + 1), 'info' FROM taken x",
+        "SELECT 'task_completed', 'task', d.execution_id::text, d.workflow_id, d.agent_id, 'ops', "
+        "jsonb_build_object('execution_time_ms', d.execution_time_ms), 'info' FROM done d",
+        "SELECT 'task_enqueued', 'task', q.execution_id::text, q.workflow_id, NULL, 'ops', "
+        "jsonb_object(ARRAY['task_type', q.task_type]), 'info' FROM queued q",
+    ),
+    "batch": (
+        "SELECT 'task_claimed', 'task_batch', NULL, NULL, min(x.agent_id), 'ops', "
+        "jsonb_build_object('ids', jsonb_agg(x.execution_id), "
+        "'attempts', jsonb_agg(x.retry_count + 1)), 'info' FROM taken x HAVING count(*) > 0",
+        "SELECT 'task_completed', 'task_batch', NULL, NULL, NULL, 'ops', "
+        "jsonb_build_object('ids', jsonb_agg(d.execution_id), 'execution_time_ms', "
+        "jsonb_agg(d.execution_time_ms)), 'info' FROM done d HAVING count(*) > 0",
+        "SELECT 'task_enqueued', 'task_batch', NULL, NULL, NULL, 'ops', "
+        "jsonb_build_object('ids', jsonb_agg(q.execution_id), "
+        "'task_types', jsonb_agg(q.task_type)), 'info' FROM queued q HAVING count(*) > 0",
+    ),
+}
+FLOOR_TABLES = {
+    "min": ("bench_floor.tasks", "bench_floor.events"),
+    "ops": ("ops.task_executions", "ops.events"),
+}
+# (tables, trail) of each floor row
+FLOORS = {
+    "claim 1 + complete": [("min", "task"), ("ops", "task")],
+    "claim 100 + complete": [("min", "task"), ("min", "batch"), ("ops", "task"), ("ops", "batch")],
+    "enqueue 100": [("min", "task"), ("min", "batch"), ("ops", "task"), ("ops", "batch")],
+}
+
+
+def floor_sql() -> str:
+    """bench/queue_floor.sql with its functions once per variant."""
+    text = (resources.files("bench") / "queue_floor.sql").read_text()
+    head, _, functions = text.partition("-- FUNCTIONS\n")
+    parts = [head]
+    for tables, trail in {v for variants in FLOORS.values() for v in variants}:
+        body = functions
+        for key, value in {
+            "{name}": f"{tables}_{trail}",
+            "{tasks}": FLOOR_TABLES[tables][0],
+            "{events}": FLOOR_TABLES[tables][1],
+            "{claim_event}": FLOOR_EVENTS[trail][0],
+            "{done_event}": FLOOR_EVENTS[trail][1],
+            "{enqueue_event}": FLOOR_EVENTS[trail][2],
+        }.items():
+            body = body.replace(key, value)
+        parts.append(body)
+    return "".join(parts)
+
+
+def floor_scripts() -> dict[str, tuple[str, int]]:
+    """The cdlstore scripts, calling a floor variant's functions instead of ops'."""
+    out = {}
+    for what, variants in FLOORS.items():
+        for tables, trail in variants:
+            name = f"{tables}_{trail}"
+            script, per = CDL[what]
+            script = (
+                script.replace("ops.claim_tasks", f"bench_floor.claim_{name}")
+                .replace("ops.complete_tasks", f"bench_floor.complete_batch_{name}")
+                .replace("ops.complete_task", f"bench_floor.complete_{name}")
+                .replace("ops.enqueue_tasks", f"bench_floor.enqueue_{name}")
+            )
+            out[f"{what}, {tables}, event per {trail}"] = (script, per)
+    return out
+
 
 PROCRASTINATE = {
     "claim 1 + complete": (
@@ -146,12 +229,26 @@ def install_procrastinate(dsn: str) -> None:
             conn.execute("SELECT procrastinate_register_worker_v1()")
 
 
+def _fill_cdlstore(c: psycopg.Connection, n: int) -> None:
+    c.execute(
+        "INSERT INTO ops.task_executions (task_name, task_type, tenant) "
+        "SELECT 'bench', 'work', %s FROM generate_series(1, %s)",
+        [TENANT, n],
+    )
+
+
+def _fill_floor(c: psycopg.Connection, n: int) -> None:
+    _fill_cdlstore(c, n)
+    c.execute(
+        "INSERT INTO bench_floor.tasks (task_name, task_type, tenant) "
+        "SELECT 'bench', 'work', %s FROM generate_series(1, %s)",
+        [TENANT, n],
+    )
+
+
 FILLS: dict[str, Callable[[psycopg.Connection, int], None]] = {
-    "cdlstore": lambda c, n: c.execute(
-        "INSERT INTO ops.task_executions (task_name, task_type) "
-        "SELECT 'bench', 'work' FROM generate_series(1, %s)",
-        [n],
-    ),
+    "cdlstore": _fill_cdlstore,
+    "floor": _fill_floor,
     "pgqueuer": lambda c, n: c.execute(
         "INSERT INTO pgqueuer (priority, entrypoint, status) "
         "SELECT 0, 'work', 'queued' FROM generate_series(1, %s)",
@@ -165,22 +262,45 @@ FILLS: dict[str, Callable[[psycopg.Connection, int], None]] = {
 }
 EMPTY = {
     "cdlstore": "DELETE FROM ops.task_executions",
+    "floor": "DELETE FROM ops.task_executions; TRUNCATE bench_floor.tasks",
     "pgqueuer": "TRUNCATE pgqueuer, pgqueuer_log",
     "procrastinate": "TRUNCATE procrastinate_jobs CASCADE",
 }
 
 
+def install_floor(dsn: str) -> str:
+    """The floor's schema and functions, and the application's login; returns its dsn."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_LOGIN]).fetchone():
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN IN ROLE cdlstore_app").format(
+                    sql.Identifier(APP_LOGIN)
+                )
+            )
+        conn.execute(floor_sql())
+    return make_conninfo(dsn, user=APP_LOGIN)
+
+
 def main() -> None:
     started = time.time()
-    names = {q: f"cdlstore_bench_peers_{q}" for q in ("tpcb", *FILLS)}
+    names = {
+        q: f"cdlstore_bench_peers_{q}" for q in ("tpcb", "cdlstore", "pgqueuer", "procrastinate")
+    }
     dsns = {q: testdb.create_empty(db) for q, db in names.items()}
     pgbench_init(dsns["tpcb"])
     from cdlstore import migrations
 
     migrations.migrate(dsns["cdlstore"])
+    app = install_floor(dsns["cdlstore"])
+    dsns["floor"] = dsns["cdlstore"]  # the floor's schema lives beside ops
     install_pgqueuer(dsns["pgqueuer"])
     install_procrastinate(dsns["procrastinate"])
-    scripts = {"cdlstore": CDL, "pgqueuer": pgqueuer_scripts(), "procrastinate": PROCRASTINATE}
+    scripts = {
+        "cdlstore": CDL,
+        "floor": floor_scripts(),
+        "pgqueuer": pgqueuer_scripts(),
+        "procrastinate": PROCRASTINATE,
+    }
     import bench.common
 
     bench.common.SECONDS = int(SECONDS)  # the length of each pgbench run
@@ -195,8 +315,12 @@ def main() -> None:
                 conn.execute(EMPTY[queue])
                 FILLS[queue](conn, FILL)
                 conn.execute("VACUUM ANALYZE")
+            # cdlstore and its floors as the application: its login, tenancy on
+            dsn, options = (
+                (app, APP_OPTIONS) if queue in ("cdlstore", "floor") else (dsns[queue], "")
+            )
             for what, (script, per_tx) in runs.items():
-                tps = pgbench(dsns[queue], "-c", "2", "-j", "2", script=script)["tps"]
+                tps = pgbench(dsn, "-c", "2", "-j", "2", script=script, options=options)["tps"]
                 rates.setdefault((queue, what), []).append(tps * per_tx)
         print(f"round {r + 1} done", flush=True)
     median = {k: statistics.median(v) for k, v in rates.items()}
@@ -211,8 +335,22 @@ def main() -> None:
         if what == "claim 1 + complete" and row[0]:
             ratios.append(f"{row[0] / tpcb:.2f} x TPC-B")
         print(f"{what:<22}{cells}  {', '.join(ratios)}")
+    print("\nfloors (bench/queue_floor.sql; jobs/s, ratios to the same run's rows)")
+    for what in FLOORS:
+        real, pgq = median.get(("cdlstore", what)), median.get(("pgqueuer", what))
+        pcr = median.get(("procrastinate", what))
+        for name in (n for n in scripts["floor"] if n.startswith(what + ",")):
+            v = median[("floor", name)]
+            ratios = [f"{v / real:.2f} x cdlstore", f"{v / pgq:.2f} x pgqueuer"]
+            if pcr:
+                ratios.append(f"{v / pcr:.2f} x procr.")
+            if what == "claim 1 + complete":
+                ratios.append(f"{v / tpcb:.2f} x TPC-B")
+            print(f"{name:<42}{v:>10.0f}  {', '.join(ratios)}")
     for db in names.values():
         testdb.drop(db)
+    with psycopg.connect(testdb.dsn_for("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(APP_LOGIN)))
     print(json.dumps({"seconds": round(time.time() - started)}))
 
 
