@@ -472,6 +472,9 @@ CREATE FUNCTION cdl._check_leaf(prefix text[], value jsonb) RETURNS bigint
 DECLARE
     def_id bigint;
 BEGIN
+    IF jsonb_typeof(value) = 'string' THEN
+        PERFORM cdl._check_string_size(prefix, value);
+    END IF;
     -- its own definition, checked when declared: one statement, one index lookup
     SELECT d.id INTO def_id
     FROM cdl.character_field_definitions AS d
@@ -485,7 +488,7 @@ $$;
 
 ALTER FUNCTION cdl._check_leaf(prefix text[], value jsonb) OWNER TO cdlstore_owner;
 
-COMMENT ON FUNCTION cdl._check_leaf(prefix text[], value jsonb) IS 'Check a leaf value (not an object with keys) written at prefix against the definition of prefix (CD001); returns the definition id (NULL: the path has none yet). What is declared below prefix is cdl._validate_nodes''s to check.';
+COMMENT ON FUNCTION cdl._check_leaf(prefix text[], value jsonb) IS 'Check a leaf value (not an object with keys) written at prefix: its size (CD007) and the definition of prefix (CD001); returns the definition id (NULL: the path has none yet). What is declared below prefix is cdl._check_nothing_required_below''s to check.';
 
 CREATE FUNCTION cdl._check_message(user_id text, message text) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -507,6 +510,28 @@ $$;
 ALTER FUNCTION cdl._check_message(user_id text, message text) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._check_message(user_id text, message text) IS 'Reject a missing user id or message, or one too long to match.';
+
+CREATE FUNCTION cdl._check_nothing_required_below(prefix text[]) RETURNS void
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    missing text;
+BEGIN
+    -- a leaf written at prefix leaves no field below it
+    SELECT r.field_path INTO missing FROM cdl.character_field_definitions AS r
+    WHERE r.is_required AND NOT r.is_inferred
+      AND cardinality(r.path_keys) > cardinality(prefix)
+      AND r.path_keys[1:cardinality(prefix)] = prefix
+    LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'field % is required', missing USING ERRCODE = 'CD001';
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdl._check_nothing_required_below(prefix text[]) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._check_nothing_required_below(prefix text[]) IS 'Raise CD001 naming a required declared field below prefix, where a leaf is to be written.';
 
 CREATE FUNCTION cdl._check_rules(field_path text, rules jsonb) RETURNS void
     LANGUAGE plpgsql
@@ -547,6 +572,22 @@ $$;
 ALTER FUNCTION cdl._check_rules(field_path text, rules jsonb) OWNER TO cdlstore_owner;
 
 COMMENT ON FUNCTION cdl._check_rules(field_path text, rules jsonb) IS 'Reject validation rules that are unknown or malformed.';
+
+CREATE FUNCTION cdl._check_string_size(path text[], value jsonb) RETURNS void
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    -- an index entry holds ~2.7 KB, a tsvector 1 MB: strings stay well below
+    IF octet_length(value #>> '{}') > 512 * 1024 THEN
+        RAISE EXCEPTION 'the string at % is over 512 KiB', left(cdl._path_text(path), 60)
+            USING ERRCODE = 'CD007';
+    END IF;
+END
+$$;
+
+ALTER FUNCTION cdl._check_string_size(path text[], value jsonb) OWNER TO cdlstore_owner;
+
+COMMENT ON FUNCTION cdl._check_string_size(path text[], value jsonb) IS 'Raise CD007 when the JSON string value at path is over 512 KiB.';
 
 CREATE FUNCTION cdl._check_verdicts(llm_verdicts jsonb) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -2411,15 +2452,8 @@ DECLARE
     missing text;
 BEGIN
     IF cardinality(prefix) BETWEEN 1 AND 32 AND cdl._is_leaf(doc) THEN
-        PERFORM cdl._check_leaf(prefix, doc);  -- a leaf: its own definition ...
-        SELECT r.field_path INTO missing FROM cdl.character_field_definitions AS r  -- ... and below
-        WHERE r.is_required AND NOT r.is_inferred
-          AND cardinality(r.path_keys) > cardinality(prefix)
-          AND r.path_keys[1:cardinality(prefix)] = prefix
-        LIMIT 1;
-        IF missing IS NOT NULL THEN
-            RAISE EXCEPTION 'field % is required', missing USING ERRCODE = 'CD001';
-        END IF;
+        PERFORM cdl._check_leaf(prefix, doc);  -- a leaf: its own definition, and below it
+        PERFORM cdl._check_nothing_required_below(prefix);
         RETURN;
     END IF;
     SELECT max(cardinality(n.path)) INTO depth FROM cdl._nodes(prefix, doc) AS n;
@@ -2433,11 +2467,8 @@ BEGIN
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'the field path %... is over 1,000 bytes long', left(missing, 60) USING ERRCODE = 'CD001';
     END IF;
-    SELECT cdl._path_text(n.path) INTO missing FROM cdl._nodes(prefix, doc) AS n
-    WHERE jsonb_typeof(n.value) = 'string' AND octet_length(n.value #>> '{}') > 512 * 1024 LIMIT 1;
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'the string at % is over 512 KiB', left(missing, 60) USING ERRCODE = 'CD007';
-    END IF;
+    PERFORM cdl._check_string_size(n.path, n.value) FROM cdl._nodes(prefix, doc) AS n
+    WHERE jsonb_typeof(n.value) = 'string';
     -- one index lookup per node (LIMIT keeps the planner from hashing every definition)
     PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, n.value)
     FROM cdl._nodes(prefix, doc) AS n
@@ -4183,8 +4214,8 @@ BEGIN
             SET ordered = cdl._json_set(s.ordered, keys[2:], field_value::json)
             WHERE s.character_id = v_id AND s.section = keys[1];
             PERFORM cdl._refresh_character(v_id, keys);
-        ELSIF changed IS NULL THEN  -- no leaf there: checked as any other value
-            PERFORM cdl._validate_nodes(keys, field_value);
+        ELSIF changed IS NULL THEN  -- no leaf there (its own definition is checked above)
+            PERFORM cdl._check_nothing_required_below(keys);
         END IF;
     ELSE
         PERFORM cdl._validate_nodes(keys, field_value);
@@ -9431,7 +9462,11 @@ REVOKE ALL ON FUNCTION cdl._check_leaf(prefix text[], value jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_message(user_id text, message text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION cdl._check_nothing_required_below(prefix text[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION cdl._check_rules(field_path text, rules jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION cdl._check_string_size(path text[], value jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION cdl._check_verdicts(llm_verdicts jsonb) FROM PUBLIC;
 

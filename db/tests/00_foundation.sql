@@ -66,6 +66,8 @@ INSERT INTO expected_functions VALUES
     'cdl._check_field_value(text,cdl.data_type_enum,jsonb,boolean,jsonb)',
     'cdl._check_key(text,text)',
     'cdl._check_leaf(text[],jsonb)',
+    'cdl._check_nothing_required_below(text[])',
+    'cdl._check_string_size(text[],jsonb)',
     'cdl._check_key_count(jsonb)',
     'cdl._check_character_row()',
     'cdl._check_label(text,anyarray,text)',

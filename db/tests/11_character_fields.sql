@@ -1,6 +1,6 @@
 -- Field writes: upsert, remove, definitions and their rules, the change log, freshness.
 BEGIN;
-SELECT plan(56);
+SELECT plan(58);
 
 SELECT cdl.import_character_from_json(tests.sample_cdl());
 SET LOCAL cdlstore.actor = 'pgtap-author';
@@ -105,6 +105,10 @@ SELECT throws_ok($$SELECT cdl.define_character_field('identity.age.years', 'numb
     'CD001', NULL, 'a field below a stored leaf cannot be declared required');
 SELECT throws_ok($$SELECT cdl.upsert_character_field('ada_lovelace', 'quirks', '"none"')$$, 'CD001',
     'field quirks.habit is required', 'a leaf cannot replace an object that holds a required field');
+SELECT throws_ok($$SELECT cdl.upsert_character_field('ada_lovelace', 'identity.name', to_jsonb(repeat('x', 512 * 1024 + 1)))$$,
+    'CD007', 'the string at identity.name is over 512 KiB', 'a string leaf over a leaf is at most 512 KiB');
+SELECT throws_ok($$SELECT cdl.upsert_character_field('ada_lovelace', 'identity.motto', to_jsonb(repeat('x', 512 * 1024 + 1)))$$,
+    'CD007', 'the string at identity.motto is over 512 KiB', 'a string leaf at a new path is at most 512 KiB');
 SELECT is(tests.cdl_counts() || jsonb_build_object('doc', cdl.get_character_complete('ada_lovelace')::jsonb),
     (SELECT counts || jsonb_build_object('doc', doc) FROM before_counts), 'failed writes wrote nothing');
 SELECT lives_ok($$SELECT cdl.define_character_field('quirks.habit', 'string', NULL, '{}', NULL, false)$$,

@@ -119,6 +119,24 @@ $$;
 COMMENT ON FUNCTION cdl._check_field_value(text, cdl.data_type_enum, jsonb, boolean, jsonb) IS
     'Raise CD001, naming the path and the rule, when value does not fit its definition.';
 
+CREATE OR REPLACE FUNCTION cdl._check_string_size(path text[], value jsonb)
+RETURNS void
+LANGUAGE plpgsql
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
+STABLE  -- it raises: never folded at plan time
+AS $$
+BEGIN
+    -- an index entry holds ~2.7 KB, a tsvector 1 MB: strings stay well below
+    IF octet_length(value #>> '{}') > 512 * 1024 THEN
+        RAISE EXCEPTION 'the string at % is over 512 KiB', left(cdl._path_text(path), 60)
+            USING ERRCODE = 'CD007';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._check_string_size(text[], jsonb) IS
+    'Raise CD007 when the JSON string value at path is over 512 KiB.';
+
 CREATE OR REPLACE FUNCTION cdl._check_leaf(prefix text[], value jsonb)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -128,6 +146,9 @@ AS $$
 DECLARE
     def_id bigint;
 BEGIN
+    IF jsonb_typeof(value) = 'string' THEN
+        PERFORM cdl._check_string_size(prefix, value);
+    END IF;
     -- its own definition, checked when declared: one statement, one index lookup
     SELECT d.id INTO def_id
     FROM cdl.character_field_definitions AS d
@@ -140,9 +161,33 @@ END
 $$;
 
 COMMENT ON FUNCTION cdl._check_leaf(text[], jsonb) IS
-    'Check a leaf value (not an object with keys) written at prefix against the definition of '
-    'prefix (CD001); returns the definition id (NULL: the path has none yet). What is declared '
-    'below prefix is cdl._validate_nodes''s to check.';
+    'Check a leaf value (not an object with keys) written at prefix: its size (CD007) and the '
+    'definition of prefix (CD001); returns the definition id (NULL: the path has none yet). What is declared '
+    'below prefix is cdl._check_nothing_required_below''s to check.';
+
+CREATE OR REPLACE FUNCTION cdl._check_nothing_required_below(prefix text[])
+RETURNS void
+LANGUAGE plpgsql
+-- no SET: a field-write helper, run with the search_path and plan_cache_mode of its caller
+STABLE
+AS $$
+DECLARE
+    missing text;
+BEGIN
+    -- a leaf written at prefix leaves no field below it
+    SELECT r.field_path INTO missing FROM cdl.character_field_definitions AS r
+    WHERE r.is_required AND NOT r.is_inferred
+      AND cardinality(r.path_keys) > cardinality(prefix)
+      AND r.path_keys[1:cardinality(prefix)] = prefix
+    LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'field % is required', missing USING ERRCODE = 'CD001';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION cdl._check_nothing_required_below(text[]) IS
+    'Raise CD001 naming a required declared field below prefix, where a leaf is to be written.';
 
 CREATE OR REPLACE FUNCTION cdl._validate_nodes(prefix text[], doc jsonb)
 RETURNS void
@@ -156,15 +201,8 @@ DECLARE
     missing text;
 BEGIN
     IF cardinality(prefix) BETWEEN 1 AND 32 AND cdl._is_leaf(doc) THEN
-        PERFORM cdl._check_leaf(prefix, doc);  -- a leaf: its own definition ...
-        SELECT r.field_path INTO missing FROM cdl.character_field_definitions AS r  -- ... and below
-        WHERE r.is_required AND NOT r.is_inferred
-          AND cardinality(r.path_keys) > cardinality(prefix)
-          AND r.path_keys[1:cardinality(prefix)] = prefix
-        LIMIT 1;
-        IF missing IS NOT NULL THEN
-            RAISE EXCEPTION 'field % is required', missing USING ERRCODE = 'CD001';
-        END IF;
+        PERFORM cdl._check_leaf(prefix, doc);  -- a leaf: its own definition, and below it
+        PERFORM cdl._check_nothing_required_below(prefix);
         RETURN;
     END IF;
     SELECT max(cardinality(n.path)) INTO depth FROM cdl._nodes(prefix, doc) AS n;
@@ -178,11 +216,8 @@ BEGIN
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'the field path %... is over 1,000 bytes long', left(missing, 60) USING ERRCODE = 'CD001';
     END IF;
-    SELECT cdl._path_text(n.path) INTO missing FROM cdl._nodes(prefix, doc) AS n
-    WHERE jsonb_typeof(n.value) = 'string' AND octet_length(n.value #>> '{}') > 512 * 1024 LIMIT 1;
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'the string at % is over 512 KiB', left(missing, 60) USING ERRCODE = 'CD007';
-    END IF;
+    PERFORM cdl._check_string_size(n.path, n.value) FROM cdl._nodes(prefix, doc) AS n
+    WHERE jsonb_typeof(n.value) = 'string';
     -- one index lookup per node (LIMIT keeps the planner from hashing every definition)
     PERFORM cdl._check_field_value(d.field_path, d.data_type, d.validation_rules, d.is_required, n.value)
     FROM cdl._nodes(prefix, doc) AS n

@@ -841,8 +841,8 @@ BEGIN
             SET ordered = cdl._json_set(s.ordered, keys[2:], field_value::json)
             WHERE s.character_id = v_id AND s.section = keys[1];
             PERFORM cdl._refresh_character(v_id, keys);
-        ELSIF changed IS NULL THEN  -- no leaf there: checked as any other value
-            PERFORM cdl._validate_nodes(keys, field_value);
+        ELSIF changed IS NULL THEN  -- no leaf there (its own definition is checked above)
+            PERFORM cdl._check_nothing_required_below(keys);
         END IF;
     ELSE
         PERFORM cdl._validate_nodes(keys, field_value);
